@@ -1,0 +1,41 @@
+"""Beanie documents, one file per aggregate. `DOCUMENT_MODELS` is what `init_beanie` gets."""
+
+from beanie import Document
+
+from app.models.api_key import ApiKey
+from app.models.customer import Customer
+from app.models.integration import ShopifyIntegration
+from app.models.oauth_state import OAuthState
+from app.models.order import Order
+from app.models.return_request import Return
+from app.models.schema_migration import SchemaMigration
+from app.models.sync_job import SyncJob
+from app.models.tenant import Tenant
+from app.models.webhook_event import WebhookEvent
+
+DOCUMENT_MODELS: list[type[Document]] = [
+    Tenant,
+    ShopifyIntegration,
+    Order,
+    Customer,
+    Return,
+    SyncJob,
+    WebhookEvent,
+    OAuthState,
+    SchemaMigration,
+    ApiKey,
+]
+
+__all__ = [
+    "DOCUMENT_MODELS",
+    "ApiKey",
+    "Customer",
+    "OAuthState",
+    "Order",
+    "Return",
+    "SchemaMigration",
+    "ShopifyIntegration",
+    "SyncJob",
+    "Tenant",
+    "WebhookEvent",
+]

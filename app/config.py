@@ -1,0 +1,133 @@
+"""Service settings: read once from the environment or `.env`, then injected everywhere."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+
+from cryptography.fernet import Fernet
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values shipped in `.env.example`; production refuses to start with any of them.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "dev-secret",
+        "dev-api-key",
+        "your_shopify_secret",
+        "your_shopify_api_key",
+        "shpss_placeholder",
+    }
+)
+# A well-known development-only Fernet key (the same one `.env.example` carries).
+DEVELOPMENT_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U="
+
+
+class Settings(BaseSettings):
+    """Every setting of the public contract, plus the few operational knobs around it."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+
+    mongodb_uri: str = "mongodb://127.0.0.1:27018"
+    mongodb_db: str = "returns_management"
+    mongodb_timeout_ms: int = Field(default=2000, ge=100)
+    mongodb_max_pool_size: int = Field(default=100, ge=1)
+
+    app_url: str = "http://127.0.0.1:8000"
+
+    shopify_api_key: str = "dev-api-key"
+    shopify_api_secret: str = "dev-secret"
+    shopify_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["read_orders", "read_customers", "read_returns", "write_returns"]
+    )
+    shopify_api_version: str = "2026-10"
+    shopify_admin_base_url: str = "https://{shop}"
+    # Where the browser goes after a successful install (the embedded app's front end).
+    shopify_app_home_url: str = ""
+
+    encryption_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [DEVELOPMENT_ENCRYPTION_KEY]
+    )
+
+    graphiql_enabled: bool | None = None
+    graphiql_default_headers: str = ""
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    run_background_jobs: bool = True
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    graphql_max_depth: int = Field(default=12, ge=2)
+    graphql_max_aliases: int = Field(default=30, ge=1)
+    graphql_max_page_size: int = Field(default=100, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @field_validator("app_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @field_validator("shopify_scopes", "encryption_keys", "cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keys_are_fernet(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("ENCRYPTION_KEYS needs at least one Fernet key")
+        for index, key in enumerate(value):
+            try:
+                Fernet(key.encode())
+            except (ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"ENCRYPTION_KEYS entry {index + 1} is not a valid Fernet key "
+                    "(generate one with `rms tokens generate-key`)"
+                ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.shopify_api_secret.strip().lower() in PLACEHOLDER_SECRETS:
+            problems.append("SHOPIFY_API_SECRET is missing or a placeholder")
+        if self.shopify_api_key.strip().lower() in PLACEHOLDER_SECRETS:
+            problems.append("SHOPIFY_API_KEY is missing or a placeholder")
+        if DEVELOPMENT_ENCRYPTION_KEY in self.encryption_keys:
+            problems.append("ENCRYPTION_KEYS still holds the development key")
+        if not self.app_url.startswith("https://"):
+            problems.append("APP_URL must be https:// in production")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_on(self) -> bool:
+        """GraphiQL is on in development unless disabled, off in production unless enabled."""
+        if self.graphiql_enabled is not None:
+            return self.graphiql_enabled
+        return not self.is_production
+
+    @cached_property
+    def oauth_redirect_uri(self) -> str:
+        return f"{self.app_url}/api/auth/shopify/callback"
+
+    def webhook_address(self, topic: str) -> str:
+        return f"{self.app_url}/api/webhooks/{topic}"
+
+    def admin_base_url(self, shop: str) -> str:
+        return self.shopify_admin_base_url.replace("{shop}", shop).rstrip("/")

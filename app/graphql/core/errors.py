@@ -1,0 +1,51 @@
+"""Errors a client is meant to see. Everything else is masked with a request id."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class PublicError(GraphQLError):
+    """A GraphQL error with a stable `extensions.code`; never masked."""
+
+    code: ErrorCode = ErrorCode.BAD_USER_INPUT
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, **extra: Any) -> None:
+        resolved = code or self.code
+        super().__init__(message, extensions={"code": resolved.value, **extra})
+
+
+class Unauthenticated(PublicError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(PublicError):
+    code = ErrorCode.FORBIDDEN
+
+
+class BadUserInput(PublicError):
+    code = ErrorCode.BAD_USER_INPUT
+
+
+class RateLimited(PublicError):
+    code = ErrorCode.RATE_LIMITED
+
+
+@strawberry.type(description="An expected failure of a mutation (Shopify's convention).")
+class UserError:
+    field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
+    code: str = strawberry.field(description="Stable machine-readable code.")
+    message: str

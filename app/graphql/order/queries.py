@@ -1,0 +1,37 @@
+"""Order queries."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.core.connection import Connection, checked_page_args
+from app.graphql.core.context import Info
+from app.graphql.core.permissions import IsMerchant
+from app.graphql.order.inputs import OrderFilterInput
+from app.graphql.order.types import Order
+from app.services.orders import get_order, list_orders
+
+
+@strawberry.type
+class OrderQueries:
+    @strawberry.field(permission_classes=[IsMerchant], description="Orders, newest first.")
+    async def orders(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: OrderFilterInput | None = None,
+    ) -> Connection[Order]:
+        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
+        page = await list_orders(
+            info.context.tenant_id,
+            first=size,
+            after=after,
+            filter=filter.to_service() if filter else None,
+        )
+        return Connection[Order].from_page(page, lambda record: Order(record=record))
+
+    @strawberry.field(permission_classes=[IsMerchant], description="An order by Shopify id.")
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        record = await get_order(info.context.tenant_id, str(id))
+        return Order(record=record) if record else None

@@ -1,0 +1,194 @@
+"""GraphQL types for returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from app.graphql.core.context import Info
+from app.graphql.order.types import Order
+from app.graphql.returns.enums import ItemConditionEnum, ReturnReasonEnum, ReturnStatusEnum
+from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum
+from app.models import Return as ReturnRecord
+from app.models.return_request import ReturnItem as ReturnItemRecord
+from app.models.return_request import ReturnOutcome as ReturnOutcomeRecord
+from app.models.return_request import ReturnTransition as ReturnTransitionRecord
+
+
+@strawberry.type
+class ReturnItem:
+    record: strawberry.Private[ReturnItemRecord]
+
+    @strawberry.field
+    def line_item_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.line_item_id)
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.record.title
+
+    @strawberry.field
+    def sku(self) -> str | None:
+        return self.record.sku
+
+    @strawberry.field
+    def variant_id(self) -> str | None:
+        return self.record.variant_id
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.record.quantity
+
+    @strawberry.field
+    def reason(self) -> ReturnReasonEnum:  # type: ignore[valid-type]
+        return self.record.reason
+
+    @strawberry.field
+    def note(self) -> str | None:
+        return self.record.note
+
+    @strawberry.field
+    def unit_price(self) -> Decimal:
+        return self.record.unit_price
+
+    @strawberry.field
+    def condition(self) -> ItemConditionEnum | None:  # type: ignore[valid-type]
+        return self.record.condition
+
+    @strawberry.field
+    def restock(self) -> bool | None:
+        return self.record.restock
+
+
+@strawberry.type
+class ReturnTransition:
+    record: strawberry.Private[ReturnTransitionRecord]
+
+    @strawberry.field
+    def at(self) -> datetime:
+        return self.record.at
+
+    @strawberry.field
+    def actor(self) -> str:
+        return self.record.actor
+
+    @strawberry.field
+    def from_status(self) -> ReturnStatusEnum | None:  # type: ignore[valid-type]
+        return self.record.from_status
+
+    @strawberry.field
+    def to_status(self) -> ReturnStatusEnum:  # type: ignore[valid-type]
+        return self.record.to_status
+
+    @strawberry.field
+    def note(self) -> str | None:
+        return self.record.note
+
+
+@strawberry.type
+class ReturnOutcome:
+    record: strawberry.Private[ReturnOutcomeRecord]
+
+    @strawberry.field
+    def resolution_type(self) -> ResolutionTypeEnum:  # type: ignore[valid-type]
+        return self.record.resolution_type
+
+    @strawberry.field
+    def currency(self) -> str:
+        return self.record.currency
+
+    @strawberry.field
+    def items_total(self) -> Decimal:
+        return self.record.items_total
+
+    @strawberry.field
+    def restocking_fee(self) -> Decimal:
+        return self.record.restocking_fee
+
+    @strawberry.field
+    def refund_amount(self) -> Decimal:
+        return self.record.refund_amount
+
+    @strawberry.field
+    def store_credit_amount(self) -> Decimal:
+        return self.record.store_credit_amount
+
+    @strawberry.field
+    def exchange_variant_id(self) -> str | None:
+        return self.record.exchange_variant_id
+
+
+@strawberry.type
+class Return:
+    record: strawberry.Private[ReturnRecord]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.record.id))
+
+    @strawberry.field(description="The order's Shopify id.")
+    def order_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.order_id)
+
+    @strawberry.field
+    def order_number(self) -> str:
+        return self.record.order_number
+
+    @strawberry.field
+    def customer_email(self) -> str:
+        return self.record.customer_email
+
+    @strawberry.field
+    def status(self) -> ReturnStatusEnum:  # type: ignore[valid-type]
+        return self.record.status
+
+    @strawberry.field
+    def items(self) -> list[ReturnItem]:
+        return [ReturnItem(record=item) for item in self.record.items]
+
+    @strawberry.field
+    def return_method(self) -> ReturnMethodEnum:  # type: ignore[valid-type]
+        return self.record.return_method
+
+    @strawberry.field
+    def resolution_type(self) -> ResolutionTypeEnum:  # type: ignore[valid-type]
+        return self.record.resolution_type
+
+    @strawberry.field
+    def exchange_variant_id(self) -> str | None:
+        return self.record.exchange_variant_id
+
+    @strawberry.field
+    def decline_reason(self) -> str | None:
+        return self.record.decline_reason
+
+    @strawberry.field
+    def outcome(self) -> ReturnOutcome | None:
+        return ReturnOutcome(record=self.record.outcome) if self.record.outcome else None
+
+    @strawberry.field
+    def shopify_return_id(self) -> str | None:
+        return self.record.shopify_return_id
+
+    @strawberry.field
+    def history(self) -> list[ReturnTransition]:
+        return [ReturnTransition(record=t) for t in self.record.history]
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.record.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.record.updated_at
+
+    @strawberry.field
+    def resolved_at(self) -> datetime | None:
+        return self.record.resolved_at
+
+    @strawberry.field(description="The order this return belongs to (batched per request).")
+    async def order(self, info: Info) -> Order | None:
+        record = await info.context.loaders.order_by_shopify_id.load(self.record.order_id)
+        return Order(record=record) if record else None

@@ -1,0 +1,47 @@
+"""The `/graphql` route: context built once per request, orjson-encoded responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from strawberry.fastapi import GraphQLRouter
+
+from app.config import Settings
+from app.graphql.core.context import Context
+from app.graphql.loaders import Loaders
+from app.observability.request_context import current_request
+from app.services.auth import AuthError, authenticate
+
+TENANT_HEADER = "x-tenant-id"
+
+
+def make_context_getter(settings: Settings) -> Any:
+    async def get_context(request: Request) -> Context:
+        info = current_request()
+        principal = None
+        auth_error = None
+        try:
+            principal = await authenticate(request.headers.get("authorization"), settings)
+        except AuthError as exc:
+            auth_error = str(exc)
+        requested = (request.headers.get(TENANT_HEADER) or "").strip() or None
+        tenant_id = principal.tenant_id if principal else requested
+        info.tenant_id = tenant_id
+        return Context(
+            settings=settings,
+            request_id=info.request_id,
+            client_ip=request.client.host if request.client else "-",
+            principal=principal,
+            auth_error=auth_error,
+            requested_tenant_id=requested,
+            loaders=Loaders.for_tenant(tenant_id),
+        )
+
+    return get_context
+
+
+class ServiceGraphQLRouter(GraphQLRouter[Context, None]):
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)

@@ -1,0 +1,96 @@
+"""GraphQL types for the tenant and its return policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from app.models import Tenant as TenantRecord
+from app.models.return_policy import ResolutionType, ReturnMethod, WindowStart
+from app.models.return_policy import ReturnPolicy as ReturnPolicyRecord
+
+ResolutionTypeEnum = strawberry.enum(ResolutionType, name="ResolutionType")
+ReturnMethodEnum = strawberry.enum(ReturnMethod, name="ReturnMethod")
+WindowStartEnum = strawberry.enum(WindowStart, name="ReturnWindowStart")
+
+
+@strawberry.type
+class AutoApproveRule:
+    enabled: bool
+    max_order_total: Decimal | None
+    reasons: list[str]
+
+
+@strawberry.type
+class ReturnPolicy:
+    record: strawberry.Private[ReturnPolicyRecord]
+
+    @strawberry.field(description="Days a return may be requested, counted from `windowStarts`.")
+    def window_days(self) -> int:
+        return self.record.window_days
+
+    @strawberry.field
+    def window_starts(self) -> WindowStartEnum:  # type: ignore[valid-type]
+        return self.record.window_starts
+
+    @strawberry.field
+    def allowed_resolutions(self) -> list[ResolutionTypeEnum]:  # type: ignore[valid-type]
+        return list(self.record.allowed_resolutions)
+
+    @strawberry.field
+    def allowed_methods(self) -> list[ReturnMethodEnum]:  # type: ignore[valid-type]
+        return list(self.record.allowed_methods)
+
+    @strawberry.field
+    def non_returnable_tags(self) -> list[str]:
+        return self.record.non_returnable_tags
+
+    @strawberry.field
+    def non_returnable_product_types(self) -> list[str]:
+        return self.record.non_returnable_product_types
+
+    @strawberry.field
+    def final_sale_tag(self) -> str:
+        return self.record.final_sale_tag
+
+    @strawberry.field
+    def restocking_fee_percent(self) -> Decimal:
+        return self.record.restocking_fee_percent
+
+    @strawberry.field
+    def store_credit_bonus_percent(self) -> Decimal:
+        return self.record.store_credit_bonus_percent
+
+    @strawberry.field
+    def auto_approve(self) -> AutoApproveRule:
+        rule = self.record.auto_approve
+        return AutoApproveRule(
+            enabled=rule.enabled, max_order_total=rule.max_order_total, reasons=rule.reasons
+        )
+
+
+@strawberry.type
+class Tenant:
+    record: strawberry.Private[TenantRecord]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.id)
+
+    @strawberry.field
+    def shop_domain(self) -> str:
+        return self.record.shop_domain
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.record.name
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.record.created_at
+
+    @strawberry.field
+    def return_policy(self) -> ReturnPolicy:
+        return ReturnPolicy(record=self.record.return_policy)

@@ -1,0 +1,75 @@
+"""The lease-based background runner: loops over workers that claim work from MongoDB.
+
+Each worker claims one unit of work with an atomic `find_one_and_update` lease, so any number
+of runner processes can share the database without running the same unit twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from typing import Protocol
+
+logger = logging.getLogger("app.jobs")
+
+
+def make_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker(Protocol):
+    """One kind of background work (webhook events, sync jobs, ...)."""
+
+    name: str
+    idle_seconds: float
+
+    async def run_once(self) -> bool:
+        """Claim and do one unit of work; `False` when there was nothing to do."""
+        ...
+
+
+class BackgroundRunner:
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def _loop(self, worker: Worker) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                did_work = await worker.run_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                logger.exception("background worker %s failed", worker.name)
+                did_work = False
+            if did_work:
+                await asyncio.sleep(0)
+                continue
+            delay = worker.idle_seconds * (min(2**failures, 30) if failures else 1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._tasks = [
+            asyncio.create_task(self._loop(worker), name=f"worker:{worker.name}")
+            for worker in self.workers
+        ]
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        self._stopping.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks = []

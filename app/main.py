@@ -1,0 +1,114 @@
+"""`create_app(settings) -> FastAPI`; `app = create_app()` for uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from pymongo.monitoring import CommandListener
+from starlette.responses import Response
+
+from app.config import Settings
+from app.db import Database, connect
+from app.graphql.router import ServiceGraphQLRouter, make_context_getter
+from app.graphql.schema import build_schema
+from app.http.body_limit import BodyLimitMiddleware
+from app.http.responses import json_response
+from app.jobs.registry import build_workers
+from app.jobs.runner import BackgroundRunner, make_worker_id
+from app.observability import metrics_route
+from app.observability.access_log import AccessLogMiddleware
+from app.observability.logging import configure_logging
+from app.shopify import oauth_routes, webhook_routes
+from app.shopify.http import ShopifyHttp, make_shopify_http
+
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass(slots=True)
+class Resources:
+    """What the lifespan opens and closes; reachable as `app.state.resources`."""
+
+    settings: Settings
+    database: Database
+    shopify_http: ShopifyHttp
+    runner: BackgroundRunner | None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    mongo_listeners: list[CommandListener] | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    settings = settings or Settings()
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = await connect(settings, listeners=mongo_listeners)
+        shopify_http = make_shopify_http()
+        runner = None
+        if settings.run_background_jobs:
+            runner = BackgroundRunner(build_workers(settings, shopify_http, make_worker_id()))
+            runner.start()
+        app.state.resources = Resources(settings, database, shopify_http, runner)
+        try:
+            yield
+        finally:
+            if runner is not None:
+                await runner.stop()
+            await shopify_http.aclose()
+            await database.close()
+
+    app = FastAPI(
+        title="Returns management for Shopify",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None if settings.is_production else "/api/docs",
+        redoc_url=None,
+        openapi_url=None if settings.is_production else "/api/openapi.json",
+    )
+    app.state.settings = settings
+
+    @app.get("/api/health", tags=["operations"])
+    async def health() -> Response:
+        resources: Resources = app.state.resources
+        try:
+            await asyncio.wait_for(resources.database.ping(), timeout=HEALTH_TIMEOUT_SECONDS)
+            database = "ok"
+        except Exception:
+            database = "error"
+        ok = database == "ok"
+        return json_response(
+            {
+                "status": "ok" if ok else "error",
+                "database": database,
+                "version": app.version,
+                "environment": settings.environment,
+                "background_jobs": resources.runner is not None,
+            },
+            status_code=200 if ok else 503,
+        )
+
+    graphql = ServiceGraphQLRouter(
+        build_schema(settings),
+        context_getter=make_context_getter(settings),
+        graphql_ide="graphiql" if settings.graphiql_on else None,
+        multipart_uploads_enabled=False,
+    )
+    app.include_router(graphql, prefix="/graphql")
+    app.include_router(oauth_routes.router)
+    app.include_router(webhook_routes.router)
+    app.include_router(metrics_route.router)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+app = create_app()

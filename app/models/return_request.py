@@ -1,0 +1,121 @@
+"""`returns`: a customer's return of items from one order, with its full history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from beanie import DecimalAnnotation, Document
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from app.clock import utcnow
+from app.models.return_policy import ResolutionType, ReturnMethod
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    RECEIVED = "received"
+    RESOLVED = "resolved"
+    CANCELED = "canceled"
+
+
+# Statuses whose items still count against what the order can return.
+ACTIVE_RETURN_STATUSES = frozenset(
+    {ReturnStatus.REQUESTED, ReturnStatus.APPROVED, ReturnStatus.RECEIVED, ReturnStatus.RESOLVED}
+)
+
+
+class ReturnReason(StrEnum):
+    """Shopify's ReturnReason enum."""
+
+    COLOR = "color"
+    DEFECTIVE = "defective"
+    NOT_AS_DESCRIBED = "not_as_described"
+    OTHER = "other"
+    SIZE_TOO_LARGE = "size_too_large"
+    SIZE_TOO_SMALL = "size_too_small"
+    STYLE = "style"
+    UNKNOWN = "unknown"
+    UNWANTED = "unwanted"
+    WRONG_ITEM = "wrong_item"
+
+
+class ItemCondition(StrEnum):
+    NEW = "new"
+    OPENED = "opened"
+    DAMAGED = "damaged"
+    MISSING = "missing"
+
+
+class ReturnItem(BaseModel):
+    line_item_id: str
+    title: str = ""
+    sku: str | None = None
+    variant_id: str | None = None
+    product_id: str | None = None
+    product_type: str | None = None
+    quantity: int
+    reason: ReturnReason
+    note: str | None = None
+    unit_price: DecimalAnnotation = Decimal("0")
+    unit_discount: DecimalAnnotation = Decimal("0")
+    condition: ItemCondition | None = None
+    restock: bool | None = None
+
+
+class ReturnTransition(BaseModel):
+    at: datetime = Field(default_factory=utcnow)
+    actor: str  # "customer", "staff:<principal>", "system"
+    from_status: ReturnStatus | None = None
+    to_status: ReturnStatus
+    note: str | None = None
+
+
+class ReturnOutcome(BaseModel):
+    resolution_type: ResolutionType
+    currency: str = "USD"
+    items_total: DecimalAnnotation = Decimal("0")
+    restocking_fee: DecimalAnnotation = Decimal("0")
+    refund_amount: DecimalAnnotation = Decimal("0")
+    store_credit_amount: DecimalAnnotation = Decimal("0")
+    exchange_variant_id: str | None = None
+
+
+class Return(Document):
+    tenant_id: str
+    order_id: str  # the order's Shopify id, as in the runbook ("5813364687033")
+    order_number: str
+    customer_email: str  # lower-cased
+    status: ReturnStatus = ReturnStatus.REQUESTED
+    items: list[ReturnItem]
+    return_method: ReturnMethod
+    resolution_type: ResolutionType
+    exchange_variant_id: str | None = None
+    decline_reason: str | None = None
+    outcome: ReturnOutcome | None = None
+    shopify_return_id: str | None = None
+    history: list[ReturnTransition] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
+
+    class Settings:
+        name = "returns"
+        use_revision = False
+        indexes = [
+            IndexModel(
+                [("tenant_id", ASCENDING), ("created_at", DESCENDING)], name="tenant_created"
+            ),
+            IndexModel([("tenant_id", ASCENDING), ("order_id", ASCENDING)], name="tenant_order"),
+            IndexModel(
+                [("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
+                name="tenant_status_created",
+            ),
+            IndexModel(
+                [("tenant_id", ASCENDING), ("customer_email", ASCENDING)], name="tenant_email"
+            ),
+        ]

@@ -1,0 +1,1 @@
+"""The returns domain: queries, policy, state machine, resolutions, analytics."""

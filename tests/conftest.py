@@ -1,0 +1,75 @@
+"""Shared fixtures: a real database (SecantusDB, or TEST_MONGODB_URI), the real app over HTTP."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.db import Database, connect
+from app.main import create_app
+from tools.devdb import EmbeddedDatabase
+
+TEST_API_KEY = "test-api-key"
+TEST_API_SECRET = "test-api-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> Iterator[str]:
+    """One database server for the whole run; each test gets its own database in it."""
+    external = os.environ.get("TEST_MONGODB_URI")
+    if external:
+        yield external
+        return
+    with EmbeddedDatabase() as server:
+        yield server.uri
+
+
+def make_settings(mongo_uri: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "mongodb_uri": mongo_uri,
+        "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
+        "shopify_api_key": TEST_API_KEY,
+        "shopify_api_secret": TEST_API_SECRET,
+        "app_url": "http://testserver",
+        "run_background_jobs": False,
+        "log_json": True,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(mongo_uri: str) -> Settings:
+    return make_settings(mongo_uri)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """Beanie initialised on a fresh database, dropped afterwards."""
+    database = await connect(settings)
+    try:
+        yield database
+    finally:
+        await database.client.drop_database(settings.mongodb_db)
+        await database.close()
+
+
+@pytest.fixture
+async def app(settings: Settings, db: Database) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, configure_logs=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

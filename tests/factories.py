@@ -1,0 +1,121 @@
+"""Builders for test data, written through the real models into the real database."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from app.clock import utcnow
+from app.models import Order, Return, Tenant
+from app.models.order import LineItem, OrderCustomer
+from app.models.return_policy import ResolutionType, ReturnMethod
+from app.models.return_request import ReturnItem, ReturnReason, ReturnStatus
+from app.services.auth import issue_api_key
+from app.services.tenants import ensure_tenant
+
+_ids = itertools.count(5_813_364_687_033)
+
+
+async def make_tenant(shop_name: str) -> Tenant:
+    return await ensure_tenant(f"{shop_name}.myshopify.com")
+
+
+async def merchant_headers(tenant_id: str) -> dict[str, str]:
+    issued = await issue_api_key(tenant_id, name="test")
+    return {"Authorization": f"Bearer {issued.key}"}
+
+
+async def make_order(
+    tenant_id: str,
+    number: int,
+    *,
+    email: str = "customer@example.com",
+    created_at: datetime | None = None,
+    quantity: int = 2,
+    price: str = "25.00",
+    tags: list[str] | None = None,
+    fulfilled: bool = True,
+    **extra: Any,
+) -> Order:
+    shopify_id = str(next(_ids))
+    created = created_at or utcnow() - timedelta(days=5)
+    order = Order(
+        tenant_id=tenant_id,
+        shopify_id=shopify_id,
+        admin_graphql_api_id=f"gid://shopify/Order/{shopify_id}",
+        order_number=str(number),
+        name=f"#{number}",
+        email=email,
+        customer=OrderCustomer(id=str(next(_ids)), email=email, first_name="Ada", last_name="L"),
+        line_items=[
+            LineItem(
+                id=str(next(_ids)),
+                title="T-shirt",
+                sku="TS-1",
+                variant_id=str(next(_ids)),
+                quantity=quantity,
+                fulfilled_quantity=quantity if fulfilled else 0,
+                price=Decimal(price),
+            )
+        ],
+        financial_status="paid",
+        fulfillment_status="fulfilled" if fulfilled else None,
+        tags=tags or [],
+        subtotal_price=Decimal(price) * quantity,
+        total_price=Decimal(price) * quantity,
+        created_at=created,
+        updated_at=created,
+        delivered_at=created + timedelta(days=2) if fulfilled else None,
+        **extra,
+    )
+    await order.insert()
+    return order
+
+
+async def make_return(
+    order: Order,
+    *,
+    status: ReturnStatus = ReturnStatus.REQUESTED,
+    created_at: datetime | None = None,
+    quantity: int = 1,
+) -> Return:
+    line = order.line_items[0]
+    record = Return(
+        tenant_id=order.tenant_id,
+        order_id=order.shopify_id,
+        order_number=order.order_number,
+        customer_email=order.email or "",
+        status=status,
+        items=[
+            ReturnItem(
+                line_item_id=line.id,
+                title=line.title,
+                quantity=quantity,
+                reason=ReturnReason.DEFECTIVE,
+                unit_price=line.price,
+            )
+        ],
+        return_method=ReturnMethod.CUSTOMER_SHIPS,
+        resolution_type=ResolutionType.REFUND,
+        created_at=created_at or utcnow(),
+    )
+    await record.insert()
+    return record
+
+
+async def graphql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {}
+    )
+    assert response.status_code in (200, 400), response.text
+    body: dict[str, Any] = response.json()
+    return body
