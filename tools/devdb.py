@@ -94,7 +94,10 @@ class EmbeddedDatabase:
                     f"SecantusDB exited with code {self._process.returncode} during start-up"
                 )
             try:
-                with MongoClient(self.uri, serverSelectionTimeoutMS=300) as client:
+                client: MongoClient[dict[str, object]] = MongoClient(
+                    self.uri, serverSelectionTimeoutMS=300
+                )
+                with client:
                     client.admin.command("ping")
                 return
             except PyMongoError as exc:

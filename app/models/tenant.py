@@ -49,3 +49,4 @@ class Tenant(Document):
                 "name": name,
             }
         )
+        return tenant
