@@ -1,0 +1,115 @@
+"""Writing orders and customers from Shopify: idempotent bulk upserts where newer data wins.
+
+Webhooks and sync both write through here, keyed by `(tenant_id, shopify_id)`. An upsert only
+matches a stored document whose `updated_at` is older than the incoming one; when the stored
+one is the same age or newer, the upsert tries to insert, hits the unique index, and is counted
+as unchanged. So an old payload never overwrites newer data, and replays change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
+
+from app.clock import utcnow
+from app.models import Customer, Order
+from app.models.bson import to_bson
+
+DUPLICATE_KEY = 11000
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    upserted: int = 0  # inserted or replaced with newer data
+    unchanged: int = 0  # we already held the same or newer version
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: UpsertCounts) -> None:
+        self.upserted += other.upserted
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.errors.extend(other.errors[:10])
+
+
+def _newer_wins_op(document: dict[str, Any]) -> UpdateOne:
+    document = dict(document)
+    document.pop("_id", None)
+    return UpdateOne(
+        {
+            "tenant_id": document["tenant_id"],
+            "shopify_id": document["shopify_id"],
+            "updated_at": {"$lt": document["updated_at"]},
+        },
+        {"$set": document},
+        upsert=True,
+    )
+
+
+async def _bulk_upsert(collection: Any, documents: list[dict[str, Any]]) -> UpsertCounts:
+    counts = UpsertCounts()
+    if not documents:
+        return counts
+    operations = [_newer_wins_op(doc) for doc in documents]
+    try:
+        result = await collection.bulk_write(operations, ordered=False)
+        details = result.bulk_api_result
+    except BulkWriteError as exc:
+        details = exc.details
+        duplicates: list[dict[str, Any]] = []
+        for error in details.get("writeErrors", []):
+            if error.get("code") == DUPLICATE_KEY:
+                duplicates.append(documents[error["index"]])
+            else:
+                counts.failed += 1
+                counts.errors.append(str(error.get("errmsg", "write error"))[:300])
+        await _classify_duplicates(collection, duplicates, counts)
+    counts.upserted += int(details.get("nUpserted", 0)) + int(details.get("nModified", 0))
+    return counts
+
+
+async def _classify_duplicates(
+    collection: Any, duplicates: list[dict[str, Any]], counts: UpsertCounts
+) -> None:
+    """A duplicate is "unchanged" when we hold that record at the same age or newer; anything
+    else (say, another order already holding the order number) is a real failure."""
+    if not duplicates:
+        return
+    tenant_id = duplicates[0]["tenant_id"]
+    stored = {
+        doc["shopify_id"]: doc["updated_at"]
+        async for doc in collection.find(
+            {"tenant_id": tenant_id, "shopify_id": {"$in": [d["shopify_id"] for d in duplicates]}},
+            {"shopify_id": 1, "updated_at": 1},
+        )
+    }
+    for document in duplicates:
+        held = stored.get(document["shopify_id"])
+        if held is not None and held >= document["updated_at"]:
+            counts.unchanged += 1
+        else:
+            counts.failed += 1
+            counts.errors.append(f"conflicting unique key for shopify_id {document['shopify_id']}")
+
+
+async def upsert_orders(orders: list[Order]) -> UpsertCounts:
+    """Upsert many orders (one bulk write); newer `updated_at` wins."""
+    now = utcnow()
+    documents = []
+    for order in orders:
+        order.synced_at = now
+        documents.append(to_bson(order))
+    return await _bulk_upsert(Order.get_pymongo_collection(), documents)
+
+
+async def upsert_customers(customers: list[Customer]) -> UpsertCounts:
+    """Upsert many customers (one bulk write); newer `updated_at` wins."""
+    now = utcnow()
+    documents = []
+    for customer in customers:
+        customer.synced_at = now
+        documents.append(to_bson(customer))
+    return await _bulk_upsert(Customer.get_pymongo_collection(), documents)

@@ -1,0 +1,60 @@
+"""Bulk upserts: newer `updated_at` wins, replays change nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.clock import utcnow
+from app.db import Database
+from app.models import Order
+from app.services.order_store import upsert_orders
+
+
+BASE = utcnow() - timedelta(days=1)
+
+
+def _order(tenant_id: str, shopify_id: str, number: str, updated_offset: int, total: str) -> Order:
+    base = BASE
+    return Order(
+        tenant_id=tenant_id,
+        shopify_id=shopify_id,
+        order_number=number,
+        name=f"#{number}",
+        total_price=total,  # type: ignore[arg-type]
+        created_at=base,
+        updated_at=base + timedelta(minutes=updated_offset),
+    )
+
+
+async def test_insert_then_newer_update_wins(db: Database) -> None:
+    first = await upsert_orders([_order("t1", "1", "1001", 0, "10.00")])
+    assert (first.upserted, first.unchanged) == (1, 0)
+    newer = await upsert_orders([_order("t1", "1", "1001", 5, "12.00")])
+    assert (newer.upserted, newer.unchanged) == (1, 0)
+    stored = await Order.find_one({"tenant_id": "t1", "shopify_id": "1"})
+    assert stored is not None and str(stored.total_price) == "12.00"
+
+
+async def test_older_payload_never_overwrites_newer(db: Database) -> None:
+    await upsert_orders([_order("t1", "1", "1001", 5, "12.00")])
+    stale = await upsert_orders([_order("t1", "1", "1001", 0, "10.00")])
+    assert (stale.upserted, stale.unchanged, stale.failed) == (0, 1, 0), stale.errors
+    stored = await Order.find_one({"tenant_id": "t1", "shopify_id": "1"})
+    assert stored is not None and str(stored.total_price) == "12.00"
+    assert await Order.find({"tenant_id": "t1"}).count() == 1
+
+
+async def test_replay_of_same_version_is_unchanged_and_tenants_stay_apart(db: Database) -> None:
+    batch = [_order("t1", str(i), str(1000 + i), 0, "5.00") for i in range(20)]
+    assert (await upsert_orders(batch)).upserted == 20
+    again = await upsert_orders([_order("t1", str(i), str(1000 + i), 0, "5.00") for i in range(20)])
+    assert (again.upserted, again.unchanged) == (0, 20)
+    other = await upsert_orders([_order("t2", "1", "1001", 0, "5.00")])
+    assert other.upserted == 1
+    assert await Order.find({"tenant_id": "t1"}).count() == 20
+
+
+async def test_another_order_holding_the_number_is_a_failure(db: Database) -> None:
+    await upsert_orders([_order("t1", "1", "1001", 0, "5.00")])
+    clash = await upsert_orders([_order("t1", "2", "1001", 0, "5.00")])
+    assert (clash.upserted, clash.unchanged, clash.failed) == (0, 0, 1)
