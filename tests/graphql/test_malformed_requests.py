@@ -1,0 +1,59 @@
+"""Malformed requests get a GraphQL error with 4xx or 200, never a 500."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.factories import make_tenant, merchant_headers
+
+
+async def test_malformed_json_is_a_client_error(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert 400 <= response.status_code < 500
+
+
+async def test_invalid_query_is_a_graphql_error(client: httpx.AsyncClient) -> None:
+    for query in ("{ tenant { nope } }", "{ tenant ", "query { __typename", "mutation { x }"):
+        response = await client.post("/graphql", json={"query": query})
+        assert response.status_code in (200, 400), query
+        assert response.json()["errors"], query
+
+
+async def test_missing_query_and_wrong_types_are_client_errors(client: httpx.AsyncClient) -> None:
+    for payload in ({}, {"query": 5}, {"query": "{ __typename }", "variables": "x"}, []):
+        response = await client.post("/graphql", json=payload)
+        assert 200 <= response.status_code < 500, payload
+        assert response.status_code != 500
+
+
+async def test_too_deep_query_is_refused(client: httpx.AsyncClient) -> None:
+    tenant = await make_tenant("alpha")
+    headers = await merchant_headers(tenant.id)
+    nested = "order { returns { " * 10 + "id" + " } }" * 10
+    deep = "{ returns(first: 1) { nodes { " + nested + " } } }"
+    response = await client.post("/graphql", json={"query": deep}, headers=headers)
+    assert response.status_code in (200, 400)
+    assert "depth" in response.json()["errors"][0]["message"].lower()
+
+
+async def test_alias_flood_is_refused(client: httpx.AsyncClient) -> None:
+    query = "{ " + " ".join(f"a{i}: __typename" for i in range(200)) + " }"
+    response = await client.post("/graphql", json={"query": query})
+    assert response.status_code in (200, 400)
+    assert "alias" in response.json()["errors"][0]["message"].lower()
+
+
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert response.headers["x-request-id"]
+    echoed = await client.get("/api/health", headers={"X-Request-Id": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+
+
+async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", content=b"x" * 2_000_000, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
