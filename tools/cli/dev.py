@@ -1,14 +1,301 @@
-"""`rms dev`: not implemented yet."""
+"""`rms dev`: the whole service on one machine, ready to explore.
+
+Starts the embedded database (persistent under `.data/`), the Shopify simulator with the demo
+shop `rms34.myshopify.com`, and the service; installs the service into the shop through the real
+OAuth routes; waits for the first sync; files a few sample returns through the customer portal;
+then prints the GraphiQL address and a ready merchant `Authorization` header.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+from pathlib import Path
 from typing import Any
+
+import httpx
+import uvicorn
+
+from app.config import Settings
+from app.db import connect
+from app.main import create_app
+from app.services.auth import issue_api_key
+from app.services.tenants import ensure_tenant
+from tools.devdb import EmbeddedDatabase
+from tools.shopify_sim import SimulatorConfig, SimulatorServer
+
+DEMO_SHOP = "rms34.myshopify.com"
+DEMO_TENANT = "tenant-rms34"
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def register(subparsers: Any) -> None:
-    del subparsers
+    parser = subparsers.add_parser(
+        "dev", help="run the service locally with an embedded database and a simulated shop"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="service port (default 8000)")
+    parser.add_argument("--db-port", type=int, default=27018)
+    parser.add_argument("--sim-port", type=int, default=9100)
+    parser.add_argument("--data-dir", default=".data", help="database files live here")
+    parser.add_argument("--orders", type=int, default=120, help="orders in the demo shop")
+    parser.add_argument(
+        "--exit-after-setup",
+        action="store_true",
+        help="stop once the demo is ready (used by the smoke test)",
+    )
+    parser.set_defaults(func=run)
 
 
-def _unused(args: argparse.Namespace) -> int:
-    return 0
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for port, flag in (
+        (args.port, "--port"),
+        (args.db_port, "--db-port"),
+        (args.sim_port, "--sim-port"),
+    ):
+        if _port_open(port):
+            print(f"port {port} is busy: pass {flag} to choose another")
+            return 1
+    database = EmbeddedDatabase(
+        port=args.db_port, storage_path=data_dir / "db", log_path=data_dir / "db.log"
+    )
+    app_url = f"http://127.0.0.1:{args.port}"
+    base = Settings()
+    simulator = SimulatorServer(
+        SimulatorConfig(
+            api_key=base.shopify_api_key,
+            api_secret=base.shopify_api_secret,
+            default_orders=args.orders,
+            shops=(DEMO_SHOP,),
+            compliance_url=f"{app_url}/api/webhooks/{{topic}}",
+        ),
+        port=args.sim_port,
+    )
+    try:
+        database.start()
+        simulator.start()
+        settings = base.model_copy(
+            update={
+                "mongodb_uri": database.uri,
+                "app_url": app_url,
+                "shopify_admin_base_url": simulator.admin_base_template,
+                "environment": "development",
+            }
+        )
+        return asyncio.run(_run(settings, args, simulator))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        simulator.stop()
+        database.stop()
+
+
+async def _run(settings: Settings, args: argparse.Namespace, simulator: SimulatorServer) -> int:
+    header = await _merchant_header(settings)
+    settings = settings.model_copy(update={"graphiql_default_headers": json.dumps(header)})
+    return await _serve(settings, args, header, simulator)
+
+
+async def _merchant_header(settings: Settings) -> dict[str, str]:
+    db = await connect(settings)
+    try:
+        tenant = await ensure_tenant(DEMO_SHOP, "RMS 34 demo shop")
+        issued = await issue_api_key(tenant.id, name="rms dev")
+        return {"Authorization": f"Bearer {issued.key}"}
+    finally:
+        await db.close()
+
+
+async def _serve(
+    settings: Settings, args: argparse.Namespace, header: dict[str, str], simulator: SimulatorServer
+) -> int:
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            return 1
+        await asyncio.sleep(0.05)
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            await _install(http, settings)
+            synced = await _wait_for_first_sync(http, settings, header)
+            filed = await _file_sample_returns(http, settings, header)
+        _print_banner(settings, header, synced, filed, simulator)
+        if args.exit_after_setup:
+            server.should_exit = True
+        else:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        await serving
+        return 0
+    except BaseException:
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await serving
+        raise
+
+
+async def _install(http: httpx.AsyncClient, settings: Settings) -> None:
+    """Install through the real OAuth routes: install -> simulator authorize -> callback."""
+    response = await http.get(
+        f"{settings.app_url}/api/auth/shopify/install", params={"shop": DEMO_SHOP}
+    )
+    for _ in range(3):
+        if response.status_code not in (301, 302, 303, 307):
+            break
+        location = response.headers["location"]
+        if not location.startswith("http"):
+            break
+        if location.startswith(f"{settings.app_url}/graphql"):
+            return
+        response = await http.get(location)
+    if response.status_code >= 400:
+        raise RuntimeError(f"OAuth install failed: {response.status_code} {response.text[:300]}")
+
+
+async def _graphql(
+    http: httpx.AsyncClient,
+    settings: Settings,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    response = await http.post(
+        f"{settings.app_url}/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers=headers or {},
+    )
+    body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"GraphQL error: {body['errors']}")
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def _wait_for_first_sync(
+    http: httpx.AsyncClient, settings: Settings, header: dict[str, str], timeout: float = 120
+) -> int:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        data = await _graphql(
+            http, settings, "{ syncJobs(first: 1) { nodes { status error } } }", headers=header
+        )
+        jobs = data["syncJobs"]["nodes"]
+        if jobs and jobs[0]["status"] in ("COMPLETED", "FAILED", "CANCELED"):
+            if jobs[0]["status"] != "COMPLETED":
+                raise RuntimeError(f"first sync ended {jobs[0]['status']}: {jobs[0]['error']}")
+            break
+        await asyncio.sleep(0.5)
+    else:
+        raise RuntimeError("first sync did not finish in time")
+    data = await _graphql(http, settings, "{ orders(first: 100) { nodes { id } } }", headers=header)
+    return len(data["orders"]["nodes"])
+
+
+SAMPLE_LOOKUP = """
+query Lookup($number: String!, $email: String!) {
+  lookupOrder(orderNumber: $number, customerEmail: $email) {
+    order { id eligible lineItems { id returnableQuantity } }
+  }
+}
+"""
+
+SAMPLE_CREATE = """
+mutation File($input: CreateReturnInput!) {
+  createReturn(input: $input) { return { id status } userErrors { field code message } }
+}
+"""
+
+
+async def _file_sample_returns(
+    http: httpx.AsyncClient, settings: Settings, header: dict[str, str], wanted: int = 5
+) -> int:
+    """File a few returns the way a customer would: lookupOrder, then createReturn."""
+    data = await _graphql(
+        http,
+        settings,
+        "{ orders(first: 100) { nodes { id orderNumber email } } }",
+        headers=header,
+    )
+    portal = {"X-Tenant-Id": DEMO_TENANT}
+    filed = 0
+    reasons = ["DEFECTIVE", "SIZE_TOO_SMALL", "WRONG_ITEM", "NOT_AS_DESCRIBED", "UNWANTED"]
+    for order in data["orders"]["nodes"]:
+        if filed >= wanted or not order["email"]:
+            continue
+        found = await _graphql(
+            http,
+            settings,
+            SAMPLE_LOOKUP,
+            {"number": order["orderNumber"], "email": order["email"]},
+            headers=portal,
+        )
+        looked_up = (found.get("lookupOrder") or {}).get("order")
+        if not looked_up or not looked_up["eligible"]:
+            continue
+        items = [li for li in looked_up["lineItems"] if li["returnableQuantity"] > 0][:1]
+        if not items:
+            continue
+        created = await _graphql(
+            http,
+            settings,
+            SAMPLE_CREATE,
+            {
+                "input": {
+                    "orderId": order["id"],
+                    "customerEmail": order["email"],
+                    "returnMethod": "CUSTOMER_SHIPS",
+                    "resolutionType": "REFUND",
+                    "items": [
+                        {
+                            "lineItemId": items[0]["id"],
+                            "quantity": 1,
+                            "reason": reasons[filed % len(reasons)],
+                            "note": "Filed by rms dev",
+                        }
+                    ],
+                }
+            },
+            headers=portal,
+        )
+        if created["createReturn"]["return"]:
+            filed += 1
+    return filed
+
+
+def _print_banner(
+    settings: Settings,
+    header: dict[str, str],
+    synced: int,
+    filed: int,
+    simulator: SimulatorServer,
+) -> None:
+    line = "-" * 72
+    print(line)
+    print("Returns management is running.")
+    print(f"  GraphiQL:        {settings.app_url}/graphql")
+    print(f"  Health:          {settings.app_url}/api/health")
+    print(f"  Metrics:         {settings.app_url}/metrics")
+    print(f"  Shopify (sim):   {simulator.base_url}/{DEMO_SHOP}  (tenant {DEMO_TENANT})")
+    print(f"  Demo data:       {synced} orders synced, {filed} sample returns filed")
+    print("  Merchant header (paste into GraphiQL's Headers pane):")
+    print(f"    {json.dumps(header)}")
+    print("  Customer-portal header for lookupOrder / createReturn:")
+    print(f'    {{"X-Tenant-Id": "{DEMO_TENANT}"}}')
+    print("Press Ctrl+C to stop.")
+    print(line, flush=True)
