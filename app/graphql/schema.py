@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from app.config import Settings
 from app.graphql.core.masking import MaskUnexpectedErrors
+from app.graphql.core.operation_info import OperationInfo
 from app.graphql.customer.queries import CustomerQueries
 from app.graphql.integration.schema import IntegrationMutations, IntegrationQueries
 from app.graphql.operations.schema import OperationsMutations, OperationsQueries
@@ -75,6 +76,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=1024),
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        OperationInfo,
         MaskUnexpectedErrors,
     ]
     kwargs: dict[str, Any] = {"query": query, "extensions": extensions}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 
 from tests.factories import make_tenant, merchant_headers
 
@@ -57,3 +60,20 @@ async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
         "/graphql", content=b"x" * 2_000_000, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
+
+
+async def test_access_log_names_the_operation_and_tenant(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await make_tenant("alpha")
+    headers = await merchant_headers(tenant.id)
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        await client.post(
+            "/graphql",
+            json={"query": "query ListReturns { returns(first: 1) { nodes { id } } }"},
+            headers=headers,
+        )
+    record = next(r for r in caplog.records if r.name == "app.access")
+    assert record.operation == "ListReturns"  # type: ignore[attr-defined]
+    assert record.status == 200  # type: ignore[attr-defined]
+    assert isinstance(record.response_time_ms, float)  # type: ignore[attr-defined]
