@@ -73,3 +73,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+# The Shopify simulator (one per session) and its helpers, for every test module.
+from tests.simulator_fixtures import *  # noqa: E402, F403

@@ -1,0 +1,58 @@
+"""`create_simulator_app(config)`: the whole simulated Shopify as one ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .admin_api import graphql_endpoint
+from .config import SimulatorConfig
+from .control import control_routes
+from .graphql_api import build_admin_schema
+from .http import json_response
+from .oauth import access_token, authorize
+from .state import SimState, normalize_shop
+from .webhooks import WebhookDispatcher
+
+
+async def bulk_result(request: Request) -> Response:
+    state: SimState = request.app.state.sim
+    shop = state.shops.get(normalize_shop(request.path_params["shop"]) or "")
+    wanted = f"gid://shopify/BulkOperation/{request.path_params['operation']}"
+    for operation in shop.bulk_operations if shop else []:
+        if operation.id == wanted and operation.status == "COMPLETED":
+            return Response(operation.result, media_type="application/jsonl")
+    return json_response({"error": "not found"}, status_code=404)
+
+
+def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
+    config = config or SimulatorConfig()
+    state = SimState(config)
+    dispatcher = WebhookDispatcher(config, default_api_version=config.api_versions[-1])
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.close()
+
+    routes = [
+        *control_routes(),
+        Route("/_sim/bulk/{shop}/{operation}.jsonl", bulk_result, methods=["GET"]),
+        Route("/{shop}/admin/oauth/authorize", authorize, methods=["GET"]),
+        Route("/{shop}/admin/oauth/access_token", access_token, methods=["POST"]),
+        Route("/{shop}/admin/api/{version}/graphql.json", graphql_endpoint, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.sim = state
+    app.state.dispatcher = dispatcher
+    app.state.schema = build_admin_schema()
+    app.state.config = config
+    return app

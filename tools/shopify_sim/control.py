@@ -1,0 +1,428 @@
+"""Control API under `/_sim/...`: shops, orders, uninstall, compliance, faults, deliveries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import payloads
+from . import returns as returns_api
+from .config import BucketConfig
+from .http import json_response
+from .models import JSON, ShopState, WebhookFaults, utcnow
+from .seed import add_order, fulfill
+from .state import SimState, normalize_shop
+from .webhooks import COMPLIANCE_TOPICS, TOPICS, WebhookDispatcher
+
+
+def _sim(request: Request) -> tuple[SimState, WebhookDispatcher]:
+    return request.app.state.sim, request.app.state.dispatcher
+
+
+async def _body(request: Request) -> JSON:
+    raw = await request.body()
+    if not raw:
+        return {}
+    loaded = orjson.loads(raw)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _not_found(what: str) -> Response:
+    return json_response({"error": f"{what} not found"}, status_code=404)
+
+
+def _shop(request: Request) -> ShopState | None:
+    state, _ = _sim(request)
+    return state.shops.get(normalize_shop(request.path_params["shop"]) or "")
+
+
+def public_order(order: JSON) -> JSON:
+    """An order in GraphQL shape without the simulator's internal keys."""
+    shown = {key: value for key, value in order.items() if not key.startswith("_")}
+    shown["customer"] = (
+        None
+        if order.get("customer") is None
+        else {key: value for key, value in order["customer"].items() if not key.startswith("_")}
+    )
+    shown["lineItems"] = order["_lineItems"]
+    shown["fulfillments"] = [
+        {key: value for key, value in f.items() if not key.startswith("_")}
+        | {
+            "fulfillmentLineItems": [
+                {"id": i["id"], "quantity": i["quantity"], "lineItemId": i["lineItem"]["id"]}
+                for i in f["_fulfillmentLineItems"]
+            ]
+        }
+        for f in order["_fulfillments"]
+    ]
+    return shown
+
+
+def shop_summary(state: SimState, shop: ShopState) -> JSON:
+    return {
+        "domain": shop.domain,
+        "shop_id": shop.shop_id,
+        "name": shop.name,
+        "seed": shop.seed,
+        "installed": shop.installed,
+        "uninstalled_at": shop.uninstalled_at,
+        "orders": len(shop.orders),
+        "customers": len(shop.customers),
+        "compliance_url": shop.compliance_url,
+        "bucket": shop.bucket.status(),
+        "faults": shop.faults.public(),
+        "webhook_faults": shop.webhook_faults.public(),
+        "counters": dict(shop.counters),
+        "subscriptions": [
+            sub.node() | {"failures": sub.failures} for sub in shop.subscriptions.values()
+        ],
+        "returns": [returns_api.public(record) for record in shop.returns.values()],
+        "bulk_operations": [{k: v for k, v in op.node().items()} for op in shop.bulk_operations],
+        "pending_deliveries": shop.pending_deliveries,
+        "held_events": len(shop.held_events),
+    }
+
+
+async def create_shop(request: Request) -> Response:
+    state, _ = _sim(request)
+    body = await _body(request)
+    domain = normalize_shop(str(body.get("domain") or body.get("shop") or ""))
+    if domain is None:
+        return json_response({"error": "domain must look like name.myshopify.com"}, status_code=400)
+    bucket = BucketConfig(
+        maximum=float(body.get("bucket_size", state.config.bucket.maximum)),
+        restore_rate=float(body.get("restore_rate", state.config.bucket.restore_rate)),
+    )
+    shop = state.create_shop(
+        domain,
+        seed=body.get("seed"),
+        orders=body.get("orders"),
+        bucket=bucket,
+        compliance_url=body.get("compliance_url"),
+        currency=str(body.get("currency") or "USD"),
+    )
+    answer = shop_summary(state, shop)
+    if body.get("install"):
+        code = state.issue_code(
+            shop.domain,
+            str(
+                body.get("scope")
+                or "read_orders,read_all_orders,read_customers,read_returns,write_returns"
+            ),
+        )
+        answer["token"] = state.exchange_code(
+            shop, state.config.api_key, state.config.api_secret, code
+        )
+    return json_response(answer, status_code=201)
+
+
+async def list_shops(request: Request) -> Response:
+    state, _ = _sim(request)
+    return json_response({"shops": sorted(state.shops)})
+
+
+async def get_shop(request: Request) -> Response:
+    state, _ = _sim(request)
+    shop = _shop(request)
+    return _not_found("shop") if shop is None else json_response(shop_summary(state, shop))
+
+
+def _options(shop: ShopState, body: JSON) -> WebhookFaults | None:
+    deliver = body.get("deliver")
+    if not isinstance(deliver, dict):
+        return None
+    options = WebhookFaults(
+        duplicates=int(deliver.get("duplicates", 1)),
+        concurrent=bool(deliver.get("concurrent", False)),
+        hold_next=0,
+    )
+    if deliver.get("hold"):
+        shop.webhook_faults.hold_next += 1
+        return None
+    return options
+
+
+async def list_orders(request: Request) -> Response:
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    offset = int(request.query_params.get("offset", 0))
+    limit = int(request.query_params.get("limit", 50))
+    return json_response(
+        {
+            "total": len(shop.orders),
+            "orders": [public_order(o) for o in shop.orders[offset : offset + limit]],
+        }
+    )
+
+
+def _find_order(shop: ShopState, reference: str) -> JSON | None:
+    if reference.startswith("#") or reference.startswith("%23"):
+        name = "#" + reference.lstrip("#").removeprefix("%23")
+        return next((o for o in shop.orders if o["name"] == name), None)
+    wanted = reference if reference.startswith("gid://") else f"gid://shopify/Order/{reference}"
+    return shop.orders_by_id.get(wanted)
+
+
+async def get_order(request: Request) -> Response:
+    shop = _shop(request)
+    order = None if shop is None else _find_order(shop, request.path_params["order"])
+    return _not_found("order") if order is None else json_response(public_order(order))
+
+
+async def create_order(request: Request) -> Response:
+    _, dispatcher = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    body = await _body(request)
+    customer = None
+    if body.get("customer_id"):
+        customer = shop.customers_by_id.get(str(body["customer_id"])) or shop.customers_by_id.get(
+            f"gid://shopify/Customer/{body['customer_id']}"
+        )
+    elif body.get("email"):
+        customer = next((c for c in shop.customers if c["email"] == body["email"]), None)
+        if customer is None:
+            from .seed import add_customer
+
+            customer = add_customer(shop, created=utcnow(), email=str(body["email"]))
+    now = utcnow()
+    order = add_order(
+        shop,
+        created=now,
+        customer=customer,
+        fulfilled=bool(body.get("fulfilled", False)),
+        lines=body.get("line_items"),
+        financial_status=body.get("financial_status"),
+        tags=body.get("tags"),
+    )
+    if body.get("fulfilled"):
+        for fulfillment in order["_fulfillments"]:
+            fulfillment["deliveredAt"] = fulfillment["createdAt"]
+            fulfillment["displayStatus"] = "DELIVERED"
+    event = dispatcher.emit(
+        shop, "orders/create", payloads.order(order, shop), options=_options(shop, body)
+    )
+    return json_response({"order": public_order(order), "event": event}, status_code=201)
+
+
+async def update_order(request: Request) -> Response:
+    _, dispatcher = _sim(request)
+    shop = _shop(request)
+    order = None if shop is None else _find_order(shop, request.path_params["order"])
+    if shop is None or order is None:
+        return _not_found("order")
+    body = await _body(request)
+    for key, field in (
+        ("tags", "tags"),
+        ("note", "note"),
+        ("email", "email"),
+        ("financial_status", "displayFinancialStatus"),
+    ):
+        if key in body:
+            order[field] = sorted(body[key]) if key == "tags" else body[key]
+    now = utcnow()
+    if body.get("fulfill"):
+        fulfill(shop, order, at=now)
+    if body.get("cancel"):
+        order["cancelledAt"] = order["closedAt"] = order["updatedAt"]
+        order["cancelReason"] = "CUSTOMER"
+        order["closed"] = True
+    moment = (
+        max(now, order["_updated"] + timedelta(seconds=1))
+        if body.get("strictly_newer", True)
+        else now
+    )
+    order["_updated"] = moment
+    order["updatedAt"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if body.get("cancel"):
+        order["cancelledAt"] = order["closedAt"] = order["updatedAt"]
+    event = dispatcher.emit(
+        shop, "orders/updated", payloads.order(order, shop), options=_options(shop, body)
+    )
+    return json_response({"order": public_order(order), "event": event})
+
+
+async def uninstall(request: Request) -> Response:
+    state, dispatcher = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    targets = dispatcher.targets_for(shop, "app/uninstalled")
+    state.uninstall(shop)
+    event = dispatcher.emit(shop, "app/uninstalled", payloads.shop_payload(shop), targets=targets)
+    return json_response({"uninstalled": True, "event": event})
+
+
+async def compliance(request: Request) -> Response:
+    _, dispatcher = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    body = await _body(request)
+    topic = str(body.get("topic") or "")
+    if topic not in COMPLIANCE_TOPICS:
+        return json_response(
+            {"error": f"topic must be one of {list(COMPLIANCE_TOPICS)}"}, status_code=400
+        )
+    if body.get("compliance_url"):
+        shop.compliance_url = str(body["compliance_url"])
+    if topic == "shop/redact":
+        payload = payloads.shop_redact(shop)
+    else:
+        customer = shop.customers_by_id.get(str(body.get("customer_id") or "")) or (
+            next((c for c in shop.customers if c["email"] == body.get("email")), None)
+            if body.get("email")
+            else shop.customers[0]
+        )
+        if customer is None:
+            return _not_found("customer")
+        who = {
+            "id": int(customer["legacyResourceId"]),
+            "email": customer["email"],
+            "phone": customer["phone"],
+        }
+        orders = [o["_number"] for o in customer["_orders"]]
+        if topic == "customers/redact":
+            payload = payloads.customers_redact(shop, who, orders)
+        else:
+            shop.count("data_requests")
+            payload = payloads.customers_data_request(
+                shop, who, orders, 9_000 + shop.counters["data_requests"]
+            )
+    event = dispatcher.emit(shop, topic, payload, options=_options(shop, body))
+    return json_response({"event": event, "payload": payload})
+
+
+FAULT_FIELDS = {
+    "latency_ms": int,
+    "error_rate": float,
+    "error_status": int,
+    "fail_next": int,
+    "timeout_rate": float,
+    "timeout_next": int,
+    "hang_seconds": float,
+}
+
+
+async def set_faults(request: Request) -> Response:
+    state, _ = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    body = await _body(request)
+    if request.method == "DELETE" or body.get("reset"):
+        shop.faults.latency_ms = shop.faults.fail_next = shop.faults.timeout_next = 0
+        shop.faults.error_rate = shop.faults.timeout_rate = 0.0
+    for key, cast in FAULT_FIELDS.items():
+        if key in body:
+            setattr(shop.faults, key, cast(body[key]))
+    if "seed" in body:
+        import random
+
+        shop.faults.rng = random.Random(body["seed"])
+    bucket = shop.bucket
+    bucket.level()
+    if "bucket_size" in body:
+        bucket.maximum = float(body["bucket_size"])
+        bucket.available = min(bucket.available, bucket.maximum)
+    if "restore_rate" in body:
+        bucket.restore_rate = float(body["restore_rate"])
+    if "bucket_available" in body:
+        bucket.available = float(body["bucket_available"])
+    if "expire_tokens_in" in body:
+        state.expire_tokens(shop, float(body["expire_tokens_in"]))
+    if body.get("expire_tokens_now"):
+        state.expire_tokens(shop, 0.0)
+    return json_response(shop_summary(state, shop))
+
+
+async def set_webhook_faults(request: Request) -> Response:
+    state, _ = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    body = await _body(request)
+    faults = shop.webhook_faults
+    faults.duplicates = int(body.get("duplicates", faults.duplicates))
+    faults.concurrent = bool(body.get("concurrent", faults.concurrent))
+    faults.hold_next = int(body.get("hold_next", faults.hold_next))
+    if "compliance_url" in body:
+        shop.compliance_url = body["compliance_url"]
+    return json_response(shop_summary(state, shop))
+
+
+async def deliveries(request: Request) -> Response:
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    return json_response(
+        {
+            "deliveries": shop.deliveries,
+            "events": shop.events,
+            "pending": shop.pending_deliveries,
+            "held": len(shop.held_events),
+        }
+    )
+
+
+async def settle(request: Request) -> Response:
+    _, dispatcher = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    if request.query_params.get("release") in {"1", "true"}:
+        dispatcher.release_held(shop)
+    settled = await dispatcher.settle(shop, float(request.query_params.get("timeout", 10)))
+    return json_response(
+        {"settled": settled, "pending": shop.pending_deliveries, "held": len(shop.held_events)}
+    )
+
+
+async def release(request: Request) -> Response:
+    _, dispatcher = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    return json_response({"released": dispatcher.release_held(shop)})
+
+
+async def expire_tokens(request: Request) -> Response:
+    state, _ = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    body = await _body(request)
+    changed = state.expire_tokens(shop, float(body.get("in_seconds", 0)))
+    return json_response({"expired": changed})
+
+
+async def health(_request: Request) -> Response:
+    return json_response({"status": "ok", "topics": sorted(TOPICS.values())})
+
+
+def control_routes() -> list[Route]:
+    prefix = "/_sim/shops/{shop}"
+    return [
+        Route("/_sim/health", health),
+        Route("/_sim/shops", create_shop, methods=["POST"]),
+        Route("/_sim/shops", list_shops, methods=["GET"]),
+        Route(prefix, get_shop, methods=["GET"]),
+        Route(f"{prefix}/orders", list_orders, methods=["GET"]),
+        Route(f"{prefix}/orders", create_order, methods=["POST"]),
+        Route(f"{prefix}/orders/{{order}}", get_order, methods=["GET"]),
+        Route(f"{prefix}/orders/{{order}}", update_order, methods=["POST", "PATCH", "PUT"]),
+        Route(f"{prefix}/uninstall", uninstall, methods=["POST"]),
+        Route(f"{prefix}/compliance", compliance, methods=["POST"]),
+        Route(f"{prefix}/faults", set_faults, methods=["PUT", "POST", "DELETE"]),
+        Route(f"{prefix}/webhook-faults", set_webhook_faults, methods=["PUT", "POST"]),
+        Route(f"{prefix}/tokens/expire", expire_tokens, methods=["POST"]),
+        Route(f"{prefix}/deliveries", deliveries, methods=["GET"]),
+        Route(f"{prefix}/deliveries/settle", settle, methods=["POST"]),
+        Route(f"{prefix}/deliveries/release", release, methods=["POST"]),
+    ]

@@ -1,0 +1,199 @@
+"""Async helper for the control API (tests, benchmarks, the CLI): shops, orders, faults, deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import httpx
+
+JSON = dict[str, Any]
+DEFAULT_SCOPES = "read_orders,read_all_orders,read_customers,read_returns,write_returns"
+
+
+@dataclass(frozen=True)
+class InstalledShop:
+    """A shop with the app installed and the token grant of that install."""
+
+    domain: str
+    base_url: str
+    access_token: str
+    refresh_token: str
+    scope: str
+    expires_in: int
+
+    @property
+    def admin_base_template(self) -> str:
+        return f"{self.base_url}/{{shop}}"
+
+    @property
+    def admin_base(self) -> str:
+        return f"{self.base_url}/{self.domain}"
+
+    def graphql_url(self, api_version: str = "2026-10") -> str:
+        return f"{self.admin_base}/admin/api/{api_version}/graphql.json"
+
+
+def unique_shop_domain(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}.myshopify.com"
+
+
+class SimulatorControl:
+    """Thin typed wrapper around `/_sim/...`; uses the caller's `httpx.AsyncClient`."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, api_key: str, api_secret: str
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.api_secret = api_secret
+
+    async def _call(self, method: str, path: str, json: JSON | None = None, **params: Any) -> JSON:
+        response = await self.http.request(
+            method, f"{self.base_url}{path}", json=json, params=params or None
+        )
+        response.raise_for_status()
+        result: JSON = response.json()
+        return result
+
+    async def create_shop(
+        self,
+        domain: str | None = None,
+        *,
+        orders: int = 25,
+        seed: int | None = None,
+        bucket_size: float | None = None,
+        restore_rate: float | None = None,
+        compliance_url: str | None = None,
+        install: bool = True,
+        scope: str = DEFAULT_SCOPES,
+    ) -> InstalledShop | JSON:
+        """Create (or re-create) a shop; with `install` do the real OAuth dance and return tokens."""
+        body: JSON = {"domain": domain or unique_shop_domain(), "orders": orders}
+        for key, value in (
+            ("seed", seed),
+            ("bucket_size", bucket_size),
+            ("restore_rate", restore_rate),
+            ("compliance_url", compliance_url),
+        ):
+            if value is not None:
+                body[key] = value
+        created = await self._call("POST", "/_sim/shops", body)
+        if not install:
+            return created
+        return await self.install(created["domain"], scope=scope)
+
+    async def authorize(
+        self,
+        domain: str,
+        *,
+        scope: str = DEFAULT_SCOPES,
+        state: str = "nonce",
+        redirect_uri: str = "http://app.test/callback",
+    ) -> dict[str, str]:
+        """Run the authorize step; returns the callback query parameters Shopify would send."""
+        response = await self.http.get(
+            f"{self.base_url}/{domain}/admin/oauth/authorize",
+            params={
+                "client_id": self.api_key,
+                "scope": scope,
+                "redirect_uri": redirect_uri,
+                "state": state,
+            },
+            follow_redirects=False,
+        )
+        if response.status_code != 302:
+            raise RuntimeError(f"authorize failed: {response.status_code} {response.text}")
+        query = parse_qs(urlsplit(response.headers["location"]).query)
+        return {key: values[0] for key, values in query.items()}
+
+    async def install(self, domain: str, *, scope: str = DEFAULT_SCOPES) -> InstalledShop:
+        params = await self.authorize(domain, scope=scope)
+        response = await self.http.post(
+            f"{self.base_url}/{domain}/admin/oauth/access_token",
+            json={
+                "client_id": self.api_key,
+                "client_secret": self.api_secret,
+                "code": params["code"],
+            },
+        )
+        response.raise_for_status()
+        grant = response.json()
+        return InstalledShop(
+            domain=domain,
+            base_url=self.base_url,
+            access_token=grant["access_token"],
+            refresh_token=grant["refresh_token"],
+            scope=grant["scope"],
+            expires_in=grant["expires_in"],
+        )
+
+    async def shop_state(self, domain: str) -> JSON:
+        return await self._call("GET", f"/_sim/shops/{domain}")
+
+    async def orders(self, domain: str, *, offset: int = 0, limit: int = 50) -> JSON:
+        return await self._call("GET", f"/_sim/shops/{domain}/orders", offset=offset, limit=limit)
+
+    async def create_order(self, domain: str, **body: Any) -> JSON:
+        return await self._call("POST", f"/_sim/shops/{domain}/orders", body)
+
+    async def update_order(self, domain: str, order: str, **body: Any) -> JSON:
+        reference = order.rsplit("/", 1)[-1]
+        return await self._call(
+            "POST", f"/_sim/shops/{domain}/orders/{quote(reference, safe='')}", body
+        )
+
+    async def uninstall(self, domain: str) -> JSON:
+        return await self._call("POST", f"/_sim/shops/{domain}/uninstall")
+
+    async def compliance(self, domain: str, topic: str, **body: Any) -> JSON:
+        return await self._call(
+            "POST", f"/_sim/shops/{domain}/compliance", {"topic": topic, **body}
+        )
+
+    async def set_faults(self, domain: str, **faults: Any) -> JSON:
+        return await self._call("PUT", f"/_sim/shops/{domain}/faults", faults)
+
+    async def reset_faults(self, domain: str) -> JSON:
+        return await self._call("DELETE", f"/_sim/shops/{domain}/faults")
+
+    async def set_webhook_faults(self, domain: str, **body: Any) -> JSON:
+        return await self._call("PUT", f"/_sim/shops/{domain}/webhook-faults", body)
+
+    async def expire_tokens(self, domain: str, in_seconds: float = 0) -> JSON:
+        return await self._call(
+            "POST", f"/_sim/shops/{domain}/tokens/expire", {"in_seconds": in_seconds}
+        )
+
+    async def deliveries(self, domain: str) -> JSON:
+        return await self._call("GET", f"/_sim/shops/{domain}/deliveries")
+
+    async def settle(self, domain: str, *, timeout: float = 10.0, release: bool = False) -> JSON:
+        return await self._call(
+            "POST",
+            f"/_sim/shops/{domain}/deliveries/settle",
+            timeout=timeout,
+            release=str(release).lower(),
+        )
+
+    async def release_held(self, domain: str) -> JSON:
+        return await self._call("POST", f"/_sim/shops/{domain}/deliveries/release")
+
+    async def graphql(
+        self,
+        shop: InstalledShop,
+        query: str,
+        variables: JSON | None = None,
+        *,
+        token: str | None = None,
+        api_version: str = "2026-10",
+    ) -> httpx.Response:
+        """A raw Admin GraphQL POST (no retries): for tests of the simulator itself."""
+        return await self.http.post(
+            shop.graphql_url(api_version),
+            json={"query": query, "variables": variables or {}},
+            headers={"X-Shopify-Access-Token": token if token is not None else shop.access_token},
+        )

@@ -1,0 +1,404 @@
+"""Executable Admin GraphQL schema: Shopify's SDL subset from `sdl.py` plus resolvers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_schema
+
+from . import returns as returns_api
+from .connections import check_page_args, connection, positional
+from .context import ResolveContext
+from .models import JSON, ShopState, Subscription, gid, iso, utcnow
+from .sdl import SDL
+from .search import compile_query, customer_field, customer_free_text, order_field, order_free_text
+
+Resolver = Callable[..., Any]
+Info = GraphQLResolveInfo[Any]
+ORDER_KEYS: dict[str, Callable[[JSON], Any]] = {
+    "ID": lambda o: o["_number"],
+    "CREATED_AT": lambda o: o["_created"].timestamp(),
+    "PROCESSED_AT": lambda o: o["_created"].timestamp(),
+    "UPDATED_AT": lambda o: o["_updated"].timestamp(),
+    "ORDER_NUMBER": lambda o: o["_order_number"],
+    "TOTAL_PRICE": lambda o: float(o["totalPriceSet"]["shopMoney"]["amount"]),
+    "CUSTOMER_NAME": lambda o: (o.get("customer") or {}).get("displayName") or "",
+    "FINANCIAL_STATUS": lambda o: o["displayFinancialStatus"],
+    "FULFILLMENT_STATUS": lambda o: o["displayFulfillmentStatus"],
+    "RELEVANCE": lambda o: o["_number"],
+}
+CUSTOMER_KEYS: dict[str, Callable[[JSON], Any]] = {
+    "ID": lambda c: int(c["legacyResourceId"]),
+    "CREATED_AT": lambda c: c["_created"].timestamp(),
+    "UPDATED_AT": lambda c: c["_updated"].timestamp(),
+    "NAME": lambda c: c["displayName"],
+    "LOCATION": lambda c: (c.get("defaultAddress") or {}).get("city") or "",
+    "RELEVANCE": lambda c: int(c["legacyResourceId"]),
+}
+HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+
+def _ctx(info: Info) -> ResolveContext:
+    context = info.context
+    assert isinstance(context, ResolveContext)
+    return context
+
+
+def _shop(info: Info) -> ShopState:
+    return _ctx(info).shop
+
+
+# Query ---------------------------------------------------------------------------------
+def resolve_shop(_root: Any, info: Info) -> JSON:
+    shop = _shop(info)
+    return {
+        "id": gid("Shop", shop.shop_id),
+        "name": shop.name,
+        "email": shop.email,
+        "contactEmail": shop.email,
+        "myshopifyDomain": shop.domain,
+        "currencyCode": shop.currency,
+        "ianaTimezone": "UTC",
+        "createdAt": "2024-03-01T09:00:00Z",
+        "plan": {
+            "displayName": "Basic",
+            "publicDisplayName": "Basic",
+            "partnerDevelopment": False,
+            "shopifyPlus": False,
+        },
+        "primaryDomain": {"host": shop.domain, "url": f"https://{shop.domain}"},
+    }
+
+
+def _orders_page(items: list[JSON], info: Info, args: JSON) -> JSON:
+    check_page_args(args, bulk=_ctx(info).bulk)
+    predicate = compile_query(args.get("query"), order_field, order_free_text)
+    sort = ORDER_KEYS[args.get("sortKey") or "ID"]
+    chosen = [order for order in items if predicate(order)]
+    return connection(chosen, args, lambda o: (sort(o), o["_number"]), bulk=_ctx(info).bulk)
+
+
+def resolve_orders(_root: Any, info: Info, **args: Any) -> JSON:
+    return _orders_page(_shop(info).orders, info, args)
+
+
+def resolve_customer_orders(customer: JSON, info: Info, **args: Any) -> JSON:
+    return _orders_page(customer["_orders"], info, args)
+
+
+def _count(items: list[JSON], predicate: Callable[[JSON], bool], limit: int | None) -> JSON:
+    total = sum(1 for item in items if predicate(item))
+    if limit is not None and total > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": total, "precision": "EXACT"}
+
+
+def resolve_orders_count(
+    _root: Any, info: Info, query: str | None = None, limit: int | None = 10000
+) -> JSON:
+    return _count(_shop(info).orders, compile_query(query, order_field, order_free_text), limit)
+
+
+def resolve_customers_count(
+    _root: Any, info: Info, query: str | None = None, limit: int | None = 10000
+) -> JSON:
+    return _count(
+        _shop(info).customers, compile_query(query, customer_field, customer_free_text), limit
+    )
+
+
+def resolve_order(_root: Any, info: Info, id: str) -> JSON | None:
+    return _shop(info).orders_by_id.get(id)
+
+
+def resolve_customers(_root: Any, info: Info, **args: Any) -> JSON:
+    check_page_args(args, bulk=_ctx(info).bulk)
+    predicate = compile_query(args.get("query"), customer_field, customer_free_text)
+    sort = CUSTOMER_KEYS[args.get("sortKey") or "ID"]
+    chosen = [c for c in _shop(info).customers if predicate(c)]
+    return connection(
+        chosen, args, lambda c: (sort(c), int(c["legacyResourceId"])), bulk=_ctx(info).bulk
+    )
+
+
+def resolve_customer(_root: Any, info: Info, id: str) -> JSON | None:
+    return _shop(info).customers_by_id.get(id)
+
+
+def _subscription_key(sub: JSON) -> tuple[int, int]:
+    number = int(sub["id"].rsplit("/", 1)[-1])
+    return (number, number)
+
+
+def resolve_webhook_subscriptions(_root: Any, info: Info, **args: Any) -> JSON:
+    subs = list(_shop(info).subscriptions.values())
+    if args.get("topics"):
+        subs = [s for s in subs if s.topic in args["topics"]]
+    if args.get("callbackUrl"):
+        subs = [s for s in subs if s.callback_url == args["callbackUrl"]]
+    if args.get("format"):
+        subs = [s for s in subs if s.format == args["format"]]
+    return connection([s.node() for s in subs], args, _subscription_key, bulk=_ctx(info).bulk)
+
+
+def resolve_webhook_subscription(_root: Any, info: Info, id: str) -> JSON | None:
+    sub = _shop(info).subscriptions.get(id)
+    return sub.node() if sub else None
+
+
+def resolve_current_bulk_operation(_root: Any, info: Info, type: str = "QUERY") -> JSON | None:
+    operations = _shop(info).bulk_operations
+    return operations[-1].node() if operations and type == "QUERY" else None
+
+
+def resolve_return(_root: Any, info: Info, id: str) -> JSON | None:
+    return _shop(info).returns.get(id)
+
+
+def resolve_returnable_fulfillments(_root: Any, info: Info, **args: Any) -> JSON:
+    shop = _shop(info)
+    order = shop.orders_by_id.get(args.pop("orderId"))
+    if order is None:
+        raise GraphQLError("Order does not exist.", extensions={"code": "NOT_FOUND"})
+    grouped: dict[str, JSON] = {}
+    for item, remaining in returns_api.returnable_items(shop, order):
+        fulfillment = item["_fulfillment"]
+        entry = grouped.setdefault(
+            fulfillment["id"],
+            {
+                "id": fulfillment["id"].replace("/Fulfillment/", "/ReturnableFulfillment/"),
+                "fulfillment": fulfillment,
+                "_items": [],
+            },
+        )
+        entry["_items"].append({"quantity": remaining, "fulfillmentLineItem": item})
+    return positional(list(grouped.values()), args, bulk=_ctx(info).bulk)
+
+
+# Nested connections ----------------------------------------------------------------------
+def _positional_field(key: str) -> Resolver:
+    def resolve(parent: JSON, info: Info, **args: Any) -> JSON:
+        return positional(parent[key], args, bulk=_ctx(info).bulk)
+
+    return resolve
+
+
+def resolve_order_returns(order: JSON, info: Info, **args: Any) -> JSON:
+    records = [r for r in _shop(info).returns.values() if r["order"] is order]
+    return positional(records, args, bulk=_ctx(info).bulk)
+
+
+def _first_list(key: str) -> Resolver:
+    def resolve(parent: JSON, _info: Info, first: int | None = None) -> list[Any]:
+        items: list[Any] = parent[key]
+        return items if first is None else items[:first]
+
+    return resolve
+
+
+def resolve_total_quantity(record: JSON, _info: Info) -> int:
+    return sum(line["quantity"] for line in record["_lines"])
+
+
+def resolve_processable(line: JSON, _info: Info) -> int:
+    return int(line["quantity"]) - int(line["processedQuantity"])
+
+
+# Mutations ---------------------------------------------------------------------------------
+def _callback(data: JSON) -> str | None:
+    value = data.get("callbackUrl") or data.get("uri")
+    return str(value) if value else None
+
+
+def resolve_webhook_create(_root: Any, info: Info, topic: str, **args: Any) -> JSON:
+    webhook_subscription: JSON = args["webhookSubscription"]
+    context = _ctx(info)
+    shop = context.shop
+    url = _callback(webhook_subscription)
+    if not url or not HTTP_URL.match(url):
+        return {
+            "webhookSubscription": None,
+            "userErrors": [
+                {"field": ["webhookSubscription", "callbackUrl"], "message": "Address is invalid"}
+            ],
+        }
+    if any(s.topic == topic and s.callback_url == url for s in shop.subscriptions.values()):
+        return {
+            "webhookSubscription": None,
+            "userErrors": [
+                {
+                    "field": ["webhookSubscription", "callbackUrl"],
+                    "message": "Address for this topic has already been taken",
+                }
+            ],
+        }
+    now = iso(utcnow())
+    sub = Subscription(
+        id=gid("WebhookSubscription", shop.next_id("WebhookSubscription")),
+        topic=topic,
+        callback_url=url,
+        format=webhook_subscription.get("format") or "JSON",
+        api_version=context.api_version,
+        created_at=now,
+        updated_at=now,
+        include_fields=list(webhook_subscription.get("includeFields") or []),
+        filter=webhook_subscription.get("filter"),
+    )
+    shop.subscriptions[sub.id] = sub
+    return {"webhookSubscription": sub.node(), "userErrors": []}
+
+
+def resolve_webhook_update(_root: Any, info: Info, id: str, **args: Any) -> JSON:
+    webhook_subscription: JSON = args["webhookSubscription"]
+    shop = _shop(info)
+    sub = shop.subscriptions.get(id)
+    if sub is None:
+        return {
+            "webhookSubscription": None,
+            "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
+        }
+    url = _callback(webhook_subscription)
+    if url is not None:
+        if not HTTP_URL.match(url):
+            return {
+                "webhookSubscription": None,
+                "userErrors": [
+                    {
+                        "field": ["webhookSubscription", "callbackUrl"],
+                        "message": "Address is invalid",
+                    }
+                ],
+            }
+        sub.callback_url = url
+    if webhook_subscription.get("format"):
+        sub.format = webhook_subscription["format"]
+    if webhook_subscription.get("includeFields") is not None:
+        sub.include_fields = list(webhook_subscription["includeFields"])
+    if "filter" in webhook_subscription:
+        sub.filter = webhook_subscription["filter"]
+    sub.api_version = _ctx(info).api_version
+    sub.updated_at = iso(utcnow())
+    return {"webhookSubscription": sub.node(), "userErrors": []}
+
+
+def resolve_webhook_delete(_root: Any, info: Info, id: str) -> JSON:
+    if _shop(info).subscriptions.pop(id, None) is None:
+        return {
+            "deletedWebhookSubscriptionId": None,
+            "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
+        }
+    return {"deletedWebhookSubscriptionId": id, "userErrors": []}
+
+
+def resolve_bulk_run(_root: Any, info: Info, query: str, **_args: Any) -> JSON:
+    from .bulk import start_bulk_query  # late import: bulk executes against this schema
+
+    return start_bulk_query(_ctx(info), query)
+
+
+def resolve_bulk_cancel(_root: Any, info: Info, id: str) -> JSON:
+    for operation in _shop(info).bulk_operations:
+        if operation.id == id:
+            if operation.status in {"CREATED", "RUNNING"}:
+                operation.status = "CANCELED"
+                operation.completed_at = iso(utcnow())
+            return {"bulkOperation": operation.node(), "userErrors": []}
+    return {
+        "bulkOperation": None,
+        "userErrors": [{"field": ["id"], "message": "Bulk operation does not exist"}],
+    }
+
+
+def _returns_mutation(action: Callable[[ShopState, JSON], JSON], topic: str) -> Resolver:
+    def resolve(_root: Any, info: Info, input: JSON) -> JSON:
+        result = action(_shop(info), input)
+        _returns_event(info, result, topic)
+        return result
+
+    return resolve
+
+
+def _returns_by_id(action: Callable[[ShopState, Any], JSON], topic: str) -> Resolver:
+    def resolve(_root: Any, info: Info, id: str, **_rest: Any) -> JSON:
+        result = action(_shop(info), id)
+        _returns_event(info, result, topic)
+        return result
+
+    return resolve
+
+
+def _returns_event(info: Info, result: JSON, topic: str) -> None:
+    context = _ctx(info)
+    if result["userErrors"] or result["return"] is None:
+        return
+    record = result["return"]
+    payload = {
+        "id": int(record["id"].rsplit("/", 1)[-1]),
+        "admin_graphql_api_id": record["id"],
+        "status": str(record["status"]).lower(),
+        "order": {"id": record["order"]["_number"], "admin_graphql_api_id": record["order"]["id"]},
+        "total_return_line_items": len(record["_lines"]),
+        "name": record["name"],
+    }
+    context.schedule((topic, payload))
+
+
+def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
+    table: dict[str, dict[str, Resolver]] = {
+        "Query": {
+            "shop": resolve_shop,
+            "orders": resolve_orders,
+            "ordersCount": resolve_orders_count,
+            "order": resolve_order,
+            "customers": resolve_customers,
+            "customersCount": resolve_customers_count,
+            "customer": resolve_customer,
+            "webhookSubscriptions": resolve_webhook_subscriptions,
+            "webhookSubscription": resolve_webhook_subscription,
+            "currentBulkOperation": resolve_current_bulk_operation,
+            "return": resolve_return,
+            "returnableFulfillments": resolve_returnable_fulfillments,
+        },
+        "Mutation": {
+            "webhookSubscriptionCreate": resolve_webhook_create,
+            "webhookSubscriptionUpdate": resolve_webhook_update,
+            "webhookSubscriptionDelete": resolve_webhook_delete,
+            "bulkOperationRunQuery": resolve_bulk_run,
+            "bulkOperationCancel": resolve_bulk_cancel,
+            "returnRequest": _returns_mutation(returns_api.request_return, "returns/request"),
+            "returnApproveRequest": _returns_mutation(returns_api.approve, "returns/approve"),
+            "returnDeclineRequest": _returns_mutation(returns_api.decline, "returns/decline"),
+            "returnProcess": _returns_mutation(returns_api.process, "returns/process"),
+            "returnCancel": _returns_by_id(returns_api.cancel, "returns/cancel"),
+            "returnClose": _returns_by_id(returns_api.close, "returns/close"),
+            "returnReopen": _returns_by_id(returns_api.reopen, "returns/reopen"),
+        },
+        "Customer": {"orders": resolve_customer_orders},
+        "Order": {
+            "lineItems": _positional_field("_lineItems"),
+            "fulfillments": _first_list("_fulfillments"),
+            "returns": resolve_order_returns,
+        },
+        "Fulfillment": {
+            "fulfillmentLineItems": _positional_field("_fulfillmentLineItems"),
+            "trackingInfo": _first_list("trackingInfo"),
+        },
+        "Return": {
+            "returnLineItems": _positional_field("_lines"),
+            "totalQuantity": resolve_total_quantity,
+        },
+        "ReturnLineItem": {"processableQuantity": resolve_processable},
+        "ReturnableFulfillment": {"returnableFulfillmentLineItems": _positional_field("_items")},
+    }
+    for type_name, fields in table.items():
+        graphql_type = schema.get_type(type_name)
+        assert isinstance(graphql_type, GraphQLObjectType), type_name
+        for field_name, resolver in fields.items():
+            graphql_type.fields[field_name].resolve = resolver
+    return schema
+
+
+def build_admin_schema() -> GraphQLSchema:
+    return attach_resolvers(build_schema(SDL))

@@ -1,0 +1,283 @@
+"""Shopify Returns API state machine: REQUESTED -> OPEN -> CLOSED, or DECLINED / CANCELED."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import JSON, ShopState, gid, iso, utcnow
+
+ACTIVE = {"REQUESTED", "OPEN", "CLOSED"}
+
+
+def user_error(field: list[str] | None, message: str, code: str) -> JSON:
+    return {"field": field, "message": message, "code": code}
+
+
+def returned_quantity(shop: ShopState, fulfillment_line_item_id: str) -> int:
+    return sum(
+        line["quantity"]
+        for record in shop.returns.values()
+        if record["status"] in ACTIVE
+        for line in record["_lines"]
+        if line["fulfillmentLineItem"]["id"] == fulfillment_line_item_id
+    )
+
+
+def returnable_items(shop: ShopState, order: JSON) -> list[tuple[JSON, int]]:
+    """(fulfillment line item, quantity still returnable) for each fulfilled line of an order."""
+    found = []
+    for fulfillment in order["_fulfillments"]:
+        for item in fulfillment["_fulfillmentLineItems"]:
+            remaining = item["quantity"] - returned_quantity(shop, item["id"])
+            if remaining > 0:
+                found.append((item, remaining))
+    return found
+
+
+def request_return(shop: ShopState, data: JSON) -> JSON:
+    order = shop.orders_by_id.get(str(data.get("orderId")))
+    if order is None:
+        return {
+            "return": None,
+            "userErrors": [user_error(["input", "orderId"], "Order does not exist.", "NOT_FOUND")],
+        }
+    requested = data.get("returnLineItems") or []
+    if not requested:
+        return {
+            "return": None,
+            "userErrors": [
+                user_error(
+                    ["input", "returnLineItems"], "Return line items can't be blank.", "BLANK"
+                )
+            ],
+        }
+    available = {item["id"]: remaining for item, remaining in returnable_items(shop, order)}
+    by_line: dict[str, list[str]] = {}
+    for item_id in available:
+        by_line.setdefault(shop.fulfillment_line_items_by_id[item_id]["lineItem"]["id"], []).append(
+            item_id
+        )
+    lines: list[JSON] = []
+    errors: list[JSON] = []
+    for index, spec in enumerate(requested):
+        path = ["input", "returnLineItems", str(index)]
+        quantity = int(spec.get("quantity") or 0)
+        item_id = spec.get("fulfillmentLineItemId")
+        if not item_id and spec.get("lineItemId"):
+            candidates = by_line.get(str(spec["lineItemId"]), [])
+            item_id = next(
+                (c for c in candidates if available[c] >= quantity),
+                candidates[0] if candidates else None,
+            )
+            if item_id is None:
+                errors.append(
+                    user_error(
+                        [*path, "lineItemId"],
+                        "Line item is not fulfilled or not returnable.",
+                        "INVALID",
+                    )
+                )
+                continue
+        if (
+            not item_id
+            or item_id not in shop.fulfillment_line_items_by_id
+            or (
+                shop.fulfillment_line_items_by_id[item_id]["_fulfillment"]
+                not in order["_fulfillments"]
+            )
+        ):
+            errors.append(
+                user_error(
+                    [*path, "fulfillmentLineItemId"],
+                    "Fulfillment line item does not exist.",
+                    "NOT_FOUND",
+                )
+            )
+            continue
+        if quantity <= 0:
+            errors.append(
+                user_error([*path, "quantity"], "Quantity must be greater than 0.", "GREATER_THAN")
+            )
+            continue
+        if quantity > available.get(item_id, 0):
+            errors.append(
+                user_error(
+                    [*path, "quantity"],
+                    "Quantity is greater than the returnable quantity.",
+                    "LESS_THAN_OR_EQUAL_TO",
+                )
+            )
+            continue
+        available[item_id] -= quantity
+        lines.append(
+            {
+                "id": gid("ReturnLineItem", shop.next_id("ReturnLineItem")),
+                "quantity": quantity,
+                "processedQuantity": 0,
+                "returnReason": spec.get("returnReason") or "UNKNOWN",
+                "returnReasonNote": spec.get("returnReasonNote") or "",
+                "customerNote": spec.get("customerNote"),
+                "fulfillmentLineItem": shop.fulfillment_line_items_by_id[item_id],
+            }
+        )
+    if errors:
+        return {"return": None, "userErrors": errors}
+    existing = sum(1 for record in shop.returns.values() if record["order"] is order)
+    record: JSON = {
+        "id": gid("Return", shop.next_id("Return")),
+        "name": f"{order['name']}-R{existing + 1}",
+        "status": "REQUESTED",
+        "order": order,
+        "decline": None,
+        "createdAt": iso(utcnow()),
+        "closedAt": None,
+        "requestApprovedAt": None,
+        "_lines": lines,
+    }
+    shop.returns[record["id"]] = record
+    return {"return": record, "userErrors": []}
+
+
+def _find(shop: ShopState, return_id: Any, field: list[str]) -> tuple[JSON | None, list[JSON]]:
+    record = shop.returns.get(str(return_id))
+    if record is None:
+        return None, [user_error(field, "Return does not exist.", "NOT_FOUND")]
+    return record, []
+
+
+def _wrong_state(record: JSON, field: list[str], action: str, allowed: set[str]) -> list[JSON]:
+    if record["status"] in allowed:
+        return []
+    wanted = " or ".join(sorted(allowed))
+    return [
+        user_error(
+            field,
+            f"Return is not {action}. Only returns with status {wanted} can be {action}.",
+            "INVALID_STATE",
+        )
+    ]
+
+
+def approve(shop: ShopState, data: JSON) -> JSON:
+    record, errors = _find(shop, data.get("id"), ["input", "id"])
+    if record is None:
+        return {"return": None, "userErrors": errors}
+    errors = _wrong_state(record, ["input", "id"], "approved", {"REQUESTED"})
+    if not errors:
+        record["status"] = "OPEN"
+        record["requestApprovedAt"] = iso(utcnow())
+    return {"return": record, "userErrors": errors}
+
+
+def decline(shop: ShopState, data: JSON) -> JSON:
+    record, errors = _find(shop, data.get("id"), ["input", "id"])
+    if record is None:
+        return {"return": None, "userErrors": errors}
+    errors = _wrong_state(record, ["input", "id"], "declined", {"REQUESTED"})
+    if not errors:
+        record["status"] = "DECLINED"
+        record["decline"] = {
+            "reason": data.get("declineReason") or "OTHER",
+            "note": data.get("declineNote"),
+        }
+    return {"return": record, "userErrors": errors}
+
+
+def process(shop: ShopState, data: JSON) -> JSON:
+    record, errors = _find(shop, data.get("returnId"), ["input", "returnId"])
+    if record is None:
+        return {"return": None, "userErrors": errors}
+    errors = _wrong_state(record, ["input", "returnId"], "processed", {"OPEN"})
+    if errors:
+        return {"return": record, "userErrors": errors}
+    lines = {line["id"]: line for line in record["_lines"]}
+    wanted = data.get("returnLineItems")
+    if wanted is None:
+        wanted = [
+            {"id": line["id"], "quantity": line["quantity"] - line["processedQuantity"]}
+            for line in record["_lines"]
+        ]
+    for index, spec in enumerate(wanted):
+        line = lines.get(str(spec.get("id")))
+        path = ["input", "returnLineItems", str(index)]
+        if line is None:
+            errors.append(
+                user_error([*path, "id"], "Return line item does not exist.", "NOT_FOUND")
+            )
+        elif int(spec.get("quantity") or 0) > line["quantity"] - line["processedQuantity"]:
+            errors.append(
+                user_error(
+                    [*path, "quantity"], "Quantity exceeds the processable quantity.", "INVALID"
+                )
+            )
+    if errors:
+        return {"return": record, "userErrors": errors}
+    for spec in wanted:
+        lines[str(spec["id"])]["processedQuantity"] += int(spec.get("quantity") or 0)
+    if all(line["processedQuantity"] >= line["quantity"] for line in record["_lines"]):
+        record["status"] = "CLOSED"
+        record["closedAt"] = iso(utcnow())
+    return {"return": record, "userErrors": []}
+
+
+def cancel(shop: ShopState, return_id: Any) -> JSON:
+    record, errors = _find(shop, return_id, ["id"])
+    if record is None:
+        return {"return": None, "userErrors": errors}
+    errors = _wrong_state(record, ["id"], "canceled", {"REQUESTED", "OPEN"})
+    if not errors and any(line["processedQuantity"] for line in record["_lines"]):
+        errors = [
+            user_error(
+                ["id"], "Return has processed items and cannot be canceled.", "INVALID_STATE"
+            )
+        ]
+    if not errors:
+        record["status"] = "CANCELED"
+    return {"return": record, "userErrors": errors}
+
+
+def close(shop: ShopState, return_id: Any) -> JSON:
+    record, errors = _find(shop, return_id, ["id"])
+    if record is None:
+        return {"return": None, "userErrors": errors}
+    errors = _wrong_state(record, ["id"], "closed", {"OPEN"})
+    if not errors:
+        record["status"] = "CLOSED"
+        record["closedAt"] = iso(utcnow())
+    return {"return": record, "userErrors": errors}
+
+
+def reopen(shop: ShopState, return_id: Any) -> JSON:
+    record, errors = _find(shop, return_id, ["id"])
+    if record is None:
+        return {"return": None, "userErrors": errors}
+    errors = _wrong_state(record, ["id"], "reopened", {"CLOSED"})
+    if not errors:
+        record["status"] = "OPEN"
+        record["closedAt"] = None
+    return {"return": record, "userErrors": errors}
+
+
+def public(record: JSON) -> JSON:
+    """A return as the control API shows it."""
+    return {
+        "id": record["id"],
+        "name": record["name"],
+        "status": record["status"],
+        "order_id": record["order"]["id"],
+        "decline": record["decline"],
+        "created_at": record["createdAt"],
+        "closed_at": record["closedAt"],
+        "line_items": [
+            {
+                "id": line["id"],
+                "quantity": line["quantity"],
+                "processed_quantity": line["processedQuantity"],
+                "return_reason": line["returnReason"],
+                "customer_note": line["customerNote"],
+                "fulfillment_line_item_id": line["fulfillmentLineItem"]["id"],
+                "line_item_id": line["fulfillmentLineItem"]["lineItem"]["id"],
+            }
+            for line in record["_lines"]
+        ],
+    }
