@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import orjson
 from fastapi import FastAPI
 from pymongo.monitoring import CommandListener
 from starlette.responses import Response
 
 from app.config import Settings
+from app.cors import add_cors
 from app.db import Database, connect
+from app.graphql.graphiql import GraphiQLOptions, mount_graphiql
+from app.graphql.persisted_queries import PersistedQueryStore
 from app.graphql.router import ServiceGraphQLRouter, make_context_getter
 from app.graphql.schema import build_schema
 from app.http.body_limit import BodyLimitMiddleware
@@ -22,6 +26,7 @@ from app.jobs.runner import BackgroundRunner, make_worker_id
 from app.observability import metrics_route
 from app.observability.access_log import AccessLogMiddleware
 from app.observability.logging import configure_logging
+from app.security_headers import SecurityHeadersMiddleware
 from app.shopify import oauth_routes, webhook_routes
 from app.shopify.http import ShopifyHttp, make_shopify_http
 
@@ -95,20 +100,40 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
+    ide_options = GraphiQLOptions(default_headers=_default_ide_headers(settings))
     graphql = ServiceGraphQLRouter(
         build_schema(settings),
         context_getter=make_context_getter(settings),
         graphql_ide="graphiql" if settings.graphiql_on else None,
+        graphiql_options=ide_options,
+        persisted_queries=PersistedQueryStore(),
         multipart_uploads_enabled=False,
     )
     app.include_router(graphql, prefix="/graphql")
+    if settings.graphiql_on:
+        mount_graphiql(app, options=ide_options)
     app.include_router(oauth_routes.router)
     app.include_router(webhook_routes.router)
     app.include_router(metrics_route.router)
 
+    add_cors(app, settings.cors_allowed_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(AccessLogMiddleware)
     return app
+
+
+def _default_ide_headers(settings: Settings) -> dict[str, str]:
+    """Headers GraphiQL opens with (`GRAPHIQL_DEFAULT_HEADERS`, JSON); bad JSON is ignored."""
+    if not settings.graphiql_default_headers:
+        return {}
+    try:
+        headers = orjson.loads(settings.graphiql_default_headers)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(headers, dict):
+        return {}
+    return {str(k): str(v) for k, v in headers.items()}
 
 
 app = create_app()

@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from strawberry.fastapi import GraphQLRouter
 
 from app.config import Settings
 from app.graphql.core.context import Context
+from app.graphql.graphiql import LocalGraphiQLRouter
 from app.graphql.loaders import Loaders
 from app.observability.request_context import current_request
 from app.services.auth import AuthError, authenticate
@@ -42,6 +42,6 @@ def make_context_getter(settings: Settings) -> Any:
     return get_context
 
 
-class ServiceGraphQLRouter(GraphQLRouter[Context, None]):
+class ServiceGraphQLRouter(LocalGraphiQLRouter[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
