@@ -102,6 +102,8 @@ async def make_return(
         return_method=ReturnMethod.CUSTOMER_SHIPS,
         resolution_type=ResolutionType.REFUND,
         created_at=created_at or utcnow(),
+        order_created_at=order.created_at,
+        currency=order.currency,
     )
     await record.insert()
     return record

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.config import Settings
 from app.jobs import sync, webhook_events
 from app.jobs.runner import Worker
+from app.services.returns.shopify_mirror import mirror_workers
 from app.shopify.http import ShopifyHttp
 
 
@@ -12,4 +13,5 @@ def build_workers(settings: Settings, shopify_http: ShopifyHttp, worker_id: str)
     return [
         *webhook_events.workers(settings, shopify_http, worker_id),
         *sync.workers(settings, shopify_http, worker_id),
+        *mirror_workers(settings, shopify_http, worker_id),
     ]

@@ -3,10 +3,13 @@
 from beanie import Document
 
 from app.models.api_key import ApiKey
+from app.models.audit_log import AuditLog
 from app.models.customer import Customer
+from app.models.customer_data_export import CustomerDataExport
 from app.models.integration import ShopifyIntegration
 from app.models.oauth_state import OAuthState
 from app.models.order import Order
+from app.models.return_ledger import ReturnLedger
 from app.models.return_request import Return
 from app.models.schema_migration import SchemaMigration
 from app.models.sync_job import SyncJob
@@ -24,15 +27,21 @@ DOCUMENT_MODELS: list[type[Document]] = [
     OAuthState,
     SchemaMigration,
     ApiKey,
+    ReturnLedger,
+    AuditLog,
+    CustomerDataExport,
 ]
 
 __all__ = [
     "DOCUMENT_MODELS",
     "ApiKey",
+    "AuditLog",
     "Customer",
+    "CustomerDataExport",
     "OAuthState",
     "Order",
     "Return",
+    "ReturnLedger",
     "SchemaMigration",
     "ShopifyIntegration",
     "SyncJob",

@@ -85,6 +85,24 @@ class ReturnOutcome(BaseModel):
     exchange_variant_id: str | None = None
 
 
+class ShopifySyncStatus(StrEnum):
+    PENDING = "pending"
+    SYNCED = "synced"
+    FAILED = "failed"
+
+
+class ShopifySync(BaseModel):
+    """Intent to mirror the latest decision to Shopify's Returns API, performed after the write."""
+
+    status: ShopifySyncStatus = ShopifySyncStatus.PENDING
+    action: str  # "request" | "approve" | "decline" | "process" | "cancel"
+    attempts: int = 0
+    error: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Return(Document):
     tenant_id: str
     order_id: str  # the order's Shopify id, as in the runbook ("5813364687033")
@@ -95,9 +113,13 @@ class Return(Document):
     return_method: ReturnMethod
     resolution_type: ResolutionType
     exchange_variant_id: str | None = None
+    currency: str = "USD"  # the order's, copied so resolving needs no order read
+    order_created_at: datetime | None = None  # the order's, for analytics over order dates
     decline_reason: str | None = None
     outcome: ReturnOutcome | None = None
     shopify_return_id: str | None = None
+    shopify_sync: ShopifySync | None = None
+    shopify_applied: list[str] = Field(default_factory=list)  # mirror steps Shopify has seen
     history: list[ReturnTransition] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -117,5 +139,15 @@ class Return(Document):
             ),
             IndexModel(
                 [("tenant_id", ASCENDING), ("customer_email", ASCENDING)], name="tenant_email"
+            ),
+            IndexModel(
+                [("tenant_id", ASCENDING), ("order_created_at", ASCENDING)],
+                name="tenant_order_created",
+            ),
+            # The Shopify mirror worker's queue: only returns with a pending sync are indexed.
+            IndexModel(
+                [("shopify_sync.status", ASCENDING), ("shopify_sync.lease_expires_at", ASCENDING)],
+                name="shopify_sync_pending",
+                partialFilterExpression={"shopify_sync.status": "pending"},
             ),
         ]

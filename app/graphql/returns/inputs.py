@@ -1,14 +1,17 @@
-"""Return query inputs."""
+"""Return query and mutation inputs."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 
-from app.graphql.returns.enums import ReturnReasonEnum, ReturnStatusEnum
-from app.graphql.tenant.types import ResolutionTypeEnum
+from app.graphql.returns.enums import ItemConditionEnum, ReturnReasonEnum, ReturnStatusEnum
+from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, WindowStartEnum
+from app.services.returns.policy_update import AutoApproveChange, PolicyChange
 from app.services.returns.queries import ReturnFilter
+from app.services.returns.transitions import ItemReceipt
 
 
 @strawberry.input
@@ -30,4 +33,64 @@ class ReturnFilterInput:
             customer_email=self.customer_email,
             created_after=self.created_after,
             created_before=self.created_before,
+        )
+
+
+@strawberry.input
+class ReturnItemReceiptInput:
+    line_item_id: strawberry.ID
+    condition: ItemConditionEnum  # type: ignore[valid-type]
+    restock: bool | None = strawberry.field(
+        default=None, description="Default: restock items that come back NEW or OPENED."
+    )
+
+    def to_service(self) -> ItemReceipt:
+        return ItemReceipt(
+            line_item_id=str(self.line_item_id), condition=self.condition, restock=self.restock
+        )
+
+
+@strawberry.input
+class AutoApproveRuleInput:
+    enabled: bool
+    max_order_total: Decimal | None = None
+    reasons: list[ReturnReasonEnum] = strawberry.field(  # type: ignore[valid-type]
+        default_factory=list, description="Empty: any reason."
+    )
+
+
+@strawberry.input(description="Settings left out (null) stay as they are.")
+class UpdateReturnPolicyInput:
+    window_days: int | None = None
+    window_starts: WindowStartEnum | None = None  # type: ignore[valid-type]
+    allowed_resolutions: list[ResolutionTypeEnum] | None = None  # type: ignore[valid-type]
+    allowed_methods: list[ReturnMethodEnum] | None = None  # type: ignore[valid-type]
+    non_returnable_tags: list[str] | None = None
+    non_returnable_product_types: list[str] | None = None
+    final_sale_tag: str | None = None
+    restocking_fee_percent: Decimal | None = None
+    store_credit_bonus_percent: Decimal | None = None
+    auto_approve: AutoApproveRuleInput | None = None
+
+    def to_service(self) -> PolicyChange:
+        rule = self.auto_approve
+        return PolicyChange(
+            window_days=self.window_days,
+            window_starts=self.window_starts,
+            allowed_resolutions=self.allowed_resolutions,
+            allowed_methods=self.allowed_methods,
+            non_returnable_tags=self.non_returnable_tags,
+            non_returnable_product_types=self.non_returnable_product_types,
+            final_sale_tag=self.final_sale_tag,
+            restocking_fee_percent=self.restocking_fee_percent,
+            store_credit_bonus_percent=self.store_credit_bonus_percent,
+            auto_approve=(
+                AutoApproveChange(
+                    enabled=rule.enabled,
+                    max_order_total=rule.max_order_total,
+                    reasons=list(rule.reasons),
+                )
+                if rule is not None
+                else None
+            ),
         )

@@ -8,13 +8,22 @@ from decimal import Decimal
 import strawberry
 
 from app.graphql.core.context import Info
+from app.graphql.core.errors import UserError
 from app.graphql.order.types import Order
-from app.graphql.returns.enums import ItemConditionEnum, ReturnReasonEnum, ReturnStatusEnum
-from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum
+from app.graphql.returns.enums import (
+    ItemConditionEnum,
+    ReturnReasonEnum,
+    ReturnStatusEnum,
+    ShopifySyncStatusEnum,
+)
+from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, Tenant
 from app.models import Return as ReturnRecord
 from app.models.return_request import ReturnItem as ReturnItemRecord
 from app.models.return_request import ReturnOutcome as ReturnOutcomeRecord
 from app.models.return_request import ReturnTransition as ReturnTransitionRecord
+from app.models.return_request import ShopifySync as ShopifySyncRecord
+from app.services.returns.analytics import Bucket as BucketRecord
+from app.services.returns.analytics import ReturnsAnalytics as ReturnsAnalyticsRecord
 
 
 @strawberry.type
@@ -120,6 +129,31 @@ class ReturnOutcome:
         return self.record.exchange_variant_id
 
 
+@strawberry.type(description="Mirroring of the latest decision to Shopify's Returns API.")
+class ShopifySync:
+    record: strawberry.Private[ShopifySyncRecord]
+
+    @strawberry.field
+    def status(self) -> ShopifySyncStatusEnum:  # type: ignore[valid-type]
+        return self.record.status
+
+    @strawberry.field
+    def action(self) -> str:
+        return self.record.action
+
+    @strawberry.field
+    def attempts(self) -> int:
+        return self.record.attempts
+
+    @strawberry.field
+    def error(self) -> str | None:
+        return self.record.error
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.record.updated_at
+
+
 @strawberry.type
 class Return:
     record: strawberry.Private[ReturnRecord]
@@ -173,6 +207,15 @@ class Return:
         return self.record.shopify_return_id
 
     @strawberry.field
+    def shopify_sync(self) -> ShopifySync | None:
+        sync = self.record.shopify_sync
+        return ShopifySync(record=sync) if sync else None
+
+    @strawberry.field
+    def currency(self) -> str:
+        return self.record.currency
+
+    @strawberry.field
     def history(self) -> list[ReturnTransition]:
         return [ReturnTransition(record=t) for t in self.record.history]
 
@@ -192,3 +235,97 @@ class Return:
     async def order(self, info: Info) -> Order | None:
         record = await info.context.loaders.order_by_shopify_id.load(self.record.order_id)
         return Order(record=record) if record else None
+
+
+@strawberry.type
+class ReturnPayload:
+    return_: Return | None = strawberry.field(name="return")
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class UpdateReturnPolicyPayload:
+    tenant: Tenant | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ReturnsAnalyticsBucket:
+    record: strawberry.Private[BucketRecord]
+
+    @strawberry.field(description="Status, reason, resolution (enum value) or product id.")
+    def key(self) -> str:
+        return self.record.key
+
+    @strawberry.field
+    def label(self) -> str:
+        return self.record.label
+
+    @strawberry.field(description="Returns (status, resolution) or return lines (reason, product).")
+    def count(self) -> int:
+        return self.record.count
+
+    @strawberry.field
+    def units(self) -> int:
+        return self.record.units
+
+
+@strawberry.type(description="Over orders created in the range; active = not declined/canceled.")
+class ReturnsAnalytics:
+    record: strawberry.Private[ReturnsAnalyticsRecord]
+
+    @strawberry.field
+    def orders(self) -> int:
+        return self.record.orders
+
+    @strawberry.field
+    def units_sold(self) -> int:
+        return self.record.units_sold
+
+    @strawberry.field(description="Active returns of those orders.")
+    def returns(self) -> int:
+        return self.record.returns
+
+    @strawberry.field
+    def units_returned(self) -> int:
+        return self.record.units_returned
+
+    @strawberry.field(description="unitsReturned / unitsSold, 4 decimal places.")
+    def unit_return_rate(self) -> Decimal:
+        return self.record.unit_return_rate
+
+    @strawberry.field(description="returns / orders, 4 decimal places.")
+    def order_return_rate(self) -> Decimal:
+        return self.record.order_return_rate
+
+    @strawberry.field(description="Every return, including declined and canceled.")
+    def by_status(self) -> list[ReturnsAnalyticsBucket]:
+        return [ReturnsAnalyticsBucket(record=b) for b in self.record.by_status]
+
+    @strawberry.field
+    def by_reason(self) -> list[ReturnsAnalyticsBucket]:
+        return [ReturnsAnalyticsBucket(record=b) for b in self.record.by_reason]
+
+    @strawberry.field
+    def by_resolution(self) -> list[ReturnsAnalyticsBucket]:
+        return [ReturnsAnalyticsBucket(record=b) for b in self.record.by_resolution]
+
+    @strawberry.field
+    def by_product(self) -> list[ReturnsAnalyticsBucket]:
+        return [ReturnsAnalyticsBucket(record=b) for b in self.record.by_product]
+
+    @strawberry.field(description="Sum of the refund amounts of resolved returns.")
+    def refund_total(self) -> Decimal:
+        return self.record.refund_total
+
+    @strawberry.field
+    def store_credit_total(self) -> Decimal:
+        return self.record.store_credit_total
+
+    @strawberry.field
+    def resolved(self) -> int:
+        return self.record.resolved
+
+    @strawberry.field(description="Mean seconds from request to resolution, resolved returns.")
+    def average_resolution_seconds(self) -> Decimal | None:
+        return self.record.average_resolution_seconds

@@ -1,0 +1,229 @@
+"""Portal-safe types: the caller's own order, its items, eligibility and returns; nothing else."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from app.graphql.core.context import Info
+from app.graphql.core.errors import UserError
+from app.graphql.returns.enums import (
+    ReturnIneligibilityEnum,
+    ReturnReasonEnum,
+    ReturnStatusEnum,
+)
+from app.graphql.returns.types import ReturnItem
+from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum
+from app.models import Return as ReturnRecord
+from app.services.returns.create import RequestedItem, ReturnRequest
+from app.services.returns.policy import LineEligibility
+from app.services.returns.portal import PortalLookup
+
+
+@strawberry.type(name="PortalReturn", description="A return as its customer sees it.")
+class PortalReturn:
+    record: strawberry.Private[ReturnRecord]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.record.id))
+
+    @strawberry.field
+    def order_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.order_id)
+
+    @strawberry.field
+    def order_number(self) -> str:
+        return self.record.order_number
+
+    @strawberry.field
+    def status(self) -> ReturnStatusEnum:  # type: ignore[valid-type]
+        return self.record.status
+
+    @strawberry.field
+    def items(self) -> list[ReturnItem]:
+        return [ReturnItem(record=item) for item in self.record.items]
+
+    @strawberry.field
+    def return_method(self) -> ReturnMethodEnum:  # type: ignore[valid-type]
+        return self.record.return_method
+
+    @strawberry.field
+    def resolution_type(self) -> ResolutionTypeEnum:  # type: ignore[valid-type]
+        return self.record.resolution_type
+
+    @strawberry.field
+    def exchange_variant_id(self) -> str | None:
+        return self.record.exchange_variant_id
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.record.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.record.updated_at
+
+
+@strawberry.type
+class PortalLineItem:
+    record: strawberry.Private[LineEligibility]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.line.id)
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.record.line.title
+
+    @strawberry.field
+    def variant_id(self) -> str | None:
+        return self.record.line.variant_id
+
+    @strawberry.field
+    def variant_title(self) -> str | None:
+        return self.record.line.variant_title
+
+    @strawberry.field
+    def sku(self) -> str | None:
+        return self.record.line.sku
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.record.line.quantity
+
+    @strawberry.field
+    def fulfilled_quantity(self) -> int:
+        return self.record.line.fulfilled_quantity
+
+    @strawberry.field(description="Fulfilled units minus units in returns not declined/canceled.")
+    def returnable_quantity(self) -> int:
+        return self.record.returnable_quantity
+
+    @strawberry.field
+    def price(self) -> Decimal:
+        return self.record.line.price
+
+    @strawberry.field
+    def eligible(self) -> bool:
+        return self.record.eligible
+
+    @strawberry.field
+    def ineligible_reason(self) -> ReturnIneligibilityEnum | None:  # type: ignore[valid-type]
+        return self.record.ineligible_reason
+
+
+@strawberry.type(description="The customer's order with what can be returned and why not.")
+class PortalOrder:
+    record: strawberry.Private[PortalLookup]
+
+    @strawberry.field(description="The order's Shopify id (pass it to createReturn).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.eligibility.order.shopify_id)
+
+    @strawberry.field
+    def order_number(self) -> str:
+        return self.record.eligibility.order.order_number
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.record.eligibility.order.name
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.record.eligibility.order.created_at
+
+    @strawberry.field
+    def delivered_at(self) -> datetime | None:
+        return self.record.eligibility.order.delivered_at
+
+    @strawberry.field
+    def financial_status(self) -> str | None:
+        return self.record.eligibility.order.financial_status
+
+    @strawberry.field
+    def fulfillment_status(self) -> str | None:
+        return self.record.eligibility.order.fulfillment_status
+
+    @strawberry.field
+    def currency(self) -> str:
+        return self.record.eligibility.order.currency
+
+    @strawberry.field
+    def total_price(self) -> Decimal:
+        return self.record.eligibility.order.total_price
+
+    @strawberry.field
+    def eligible(self) -> bool:
+        return self.record.eligibility.eligible
+
+    @strawberry.field
+    def ineligible_reason(self) -> ReturnIneligibilityEnum | None:  # type: ignore[valid-type]
+        return self.record.eligibility.ineligible_reason
+
+    @strawberry.field(description="Returns are accepted until this instant (exclusive).")
+    def return_window_ends_at(self) -> datetime:
+        return self.record.eligibility.window_ends_at
+
+    @strawberry.field
+    def line_items(self) -> list[PortalLineItem]:
+        return [PortalLineItem(record=line) for line in self.record.eligibility.lines]
+
+    @strawberry.field
+    def allowed_resolutions(self) -> list[ResolutionTypeEnum]:  # type: ignore[valid-type]
+        return list(self.record.policy.allowed_resolutions)
+
+    @strawberry.field
+    def allowed_methods(self) -> list[ReturnMethodEnum]:  # type: ignore[valid-type]
+        return list(self.record.policy.allowed_methods)
+
+    @strawberry.field(description="Returns already requested for this order (one extra query).")
+    async def returns(self, info: Info) -> list[PortalReturn]:
+        order = self.record.eligibility.order
+        records = await info.context.loaders.returns_by_order.load(order.shopify_id)
+        return [PortalReturn(record=r) for r in records if r.tenant_id == order.tenant_id]
+
+
+@strawberry.input
+class CreateReturnItemInput:
+    line_item_id: strawberry.ID
+    quantity: int
+    reason: ReturnReasonEnum  # type: ignore[valid-type]
+    note: str | None = None
+
+
+@strawberry.input
+class CreateReturnInput:
+    order_id: strawberry.ID = strawberry.field(description="Shopify id or GID of the order.")
+    customer_email: str
+    return_method: ReturnMethodEnum  # type: ignore[valid-type]
+    items: list[CreateReturnItemInput]
+    resolution_type: ResolutionTypeEnum  # type: ignore[valid-type]
+    exchange_variant_id: strawberry.ID | None = None
+
+    def to_service(self) -> ReturnRequest:
+        return ReturnRequest(
+            order_id=str(self.order_id),
+            customer_email=self.customer_email,
+            return_method=self.return_method,
+            resolution_type=self.resolution_type,
+            items=[
+                RequestedItem(
+                    line_item_id=str(item.line_item_id),
+                    quantity=item.quantity,
+                    reason=item.reason,
+                    note=item.note,
+                )
+                for item in self.items
+            ],
+            exchange_variant_id=str(self.exchange_variant_id) if self.exchange_variant_id else None,
+        )
+
+
+@strawberry.type
+class CreateReturnPayload:
+    return_: PortalReturn | None = strawberry.field(name="return")
+    user_errors: list[UserError]

@@ -1,0 +1,302 @@
+"""createReturn: validate everything first, then reserve units and insert; nothing on refusal.
+
+Order of writes: (1) the guarded ledger reservation, which is what makes concurrent requests
+safe; (2) the return document. If (2) fails the reservation is given back. A crash between the two
+leaves units over-reserved (the safe direction: never more returned than bought);
+`ledger.rebuild_ledger` recomputes an order's counters from its returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from app.clock import utcnow
+from app.models import Order, Return
+from app.models.return_policy import ResolutionType, ReturnMethod, ReturnPolicy
+from app.models.return_request import (
+    ReturnItem,
+    ReturnReason,
+    ReturnStatus,
+    ReturnTransition,
+    ShopifySync,
+)
+from app.services.orders import normalize_email
+from app.services.returns.errors import ReturnErrorCode, ReturnUserError
+from app.services.returns.ledger import release, reserve, reserved_units, units_by_line
+from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order
+from app.services.returns.policy_cache import load_policy
+from app.services.returns.portal import check_rate_limit, email_matches, record_failure
+from app.services.returns.shopify_mirror import MirrorAction, shopify_connected
+
+MAX_NOTE_LENGTH = 1000
+MAX_ITEMS = 100
+CUSTOMER_ACTOR = "customer"
+SYSTEM_ACTOR = "system:auto-approve"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedItem:
+    line_item_id: str
+    quantity: int
+    reason: ReturnReason
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRequest:
+    order_id: str
+    customer_email: str
+    return_method: ReturnMethod
+    resolution_type: ResolutionType
+    items: list[RequestedItem]
+    exchange_variant_id: str | None = None
+
+
+@dataclass(slots=True)
+class CreateResult:
+    record: Return | None = None
+    user_errors: list[ReturnUserError] = field(default_factory=list)
+
+
+def shopify_numeric_id(value: str) -> str:
+    """`gid://shopify/Order/123` or ` 123 ` -> `123`."""
+    return value.strip().rsplit("/", 1)[-1].strip()
+
+
+_NOT_FOUND = ReturnUserError(
+    ["orderId"], ReturnErrorCode.ORDER_NOT_FOUND, "No order matches this id and email."
+)
+
+
+def _validate(
+    request: ReturnRequest, policy: ReturnPolicy, eligibility: OrderEligibility
+) -> list[ReturnUserError]:
+    errors: list[ReturnUserError] = []
+    codes = ReturnErrorCode
+    # With no returnable items left, the per-item errors say which item and why.
+    order_blocked = eligibility.ineligible_reason not in (None, Ineligibility.NO_RETURNABLE_ITEMS)
+    if order_blocked:
+        reason = eligibility.ineligible_reason
+        errors.append(
+            ReturnUserError(
+                ["orderId"], codes.ORDER_NOT_ELIGIBLE, f"This order cannot be returned ({reason})."
+            )
+        )
+    if request.return_method not in policy.allowed_methods:
+        errors.append(
+            ReturnUserError(
+                ["returnMethod"], codes.METHOD_NOT_ALLOWED, "This return method is not offered."
+            )
+        )
+    if request.resolution_type not in policy.allowed_resolutions:
+        errors.append(
+            ReturnUserError(
+                ["resolutionType"], codes.RESOLUTION_NOT_ALLOWED, "This resolution is not offered."
+            )
+        )
+    variant = (request.exchange_variant_id or "").strip()
+    if request.resolution_type is ResolutionType.EXCHANGE and not variant:
+        errors.append(
+            ReturnUserError(
+                ["exchangeVariantId"],
+                codes.EXCHANGE_VARIANT_REQUIRED,
+                "An exchange needs the variant to send instead.",
+            )
+        )
+    if request.resolution_type is not ResolutionType.EXCHANGE and variant:
+        errors.append(
+            ReturnUserError(
+                ["exchangeVariantId"],
+                codes.EXCHANGE_VARIANT_NOT_ALLOWED,
+                "An exchange variant is only accepted with the EXCHANGE resolution.",
+            )
+        )
+    if not request.items:
+        errors.append(ReturnUserError(["items"], codes.BLANK, "Choose at least one item."))
+    if len(request.items) > MAX_ITEMS:
+        errors.append(ReturnUserError(["items"], codes.TOO_LONG, f"At most {MAX_ITEMS} items."))
+    requested = units_by_line(
+        [(shopify_numeric_id(i.line_item_id), max(i.quantity, 0)) for i in request.items]
+    )
+    seen: set[str] = set()
+    for index, item in enumerate(request.items):
+        path = ["items", str(index)]
+        line_id = shopify_numeric_id(item.line_item_id)
+        line = eligibility.line(line_id)
+        if line is None:
+            errors.append(
+                ReturnUserError(
+                    [*path, "lineItemId"], codes.LINE_ITEM_NOT_FOUND, "This order has no such item."
+                )
+            )
+            continue
+        if line_id in seen:
+            errors.append(
+                ReturnUserError(
+                    [*path, "lineItemId"], codes.DUPLICATE_LINE_ITEM, "This item is listed twice."
+                )
+            )
+            continue
+        seen.add(line_id)
+        if item.note is not None and len(item.note) > MAX_NOTE_LENGTH:
+            errors.append(
+                ReturnUserError(
+                    [*path, "note"], codes.TOO_LONG, f"At most {MAX_NOTE_LENGTH} characters."
+                )
+            )
+        blocked = line.ineligible_reason not in (None, Ineligibility.ALREADY_RETURNED)
+        if not order_blocked and blocked:
+            errors.append(
+                ReturnUserError(
+                    [*path, "lineItemId"],
+                    codes.ITEM_NOT_RETURNABLE,
+                    f"This item cannot be returned ({line.ineligible_reason}).",
+                )
+            )
+            continue
+        if item.quantity < 1:
+            errors.append(
+                ReturnUserError(
+                    [*path, "quantity"], codes.INVALID_QUANTITY, "Quantity must be >= 1."
+                )
+            )
+        elif requested[line_id] > line.returnable_quantity:
+            errors.append(
+                ReturnUserError(
+                    [*path, "quantity"],
+                    codes.QUANTITY_EXCEEDS_RETURNABLE,
+                    f"At most {line.returnable_quantity} can be returned.",
+                )
+            )
+    return errors
+
+
+def _auto_approves(policy: ReturnPolicy, order: Order, request: ReturnRequest) -> bool:
+    rule = policy.auto_approve
+    if not rule.enabled:
+        return False
+    if rule.max_order_total is not None and order.total_price > rule.max_order_total:
+        return False
+    allowed = {reason.strip().lower() for reason in rule.reasons}
+    return not allowed or all(item.reason.value in allowed for item in request.items)
+
+
+def _build(
+    tenant_id: str,
+    order: Order,
+    request: ReturnRequest,
+    status: ReturnStatus,
+    connected: bool,
+    now: datetime,
+) -> Return:
+    lines = {line.id: line for line in order.line_items}
+    items = []
+    for item in request.items:
+        line = lines[shopify_numeric_id(item.line_item_id)]
+        # Per-unit share of the line's discount, unrounded; the outcome is rounded once.
+        unit_discount = line.total_discount / line.quantity if line.quantity else Decimal("0")
+        items.append(
+            ReturnItem(
+                line_item_id=line.id,
+                title=line.title,
+                sku=line.sku,
+                variant_id=line.variant_id,
+                product_id=line.product_id,
+                product_type=line.product_type,
+                quantity=item.quantity,
+                reason=item.reason,
+                note=(item.note or "").strip() or None,
+                unit_price=line.price,
+                unit_discount=unit_discount,
+            )
+        )
+    history = [ReturnTransition(at=now, actor=CUSTOMER_ACTOR, to_status=ReturnStatus.REQUESTED)]
+    if status is ReturnStatus.APPROVED:
+        history.append(
+            ReturnTransition(
+                at=now,
+                actor=SYSTEM_ACTOR,
+                from_status=ReturnStatus.REQUESTED,
+                to_status=ReturnStatus.APPROVED,
+                note="Approved automatically by the return policy.",
+            )
+        )
+    variant = (request.exchange_variant_id or "").strip()
+    return Return(
+        tenant_id=tenant_id,
+        order_id=order.shopify_id,
+        order_number=order.order_number,
+        customer_email=normalize_email(request.customer_email),
+        status=status,
+        items=items,
+        return_method=request.return_method,
+        resolution_type=request.resolution_type,
+        exchange_variant_id=shopify_numeric_id(variant) if variant else None,
+        currency=order.currency,
+        order_created_at=order.created_at,
+        shopify_sync=ShopifySync(action=MirrorAction.REQUEST.value) if connected else None,
+        history=history,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def create_return(
+    tenant_id: str,
+    request: ReturnRequest,
+    client_ip: str,
+    *,
+    now: datetime | None = None,
+) -> CreateResult:
+    """A customer's return request; refused with user errors and nothing written, or created."""
+    check_rate_limit(tenant_id, client_ip)
+    moment = now or utcnow()
+    order_id = shopify_numeric_id(request.order_id)
+    order = (
+        await Order.find_one({"tenant_id": tenant_id, "shopify_id": order_id}) if order_id else None
+    )
+    if order is None or not email_matches(order, request.customer_email):
+        record_failure(tenant_id, client_ip)
+        return CreateResult(user_errors=[_NOT_FOUND])
+    policy = await load_policy(tenant_id)
+    if policy is None:
+        record_failure(tenant_id, client_ip)
+        return CreateResult(user_errors=[_NOT_FOUND])
+    reserved = await reserved_units(tenant_id, order.order_number)
+    eligibility = evaluate_order(order, policy, reserved, moment)
+    errors = _validate(request, policy, eligibility)
+    if errors:
+        return CreateResult(user_errors=errors)
+
+    wanted = units_by_line(
+        [(shopify_numeric_id(i.line_item_id), i.quantity) for i in request.items]
+    )
+    limits = {line.id: line.fulfilled_quantity for line in order.line_items if line.id in wanted}
+    if not await reserve(tenant_id, order.shopify_id, order.order_number, wanted, limits):
+        # Someone else took the units since we read the ledger: report against fresh counters.
+        fresh = evaluate_order(
+            order, policy, await reserved_units(tenant_id, order.order_number), moment
+        )
+        return CreateResult(user_errors=_validate(request, policy, fresh) or [_conflict()])
+
+    status = (
+        ReturnStatus.APPROVED if _auto_approves(policy, order, request) else ReturnStatus.REQUESTED
+    )
+    connected = await shopify_connected(tenant_id)
+    record = _build(tenant_id, order, request, status, connected, moment)
+    try:
+        await record.insert()
+    except BaseException:
+        await release(tenant_id, order.order_number, wanted)
+        raise
+    return CreateResult(record=record)
+
+
+def _conflict() -> ReturnUserError:
+    return ReturnUserError(
+        ["items"],
+        ReturnErrorCode.QUANTITY_EXCEEDS_RETURNABLE,
+        "These items were just returned by another request.",
+    )

@@ -1,0 +1,120 @@
+"""The per-order return ledger: units held by active returns, reserved with guarded updates.
+
+A reservation is ONE conditional update: every requested line carries the guard
+`reserved.<line> <= limit - quantity` (written as `$not: {$gt: ...}` so a missing counter
+matches), and the `$inc` applies only when all guards hold. MongoDB applies a single-document
+update atomically, so concurrent requests for the last unit cannot both succeed. The first
+reservation of an order inserts the document; losing that insert race (duplicate key) retries the
+guarded update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from app.clock import utcnow
+from app.models import Return
+from app.models.return_ledger import LEDGER_COLLECTION, ledger_id
+from app.models.return_request import ACTIVE_RETURN_STATUSES
+
+
+def ledger_collection() -> AsyncCollection[dict[str, Any]]:
+    # Raw collection in the same database, so this works whether or not the model is registered.
+    return Return.get_pymongo_collection().database[LEDGER_COLLECTION]
+
+
+async def reserved_units(tenant_id: str, order_number: str) -> dict[str, int]:
+    """Units held by active returns per line item id (one find by `_id`)."""
+    doc = await ledger_collection().find_one(
+        {"_id": ledger_id(tenant_id, order_number)}, {"reserved": 1}
+    )
+    return counters_of(doc)
+
+
+def counters_of(doc: Mapping[str, Any] | None) -> dict[str, int]:
+    if not doc:
+        return {}
+    return {str(key): int(value) for key, value in (doc.get("reserved") or {}).items()}
+
+
+async def reserve(
+    tenant_id: str,
+    order_id: str,
+    order_number: str,
+    wanted: Mapping[str, int],
+    limits: Mapping[str, int],
+) -> bool:
+    """Hold `wanted[line]` more units of each line if none would exceed `limits[line]`."""
+    collection = ledger_collection()
+    key = ledger_id(tenant_id, order_number)
+    guard: dict[str, Any] = {"_id": key, "tenant_id": tenant_id}
+    for line_id, quantity in wanted.items():
+        guard[f"reserved.{line_id}"] = {"$not": {"$gt": limits[line_id] - quantity}}
+    increments = {f"reserved.{line_id}": quantity for line_id, quantity in wanted.items()}
+    for _ in range(2):
+        result = await collection.update_one(
+            guard, {"$inc": increments, "$set": {"updated_at": utcnow()}}
+        )
+        if result.matched_count == 1:
+            return True
+        if await collection.count_documents({"_id": key}, limit=1):
+            return False  # the document exists: a guard failed
+        try:
+            await collection.insert_one(
+                {
+                    "_id": key,
+                    "tenant_id": tenant_id,
+                    "order_id": order_id,
+                    "order_number": order_number,
+                    "reserved": dict(wanted),
+                    "updated_at": utcnow(),
+                }
+            )
+            return True
+        except DuplicateKeyError:
+            continue  # someone created it first: apply the guarded update to theirs
+    return False
+
+
+async def release(tenant_id: str, order_number: str, held: Mapping[str, int]) -> None:
+    """Give back units of a return that was declined or canceled (or failed to insert)."""
+    if not held:
+        return
+    await ledger_collection().update_one(
+        {"_id": ledger_id(tenant_id, order_number), "tenant_id": tenant_id},
+        {
+            "$inc": {f"reserved.{line_id}": -quantity for line_id, quantity in held.items()},
+            "$set": {"updated_at": utcnow()},
+        },
+    )
+
+
+def units_by_line(items: list[tuple[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for line_id, quantity in items:
+        totals[line_id] = totals.get(line_id, 0) + quantity
+    return totals
+
+
+async def rebuild_ledger(tenant_id: str, order_number: str) -> dict[str, int]:
+    """Recompute an order's counters from its active returns (repair after a crash between the
+    reservation and the return insert, or between a decline/cancel and its release). Run it while
+    no return is being created for that order."""
+    active = [status.value for status in ACTIVE_RETURN_STATUSES]
+    held: dict[str, int] = {}
+    async for doc in Return.get_pymongo_collection().find(
+        {"tenant_id": tenant_id, "order_number": order_number, "status": {"$in": active}},
+        {"items.line_item_id": 1, "items.quantity": 1},
+    ):
+        for item in doc.get("items", []):
+            held[item["line_item_id"]] = held.get(item["line_item_id"], 0) + int(item["quantity"])
+    await ledger_collection().update_one(
+        {"_id": ledger_id(tenant_id, order_number)},
+        {"$set": {"tenant_id": tenant_id, "reserved": held, "updated_at": utcnow()}},
+        upsert=True,
+    )
+    return held

@@ -1,0 +1,162 @@
+"""updateReturnPolicy: a partial change of the tenant's policy, validated field by field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from app.clock import utcnow
+from app.models import Tenant
+from app.models.bson import to_bson
+from app.models.return_policy import (
+    AutoApproveRule,
+    ResolutionType,
+    ReturnMethod,
+    ReturnPolicy,
+    WindowStart,
+)
+from app.models.return_request import ReturnReason
+from app.services.returns.errors import ReturnErrorCode, ReturnUserError
+from app.services.returns.policy_cache import forget_policy
+from app.services.tenants import get_tenant
+
+MAX_WINDOW_DAYS = 3650
+MAX_LIST_ENTRIES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AutoApproveChange:
+    enabled: bool
+    max_order_total: Decimal | None = None
+    reasons: list[ReturnReason] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChange:
+    """`None` leaves a setting as it is."""
+
+    window_days: int | None = None
+    window_starts: WindowStart | None = None
+    allowed_resolutions: list[ResolutionType] | None = None
+    allowed_methods: list[ReturnMethod] | None = None
+    non_returnable_tags: list[str] | None = None
+    non_returnable_product_types: list[str] | None = None
+    final_sale_tag: str | None = None
+    restocking_fee_percent: Decimal | None = None
+    store_credit_bonus_percent: Decimal | None = None
+    auto_approve: AutoApproveChange | None = None
+
+
+@dataclass(slots=True)
+class PolicyResult:
+    tenant: Tenant | None = None
+    user_errors: list[ReturnUserError] = field(default_factory=list)
+
+
+def _percent_error(name: str, value: Decimal | None) -> ReturnUserError | None:
+    if value is None:
+        return None
+    if not value.is_finite() or value < 0 or value > 100:
+        return ReturnUserError(
+            [name], ReturnErrorCode.OUT_OF_RANGE, "Must be a percentage between 0 and 100."
+        )
+    return None
+
+
+def _clean_list(values: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value.strip():
+            seen.setdefault(value.strip(), None)
+    return list(seen)
+
+
+def validate_change(change: PolicyChange) -> list[ReturnUserError]:
+    codes = ReturnErrorCode
+    errors: list[ReturnUserError] = []
+    if change.window_days is not None and not 0 <= change.window_days <= MAX_WINDOW_DAYS:
+        errors.append(
+            ReturnUserError(
+                ["windowDays"], codes.OUT_OF_RANGE, f"Must be between 0 and {MAX_WINDOW_DAYS} days."
+            )
+        )
+    for name, percent in (
+        ("restockingFeePercent", change.restocking_fee_percent),
+        ("storeCreditBonusPercent", change.store_credit_bonus_percent),
+    ):
+        if error := _percent_error(name, percent):
+            errors.append(error)
+    if change.allowed_resolutions is not None and not change.allowed_resolutions:
+        errors.append(
+            ReturnUserError(["allowedResolutions"], codes.BLANK, "Allow at least one resolution.")
+        )
+    if change.allowed_methods is not None and not change.allowed_methods:
+        errors.append(
+            ReturnUserError(["allowedMethods"], codes.BLANK, "Allow at least one method.")
+        )
+    for name, values in (
+        ("nonReturnableTags", change.non_returnable_tags),
+        ("nonReturnableProductTypes", change.non_returnable_product_types),
+    ):
+        if values is not None and len(values) > MAX_LIST_ENTRIES:
+            errors.append(ReturnUserError([name], codes.TOO_LONG, f"At most {MAX_LIST_ENTRIES}."))
+    rule = change.auto_approve
+    limit = rule.max_order_total if rule is not None else None
+    if limit is not None and (not limit.is_finite() or limit < 0):
+        errors.append(
+            ReturnUserError(
+                ["autoApprove", "maxOrderTotal"], codes.OUT_OF_RANGE, "Must not be negative."
+            )
+        )
+    return errors
+
+
+def changed_settings(change: PolicyChange) -> dict[str, object]:
+    updates: dict[str, object] = {}
+    if change.window_days is not None:
+        updates["window_days"] = change.window_days
+    if change.window_starts is not None:
+        updates["window_starts"] = change.window_starts
+    if change.allowed_resolutions is not None:
+        updates["allowed_resolutions"] = list(dict.fromkeys(change.allowed_resolutions))
+    if change.allowed_methods is not None:
+        updates["allowed_methods"] = list(dict.fromkeys(change.allowed_methods))
+    if change.non_returnable_tags is not None:
+        updates["non_returnable_tags"] = _clean_list(change.non_returnable_tags)
+    if change.non_returnable_product_types is not None:
+        updates["non_returnable_product_types"] = _clean_list(change.non_returnable_product_types)
+    if change.final_sale_tag is not None:
+        updates["final_sale_tag"] = change.final_sale_tag.strip()
+    if change.restocking_fee_percent is not None:
+        updates["restocking_fee_percent"] = change.restocking_fee_percent
+    if change.store_credit_bonus_percent is not None:
+        updates["store_credit_bonus_percent"] = change.store_credit_bonus_percent
+    if change.auto_approve is not None:
+        updates["auto_approve"] = AutoApproveRule(
+            enabled=change.auto_approve.enabled,
+            max_order_total=change.auto_approve.max_order_total,
+            reasons=[reason.value for reason in change.auto_approve.reasons],
+        )
+    return updates
+
+
+async def change_return_policy(tenant_id: str, change: PolicyChange) -> PolicyResult:
+    """Validate, merge into the current policy and store it; nothing is written on errors."""
+    errors = validate_change(change)
+    if errors:
+        return PolicyResult(user_errors=errors)
+    updates = changed_settings(change)
+    ReturnPolicy.model_validate(updates)  # the model's own bounds, as a last check
+    collection = Tenant.get_pymongo_collection()
+    # Only the changed settings are set, so two concurrent partial updates don't undo each other.
+    to_set = {f"return_policy.{name}": to_bson(value) for name, value in updates.items()}
+    result = await collection.update_one(
+        {"_id": tenant_id}, {"$set": {**to_set, "updated_at": utcnow()}}
+    )
+    forget_policy(tenant_id)
+    tenant = await get_tenant(tenant_id) if result.matched_count else None
+    if tenant is None:
+        return PolicyResult(
+            user_errors=[ReturnUserError(None, ReturnErrorCode.NOT_FOUND, "No such tenant.")]
+        )
+    return PolicyResult(tenant=tenant)

@@ -1,0 +1,264 @@
+"""Merchant decisions on a return: approve, decline, receive, resolve, cancel.
+
+Each transition is ONE conditional update: `find_one_and_update({_id, tenant_id, status: from},
+{$set: {status: to, ...}, $push: {history: ...}})`. Two staff deciding at once: the first update
+matches, the second matches nothing and is answered INVALID_TRANSITION. Receive and resolve read
+the return first to compute what they write, and still guard the write on the status they read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from app.clock import utcnow
+from app.models import Return
+from app.models.bson import to_bson
+from app.models.return_request import ItemCondition, ReturnStatus, ReturnTransition
+from app.services.returns.errors import ReturnErrorCode, ReturnUserError
+from app.services.returns.ledger import release, units_by_line
+from app.services.returns.policy_cache import load_policy
+from app.services.returns.queries import parse_return_id
+from app.services.returns.resolution import compute_outcome
+from app.services.returns.shopify_mirror import MirrorAction, mirror_intent, shopify_connected
+from app.services.returns.state_machine import (
+    RELEASES_UNITS,
+    ReturnAction,
+    allowed_from,
+    can,
+    target_of,
+)
+
+MAX_NOTE_LENGTH = 1000
+
+_MIRRORED: dict[ReturnAction, MirrorAction] = {
+    ReturnAction.APPROVE: MirrorAction.APPROVE,
+    ReturnAction.DECLINE: MirrorAction.DECLINE,
+    ReturnAction.RESOLVE: MirrorAction.PROCESS,
+    ReturnAction.CANCEL: MirrorAction.CANCEL,
+}
+
+
+@dataclass(slots=True)
+class TransitionResult:
+    record: Return | None = None
+    user_errors: list[ReturnUserError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemReceipt:
+    line_item_id: str
+    condition: ItemCondition
+    restock: bool | None = None  # default: restock what comes back new or opened
+
+
+def _not_found() -> TransitionResult:
+    return TransitionResult(
+        user_errors=[ReturnUserError(["id"], ReturnErrorCode.NOT_FOUND, "No such return.")]
+    )
+
+
+def _invalid(action: ReturnAction, status: ReturnStatus) -> TransitionResult:
+    return TransitionResult(
+        user_errors=[
+            ReturnUserError(
+                ["id"],
+                ReturnErrorCode.INVALID_TRANSITION,
+                f"Cannot {action.value} a return that is {status.value}.",
+            )
+        ]
+    )
+
+
+def _too_long(field_name: str, value: str | None) -> TransitionResult | None:
+    if value is not None and len(value) > MAX_NOTE_LENGTH:
+        return TransitionResult(
+            user_errors=[
+                ReturnUserError(
+                    [field_name], ReturnErrorCode.TOO_LONG, f"At most {MAX_NOTE_LENGTH} characters."
+                )
+            ]
+        )
+    return None
+
+
+async def _apply(
+    tenant_id: str,
+    oid: ObjectId,
+    action: ReturnAction,
+    actor: str,
+    note: str | None,
+    *,
+    from_statuses: tuple[ReturnStatus, ...] | None = None,
+    extra: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> TransitionResult:
+    collection = Return.get_pymongo_collection()
+    target = target_of(action)
+    moment = now or utcnow()
+    to_set: dict[str, Any] = {"status": target.value, "updated_at": moment, **(extra or {})}
+    mirrored = _MIRRORED.get(action)
+    if mirrored is not None and await shopify_connected(tenant_id):
+        to_set["shopify_sync"] = mirror_intent(mirrored)
+    for from_status in from_statuses or allowed_from(action):
+        entry = ReturnTransition(
+            at=moment, actor=actor, from_status=from_status, to_status=target, note=note
+        )
+        raw = await collection.find_one_and_update(
+            {"_id": oid, "tenant_id": tenant_id, "status": from_status.value},
+            {"$set": to_set, "$push": {"history": to_bson(entry)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw is not None:
+            record = Return.model_validate(raw)
+            if target in RELEASES_UNITS:
+                held = units_by_line([(i.line_item_id, i.quantity) for i in record.items])
+                await release(tenant_id, record.order_number, held)
+            return TransitionResult(record=record)
+    current = await collection.find_one({"_id": oid, "tenant_id": tenant_id}, {"status": 1})
+    if current is None:
+        return _not_found()
+    return _invalid(action, ReturnStatus(current["status"]))
+
+
+def _clean(note: str | None) -> str | None:
+    return (note or "").strip() or None
+
+
+async def approve_return(
+    tenant_id: str, return_id: str, actor: str, note: str | None = None
+) -> TransitionResult:
+    oid = parse_return_id(return_id)
+    if oid is None:
+        return _not_found()
+    return _too_long("note", note) or await _apply(
+        tenant_id, oid, ReturnAction.APPROVE, actor, _clean(note)
+    )
+
+
+async def decline_return(
+    tenant_id: str, return_id: str, actor: str, reason: str | None = None
+) -> TransitionResult:
+    oid = parse_return_id(return_id)
+    if oid is None:
+        return _not_found()
+    return _too_long("reason", reason) or await _apply(
+        tenant_id,
+        oid,
+        ReturnAction.DECLINE,
+        actor,
+        _clean(reason),
+        extra={"decline_reason": _clean(reason)},
+    )
+
+
+async def cancel_return(
+    tenant_id: str, return_id: str, actor: str, note: str | None = None
+) -> TransitionResult:
+    oid = parse_return_id(return_id)
+    if oid is None:
+        return _not_found()
+    return _too_long("note", note) or await _apply(
+        tenant_id, oid, ReturnAction.CANCEL, actor, _clean(note)
+    )
+
+
+async def _current(tenant_id: str, oid: ObjectId) -> Return | None:
+    return await Return.find_one({"_id": oid, "tenant_id": tenant_id})
+
+
+async def mark_return_received(
+    tenant_id: str,
+    return_id: str,
+    actor: str,
+    receipts: list[ItemReceipt] | None = None,
+    note: str | None = None,
+) -> TransitionResult:
+    """Record what came back (condition, restock) and move APPROVED -> RECEIVED."""
+    oid = parse_return_id(return_id)
+    if oid is None:
+        return _not_found()
+    record = await _current(tenant_id, oid)
+    if record is None:
+        return _not_found()
+    if not can(ReturnAction.RECEIVE, record.status):
+        return _invalid(ReturnAction.RECEIVE, record.status)
+    items = [item.model_copy() for item in record.items]
+    by_line = {item.line_item_id: item for item in items}
+    errors: list[ReturnUserError] = []
+    seen: set[str] = set()
+    for index, receipt in enumerate(receipts or []):
+        line_id = receipt.line_item_id.strip().rsplit("/", 1)[-1]
+        item = by_line.get(line_id)
+        path = ["items", str(index), "lineItemId"]
+        if item is None:
+            errors.append(
+                ReturnUserError(
+                    path, ReturnErrorCode.LINE_ITEM_NOT_FOUND, "This return has no such item."
+                )
+            )
+            continue
+        if line_id in seen:
+            errors.append(
+                ReturnUserError(
+                    path, ReturnErrorCode.DUPLICATE_LINE_ITEM, "This item is listed twice."
+                )
+            )
+            continue
+        seen.add(line_id)
+        item.condition = receipt.condition
+        item.restock = (
+            receipt.restock
+            if receipt.restock is not None
+            else receipt.condition in (ItemCondition.NEW, ItemCondition.OPENED)
+        )
+    if errors:
+        return TransitionResult(user_errors=errors)
+    if too_long := _too_long("note", note):
+        return too_long
+    return await _apply(
+        tenant_id,
+        oid,
+        ReturnAction.RECEIVE,
+        actor,
+        _clean(note),
+        from_statuses=(record.status,),
+        extra={"items": to_bson(items)},
+    )
+
+
+async def resolve_return(tenant_id: str, return_id: str, actor: str) -> TransitionResult:
+    """Compute the outcome under the tenant's current policy and move RECEIVED -> RESOLVED."""
+    oid = parse_return_id(return_id)
+    if oid is None:
+        return _not_found()
+    record = await _current(tenant_id, oid)
+    if record is None:
+        return _not_found()
+    if not can(ReturnAction.RESOLVE, record.status):
+        return _invalid(ReturnAction.RESOLVE, record.status)
+    policy = await load_policy(tenant_id)
+    if policy is None:
+        return _not_found()
+    outcome = compute_outcome(
+        record.resolution_type,
+        record.items,
+        policy,
+        currency=record.currency,
+        exchange_variant_id=record.exchange_variant_id,
+    )
+    moment = utcnow()
+    return await _apply(
+        tenant_id,
+        oid,
+        ReturnAction.RESOLVE,
+        actor,
+        None,
+        from_statuses=(record.status,),
+        extra={"outcome": to_bson(outcome), "resolved_at": moment},
+        now=moment,
+    )

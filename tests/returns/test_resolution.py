@@ -1,0 +1,122 @@
+"""Resolving computes exact Decimal amounts, rounded once per amount to cents (ROUND_HALF_UP)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+
+from app.db import Database
+from app.models.return_policy import ResolutionType, ReturnPolicy
+from app.models.return_request import ItemCondition, ReturnItem, ReturnReason
+from app.services.returns.resolution import compute_outcome, to_cents
+from tests.factories import graphql, make_tenant, merchant_headers
+from tests.returns.builders import create, line, return_input, shop_order
+
+
+def item(quantity: int, price: str, discount: str = "0", **extra: object) -> ReturnItem:
+    return ReturnItem(
+        line_item_id="1",
+        quantity=quantity,
+        reason=ReturnReason.DEFECTIVE,
+        unit_price=Decimal(price),
+        unit_discount=Decimal(discount),
+        **extra,
+    )
+
+
+def test_rounding_is_half_up_to_cents() -> None:
+    assert to_cents(Decimal("0.005")) == Decimal("0.01")
+    assert to_cents(Decimal("0.015")) == Decimal("0.02")
+    assert to_cents(Decimal("2.344999")) == Decimal("2.34")
+
+
+def test_refund_less_per_unit_discount_and_restocking_fee() -> None:
+    policy = ReturnPolicy(restocking_fee_percent=Decimal("15"))
+    items = [item(2, "19.99", "1.00"), item(1, "0.10")]
+    outcome = compute_outcome(ResolutionType.REFUND, items, policy)
+    assert outcome.items_total == Decimal("38.08")  # 2 x 18.99 + 0.10
+    assert outcome.restocking_fee == Decimal("5.71")  # 5.712
+    assert outcome.refund_amount == Decimal("32.37")
+    assert outcome.store_credit_amount == Decimal("0.00")
+    assert all(isinstance(v, Decimal) for v in (outcome.items_total, outcome.refund_amount))
+
+
+def test_discount_split_over_three_units_is_exact_for_the_whole_line() -> None:
+    # A 10.00 discount on 3 units: each unit carries 3.333..., the whole line exactly 10.00.
+    unit_discount = Decimal("10.00") / 3
+    outcome = compute_outcome(
+        ResolutionType.REFUND, [item(3, "20.00", str(unit_discount))], ReturnPolicy()
+    )
+    assert outcome.refund_amount == Decimal("50.00")
+
+
+def test_store_credit_adds_bonus_on_the_refund_base() -> None:
+    policy = ReturnPolicy(
+        restocking_fee_percent=Decimal("10"), store_credit_bonus_percent=Decimal("12.5")
+    )
+    outcome = compute_outcome(ResolutionType.STORE_CREDIT, [item(1, "33.33")], policy)
+    assert outcome.restocking_fee == Decimal("3.33")
+    assert outcome.store_credit_amount == Decimal("33.75")  # 30.00 + 3.75
+    assert outcome.refund_amount == Decimal("0.00")
+
+
+def test_exchange_has_no_fee_and_records_the_variant() -> None:
+    policy = ReturnPolicy(restocking_fee_percent=Decimal("50"))
+    outcome = compute_outcome(
+        ResolutionType.EXCHANGE, [item(1, "10.00")], policy, exchange_variant_id="77"
+    )
+    assert outcome.exchange_variant_id == "77"
+    assert outcome.restocking_fee == Decimal("0.00")
+    assert outcome.refund_amount == Decimal("0.00")
+
+
+def test_missing_items_are_not_refunded() -> None:
+    items = [item(1, "10.00"), item(1, "5.00", condition=ItemCondition.MISSING)]
+    outcome = compute_outcome(ResolutionType.REFUND, items, ReturnPolicy())
+    assert outcome.refund_amount == Decimal("10.00")
+
+
+async def test_resolve_over_http_records_the_outcome(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_tenant("shop")
+    headers = await merchant_headers(tenant.id)
+    await graphql(
+        client,
+        'mutation { updateReturnPolicy(input: {restockingFeePercent: "10"}) { userErrors { code } } }',
+        headers=headers,
+    )
+    order = await shop_order(tenant.id, 1001, [line(quantity=3, price="19.99", discount="3.00")])
+    payload = await create(client, tenant.id, return_input(order, [(order.line_items[0].id, 2)]))
+    return_id = payload["return"]["id"]
+    for mutation in ("approveReturn", "markReturnReceived"):
+        await graphql(
+            client,
+            f"mutation($id: ID!) {{ {mutation}(id: $id) {{ userErrors {{ code }} }} }}",
+            {"id": return_id},
+            headers,
+        )
+    body = await graphql(
+        client,
+        """mutation($id: ID!) { resolveReturn(id: $id) { return { status resolvedAt
+            outcome { resolutionType currency itemsTotal restockingFee refundAmount
+              storeCreditAmount } } userErrors { code } } }""",
+        {"id": return_id},
+        headers,
+    )
+    resolved = body["data"]["resolveReturn"]["return"]
+    assert resolved["status"] == "RESOLVED"
+    assert resolved["resolvedAt"]
+    # 2 x (19.99 - 1.00) = 37.98; fee 3.798 -> 3.80; refund 34.18
+    assert resolved["outcome"] == {
+        "resolutionType": "REFUND",
+        "currency": "USD",
+        "itemsTotal": "37.98",
+        "restockingFee": "3.80",
+        "refundAmount": "34.18",
+        "storeCreditAmount": "0.00",
+    }
+    stored = await db.db["returns"].find_one({"tenant_id": tenant.id})
+    assert stored is not None
+    assert stored["outcome"]["refund_amount"].to_decimal() == Decimal("34.18")
