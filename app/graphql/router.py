@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import orjson
 from fastapi import Request
 
@@ -36,10 +37,16 @@ def make_context_getter(settings: Settings) -> Any:
             principal=principal,
             auth_error=auth_error,
             requested_tenant_id=requested,
+            shopify_http=_shopify_http(request),
             loaders=Loaders.for_tenant(tenant_id),
         )
 
     return get_context
+
+
+def _shopify_http(request: Request) -> httpx.AsyncClient | None:
+    resources = getattr(request.app.state, "resources", None)
+    return getattr(resources, "shopify_http", None)
 
 
 class ServiceGraphQLRouter(LocalGraphiQLRouter[Context, None]):

@@ -24,6 +24,7 @@ class WebhookSubscriptionRecord(BaseModel):
     address: str
     shopify_id: str | None = None  # gid://shopify/WebhookSubscription/...
     registered_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime | None = None
 
 
 class ShopifyIntegration(Document):
@@ -33,14 +34,19 @@ class ShopifyIntegration(Document):
     refresh_token: str | None = None  # ciphertext
     expires_at: datetime | None = None
     refresh_token_expires_at: datetime | None = None
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = Field(default_factory=list)  # as granted by Shopify
     status: IntegrationStatus = IntegrationStatus.CONNECTED
     api_version: str = ""
     webhooks: list[WebhookSubscriptionRecord] = Field(default_factory=list)
+    webhooks_error: str | None = None  # why the last webhook registration failed, if it did
+    webhooks_checked_at: datetime | None = None
     installed_at: datetime | None = None
     uninstalled_at: datetime | None = None
+    disconnected_at: datetime | None = None
     # Lease taken by the worker refreshing the token, so two workers never refresh at once.
     token_refresh_lease_until: datetime | None = None
+    token_refresh_lease_owner: str | None = None
+    token_refreshed_at: datetime | None = None
     last_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

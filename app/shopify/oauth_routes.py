@@ -1,5 +1,62 @@
-"""`/api/auth/shopify/install` and `/callback`: the OAuth install flow (not built yet)."""
+"""`/api/auth/shopify/install` and `/callback`: the OAuth install flow (app/services/install.py).
 
-from fastapi import APIRouter
+Failures answer 4xx/502 JSON `{"error": code, "message": ...}` and never echo tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from app.config import Settings
+from app.http.responses import json_response
+from app.services.install import InstallError, complete_install, start_install
 
 router = APIRouter(prefix="/api/auth/shopify", tags=["shopify"])
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _resources(request: Request) -> Any:
+    return request.app.state.resources
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = _resources(request).settings
+    return settings
+
+
+def _http(request: Request) -> httpx.AsyncClient:
+    http: httpx.AsyncClient = _resources(request).shopify_http
+    return http
+
+
+def _refused(error: InstallError) -> Response:
+    return json_response(
+        {"error": error.code, "message": error.message},
+        status_code=error.status_code,
+        headers=NO_STORE,
+    )
+
+
+@router.get("/install", summary="Start the install: redirect to Shopify's authorize page")
+async def install(request: Request) -> Response:
+    try:
+        url = await start_install(_settings(request), request.query_params.multi_items())
+    except InstallError as error:
+        return _refused(error)
+    return RedirectResponse(url, status_code=302, headers=NO_STORE)
+
+
+@router.get("/callback", summary="Finish the install: verify, exchange the code, connect")
+async def callback(request: Request) -> Response:
+    try:
+        result = await complete_install(
+            _settings(request), _http(request), request.query_params.multi_items()
+        )
+    except InstallError as error:
+        return _refused(error)
+    return RedirectResponse(result.redirect_url, status_code=302, headers=NO_STORE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import strawberry
 from strawberry.fastapi import BaseContext
 
@@ -23,6 +24,7 @@ class Context(BaseContext):
     principal: Principal | None = None
     auth_error: str | None = None  # a credential was sent but is not valid
     requested_tenant_id: str | None = None  # the X-Tenant-Id header, if any
+    shopify_http: httpx.AsyncClient | None = None  # the shared client for Shopify calls
     loaders: Loaders = field(default=None)  # type: ignore[assignment]
     state: dict[str, Any] = field(default_factory=dict)
 
