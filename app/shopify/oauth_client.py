@@ -71,9 +71,16 @@ async def _token_request(
 async def exchange_code(
     http: httpx.AsyncClient, admin_base: str, shop: str, api_key: str, api_secret: str, code: str
 ) -> TokenGrant:
-    """Trade an authorization code (single use) for an expiring offline token."""
+    """Trade an authorization code (single use) for an expiring offline token.
+
+    `expiring=1` asks for the expiring kind (an hour, with a refresh token), which public apps
+    must use from 2027-01-01.
+    """
     return await _token_request(
-        http, admin_base, shop, {"client_id": api_key, "client_secret": api_secret, "code": code}
+        http,
+        admin_base,
+        shop,
+        {"client_id": api_key, "client_secret": api_secret, "code": code, "expiring": "1"},
     )
 
 
