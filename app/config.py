@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     run_background_jobs: bool = True
+    # When set, `systemStatus` needs a matching `X-Operator-Key` header; unset, production
+    # refuses it and development accepts any merchant credential.
+    operator_api_key: str = ""
+    alert_disk_path: str = "."
+    backup_dir: str = "backups"
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -13,6 +13,7 @@ from pymongo.monitoring import CommandListener
 
 from app.config import Settings
 from app.models import DOCUMENT_MODELS
+from app.observability.metrics import MongoPoolListener
 
 Mongo = AsyncMongoClient[dict[str, Any]]
 
@@ -38,7 +39,7 @@ def make_client(settings: Settings, listeners: list[CommandListener] | None = No
         connectTimeoutMS=settings.mongodb_timeout_ms,
         maxPoolSize=settings.mongodb_max_pool_size,
         appname="returns-management",
-        event_listeners=listeners or [],
+        event_listeners=[*(listeners or []), MongoPoolListener()],
     )
 
 

@@ -26,6 +26,7 @@ from app.jobs.runner import BackgroundRunner, make_worker_id
 from app.observability import metrics_route
 from app.observability.access_log import AccessLogMiddleware
 from app.observability.logging import configure_logging
+from app.observability.metrics_middleware import MetricsMiddleware
 from app.security_headers import SecurityHeadersMiddleware
 from app.shopify import oauth_routes, webhook_routes
 from app.shopify.http import ShopifyHttp, make_shopify_http
@@ -119,6 +120,7 @@ def create_app(
     add_cors(app, settings.cors_allowed_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app
 

@@ -18,6 +18,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.config import Settings
+from app.graphql.core.audit import AuditMerchantMutations
 from app.graphql.core.masking import MaskUnexpectedErrors
 from app.graphql.core.operation_info import OperationInfo
 from app.graphql.customer.queries import CustomerQueries
@@ -77,6 +78,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         OperationInfo,
+        AuditMerchantMutations,
         MaskUnexpectedErrors,
     ]
     kwargs: dict[str, Any] = {"query": query, "extensions": extensions}

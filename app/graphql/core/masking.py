@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from app.graphql.core.errors import ErrorCode
+from app.observability.metrics import record_error
 from app.observability.request_context import current_request
 
 logger = logging.getLogger("app.graphql")
@@ -24,6 +25,7 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = current_request().request_id
+        record_error("graphql_unexpected")
         logger.error(
             "unexpected error in GraphQL resolver",
             exc_info=error.original_error,

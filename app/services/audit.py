@@ -1,0 +1,101 @@
+"""The audit log of merchant mutations and operator actions: who, what, when, which tenant.
+
+`record()` is called after a mutation succeeded. The summary is scrubbed here, whatever the
+caller passes: secrets and personal data never reach `audit_log`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from app.clock import utcnow
+from app.models.audit_log import AuditLog
+from app.observability.logging import scrub
+from app.observability.request_context import current_request
+from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
+
+logger = logging.getLogger("app.audit")
+
+REDACTED = "[redacted]"
+# Keys whose values are secrets or personal data (matched on the key, case-insensitively,
+# ignoring `_`), e.g. `customerEmail`, `access_token`, `shipping_address`, `note`.
+_SENSITIVE_KEY = re.compile(
+    r"(token|secret|password|passwd|apikey|key$|hmac|signature|authorization|cookie|"
+    r"email|phone|address|firstname|lastname|fullname|^name$|customer$|note|comment|"
+    r"message|^ip$|ipaddress|clientip|card|iban|ssn|birth)",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_DEPTH = 4
+MAX_ITEMS = 20
+MAX_STRING = 200
+
+
+def _is_sensitive(key: str) -> bool:
+    return bool(_SENSITIVE_KEY.search(key.replace("_", "").replace("-", "")))
+
+
+def scrub_summary(value: Any, depth: int = 0) -> Any:
+    """A copy of `value` safe to store: sensitive keys redacted, sizes bounded."""
+    if depth > MAX_DEPTH:
+        return "[truncated]"
+    if isinstance(value, dict):
+        cleaned: dict[str, Any] = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index >= MAX_ITEMS:
+                cleaned["..."] = f"{len(value) - MAX_ITEMS} more"
+                break
+            name = str(key)
+            cleaned[name] = REDACTED if _is_sensitive(name) else scrub_summary(item, depth + 1)
+        return cleaned
+    if isinstance(value, list | tuple):
+        items = [scrub_summary(item, depth + 1) for item in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append(f"... {len(value) - MAX_ITEMS} more")
+        return items
+    if isinstance(value, str):
+        text = _EMAIL.sub(REDACTED, scrub(value))
+        return text if len(text) <= MAX_STRING else text[:MAX_STRING] + "..."
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return scrub_summary(str(value), depth)
+
+
+async def record(
+    tenant_id: str,
+    actor: str,
+    operation: str,
+    target_id: str | None,
+    summary: dict[str, Any],
+) -> AuditLog | None:
+    """Append one audit entry (the request id comes from the current request).
+
+    Best effort: the mutation being audited has already happened, so a failed write is logged
+    (with the operation, never the summary) and `None` returned instead of raising.
+    """
+    entry = AuditLog(
+        tenant_id=tenant_id,
+        actor=actor,
+        operation=operation,
+        target_id=target_id,
+        summary=scrub_summary(summary),
+        request_id=current_request().request_id if current_request().request_id != "-" else None,
+        created_at=utcnow(),
+    )
+    try:
+        await entry.insert()
+    except Exception:
+        logger.exception(
+            "audit entry not written", extra={"audit_operation": operation, "tenant": tenant_id}
+        )
+        return None
+    return entry
+
+
+async def list_audit_log(tenant_id: str, *, first: int, after: str | None) -> Page[AuditLog]:
+    """One tenant's audit entries, newest first."""
+    query = {"tenant_id": tenant_id, **after_filter(after)}
+    items = await AuditLog.find(query).sort(NEWEST_FIRST).limit(first + 1).to_list()
+    return make_page(items, first, after, lambda entry: (entry.created_at, entry.id))
