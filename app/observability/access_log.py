@@ -23,7 +23,8 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         info = RequestInfo(request_id=request_id)
         scope.setdefault("state", {})["request_info"] = info
@@ -55,6 +56,8 @@ class AccessLogMiddleware:
                     "status": status,
                     "response_time_ms": elapsed_ms,
                     "operation": info.operation,
+                    "client_ip": (scope.get("client") or ("-",))[0],
+                    "user_agent": headers.get(b"user-agent", b"").decode("latin-1")[:200],
                 },
             )
             unbind_request(token)

@@ -19,6 +19,7 @@ _SECRET_PATTERNS = [
     re.compile(r"gAAAAA[A-Za-z0-9_\-=]{20,}"),  # Fernet ciphertext
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+"),
     re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),  # JWTs
+    re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),  # customer emails (PII)
 ]
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -42,6 +43,8 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = request.request_id
         if request.tenant_id:
             line["tenant"] = request.tenant_id
+        if request.operation:
+            line["operation"] = request.operation
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 line[key] = scrub(value) if isinstance(value, str) else value

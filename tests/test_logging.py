@@ -1,0 +1,49 @@
+"""Log lines are JSON with the request's facts, and never carry secrets or customer emails."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from app.observability.logging import JsonFormatter, scrub
+from app.observability.request_context import RequestInfo, bind_request, unbind_request
+
+
+def test_secrets_and_emails_are_scrubbed() -> None:
+    text = (
+        "token shpat_abc123 key rk_0123456789ab_secretpart Bearer eyJh.eyJi.sig "
+        "cipher gAAAAABkX2xvbmdjaXBoZXJ0ZXh0dGhhdGlzZmFrZQ== mail Jane.Doe+x@Example.com"
+    )
+    cleaned = scrub(text)
+    for secret in (
+        "shpat_abc123",
+        "rk_0123456789ab_secretpart",
+        "eyJh.eyJi.sig",
+        "gAAAAABk",
+        "Jane.Doe",
+    ):
+        assert secret not in cleaned
+
+
+def test_json_line_carries_request_tenant_and_operation() -> None:
+    token = bind_request(RequestInfo(request_id="req-1", tenant_id="tenant-a", operation="Approve"))
+    try:
+        record = logging.makeLogRecord(
+            {
+                "msg": "hello %s",
+                "args": ("a@b.co",),
+                "levelno": 20,
+                "levelname": "INFO",
+                "name": "t",
+                "status": 200,
+            }
+        )
+        line = orjson.loads(JsonFormatter().format(record))
+    finally:
+        unbind_request(token)
+    assert line["request_id"] == "req-1"
+    assert line["tenant"] == "tenant-a"
+    assert line["operation"] == "Approve"
+    assert line["status"] == 200
+    assert "a@b.co" not in line["message"]
