@@ -18,7 +18,7 @@ from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
 
 logger = logging.getLogger("app.audit")
 
-REDACTED = "[redacted]"
+REDACTED = "[REDACTED]"  # the same marker the log scrubber writes
 # Keys whose values are secrets or personal data (matched on the key, case-insensitively,
 # ignoring `_`), e.g. `customerEmail`, `access_token`, `shipping_address`, `note`.
 _SENSITIVE_KEY = re.compile(
