@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=12, ge=2)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_page_size: int = Field(default=100, ge=1)
+    graphql_max_cost: int = Field(default=2000, ge=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     @field_validator("app_url")

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.graphql.core.audit import AuditMerchantMutations
 from app.graphql.core.masking import MaskUnexpectedErrors
 from app.graphql.core.operation_info import OperationInfo
+from app.graphql.core.query_cost import QueryCostLimit
 from app.graphql.customer.queries import CustomerQueries
 from app.graphql.integration.schema import IntegrationMutations, IntegrationQueries
 from app.graphql.operations.schema import OperationsMutations, OperationsQueries
@@ -72,11 +73,14 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     mutation = merge_types("Mutation", mutations) if mutations else None
     max_depth = settings.graphql_max_depth
     max_aliases = settings.graphql_max_aliases
+    max_cost = settings.graphql_max_cost
+    max_page = settings.graphql_max_page_size
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: QueryCostLimit(max_cost, max_page),
         OperationInfo,
         AuditMerchantMutations,
         MaskUnexpectedErrors,
