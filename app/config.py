@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     run_background_jobs: bool = True
+    webhook_workers: int = Field(default=2, ge=1, le=32)
+    webhook_idle_seconds: float = Field(default=0.5, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=1800.0, gt=0)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
     # When set, `systemStatus` needs a matching `X-Operator-Key` header; unset, production
     # refuses it and development accepts any merchant credential.
     operator_api_key: str = ""

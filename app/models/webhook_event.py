@@ -1,4 +1,8 @@
-"""`webhook_events`: every accepted Shopify webhook, persisted before we answer 200."""
+"""`webhook_events`: every accepted Shopify webhook, persisted before we answer 200.
+
+The route writes these documents with one raw `insert_one` (see
+`app/services/webhooks/ingest.py`); the background processor claims them with a lease.
+"""
 
 from __future__ import annotations
 
@@ -13,24 +17,31 @@ from app.clock import utcnow
 
 
 class WebhookEvent(Document):
-    tenant_id: str | None = None  # None when the shop is unknown to us (kept for audit)
+    # Derived from the shop domain (`tenant-<shop name>`, as `ensure_tenant` names tenants), so
+    # the route needs no lookup; an event of a shop we do not know is kept for audit and ignored.
+    tenant_id: str | None = None
     shop_domain: str
     topic: str
     event_id: str  # X-Shopify-Event-Id, else X-Shopify-Webhook-Id: the dedupe key
     webhook_id: str | None = None
     api_version: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)  # every X-Shopify-* header, lower-case
     payload: dict[str, Any] = Field(default_factory=dict)
+    customer_id: str | None = None  # the payload's customer, so redaction finds its events
     processed: bool = False
-    dead: bool = False
-    attempts: int = 0
-    error: str | None = None
+    dead: bool = False  # gave up after too many attempts; replayable
+    attempts: int = 0  # claims so far (a crash mid-apply counts too)
+    error: str | None = None  # the last failure
+    result: str | None = None  # what processing did ("applied", "ignored: unknown shop", ...)
     next_attempt_at: datetime = Field(default_factory=utcnow)
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     received_at: datetime = Field(default_factory=utcnow)
     triggered_at: datetime | None = None
     processed_at: datetime | None = None
+    failed_at: datetime | None = None
+    replayed_at: datetime | None = None
+    redacted_at: datetime | None = None  # payload scrubbed by a customers/redact
 
     class Settings:
         name = "webhook_events"

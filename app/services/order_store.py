@@ -38,11 +38,14 @@ class UpsertCounts:
 def _newer_wins_op(document: dict[str, Any]) -> UpdateOne:
     document = dict(document)
     document.pop("_id", None)
+    document.pop("redacted_at", None)  # set only by a redaction, never by Shopify data
     return UpdateOne(
         {
             "tenant_id": document["tenant_id"],
             "shopify_id": document["shopify_id"],
             "updated_at": {"$lt": document["updated_at"]},
+            # a redacted record never takes personal data back from a later payload
+            "redacted_at": None,
         },
         {"$set": document},
         upsert=True,
@@ -79,16 +82,20 @@ async def _classify_duplicates(
     if not duplicates:
         return
     tenant_id = duplicates[0]["tenant_id"]
-    stored = {
-        doc["shopify_id"]: doc["updated_at"]
-        async for doc in collection.find(
-            {"tenant_id": tenant_id, "shopify_id": {"$in": [d["shopify_id"] for d in duplicates]}},
-            {"shopify_id": 1, "updated_at": 1},
-        )
-    }
+    stored: dict[str, Any] = {}
+    redacted: set[str] = set()
+    async for doc in collection.find(
+        {"tenant_id": tenant_id, "shopify_id": {"$in": [d["shopify_id"] for d in duplicates]}},
+        {"shopify_id": 1, "updated_at": 1, "redacted_at": 1},
+    ):
+        stored[doc["shopify_id"]] = doc["updated_at"]
+        if doc.get("redacted_at") is not None:
+            redacted.add(doc["shopify_id"])
     for document in duplicates:
         held = stored.get(document["shopify_id"])
-        if held is not None and held >= document["updated_at"]:
+        if held is not None and (
+            held >= document["updated_at"] or document["shopify_id"] in redacted
+        ):
             counts.unchanged += 1
         else:
             counts.failed += 1

@@ -9,7 +9,6 @@ from app.db import Database
 from app.models import Order
 from app.services.order_store import upsert_orders
 
-
 BASE = utcnow() - timedelta(days=1)
 
 
@@ -58,3 +57,29 @@ async def test_another_order_holding_the_number_is_a_failure(db: Database) -> No
     await upsert_orders([_order("t1", "1", "1001", 0, "5.00")])
     clash = await upsert_orders([_order("t1", "2", "1001", 0, "5.00")])
     assert (clash.upserted, clash.unchanged, clash.failed) == (0, 0, 1)
+
+
+async def test_redacted_customer_never_takes_personal_data_back(db: Database) -> None:
+    from app.models import Customer
+    from app.services.order_store import upsert_customers
+
+    def customer(offset: int, email: str) -> Customer:
+        return Customer(
+            tenant_id="t1",
+            shopify_id="9",
+            email=email,
+            first_name="Ada",
+            updated_at=BASE + timedelta(minutes=offset),
+        )
+
+    await upsert_customers([customer(0, "ada@example.com")])
+    await Customer.get_pymongo_collection().update_one(
+        {"tenant_id": "t1", "shopify_id": "9"},
+        {"$set": {"email": "redacted-x@redacted.invalid", "first_name": None, "redacted_at": BASE}},
+    )
+    later = await upsert_customers([customer(10, "ada@example.com")])
+    assert (later.upserted, later.unchanged, later.failed) == (0, 1, 0)
+    stored = await Customer.get_pymongo_collection().find_one({"tenant_id": "t1"})
+    assert stored is not None
+    assert stored["email"] == "redacted-x@redacted.invalid"
+    assert stored["first_name"] is None

@@ -1,0 +1,31 @@
+"""One handler per topic; each applies an event idempotently and says what it did."""
+
+from __future__ import annotations
+
+from app.services.webhooks.context import Handler
+from app.services.webhooks.handlers.app_uninstalled import apply_app_uninstalled
+from app.services.webhooks.handlers.compliance import (
+    customers_data_request,
+    customers_redact,
+    shop_redact,
+)
+from app.services.webhooks.handlers.orders import apply_order
+from app.services.webhooks.topics import (
+    APP_UNINSTALLED,
+    CUSTOMERS_DATA_REQUEST,
+    CUSTOMERS_REDACT,
+    ORDERS_CREATE,
+    ORDERS_UPDATED,
+    SHOP_REDACT,
+)
+
+HANDLERS: dict[str, Handler] = {
+    ORDERS_CREATE: apply_order,
+    ORDERS_UPDATED: apply_order,
+    APP_UNINSTALLED: apply_app_uninstalled,
+    CUSTOMERS_DATA_REQUEST: customers_data_request,
+    CUSTOMERS_REDACT: customers_redact,
+    SHOP_REDACT: shop_redact,
+}
+
+__all__ = ["HANDLERS"]

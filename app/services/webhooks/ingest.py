@@ -1,0 +1,143 @@
+"""Accepting a webhook: validate what Shopify sent, then persist it with one raw insert.
+
+Accepted means persisted: the route answers 200 only after the insert (or after finding the
+event already stored). Nothing else happens on this path; the background processor applies it.
+The HMAC is checked by the caller, over the raw body, before this module parses anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from bson.errors import InvalidDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from app.clock import utcnow
+from app.models import WebhookEvent
+from app.models.tenant import tenant_id_for_shop
+from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
+from app.services.webhooks.order_mapping import parse_time
+from app.services.webhooks.topics import WEBHOOK_TOPICS
+
+# Shopify waits 5 s for an answer; a stalled insert must turn into a quick 503 well before.
+INGEST_TIMEOUT_SECONDS = 3.0
+SHOPIFY_HEADER_PREFIX = "x-shopify-"
+
+
+class IngestOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+class RejectedWebhook(Exception):
+    """A delivery we refuse (4xx): Shopify should not retry it as it stands."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+
+
+class DatabaseUnavailable(Exception):
+    """The event could not be persisted (503: Shopify retries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    outcome: IngestOutcome
+    event_id: str
+
+
+def is_known_topic(topic: str) -> bool:
+    return topic in WEBHOOK_TOPICS
+
+
+def shopify_headers(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Every `X-Shopify-*` header, names lower-cased (ASGI gives them so)."""
+    kept: dict[str, str] = {}
+    for name, value in raw_headers:
+        lowered = name.decode("latin-1").lower()
+        if lowered.startswith(SHOPIFY_HEADER_PREFIX):
+            kept[lowered] = value.decode("latin-1")
+    return kept
+
+
+def _customer_id(payload: Mapping[str, Any]) -> str | None:
+    customer = payload.get("customer")
+    if isinstance(customer, Mapping) and customer.get("id") not in (None, ""):
+        return str(customer["id"]).rsplit("/", 1)[-1]
+    return None
+
+
+def build_event_document(
+    topic: str, headers: Mapping[str, str], body: bytes, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The `webhook_events` document for a verified delivery, or `RejectedWebhook` (4xx)."""
+    header_topic = headers.get("x-shopify-topic")
+    if header_topic is not None and header_topic.strip().lower() != topic:
+        raise RejectedWebhook(
+            400, "topic_mismatch", f"X-Shopify-Topic {header_topic!r} does not match {topic!r}"
+        )
+    try:
+        shop = normalize_shop_domain(headers.get("x-shopify-shop-domain"))
+    except InvalidShopDomain as exc:
+        raise RejectedWebhook(400, "invalid_shop_domain", f"X-Shopify-Shop-Domain: {exc}") from exc
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RejectedWebhook(400, "invalid_json", "body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise RejectedWebhook(400, "invalid_payload", "body must be a JSON object")
+    webhook_id = (headers.get("x-shopify-webhook-id") or "").strip() or None
+    event_id = (headers.get("x-shopify-event-id") or "").strip() or webhook_id
+    if event_id is None:
+        # No id at all (not Shopify's behaviour): an exact resend still dedupes.
+        event_id = "sha256:" + hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
+    received = now or utcnow()
+    return {
+        "tenant_id": tenant_id_for_shop(shop),
+        "shop_domain": shop,
+        "topic": topic,
+        "event_id": event_id,
+        "webhook_id": webhook_id,
+        "api_version": headers.get("x-shopify-api-version"),
+        "headers": dict(headers),
+        "payload": payload,
+        "customer_id": _customer_id(payload),
+        "processed": False,
+        "dead": False,
+        "attempts": 0,
+        "error": None,
+        "result": None,
+        "next_attempt_at": received,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "received_at": received,
+        "triggered_at": parse_time(headers.get("x-shopify-triggered-at")),
+        "processed_at": None,
+    }
+
+
+async def persist_event(
+    document: dict[str, Any], *, timeout: float = INGEST_TIMEOUT_SECONDS
+) -> IngestResult:
+    """Insert once; a duplicate `(shop_domain, event_id)` is already accepted."""
+    collection = WebhookEvent.get_pymongo_collection()
+    try:
+        async with asyncio.timeout(timeout):
+            await collection.insert_one(document)
+    except DuplicateKeyError:
+        return IngestResult(IngestOutcome.DUPLICATE, document["event_id"])
+    except (InvalidDocument, OverflowError) as exc:
+        raise RejectedWebhook(400, "invalid_payload", f"payload cannot be stored: {exc}") from exc
+    except (PyMongoError, TimeoutError) as exc:
+        raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+    return IngestResult(IngestOutcome.ACCEPTED, document["event_id"])
