@@ -59,4 +59,6 @@ class WebhookEvent(Document):
                 [("processed", ASCENDING), ("dead", ASCENDING), ("next_attempt_at", ASCENDING)],
                 name="pending",
             ),
+            # operators' cross-tenant windows: alerts, `rms status`, /metrics
+            IndexModel([("received_at", DESCENDING)], name="received"),
         ]
