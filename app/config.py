@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     run_background_jobs: bool = True
+    sync_workers: int = Field(default=1, ge=1, le=16)
+    sync_bulk_threshold: int = Field(default=5000, ge=1)
+    sync_lease_seconds: float = Field(default=60.0, gt=0)
+    sync_stale_after_seconds: float = Field(default=3600.0, gt=0)
+    sync_incremental_overlap_seconds: float = Field(default=300.0, ge=0)
     webhook_workers: int = Field(default=2, ge=1, le=32)
     webhook_idle_seconds: float = Field(default=0.5, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)

@@ -34,6 +34,16 @@ class Customer(Document):
                 name="tenant_shopify_id_unique",
                 unique=True,
             ),
+            # serves order_store's newer-wins upsert filter (equality fields first)
+            IndexModel(
+                [
+                    ("tenant_id", ASCENDING),
+                    ("shopify_id", ASCENDING),
+                    ("redacted_at", ASCENDING),
+                    ("updated_at", ASCENDING),
+                ],
+                name="tenant_shopify_id_redacted_updated",
+            ),
             IndexModel([("tenant_id", ASCENDING), ("email", ASCENDING)], name="tenant_email"),
             IndexModel(
                 [("tenant_id", ASCENDING), ("created_at", DESCENDING)], name="tenant_created"

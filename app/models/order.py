@@ -80,6 +80,16 @@ class Order(Document):
                 name="tenant_shopify_id_unique",
                 unique=True,
             ),
+            # serves order_store's newer-wins upsert filter (equality fields first)
+            IndexModel(
+                [
+                    ("tenant_id", ASCENDING),
+                    ("shopify_id", ASCENDING),
+                    ("redacted_at", ASCENDING),
+                    ("updated_at", ASCENDING),
+                ],
+                name="tenant_shopify_id_redacted_updated",
+            ),
             IndexModel(
                 [("tenant_id", ASCENDING), ("order_number", ASCENDING)],
                 name="tenant_order_number_unique",

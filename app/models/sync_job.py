@@ -26,6 +26,7 @@ class SyncStatus(StrEnum):
 
 
 ACTIVE_SYNC_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING)
+TERMINAL_SYNC_STATUSES = (SyncStatus.COMPLETED, SyncStatus.FAILED, SyncStatus.CANCELED)
 
 
 class SyncProgress(BaseModel):
@@ -46,9 +47,14 @@ class SyncJob(Document):
     # Set while the job is queued or running; a unique partial index on it keeps one
     # active job per tenant even under concurrent requests.
     active: bool | None = True
-    mode: str | None = None  # "paged" | "bulk"
+    mode: str | None = None  # "paged" | "bulk"; chosen when the job first runs
     since: datetime | None = None  # incremental: pull what changed after this
-    cursor: str | None = None  # last page's end cursor, to resume after a takeover
+    # The Shopify search string, fixed on the first run so a resumed job pages the same set.
+    query: str | None = None
+    # Paged: last recorded page's end cursor. Bulk: number of orders already recorded.
+    cursor: str | None = None
+    bulk_operation_id: str | None = None
+    warnings: list[str] = Field(default_factory=list)
     progress: SyncProgress = Field(default_factory=SyncProgress)
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None

@@ -22,7 +22,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
-from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
 from app.config import Settings
@@ -31,6 +30,7 @@ from app.models.sync_job import SyncType
 from app.models.tenant import tenant_id_for_shop
 from app.services.integrations import connect_integration, missing_scopes, parse_scopes
 from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
+from app.services.sync.jobs import queue_sync
 from app.services.tenants import ensure_tenant
 from app.services.webhook_subscriptions import (
     WebhookReport,
@@ -162,14 +162,8 @@ async def start_install(settings: Settings, query: Query) -> str:
 
 async def queue_initial_sync(tenant_id: str) -> SyncJob | None:
     """Queue the first full sync (60 days); `None` if the tenant already has an active job."""
-    job = SyncJob(
-        tenant_id=tenant_id, type=SyncType.FULL, days=INITIAL_SYNC_DAYS, requested_by="install"
-    )
-    try:
-        await job.insert()
-    except DuplicateKeyError:  # the one-active-job-per-tenant partial unique index
-        return None
-    return job
+    queued = await queue_sync(tenant_id, SyncType.FULL, INITIAL_SYNC_DAYS, requested_by="install")
+    return queued.job if queued.created else None
 
 
 async def complete_install(

@@ -1,13 +1,141 @@
-"""Operations of this domain, merged into the schema by app/graphql/schema.py."""
+"""Sync jobs: `resyncShopify`, `cancelSyncJob`, `syncJobs`, `syncJob`. Merged by app/graphql/schema.py."""
 
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
 import strawberry
+
+from app.graphql.core.connection import Connection, checked_page_args
+from app.graphql.core.context import Info
+from app.graphql.core.errors import UserError
+from app.graphql.core.permissions import IsMerchant
+from app.graphql.sync.types import (
+    CancelSyncJobPayload,
+    ResyncShopifyInput,
+    ResyncShopifyPayload,
+    SyncJob,
+    SyncJobStatus,
+)
+from app.services.sync.jobs import (
+    SyncErrorCode,
+    SyncIssue,
+    cancel_sync_job,
+    get_sync_job,
+    list_sync_jobs,
+    queue_sync,
+)
+from app.services.webhook_subscriptions import ensure_webhook_subscriptions
+
+logger = logging.getLogger(__name__)
+
+# The webhook repair is best effort and must not hold a resync request for long.
+WEBHOOK_REPAIR_TIMEOUT_SECONDS = 10.0
+
+
+def _user_errors(issues: list[SyncIssue]) -> list[UserError]:
+    return [UserError(field=i.field, code=i.code.value, message=i.message) for i in issues]
+
+
+def _shopify_http(info: Info) -> httpx.AsyncClient | None:
+    """The lifespan's shared Shopify client."""
+    return info.context.shopify_http
+
+
+async def _repair_webhooks(info: Info) -> tuple[int | None, UserError | None]:
+    """The runbook's "re-register webhooks" step; its failure never fails the resync."""
+    http = _shopify_http(info)
+    if http is None:
+        return None, None
+    try:
+        report = await asyncio.wait_for(
+            ensure_webhook_subscriptions(info.context.tenant_id, info.context.settings, http),
+            timeout=WEBHOOK_REPAIR_TIMEOUT_SECONDS,
+        )
+    except Exception as exc:
+        logger.warning("webhook repair during resync failed: %s", exc)
+        return None, UserError(
+            field=None,
+            code=SyncErrorCode.WEBHOOKS_NOT_REPAIRED.value,
+            message=f"Webhook subscriptions could not be checked: {type(exc).__name__}",
+        )
+    repaired = len(report.created) + len(report.updated)
+    if report.ok:
+        return repaired, None
+    return repaired, UserError(
+        field=None,
+        code=SyncErrorCode.WEBHOOKS_NOT_REPAIRED.value,
+        message=f"Webhook subscriptions not fully repaired: {report.error_text()}",
+    )
 
 
 @strawberry.type
 class SyncQueries:
-    """No operations yet."""
+    @strawberry.field(permission_classes=[IsMerchant], description="Sync jobs, newest first.")
+    async def sync_jobs(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: SyncJobStatus | None = None,
+    ) -> Connection[SyncJob]:
+        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
+        page = await list_sync_jobs(
+            info.context.tenant_id,
+            first=size,
+            after=after,
+            status=status.to_model() if status else None,
+        )
+        return Connection[SyncJob].from_page(page, lambda record: SyncJob(record=record))
+
+    @strawberry.field(permission_classes=[IsMerchant], description="A sync job by id.")
+    async def sync_job(self, info: Info, id: strawberry.ID) -> SyncJob | None:
+        record = await get_sync_job(info.context.tenant_id, str(id))
+        return SyncJob(record=record) if record else None
 
 
 @strawberry.type
 class SyncMutations:
-    """No operations yet."""
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description=(
+            "Queue a sync of orders and customers from Shopify (returns at once) and repair "
+            "missing webhook subscriptions. One active job per shop: a second request returns "
+            "the active job with SYNC_ALREADY_RUNNING."
+        ),
+    )
+    async def resync_shopify(
+        self, info: Info, input: ResyncShopifyInput | None = None
+    ) -> ResyncShopifyPayload:
+        request = input or ResyncShopifyInput()
+        principal = info.context.principal
+        result = await queue_sync(
+            info.context.tenant_id,
+            request.type.to_model(),
+            request.days,
+            requested_by=principal.actor if principal else None,
+        )
+        errors = _user_errors(result.issues)
+        repaired: int | None = None
+        if result.created:  # a request answered with the active job leaves webhooks to it
+            repaired, webhook_error = await _repair_webhooks(info)
+            if webhook_error is not None:
+                errors.append(webhook_error)
+        return ResyncShopifyPayload(
+            job=SyncJob(record=result.job) if result.job else None,
+            webhooks_repaired=repaired,
+            user_errors=errors,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="Cancel a sync job: a queued one at once, a running one at its next page.",
+    )
+    async def cancel_sync_job(self, info: Info, id: strawberry.ID) -> CancelSyncJobPayload:
+        result = await cancel_sync_job(info.context.tenant_id, str(id))
+        return CancelSyncJobPayload(
+            job=SyncJob(record=result.job) if result.job else None,
+            user_errors=_user_errors(result.issues),
+        )

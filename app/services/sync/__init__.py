@@ -1,0 +1,1 @@
+"""Pulling orders and customers from Shopify: sync jobs, the engine, the bulk path, mapping."""
