@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
                 "app_url": app_url,
                 "shopify_admin_base_url": simulator.admin_base_template,
                 "environment": "development",
+                "log_json": False,
+                "log_level": "WARNING",
             }
         )
         return asyncio.run(_run(settings, args, simulator))
@@ -210,7 +212,7 @@ async def _wait_for_first_sync(
 SAMPLE_LOOKUP = """
 query Lookup($number: String!, $email: String!) {
   lookupOrder(orderNumber: $number, customerEmail: $email) {
-    order { id eligible lineItems { id returnableQuantity } }
+    id eligible lineItems { id returnableQuantity eligible }
   }
 }
 """
@@ -245,10 +247,12 @@ async def _file_sample_returns(
             {"number": order["orderNumber"], "email": order["email"]},
             headers=portal,
         )
-        looked_up = (found.get("lookupOrder") or {}).get("order")
+        looked_up = found.get("lookupOrder")
         if not looked_up or not looked_up["eligible"]:
             continue
-        items = [li for li in looked_up["lineItems"] if li["returnableQuantity"] > 0][:1]
+        items = [
+            li for li in looked_up["lineItems"] if li["eligible"] and li["returnableQuantity"] > 0
+        ][:1]
         if not items:
             continue
         created = await _graphql(
