@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -30,8 +31,8 @@ def mongo_uri() -> Iterator[str]:
         yield server.uri
 
 
-def make_settings(mongo_uri: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+def make_settings(mongo_uri: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
         "environment": "test",
         "mongodb_uri": mongo_uri,
         "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
@@ -42,7 +43,7 @@ def make_settings(mongo_uri: str, **overrides: object) -> Settings:
         "log_json": True,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

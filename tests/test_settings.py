@@ -24,7 +24,7 @@ def test_env_example_lists_every_setting() -> None:
 
 
 def test_app_url_trailing_slash_is_stripped() -> None:
-    settings = Settings(_env_file=None, app_url="https://rms.example.com/")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, app_url="https://rms.example.com/")
     assert settings.oauth_redirect_uri == "https://rms.example.com/api/auth/shopify/callback"
     assert (
         settings.webhook_address("orders/create")
@@ -35,21 +35,21 @@ def test_app_url_trailing_slash_is_stripped() -> None:
 def test_lists_come_from_comma_separated_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPIFY_SCOPES", "read_orders, write_returns")
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://a.example,https://b.example")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.shopify_scopes == ["read_orders", "write_returns"]
     assert settings.cors_allowed_origins == ["https://a.example", "https://b.example"]
 
 
 def test_production_refuses_placeholder_secrets() -> None:
     with pytest.raises(ValidationError) as raised:
-        Settings(_env_file=None, environment="production", app_url="https://x.example")  # type: ignore[call-arg]
+        Settings(_env_file=None, environment="production", app_url="https://x.example")
     message = str(raised.value)
     assert "SHOPIFY_API_SECRET" in message
     assert "ENCRYPTION_KEYS" in message
 
 
 def test_production_starts_with_real_secrets_and_serves_no_graphiql() -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         environment="production",
         app_url="https://rms.example.com",
@@ -62,4 +62,4 @@ def test_production_starts_with_real_secrets_and_serves_no_graphiql() -> None:
 
 def test_invalid_encryption_key_is_refused() -> None:
     with pytest.raises(ValidationError):
-        Settings(_env_file=None, encryption_keys=["not-a-key"])  # type: ignore[call-arg]
+        Settings(_env_file=None, encryption_keys=["not-a-key"])
