@@ -178,12 +178,15 @@ mutation CreateReturn($input: CreateReturnInput!) {
 # the job. Needs the merchant Authorization.
 mutation ResyncShopify {
   resyncShopify(input: {type: FULL, days: 30}) {
-    syncJob {
+    job {
       id
       type
       status
       days
+      progress { orders upserted percent }
+      etaSeconds
     }
+    webhooksRepaired
     userErrors {
       field
       code

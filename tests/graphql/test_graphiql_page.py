@@ -308,3 +308,9 @@ async def test_portal_tab_uses_the_configured_tenant_and_customer(tmp_path: Path
     assert 'customerEmail: "jo\\"e@example.com"' in portal["query"]
     parse(portal["query"])
     assert json.loads(portal["variables"])["input"]["customerEmail"] == 'jo"e@example.com'
+
+
+def test_every_example_tab_is_valid_against_the_real_schema() -> None:
+    from app.graphql.schema import build_schema
+
+    assert example_tab_errors(build_schema()._schema) == []
