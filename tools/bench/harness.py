@@ -1,0 +1,981 @@
+"""`rms bench`: measure each operation of the service against the raw baseline, in one run.
+
+Everything is started here and stopped again: an embedded SecantusDB (in memory), the Shopify
+simulator (a thread of this process, wrapped in a cost meter), our service and the baseline
+(each `python -m tools.bench.serve` in its own process on a free loopback port), and the load
+generator (its own process per measurement). All traffic stays on 127.0.0.1 and every loop is
+bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from pymongo import monitoring
+
+from app.config import DEVELOPMENT_ENCRYPTION_KEY, Settings
+from app.db import connect
+from app.models import ApiKey, ShopifyIntegration, SyncJob, Tenant, WebhookEvent
+from app.models.bson import to_bson
+from app.services.token_cipher import TokenCipher
+from app.shopify.hmac import sign_webhook
+from tools.bench import graphql_exec
+from tools.bench.baseline import WEBHOOK_COLLECTION
+from tools.bench.fixtures import FixtureSummary, TenantFixture, load_fixtures, new_api_key
+from tools.bench.load import LoadResult, LoadSpec, PreparedRequest, run_load
+from tools.bench.options import DEFAULT_RESTORE_RATE, OPERATIONS
+from tools.bench.process import ServerProcess
+from tools.bench.report import ERROR, FAIL, PASS, PENDING, REPORTED, Report, Row
+from tools.bench.sim_meter import CostMeter
+from tools.devdb import EmbeddedDatabase
+from tools.shopify_sim import InstalledShop, SimulatorConfig, SimulatorControl, ThreadedASGIServer
+from tools.shopify_sim import payloads as sim_payloads
+from tools.shopify_sim.app import create_simulator_app
+
+API_KEY = "bench-api-key"
+API_SECRET = "bench-api-secret-0123456789abcdef"
+API_VERSION = "2026-10"
+SYNC_SHOP = "benchsync.myshopify.com"
+HOOK_SHOP = "benchhooks.myshopify.com"
+BASELINE_SYNC_TENANT = "baseline-sync"
+RSS_LIMIT_MIB = 250.0
+
+RETURNS_QUERY = """
+query BenchReturns($first: Int!) {
+  returns(first: $first) {
+    nodes {
+      id status orderNumber customerEmail createdAt
+      items { lineItemId quantity reason }
+      order { id name email totalPrice lineItems { id title sku quantity price } }
+    }
+    pageInfo { hasNextPage }
+  }
+}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    mode: str
+    orders: int
+    returns: int
+    webhook_requests: int
+    webhook_seconds: float
+    webhook_concurrency: int
+    latency_requests: int
+    latency_seconds: float
+    sync_orders: int
+    restore_rate: float
+    bucket_size: float
+    sync_timeout: float
+    graphql_orders: int
+    graphql_iterations: int
+    only: tuple[str, ...] = OPERATIONS
+    results_dir: Path | None = None  # None: bench/results
+
+    def runs(self, name: str) -> bool:
+        return name in self.only
+
+
+FULL = BenchConfig(
+    mode="full",
+    orders=100_000,
+    returns=20_000,
+    webhook_requests=30_000,
+    webhook_seconds=20.0,
+    webhook_concurrency=32,
+    latency_requests=1_000,
+    latency_seconds=20.0,
+    sync_orders=10_000,
+    restore_rate=DEFAULT_RESTORE_RATE,
+    bucket_size=1_000.0,
+    sync_timeout=240.0,
+    graphql_orders=1_000,
+    graphql_iterations=30,
+)
+QUICK = replace(
+    FULL,
+    mode="quick",
+    orders=10_000,
+    returns=2_000,
+    webhook_requests=5_000,
+    webhook_seconds=6.0,
+    latency_requests=200,
+    latency_seconds=4.0,
+    sync_orders=2_000,
+    sync_timeout=35.0,
+    graphql_iterations=10,
+)
+# For the smoke test: seconds, a few hundred documents.
+TINY = replace(
+    FULL,
+    mode="tiny",
+    orders=400,
+    returns=80,
+    webhook_requests=150,
+    webhook_seconds=3.0,
+    latency_requests=20,
+    latency_seconds=3.0,
+    sync_orders=60,
+    sync_timeout=15.0,
+    graphql_orders=50,
+    graphql_iterations=2,
+)
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+# Environment of the two servers -----------------------------------------------------------
+def service_env(
+    db: EmbeddedDatabase, db_name: str, sim_base: str, background: bool
+) -> dict[str, str]:
+    return {
+        "ENVIRONMENT": "development",
+        "MONGODB_URI": db.uri,
+        "MONGODB_DB": db_name,
+        "APP_URL": "http://127.0.0.1:8000",
+        "SHOPIFY_API_KEY": API_KEY,
+        "SHOPIFY_API_SECRET": API_SECRET,
+        "SHOPIFY_API_VERSION": API_VERSION,
+        "SHOPIFY_ADMIN_BASE_URL": f"{sim_base}/{{shop}}",
+        "ENCRYPTION_KEYS": DEVELOPMENT_ENCRYPTION_KEY,
+        "RUN_BACKGROUND_JOBS": "true" if background else "false",
+        "LOG_JSON": "true",
+    }
+
+
+def baseline_env(
+    db: EmbeddedDatabase, db_name: str, tenants: list[TenantFixture]
+) -> dict[str, str]:
+    keys = {tenant.api_key: tenant.tenant_id for tenant in tenants}
+    return {
+        "MONGODB_URI": db.uri,
+        "MONGODB_DB": db_name,
+        "SHOPIFY_API_SECRET": API_SECRET,
+        "BENCH_API_KEYS": orjson.dumps(keys).decode(),
+    }
+
+
+# Requests ---------------------------------------------------------------------------------
+def webhook_requests(
+    count: int, shop_domain: str, bodies: list[bytes], prefix: str
+) -> list[PreparedRequest]:
+    """`count` distinct orders/create deliveries (unique event ids), signed like Shopify."""
+    requests = []
+    for i in range(count):
+        body = bodies[i % len(bodies)]
+        requests.append(
+            PreparedRequest.with_bytes(
+                "POST",
+                "/api/webhooks/orders/create",
+                {
+                    "Content-Type": "application/json",
+                    "X-Shopify-Topic": "orders/create",
+                    "X-Shopify-Shop-Domain": shop_domain,
+                    "X-Shopify-API-Version": API_VERSION,
+                    "X-Shopify-Webhook-Id": f"{prefix}-wh-{i}",
+                    "X-Shopify-Event-Id": f"{prefix}-ev-{i}",
+                    "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
+                    "X-Shopify-Hmac-Sha256": sign_webhook(body, API_SECRET),
+                },
+                body,
+            )
+        )
+    return requests
+
+
+def graphql_request(
+    query: str, variables: dict[str, Any], headers: dict[str, str]
+) -> PreparedRequest:
+    body = orjson.dumps({"query": query, "variables": variables})
+    return PreparedRequest.with_bytes(
+        "POST", "/graphql", {"Content-Type": "application/json", **headers}, body
+    )
+
+
+# Schema introspection (operations that may not have landed yet) ----------------------------
+INTROSPECTION = """
+query BenchIntrospection {
+  __schema {
+    queryType { name } mutationType { name }
+    types {
+      name kind
+      fields { name args { name type { kind name ofType { kind name ofType { kind name } } } }
+               type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }
+      inputFields { name type { kind name ofType { kind name } } }
+    }
+  }
+}
+"""
+
+
+class SchemaView:
+    """Just enough of the live schema to build queries for operations owned by others."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        schema = data["__schema"]
+        self.types = {t["name"]: t for t in schema["types"]}
+        self.query = schema["queryType"]["name"]
+        self.mutation = (schema.get("mutationType") or {}).get("name")
+
+    @staticmethod
+    def named(type_ref: dict[str, Any]) -> dict[str, Any]:
+        while type_ref.get("ofType") is not None and type_ref["kind"] in ("NON_NULL", "LIST"):
+            type_ref = type_ref["ofType"]
+        return type_ref
+
+    def field(self, type_name: str | None, name: str) -> dict[str, Any] | None:
+        if type_name is None:
+            return None
+        for item in self.types.get(type_name, {}).get("fields") or []:
+            if item["name"] == name:
+                return dict(item)
+        return None
+
+    def selection(self, type_name: str, depth: int = 3) -> str:
+        """Every argument-free leaf field, and object fields' leaves down to `depth`."""
+        parts = []
+        for item in self.types[type_name].get("fields") or []:
+            if any(self.named(a["type"])["kind"] == "NON_NULL" for a in item["args"]) or any(
+                a["type"]["kind"] == "NON_NULL" for a in item["args"]
+            ):
+                continue
+            named = self.named(item["type"])
+            if named["kind"] in ("SCALAR", "ENUM"):
+                parts.append(item["name"])
+            elif named["kind"] == "OBJECT" and depth > 1:
+                inner = self.selection(named["name"], depth - 1)
+                if inner:
+                    parts.append(f"{item['name']} {{ {inner} }}")
+        return " ".join(parts)
+
+
+async def introspect(http: httpx.AsyncClient, url: str) -> SchemaView:
+    response = await http.post(f"{url}/graphql", json={"query": INTROSPECTION})
+    response.raise_for_status()
+    return SchemaView(response.json()["data"])
+
+
+# What the baseline's lookup answers; the GraphQL query asks for the same where the type has it.
+LOOKUP_FIELDS = ("id", "name", "createdAt")
+LOOKUP_LINE_FIELDS = ("id", "title", "sku", "quantity", "price", "returnableQuantity")
+
+
+def comparable_selection(schema: SchemaView, type_name: str) -> str:
+    parts = [name for name in LOOKUP_FIELDS if schema.field(type_name, name)]
+    lines = schema.field(type_name, "lineItems")
+    if lines is not None:
+        line_type = schema.named(lines["type"])["name"]
+        inner = [name for name in LOOKUP_LINE_FIELDS if schema.field(line_type, name)]
+        if inner:
+            parts.append("lineItems { " + " ".join(inner) + " }")
+    return " ".join(parts) if len(parts) > len(LOOKUP_FIELDS) else ""
+
+
+def lookup_query(schema: SchemaView) -> tuple[str, Callable[[str, str], dict[str, Any]]] | None:
+    """The `lookupOrder` query for whatever shape it landed with; None when it is not there."""
+    field = schema.field(schema.query, "lookupOrder")
+    if field is None:
+        return None
+    named = schema.named(field["type"])["name"]
+    selection = comparable_selection(schema, named) or schema.selection(named) or "__typename"
+    arg_names = {a["name"] for a in field["args"]}
+    if {"orderNumber", "customerEmail"} <= arg_names:
+        query = (
+            "query BenchLookup($n: String!, $e: String!) "
+            f"{{ lookupOrder(orderNumber: $n, customerEmail: $e) {{ {selection} }} }}"
+        )
+        return query, lambda number, email: {"n": number, "e": email}
+    if arg_names == {"input"}:
+        input_type = schema.named(field["args"][0]["type"])["name"]
+        query = (
+            f"query BenchLookup($input: {input_type}!) "
+            f"{{ lookupOrder(input: $input) {{ {selection} }} }}"
+        )
+        return query, lambda number, email: {
+            "input": {"orderNumber": number, "customerEmail": email}
+        }
+    return None
+
+
+# The whole run ----------------------------------------------------------------------------
+@dataclass(slots=True)
+class Stack:
+    config: BenchConfig
+    workdir: Path
+    db: EmbeddedDatabase
+    db_name: str
+    simulator: ThreadedASGIServer
+    meter: CostMeter
+    fixtures: FixtureSummary
+
+    @property
+    def sim_base(self) -> str:
+        return self.simulator.base_url
+
+    def settings(self, background: bool = False) -> Settings:
+        env = service_env(self.db, self.db_name, self.sim_base, background)
+        values = {key.lower(): value for key, value in env.items()}
+        return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def _status(ok: bool) -> str:
+    return PASS if ok else FAIL
+
+
+def _load_note(result: LoadResult) -> str:
+    if not result.errors:
+        return ""
+    return f"{result.errors} errors ({result.statuses}); first: {result.first_error}"
+
+
+def measure_webhooks(
+    stack: Stack, ours: ServerProcess, base: ServerProcess, report: Report
+) -> None:
+    config = stack.config
+    tenant = stack.fixtures.tenants[0]
+    bodies = webhook_bodies(stack)
+    warmup = config.webhook_concurrency * 2
+    total = config.webhook_requests + warmup
+    results: dict[str, LoadResult] = {}
+    for name, server in (("baseline", base), ("ours", ours)):
+        prefix = f"{name}-{uuid.uuid4().hex[:8]}"
+        spec = LoadSpec(
+            url=server.url,
+            requests=webhook_requests(total, tenant.shop_domain, bodies, prefix),
+            concurrency=config.webhook_concurrency,
+            max_requests=config.webhook_requests,
+            max_seconds=config.webhook_seconds,
+            warmup=warmup,
+        )
+        log(f"webhook ingest: {name}, {config.webhook_concurrency} senders")
+        results[name] = run_load(spec, stack.workdir, f"webhook-{name}")
+    ours_r, base_r = results["ours"], results["baseline"]
+    details = {"ours": ours_r.as_dict(), "baseline": base_r.as_dict()}
+    ratio = ours_r.rps / base_r.rps if base_r.rps else None
+    report.add(
+        Row(
+            "webhook ingest",
+            f"requests/s ({config.webhook_concurrency} senders)",
+            "req/s",
+            ours_r.rps,
+            base_r.rps,
+            ">= 40% of baseline",
+            _status(ratio is not None and ratio >= 0.40 and not ours_r.errors),
+            note=_load_note(ours_r),
+            details=details,
+        )
+    )
+    report.add(
+        Row(
+            "webhook ingest",
+            f"p99 ({config.webhook_concurrency} senders)",
+            "ms",
+            ours_r.p99_ms,
+            base_r.p99_ms,
+            "< 50 ms",
+            _status(ours_r.p99_ms < 50.0 and not ours_r.errors),
+            details={"ours_p50_ms": ours_r.p50_ms, "baseline_p50_ms": base_r.p50_ms},
+        )
+    )
+
+
+def webhook_bodies(stack: Stack) -> list[bytes]:
+    """Real orders/create payloads, rendered by the simulator from its seeded orders."""
+    state = stack.meter.app.state.sim  # type: ignore[attr-defined]
+    shop = state.shops[HOOK_SHOP]
+    return [orjson.dumps(sim_payloads.order(order, shop)) for order in shop.orders[:50]]
+
+
+def _latency(
+    stack: Stack, name: str, server: ServerProcess, requests: list[PreparedRequest]
+) -> LoadResult:
+    config = stack.config
+    spec = LoadSpec(
+        url=server.url,
+        requests=requests,
+        concurrency=1,
+        max_requests=config.latency_requests,
+        max_seconds=config.latency_seconds,
+        warmup=min(20, config.latency_requests),
+    )
+    return run_load(spec, stack.workdir, name)
+
+
+def measure_returns(stack: Stack, ours: ServerProcess, base: ServerProcess, report: Report) -> None:
+    tenant = stack.fixtures.tenants[0]
+    auth = {"Authorization": f"Bearer {tenant.api_key}"}
+    log("returns(first: 50): baseline, ours (1 sender)")
+    base_r = _latency(
+        stack,
+        "returns-baseline",
+        base,
+        [PreparedRequest("GET", "/returns?first=50", auth)],
+    )
+    ours_r = _latency(
+        stack, "returns-ours", ours, [graphql_request(RETURNS_QUERY, {"first": 50}, auth)]
+    )
+    details = {"ours": ours_r.as_dict(), "baseline": base_r.as_dict()}
+    ratio = ours_r.p50_ms / base_r.p50_ms if base_r.p50_ms else None
+    report.add(
+        Row(
+            "returns(first: 50) + orders + line items",
+            "p50 (1 sender)",
+            "ms",
+            ours_r.p50_ms,
+            base_r.p50_ms,
+            "<= 3x baseline",
+            _status(ratio is not None and ratio <= 3.0 and not ours_r.errors),
+            note=_load_note(ours_r),
+            details=details,
+        )
+    )
+    report.add(
+        Row(
+            "returns(first: 50) + orders + line items",
+            "p99 (1 sender)",
+            "ms",
+            ours_r.p99_ms,
+            base_r.p99_ms,
+            "reported",
+            REPORTED,
+        )
+    )
+
+
+def measure_lookup(
+    stack: Stack,
+    ours: ServerProcess,
+    base: ServerProcess,
+    schema: SchemaView,
+    report: Report,
+) -> None:
+    tenant = stack.fixtures.tenants[-1]
+    pairs = tenant.lookups
+    built = lookup_query(schema)
+    log("lookupOrder: baseline" + (", ours" if built else " (ours: not in the schema yet)"))
+    base_requests = [
+        PreparedRequest(
+            "GET",
+            "/lookup?"
+            + httpx.QueryParams({"orderNumber": number, "customerEmail": email}).__str__(),
+            {"X-Tenant-Id": tenant.tenant_id},
+        )
+        for number, email in pairs
+    ]
+    base_r = _latency(stack, "lookup-baseline", base, base_requests)
+    if built is None:
+        report.pending.append("lookupOrder (app/graphql/portal)")
+        report.add(
+            Row(
+                f"lookupOrder on {stack.fixtures.orders:,} orders",
+                "p50 (1 sender)",
+                "ms",
+                None,
+                base_r.p50_ms,
+                "<= 2x baseline + 0.5 ms",
+                PENDING,
+                note="`lookupOrder` is not in the schema yet",
+                details={"baseline": base_r.as_dict()},
+            )
+        )
+        return
+    query, variables = built
+    headers = {"X-Tenant-Id": tenant.tenant_id}
+    ours_requests = [
+        graphql_request(query, variables(number, email), headers) for number, email in pairs
+    ]
+    ours_r = _latency(stack, "lookup-ours", ours, ours_requests)
+    limit = 2 * base_r.p50_ms + 0.5
+    report.add(
+        Row(
+            f"lookupOrder on {stack.fixtures.orders:,} orders",
+            "p50 (1 sender)",
+            "ms",
+            ours_r.p50_ms,
+            base_r.p50_ms,
+            "<= 2x baseline + 0.5 ms",
+            _status(ours_r.p50_ms <= limit and not ours_r.errors),
+            note=_load_note(ours_r),
+            details={"ours": ours_r.as_dict(), "baseline": base_r.as_dict(), "query": query},
+        )
+    )
+    report.add(
+        Row(
+            f"lookupOrder on {stack.fixtures.orders:,} orders",
+            "p99 (1 sender)",
+            "ms",
+            ours_r.p99_ms,
+            base_r.p99_ms,
+            "reported",
+            REPORTED,
+        )
+    )
+
+
+class CommandCounter(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.commands: Counter[str] = Counter()
+        self.recording = False
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.recording:
+            self.commands[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def count_commands(
+    stack: Stack, sizes: tuple[int, ...] = (10, 50)
+) -> dict[int, Counter[str]]:
+    """MongoDB commands one `returns(first: N)` request costs, in-process with a listener."""
+    from app.main import create_app
+
+    counter = CommandCounter()
+    app = create_app(stack.settings(), mongo_listeners=[counter], configure_logs=False)
+    tenant = stack.fixtures.tenants[0]
+    headers = {"Authorization": f"Bearer {tenant.api_key}"}
+    counts: dict[int, Counter[str]] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            for size in sizes:
+                counter.commands = Counter()
+                counter.recording = True
+                response = await http.post(
+                    "/graphql",
+                    json={"query": RETURNS_QUERY, "variables": {"first": size}},
+                    headers=headers,
+                )
+                counter.recording = False
+                body = response.json()
+                nodes = ((body.get("data") or {}).get("returns") or {}).get("nodes")
+                if nodes is None:
+                    raise RuntimeError(f"returns query failed: {body}")
+                counts[size] = counter.commands
+    return counts
+
+
+def measure_commands(stack: Stack, report: Report) -> None:
+    log("command count of returns(first: 10) and returns(first: 50), in-process")
+    counts = asyncio.run(count_commands(stack))
+    small, large = counts[10], counts[50]
+    total_small, total_large = sum(small.values()), sum(large.values())
+    report.add(
+        Row(
+            "returns(first: 50) + orders + line items",
+            "MongoDB commands (first: 10 / first: 50)",
+            "commands",
+            float(total_large),
+            2.0,
+            "constant in page size",
+            _status(small == large),
+            details={
+                "ours_text": f"{total_small} / {total_large}",
+                "first_10": dict(small),
+                "first_50": dict(large),
+            },
+        )
+    )
+
+
+def measure_graphql(stack: Stack, report: Report) -> None:
+    config = stack.config
+    log(f"GraphQL execution: {config.graphql_orders} orders x 19 fields, in-process")
+    timing = asyncio.run(graphql_exec.measure(config.graphql_orders, config.graphql_iterations))
+    ratio = timing.ours_ms / timing.plain_ms
+    report.add(
+        Row(
+            f"GraphQL execution, {timing.orders:,} orders x {timing.fields} fields (no I/O)",
+            f"median of {timing.iterations}",
+            "ms",
+            timing.ours_ms,
+            timing.plain_ms,
+            "<= 1.1x graphql-core",
+            _status(ratio <= 1.1 and timing.same_result),
+            note="" if timing.same_result else "results differ between the two schemas",
+            details={"baseline_is": "graphql-core, default resolvers over dicts"},
+        )
+    )
+
+
+# Sync -------------------------------------------------------------------------------------
+async def _prepare_sync(stack: Stack, http: httpx.AsyncClient) -> tuple[InstalledShop, str, str]:
+    """The simulator shop (installed through OAuth) and our tenant connected to it."""
+    config = stack.config
+    control = SimulatorControl(http, stack.sim_base, API_KEY, API_SECRET)
+    shop = await control.create_shop(
+        SYNC_SHOP,
+        orders=config.sync_orders,
+        restore_rate=config.restore_rate,
+        bucket_size=config.bucket_size,
+    )
+    assert isinstance(shop, InstalledShop)
+    database = await connect(stack.settings(), create_indexes=False)
+    try:
+        db = database.db
+        tenant_id = "tenant-" + SYNC_SHOP.split(".", 1)[0]
+        now = datetime.now(UTC)
+        await db[Tenant.Settings.name].insert_one(
+            to_bson(Tenant.new(tenant_id, SYNC_SHOP, "Bench sync shop"))
+        )
+        cipher = TokenCipher([DEVELOPMENT_ENCRYPTION_KEY])
+        integration = to_bson(
+            ShopifyIntegration.model_construct(
+                tenant_id=tenant_id,
+                shop_domain=SYNC_SHOP,
+                access_token=cipher.encrypt(shop.access_token),
+                refresh_token=cipher.encrypt(shop.refresh_token),
+                expires_at=datetime.fromtimestamp(now.timestamp() + shop.expires_in, UTC),
+                scopes=sorted(shop.scope.split(",")),
+                api_version=API_VERSION,
+                installed_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        integration.pop("_id", None)
+        integration.pop("id", None)
+        await db[ShopifyIntegration.Settings.name].insert_one(integration)
+        key_id, key, key_hash = new_api_key()
+        api_key = to_bson(
+            ApiKey.model_construct(
+                tenant_id=tenant_id,
+                key_id=key_id,
+                key_hash=key_hash,
+                name="bench-sync",
+                created_at=now,
+                revoked_at=None,
+                last_used_at=None,
+            )
+        )
+        api_key.pop("_id", None)
+        api_key.pop("id", None)
+        await db[ApiKey.Settings.name].insert_one(api_key)
+        # The ingestion measurement left thousands of unprocessed events: a worker must not
+        # spend the sync measurement on them.
+        await db[WebhookEvent.Settings.name].delete_many({})
+        await db[WEBHOOK_COLLECTION].delete_many({})
+    finally:
+        await database.close()
+    return shop, tenant_id, key
+
+
+async def _wait_for_bucket(stack: Stack) -> None:
+    # A full bucket for each run, so neither starts with the other's debt.
+    await asyncio.sleep(stack.config.bucket_size / stack.config.restore_rate + 0.3)
+
+
+async def _run_baseline_sync(
+    stack: Stack, base: ServerProcess, http: httpx.AsyncClient, shop: InstalledShop
+) -> dict[str, Any]:
+    before = stack.meter.snapshot(SYNC_SHOP)
+    started = time.perf_counter()
+    response = await http.post(
+        f"{base.url}/sync",
+        json={
+            "tenant_id": BASELINE_SYNC_TENANT,
+            "url": shop.graphql_url(API_VERSION),
+            "token": shop.access_token,
+        },
+        timeout=stack.config.sync_timeout + 30,
+    )
+    seconds = time.perf_counter() - started
+    response.raise_for_status()
+    after = stack.meter.snapshot(SYNC_SHOP)
+    result: dict[str, Any] = response.json()
+    result |= {
+        "wall_seconds": seconds,
+        "points_charged": after.points - before.points,
+        "throttled_responses": after.throttled - before.throttled,
+    }
+    return result
+
+
+async def _run_our_sync(
+    stack: Stack, ours: ServerProcess, http: httpx.AsyncClient, tenant_id: str, key: str
+) -> dict[str, Any]:
+    mutation = (
+        "mutation BenchResync { resyncShopify(input: {type: FULL, days: 365}) "
+        "{ __typename userErrors { message } } }"
+    )
+    database = await connect(stack.settings(), create_indexes=False)
+    try:
+        jobs = database.db[SyncJob.Settings.name]
+        orders = database.db["orders"]
+        before = stack.meter.snapshot(SYNC_SHOP)
+        started = time.perf_counter()
+        response = await http.post(
+            f"{ours.url}/graphql",
+            json={"query": mutation},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        body = response.json()
+        if body.get("errors") or (body.get("data") or {}).get("resyncShopify") is None:
+            raise RuntimeError(f"resyncShopify failed: {body}")
+        deadline = started + stack.config.sync_timeout
+        job: dict[str, Any] | None = None
+        while time.perf_counter() < deadline:
+            job = await jobs.find_one({"tenant_id": tenant_id}, sort=[("created_at", -1)])
+            if job is not None and job.get("status") in ("completed", "failed", "canceled"):
+                break
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+        stored = await orders.count_documents({"tenant_id": tenant_id})
+        after = stack.meter.snapshot(SYNC_SHOP)
+        status = (job or {}).get("status", "no job")
+        job_seconds = None
+        if job and job.get("started_at") and job.get("finished_at"):
+            job_seconds = (job["finished_at"] - job["started_at"]).total_seconds()
+        return {
+            "status": status,
+            "timed_out": status not in ("completed", "failed", "canceled"),
+            "orders": stored,
+            "seconds": seconds,
+            "job_seconds": job_seconds,
+            "progress": (job or {}).get("progress"),
+            "mode": (job or {}).get("mode"),
+            "error": (job or {}).get("error"),
+            "points_charged": after.points - before.points,
+            "throttled_responses": after.throttled - before.throttled,
+        }
+    finally:
+        await database.close()
+
+
+def measure_sync(stack: Stack, base: ServerProcess, report: Report) -> None:
+    config = stack.config
+    rate = config.restore_rate
+    target_note = f"bucket {config.bucket_size:.0f} points, restore {rate:.0f} points/s"
+    operation = f"full sync of {config.sync_orders:,} orders"
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+        async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
+            shop, tenant_id, key = await _prepare_sync(stack, http)
+            log(f"sync: baseline ({target_note})")
+            base_result = await _run_baseline_sync(stack, base, http, shop)
+            env = service_env(stack.db, stack.db_name, stack.sim_base, background=True)
+            with ServerProcess("ours", env, stack.workdir) as ours:
+                schema = await introspect(http, ours.url)
+                if schema.field(schema.mutation, "resyncShopify") is None:
+                    return base_result, None, "`resyncShopify` is not in the schema yet"
+                await _wait_for_bucket(stack)
+                log("sync: ours (background jobs on)")
+                try:
+                    return base_result, await _run_our_sync(stack, ours, http, tenant_id, key), None
+                except RuntimeError as exc:
+                    return base_result, None, str(exc)[:300]
+
+    base_result, ours_result, problem = asyncio.run(run())
+    base_rate = base_result["orders"] / base_result["wall_seconds"]
+    base_budget = budget_used(base_result["points_charged"], base_result["wall_seconds"], config)
+    if ours_result is None:
+        if problem and "not in the schema" in problem:
+            report.pending.append("resyncShopify / sync engine (app/services/sync)")
+        status = PENDING if problem and "not in the schema" in problem else ERROR
+        for metric, unit, value, target in (
+            ("orders/s", "orders/s", base_rate, ">= 75% of baseline"),
+            ("throttle budget used", "%", base_budget, ">= 90%"),
+        ):
+            report.add(
+                Row(
+                    operation,
+                    metric,
+                    unit,
+                    None,
+                    value,
+                    target,
+                    status,
+                    note=problem or "",
+                    details={"baseline": base_result, "bucket": target_note},
+                )
+            )
+        return
+    ours_rate = ours_result["orders"] / ours_result["seconds"] if ours_result["seconds"] else 0.0
+    ours_budget = budget_used(ours_result["points_charged"], ours_result["seconds"], config)
+    mode = ours_result.get("mode")
+    finished = ours_result["status"] == "completed" and ours_result["orders"] >= config.sync_orders
+    note = (
+        ""
+        if finished
+        else (
+            f"job {ours_result['status']} with {ours_result['orders']} of {config.sync_orders} orders "
+            f"after {ours_result['seconds']:.0f} s"
+            + (f": {ours_result['error']}" if ours_result["error"] else "")
+        )
+    )
+    report.add(
+        Row(
+            operation,
+            "orders/s (mutation to completed)",
+            "orders/s",
+            ours_rate,
+            base_rate,
+            ">= 75% of baseline",
+            _status(finished and ours_rate >= 0.75 * base_rate),
+            note=note,
+            details={"ours": ours_result, "baseline": base_result, "bucket": target_note},
+        )
+    )
+    report.add(
+        Row(
+            operation,
+            "throttle budget used",
+            "%",
+            ours_budget,
+            base_budget,
+            ">= 90%",
+            _status(finished and ours_budget >= 90.0),
+            note=f"{target_note}; our job ran in {mode} mode"
+            + (" (a bulk export is not paid from the bucket)" if mode == "bulk" else ""),
+        )
+    )
+
+
+def budget_used(points: float, seconds: float, config: BenchConfig) -> float:
+    """Points charged / points the bucket could give in that time (its start level included)."""
+    available = config.restore_rate * seconds + config.bucket_size
+    return 100.0 * points / available if available else 0.0
+
+
+# Orchestration ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def running_stack(config: BenchConfig, workdir: Path) -> Iterator[Stack]:
+    log(f"starting SecantusDB (in memory) and the simulator; workdir {workdir}")
+    with EmbeddedDatabase(log_path=workdir / "secantusdb.log") as db:
+        meter = CostMeter(
+            create_simulator_app(
+                SimulatorConfig(api_key=API_KEY, api_secret=API_SECRET, seed=7, default_orders=0)
+            )
+        )
+        simulator = ThreadedASGIServer(meter).start()
+        try:
+            stack = Stack(config, workdir, db, "bench", simulator, meter, FixtureSummary())
+            asyncio.run(_load(stack))
+            yield stack
+        finally:
+            simulator.stop()
+
+
+async def _load(stack: Stack) -> None:
+    config = stack.config
+    database = await connect(stack.settings())  # creates every model's indexes
+    try:
+        await database.db[WEBHOOK_COLLECTION].create_indexes(WebhookEvent.Settings.indexes)
+        log(f"loading {config.orders:,} orders and {config.returns:,} returns over 2 tenants")
+        stack.fixtures = await load_fixtures(
+            database.db,
+            orders=config.orders,
+            returns=config.returns,
+            encryption_keys=[DEVELOPMENT_ENCRYPTION_KEY],
+        )
+        log(f"fixtures loaded in {stack.fixtures.seconds:.1f} s")
+    finally:
+        await database.close()
+    async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
+        control = SimulatorControl(http, stack.sim_base, API_KEY, API_SECRET)
+        await control.create_shop(HOOK_SHOP, orders=50, install=False)
+
+
+def run(config: BenchConfig) -> Report:
+    started = time.perf_counter()
+    # Importing app.main configures the service's JSON logs for this process: keep the
+    # in-process measurements quiet (the servers keep their own logging).
+    import app.main  # noqa: F401
+
+    logging.getLogger("app").setLevel(logging.WARNING)
+    report = Report(
+        mode=config.mode,
+        started_at=datetime.now(UTC).isoformat(),
+        parameters={k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="rms-bench-") as tmp,
+        running_stack(config, Path(tmp)) as stack,
+    ):
+        report.parameters["fixtures"] = {
+            "orders": stack.fixtures.orders,
+            "returns": stack.fixtures.returns,
+            "tenants": len(stack.fixtures.tenants),
+            "load_seconds": round(stack.fixtures.seconds, 1),
+        }
+        http_ops = [
+            name for name in ("webhook", "returns", "lookup", "memory") if config.runs(name)
+        ]
+        base_env = baseline_env(stack.db, stack.db_name, stack.fixtures.tenants)
+        base = ServerProcess("baseline", base_env, stack.workdir).start()
+        try:
+            if http_ops:
+                env = service_env(stack.db, stack.db_name, stack.sim_base, background=False)
+                with ServerProcess("ours", env, stack.workdir) as ours:
+                    schema = asyncio.run(_introspect(ours.url))
+                    steps: list[tuple[str, Callable[[], None]]] = [
+                        ("webhook", lambda: measure_webhooks(stack, ours, base, report)),
+                        ("returns", lambda: measure_returns(stack, ours, base, report)),
+                        ("lookup", lambda: measure_lookup(stack, ours, base, schema, report)),
+                    ]
+                    for name, step in steps:
+                        if config.runs(name):
+                            _guarded(report, name, step)
+                    if config.runs("memory"):
+                        measure_memory(ours, base, report, http_ops)
+            if config.runs("commands"):
+                _guarded(report, "commands", lambda: measure_commands(stack, report))
+            if config.runs("graphql"):
+                _guarded(report, "graphql", lambda: measure_graphql(stack, report))
+            if config.runs("sync"):
+                _guarded(report, "sync", lambda: measure_sync(stack, base, report))
+        finally:
+            base.stop()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _introspect(url: str) -> SchemaView:
+    async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
+        return await introspect(http, url)
+
+
+def measure_memory(
+    ours: ServerProcess, base: ServerProcess, report: Report, after: list[str]
+) -> None:
+    ours_peak, base_peak = ours.peak_rss_mib(), base.peak_rss_mib()
+    report.add(
+        Row(
+            "API worker memory",
+            "peak RSS (VmHWM) after " + ", ".join(op for op in after if op != "memory"),
+            "MiB",
+            ours_peak,
+            base_peak,
+            f"< {RSS_LIMIT_MIB:.0f} MiB",
+            _status(ours_peak is not None and ours_peak < RSS_LIMIT_MIB),
+        )
+    )
+
+
+def _guarded(report: Report, name: str, step: Callable[[], None]) -> None:
+    """One measurement failing is reported as such; the others still run."""
+    try:
+        step()
+    except Exception as exc:
+        log(f"{name} failed: {exc!r}")
+        report.add(Row(name, "-", "", None, None, "-", ERROR, note=repr(exc)[:300]))
