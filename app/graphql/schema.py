@@ -8,9 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    MaxAliasesLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -19,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from app.config import Settings
 from app.graphql.core.audit import AuditMerchantMutations
+from app.graphql.core.limits import QueryLimits
 from app.graphql.core.masking import MaskUnexpectedErrors
 from app.graphql.core.operation_info import OperationInfo
 from app.graphql.core.query_cost import QueryCostLimit
@@ -78,8 +77,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: QueryLimits(max_depth, max_aliases),
         lambda: QueryCostLimit(max_cost, max_page),
         OperationInfo,
         AuditMerchantMutations,
