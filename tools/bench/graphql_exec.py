@@ -23,14 +23,9 @@ from graphql import (
     parse,
     validate,
 )
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
+from app.graphql.core.limits import QueryLimits
 from app.graphql.core.masking import MaskUnexpectedErrors
 from app.graphql.order.types import Order as OrderType
 from app.models import Order
@@ -145,13 +140,12 @@ def build_ours(records: list[Order]) -> strawberry.Schema:
     class BenchQuery:
         @strawberry.field
         def orders(self) -> list[OrderType]:
-            return [OrderType(record=record) for record in records]
+            return [OrderType.from_record(record) for record in records]
 
     extensions: list[type[SchemaExtension] | Any] = [
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=12),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: QueryLimits(12, 30),
         MaskUnexpectedErrors,
     ]
     return strawberry.Schema(query=BenchQuery, extensions=extensions)

@@ -29,9 +29,9 @@ class OrderQueries:
             after=after,
             filter=filter.to_service() if filter else None,
         )
-        return Connection[Order].from_page(page, lambda record: Order(record=record))
+        return Connection[Order].from_page(page, Order.from_record)
 
     @strawberry.field(permission_classes=[IsMerchant], description="An order by Shopify id.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         record = await get_order(info.context.tenant_id, str(id))
-        return Order(record=record) if record else None
+        return Order.from_record(record) if record else None

@@ -1,4 +1,9 @@
-"""GraphQL types for orders and their line items."""
+"""GraphQL types for orders and their line items.
+
+Plain fields are attributes filled once from the record (`from_record`), so GraphQL resolves
+them with the cheap default resolver instead of one method call per field: a page of orders is
+the hottest list in the API. Only fields that load something keep a resolver.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import strawberry
 from app.graphql.core.context import Info
 from app.models import Order as OrderRecord
 from app.models.order import LineItem as LineItemRecord
+from app.models.order import OrderCustomer as OrderCustomerRecord
 
 if TYPE_CHECKING:
     from app.graphql.returns.types import Return
@@ -24,136 +30,93 @@ class OrderCustomer:
     last_name: str | None
     phone: str | None
 
+    @classmethod
+    def from_record(cls, record: OrderCustomerRecord) -> OrderCustomer:
+        return cls(
+            id=strawberry.ID(record.id) if record.id else None,
+            email=record.email,
+            first_name=record.first_name,
+            last_name=record.last_name,
+            phone=record.phone,
+        )
+
 
 @strawberry.type
 class LineItem:
-    record: strawberry.Private[LineItemRecord]
+    id: strawberry.ID
+    title: str
+    variant_id: str | None
+    variant_title: str | None
+    product_id: str | None
+    product_type: str | None
+    sku: str | None
+    quantity: int
+    fulfilled_quantity: int
+    price: Decimal = strawberry.field(description="Unit price.")
+    total_discount: Decimal = strawberry.field(description="Discounts allocated to the line.")
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.record.id)
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.record.title
-
-    @strawberry.field
-    def variant_id(self) -> str | None:
-        return self.record.variant_id
-
-    @strawberry.field
-    def variant_title(self) -> str | None:
-        return self.record.variant_title
-
-    @strawberry.field
-    def product_id(self) -> str | None:
-        return self.record.product_id
-
-    @strawberry.field
-    def product_type(self) -> str | None:
-        return self.record.product_type
-
-    @strawberry.field
-    def sku(self) -> str | None:
-        return self.record.sku
-
-    @strawberry.field
-    def quantity(self) -> int:
-        return self.record.quantity
-
-    @strawberry.field
-    def fulfilled_quantity(self) -> int:
-        return self.record.fulfilled_quantity
-
-    @strawberry.field
-    def price(self) -> Decimal:
-        return self.record.price
-
-    @strawberry.field
-    def total_discount(self) -> Decimal:
-        return self.record.total_discount
+    @classmethod
+    def from_record(cls, record: LineItemRecord) -> LineItem:
+        return cls(
+            id=strawberry.ID(record.id),
+            title=record.title,
+            variant_id=record.variant_id,
+            variant_title=record.variant_title,
+            product_id=record.product_id,
+            product_type=record.product_type,
+            sku=record.sku,
+            quantity=record.quantity,
+            fulfilled_quantity=record.fulfilled_quantity,
+            price=record.price,
+            total_discount=record.total_discount,
+        )
 
 
 @strawberry.type
 class Order:
     record: strawberry.Private[OrderRecord]
+    id: strawberry.ID = strawberry.field(
+        description="The order's Shopify id, e.g. `5813364687033`."
+    )
+    admin_graphql_api_id: str | None
+    order_number: str = strawberry.field(description="`1001` for the order named `#1001`.")
+    name: str
+    email: str | None
+    customer: OrderCustomer | None
+    line_items: list[LineItem]
+    financial_status: str | None
+    fulfillment_status: str | None
+    tags: list[str]
+    currency: str
+    subtotal_price: Decimal
+    total_price: Decimal
+    total_discounts: Decimal
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
 
-    @strawberry.field(description="The order's Shopify id, e.g. `5813364687033`.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.record.shopify_id)
-
-    @strawberry.field
-    def admin_graphql_api_id(self) -> str | None:
-        return self.record.admin_graphql_api_id
-
-    @strawberry.field(description="`1001` for the order named `#1001`.")
-    def order_number(self) -> str:
-        return self.record.order_number
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.record.name
-
-    @strawberry.field
-    def email(self) -> str | None:
-        return self.record.email
-
-    @strawberry.field
-    def customer(self) -> OrderCustomer | None:
-        c = self.record.customer
-        if c is None:
-            return None
-        return OrderCustomer(
-            id=strawberry.ID(c.id) if c.id else None,
-            email=c.email,
-            first_name=c.first_name,
-            last_name=c.last_name,
-            phone=c.phone,
+    @classmethod
+    def from_record(cls, record: OrderRecord) -> Order:
+        return cls(
+            record=record,
+            id=strawberry.ID(record.shopify_id),
+            admin_graphql_api_id=record.admin_graphql_api_id,
+            order_number=record.order_number,
+            name=record.name,
+            email=record.email,
+            customer=OrderCustomer.from_record(record.customer) if record.customer else None,
+            line_items=[LineItem.from_record(item) for item in record.line_items],
+            financial_status=record.financial_status,
+            fulfillment_status=record.fulfillment_status,
+            tags=record.tags,
+            currency=record.currency,
+            subtotal_price=record.subtotal_price,
+            total_price=record.total_price,
+            total_discounts=record.total_discounts,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            delivered_at=record.delivered_at,
         )
-
-    @strawberry.field
-    def line_items(self) -> list[LineItem]:
-        return [LineItem(record=item) for item in self.record.line_items]
-
-    @strawberry.field
-    def financial_status(self) -> str | None:
-        return self.record.financial_status
-
-    @strawberry.field
-    def fulfillment_status(self) -> str | None:
-        return self.record.fulfillment_status
-
-    @strawberry.field
-    def tags(self) -> list[str]:
-        return self.record.tags
-
-    @strawberry.field
-    def currency(self) -> str:
-        return self.record.currency
-
-    @strawberry.field
-    def subtotal_price(self) -> Decimal:
-        return self.record.subtotal_price
-
-    @strawberry.field
-    def total_price(self) -> Decimal:
-        return self.record.total_price
-
-    @strawberry.field
-    def total_discounts(self) -> Decimal:
-        return self.record.total_discounts
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.record.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.record.updated_at
-
-    @strawberry.field
-    def delivered_at(self) -> datetime | None:
-        return self.record.delivered_at
 
     @strawberry.field(description="Returns requested against this order, newest first.")
     async def returns(

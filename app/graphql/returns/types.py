@@ -234,7 +234,7 @@ class Return:
     @strawberry.field(description="The order this return belongs to (batched per request).")
     async def order(self, info: Info) -> Order | None:
         record = await info.context.loaders.order_by_shopify_id.load(self.record.order_id)
-        return Order(record=record) if record else None
+        return Order.from_record(record) if record else None
 
 
 @strawberry.type
