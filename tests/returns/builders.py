@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,9 +11,20 @@ from typing import Any
 import httpx
 
 from app.clock import utcnow
-from app.models import Order
+from app.config import Settings
+from app.jobs.sync import SyncWorker
+from app.models import Order, SyncJob
 from app.models.order import LineItem, OrderCustomer
+from app.models.sync_job import SyncStatus, SyncType
+from app.services.integrations import connect_integration
+from app.services.sync.engine import SyncOptions
+from app.services.sync.jobs import queue_sync
+from app.services.tenants import ensure_tenant
+from app.shopify.oauth_client import TokenGrant
+from tests.conftest import make_settings
 from tests.factories import graphql
+from tests.simulator_fixtures import SIM_API_KEY, SIM_API_SECRET
+from tools.shopify_sim import InstalledShop, SimulatorControl, SimulatorServer
 
 _ids = itertools.count(7_100_000_000_001)
 
@@ -133,3 +145,91 @@ async def create(client: httpx.AsyncClient, tenant_id: str, data: dict[str, Any]
     assert "errors" not in body, body
     payload: dict[str, Any] = body["data"]["createReturn"]
     return payload
+
+
+# Against the Shopify simulator ---------------------------------------------------------------
+def sim_settings(mongo_uri: str, simulator: SimulatorServer) -> Settings:
+    """The app's settings pointed at the simulator, with the simulator's app credentials."""
+    return make_settings(
+        mongo_uri,
+        shopify_api_key=SIM_API_KEY,
+        shopify_api_secret=SIM_API_SECRET,
+        shopify_admin_base_url=simulator.admin_base_template,
+    )
+
+
+@dataclass(frozen=True)
+class SimTenant:
+    tenant_id: str
+    shop: InstalledShop
+
+    @property
+    def domain(self) -> str:
+        return self.shop.domain
+
+
+async def connect_sim_tenant(control: SimulatorControl, settings: Settings) -> SimTenant:
+    """A simulator shop (no seeded orders) with the app installed through OAuth and the grant
+    stored as the OAuth callback stores it."""
+    shop = await control.create_shop(orders=0)
+    assert isinstance(shop, InstalledShop)
+    tenant = await ensure_tenant(shop.domain)
+    grant = TokenGrant(
+        access_token=shop.access_token,
+        scope=shop.scope,
+        expires_at=utcnow() + timedelta(seconds=shop.expires_in),
+        refresh_token=shop.refresh_token,
+        refresh_token_expires_at=None,
+    )
+    await connect_integration(tenant.tenant_id, shop.domain, grant, settings)
+    return SimTenant(tenant.tenant_id, shop)
+
+
+def returnable_variants(simulator: SimulatorServer, domain: str, count: int = 1) -> list[str]:
+    """Variant GIDs of the simulator shop's products the default policy lets customers return
+    (no `final-sale` tag), read in-process."""
+    shop = simulator.app.state.sim.shops[domain]
+    found = [
+        str(variant["id"])
+        for product in shop.products
+        if "final-sale" not in product["tags"]
+        for variant in product["_variants"]
+    ]
+    assert len(found) >= count
+    return found[:count]
+
+
+async def sim_synced_order(
+    control: SimulatorControl,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    tenant: SimTenant,
+    lines: list[dict[str, Any]],
+    *,
+    fulfilled: bool = True,
+    email: str = "buyer@example.com",
+) -> Order:
+    """An order created in the simulator (fulfilled and delivered now), then synced into our
+    database by a real sync job, so its line item ids are the simulator's."""
+    created = await control.create_order(
+        tenant.domain, email=email, line_items=lines, fulfilled=fulfilled
+    )
+    queued = await queue_sync(tenant.tenant_id, SyncType.FULL, 30)
+    assert queued.job is not None
+    fast = SyncOptions(lease_seconds=5.0, retry_backoff=0.05, bulk_poll_interval=0.05)
+    worker = SyncWorker(settings, http, "returns-test-sync", options=fast)
+    while await worker.run_once():
+        pass
+    job = await SyncJob.get(queued.job.id)
+    assert job is not None and job.status == SyncStatus.COMPLETED, job and job.error
+    shopify_id = str(created["order"]["id"]).rsplit("/", 1)[-1]
+    order = await Order.find_one({"tenant_id": tenant.tenant_id, "shopify_id": shopify_id})
+    assert order is not None, created
+    return order
+
+
+async def sim_returns(control: SimulatorControl, domain: str) -> list[dict[str, Any]]:
+    """The simulator's returns of a shop, as its control API shows them."""
+    state = await control.shop_state(domain)
+    found: list[dict[str, Any]] = state["returns"]
+    return found

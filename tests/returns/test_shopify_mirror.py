@@ -2,20 +2,81 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import httpx
 import pytest
+from beanie import PydanticObjectId
 
+from app.clock import utcnow
+from app.config import Settings
 from app.db import Database
-from app.models import Return, ShopifyIntegration
+from app.models import Order, Return, ShopifyIntegration
 from app.models.return_request import ReturnStatus
 from app.services.returns.shopify_mirror import (
     MirrorAction,
     ReturnMirrorWorker,
     ShopifyGraphQL,
+    mirror_workers,
     plan_steps,
 )
 from tests.factories import graphql, make_order, make_return, make_tenant, merchant_headers
-from tests.returns.builders import create, return_input, shop_order
+from tests.returns.builders import (
+    SimTenant,
+    connect_sim_tenant,
+    create,
+    return_input,
+    returnable_variants,
+    shop_order,
+    sim_returns,
+    sim_settings,
+    sim_synced_order,
+)
+from tools.shopify_sim import SimulatorControl, SimulatorServer
+
+
+@pytest.fixture
+def settings(mongo_uri: str, simulator: SimulatorServer) -> Settings:
+    """Every test here runs the app pointed at the simulator."""
+    return sim_settings(mongo_uri, simulator)
+
+
+DECISIONS = {
+    "approve": "approveReturn(id: $id)",
+    "decline": 'declineReturn(id: $id, reason: "Worn")',
+    "receive": "markReturnReceived(id: $id)",
+    "resolve": "resolveReturn(id: $id)",
+    "cancel": "cancelReturn(id: $id)",
+}
+
+
+async def decide(
+    client: httpx.AsyncClient, headers: dict[str, str], action: str, return_id: str
+) -> dict[str, Any]:
+    """A merchant decision through GraphQL; asserts it succeeded and returns the return."""
+    body = await graphql(
+        client,
+        f"""mutation($id: ID!) {{ {DECISIONS[action]} {{
+            return {{ id status shopifyReturnId shopifySync {{ status action error }} }}
+            userErrors {{ code message }} }} }}""",
+        {"id": return_id},
+        headers,
+    )
+    assert "errors" not in body, body
+    payload: dict[str, Any] = next(iter(body["data"].values()))
+    assert payload["userErrors"] == [], payload
+    found: dict[str, Any] = payload["return"]
+    return found
+
+
+async def run_mirror(settings: Settings, http: httpx.AsyncClient) -> int:
+    """Run the mirror worker (as the job registry wires it) until nothing is claimable."""
+    [worker] = mirror_workers(settings, http, "test-mirror")
+    runs = 0
+    while await worker.run_once():
+        runs += 1
+    return runs
 
 
 async def connect(tenant_id: str) -> None:
@@ -94,10 +155,303 @@ async def test_worker_records_failure_without_touching_the_decision(db: Database
     assert stored.shopify_sync.error == "Shopify integration is not connected"
 
 
-@pytest.mark.skip(
-    reason="later: needs an integration installed in our DB against the simulator "
-    "(install flow owned by another engineer); then run ReturnMirrorWorker via mirror_workers "
-    "and assert the simulator's return goes REQUESTED -> OPEN"
-)
-async def test_worker_mirrors_to_the_simulator() -> None:
-    raise AssertionError("not written yet")
+async def test_approval_is_mirrored_to_the_simulator(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    tenant = await connect_sim_tenant(sim_control, settings)
+    [variant] = returnable_variants(simulator, tenant.domain)
+    order = await sim_synced_order(
+        sim_control, settings, sim_http, tenant, [{"variant_id": variant, "quantity": 2}]
+    )
+    headers = await merchant_headers(tenant.tenant_id)
+    created = await create(client, tenant.tenant_id, return_input(order))
+    assert created["userErrors"] == [] and created["return"] is not None
+    return_id = created["return"]["id"]
+    approved = await decide(client, headers, "approve", return_id)
+    assert approved["status"] == "APPROVED"
+
+    await run_mirror(settings, sim_http)
+
+    stored = await Return.find_one({"tenant_id": tenant.tenant_id})
+    assert stored is not None and stored.shopify_sync is not None
+    assert stored.shopify_sync.status == "synced", stored.shopify_sync
+    assert stored.shopify_return_id is not None
+    [mirrored] = await sim_returns(sim_control, tenant.domain)
+    assert mirrored["id"] == stored.shopify_return_id
+    assert mirrored["status"] == "OPEN"
+    assert mirrored["order_id"] == order.admin_graphql_api_id
+    assert [(line["line_item_id"], line["quantity"]) for line in mirrored["line_items"]] == [
+        (f"gid://shopify/LineItem/{order.line_items[0].id}", 1)
+    ]
+
+
+RETURN_ON_SHOPIFY = """
+query ($id: ID!) { return(id: $id) { id status totalQuantity decline { reason note }
+  returnLineItems(first: 10) { nodes { quantity processedQuantity returnReason } } } }
+"""
+
+
+async def shopify_view(control: SimulatorControl, tenant: SimTenant, gid: str) -> dict[str, Any]:
+    """A return as Shopify's Admin GraphQL `return(id)` shows it."""
+    response = await control.graphql(tenant.shop, RETURN_ON_SHOPIFY, {"id": gid})
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()["data"]["return"]
+    return found
+
+
+async def stored_return(return_id: str) -> Return:
+    found = await Return.get(PydanticObjectId(return_id))
+    assert found is not None and found.shopify_sync is not None
+    return found
+
+
+async def make_retry_due(return_id: str) -> None:
+    """Time passes: the failed push's back-off is over."""
+    await Return.get_pymongo_collection().update_one(
+        {"_id": PydanticObjectId(return_id)},
+        {"$set": {"shopify_sync.lease_expires_at": utcnow() - timedelta(seconds=1)}},
+    )
+
+
+async def file_returns(
+    client: httpx.AsyncClient, tenant: SimTenant, order: Order, count: int
+) -> list[str]:
+    """One customer return (portal) per line of `order`, for the first `count` lines."""
+    ids = []
+    for item in order.line_items[:count]:
+        created = await create(client, tenant.tenant_id, return_input(order, [(item.id, 1)]))
+        assert created["userErrors"] == [] and created["return"] is not None, created
+        ids.append(str(created["return"]["id"]))
+    return ids
+
+
+async def test_every_decision_reaches_shopify(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain, 4)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    headers = await merchant_headers(tenant.tenant_id)
+    declined, resolved, canceled, withdrawn = await file_returns(client, tenant, order, 4)
+
+    # Decided before the worker ever ran: request + decision in one push.
+    await decide(client, headers, "decline", declined)
+    for action in ("approve", "receive", "resolve"):
+        await decide(client, headers, action, resolved)
+    await decide(client, headers, "cancel", withdrawn)
+    await decide(client, headers, "approve", canceled)
+    await run_mirror(settings, sim_http)
+    # Canceled after Shopify saw it approved.
+    after = await decide(client, headers, "cancel", canceled)
+    assert after["shopifySync"] == {"status": "PENDING", "action": "cancel", "error": None}
+    await run_mirror(settings, sim_http)
+
+    expected = {declined: "DECLINED", resolved: "CLOSED", canceled: "CANCELED"}
+    for return_id, status in expected.items():
+        record = await stored_return(return_id)
+        assert record.shopify_sync is not None and record.shopify_sync.status == "synced"
+        assert record.shopify_sync.error is None
+        assert record.shopify_return_id is not None
+        view = await shopify_view(sim_control, tenant, record.shopify_return_id)
+        assert view["status"] == status, (return_id, view)
+    declined_view = await shopify_view(
+        sim_control, tenant, (await stored_return(declined)).shopify_return_id or ""
+    )
+    assert declined_view["decline"] == {"reason": "OTHER", "note": "Worn"}
+    resolved_view = await shopify_view(
+        sim_control, tenant, (await stored_return(resolved)).shopify_return_id or ""
+    )
+    assert resolved_view["returnLineItems"]["nodes"] == [
+        {"quantity": 1, "processedQuantity": 1, "returnReason": "DEFECTIVE"}
+    ]
+    # Withdrawn before Shopify heard of it: nothing to mirror, nothing created.
+    record = await stored_return(withdrawn)
+    assert record.shopify_return_id is None and record.shopify_sync is not None
+    assert record.shopify_sync.status == "synced"
+    assert len(await sim_returns(sim_control, tenant.domain)) == 3
+
+
+async def test_shopify_outage_delays_the_mirror_but_not_the_decision(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    headers = await merchant_headers(tenant.tenant_id)
+    [return_id] = await file_returns(client, tenant, order, 1)
+    await sim_control.set_faults(tenant.domain, error_rate=1.0, error_status=503)
+
+    approved = await decide(client, headers, "approve", return_id)
+    assert approved["status"] == "APPROVED"
+    assert await run_mirror(settings, sim_http) == 1  # tried once, then backs off
+
+    record = await stored_return(return_id)
+    assert record.status is ReturnStatus.APPROVED
+    sync = record.shopify_sync
+    assert sync is not None and sync.status == "pending" and sync.attempts == 1
+    assert sync.error is not None and "503" in sync.error
+    assert sync.lease_expires_at is not None and sync.lease_expires_at > utcnow()
+    assert record.shopify_return_id is None
+    state = await sim_control.shop_state(tenant.domain)
+    assert state["counters"]["faults_5xx"] >= 1 and state["returns"] == []
+
+    await sim_control.reset_faults(tenant.domain)
+    assert await run_mirror(settings, sim_http) == 0  # not due yet
+    await make_retry_due(return_id)
+    assert await run_mirror(settings, sim_http) == 1
+
+    record = await stored_return(return_id)
+    assert record.shopify_sync is not None
+    assert (record.shopify_sync.status, record.shopify_sync.error) == ("synced", None)
+    assert record.shopify_sync.attempts == 2
+    [mirrored] = await sim_returns(sim_control, tenant.domain)
+    assert (mirrored["id"], mirrored["status"]) == (record.shopify_return_id, "OPEN")
+
+
+REQUEST_ON_SHOPIFY = """
+mutation ($input: ReturnRequestInput!) { returnRequest(input: $input) {
+  return { id status } userErrors { message } } }
+"""
+APPROVE_ON_SHOPIFY = """
+mutation ($id: ID!) { returnApproveRequest(input: {id: $id}) {
+  return { id status } userErrors { message } } }
+"""
+
+
+async def test_a_line_shopify_will_not_return_is_a_recorded_failure(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    headers = await merchant_headers(tenant.tenant_id)
+    [return_id] = await file_returns(client, tenant, order, 1)
+    # The unit was already returned in Shopify's admin: Shopify has nothing left to return.
+    response = await sim_control.graphql(
+        tenant.shop,
+        REQUEST_ON_SHOPIFY,
+        {
+            "input": {
+                "orderId": order.admin_graphql_api_id,
+                "returnLineItems": [
+                    {
+                        "lineItemId": f"gid://shopify/LineItem/{order.line_items[0].id}",
+                        "quantity": 1,
+                    }
+                ],
+            }
+        },
+    )
+    assert response.json()["data"]["returnRequest"]["userErrors"] == []
+
+    await decide(client, headers, "approve", return_id)
+    assert await run_mirror(settings, sim_http) == 1
+
+    record = await stored_return(return_id)
+    assert record.status is ReturnStatus.APPROVED and record.shopify_return_id is None
+    assert record.shopify_sync is not None and record.shopify_sync.status == "failed"
+    assert record.shopify_sync.error == (
+        f"line item {order.line_items[0].id} is not returnable on Shopify (0 of 1 returnable)"
+    )
+    assert len(await sim_returns(sim_control, tenant.domain)) == 1  # only the admin's
+
+
+async def test_shopify_user_errors_are_a_recorded_failure(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    headers = await merchant_headers(tenant.tenant_id)
+    [return_id] = await file_returns(client, tenant, order, 1)
+    await run_mirror(settings, sim_http)  # Shopify now holds the request
+    record = await stored_return(return_id)
+    assert record.shopify_return_id is not None
+    # Someone approves it in Shopify's admin; the merchant declines it in ours.
+    response = await sim_control.graphql(
+        tenant.shop, APPROVE_ON_SHOPIFY, {"id": record.shopify_return_id}
+    )
+    assert response.json()["data"]["returnApproveRequest"]["userErrors"] == []
+    declined = await decide(client, headers, "decline", return_id)
+    assert declined["status"] == "DECLINED"
+
+    assert await run_mirror(settings, sim_http) == 1
+
+    record = await stored_return(return_id)
+    assert record.status is ReturnStatus.DECLINED
+    assert record.shopify_sync is not None and record.shopify_sync.status == "failed"
+    assert record.shopify_sync.error == (
+        "returnDeclineRequest: Return is not declined. "
+        "Only returns with status REQUESTED can be declined."
+    )
+    view = await shopify_view(sim_control, tenant, record.shopify_return_id or "")
+    assert view["status"] == "OPEN"
+    assert await run_mirror(settings, sim_http) == 0  # not retried: the answer would not change
+
+
+async def test_a_step_shopify_already_took_counts_as_done(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    headers = await merchant_headers(tenant.tenant_id)
+    [return_id] = await file_returns(client, tenant, order, 1)
+    await run_mirror(settings, sim_http)
+    record = await stored_return(return_id)
+    assert record.shopify_return_id is not None
+    # As if an earlier approve reached Shopify but its answer was lost.
+    response = await sim_control.graphql(
+        tenant.shop, APPROVE_ON_SHOPIFY, {"id": record.shopify_return_id}
+    )
+    assert response.json()["data"]["returnApproveRequest"]["userErrors"] == []
+    await decide(client, headers, "approve", return_id)
+
+    assert await run_mirror(settings, sim_http) == 1
+
+    record = await stored_return(return_id)
+    assert record.shopify_sync is not None
+    assert (record.shopify_sync.status, record.shopify_sync.error) == ("synced", None)
+    assert record.shopify_applied == ["request", "approve"]
+    view = await shopify_view(sim_control, tenant, record.shopify_return_id or "")
+    assert view["status"] == "OPEN"

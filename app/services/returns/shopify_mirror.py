@@ -8,6 +8,12 @@ Shopify's return to our status: `returnRequest` first if Shopify has no return y
 requires, recording `synced` or `failed` (with the error) on the return. A Shopify outage therefore
 delays the mirror but never fails or slows a mutation.
 
+Failures: transient ones (5xx, timeouts, throttling, integration not connected) keep the sync
+`pending` and retry with exponential back-off (the lease doubles as the retry time) until
+`MAX_ATTEMPTS`; Shopify's `userErrors` and lines Shopify will not return are `failed` at once with
+the message (the same request would be refused again). A step Shopify refuses because its return
+is already in the step's target status (an earlier attempt whose answer was lost) counts as done.
+
 The worker takes a per-tenant client factory (`client_for(tenant_id)`); `mirror_workers` wires it to
 `app.services.shopify_session.admin_client_for` (anything with `async execute(query, variables)`
 returning the response's `data` works).
@@ -31,11 +37,22 @@ from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus
 from app.models.return_request import ReturnStatus, ShopifySync, ShopifySyncStatus
 from app.services.shopify_session import IntegrationNotConnected, admin_client_for
+from app.shopify.client import RetryPolicy
 
 logger = logging.getLogger("app.returns.mirror")
 
-LEASE_SECONDS = 60
+# A claim outlives the longest push: up to 7 Admin API calls, each bounded by MIRROR_RETRY.
+LEASE_SECONDS = 300
 MAX_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 5.0
+RETRY_MAX_SECONDS = 3600.0
+# The outbox retries failed pushes itself, so one call gives up sooner than the client's default.
+MIRROR_RETRY = RetryPolicy(max_attempts=3, max_retry_time=15.0, read_timeout=15.0)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before a failed push is tried again (after `attempts` tries)."""
+    return float(min(2**attempts * RETRY_BASE_SECONDS, RETRY_MAX_SECONDS))
 
 
 class MirrorAction(StrEnum):
@@ -65,11 +82,16 @@ class ShopifyGraphQL(Protocol):
     async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]: ...
 
 
+# Shopify refuses a query whose requested cost exceeds 1000 points; with 5 fulfillments of up to
+# 50 lines a page costs 2 + 5 * (1 + 2 + 50 * 3) + 1 = 768. More fulfillments are paged.
 RETURNABLE_FULFILLMENTS = """
-query ($orderId: ID!) { returnableFulfillments(orderId: $orderId, first: 50) { nodes {
-  returnableFulfillmentLineItems(first: 100) { nodes { quantity
-    fulfillmentLineItem { id lineItem { id } } } } } } }
+query ($orderId: ID!, $after: String) {
+  returnableFulfillments(orderId: $orderId, first: 5, after: $after) {
+    nodes { returnableFulfillmentLineItems(first: 50) { nodes { quantity
+      fulfillmentLineItem { id lineItem { id } } } } }
+    pageInfo { hasNextPage endCursor } } }
 """
+MAX_FULFILLMENT_PAGES = 20
 RETURN_REQUEST = """
 mutation ($input: ReturnRequestInput!) { returnRequest(input: $input) {
   return { id status } userErrors { field code message } } }
@@ -91,8 +113,28 @@ mutation ($input: ReturnProcessInput!) { returnProcess(input: $input) {
 """
 
 
+RETURN_STATE = """
+query ($id: ID!) { return(id: $id) { id status
+  returnLineItems(first: 100) { nodes { id processableQuantity } } } }
+"""
+
+# What Shopify's status is once a step has been applied (a retried step whose first attempt did
+# reach Shopify answers INVALID_STATE; if Shopify is already there, the step is done).
+REACHED: dict[MirrorAction, frozenset[str]] = {
+    MirrorAction.APPROVE: frozenset({"OPEN", "CLOSED"}),
+    MirrorAction.DECLINE: frozenset({"DECLINED"}),
+    MirrorAction.CANCEL: frozenset({"CANCELED"}),
+    MirrorAction.PROCESS: frozenset({"CLOSED"}),
+}
+
+
 class MirrorError(Exception):
-    pass
+    """Shopify refused a step. `permanent`: retrying the same request cannot succeed (userErrors,
+    a line Shopify does not consider returnable), so the sync is recorded as failed at once."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 def plan_steps(record: Return) -> list[MirrorAction]:
@@ -119,12 +161,106 @@ def _check(payload: dict[str, Any], key: str) -> dict[str, Any]:
     result = payload.get(key) or {}
     errors = result.get("userErrors") or []
     if errors:
-        raise MirrorError(f"{key}: {errors[0].get('message')}")
+        raise MirrorError(f"{key}: {errors[0].get('message')}", permanent=True)
     found: dict[str, Any] = result.get("return") or {}
     return found
 
 
+async def returnable_lines(api: ShopifyGraphQL, order_gid: str) -> dict[str, list[list[Any]]]:
+    """Line item id (numeric) -> [[fulfillment line item GID, returnable quantity], ...]."""
+    by_line: dict[str, list[list[Any]]] = {}
+    after: str | None = None
+    for _ in range(MAX_FULFILLMENT_PAGES):
+        data = await api.execute(RETURNABLE_FULFILLMENTS, {"orderId": order_gid, "after": after})
+        page = data.get("returnableFulfillments") or {}
+        for fulfillment in page.get("nodes") or []:
+            for node in fulfillment["returnableFulfillmentLineItems"]["nodes"]:
+                item = node["fulfillmentLineItem"]
+                line_id = str(item["lineItem"]["id"]).rsplit("/", 1)[-1]
+                by_line.setdefault(line_id, []).append([item["id"], int(node["quantity"])])
+        info = page.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            break
+        after = info.get("endCursor")
+    return by_line
+
+
+def request_lines(record: Return, returnable: dict[str, list[list[Any]]]) -> list[dict[str, Any]]:
+    """`returnLineItems` for our items, each spread over the fulfillments that shipped it."""
+    lines: list[dict[str, Any]] = []
+    for item in record.items:
+        wanted = item.quantity
+        for entry in returnable.get(item.line_item_id, []):
+            take = min(wanted, entry[1])
+            if take <= 0:
+                continue
+            entry[1] -= take
+            wanted -= take
+            lines.append(
+                {
+                    "fulfillmentLineItemId": entry[0],
+                    "quantity": take,
+                    "returnReason": item.reason.value.upper(),
+                    "customerNote": item.note or "",
+                }
+            )
+        if wanted > 0:
+            raise MirrorError(
+                f"line item {item.line_item_id} is not returnable on Shopify"
+                f" ({item.quantity - wanted} of {item.quantity} returnable)",
+                permanent=True,
+            )
+    return lines
+
+
 StepDone = Callable[[MirrorAction, str | None], Awaitable[None]]
+
+
+async def shopify_return(api: ShopifyGraphQL, return_gid: str) -> dict[str, Any]:
+    """Shopify's view of a return: status and line items with their processable quantity."""
+    data = await api.execute(RETURN_STATE, {"id": return_gid})
+    found = data.get("return")
+    if not found:
+        raise MirrorError(f"return {return_gid} does not exist on Shopify", permanent=True)
+    result: dict[str, Any] = found
+    return result
+
+
+async def _transition(
+    api: ShopifyGraphQL,
+    step: MirrorAction,
+    return_gid: str,
+    query: str,
+    variables: dict[str, Any],
+    key: str,
+) -> None:
+    """One status change on Shopify; refused but already in the target status counts as done."""
+    try:
+        _check(await api.execute(query, variables), key)
+    except MirrorError:
+        current = await shopify_return(api, return_gid)
+        if current.get("status") not in REACHED[step]:
+            raise
+
+
+async def _process(api: ShopifyGraphQL, return_gid: str) -> None:
+    """`returnProcess` for every line's processable quantity (Shopify requires the lines)."""
+    current = await shopify_return(api, return_gid)
+    if current.get("status") in REACHED[MirrorAction.PROCESS]:
+        return
+    lines = [
+        {"id": node["id"], "quantity": int(node["processableQuantity"])}
+        for node in (current.get("returnLineItems") or {}).get("nodes") or []
+        if int(node.get("processableQuantity") or 0) > 0
+    ]
+    await _transition(
+        api,
+        MirrorAction.PROCESS,
+        return_gid,
+        RETURN_PROCESS,
+        {"input": {"returnId": return_gid, "returnLineItems": lines}},
+        "returnProcess",
+    )
 
 
 async def push_return(record: Return, api: ShopifyGraphQL, step_done: StepDone) -> None:
@@ -133,58 +269,48 @@ async def push_return(record: Return, api: ShopifyGraphQL, step_done: StepDone) 
     order_gid = f"gid://shopify/Order/{record.order_id}"
     for step in plan_steps(record):
         if step is MirrorAction.REQUEST:
-            data = await api.execute(RETURNABLE_FULFILLMENTS, {"orderId": order_gid})
-            by_line: dict[str, str] = {}
-            for fulfillment in (data.get("returnableFulfillments") or {}).get("nodes", []):
-                for node in fulfillment["returnableFulfillmentLineItems"]["nodes"]:
-                    item = node["fulfillmentLineItem"]
-                    by_line.setdefault(item["lineItem"]["id"].rsplit("/", 1)[-1], item["id"])
-            lines = []
-            for item in record.items:
-                fulfillment_line = by_line.get(item.line_item_id)
-                if fulfillment_line is None:
-                    raise MirrorError(f"line item {item.line_item_id} is not returnable on Shopify")
-                lines.append(
-                    {
-                        "fulfillmentLineItemId": fulfillment_line,
-                        "quantity": item.quantity,
-                        "returnReason": item.reason.value.upper(),
-                        "customerNote": item.note or "",
-                    }
-                )
+            lines = request_lines(record, await returnable_lines(api, order_gid))
             created = _check(
                 await api.execute(
                     RETURN_REQUEST, {"input": {"orderId": order_gid, "returnLineItems": lines}}
                 ),
                 "returnRequest",
             )
-            return_gid = str(created.get("id"))
+            if not created.get("id"):
+                raise MirrorError("returnRequest answered without a return")
+            return_gid = str(created["id"])
+        elif return_gid is None:
+            raise MirrorError(f"cannot {step.value}: the return was never requested on Shopify")
         elif step is MirrorAction.APPROVE:
-            _check(
-                await api.execute(RETURN_APPROVE, {"input": {"id": return_gid}}),
+            await _transition(
+                api,
+                step,
+                return_gid,
+                RETURN_APPROVE,
+                {"input": {"id": return_gid}},
                 "returnApproveRequest",
             )
         elif step is MirrorAction.DECLINE:
-            _check(
-                await api.execute(
-                    RETURN_DECLINE,
-                    {
-                        "input": {
-                            "id": return_gid,
-                            "declineReason": "OTHER",
-                            "declineNote": record.decline_reason or "",
-                        }
-                    },
-                ),
+            await _transition(
+                api,
+                step,
+                return_gid,
+                RETURN_DECLINE,
+                {
+                    "input": {
+                        "id": return_gid,
+                        "declineReason": "OTHER",
+                        "declineNote": record.decline_reason or "",
+                    }
+                },
                 "returnDeclineRequest",
             )
         elif step is MirrorAction.CANCEL:
-            _check(await api.execute(RETURN_CANCEL, {"id": return_gid}), "returnCancel")
-        elif step is MirrorAction.PROCESS:
-            _check(
-                await api.execute(RETURN_PROCESS, {"input": {"returnId": return_gid}}),
-                "returnProcess",
+            await _transition(
+                api, step, return_gid, RETURN_CANCEL, {"id": return_gid}, "returnCancel"
             )
+        elif step is MirrorAction.PROCESS:
+            await _process(api, return_gid)
         await step_done(step, return_gid)
 
 
@@ -262,7 +388,9 @@ class ReturnMirrorWorker:
             )
         except Exception as exc:  # a failed mirror is recorded, never raised to a merchant
             logger.warning("mirroring return %s to Shopify failed: %s", record.id, exc)
-            final = sync.attempts >= MAX_ATTEMPTS
+            final = sync.attempts >= MAX_ATTEMPTS or (
+                isinstance(exc, MirrorError) and exc.permanent
+            )
             await collection.update_one(
                 guard,
                 {
@@ -273,7 +401,7 @@ class ReturnMirrorWorker:
                         "shopify_sync.error": str(exc)[:500],
                         # Back off: the lease doubles as the retry time.
                         "shopify_sync.lease_expires_at": utcnow()
-                        + timedelta(seconds=min(2**sync.attempts * 5, 3600)),
+                        + timedelta(seconds=retry_delay(sync.attempts)),
                         "shopify_sync.updated_at": utcnow(),
                     }
                 },
@@ -285,9 +413,10 @@ def mirror_workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) 
 
     async def client_for(tenant_id: str) -> ShopifyGraphQL | None:
         try:
-            client: ShopifyGraphQL = await admin_client_for(tenant_id, settings, http)
+            client = await admin_client_for(tenant_id, settings, http)
         except IntegrationNotConnected:
             return None
+        client.retry = MIRROR_RETRY
         return client
 
     return [ReturnMirrorWorker(worker_id, client_for)]
