@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from types import TracebackType
 
 import httpx
 
-from tools.devdb import free_port
+from tools.devdb import free_port, stop_process_group
 
 
 def read_status_kib(pid: int, field: str) -> int | None:
@@ -88,16 +87,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout)
+        stop_process_group(process, timeout)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

@@ -26,7 +26,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.models import Customer, Order
-from app.models.order import Address, LineItem, OrderCustomer
+from app.models.order import LineItem, OrderCustomer
+from app.services.shopify_values import address, split_tags, text
 
 JSON = dict[str, Any]
 
@@ -50,10 +51,10 @@ def numeric_id(value: Any) -> str | None:
     """`gid://shopify/Order/123` or `123` or 123 -> "123"; None for None/empty."""
     if value is None:
         return None
-    text = str(value).strip()
-    if not text:
+    raw = str(value).strip()
+    if not raw:
         return None
-    return text.rsplit("/", 1)[-1].split("?", 1)[0]
+    return raw.rsplit("/", 1)[-1].split("?", 1)[0]
 
 
 def gid(kind: str, value: Any) -> str | None:
@@ -92,8 +93,8 @@ def money(value: Any) -> Decimal:
 def lower_email(value: Any) -> str | None:
     if not value:
         return None
-    text = str(value).strip().lower()
-    return text or None
+    cleaned = str(value).strip().lower()
+    return cleaned or None
 
 
 def order_number_from_name(name: str) -> str:
@@ -107,21 +108,6 @@ def financial_status(value: Any) -> str | None:
 def fulfillment_status(value: Any) -> str | None:
     """GraphQL display status (or a REST value) -> the stored, REST-style value."""
     return _FULFILLMENT.get(str(value or "").strip().upper())
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def split_tags(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(tag).strip() for tag in value if str(tag).strip()]
-    if isinstance(value, str):
-        return [tag.strip() for tag in value.split(",") if tag.strip()]
-    return []
 
 
 def _latest(moments: Iterable[datetime | None]) -> datetime | None:
@@ -161,33 +147,15 @@ def line_item_from_node(node: JSON) -> LineItem:
         id=numeric_id(node.get("id")) or "",
         title=str(node.get("title") or node.get("name") or ""),
         variant_id=numeric_id(variant.get("id")),
-        variant_title=_text(node.get("variantTitle")) or _text(variant.get("title")),
+        variant_title=text(node.get("variantTitle")) or text(variant.get("title")),
         product_id=numeric_id(product.get("id")),
-        product_type=_text(product.get("productType")),
+        product_type=text(product.get("productType")),
         product_tags=split_tags(product.get("tags")),
-        sku=_text(node.get("sku")) or _text(variant.get("sku")),
+        sku=text(node.get("sku")) or text(variant.get("sku")),
         quantity=quantity,
         fulfilled_quantity=max(0, min(quantity, fulfilled)),
         price=money(node.get("originalUnitPriceSet")),
         total_discount=money(node.get("totalDiscountSet")),
-    )
-
-
-def _address_from_node(node: Any) -> Address | None:
-    if not isinstance(node, dict):
-        return None
-    name = _text(node.get("name")) or _text(
-        " ".join(str(node.get(key) or "") for key in ("firstName", "lastName"))
-    )
-    return Address(
-        name=name,
-        address1=_text(node.get("address1")),
-        address2=_text(node.get("address2")),
-        city=_text(node.get("city")),
-        province=_text(node.get("province")),
-        zip=_text(node.get("zip")),
-        country=_text(node.get("country")),
-        phone=_text(node.get("phone")),
     )
 
 
@@ -219,9 +187,9 @@ def order_from_node(
             OrderCustomer(
                 id=numeric_id(customer.get("id")),
                 email=customer_email or email,
-                first_name=_text(customer.get("firstName")),
-                last_name=_text(customer.get("lastName")),
-                phone=_text(customer.get("phone")),
+                first_name=text(customer.get("firstName")),
+                last_name=text(customer.get("lastName")),
+                phone=text(customer.get("phone")),
             )
             if isinstance(customer, dict)
             else None
@@ -230,11 +198,11 @@ def order_from_node(
         financial_status=financial_status(node.get("displayFinancialStatus")),
         fulfillment_status=fulfillment_status(node.get("displayFulfillmentStatus")),
         tags=split_tags(node.get("tags")),
-        currency=_text(node.get("currencyCode")) or "USD",
+        currency=text(node.get("currencyCode")) or "USD",
         subtotal_price=money(node.get("subtotalPriceSet")),
         total_price=money(node.get("totalPriceSet")),
         total_discounts=money(node.get("totalDiscountsSet")),
-        shipping_address=_address_from_node(node.get("shippingAddress")),
+        shipping_address=address(node.get("shippingAddress"), "firstName", "lastName"),
         fulfilled_at=_latest(parse_time(f.get("createdAt")) for f in shipped),
         delivered_at=_latest(parse_time(f.get("deliveredAt")) for f in shipped),
         cancelled_at=parse_time(node.get("cancelledAt")),
@@ -255,9 +223,9 @@ def customer_from_node(tenant_id: str, node: JSON) -> Customer | None:
         shopify_id=str(node.get("legacyResourceId") or numeric_id(node["id"])),
         admin_graphql_api_id=gid("Customer", node["id"]),
         email=lower_email(node.get("email")),
-        first_name=_text(node.get("firstName")),
-        last_name=_text(node.get("lastName")),
-        phone=_text(node.get("phone")),
+        first_name=text(node.get("firstName")),
+        last_name=text(node.get("lastName")),
+        phone=text(node.get("phone")),
         orders_count=int(orders_count) if orders_count is not None else None,
         created_at=parse_time(node.get("createdAt")) or updated,
         updated_at=updated,

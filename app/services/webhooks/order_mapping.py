@@ -12,7 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.models import Customer, Order
-from app.models.order import Address, LineItem, OrderCustomer
+from app.models.order import LineItem, OrderCustomer
+from app.services.shopify_values import address, split_tags, text
 
 # Fulfillment states that did not (or no longer) ship anything.
 _VOID_FULFILLMENT_STATES = frozenset({"cancelled", "error", "failure"})
@@ -62,42 +63,9 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _email(value: Any) -> str | None:
-    text = _text(value)
-    return text.lower() if text else None
-
-
-def split_tags(value: Any) -> list[str]:
-    """Shopify REST sends `"vip, gift"`; GraphQL-shaped payloads send a list."""
-    if value is None:
-        return []
-    parts = value if isinstance(value, list) else str(value).split(",")
-    return [tag for tag in (str(part).strip() for part in parts) if tag]
-
-
-def _address(value: Any) -> Address | None:
-    if not isinstance(value, Mapping):
-        return None
-    name = _text(value.get("name")) or _text(
-        " ".join(str(value.get(k) or "") for k in ("first_name", "last_name"))
-    )
-    return Address(
-        name=name,
-        address1=_text(value.get("address1")),
-        address2=_text(value.get("address2")),
-        city=_text(value.get("city")),
-        province=_text(value.get("province")),
-        zip=_text(value.get("zip")),
-        country=_text(value.get("country")),
-        phone=_text(value.get("phone")),
-    )
+    cleaned = text(value)
+    return cleaned.lower() if cleaned else None
 
 
 def _fulfilled_quantities(payload: Mapping[str, Any]) -> dict[str, int] | None:
@@ -133,10 +101,10 @@ def _line_item(item: Mapping[str, Any], shipped: dict[str, int] | None) -> LineI
         id=line_id,
         title=str(item.get("title") or item.get("name") or ""),
         variant_id=_id(item.get("variant_id")),
-        variant_title=_text(item.get("variant_title")),
+        variant_title=text(item.get("variant_title")),
         product_id=_id(item.get("product_id")),
-        product_type=_text(item.get("product_type")),
-        sku=_text(item.get("sku")),
+        product_type=text(item.get("product_type")),
+        sku=text(item.get("sku")),
         quantity=quantity,
         fulfilled_quantity=max(0, min(quantity, fulfilled)),
         price=_money(item.get("price")),
@@ -181,9 +149,9 @@ def order_customer(payload: Mapping[str, Any]) -> OrderCustomer | None:
     return OrderCustomer(
         id=_id(raw.get("id")),
         email=_email(raw.get("email")),
-        first_name=_text(raw.get("first_name")),
-        last_name=_text(raw.get("last_name")),
-        phone=_text(raw.get("phone")),
+        first_name=text(raw.get("first_name")),
+        last_name=text(raw.get("last_name")),
+        phone=text(raw.get("phone")),
     )
 
 
@@ -211,21 +179,21 @@ def map_order(tenant_id: str, payload: Mapping[str, Any]) -> Order:
     return Order(
         tenant_id=tenant_id,
         shopify_id=shopify_id,
-        admin_graphql_api_id=_text(payload.get("admin_graphql_api_id"))
+        admin_graphql_api_id=text(payload.get("admin_graphql_api_id"))
         or f"gid://shopify/Order/{shopify_id}",
         order_number=number,
-        name=_text(payload.get("name")) or f"#{number}",
+        name=text(payload.get("name")) or f"#{number}",
         email=email or (customer.email if customer else None),
         customer=customer,
         line_items=lines,
-        financial_status=_text(payload.get("financial_status")),
-        fulfillment_status=_text(payload.get("fulfillment_status")),
+        financial_status=text(payload.get("financial_status")),
+        fulfillment_status=text(payload.get("fulfillment_status")),
         tags=split_tags(payload.get("tags")),
-        currency=_text(payload.get("currency")) or "USD",
+        currency=text(payload.get("currency")) or "USD",
         subtotal_price=_money(payload.get("subtotal_price")),
         total_price=_money(payload.get("total_price")),
         total_discounts=_money(payload.get("total_discounts")),
-        shipping_address=_address(payload.get("shipping_address")),
+        shipping_address=address(payload.get("shipping_address"), "first_name", "last_name"),
         fulfilled_at=fulfilled_at,
         delivered_at=delivered_at,
         cancelled_at=parse_time(payload.get("cancelled_at")),
@@ -245,7 +213,7 @@ def map_customer(tenant_id: str, payload: Mapping[str, Any], order: Order) -> Cu
     return Customer(
         tenant_id=tenant_id,
         shopify_id=order.customer.id,
-        admin_graphql_api_id=_text(raw.get("admin_graphql_api_id"))
+        admin_graphql_api_id=text(raw.get("admin_graphql_api_id"))
         or f"gid://shopify/Customer/{order.customer.id}",
         email=order.customer.email,
         first_name=order.customer.first_name,
