@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -18,6 +18,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 T = TypeVar("T")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InvalidCursor(ValueError):
@@ -32,7 +33,8 @@ class Position:
 
 def encode_cursor(created_at: datetime, doc_id: Any) -> str:
     kind = "o" if isinstance(doc_id, ObjectId) else "s"
-    raw = orjson.dumps({"t": int(created_at.timestamp() * 1000), kind: str(doc_id)})
+    millis = (created_at - EPOCH) // timedelta(milliseconds=1)  # exact, unlike float seconds
+    raw = orjson.dumps({"t": millis, kind: str(doc_id)})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -43,7 +45,7 @@ def decode_cursor(cursor: str) -> Position:
         millis = data["t"]
         if not isinstance(millis, int) or isinstance(millis, bool):
             raise InvalidCursor("invalid cursor")
-        created_at = datetime.fromtimestamp(millis / 1000, tz=UTC)
+        created_at = EPOCH + timedelta(milliseconds=millis)
         if "o" in data:
             return Position(created_at, ObjectId(str(data["o"])))
         if "s" in data and isinstance(data["s"], str):

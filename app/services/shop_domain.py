@@ -15,6 +15,8 @@ def normalize_shop_domain(raw: str | None) -> str:
     """Return the lower-cased `name.myshopify.com`, or raise `InvalidShopDomain`."""
     if raw is None:
         raise InvalidShopDomain("shop is required")
+    if not raw.isascii():  # Unicode case folding could map a look-alike onto a real shop
+        raise InvalidShopDomain("shop must look like your-store.myshopify.com")
     shop = raw.strip().lower()
     if len(shop) > 255 or not _SHOP_DOMAIN.fullmatch(shop):
         raise InvalidShopDomain("shop must look like your-store.myshopify.com")

@@ -8,9 +8,20 @@ import hmac
 from collections.abc import Iterable
 
 
+def _escape(text: str, *, key: bool) -> str:
+    # Shopify's rule: `%` and `&` are percent-encoded (and `=` in keys), so no value can
+    # smuggle in a parameter of its own and keep the signature valid.
+    escaped = text.replace("%", "%25").replace("&", "%26")
+    return escaped.replace("=", "%3D") if key else escaped
+
+
 def oauth_query_message(params: Iterable[tuple[str, str]]) -> str:
-    """Drop `hmac` (and the legacy `signature`), sort, join as `k=v` with `&`."""
-    kept = sorted((k, v) for k, v in params if k not in ("hmac", "signature"))
+    """Drop `hmac` (and the legacy `signature`), sort, join as `k=v` with `&`, escaped."""
+    kept = sorted(
+        (_escape(k, key=True), _escape(v, key=False))
+        for k, v in params
+        if k not in ("hmac", "signature")
+    )
     return "&".join(f"{k}={v}" for k, v in kept)
 
 
@@ -23,7 +34,7 @@ def verify_oauth_query(params: Iterable[tuple[str, str]], secret: str) -> bool:
     """Constant-time check of the `hmac` query parameter (hex)."""
     pairs = list(params)
     received = [v for k, v in pairs if k == "hmac"]
-    if len(received) != 1:
+    if len(received) != 1 or not received[0].isascii():
         return False
     expected = sign_oauth_query(pairs, secret)
     return hmac.compare_digest(expected, received[0].lower())

@@ -93,15 +93,6 @@ def test_over_long_domains_are_refused(name: str) -> None:
         normalize_shop_domain(long_name + ".myshopify.com")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app/services/shop_domain.py normalize_shop_domain lower-cases and strips with Unicode "
-        "rules before matching: 'K' (U+212A KELVIN SIGN) lower-cases to 'k' and U+001C..U+001F, "
-        "U+0085, U+2003 are stripped as whitespace, so non-ASCII input is accepted as another "
-        "shop's ASCII domain (check `raw.isascii()` before normalising)"
-    ),
-)
 @example(raw="\u212aey.myshopify.com")
 @FAST
 @given(raw=st.text(max_size=40))

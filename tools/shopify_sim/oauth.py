@@ -16,8 +16,15 @@ from .state import OAuthError, SimState, normalize_shop
 
 
 def sign_query(params: dict[str, str], secret: str) -> str:
-    """Shopify's query HMAC: params except `hmac`, sorted, `k=v` joined by `&`, hex digest."""
-    message = "&".join(f"{key}={params[key]}" for key in sorted(params) if key != "hmac")
+    """Shopify's query HMAC: params except `hmac`, sorted, `k=v` joined by `&`, hex digest;
+    `%` and `&` percent-encoded in keys and values, `=` in keys too."""
+
+    def escape(text: str, key: bool) -> str:
+        text = text.replace("%", "%25").replace("&", "%26")
+        return text.replace("=", "%3D") if key else text
+
+    pairs = sorted((escape(k, True), escape(v, False)) for k, v in params.items() if k != "hmac")
+    message = "&".join(f"{key}={value}" for key, value in pairs)
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
