@@ -114,7 +114,9 @@ class Return(Document):
     resolution_type: ResolutionType
     exchange_variant_id: str | None = None
     currency: str = "USD"  # the order's, copied so resolving needs no order read
-    order_created_at: datetime | None = None  # the order's, for analytics over order dates
+    order_created_at: datetime | None = None
+    # Its units are counted in the order's return ledger, so a decline or cancel gives them back.
+    ledger_reserved: bool = False  # the order's, for analytics over order dates
     decline_reason: str | None = None
     outcome: ReturnOutcome | None = None
     shopify_return_id: str | None = None

@@ -8,7 +8,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -211,17 +210,6 @@ def _request(order: Order, quantity: int) -> ReturnRequest:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app/services/returns/ledger.py release() decrements return_ledgers for any declined or "
-        "canceled return, also one that never reserved units (returns kept from the old system "
-        "in `returns`, no ledger backfill exists: create.py mentions a `rebuild_ledger` that is "
-        "not there); the counter then under-counts active returns and createReturn accepts more "
-        "units than were fulfilled (repro: 2 fulfilled, 1 reserved + 1 legacy return, cancel the "
-        "legacy one, request 2 -> 3 active units of 2)"
-    ),
-)
 async def test_canceling_a_return_without_a_reservation_opens_no_extra_units(db: Database) -> None:
     tenant = await ensure_tenant("propnegative.myshopify.com")
     portal_limiter(db.db.name).reset()
@@ -252,16 +240,6 @@ async def test_canceling_a_return_without_a_reservation_opens_no_extra_units(db:
     await _check_invariants(tenant.id, order)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app/services/returns/ledger.py reserve(): when the guarded update matches nothing "
-        "because the ledger document did not exist yet, and a concurrent request inserts it "
-        "before the `count_documents` check, it returns False ('a guard failed') without "
-        "retrying the guarded update, so concurrent first requests for an order are refused "
-        "although units remain (e.g. 8 concurrent 1-unit requests, 4 fulfilled -> 2 accepted)"
-    ),
-)
 async def test_concurrent_first_requests_get_every_remaining_unit(db: Database) -> None:
     tenant = await ensure_tenant("propfirstrace.myshopify.com")
     # The race needs the first inserts to interleave (~1 round in 9 here): stop at the first.

@@ -286,6 +286,7 @@ async def create_return(
     )
     connected = await shopify_connected(tenant_id)
     record = _build(tenant_id, order, request, status, connected, moment)
+    record.ledger_reserved = True
     try:
         await record.insert()
     except BaseException:

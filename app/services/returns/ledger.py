@@ -55,29 +55,78 @@ async def reserve(
     for line_id, quantity in wanted.items():
         guard[f"reserved.{line_id}"] = {"$not": {"$gt": limits[line_id] - quantity}}
     increments = {f"reserved.{line_id}": quantity for line_id, quantity in wanted.items()}
-    for _ in range(2):
+    ledger_existed = False
+    for _ in range(3):
         result = await collection.update_one(
             guard, {"$inc": increments, "$set": {"updated_at": utcnow()}}
         )
         if result.matched_count == 1:
             return True
+        if ledger_existed:
+            return False  # the document was there for that update: a guard failed
         if await collection.count_documents({"_id": key}, limit=1):
-            return False  # the document exists: a guard failed
-        try:
-            await collection.insert_one(
-                {
-                    "_id": key,
-                    "tenant_id": tenant_id,
-                    "order_id": order_id,
-                    "order_number": order_number,
-                    "reserved": dict(wanted),
-                    "updated_at": utcnow(),
-                }
-            )
+            ledger_existed = True  # created since our update: apply the guards to it
+            continue
+        if await _create_ledger(tenant_id, order_id, order_number, wanted, limits):
             return True
-        except DuplicateKeyError:
-            continue  # someone created it first: apply the guarded update to theirs
+        ledger_existed = True  # someone created it first, or units were already held
     return False
+
+
+async def _create_ledger(
+    tenant_id: str,
+    order_id: str,
+    order_number: str,
+    wanted: Mapping[str, int],
+    limits: Mapping[str, int],
+) -> bool:
+    """The order's first reservation: count active returns made before the ledger existed (say,
+    imported from the old system), then insert; `False` when they leave too few units or
+    another request created the ledger first."""
+    held = await _unledgered_active_units(tenant_id, order_number)
+    reserved = dict(held)
+    for line_id, quantity in wanted.items():
+        reserved[line_id] = reserved.get(line_id, 0) + quantity
+        if reserved[line_id] > limits[line_id]:
+            return False
+    try:
+        await ledger_collection().insert_one(
+            {
+                "_id": ledger_id(tenant_id, order_number),
+                "tenant_id": tenant_id,
+                "order_id": order_id,
+                "order_number": order_number,
+                "reserved": reserved,
+                "updated_at": utcnow(),
+            }
+        )
+    except DuplicateKeyError:
+        return False
+    if held:
+        await Return.get_pymongo_collection().update_many(
+            _unledgered_filter(tenant_id, order_number), {"$set": {"ledger_reserved": True}}
+        )
+    return True
+
+
+def _unledgered_filter(tenant_id: str, order_number: str) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "order_number": order_number,
+        "status": {"$in": [status.value for status in ACTIVE_RETURN_STATUSES]},
+        "ledger_reserved": {"$ne": True},
+    }
+
+
+async def _unledgered_active_units(tenant_id: str, order_number: str) -> dict[str, int]:
+    held: dict[str, int] = {}
+    async for doc in Return.get_pymongo_collection().find(
+        _unledgered_filter(tenant_id, order_number),
+        {"items.line_item_id": 1, "items.quantity": 1},
+    ):
+        for item in doc.get("items", []):
+            held[item["line_item_id"]] = held.get(item["line_item_id"], 0) + int(item["quantity"])
+    return held
 
 
 async def release(tenant_id: str, order_number: str, held: Mapping[str, int]) -> None:

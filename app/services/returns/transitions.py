@@ -115,7 +115,7 @@ async def _apply(
         )
         if raw is not None:
             record = Return.model_validate(raw)
-            if target in RELEASES_UNITS:
+            if target in RELEASES_UNITS and record.ledger_reserved:
                 held = units_by_line([(i.line_item_id, i.quantity) for i in record.items])
                 await release(tenant_id, record.order_number, held)
             return TransitionResult(record=record)
