@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     mongodb_db: str = "returns_management"
     mongodb_timeout_ms: int = Field(default=2000, ge=100)
     mongodb_max_pool_size: int = Field(default=100, ge=1)
+    # No call waits forever on a database that died mid-answer (a socket read), or for a pooled
+    # connection; a worker then fails the attempt and its lease lets another take over.
+    mongodb_socket_timeout_ms: int = Field(default=30000, ge=1000)
+    mongodb_wait_queue_timeout_ms: int = Field(default=10000, ge=100)
 
     app_url: str = "http://127.0.0.1:8000"
 

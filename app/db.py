@@ -38,6 +38,8 @@ def make_client(settings: Settings, listeners: list[CommandListener] | None = No
         serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         connectTimeoutMS=settings.mongodb_timeout_ms,
         maxPoolSize=settings.mongodb_max_pool_size,
+        socketTimeoutMS=settings.mongodb_socket_timeout_ms,
+        waitQueueTimeoutMS=settings.mongodb_wait_queue_timeout_ms,
         appname="returns-management",
         event_listeners=[*(listeners or []), MongoPoolListener()],
     )

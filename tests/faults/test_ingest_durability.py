@@ -6,23 +6,12 @@ import uuid
 from pathlib import Path
 
 import orjson
-import pytest
 
 from app.db import connect
 from app.services.webhooks.ingest import IngestOutcome, build_event_document, persist_event
 from tools.chaos.environment import Stack
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app/services/webhooks/ingest.py persist_event inserts with the default write concern "
-        "(w:1, no journal) and the route answers 200 right after: a database crash (SIGKILL) "
-        "before the next flush loses events Shopify was told were accepted (20 accepted, "
-        "kill -9, restart: 0 left here; `rms chaos` shows the same as acked > stored). Insert "
-        "through `collection.with_options(write_concern=WriteConcern(w='majority', j=True))`"
-    ),
-)
 async def test_accepted_webhook_events_survive_an_immediate_database_crash(
     tmp_path: Path,
 ) -> None:
