@@ -63,7 +63,9 @@ async def test_session_token_with_bad_signature_is_refused(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     await make_tenant("alpha")
-    token = _session_token(settings, "alpha.myshopify.com", _secret="another-apps-secret")
+    token = _session_token(
+        settings, "alpha.myshopify.com", _secret="another-apps-secret-which-is-long-enough"
+    )
     body = await graphql(client, TENANT_QUERY, headers={"Authorization": f"Bearer {token}"})
     assert _code(body) == "UNAUTHENTICATED"
 
