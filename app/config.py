@@ -84,9 +84,14 @@ class Settings(BaseSettings):
 
     graphql_max_depth: int = Field(default=12, ge=2)
     graphql_max_aliases: int = Field(default=30, ge=1)
-    graphql_max_page_size: int = Field(default=100, ge=1)
+    graphql_max_page_size: int = Field(default=100, ge=1, le=100)
     graphql_max_cost: int = Field(default=2000, ge=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @field_validator("graphiql_enabled", mode="before")
+    @classmethod
+    def _blank_means_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("app_url")
     @classmethod

@@ -81,7 +81,7 @@ def create_app(
     )
     app.state.settings = settings
 
-    @app.get("/api/health", tags=["operations"])
+    @app.api_route("/api/health", methods=["GET", "HEAD"], tags=["operations"])
     async def health() -> Response:
         resources: Resources = app.state.resources
         try:

@@ -63,3 +63,14 @@ def test_production_starts_with_real_secrets_and_serves_no_graphiql() -> None:
 def test_invalid_encryption_key_is_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(_env_file=None, encryption_keys=["not-a-key"])
+
+
+def test_env_example_itself_is_a_valid_configuration() -> None:
+    settings = Settings(_env_file=ROOT / ".env.example")
+    assert settings.graphiql_enabled is None
+    assert settings.graphiql_on is True
+
+
+def test_page_size_cannot_exceed_the_contracts_cap() -> None:
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, graphql_max_page_size=500)

@@ -14,6 +14,7 @@ from app.graphql.graphiql import LocalGraphiQLRouter
 from app.graphql.loaders import Loaders
 from app.observability.request_context import current_request
 from app.services.auth import AuthError, authenticate
+from app.services.operator_access import OPERATOR_KEY_HEADER
 
 TENANT_HEADER = "x-tenant-id"
 
@@ -38,6 +39,7 @@ def make_context_getter(settings: Settings) -> Any:
             auth_error=auth_error,
             requested_tenant_id=requested,
             shopify_http=_shopify_http(request),
+            operator_key=request.headers.get(OPERATOR_KEY_HEADER),
             loaders=Loaders.for_tenant(tenant_id),
         )
 

@@ -31,6 +31,7 @@ from app.services.alerts import (
     total_webhook_counts,
     webhook_counts_since,
 )
+from app.services.operator_access import OPERATOR_KEY_HEADER, OperatorAccess, operator_access
 from app.services.status import integrations_by_status, sync_jobs_by_status
 
 logger = logging.getLogger("app.metrics")
@@ -174,6 +175,19 @@ async def render_metrics(settings: Settings, pool: PoolUsage = POOL_USAGE) -> by
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    """Cross-tenant figures: the operator key when one is set (`X-Operator-Key` or a bearer
+    token), never in production without one."""
     settings: Settings = request.app.state.settings
+    sent = request.headers.get(OPERATOR_KEY_HEADER)
+    bearer = request.headers.get("authorization", "")
+    if sent is None and bearer.lower().startswith("bearer "):
+        sent = bearer[7:].strip()
+    access = operator_access(settings, sent)
+    if access is OperatorAccess.MISSING_OR_WRONG_KEY:
+        return Response("operator key required\n", status_code=401, media_type="text/plain")
+    if access is OperatorAccess.DISABLED:
+        return Response(
+            "set OPERATOR_API_KEY to scrape /metrics\n", status_code=403, media_type="text/plain"
+        )
     body = await render_metrics(settings)
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

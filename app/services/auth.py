@@ -89,7 +89,7 @@ async def _principal_from_session_token(token: str, settings: Settings) -> Princ
             algorithms=["HS256"],
             audience=settings.shopify_api_key,
             leeway=SESSION_TOKEN_LEEWAY_SECONDS,
-            options={"require": ["exp", "nbf", "aud", "dest"]},
+            options={"require": ["exp", "nbf", "aud", "dest", "iss"]},
         )
     except jwt.PyJWTError as exc:
         raise AuthError(f"invalid session token: {type(exc).__name__}") from exc
@@ -100,8 +100,7 @@ async def _principal_from_session_token(token: str, settings: Settings) -> Princ
         shop = normalize_shop_domain(dest.removeprefix("https://"))
     except InvalidShopDomain as exc:
         raise AuthError("invalid session token: dest") from exc
-    iss = claims.get("iss")
-    if iss is not None and iss != f"https://{shop}/admin":
+    if claims.get("iss") != f"https://{shop}/admin":
         raise AuthError("invalid session token: iss does not match dest")
     tenant = await Tenant.find_one({"shop_domain": shop})
     if tenant is None:

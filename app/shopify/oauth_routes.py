@@ -42,7 +42,11 @@ def _refused(error: InstallError) -> Response:
     )
 
 
-@router.get("/install", summary="Start the install: redirect to Shopify's authorize page")
+@router.api_route(
+    "/install",
+    methods=["GET", "HEAD"],
+    summary="Start the install: redirect to Shopify's authorize page",
+)
 async def install(request: Request) -> Response:
     try:
         url = await start_install(_settings(request), request.query_params.multi_items())
@@ -51,7 +55,11 @@ async def install(request: Request) -> Response:
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
 
-@router.get("/callback", summary="Finish the install: verify, exchange the code, connect")
+@router.api_route(
+    "/callback",
+    methods=["GET", "HEAD"],
+    summary="Finish the install: verify, exchange the code, connect",
+)
 async def callback(request: Request) -> Response:
     try:
         result = await complete_install(

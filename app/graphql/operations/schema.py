@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -20,8 +19,7 @@ from app.observability.metrics import POOL_USAGE, REQUEST_WINDOW
 from app.services import alerts as alert_service
 from app.services import status as status_service
 from app.services.audit import list_audit_log
-
-OPERATOR_KEY_HEADER = "x-operator-key"
+from app.services.operator_access import OperatorAccess, operator_access
 
 
 class IsOperator(BasePermission):
@@ -31,15 +29,12 @@ class IsOperator(BasePermission):
     message = "Operator access required"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        settings = info.context.settings
-        operator_key = settings.operator_api_key
-        if operator_key:
-            request = info.context.request
-            sent = request.headers.get(OPERATOR_KEY_HEADER, "") if request is not None else ""
-            if sent and hmac.compare_digest(sent.encode(), operator_key.encode()):
-                return True
+        access = operator_access(info.context.settings, info.context.operator_key)
+        if access is OperatorAccess.GRANTED:
+            return True
+        if access is OperatorAccess.MISSING_OR_WRONG_KEY:
             raise Unauthenticated("Operator access required: send the X-Operator-Key header")
-        if settings.is_production:
+        if access is OperatorAccess.DISABLED:
             raise Forbidden("Operator operations are disabled: set OPERATOR_API_KEY")
         return IsMerchant().has_permission(source, info, **kwargs)
 
