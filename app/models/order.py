@@ -70,6 +70,8 @@ class Order(Document):
     updated_at: datetime  # Shopify's: newer wins
     synced_at: datetime = Field(default_factory=utcnow)
     source: str = "sync"  # "sync" | "webhook" | "seed"
+    # set by customers/redact: later payloads update only the non-personal fields (order_store)
+    redacted_at: datetime | None = None
 
     class Settings:
         name = "orders"
@@ -92,7 +94,7 @@ class Order(Document):
             ),
             IndexModel(
                 [("tenant_id", ASCENDING), ("order_number", ASCENDING)],
-                name="tenant_order_number_unique",
+                name="tenant_id_1_order_number_1",  # the old runbook's index, made unique
                 unique=True,
             ),
             IndexModel(

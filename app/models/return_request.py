@@ -116,7 +116,10 @@ class Return(Document):
     currency: str = "USD"  # the order's, copied so resolving needs no order read
     order_created_at: datetime | None = None
     # Its units are counted in the order's return ledger, so a decline or cancel gives them back.
-    ledger_reserved: bool = False  # the order's, for analytics over order dates
+    ledger_reserved: bool = False
+    # Declined/canceled but its units not yet given back to the ledger: set by the same update
+    # that changes the status, cleared by the (single) release; a sweeper finishes crashed ones.
+    ledger_release_pending: bool = False
     decline_reason: str | None = None
     outcome: ReturnOutcome | None = None
     shopify_return_id: str | None = None
@@ -132,7 +135,9 @@ class Return(Document):
         use_revision = False
         indexes = [
             IndexModel(
-                [("tenant_id", ASCENDING), ("created_at", DESCENDING)], name="tenant_created"
+                [("tenant_id", ASCENDING), ("created_at", DESCENDING)],
+                # MongoDB's default name, so the old runbook's createIndex is a no-op
+                name="tenant_id_1_created_at_-1",
             ),
             IndexModel([("tenant_id", ASCENDING), ("order_id", ASCENDING)], name="tenant_order"),
             IndexModel(
@@ -145,6 +150,22 @@ class Return(Document):
             IndexModel(
                 [("tenant_id", ASCENDING), ("order_created_at", ASCENDING)],
                 name="tenant_order_created",
+            ),
+            # The ledger's unledgered-returns scan and rebuild (equality fields first).
+            IndexModel(
+                [
+                    ("tenant_id", ASCENDING),
+                    ("order_number", ASCENDING),
+                    ("status", ASCENDING),
+                    ("ledger_reserved", ASCENDING),
+                ],
+                name="tenant_order_number_status_ledgered",
+            ),
+            # Releases interrupted by a crash: only returns with a pending release are indexed.
+            IndexModel(
+                [("ledger_release_pending", ASCENDING), ("updated_at", ASCENDING)],
+                name="ledger_release_pending",
+                partialFilterExpression={"ledger_release_pending": True},
             ),
             # The Shopify mirror worker's queue: only returns with a pending sync are indexed.
             IndexModel(

@@ -57,8 +57,8 @@ def test_db_migrate_status_rollback(
     out = capsys.readouterr().out
     assert "applied  0001 initial_indexes" in out
     db = _db(mongo_uri, cli_env)
-    assert "tenant_created" in db["returns"].index_information()
-    assert "tenant_order_number_unique" in db["orders"].index_information()
+    assert "tenant_id_1_created_at_-1" in db["returns"].index_information()
+    assert "tenant_id_1_order_number_1" in db["orders"].index_information()
     assert [m["version"] for m in db["schema_migrations"].find()] == [1]
 
     assert main(["db", "migrate"]) == 0
@@ -67,7 +67,7 @@ def test_db_migrate_status_rollback(
 
     assert main(["db", "rollback", "--to", "previous"]) == 0
     assert "reverted 0001 initial_indexes" in capsys.readouterr().out
-    assert "tenant_created" not in db["returns"].index_information()
+    assert "tenant_id_1_created_at_-1" not in db["returns"].index_information()
     assert db["schema_migrations"].count_documents({}) == 0
 
     assert main(["db", "migrate", "--to", "99"]) == 1
