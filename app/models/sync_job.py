@@ -84,4 +84,9 @@ class SyncJob(Document):
             IndexModel(
                 [("status", ASCENDING), ("lease_expires_at", ASCENDING)], name="status_lease"
             ),
+            # `last_completed_sync`: {tenant_id, status} (newest started_at first).
+            IndexModel(
+                [("tenant_id", ASCENDING), ("status", ASCENDING), ("started_at", DESCENDING)],
+                name="tenant_status_started",
+            ),
         ]

@@ -10,6 +10,13 @@ refresh happens once however many callers need it at the same time:
 - across processes, the refresher first takes a lease (`token_refresh_lease_until`, an atomic
   `find_one_and_update` that also requires the token it saw to still be the stored one); the
   others poll the record until the token changes (or the lease lapses) and use the new one.
+
+Once Shopify has issued the new pair the old one is dead, so the refresh and the store of its
+result run as one task shielded from the caller's cancellation (a canceled sync run or a
+disconnected client must not drop the only valid pair). The store only replaces the pair the
+refresh started from, on a connected integration: an `app/uninstalled` or a re-install that
+landed meanwhile wins. A refresh Shopify refuses because another process already used the same
+refresh token (a refresh that outlived its lease) returns the token that process stored.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from app.models import ShopifyIntegration
 from app.models.integration import IntegrationStatus
 from app.services.token_cipher import TokenCipher, TokenDecryptionError
 from app.shopify.client import ShopifyAdminClient
-from app.shopify.errors import ShopifyAuthError, ShopifyOAuthError
+from app.shopify.errors import ShopifyAuthError, ShopifyOAuthError, ShopifyUnavailableError
 from app.shopify.oauth_client import TokenGrant, refresh_access_token
 
 logger = logging.getLogger(__name__)
@@ -41,6 +48,9 @@ logger = logging.getLogger(__name__)
 REFRESH_MARGIN = timedelta(minutes=5)
 # How long one process may hold the refresh lease (a refresh is one HTTP call).
 REFRESH_LEASE = timedelta(seconds=30)
+# The OAuth refresh call gives up after this long (at most a third of the lease), so the lease
+# does not lapse while a refresh is still in flight.
+REFRESH_HTTP_TIMEOUT = 10.0
 # How a caller that lost the lease waits for the winner's new token.
 LEASE_POLL_FIRST = 0.02
 LEASE_POLL_MAX = 0.25
@@ -74,6 +84,17 @@ class StoredToken:
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+# Refresh tasks running shielded from their callers; a strong reference until each is done.
+_REFRESH_TASKS: set[asyncio.Task[str]] = set()
+
+
+def _refresh_task_done(task: asyncio.Task[str]) -> None:
+    _REFRESH_TASKS.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # Retrieved here so a refresh whose caller was canceled does not log "never retrieved".
+        logger.info("token refresh finished with %r", task.exception())
 
 
 def tenant_refresh_lock(tenant_id: str) -> asyncio.Lock:
@@ -117,6 +138,7 @@ class StoredTokenSource:
         self.owner = owner or f"refresh-{secrets.token_hex(6)}"
         self._margin = margin
         self._lease = lease
+        self._http_timeout = min(REFRESH_HTTP_TIMEOUT, lease.total_seconds() / 3)
         self.refreshes = 0  # refreshes this source performed itself (for tests and logs)
 
     # TokenSource ---------------------------------------------------------------------------
@@ -235,22 +257,57 @@ class StoredTokenSource:
         )
 
     async def _refresh_under_lease(self, stored: StoredToken, shop: str) -> str:
+        """Refresh and store as one task the caller's cancellation cannot interrupt."""
+        task = asyncio.create_task(
+            self._refresh_and_store(stored, shop), name=f"token-refresh:{self.tenant_id}"
+        )
+        _REFRESH_TASKS.add(task)
+        task.add_done_callback(_refresh_task_done)
+        return await asyncio.shield(task)
+
+    async def _request_grant(self, stored: StoredToken, shop: str) -> TokenGrant:
+        if not stored.refresh_ciphertext:
+            raise TokenRefreshFailed(
+                "no refresh token stored (a non-expiring token?): reinstall the app", shop=shop
+            )
+        refresh_token = self._decrypt(stored.refresh_ciphertext)
         settings = self._settings
         try:
-            if not stored.refresh_ciphertext:
-                raise TokenRefreshFailed(
-                    "no refresh token stored (a non-expiring token?): reinstall the app", shop=shop
+            async with asyncio.timeout(self._http_timeout):
+                return await refresh_access_token(
+                    self._http,
+                    settings.shopify_admin_base_url,
+                    shop,
+                    settings.shopify_api_key,
+                    settings.shopify_api_secret,
+                    refresh_token,
                 )
-            refresh_token = self._decrypt(stored.refresh_ciphertext)
-            grant = await refresh_access_token(
-                self._http,
-                settings.shopify_admin_base_url,
-                shop,
-                settings.shopify_api_key,
-                settings.shopify_api_secret,
-                refresh_token,
-            )
+        except TimeoutError as exc:
+            raise ShopifyUnavailableError(
+                f"token refresh timed out after {self._http_timeout:.0f}s", shop=shop
+            ) from exc
+
+    async def _stored_since(self, stored: StoredToken) -> str | None:
+        """The stored access token if it is no longer the one `stored` saw, else None."""
+        current, _ = await self._load()
+        if current.ciphertext == stored.ciphertext:
+            return None
+        return self._decrypt(current.ciphertext)
+
+    async def _refresh_and_store(self, stored: StoredToken, shop: str) -> str:
+        try:
+            grant = await self._request_grant(stored, shop)
         except ShopifyOAuthError as exc:
+            # Another process may have refreshed with the same refresh token after our lease
+            # lapsed: then the pair it stored is the valid one.
+            try:
+                replaced = await self._stored_since(stored)
+            except BaseException:
+                await self._release_lease(None)
+                raise
+            if replaced is not None:
+                await self._release_lease(None)
+                return replaced
             await self._release_lease(f"token refresh refused: {exc.error or exc.status_code}")
             raise TokenRefreshFailed(
                 f"Shopify refused the token refresh ({exc.error or exc.status_code}); "
@@ -265,10 +322,15 @@ class StoredTokenSource:
             await self._release_lease(None)
             raise
         now = utcnow()
-        # Unconditional on the lease: Shopify has already revoked the old pair, so this new pair
-        # is the only valid one whatever happened to the lease meanwhile.
-        await ShopifyIntegration.get_pymongo_collection().update_one(
-            {"tenant_id": self.tenant_id},
+        # Not conditional on the lease (Shopify has already revoked the old pair, so this new
+        # pair is the only valid one whatever happened to the lease meanwhile), but only over the
+        # pair it replaces on a connected integration: an uninstall or re-install since wins.
+        result = await ShopifyIntegration.get_pymongo_collection().update_one(
+            {
+                "tenant_id": self.tenant_id,
+                "status": IntegrationStatus.CONNECTED.value,
+                "access_token": stored.ciphertext,
+            },
             {
                 "$set": {
                     **grant_fields(grant, self._cipher),
@@ -280,6 +342,16 @@ class StoredTokenSource:
                 }
             },
         )
+        if not result.matched_count:
+            await self._release_lease(None)
+            logger.warning(
+                "shopify token refreshed but the integration changed meanwhile; not stored",
+                extra={"tenant_id": self.tenant_id, "shop": shop},
+            )
+            # Uninstalled or disconnected: IntegrationNotConnected. Re-installed (or another
+            # process stored a newer pair): that token.
+            current, _ = await self._load()
+            return self._decrypt(current.ciphertext)
         self.refreshes += 1
         logger.info("shopify token refreshed", extra={"tenant_id": self.tenant_id, "shop": shop})
         return grant.access_token

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -12,15 +14,23 @@ from app.clock import utcnow
 from app.config import Settings
 from app.db import Database
 from app.models import ShopifyIntegration
-from app.services.integrations import disconnect_integration
+from app.models.integration import IntegrationStatus
+from app.services import shopify_session
+from app.services.integrations import (
+    connect_integration,
+    disconnect_integration,
+    mark_uninstalled,
+)
 from app.services.shopify_session import (
     IntegrationNotConnected,
     StoredTokenSource,
     TokenRefreshFailed,
     admin_client_for,
+    grant_fields,
 )
 from app.services.token_cipher import TokenCipher
 from app.shopify.errors import ShopifyError
+from app.shopify.oauth_client import TokenGrant, refresh_access_token
 from tests.install.helpers import connect_sim_shop, sim_counter
 from tools.shopify_sim import SimulatorControl
 
@@ -171,3 +181,138 @@ async def test_no_client_without_a_connected_integration(
     with pytest.raises(IntegrationNotConnected) as raised:
         await admin_client_for(tenant_id, settings, sim_http)
     assert raised.value.status == "disconnected"
+
+
+# Refresh safety: cancellation, uninstall/re-install meanwhile, a lapsed lease ------------------
+
+
+async def _wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_a_refresh_whose_caller_is_canceled_still_stores_the_new_pair(
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    settings: Settings,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant_id, shop = await connect_sim_shop(sim_control, settings)
+    before = await stored(tenant_id)
+    await set_expiry(tenant_id, timedelta(seconds=-1))
+    issued = asyncio.Event()
+
+    async def issued_then_slow(*args: Any, **kwargs: Any) -> TokenGrant:
+        grant = await refresh_access_token(*args, **kwargs)
+        issued.set()  # Shopify has revoked the old pair now
+        await asyncio.sleep(0.2)
+        return grant
+
+    monkeypatch.setattr(shopify_session, "refresh_access_token", issued_then_slow)
+    caller = asyncio.create_task(StoredTokenSource(tenant_id, settings, sim_http).access_token())
+    await issued.wait()
+    caller.cancel()  # a sync heartbeat or a client disconnect
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+    async def replaced() -> bool:
+        return (await stored(tenant_id)).access_token != before.access_token
+
+    await _wait_until(replaced)
+    after = await stored(tenant_id)
+    assert after.token_refresh_lease_owner is None
+    client = await admin_client_for(tenant_id, settings, sim_http)
+    assert (await client.execute(SHOP_NAME))["shop"]["name"]
+    assert await sim_counter(sim_control, shop, "token_refreshes") == 1
+
+
+async def test_a_refresh_does_not_put_tokens_back_after_an_uninstall(
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    settings: Settings,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant_id, _ = await connect_sim_shop(sim_control, settings)
+    await set_expiry(tenant_id, timedelta(seconds=-1))
+
+    async def uninstalled_meanwhile(*args: Any, **kwargs: Any) -> TokenGrant:
+        grant = await refresh_access_token(*args, **kwargs)
+        assert await mark_uninstalled(tenant_id)  # app/uninstalled lands during the refresh
+        return grant
+
+    monkeypatch.setattr(shopify_session, "refresh_access_token", uninstalled_meanwhile)
+    with pytest.raises(IntegrationNotConnected):
+        await StoredTokenSource(tenant_id, settings, sim_http).access_token()
+
+    after = await stored(tenant_id)
+    assert after.status == IntegrationStatus.UNINSTALLED
+    assert after.access_token is None and after.refresh_token is None
+
+
+async def test_a_refresh_does_not_overwrite_a_reinstalls_tokens(
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    settings: Settings,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant_id, shop = await connect_sim_shop(sim_control, settings)
+    await set_expiry(tenant_id, timedelta(seconds=-1))
+    reinstall = TokenGrant(
+        access_token="shpat_reinstalled",
+        scope="read_orders",
+        expires_at=utcnow() + timedelta(hours=1),
+        refresh_token="shprt_reinstalled",
+        refresh_token_expires_at=None,
+    )
+
+    async def reinstalled_meanwhile(*args: Any, **kwargs: Any) -> TokenGrant:
+        grant = await refresh_access_token(*args, **kwargs)
+        await connect_integration(tenant_id, shop, reinstall, settings)
+        return grant
+
+    monkeypatch.setattr(shopify_session, "refresh_access_token", reinstalled_meanwhile)
+    token = await StoredTokenSource(tenant_id, settings, sim_http).access_token()
+
+    assert token == "shpat_reinstalled"
+    after = await stored(tenant_id)
+    cipher = TokenCipher(settings.encryption_keys)
+    assert after.access_token is not None and after.refresh_token is not None
+    assert cipher.decrypt(after.access_token) == "shpat_reinstalled"
+    assert cipher.decrypt(after.refresh_token) == "shprt_reinstalled"
+
+
+async def test_a_refresh_that_lost_the_race_to_another_process_uses_its_token(
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    settings: Settings,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant_id, shop = await connect_sim_shop(sim_control, settings)
+    await set_expiry(tenant_id, timedelta(seconds=-1))
+    other: list[TokenGrant] = []
+
+    async def another_process_first(*args: Any, **kwargs: Any) -> TokenGrant:
+        # Another process (our lease had lapsed) refreshes with the same refresh token and
+        # stores its pair; ours then reaches Shopify with the used refresh token.
+        grant = await refresh_access_token(*args, **kwargs)
+        other.append(grant)
+        await ShopifyIntegration.get_pymongo_collection().update_one(
+            {"tenant_id": tenant_id},
+            {"$set": grant_fields(grant, TokenCipher(settings.encryption_keys))},
+        )
+        return await refresh_access_token(*args, **kwargs)
+
+    monkeypatch.setattr(shopify_session, "refresh_access_token", another_process_first)
+    token = await StoredTokenSource(tenant_id, settings, sim_http).access_token()
+
+    assert token == other[0].access_token
+    assert await sim_counter(sim_control, shop, "token_refresh_rejected") == 1
+    after = await stored(tenant_id)
+    assert after.token_refresh_lease_owner is None and after.last_error is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -191,3 +192,66 @@ async def test_cli_clear_stale_locks_fails_stale_jobs_with_timeout(
     assert "failed 1 stale sync job(s)" in output
     await _assert_only_stale_failed(stale, fresh)
     assert "Timeout" in await rms(settings, "sync", "list", "--tenant", "tenant-stale")
+
+
+def _index_keys(plan: Any) -> list[Any]:
+    """Every `keyPattern` of an explain output (wherever the planner nests its stages)."""
+    if isinstance(plan, dict):
+        found = [plan["keyPattern"]] if "keyPattern" in plan else []
+        return found + [key for value in plan.values() for key in _index_keys(value)]
+    if isinstance(plan, list):
+        return [key for value in plan for key in _index_keys(value)]
+    return []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param({"status": "queued"}, id="queued-claim"),
+        pytest.param({"status": "running", "lease_expires_at": {"$lt": "NOW"}}, id="takeover"),
+        pytest.param({"tenant_id": "tenant-x", "status": "completed"}, id="last-completed"),
+    ],
+)
+async def test_the_claim_and_last_completed_filters_use_an_index(
+    db: Database, query: dict[str, Any]
+) -> None:
+    """SecantusDB scans the collection unless one index holds every field of the filter with at
+    most one range field, after the equality ones: an idle worker polls these all the time."""
+    query = {k: ({"$lt": utcnow()} if v == {"$lt": "NOW"} else v) for k, v in query.items()}
+    plan = await SyncJob.get_pymongo_collection().database.command(
+        {"explain": {"find": "sync_jobs", "filter": query}, "verbosity": "queryPlanner"}
+    )
+    assert _index_keys(plan), plan
+
+
+async def test_takeover_skips_exhausted_jobs_which_the_sweeper_fails(db: Database) -> None:
+    expired = utcnow() - timedelta(seconds=5)
+    ids = []
+    for tenant_id, attempts, lease in (
+        ("tenant-exhausted", jobs.MAX_ATTEMPTS, expired - timedelta(seconds=1)),
+        ("tenant-retry", 1, expired),
+    ):
+        await _connected(tenant_id)
+        queued = await jobs.queue_sync(tenant_id, SyncType.FULL)
+        assert queued.job is not None
+        ids.append(queued.job.id)
+        await SyncJob.get_pymongo_collection().update_one(
+            {"_id": queued.job.id},
+            {
+                "$set": {
+                    "status": SyncStatus.RUNNING.value,
+                    "lease_owner": "dead",
+                    "lease_expires_at": lease,
+                    "attempts": attempts,
+                }
+            },
+        )
+
+    claims = await asyncio.gather(*(jobs.claim_next_job(f"w{i}", 5) for i in range(5)))
+
+    winners = [claim for claim in claims if claim is not None]
+    assert [(job.id, job.attempts) for job in winners] == [(ids[1], 2)]
+    assert await jobs.fail_exhausted_jobs() == 1
+    exhausted = await SyncJob.get(ids[0])
+    assert exhausted is not None and exhausted.status == SyncStatus.FAILED
+    assert exhausted.attempts == jobs.MAX_ATTEMPTS and exhausted.active is None

@@ -29,7 +29,7 @@ import httpx
 from pydantic import ValidationError
 
 from app.clock import utcnow
-from app.models import ShopifyIntegration, SyncJob
+from app.models import Customer, Order, ShopifyIntegration, SyncJob, Tenant
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.order_store import upsert_customers, upsert_orders
@@ -155,7 +155,15 @@ class _JobRun:
             )
 
     async def _finish(self, status: SyncStatus, error: str | None) -> SyncStatus | None:
-        if not await jobs.finish_job(self.job.id, self.worker_id, status, error):
+        warning = None
+        if status == SyncStatus.COMPLETED:
+            failed = await self._failed_count()
+            if failed:
+                warning = (
+                    f"{failed} order(s) or customer(s) could not be stored; "
+                    "see the worker log for the reasons"
+                )
+        if not await jobs.finish_job(self.job.id, self.worker_id, status, error, warning=warning):
             return None
         log = logger.info if status == SyncStatus.COMPLETED else logger.warning
         log(
@@ -166,6 +174,13 @@ class _JobRun:
             f": {error}" if error else "",
         )
         return status
+
+    async def _failed_count(self) -> int:
+        doc = await SyncJob.get_pymongo_collection().find_one(
+            {"_id": self.job.id, "lease_owner": self.worker_id, "status": SyncStatus.RUNNING.value},
+            {"progress.failed": 1},
+        )
+        return int(((doc or {}).get("progress") or {}).get("failed") or 0)
 
     async def _integration_gone(self) -> bool:
         doc = await ShopifyIntegration.get_pymongo_collection().find_one(
@@ -264,9 +279,12 @@ class _JobRun:
                     "sync job %s: order %s not stored: %s", self.job.id, node.get("id"), exc
                 )
         customers = customers_of_orders(tenant_id, nodes)
-        order_counts, _ = await asyncio.gather(upsert_orders(orders), upsert_customers(customers))
-        if order_counts.errors:
-            logger.warning("sync job %s: %s", self.job.id, "; ".join(order_counts.errors[:3]))
+        order_counts, customer_counts = await asyncio.gather(
+            upsert_orders(orders), upsert_customers(customers)
+        )
+        for counts in (order_counts, customer_counts):
+            if counts.errors:
+                logger.warning("sync job %s: %s", self.job.id, "; ".join(counts.errors[:3]))
         state = await jobs.record_progress(
             self.job.id,
             self.worker_id,
@@ -277,15 +295,39 @@ class _JobRun:
                 "customers": len(customers),
                 "upserted": order_counts.upserted,
                 "unchanged": order_counts.unchanged,
-                "failed": order_counts.failed + unmappable,
+                "failed": order_counts.failed + customer_counts.failed + unmappable,
             },
             lease_seconds=self.options.lease_seconds,
         )
         if state is None:
+            await self._erase_if_shop_redacted(
+                [order.shopify_id for order in orders],
+                [customer.shopify_id for customer in customers],
+            )
             raise LeaseLost
         self.job.cursor = cursor
         if state.get("cancel_requested"):
             raise JobCanceled(CANCELED_BY_MERCHANT)
+
+    async def _erase_if_shop_redacted(self, order_ids: list[str], customer_ids: list[str]) -> None:
+        """The job is gone: if `shop/redact` deleted the tenant while this page was being
+        written, delete what the page wrote, so no personal data outlives the redaction."""
+        tenant_id = self.job.tenant_id
+        if await Tenant.get_pymongo_collection().find_one({"_id": tenant_id}, {"_id": 1}):
+            return
+        if order_ids:
+            await Order.get_pymongo_collection().delete_many(
+                {"tenant_id": tenant_id, "shopify_id": {"$in": order_ids}}
+            )
+        if customer_ids:
+            await Customer.get_pymongo_collection().delete_many(
+                {"tenant_id": tenant_id, "shopify_id": {"$in": customer_ids}}
+            )
+        logger.warning(
+            "sync job %s: shop %s was redacted during the sync; erased the page just written",
+            self.job.id,
+            tenant_id,
+        )
 
     # Paged path ------------------------------------------------------------------------------
     async def _pull_pages(self, client: ShopifyAdminClient) -> None:
@@ -408,7 +450,15 @@ class _JobRun:
                 operation_id = None  # expired or replaced: export again
         if operation_id is None:
             operation_id = await bulk.start_bulk_export(client, query)
-            await self._set({"bulk_operation_id": operation_id})
+            # A new file: the cursor counted orders of the old one, so start it from 0 and
+            # count afresh (orders already stored from the old file come back as unchanged).
+            await self._set(
+                {
+                    "bulk_operation_id": operation_id,
+                    "cursor": None,
+                    **{f"progress.{name}": 0 for name in _BULK_RESTART_COUNTERS},
+                }
+            )
         try:
             result = await bulk.wait_for_bulk_operation(
                 client,
@@ -432,6 +482,10 @@ class _JobRun:
                 {str(item.node.get("id")): item.line_items for item in batch},
                 str(recorded),
             )
+
+
+# Progress counters of one pass over a bulk file (reset when a new export replaces it).
+_BULK_RESTART_COUNTERS = ("pages", "orders", "customers", "upserted", "unchanged", "failed")
 
 
 def _refresh_refused(exc: ShopifyAuthError) -> bool:

@@ -41,6 +41,8 @@ STALE_AFTER_SECONDS = 3600.0
 # A job taken over this many times (its workers keep dying) is failed instead of retried again.
 MAX_ATTEMPTS = 5
 TIMEOUT_ERROR = "Timeout"
+# Expired jobs read per takeover attempt (the sweeper fails exhausted ones, so few are skipped).
+TAKEOVER_CANDIDATES = 20
 _TERMINAL = [status.value for status in TERMINAL_SYNC_STATUSES]
 
 
@@ -304,16 +306,7 @@ async def claim_next_job(
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:
-        doc = await _collection().find_one_and_update(
-            {
-                "status": SyncStatus.RUNNING.value,
-                "lease_expires_at": {"$lt": now},
-                "attempts": {"$lt": max_attempts},
-            },
-            {"$set": lease, "$inc": {"attempts": 1}},
-            sort=[("lease_expires_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+        doc = await _take_over_expired(lease, now, max_attempts)
         if doc is not None:
             logger.info(
                 "sync job %s taken over by %s (attempt %s)",
@@ -322,6 +315,47 @@ async def claim_next_job(
                 doc.get("attempts"),
             )
     return None if doc is None else _job(doc)
+
+
+async def _expired_leases(now: datetime, limit: int = 0) -> list[dict[str, Any]]:
+    """Running jobs whose lease expired, oldest first. The filter has ONE range field, so the
+    `status_lease` index serves it (SecantusDB plans a compound index with at most one range
+    field; adding `attempts: {$lt}` made every idle poll a collection scan)."""
+    cursor = (
+        _collection()
+        .find(
+            {"status": SyncStatus.RUNNING.value, "lease_expires_at": {"$lt": now}},
+            {"lease_owner": 1, "lease_expires_at": 1, "attempts": 1},
+        )
+        .sort([("lease_expires_at", ASCENDING)])
+        .limit(limit)
+    )
+    return [doc async for doc in cursor]
+
+
+async def _take_over_expired(
+    lease: dict[str, Any], now: datetime, max_attempts: int
+) -> dict[str, Any] | None:
+    """Claim the oldest expired job claimed fewer than `max_attempts` times. The claim only
+    succeeds over the state just read (owner, lease, attempts unchanged): a heartbeat or another
+    worker in between makes it miss, and the next candidate is tried."""
+    for candidate in await _expired_leases(now, TAKEOVER_CANDIDATES):
+        if (candidate.get("attempts") or 0) >= max_attempts:
+            continue  # left to `fail_exhausted_jobs`
+        doc: dict[str, Any] | None = await _collection().find_one_and_update(
+            {
+                "_id": candidate["_id"],
+                "status": SyncStatus.RUNNING.value,
+                "lease_owner": candidate.get("lease_owner"),
+                "lease_expires_at": candidate["lease_expires_at"],
+                "attempts": candidate.get("attempts"),
+            },
+            {"$set": lease, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is not None:
+            return doc
+    return None
 
 
 def _lease_filter(job_id: Any, worker_id: str) -> dict[str, Any]:
@@ -379,24 +413,30 @@ async def record_progress(
 
 
 async def finish_job(
-    job_id: Any, worker_id: str, status: SyncStatus, error: str | None = None
+    job_id: Any,
+    worker_id: str,
+    status: SyncStatus,
+    error: str | None = None,
+    *,
+    warning: str | None = None,
 ) -> bool:
-    """Terminal state; releases the tenant's active flag. `False` if no longer ours."""
+    """Terminal state; releases the tenant's active flag and appends `warning` (if any) to the
+    job's warnings. `False` if no longer ours."""
     now = utcnow()
-    result = await _collection().update_one(
-        _lease_filter(job_id, worker_id),
-        {
-            "$set": {
-                "status": status.value,
-                "error": error,
-                "finished_at": now,
-                "active": None,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "updated_at": now,
-            }
-        },
-    )
+    update: dict[str, Any] = {
+        "$set": {
+            "status": status.value,
+            "error": error,
+            "finished_at": now,
+            "active": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+    }
+    if warning is not None:
+        update["$push"] = {"warnings": warning}
+    result = await _collection().update_one(_lease_filter(job_id, worker_id), update)
     return bool(result.matched_count)
 
 
@@ -442,8 +482,16 @@ async def clear_stale_locks(
 async def fail_exhausted_jobs(max_attempts: int = MAX_ATTEMPTS) -> int:
     """Fail running jobs whose lease expired after `max_attempts` claims (a crash loop)."""
     now = utcnow()
+    exhausted = [
+        doc["_id"]
+        for doc in await _expired_leases(now)
+        if (doc.get("attempts") or 0) >= max_attempts
+    ]
+    if not exhausted:
+        return 0
     result = await _collection().update_many(
         {
+            "_id": {"$in": exhausted},
             "status": SyncStatus.RUNNING.value,
             "lease_expires_at": {"$lt": now},
             "attempts": {"$gte": max_attempts},
