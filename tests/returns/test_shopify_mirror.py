@@ -72,7 +72,11 @@ async def decide(
 
 async def run_mirror(settings: Settings, http: httpx.AsyncClient) -> int:
     """Run the mirror worker (as the job registry wires it) until nothing is claimable."""
-    [worker] = mirror_workers(settings, http, "test-mirror")
+    [worker] = [
+        found
+        for found in mirror_workers(settings, http, "test-mirror")
+        if isinstance(found, ReturnMirrorWorker)
+    ]
     runs = 0
     while await worker.run_once():
         runs += 1

@@ -1,16 +1,20 @@
 """createReturn: validate everything first, then reserve units and insert; nothing on refusal.
 
 Order of writes: (1) the guarded ledger reservation, which is what makes concurrent requests
-safe; (2) the return document. If (2) fails the reservation is given back. A crash between the two
+safe; (2) the return document (with its `_id` chosen here). If (2) fails, the reservation is
+given back only once a read by that `_id` shows the return really is absent. A crash between the two
 leaves units over-reserved (the safe direction: never more returned than bought);
 `ledger.rebuild_ledger` recomputes an order's counters from its returns.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+
+from beanie import PydanticObjectId
 
 from app.clock import utcnow
 from app.models import Order, Return
@@ -287,12 +291,24 @@ async def create_return(
     connected = await shopify_connected(tenant_id)
     record = _build(tenant_id, order, request, status, connected, moment)
     record.ledger_reserved = True
+    # Our own id, so a failed or interrupted insert can be checked before giving units back.
+    record.id = PydanticObjectId()
     try:
         await record.insert()
     except BaseException:
-        await release(tenant_id, order.order_number, wanted)
+        # Cancellation or a timeout may come after the server applied the insert: release only
+        # if the return is really absent (shielded, so a second cancel cannot skip the check).
+        await asyncio.shield(_release_unless_inserted(record, wanted))
         raise
     return CreateResult(record=record)
+
+
+async def _release_unless_inserted(record: Return, wanted: dict[str, int]) -> None:
+    found = await Return.get_pymongo_collection().find_one(
+        {"_id": record.id, "tenant_id": record.tenant_id}, {"_id": 1}
+    )
+    if found is None:
+        await release(record.tenant_id, record.order_number, wanted)
 
 
 def _conflict() -> ReturnUserError:

@@ -11,8 +11,11 @@ guarded update.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
+from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -20,6 +23,7 @@ from app.clock import utcnow
 from app.models import Return
 from app.models.return_ledger import LEDGER_COLLECTION, ledger_id
 from app.models.return_request import ACTIVE_RETURN_STATUSES
+from app.services.returns.state_machine import RELEASES_UNITS
 
 
 def ledger_collection() -> AsyncCollection[dict[str, Any]]:
@@ -142,6 +146,60 @@ async def release(tenant_id: str, order_number: str, held: Mapping[str, int]) ->
     )
 
 
+async def release_return_units(return_id: ObjectId, tenant_id: str) -> bool:
+    """Give back a declined/canceled return's units exactly once. One guarded update clears the
+    return's `ledger_release_pending` flag (and `ledger_reserved`); only the caller whose update
+    cleared it applies the ledger `$inc`, and only if the return held units. `True` when this
+    call released units."""
+    before = await Return.get_pymongo_collection().find_one_and_update(
+        {"_id": return_id, "tenant_id": tenant_id, "ledger_release_pending": True},
+        {"$set": {"ledger_release_pending": False, "ledger_reserved": False}},
+        projection={"order_number": 1, "ledger_reserved": 1, "items": 1},
+        return_document=ReturnDocument.BEFORE,
+    )
+    if before is None or not before.get("ledger_reserved"):
+        return False
+    held = units_by_line(
+        [(item["line_item_id"], int(item["quantity"])) for item in before.get("items", [])]
+    )
+    await release(tenant_id, before["order_number"], held)
+    return True
+
+
+# A pending release older than this was interrupted (the request releases right after its update).
+RELEASE_GRACE_SECONDS = 60.0
+
+
+async def release_pending_units(limit: int = 100) -> int:
+    """Finish up to `limit` releases a crash interrupted (status changed, units still held);
+    how many pending returns were handled. One find on the partial `ledger_release_pending`
+    index, then one guarded update per return (plus the ledger `$inc` where units were held)."""
+    cutoff = utcnow() - timedelta(seconds=RELEASE_GRACE_SECONDS)
+    handled = 0
+    async for doc in Return.get_pymongo_collection().find(
+        {"ledger_release_pending": True, "updated_at": {"$lt": cutoff}},
+        {"tenant_id": 1},
+        limit=limit,
+    ):
+        await release_return_units(doc["_id"], doc["tenant_id"])
+        handled += 1
+    return handled
+
+
+class LedgerReleaseSweeper:
+    """Background worker: completes ledger releases left pending by a crash."""
+
+    name = "returns-ledger-release"
+    idle_seconds = 60.0
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+
+    async def run_once(self) -> bool:
+        # A full batch means there may be more: ask to be run again at once.
+        return await release_pending_units(self.limit) >= self.limit
+
+
 def units_by_line(items: list[tuple[str, int]]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for line_id, quantity in items:
@@ -154,6 +212,16 @@ async def rebuild_ledger(tenant_id: str, order_number: str) -> dict[str, int]:
     reservation and the return insert, or between a decline/cancel and its release). Run it while
     no return is being created for that order."""
     active = [status.value for status in ACTIVE_RETURN_STATUSES]
+    # Pending releases are settled by the recount (a later `$inc` would count them twice).
+    await Return.get_pymongo_collection().update_many(
+        {
+            "tenant_id": tenant_id,
+            "order_number": order_number,
+            "status": {"$in": [status.value for status in RELEASES_UNITS]},
+            "ledger_reserved": True,
+        },
+        {"$set": {"ledger_release_pending": False, "ledger_reserved": False}},
+    )
     held: dict[str, int] = {}
     async for doc in Return.get_pymongo_collection().find(
         {"tenant_id": tenant_id, "order_number": order_number, "status": {"$in": active}},

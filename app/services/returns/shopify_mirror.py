@@ -36,6 +36,7 @@ from app.models import Return, ShopifyIntegration
 from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus
 from app.models.return_request import ReturnStatus, ShopifySync, ShopifySyncStatus
+from app.services.returns.ledger import LedgerReleaseSweeper
 from app.services.shopify_session import IntegrationNotConnected, admin_client_for
 from app.shopify.client import RetryPolicy
 
@@ -65,9 +66,22 @@ class MirrorAction(StrEnum):
 
 
 def mirror_intent(action: MirrorAction) -> dict[str, Any]:
-    """The `$set` value recording that `action` should reach Shopify."""
+    """The whole `shopify_sync` value recording that `action` should reach Shopify; only for a
+    return with no sync yet (no worker can hold a lease on it)."""
     encoded: dict[str, Any] = to_bson(ShopifySync(action=action.value))
     return encoded
+
+
+def mirror_requeue(action: MirrorAction, now: datetime) -> dict[str, Any]:
+    """`$set` fields re-queueing an existing sync for `action`. The lease is left alone: a worker
+    inside a push keeps it (no second worker claims the return meanwhile) and releases it when
+    its settle finds the newer decision; `attempts: 0` lets an idle sync be claimed at once."""
+    return {
+        "shopify_sync.status": ShopifySyncStatus.PENDING.value,
+        "shopify_sync.action": action.value,
+        "shopify_sync.attempts": 0,
+        "shopify_sync.updated_at": now,
+    }
 
 
 async def shopify_connected(tenant_id: str) -> bool:
@@ -214,6 +228,7 @@ def request_lines(record: Return, returnable: dict[str, list[list[Any]]]) -> lis
 
 
 StepDone = Callable[[MirrorAction, str | None], Awaitable[None]]
+StoredReturnId = Callable[[], Awaitable[str | None]]
 
 
 async def shopify_return(api: ShopifyGraphQL, return_gid: str) -> dict[str, Any]:
@@ -263,13 +278,28 @@ async def _process(api: ShopifyGraphQL, return_gid: str) -> None:
     )
 
 
-async def push_return(record: Return, api: ShopifyGraphQL, step_done: StepDone) -> None:
-    """Apply `plan_steps(record)` to Shopify, reporting each step as it succeeds."""
+async def push_return(
+    record: Return,
+    api: ShopifyGraphQL,
+    step_done: StepDone,
+    stored_return_id: StoredReturnId | None = None,
+) -> None:
+    """Apply `plan_steps(record)` to Shopify, reporting each step as it succeeds.
+    `stored_return_id` re-reads the return's Shopify id right before `returnRequest`: if it is
+    set by now (another attempt created it), that return is used instead of creating another."""
     return_gid = record.shopify_return_id
     order_gid = f"gid://shopify/Order/{record.order_id}"
     for step in plan_steps(record):
         if step is MirrorAction.REQUEST:
-            lines = request_lines(record, await returnable_lines(api, order_gid))
+            # Checked before reading what Shopify still finds returnable (which another attempt's
+            # return would have used up) and again right before creating the return.
+            existing = await stored_return_id() if stored_return_id is not None else None
+            if existing is None:
+                lines = request_lines(record, await returnable_lines(api, order_gid))
+                existing = await stored_return_id() if stored_return_id is not None else None
+            if existing is not None:
+                return_gid = existing
+                continue
             created = _check(
                 await api.execute(
                     RETURN_REQUEST, {"input": {"orderId": order_gid, "returnLineItems": lines}}
@@ -336,6 +366,9 @@ class ReturnMirrorWorker:
                 "$or": [
                     {"shopify_sync.lease_expires_at": None},
                     {"shopify_sync.lease_expires_at": {"$lt": now}},
+                    # A decision since the last attempt (attempts reset) skips that attempt's
+                    # back-off, but never a lease a running worker still holds (owner set).
+                    {"shopify_sync.attempts": 0, "shopify_sync.lease_owner": None},
                 ],
             },
             {
@@ -357,8 +390,10 @@ class ReturnMirrorWorker:
         sync = record.shopify_sync
         assert sync is not None
         collection = Return.get_pymongo_collection()
-        # Only settle the sync if no newer decision re-queued it meanwhile (updated_at unchanged).
-        guard = {"_id": record.id, "tenant_id": record.tenant_id, "updated_at": seen_updated_at}
+        mine = {"_id": record.id, "shopify_sync.lease_owner": self.worker_id}
+        # Only settle the sync if no newer decision re-queued it meanwhile (updated_at unchanged)
+        # and the lease is still ours.
+        guard = {"tenant_id": record.tenant_id, "updated_at": seen_updated_at, **mine}
         try:
             api = await self.client_for(record.tenant_id)
             if api is None:
@@ -366,32 +401,54 @@ class ReturnMirrorWorker:
 
             async def step_done(step: MirrorAction, shopify_id: str | None) -> None:
                 # Progress is kept even if the sync is re-queued, so no step runs twice.
-                await collection.update_one(
-                    {"_id": record.id, "tenant_id": record.tenant_id},
+                if step is not MirrorAction.REQUEST:
+                    await collection.update_one(
+                        {"_id": record.id, "tenant_id": record.tenant_id},
+                        {"$addToSet": {"shopify_applied": step.value}},
+                    )
+                    return
+                # Never overwrite a Shopify id another attempt recorded first.
+                recorded = await collection.update_one(
+                    {"_id": record.id, "tenant_id": record.tenant_id, "shopify_return_id": None},
                     {
                         "$set": {"shopify_return_id": shopify_id},
                         "$addToSet": {"shopify_applied": step.value},
                     },
                 )
+                if recorded.matched_count != 1:
+                    raise MirrorError(
+                        f"return {record.id} already has a Shopify return;"
+                        f" {shopify_id} was created as a duplicate"
+                    )
 
-            await push_return(record, api, step_done)
-            await collection.update_one(
+            async def stored_return_id() -> str | None:
+                fresh = await collection.find_one(
+                    {"_id": record.id, "tenant_id": record.tenant_id}, {"shopify_return_id": 1}
+                )
+                found = (fresh or {}).get("shopify_return_id")
+                return str(found) if found else None
+
+            await push_return(record, api, step_done, stored_return_id)
+            settled = await collection.update_one(
                 guard,
                 {
                     "$set": {
                         "shopify_sync.status": ShopifySyncStatus.SYNCED.value,
                         "shopify_sync.error": None,
+                        "shopify_sync.lease_owner": None,
                         "shopify_sync.lease_expires_at": None,
                         "shopify_sync.updated_at": utcnow(),
                     }
                 },
             )
+            if settled.matched_count != 1:
+                await self._release(mine)
         except Exception as exc:  # a failed mirror is recorded, never raised to a merchant
             logger.warning("mirroring return %s to Shopify failed: %s", record.id, exc)
             final = sync.attempts >= MAX_ATTEMPTS or (
                 isinstance(exc, MirrorError) and exc.permanent
             )
-            await collection.update_one(
+            settled = await collection.update_one(
                 guard,
                 {
                     "$set": {
@@ -399,6 +456,7 @@ class ReturnMirrorWorker:
                             ShopifySyncStatus.FAILED if final else ShopifySyncStatus.PENDING
                         ).value,
                         "shopify_sync.error": str(exc)[:500],
+                        "shopify_sync.lease_owner": None,
                         # Back off: the lease doubles as the retry time.
                         "shopify_sync.lease_expires_at": utcnow()
                         + timedelta(seconds=retry_delay(sync.attempts)),
@@ -406,6 +464,16 @@ class ReturnMirrorWorker:
                     }
                 },
             )
+            if settled.matched_count != 1:
+                await self._release(mine)
+
+    async def _release(self, mine: dict[str, Any]) -> None:
+        """A newer decision re-queued the sync while we pushed: drop our lease (if still ours)
+        so the newer intent is picked up now, not when the lease would have expired."""
+        await Return.get_pymongo_collection().update_one(
+            mine,
+            {"$set": {"shopify_sync.lease_owner": None, "shopify_sync.lease_expires_at": None}},
+        )
 
 
 def mirror_workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) -> list[Any]:
@@ -419,4 +487,4 @@ def mirror_workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) 
         client.retry = MIRROR_RETRY
         return client
 
-    return [ReturnMirrorWorker(worker_id, client_for)]
+    return [ReturnMirrorWorker(worker_id, client_for), LedgerReleaseSweeper()]

@@ -20,11 +20,16 @@ from app.models import Return
 from app.models.bson import to_bson
 from app.models.return_request import ItemCondition, ReturnStatus, ReturnTransition
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
-from app.services.returns.ledger import release, units_by_line
+from app.services.returns.ledger import release_return_units
 from app.services.returns.policy_cache import load_policy
 from app.services.returns.queries import parse_return_id
 from app.services.returns.resolution import compute_outcome
-from app.services.returns.shopify_mirror import MirrorAction, mirror_intent, shopify_connected
+from app.services.returns.shopify_mirror import (
+    MirrorAction,
+    mirror_intent,
+    mirror_requeue,
+    shopify_connected,
+)
 from app.services.returns.state_machine import (
     RELEASES_UNITS,
     ReturnAction,
@@ -101,24 +106,38 @@ async def _apply(
     target = target_of(action)
     moment = now or utcnow()
     to_set: dict[str, Any] = {"status": target.value, "updated_at": moment, **(extra or {})}
+    if target in RELEASES_UNITS:
+        # Marked in the same write as the status, so a crash before the release below leaves a
+        # flag `ledger.release_pending_units` finishes (units are given back exactly once).
+        to_set["ledger_release_pending"] = True
+    # (extra filter, extra $set) per form of the update, tried in order, each conditional.
+    forms: list[tuple[dict[str, Any], dict[str, Any]]] = [({}, {})]
     mirrored = _MIRRORED.get(action)
     if mirrored is not None and await shopify_connected(tenant_id):
-        to_set["shopify_sync"] = mirror_intent(mirrored)
+        forms = [
+            # A sync exists: re-queue it field by field, keeping a running worker's lease (so no
+            # second worker claims it while the first is inside `returnRequest`).
+            ({"shopify_sync": {"$type": "object"}}, mirror_requeue(mirrored, moment)),
+            # No sync yet (created before the integration was connected): no lease can exist.
+            ({"shopify_sync": None}, {"shopify_sync": mirror_intent(mirrored)}),
+        ]
     for from_status in from_statuses or allowed_from(action):
         entry = ReturnTransition(
             at=moment, actor=actor, from_status=from_status, to_status=target, note=note
         )
-        raw = await collection.find_one_and_update(
-            {"_id": oid, "tenant_id": tenant_id, "status": from_status.value},
-            {"$set": to_set, "$push": {"history": to_bson(entry)}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if raw is not None:
-            record = Return.model_validate(raw)
-            if target in RELEASES_UNITS and record.ledger_reserved:
-                held = units_by_line([(i.line_item_id, i.quantity) for i in record.items])
-                await release(tenant_id, record.order_number, held)
-            return TransitionResult(record=record)
+        for extra_filter, extra_set in forms:
+            raw = await collection.find_one_and_update(
+                {"_id": oid, "tenant_id": tenant_id, "status": from_status.value, **extra_filter},
+                {"$set": {**to_set, **extra_set}, "$push": {"history": to_bson(entry)}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if raw is not None:
+                record = Return.model_validate(raw)
+                if record.ledger_release_pending and record.id is not None:
+                    await release_return_units(record.id, tenant_id)
+                    record.ledger_release_pending = False
+                    record.ledger_reserved = False
+                return TransitionResult(record=record)
     current = await collection.find_one({"_id": oid, "tenant_id": tenant_id}, {"status": 1})
     if current is None:
         return _not_found()
