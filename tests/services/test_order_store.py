@@ -19,7 +19,7 @@ def _order(tenant_id: str, shopify_id: str, number: str, updated_offset: int, to
         shopify_id=shopify_id,
         order_number=number,
         name=f"#{number}",
-        total_price=total,  # type: ignore[arg-type]
+        total_price=total,
         created_at=base,
         updated_at=base + timedelta(minutes=updated_offset),
     )
@@ -63,23 +63,92 @@ async def test_redacted_customer_never_takes_personal_data_back(db: Database) ->
     from app.models import Customer
     from app.services.order_store import upsert_customers
 
-    def customer(offset: int, email: str) -> Customer:
+    def customer(offset: int, email: str, orders_count: int) -> Customer:
         return Customer(
             tenant_id="t1",
             shopify_id="9",
             email=email,
             first_name="Ada",
+            last_name="Lovelace",
+            phone="+15550001111",
+            orders_count=orders_count,
             updated_at=BASE + timedelta(minutes=offset),
         )
 
-    await upsert_customers([customer(0, "ada@example.com")])
+    await upsert_customers([customer(0, "ada@example.com", 1)])
     await Customer.get_pymongo_collection().update_one(
         {"tenant_id": "t1", "shopify_id": "9"},
-        {"$set": {"email": "redacted-x@redacted.invalid", "first_name": None, "redacted_at": BASE}},
+        {
+            "$set": {
+                "email": "redacted-x@redacted.invalid",
+                "first_name": None,
+                "last_name": None,
+                "phone": None,
+                "redacted_at": BASE,
+            }
+        },
     )
-    later = await upsert_customers([customer(10, "ada@example.com")])
-    assert (later.upserted, later.unchanged, later.failed) == (0, 1, 0)
+    stale = await upsert_customers([customer(0, "ada@example.com", 1)])
+    assert (stale.upserted, stale.unchanged, stale.failed) == (0, 1, 0)
+    # A newer payload updates the non-personal fields only (counted as upserted).
+    later = await upsert_customers([customer(10, "ada@example.com", 2)])
+    assert (later.upserted, later.unchanged, later.failed) == (1, 0, 0), later.errors
     stored = await Customer.get_pymongo_collection().find_one({"tenant_id": "t1"})
     assert stored is not None
     assert stored["email"] == "redacted-x@redacted.invalid"
-    assert stored["first_name"] is None
+    assert (stored["first_name"], stored["last_name"], stored["phone"]) == (None, None, None)
+    assert stored["redacted_at"] is not None
+    assert stored["orders_count"] == 2
+    assert stored["updated_at"] == BASE + timedelta(minutes=10)
+
+
+def _personal_order(offset: int, total: str, financial_status: str) -> Order:
+    from app.models.order import Address, OrderCustomer
+
+    order = _order("t1", "1", "1001", offset, total)
+    order.email = "ada@example.com"
+    order.customer = OrderCustomer(
+        id="9", email="ada@example.com", first_name="Ada", last_name="Lovelace", phone="+1555"
+    )
+    order.shipping_address = Address(name="Ada Lovelace", address1="12 Engine Row", zip="NW1")
+    order.financial_status = financial_status
+    return order
+
+
+async def test_a_redacted_order_keeps_its_personal_data_erased_but_stays_current(
+    db: Database,
+) -> None:
+    from app.services.webhooks.handlers.compliance import redact_customer
+
+    await upsert_orders([_personal_order(0, "10.00", "pending")])
+    counts = await redact_customer(
+        secret="s", tenant_id="t1", customer_id="9", email="ada@example.com", now=utcnow()
+    )
+    assert counts.orders == 1
+    redacted = await Order.get_pymongo_collection().find_one({"tenant_id": "t1"})
+    assert redacted is not None and redacted["redacted_at"] is not None
+    pseudonym = redacted["email"]
+    assert pseudonym.startswith("redacted-")
+
+    # A later sync page (or webhook) with the full, newer order.
+    newer = await upsert_orders([_personal_order(10, "12.00", "refunded")])
+    assert (newer.upserted, newer.unchanged, newer.failed) == (1, 0, 0), newer.errors
+    stored = await Order.get_pymongo_collection().find_one({"tenant_id": "t1"})
+    assert stored is not None
+    assert stored["email"] == pseudonym and stored["shipping_address"] is None
+    assert stored["customer"] == {
+        "id": "9",
+        "email": pseudonym,
+        "first_name": None,
+        "last_name": None,
+        "phone": None,
+    }
+    assert stored["redacted_at"] == redacted["redacted_at"]
+    # ...while the non-personal fields follow Shopify.
+    assert str(stored["total_price"]) == "12.00" and stored["financial_status"] == "refunded"
+    assert stored["updated_at"] == BASE + timedelta(minutes=10)
+    # An older or same-age payload still changes nothing.
+    stale = await upsert_orders([_personal_order(5, "11.00", "paid")])
+    assert (stale.upserted, stale.unchanged, stale.failed) == (0, 1, 0)
+    again = await upsert_orders([_personal_order(10, "12.00", "refunded")])
+    assert (again.upserted, again.unchanged, again.failed) == (0, 1, 0)

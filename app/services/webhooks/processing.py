@@ -1,7 +1,13 @@
 """Background processing of `webhook_events`: claim under a lease, apply, complete or retry.
 
-- Claim: one atomic `find_one_and_update` takes the oldest due event whose lease is free or
-  expired and counts the attempt, so a worker that dies mid-event still uses up an attempt.
+- Claim: one atomic `find_one_and_update` takes the oldest due event (`next_attempt_at` passed)
+  and counts the attempt, so a worker that dies mid-event still uses up an attempt. The claim
+  moves `next_attempt_at` to the lease's end: the lease doubles as the retry time, so an
+  in-flight event is simply not due, a crashed worker's event is due again once its lease lapses,
+  and the claim filter `{processed, dead, next_attempt_at <= now}` is served by one index
+  (`pending`), with no `$or` on the lease.
+- Heartbeat: while a handler runs, the lease (and `next_attempt_at`) is extended every third of
+  the lease, so a long handler is never claimed a second time by another worker.
 - Complete: only while still holding the lease (`lease_owner` matches), so a worker whose lease
   expired and was taken over cannot mark the event a second time.
 - Fail: record the error, back off exponentially (`next_attempt_at`), and after
@@ -13,6 +19,8 @@ between apply and complete repeats a harmless write.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,24 +94,44 @@ class WebhookProcessor:
     async def claim(self) -> dict[str, Any] | None:
         """Lease the oldest due event, or None when there is nothing to do."""
         now = utcnow()
+        lease_end = now + timedelta(seconds=self.policy.lease_seconds)
         event: dict[str, Any] | None = await self._events.find_one_and_update(
-            {
-                "processed": False,
-                "dead": False,
-                "next_attempt_at": {"$lte": now},
-                "$or": [{"lease_expires_at": None}, {"lease_expires_at": {"$lte": now}}],
-            },
+            {"processed": False, "dead": False, "next_attempt_at": {"$lte": now}},
             {
                 "$set": {
                     "lease_owner": self.worker_id,
-                    "lease_expires_at": now + timedelta(seconds=self.policy.lease_seconds),
+                    "lease_expires_at": lease_end,
+                    # the lease doubles as the retry time: due again only if we lose it
+                    "next_attempt_at": lease_end,
                 },
                 "$inc": {"attempts": 1},
             },
-            sort=[("received_at", 1), ("_id", 1)],
+            sort=[("next_attempt_at", 1)],
             return_document=ReturnDocument.AFTER,
         )
         return event
+
+    async def extend_lease(self, event: dict[str, Any]) -> bool:
+        """Push our lease (and so the retry time) out by a full lease; False if we lost it."""
+        lease_end = utcnow() + timedelta(seconds=self.policy.lease_seconds)
+        updated = await self._events.update_one(
+            {"_id": event["_id"], "lease_owner": self.worker_id, "processed": False},
+            {"$set": {"lease_expires_at": lease_end, "next_attempt_at": lease_end}},
+        )
+        return bool(updated.matched_count == 1)
+
+    async def _heartbeat(self, event: dict[str, Any]) -> None:
+        interval = self.policy.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                held = await self.extend_lease(event)
+            except Exception:  # a database hiccup: try again next beat, the lease has slack
+                logger.warning("heartbeat of webhook event %s failed", event["_id"], exc_info=True)
+                continue
+            if not held:
+                logger.warning("webhook event %s: lease lost while its handler runs", event["_id"])
+                return
 
     async def apply(self, event: dict[str, Any]) -> str:
         handler = self.handlers.get(str(event.get("topic")))
@@ -173,13 +201,25 @@ class WebhookProcessor:
             # Claimed more often than allowed without ever settling: it keeps killing workers.
             await self.fail(event, event.get("error") or "gave up: worker lost it too often")
             return True
+        beat = asyncio.create_task(self._heartbeat(event))
         try:
             result = await self.apply(event)
         except Exception as exc:
+            await self._stop(beat)
             await self.fail(event, _describe(exc))
             return True
+        finally:
+            await self._stop(beat)
         await self.complete(event, result)
         return True
+
+    @staticmethod
+    async def _stop(beat: asyncio.Task[None]) -> None:
+        if beat.done():
+            return
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
 
     async def run_until_idle(self, limit: int | None = None) -> int:
         """Process due events until none is left (or `limit` were handled); returns the count."""
@@ -224,18 +264,28 @@ async def replay_event(tenant_id: str, event_pk: str) -> dict[str, Any]:
             "tenant_id": tenant_id,
             "_id": pk,
             "processed": False,
-            "$or": [{"dead": True}, {"error": {"$ne": None}}],
+            "$and": [
+                {"$or": [{"dead": True}, {"error": {"$ne": None}}]},
+                # not while a worker holds a live lease on it (it would be applied twice);
+                # the claim sets `next_attempt_at` to the lease's end, so past means lapsed
+                {"$or": [{"lease_owner": None}, {"next_attempt_at": {"$lte": now}}]},
+            ],
         },
         {"$set": {**REPLAY_RESET, "next_attempt_at": now, "replayed_at": now}},
         return_document=ReturnDocument.AFTER,
     )
     if updated is not None:
         return updated
-    current = await events.find_one({"tenant_id": tenant_id, "_id": pk}, {"processed": 1})
+    current = await events.find_one(
+        {"tenant_id": tenant_id, "_id": pk},
+        {"processed": 1, "lease_owner": 1, "next_attempt_at": 1},
+    )
     if current is None:
         raise ReplayRefused("NOT_FOUND", "No webhook event with this id")
     if current.get("processed"):
         raise ReplayRefused("ALREADY_PROCESSED", "This event was processed successfully")
+    if current.get("lease_owner") is not None and current.get("next_attempt_at", now) > now:
+        raise ReplayRefused("IN_PROGRESS", "This event is being processed right now")
     raise ReplayRefused("ALREADY_PENDING", "This event is already waiting to be processed")
 
 

@@ -13,14 +13,14 @@ UNINSTALLED_ERROR = "app uninstalled"
 async def apply_app_uninstalled(context: WebhookContext) -> str:
     tenant_id = context.tenant_id
     integrations = ShopifyIntegration.get_pymongo_collection()
-    integration = await integrations.find_one({"tenant_id": tenant_id}, {"installed_at": 1})
-    installed_at = integration.get("installed_at") if integration else None
-    if installed_at is not None and installed_at > context.happened_at:
-        # A late delivery of an uninstall that came before the current install.
-        return "ignored: the shop reinstalled the app after this event"
     now = context.now
+    # The install-time condition is in the write itself: a reinstall landing between a read
+    # and the write would otherwise lose its new tokens.
     updated = await integrations.update_one(
-        {"tenant_id": tenant_id},
+        {
+            "tenant_id": tenant_id,
+            "$or": [{"installed_at": None}, {"installed_at": {"$lte": context.happened_at}}],
+        },
         {
             "$set": {
                 "status": IntegrationStatus.UNINSTALLED.value,
@@ -33,6 +33,12 @@ async def apply_app_uninstalled(context: WebhookContext) -> str:
             }
         },
     )
+    if (
+        updated.matched_count == 0
+        and await integrations.find_one({"tenant_id": tenant_id}, {"_id": 1}) is not None
+    ):
+        # A late delivery of an uninstall that came before the current install.
+        return "ignored: the shop reinstalled the app after this event"
     jobs = await SyncJob.get_pymongo_collection().update_many(
         {"tenant_id": tenant_id, "status": {"$in": [s.value for s in ACTIVE_SYNC_STATUSES]}},
         {

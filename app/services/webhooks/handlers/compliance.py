@@ -15,11 +15,13 @@ from app.models import (
     OAuthState,
     Order,
     Return,
+    ReturnLedger,
     ShopifyIntegration,
     SyncJob,
     Tenant,
     WebhookEvent,
 )
+from app.models.integration import IntegrationStatus
 from app.services.webhooks.context import WebhookContext
 from app.services.webhooks.redaction import pseudonym_email, scrub_payload
 from app.services.webhooks.topics import ORDER_TOPICS
@@ -163,7 +165,8 @@ async def redact_customer(
         if pks:
             result = await orders.update_many(
                 {"tenant_id": tenant_id, "_id": {"$in": pks}},
-                {"$set": {"email": pseudonym, "shipping_address": None}},
+                # `redacted_at` in the same write: a later payload never takes the data back
+                {"$set": {"email": pseudonym, "shipping_address": None, "redacted_at": now}},
             )
             counts.orders = result.matched_count
             await orders.update_many(
@@ -186,7 +189,14 @@ async def redact_customer(
     if return_clauses:
         result = await Return.get_pymongo_collection().update_many(
             {"tenant_id": tenant_id, "$or": return_clauses},
-            {"$set": {"customer_email": pseudonym}},
+            # free-text notes may carry anything the customer or staff wrote about them
+            {
+                "$set": {
+                    "customer_email": pseudonym,
+                    "items.$[].note": None,
+                    "history.$[].note": None,
+                }
+            },
         )
         counts.returns = result.matched_count
 
@@ -350,29 +360,37 @@ async def shop_redact(context: WebhookContext) -> str:
     """Delete everything we hold for the shop, the tenant document included; keep only this
     event (it names the shop and nothing personal) as the record that we complied."""
     tenant_id = context.tenant_id
-    integration = await ShopifyIntegration.get_pymongo_collection().find_one(
-        {"tenant_id": tenant_id}, {"installed_at": 1, "status": 1}
+    integrations = ShopifyIntegration.get_pymongo_collection()
+    # The integration goes first, and only one installed before this request (or not connected):
+    # the condition is in the write, so a reinstall racing this keeps its new tokens.
+    removed = await integrations.delete_many(
+        {
+            "tenant_id": tenant_id,
+            "$or": [
+                {"installed_at": None},
+                {"installed_at": {"$lte": context.happened_at}},
+                {"status": {"$ne": IntegrationStatus.CONNECTED.value}},
+            ],
+        }
     )
-    installed_at = integration.get("installed_at") if integration else None
     if (
-        integration is not None
-        and integration.get("status") == "connected"
-        and installed_at is not None
-        and installed_at > context.happened_at
+        removed.deleted_count == 0
+        and await integrations.find_one({"tenant_id": tenant_id}, {"_id": 1}) is not None
     ):
         return "ignored: the shop reinstalled the app after this request"
     # The tenant goes first: an order event applied concurrently checks it afterwards.
     deleted = {
         "tenants": (
             await Tenant.get_pymongo_collection().delete_many({"_id": tenant_id})
-        ).deleted_count
+        ).deleted_count,
+        integrations.name: removed.deleted_count,
     }
     for model in (
         Order,
         Customer,
         Return,
+        ReturnLedger,
         SyncJob,
-        ShopifyIntegration,
         ApiKey,
         CustomerDataExport,
         AuditLog,

@@ -8,6 +8,7 @@ customer was being erased concurrently is cleaned up right after the write.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.models import Customer, Order, Tenant
@@ -33,8 +34,9 @@ async def _customer_redacted(tenant_id: str, customer_id: str | None) -> bool:
     return found is not None
 
 
-def _redact_order(order: Order, pseudonym: str) -> None:
+def _redact_order(order: Order, pseudonym: str, now: datetime) -> None:
     order.email = pseudonym
+    order.redacted_at = now  # stored marked, so a later payload never takes the data back
     order.shipping_address = None
     if order.customer is not None:
         order.customer.email = pseudonym
@@ -55,7 +57,7 @@ async def apply_order(context: WebhookContext) -> str:
     if redacted:
         assert customer_id is not None
         secret = context.settings.shopify_api_secret
-        _redact_order(order, pseudonym_email(secret, tenant_id, customer_id))
+        _redact_order(order, pseudonym_email(secret, tenant_id, customer_id), context.now)
         customer = None  # the redacted record stays as it is
     order_counts = await upsert_orders([order])
     if order_counts.failed:
