@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -152,3 +153,16 @@ async def _merchant(tenant_id: str) -> dict[str, str]:
     from tests.factories import merchant_headers
 
     return await merchant_headers(tenant_id)
+
+
+async def test_concurrent_guesses_cannot_outrun_the_rate_limit(app: FastAPI, db: object) -> None:
+    tenant = await make_tenant("shop")
+    await shop_order(tenant.id, 1001, email="ada@example.com")
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as attacker:
+        bodies = await asyncio.gather(
+            *(lookup(attacker, tenant.id, str(3000 + n), "ada@example.com") for n in range(60))
+        )
+    limited = [b for b in bodies if b.get("errors")]
+    assert len(limited) == 50  # exactly the limit of 10 wrong guesses got through
+    assert all(b["errors"][0]["extensions"]["code"] == "RATE_LIMITED" for b in limited)

@@ -31,7 +31,12 @@ from app.services.returns.errors import ReturnErrorCode, ReturnUserError
 from app.services.returns.ledger import release, reserve, reserved_units, units_by_line
 from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order
 from app.services.returns.policy_cache import load_policy
-from app.services.returns.portal import check_rate_limit, email_matches, record_failure
+from app.services.returns.portal import (
+    check_rate_limit,
+    email_matches,
+    record_failure,
+    serialized_attempts,
+)
 from app.services.returns.shopify_mirror import MirrorAction, shopify_connected
 
 MAX_NOTE_LENGTH = 1000
@@ -255,6 +260,13 @@ async def create_return(
     now: datetime | None = None,
 ) -> CreateResult:
     """A customer's return request; refused with user errors and nothing written, or created."""
+    async with serialized_attempts(tenant_id, client_ip):
+        return await _create_return(tenant_id, request, client_ip, now)
+
+
+async def _create_return(
+    tenant_id: str, request: ReturnRequest, client_ip: str, now: datetime | None
+) -> CreateResult:
     check_rate_limit(tenant_id, client_ip)
     moment = now or utcnow()
     order_id = shopify_numeric_id(request.order_id)

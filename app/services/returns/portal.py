@@ -9,6 +9,7 @@ client's sliding window (`rate_limit`), checked before any database command.
 from __future__ import annotations
 
 import hmac
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,11 @@ def _limiter_scope() -> str:
     return ledger_collection().database.name
 
 
+def serialized_attempts(tenant_id: str, client_ip: str) -> AbstractAsyncContextManager[None]:
+    """Run one portal attempt of this client at a time (see `SlidingWindowLimiter.serialized`)."""
+    return portal_limiter(_limiter_scope()).serialized(client_key(tenant_id, client_ip))
+
+
 def check_rate_limit(tenant_id: str, client_ip: str) -> None:
     if portal_limiter(_limiter_scope()).is_limited(client_key(tenant_id, client_ip)):
         raise PortalRateLimited()
@@ -75,6 +81,13 @@ async def lookup_order(
     now: datetime | None = None,
 ) -> PortalLookup | None:
     """The order with per-line eligibility, or `None` (wrong number, email or tenant alike)."""
+    async with serialized_attempts(tenant_id, client_ip):
+        return await _lookup_order(tenant_id, order_number, customer_email, client_ip, now)
+
+
+async def _lookup_order(
+    tenant_id: str, order_number: str, customer_email: str, client_ip: str, now: datetime | None
+) -> PortalLookup | None:
     check_rate_limit(tenant_id, client_ip)
     number = normalize_order_number(order_number)[:MAX_ORDER_NUMBER_LENGTH]
     email = customer_email[:MAX_EMAIL_LENGTH]
@@ -83,7 +96,7 @@ async def lookup_order(
         {"tenant_id": tenant_id, "order_number": number}
     )
     ledger = await ledger_collection().find_one(
-        {"_id": ledger_id(tenant_id, number)}, {"reserved": 1}
+        {"_id": ledger_id(tenant_id, number), "tenant_id": tenant_id}, {"reserved": 1}
     )
     if raw is None or policy is None or not email_matches(raw, email):
         record_failure(tenant_id, client_ip)

@@ -9,9 +9,13 @@ lookup's hot path and costs no database command here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 PORTAL_FAILURE_LIMIT = 10
 PORTAL_FAILURE_WINDOW_SECONDS = 300.0
@@ -24,6 +28,7 @@ class SlidingWindowLimiter:
     window_seconds: float = PORTAL_FAILURE_WINDOW_SECONDS
     max_keys: int = MAX_TRACKED_CLIENTS
     _failures: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
+    _locks: dict[str, list[Any]] = field(default_factory=dict)  # key -> [lock, waiters]
 
     def _recent(self, key: str, now: float) -> deque[float] | None:
         stamps = self._failures.get(key)
@@ -50,6 +55,22 @@ class SlidingWindowLimiter:
         self._failures.move_to_end(key)
         while len(self._failures) > self.max_keys:
             self._failures.popitem(last=False)
+
+    @asynccontextmanager
+    async def serialized(self, key: str) -> AsyncIterator[None]:
+        """One attempt at a time per key, so concurrent guesses cannot all pass the check before
+        any failure is recorded (the check and the record become one step per client)."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[key]
 
     def reset(self) -> None:
         self._failures.clear()
