@@ -21,6 +21,7 @@ async def test_accepted_webhook_events_survive_an_immediate_database_crash(
             accepted = 0
             for number in range(20):
                 headers = {
+                    "x-shopify-topic": "orders/create",
                     "x-shopify-shop-domain": "durable.myshopify.com",
                     "x-shopify-event-id": str(uuid.uuid4()),
                 }

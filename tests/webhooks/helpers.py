@@ -166,8 +166,16 @@ async def store_event(
     triggered_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Persist an event exactly as the route does (after its HMAC check)."""
-    from app.services.webhooks.ingest import build_event_document, persist_event, shopify_headers
+    from app.services.webhooks.ingest import (
+        PAYLOAD_SHOP_FIELD,
+        build_event_document,
+        persist_event,
+        shopify_headers,
+    )
 
+    field = PAYLOAD_SHOP_FIELD.get(topic)
+    if field is not None and field not in payload:  # Shopify's payloads always name the shop
+        payload = {**payload, field: shop.strip().lower()}
     body = orjson.dumps(payload)
     headers = webhook_headers(topic, body, shop=shop, event_id=event_id, triggered_at=triggered_at)
     raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]

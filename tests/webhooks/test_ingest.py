@@ -35,9 +35,8 @@ async def test_verified_delivery_is_persisted_unprocessed_with_its_headers(
     assert event.customer_id == str(payload["customer"]["id"])
     assert event.triggered_at is not None and event.triggered_at.tzinfo is not None
     assert event.headers["x-shopify-topic"] == "orders/create"
-    assert {"x-shopify-hmac-sha256", "x-shopify-event-id", "x-shopify-triggered-at"} <= set(
-        event.headers
-    )
+    assert "x-shopify-hmac-sha256" not in event.headers  # proves the body once; never stored
+    assert {"x-shopify-event-id", "x-shopify-triggered-at"} <= set(event.headers)
 
 
 async def test_wrong_missing_or_truncated_hmac_is_401_and_nothing_is_stored(
@@ -107,9 +106,9 @@ async def test_topic_header_must_match_the_path(client: httpx.AsyncClient) -> No
     response = await client.post("/api/webhooks/orders/create", content=body, headers=headers)
     assert response.status_code == 400
     assert response.json()["error"] == "topic_mismatch"
-    del headers["X-Shopify-Topic"]  # absent: the path decides
+    del headers["X-Shopify-Topic"]  # absent: refused too (the HMAC does not cover headers)
     response = await client.post("/api/webhooks/orders/create", content=body, headers=headers)
-    assert response.status_code == 200
+    assert response.status_code == 400
 
 
 async def test_shop_domain_is_normalised_and_validated(client: httpx.AsyncClient) -> None:
@@ -154,3 +153,34 @@ async def test_same_event_id_of_another_shop_is_another_event(client: httpx.Asyn
         response = await deliver(client, "orders/create", order_payload(), shop=shop, event_id="e")
         assert response.status_code == 200
     assert len(await _stored()) == 2
+
+
+async def test_a_signed_body_cannot_be_replayed_against_another_shop(
+    client: httpx.AsyncClient,
+) -> None:
+    # The HMAC covers the body only: the payload's shop must agree with the unsigned header.
+    body = orjson.dumps({"shop_id": 1, "shop_domain": "attacker.myshopify.com"})
+    headers = webhook_headers("shop/redact", body, shop="victim.myshopify.com")
+    response = await client.post("/api/webhooks/shop/redact", content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "shop_mismatch"
+    missing = orjson.dumps({"shop_id": 1})
+    headers = webhook_headers("customers/redact", missing, shop="victim.myshopify.com")
+    response = await client.post("/api/webhooks/customers/redact", content=missing, headers=headers)
+    assert response.status_code == 400
+    assert await _stored() == []
+
+
+async def test_a_triggered_at_in_the_future_is_clamped_to_receipt(
+    client: httpx.AsyncClient,
+) -> None:
+    from datetime import timedelta
+
+    from app.clock import utcnow
+
+    future = utcnow() + timedelta(days=365)
+    response = await deliver(client, "orders/create", order_payload(), triggered_at=future)
+    assert response.status_code == 200
+    [event] = await _stored()
+    assert event.triggered_at is not None
+    assert event.triggered_at <= event.received_at

@@ -57,6 +57,9 @@ class IngestResult:
     event_id: str
 
 
+SIGNATURE_HEADER = "x-shopify-hmac-sha256"  # proves the body once; never stored
+
+
 def is_known_topic(topic: str) -> bool:
     return topic in WEBHOOK_TOPICS
 
@@ -66,9 +69,33 @@ def shopify_headers(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name, value in raw_headers:
         lowered = name.decode("latin-1").lower()
-        if lowered.startswith(SHOPIFY_HEADER_PREFIX):
+        if lowered.startswith(SHOPIFY_HEADER_PREFIX) and lowered != SIGNATURE_HEADER:
             kept[lowered] = value.decode("latin-1")
     return kept
+
+
+# The payload field that names the shop, per topic; it must match X-Shopify-Shop-Domain.
+PAYLOAD_SHOP_FIELD = {
+    "customers/data_request": "shop_domain",
+    "customers/redact": "shop_domain",
+    "shop/redact": "shop_domain",
+    "app/uninstalled": "myshopify_domain",
+}
+
+
+def _check_payload_shop(topic: str, shop: str, payload: Mapping[str, Any]) -> None:
+    field = PAYLOAD_SHOP_FIELD.get(topic)
+    if field is None:
+        return
+    named = payload.get(field)
+    try:
+        matches = isinstance(named, str) and normalize_shop_domain(named) == shop
+    except InvalidShopDomain:
+        matches = False
+    if not matches:
+        raise RejectedWebhook(
+            400, "shop_mismatch", f"payload `{field}` does not match X-Shopify-Shop-Domain"
+        )
 
 
 def _customer_id(payload: Mapping[str, Any]) -> str | None:
@@ -82,8 +109,10 @@ def build_event_document(
     topic: str, headers: Mapping[str, str], body: bytes, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """The `webhook_events` document for a verified delivery, or `RejectedWebhook` (4xx)."""
+    # Shopify's HMAC covers the body only: every header that steers an event (topic, shop,
+    # time) must agree with the route and, where the payload names the shop, with the payload.
     header_topic = headers.get("x-shopify-topic")
-    if header_topic is not None and header_topic.strip().lower() != topic:
+    if header_topic is None or header_topic.strip().lower() != topic:
         raise RejectedWebhook(
             400, "topic_mismatch", f"X-Shopify-Topic {header_topic!r} does not match {topic!r}"
         )
@@ -97,12 +126,16 @@ def build_event_document(
         raise RejectedWebhook(400, "invalid_json", "body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise RejectedWebhook(400, "invalid_payload", "body must be a JSON object")
+    _check_payload_shop(topic, shop, payload)
     webhook_id = (headers.get("x-shopify-webhook-id") or "").strip() or None
     event_id = (headers.get("x-shopify-event-id") or "").strip() or webhook_id
     if event_id is None:
         # No id at all (not Shopify's behaviour): an exact resend still dedupes.
         event_id = "sha256:" + hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
     received = now or utcnow()
+    triggered = parse_time(headers.get("x-shopify-triggered-at"))
+    if triggered is not None and triggered > received:
+        triggered = received  # an unsigned header may not claim the future
     return {
         "tenant_id": tenant_id_for_shop(shop),
         "shop_domain": shop,
@@ -122,7 +155,7 @@ def build_event_document(
         "lease_owner": None,
         "lease_expires_at": None,
         "received_at": received,
-        "triggered_at": parse_time(headers.get("x-shopify-triggered-at")),
+        "triggered_at": triggered,
         "processed_at": None,
     }
 
