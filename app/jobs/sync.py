@@ -35,6 +35,7 @@ def sync_options(settings: Settings) -> SyncOptions:
         bulk_threshold=settings.sync_bulk_threshold,
         lease_seconds=settings.sync_lease_seconds,
         incremental_overlap=timedelta(seconds=settings.sync_incremental_overlap_seconds),
+        redaction_secret=settings.shopify_api_secret,
     )
 
 

@@ -33,6 +33,7 @@ from app.models import Customer, Order, ShopifyIntegration, SyncJob, Tenant
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.order_store import upsert_customers, upsert_orders
+from app.services.redacted_customers import keep_redacted_customers_erased
 from app.services.shopify_session import IntegrationNotConnected, TokenRefreshFailed
 from app.services.sync import bulk, jobs, operations
 from app.services.sync.mapping import MappingError, customers_of_orders, order_from_node
@@ -68,6 +69,8 @@ class SyncOptions:
     bulk_timeout: float = 6 * 3600.0
     retries: int = 3
     retry_backoff: float = 2.0
+    # Keys the pseudonym of a redacted customer (the app secret, as the webhook path uses).
+    redaction_secret: str = ""
 
 
 class LeaseLost(Exception):
@@ -278,7 +281,13 @@ class _JobRun:
                 logger.warning(
                     "sync job %s: order %s not stored: %s", self.job.id, node.get("id"), exc
                 )
-        customers = customers_of_orders(tenant_id, nodes)
+        customers = await keep_redacted_customers_erased(
+            tenant_id,
+            orders,
+            customers_of_orders(tenant_id, nodes),
+            self.options.redaction_secret,
+            utcnow(),
+        )
         order_counts, customer_counts = await asyncio.gather(
             upsert_orders(orders), upsert_customers(customers)
         )

@@ -8,11 +8,11 @@ customer was being erased concurrently is cleaned up right after the write.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from app.models import Customer, Order, Tenant
 from app.services.order_store import upsert_customers, upsert_orders
+from app.services.redacted_customers import redact_order, redacted_customer_ids
 from app.services.webhooks.context import HandlerError, WebhookContext
 from app.services.webhooks.handlers.compliance import redact_customer, scrub_events
 from app.services.webhooks.order_mapping import OrderPayloadError, map_customer, map_order
@@ -27,20 +27,7 @@ async def _tenant_exists(tenant_id: str) -> bool:
 async def _customer_redacted(tenant_id: str, customer_id: str | None) -> bool:
     if customer_id is None:
         return False
-    found = await Customer.get_pymongo_collection().find_one(
-        {"tenant_id": tenant_id, "shopify_id": customer_id, "redacted_at": {"$ne": None}},
-        {"_id": 1},
-    )
-    return found is not None
-
-
-def _redact_order(order: Order, pseudonym: str, now: datetime) -> None:
-    order.email = pseudonym
-    order.redacted_at = now  # stored marked, so a later payload never takes the data back
-    order.shipping_address = None
-    if order.customer is not None:
-        order.customer.email = pseudonym
-        order.customer.first_name = order.customer.last_name = order.customer.phone = None
+    return customer_id in await redacted_customer_ids(tenant_id, [customer_id])
 
 
 async def apply_order(context: WebhookContext) -> str:
@@ -57,7 +44,7 @@ async def apply_order(context: WebhookContext) -> str:
     if redacted:
         assert customer_id is not None
         secret = context.settings.shopify_api_secret
-        _redact_order(order, pseudonym_email(secret, tenant_id, customer_id), context.now)
+        redact_order(order, pseudonym_email(secret, tenant_id, customer_id), context.now)
         customer = None  # the redacted record stays as it is
     order_counts = await upsert_orders([order])
     if order_counts.failed:
