@@ -197,6 +197,7 @@ async def create_order(request: Request) -> Response:
         created=now,
         customer=customer,
         fulfilled=bool(body.get("fulfilled", False)),
+        allow_partial=False,
         lines=body.get("line_items"),
         financial_status=body.get("financial_status"),
         tags=body.get("tags"),

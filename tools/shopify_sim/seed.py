@@ -259,6 +259,7 @@ def add_order(
     updated: datetime | None = None,
     customer: JSON | None = None,
     fulfilled: bool = False,
+    allow_partial: bool = True,
     lines: list[dict[str, Any]] | None = None,
     financial_status: str | None = None,
     tags: list[str] | None = None,
@@ -396,7 +397,8 @@ def add_order(
             shop,
             order,
             at=created + timedelta(hours=rng.randint(2, 72)),
-            partial=rng.random() < 0.08,
+            # seeded history has some partial shipments; an order asked for as fulfilled is whole
+            partial=rng.random() < 0.08 and allow_partial,
         )
     shop.orders.append(order)
     shop.orders_by_id[order["id"]] = order
