@@ -25,7 +25,8 @@ async def test_invalid_query_is_a_graphql_error(client: httpx.AsyncClient) -> No
 
 
 async def test_missing_query_and_wrong_types_are_client_errors(client: httpx.AsyncClient) -> None:
-    for payload in ({}, {"query": 5}, {"query": "{ __typename }", "variables": "x"}, []):
+    payloads: list[object] = [{}, {"query": 5}, {"query": "{ __typename }", "variables": "x"}, []]
+    for payload in payloads:
         response = await client.post("/graphql", json=payload)
         assert 200 <= response.status_code < 500, payload
         assert response.status_code != 500

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from app.graphql.core.limits import QueryLimits
@@ -11,7 +13,7 @@ from app.graphql.schema import build_schema
 async def test_second_identical_request_hits_the_validation_cache() -> None:
     schema = build_schema()
     query = "query CacheProbe { __typename }"
-    cache = _get_validate_cache(1024)
+    cache: Any = _get_validate_cache(1024)  # an lru_cache wrapper
     await schema.execute(query)
     before = cache.cache_info().hits
     result = await schema.execute(query)

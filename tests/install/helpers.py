@@ -108,7 +108,7 @@ async def connect_sim_shop(
     from app.shopify.oauth_client import exchange_code
 
     shop = new_shop()
-    await control.create_shop(shop, orders=orders, install=False)
+    await control.create_bare_shop(shop, orders=orders)
     params = await control.authorize(shop, scope=",".join(settings.shopify_scopes))
     grant = await exchange_code(
         control.http,

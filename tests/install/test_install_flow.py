@@ -169,7 +169,7 @@ async def test_webhook_registration_failure_does_not_lose_the_install(
     db: Database,
 ) -> None:
     shop = new_shop()
-    await sim_control.create_shop(shop, orders=0, install=False)
+    await sim_control.create_bare_shop(shop, orders=0)
     await sim_control.set_faults(shop, fail_next=1, error_status=400)
     started = await start_install(client, shop)
     params = await authorize(sim_http, started.headers["location"])

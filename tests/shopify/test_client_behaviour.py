@@ -202,7 +202,7 @@ async def test_throttled_answer_is_waited_out_and_retried(sim_control: Simulator
 
 
 async def test_oauth_helpers_exchange_and_refresh(sim_control: SimulatorControl, sim_http):
-    created = await sim_control.create_shop(orders=0, install=False)
+    created = await sim_control.create_bare_shop(orders=0)
     domain = created["domain"]
     params = await sim_control.authorize(domain)
     grant = await exchange_code(

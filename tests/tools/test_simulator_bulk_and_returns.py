@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 
@@ -15,7 +16,7 @@ CURRENT = "{ currentBulkOperation { id status errorCode objectCount rootObjectCo
 BULK = "{ orders { edges { node { id name lineItems { edges { node { id quantity } } } } } } }"
 
 
-async def wait_bulk(control: SimulatorControl, shop: InstalledShop) -> dict:
+async def wait_bulk(control: SimulatorControl, shop: InstalledShop) -> dict[str, Any]:
     for _ in range(200):
         current = (await control.graphql(shop, CURRENT)).json()["data"]["currentBulkOperation"]
         if current["status"] not in {"CREATED", "RUNNING"}:
@@ -65,7 +66,9 @@ DECLINE = "mutation($id: ID!) { returnDeclineRequest(input: {id: $id, declineRea
 PROCESS = "mutation($id: ID!) { returnProcess(input: {returnId: $id}) { return { id status closedAt } userErrors { message code } } }"
 
 
-async def fulfilled_item(control: SimulatorControl, shop: InstalledShop) -> tuple[str, dict]:
+async def fulfilled_item(
+    control: SimulatorControl, shop: InstalledShop
+) -> tuple[str, dict[str, Any]]:
     order = (await control.create_order(shop.domain, fulfilled=True, line_items=[{"quantity": 2}]))[
         "order"
     ]

@@ -893,7 +893,7 @@ async def _load(stack: Stack) -> None:
         await database.close()
     async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
         control = SimulatorControl(http, stack.sim_base, API_KEY, API_SECRET)
-        await control.create_shop(HOOK_SHOP, orders=50, install=False)
+        await control.create_bare_shop(HOOK_SHOP, orders=50)
 
 
 def run(config: BenchConfig) -> Report:

@@ -166,8 +166,8 @@ class Stack:
     # Shops -------------------------------------------------------------------------------------
     async def new_shop(self, orders: int, prefix: str = "chaos") -> str:
         domain = f"{prefix}{uuid.uuid4().hex[:10]}.myshopify.com"
-        await self.control.create_shop(
-            domain, orders=orders, install=False, bucket_size=1000, restore_rate=50_000
+        await self.control.create_bare_shop(
+            domain, orders=orders, bucket_size=1000, restore_rate=50_000
         )
         return domain
 

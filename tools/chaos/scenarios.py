@@ -431,6 +431,9 @@ async def workers_killed_with_work_claimed(
 
             claimed = await claim_next_job(first.worker_id, first.options.lease_seconds)
             assert claimed is not None
+            # Slow Shopify down so the doomed worker cannot finish the job between its first
+            # page and the kill (a fast machine otherwise completes it and nothing is resumed).
+            await stack.control.set_faults(domain, latency_ms=400)
             run = asyncio.create_task(first.run_claimed(claimed))
 
             async def first_page() -> bool:
@@ -441,6 +444,7 @@ async def workers_killed_with_work_claimed(
             run.cancel()  # the process is gone: no completion, no release
             with contextlib.suppress(asyncio.CancelledError):
                 await run
+            await stack.control.set_faults(domain, latency_ms=0)
             second = _sync_worker(stack, "resumes")
 
             async def taken_over() -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -68,10 +68,31 @@ class SimulatorControl:
         bucket_size: float | None = None,
         restore_rate: float | None = None,
         compliance_url: str | None = None,
-        install: bool = True,
+        install: Literal[True] = True,
         scope: str = DEFAULT_SCOPES,
-    ) -> InstalledShop | JSON:
-        """Create (or re-create) a shop; with `install` do the real OAuth dance and return tokens."""
+    ) -> InstalledShop:
+        """Create (or re-create) a shop and do the real OAuth dance; returns its tokens."""
+        created = await self.create_bare_shop(
+            domain,
+            orders=orders,
+            seed=seed,
+            bucket_size=bucket_size,
+            restore_rate=restore_rate,
+            compliance_url=compliance_url,
+        )
+        return await self.install(created["domain"], scope=scope)
+
+    async def create_bare_shop(
+        self,
+        domain: str | None = None,
+        *,
+        orders: int = 25,
+        seed: int | None = None,
+        bucket_size: float | None = None,
+        restore_rate: float | None = None,
+        compliance_url: str | None = None,
+    ) -> JSON:
+        """Create (or re-create) a shop without installing the app in it."""
         body: JSON = {"domain": domain or unique_shop_domain(), "orders": orders}
         for key, value in (
             ("seed", seed),
@@ -81,10 +102,7 @@ class SimulatorControl:
         ):
             if value is not None:
                 body[key] = value
-        created = await self._call("POST", "/_sim/shops", body)
-        if not install:
-            return created
-        return await self.install(created["domain"], scope=scope)
+        return await self._call("POST", "/_sim/shops", body)
 
     async def authorize(
         self,
