@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 import strawberry
 
 from app.graphql.core.context import Info
@@ -29,14 +28,9 @@ from app.services.webhook_subscriptions import (
 logger = logging.getLogger(__name__)
 
 
-def shopify_http(info: Info) -> httpx.AsyncClient | None:
-    """The lifespan's shared Shopify client, from the request context."""
-    return info.context.shopify_http
-
-
 def _integration(info: Info, record: IntegrationRecord) -> ShopifyIntegration:
     return ShopifyIntegration(
-        record=record, settings=info.context.settings, http=shopify_http(info)
+        record=record, settings=info.context.settings, http=info.context.shopify_http
     )
 
 
@@ -69,7 +63,7 @@ class IntegrationMutations:
     )
     async def register_shopify_webhooks(self, info: Info) -> RegisterShopifyWebhooksPayload:
         settings = info.context.settings
-        http = shopify_http(info)
+        http = info.context.shopify_http
         if http is None:
             raise RuntimeError("no Shopify HTTP client in this request")
         try:
@@ -111,7 +105,7 @@ class IntegrationMutations:
                 integration=None,
                 user_errors=[_not_connected(IntegrationNotConnected(tenant_id))],
             )
-        http = shopify_http(info)
+        http = info.context.shopify_http
         if http is not None:
             await forget_live_subscriptions(tenant_id, info.context.settings, http)
         disconnected = await disconnect_integration(tenant_id)

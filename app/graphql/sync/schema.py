@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
 import strawberry
 
 from app.graphql.core.connection import Connection, checked_page_args
@@ -39,14 +38,9 @@ def _user_errors(issues: list[SyncIssue]) -> list[UserError]:
     return [UserError(field=i.field, code=i.code.value, message=i.message) for i in issues]
 
 
-def _shopify_http(info: Info) -> httpx.AsyncClient | None:
-    """The lifespan's shared Shopify client."""
-    return info.context.shopify_http
-
-
 async def _repair_webhooks(info: Info) -> tuple[int | None, UserError | None]:
     """The runbook's "re-register webhooks" step; its failure never fails the resync."""
-    http = _shopify_http(info)
+    http = info.context.shopify_http
     if http is None:
         return None, None
     try:

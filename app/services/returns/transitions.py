@@ -148,42 +148,41 @@ def _clean(note: str | None) -> str | None:
     return (note or "").strip() or None
 
 
-async def approve_return(
-    tenant_id: str, return_id: str, actor: str, note: str | None = None
+async def _decide(
+    tenant_id: str,
+    return_id: str,
+    action: ReturnAction,
+    actor: str,
+    text: str | None,
+    field: str,
+    extra: dict[str, Any] | None = None,
 ) -> TransitionResult:
+    """Approve, decline or cancel: a free-text note (or reason) and one conditional update."""
     oid = parse_return_id(return_id)
     if oid is None:
         return _not_found()
-    return _too_long("note", note) or await _apply(
-        tenant_id, oid, ReturnAction.APPROVE, actor, _clean(note)
+    return _too_long(field, text) or await _apply(
+        tenant_id, oid, action, actor, _clean(text), extra=extra
     )
+
+
+async def approve_return(
+    tenant_id: str, return_id: str, actor: str, note: str | None = None
+) -> TransitionResult:
+    return await _decide(tenant_id, return_id, ReturnAction.APPROVE, actor, note, "note")
 
 
 async def decline_return(
     tenant_id: str, return_id: str, actor: str, reason: str | None = None
 ) -> TransitionResult:
-    oid = parse_return_id(return_id)
-    if oid is None:
-        return _not_found()
-    return _too_long("reason", reason) or await _apply(
-        tenant_id,
-        oid,
-        ReturnAction.DECLINE,
-        actor,
-        _clean(reason),
-        extra={"decline_reason": _clean(reason)},
-    )
+    extra = {"decline_reason": _clean(reason)}
+    return await _decide(tenant_id, return_id, ReturnAction.DECLINE, actor, reason, "reason", extra)
 
 
 async def cancel_return(
     tenant_id: str, return_id: str, actor: str, note: str | None = None
 ) -> TransitionResult:
-    oid = parse_return_id(return_id)
-    if oid is None:
-        return _not_found()
-    return _too_long("note", note) or await _apply(
-        tenant_id, oid, ReturnAction.CANCEL, actor, _clean(note)
-    )
+    return await _decide(tenant_id, return_id, ReturnAction.CANCEL, actor, note, "note")
 
 
 async def _current(tenant_id: str, oid: ObjectId) -> Return | None:
