@@ -13,6 +13,7 @@ from pymongo.monitoring import CommandListener
 
 from app.config import Settings
 from app.models import DOCUMENT_MODELS
+from app.models.write_concerns import DURABLE_WRITES
 from app.observability.metrics import MongoPoolListener
 
 Mongo = AsyncMongoClient[dict[str, Any]]
@@ -41,6 +42,8 @@ def make_client(settings: Settings, listeners: list[CommandListener] | None = No
         socketTimeoutMS=settings.mongodb_socket_timeout_ms,
         waitQueueTimeoutMS=settings.mongodb_wait_queue_timeout_ms,
         appname="returns-management",
+        w=DURABLE_WRITES.document["w"],
+        journal=DURABLE_WRITES.document["j"],
         event_listeners=[*(listeners or []), MongoPoolListener()],
     )
 

@@ -255,10 +255,6 @@ async def sync_with_database_restart(root: Path, orders: int = 120) -> Figures:
                 return int((job.get("progress") or {}).get("pages") or 0) >= 1
 
             await eventually(first_page, 60, 0.01)
-            # SecantusDB flushes about once a second and the app writes without `j: true`:
-            # wait for a flush so the crash tests resumption, not the (separately tested)
-            # durability of the last second of writes; Shopify latency keeps the sync going.
-            await asyncio.sleep(1.1)
             before = await _job(stack, job_id)
             await stack.kill_database()
             await asyncio.sleep(1.0)

@@ -26,6 +26,7 @@ from app.clock import utcnow
 from app.models import ShopifyIntegration, SyncJob
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import TERMINAL_SYNC_STATUSES, SyncStatus, SyncType
+from app.models.write_concerns import RELAXED_WRITES
 from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
 
 logger = logging.getLogger(__name__)
@@ -367,7 +368,9 @@ async def extend_lease(
 ) -> bool:
     """The heartbeat: `False` when this worker no longer holds the job."""
     now = utcnow()
-    result = await _collection().update_one(
+    # Relaxed: a heartbeat lost in a crash only shortens the lease (see RELAXED_WRITES).
+    heartbeats = _collection().with_options(write_concern=RELAXED_WRITES)
+    result = await heartbeats.update_one(
         _lease_filter(job_id, worker_id),
         {"$set": {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=lease_seconds)}},
     )

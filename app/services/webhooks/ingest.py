@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 from bson.errors import InvalidDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
-from pymongo.write_concern import WriteConcern
 
 from app.clock import utcnow
 from app.models import WebhookEvent
@@ -160,18 +159,16 @@ def build_event_document(
     }
 
 
-DURABLE = WriteConcern(w="majority", j=True)
-
-
 async def persist_event(
     document: dict[str, Any], *, timeout: float = INGEST_TIMEOUT_SECONDS
 ) -> IngestResult:
     """Insert once; a duplicate `(shop_domain, event_id)` is already accepted.
 
-    Journaled and majority-acknowledged: the 200 that follows tells Shopify the event is safe,
-    so it must survive a crash of the database (or a failover) right after.
+    Journaled and majority-acknowledged (the client's `DURABLE_WRITES`): the 200 that follows
+    tells Shopify the event is safe, so it must survive a crash of the database (or a failover)
+    right after.
     """
-    collection = WebhookEvent.get_pymongo_collection().with_options(write_concern=DURABLE)
+    collection = WebhookEvent.get_pymongo_collection()
     try:
         async with asyncio.timeout(timeout):
             await collection.insert_one(document)

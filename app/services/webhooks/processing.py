@@ -33,6 +33,7 @@ from pymongo import ReturnDocument
 from app.clock import utcnow
 from app.config import Settings
 from app.models import WebhookEvent
+from app.models.write_concerns import RELAXED_WRITES
 from app.services.webhooks.context import Handler, HandlerError, WebhookContext
 from app.services.webhooks.handlers import HANDLERS
 
@@ -114,7 +115,8 @@ class WebhookProcessor:
     async def extend_lease(self, event: dict[str, Any]) -> bool:
         """Push our lease (and so the retry time) out by a full lease; False if we lost it."""
         lease_end = utcnow() + timedelta(seconds=self.policy.lease_seconds)
-        updated = await self._events.update_one(
+        # Relaxed: a heartbeat lost in a crash only shortens the lease (see RELAXED_WRITES).
+        updated = await self._events.with_options(write_concern=RELAXED_WRITES).update_one(
             {"_id": event["_id"], "lease_owner": self.worker_id, "processed": False},
             {"$set": {"lease_expires_at": lease_end, "next_attempt_at": lease_end}},
         )
