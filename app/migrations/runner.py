@@ -2,12 +2,16 @@
 
 A version is recorded only after its `up` succeeded and forgotten only after its `down`
 succeeded, so a failing step leaves the database at the previous version. Each `up` must be
-idempotent or undo its own partial work (see `indexes.create_model_indexes`). A lease in
-`schema_migrations_lock` keeps two deploys from migrating at the same time.
+idempotent or undo its own partial work (see `indexes.create_model_indexes`): a crash between a
+step and its record runs the step again next time. A lease in `schema_migrations_lock` keeps two
+deploys from migrating at the same time; it is short and renewed while the migration runs, so the
+lock of a migrator that died (or lost the database) lapses within `LOCK_SECONDS`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -33,7 +37,7 @@ MigrationStep = Callable[[Db], Awaitable[None]]
 
 MIGRATIONS_COLLECTION = "schema_migrations"
 LOCK_COLLECTION = "schema_migrations_lock"
-LOCK_SECONDS = 600
+LOCK_SECONDS = 60.0
 _MODULE_NAME = re.compile(r"^m(\d{4})_([a-z0-9_]+)$")
 
 
@@ -108,8 +112,15 @@ def _checked(migrations: Sequence[Migration]) -> list[Migration]:
 
 
 class MigrationRunner:
-    def __init__(self, db: Db, migrations: Sequence[Migration | ModuleType] | None = None) -> None:
+    def __init__(
+        self,
+        db: Db,
+        migrations: Sequence[Migration | ModuleType] | None = None,
+        *,
+        lock_seconds: float = LOCK_SECONDS,
+    ) -> None:
         self.db = db
+        self.lock_seconds = lock_seconds
         if migrations is None:
             self.migrations = discover()
         else:
@@ -209,22 +220,19 @@ class MigrationRunner:
 
 
 class _MigrationLock:
-    """A lease document: acquired by an upsert that only matches an expired lease."""
+    """A lease document: acquired by an upsert that only matches an expired lease, renewed
+    every third of the lease while the migration runs, released at the end."""
 
     def __init__(self, runner: MigrationRunner) -> None:
         self.runner = runner
+        self._renewal: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> None:
         now = utcnow()
         try:
             await self.runner._lock.find_one_and_update(
                 {"_id": "migrate", "expires_at": {"$lt": now}},
-                {
-                    "$set": {
-                        "owner": self.runner._owner,
-                        "expires_at": now + timedelta(seconds=LOCK_SECONDS),
-                    }
-                },
+                {"$set": {"owner": self.runner._owner, "expires_at": self._expiry()}},
                 upsert=True,
             )
         except DuplicateKeyError as exc:
@@ -233,6 +241,23 @@ class _MigrationLock:
                 f"another migration is running ({holder.get('owner') if holder else '?'}); "
                 f"its lock expires at {holder.get('expires_at') if holder else '?'}"
             ) from exc
+        self._renewal = asyncio.create_task(self._renew())
+
+    def _expiry(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.runner.lock_seconds)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.runner.lock_seconds / 3)
+            with contextlib.suppress(Exception):  # a missed renewal only shortens the lease
+                await self.runner._lock.update_one(
+                    {"_id": "migrate", "owner": self.runner._owner},
+                    {"$set": {"expires_at": self._expiry()}},
+                )
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewal
         await self.runner._lock.delete_one({"_id": "migrate", "owner": self.runner._owner})

@@ -1,6 +1,6 @@
-"""Review fixes: a decision never frees a running mirror's lease (no duplicate Shopify returns),
-decline/cancel releases units exactly once even across a crash, an interrupted insert keeps the
-units of a return that exists, and the ledger's queries have their indexes."""
+"""A decision never frees a running mirror's lease (no duplicate Shopify returns), decline/cancel
+releases units exactly once even across a crash, an interrupted create leaves neither the return
+nor its units, and the ledger's queries have their indexes."""
 
 from __future__ import annotations
 
@@ -293,7 +293,7 @@ def request_for(order: Order) -> ReturnRequest:
 
 
 @pytest.mark.parametrize("applied", [True, False])
-async def test_an_interrupted_insert_releases_only_if_the_return_is_absent(
+async def test_an_interrupted_create_leaves_neither_the_return_nor_its_units(
     db: Database, monkeypatch: pytest.MonkeyPatch, applied: bool
 ) -> None:
     tenant = await make_tenant("shop")
@@ -302,16 +302,20 @@ async def test_an_interrupted_insert_releases_only_if_the_return_is_absent(
 
     async def interrupted(self: Return, *args: Any, **kwargs: Any) -> Return:
         if applied:
-            await original(self, *args, **kwargs)  # the server applied it; the answer is lost
+            await original(self, *args, **kwargs)  # written inside the transaction, uncommitted
         raise asyncio.CancelledError
 
     monkeypatch.setattr(Return, "insert", interrupted)
     with pytest.raises(asyncio.CancelledError):
         await create_return(tenant.id, request_for(order), "203.0.113.9")
     count = await Return.get_pymongo_collection().count_documents({"tenant_id": tenant.id})
-    assert count == (1 if applied else 0)
+    assert count == 0
     held = await reserved_units(tenant.id, order.order_number)
-    assert held == {order.line_items[0].id: 1 if applied else 0}
+    assert held.get(order.line_items[0].id, 0) == 0
+    monkeypatch.setattr(Return, "insert", original)
+    retried = await create_return(tenant.id, request_for(order), "203.0.113.9")
+    assert retried.record is not None and not retried.user_errors
+    assert await reserved_units(tenant.id, order.order_number) == {order.line_items[0].id: 1}
 
 
 # Indexes -----------------------------------------------------------------------------------

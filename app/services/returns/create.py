@@ -1,20 +1,19 @@
 """createReturn: validate everything first, then reserve units and insert; nothing on refusal.
 
-Order of writes: (1) the guarded ledger reservation, which is what makes concurrent requests
-safe; (2) the return document (with its `_id` chosen here). If (2) fails, the reservation is
-given back only once a read by that `_id` shows the return really is absent. A crash between the two
-leaves units over-reserved (the safe direction: never more returned than bought);
-`ledger.rebuild_ledger` recomputes an order's counters from its returns.
+The guarded ledger reservation (what makes concurrent requests safe) and the insert of the return
+run in one transaction: a crash, a timeout or a cancellation at any point leaves both or neither,
+so units are never held by a return that does not exist.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from beanie import PydanticObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
 from app.models import Order, Return
@@ -26,9 +25,10 @@ from app.models.return_request import (
     ReturnTransition,
     ShopifySync,
 )
+from app.models.transactions import in_transaction
 from app.services.orders import normalize_email
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
-from app.services.returns.ledger import release, reserve, reserved_units, units_by_line
+from app.services.returns.ledger import ensure_ledger, reserve, reserved_units, units_by_line
 from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order
 from app.services.returns.policy_cache import load_policy
 from app.services.returns.portal import (
@@ -290,37 +290,38 @@ async def _create_return(
         [(shopify_numeric_id(i.line_item_id), i.quantity) for i in request.items]
     )
     limits = {line.id: line.fulfilled_quantity for line in order.line_items if line.id in wanted}
-    if not await reserve(tenant_id, order.shopify_id, order.order_number, wanted, limits):
-        # Someone else took the units since we read the ledger: report against fresh counters.
-        fresh = evaluate_order(
-            order, policy, await reserved_units(tenant_id, order.order_number), moment
-        )
-        return CreateResult(user_errors=_validate(request, policy, fresh) or [_conflict()])
-
     status = (
         ReturnStatus.APPROVED if _auto_approves(policy, order, request) else ReturnStatus.REQUESTED
     )
     connected = await shopify_connected(tenant_id)
     record = _build(tenant_id, order, request, status, connected, moment)
     record.ledger_reserved = True
-    # Our own id, so a failed or interrupted insert can be checked before giving units back.
+    # Our own id: a commit retried after its first attempt landed finds the return by it.
     record.id = PydanticObjectId()
+    await ensure_ledger(tenant_id, order.shopify_id, order.order_number)
+
+    async def reserve_and_insert(session: AsyncClientSession) -> bool:
+        if not await reserve(tenant_id, order.order_number, wanted, limits, session):
+            await session.abort_transaction()
+            return False
+        await record.insert(session=session)
+        return True
+
     try:
-        await record.insert()
-    except BaseException:
-        # Cancellation or a timeout may come after the server applied the insert: release only
-        # if the return is really absent (shielded, so a second cancel cannot skip the check).
-        await asyncio.shield(_release_unless_inserted(record, wanted))
-        raise
+        database = Return.get_pymongo_collection().database
+        created = await in_transaction(database.client, database.name, reserve_and_insert)
+    except DuplicateKeyError:
+        # A retried transaction met the return its first, committed attempt inserted.
+        created = await Return.find_one({"_id": record.id, "tenant_id": tenant_id}) is not None
+        if not created:
+            raise
+    if not created:
+        # Someone else took the units since we read the ledger: report against fresh counters.
+        fresh = evaluate_order(
+            order, policy, await reserved_units(tenant_id, order.order_number), moment
+        )
+        return CreateResult(user_errors=_validate(request, policy, fresh) or [_conflict()])
     return CreateResult(record=record)
-
-
-async def _release_unless_inserted(record: Return, wanted: dict[str, int]) -> None:
-    found = await Return.get_pymongo_collection().find_one(
-        {"_id": record.id, "tenant_id": record.tenant_id}, {"_id": 1}
-    )
-    if found is None:
-        await release(record.tenant_id, record.order_number, wanted)
 
 
 def _conflict() -> ReturnUserError:

@@ -3,19 +3,24 @@
 A reservation is ONE conditional update: every requested line carries the guard
 `reserved.<line> <= limit - quantity` (written as `$not: {$gt: ...}` so a missing counter
 matches), and the `$inc` applies only when all guards hold. MongoDB applies a single-document
-update atomically, so concurrent requests for the last unit cannot both succeed. The first
-reservation of an order inserts the document; losing that insert race (duplicate key) retries the
-guarded update.
+update atomically, so concurrent requests for the last unit cannot both succeed. createReturn runs
+the reservation and the return's insert in one transaction (`app/services/returns/create.py`), so
+a crash between them cannot leave units held by a return that does not exist.
+
+An order's ledger is created on its first request (`ensure_ledger`), holding the units of active
+returns made before it existed (imported from the old system).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -23,6 +28,7 @@ from app.clock import utcnow
 from app.models import Return
 from app.models.return_ledger import LEDGER_COLLECTION, ledger_id
 from app.models.return_request import ACTIVE_RETURN_STATUSES
+from app.models.transactions import in_transaction
 from app.services.returns.state_machine import RELEASES_UNITS
 
 
@@ -45,72 +51,56 @@ def counters_of(doc: Mapping[str, Any] | None) -> dict[str, int]:
     return {str(key): int(value) for key, value in (doc.get("reserved") or {}).items()}
 
 
-async def reserve(
-    tenant_id: str,
-    order_id: str,
-    order_number: str,
-    wanted: Mapping[str, int],
-    limits: Mapping[str, int],
-) -> bool:
-    """Hold `wanted[line]` more units of each line if none would exceed `limits[line]`."""
-    collection = ledger_collection()
+async def ensure_ledger(tenant_id: str, order_id: str, order_number: str) -> None:
+    """Create the order's ledger unless it exists. It starts with the units of active returns
+    that predate it, and those returns are flagged as held, in one transaction: a crash never
+    leaves a ledger that misses them, or flags without the ledger."""
     key = ledger_id(tenant_id, order_number)
-    guard: dict[str, Any] = {"_id": key, "tenant_id": tenant_id}
-    for line_id, quantity in wanted.items():
-        guard[f"reserved.{line_id}"] = {"$not": {"$gt": limits[line_id] - quantity}}
-    increments = {f"reserved.{line_id}": quantity for line_id, quantity in wanted.items()}
-    ledger_existed = False
-    for _ in range(3):
-        result = await collection.update_one(
-            guard, {"$inc": increments, "$set": {"updated_at": utcnow()}}
-        )
-        if result.matched_count == 1:
-            return True
-        if ledger_existed:
-            return False  # the document was there for that update: a guard failed
-        if await collection.count_documents({"_id": key}, limit=1):
-            ledger_existed = True  # created since our update: apply the guards to it
-            continue
-        if await _create_ledger(tenant_id, order_id, order_number, wanted, limits):
-            return True
-        ledger_existed = True  # someone created it first, or units were already held
-    return False
+    if await ledger_collection().count_documents({"_id": key}, limit=1):
+        return
 
-
-async def _create_ledger(
-    tenant_id: str,
-    order_id: str,
-    order_number: str,
-    wanted: Mapping[str, int],
-    limits: Mapping[str, int],
-) -> bool:
-    """The order's first reservation: count active returns made before the ledger existed (say,
-    imported from the old system), then insert; `False` when they leave too few units or
-    another request created the ledger first."""
-    held = await _unledgered_active_units(tenant_id, order_number)
-    reserved = dict(held)
-    for line_id, quantity in wanted.items():
-        reserved[line_id] = reserved.get(line_id, 0) + quantity
-        if reserved[line_id] > limits[line_id]:
-            return False
-    try:
+    async def create(session: AsyncClientSession) -> None:
+        held = await _unledgered_active_units(tenant_id, order_number, session)
         await ledger_collection().insert_one(
             {
-                "_id": ledger_id(tenant_id, order_number),
+                "_id": key,
                 "tenant_id": tenant_id,
                 "order_id": order_id,
                 "order_number": order_number,
-                "reserved": reserved,
+                "reserved": held,
                 "updated_at": utcnow(),
-            }
+            },
+            session=session,
         )
-    except DuplicateKeyError:
-        return False
-    if held:
-        await Return.get_pymongo_collection().update_many(
-            _unledgered_filter(tenant_id, order_number), {"$set": {"ledger_reserved": True}}
-        )
-    return True
+        if held:
+            await Return.get_pymongo_collection().update_many(
+                _unledgered_filter(tenant_id, order_number),
+                {"$set": {"ledger_reserved": True}},
+                session=session,
+            )
+
+    with contextlib.suppress(DuplicateKeyError):  # another request created it first
+        database = ledger_collection().database
+        await in_transaction(database.client, database.name, create)
+
+
+async def reserve(
+    tenant_id: str,
+    order_number: str,
+    wanted: Mapping[str, int],
+    limits: Mapping[str, int],
+    session: AsyncClientSession | None = None,
+) -> bool:
+    """Hold `wanted[line]` more units of each line if none would exceed `limits[line]` (the
+    ledger must exist: `ensure_ledger`)."""
+    guard: dict[str, Any] = {"_id": ledger_id(tenant_id, order_number), "tenant_id": tenant_id}
+    for line_id, quantity in wanted.items():
+        guard[f"reserved.{line_id}"] = {"$not": {"$gt": limits[line_id] - quantity}}
+    increments = {f"reserved.{line_id}": quantity for line_id, quantity in wanted.items()}
+    result = await ledger_collection().update_one(
+        guard, {"$inc": increments, "$set": {"updated_at": utcnow()}}, session=session
+    )
+    return result.matched_count == 1
 
 
 def _unledgered_filter(tenant_id: str, order_number: str) -> dict[str, Any]:
@@ -122,11 +112,14 @@ def _unledgered_filter(tenant_id: str, order_number: str) -> dict[str, Any]:
     }
 
 
-async def _unledgered_active_units(tenant_id: str, order_number: str) -> dict[str, int]:
+async def _unledgered_active_units(
+    tenant_id: str, order_number: str, session: AsyncClientSession
+) -> dict[str, int]:
     held: dict[str, int] = {}
     async for doc in Return.get_pymongo_collection().find(
         _unledgered_filter(tenant_id, order_number),
         {"items.line_item_id": 1, "items.quantity": 1},
+        session=session,
     ):
         for item in doc.get("items", []):
             held[item["line_item_id"]] = held.get(item["line_item_id"], 0) + int(item["quantity"])
@@ -134,7 +127,7 @@ async def _unledgered_active_units(tenant_id: str, order_number: str) -> dict[st
 
 
 async def release(tenant_id: str, order_number: str, held: Mapping[str, int]) -> None:
-    """Give back units of a return that was declined or canceled (or failed to insert)."""
+    """Give back units of a return that was declined or canceled."""
     if not held:
         return
     await ledger_collection().update_one(
@@ -208,9 +201,9 @@ def units_by_line(items: list[tuple[str, int]]) -> dict[str, int]:
 
 
 async def rebuild_ledger(tenant_id: str, order_number: str) -> dict[str, int]:
-    """Recompute an order's counters from its active returns (repair after a crash between the
-    reservation and the return insert, or between a decline/cancel and its release). Run it while
-    no return is being created for that order."""
+    """Recompute an order's counters from its active returns (the operator's repair when the
+    counters are in doubt, e.g. after documents were edited by hand). Run it while no return is
+    being created for that order."""
     active = [status.value for status in ACTIVE_RETURN_STATUSES]
     # Pending releases are settled by the recount (a later `$inc` would count them twice).
     await Return.get_pymongo_collection().update_many(
