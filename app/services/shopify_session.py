@@ -13,7 +13,9 @@ refresh happens once however many callers need it at the same time:
 
 Once Shopify has issued the new pair the old one is dead, so the refresh and the store of its
 result run as one task shielded from the caller's cancellation (a canceled sync run or a
-disconnected client must not drop the only valid pair). The store only replaces the pair the
+disconnected client must not drop the only valid pair), outside any request's database deadline,
+and the store is retried while the database is unreachable (`STORE_PATIENCE`): a database crash
+right after Shopify answered must not lose the pair. The store only replaces the pair the
 refresh started from, on a connected integration: an `app/uninstalled` or a re-install that
 landed meanwhile wins. A refresh Shopify refuses because another process already used the same
 refresh token (a refresh that outlived its lease) returns the token that process stored.
@@ -22,6 +24,7 @@ refresh token (a refresh that outlived its lease) returns the token that process
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
@@ -32,6 +35,7 @@ from typing import Any
 
 import httpx
 from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
 
 from app.clock import utcnow
 from app.config import Settings
@@ -54,6 +58,11 @@ REFRESH_HTTP_TIMEOUT = 10.0
 # How a caller that lost the lease waits for the winner's new token.
 LEASE_POLL_FIRST = 0.02
 LEASE_POLL_MAX = 0.25
+# How long a refreshed pair is offered to an unreachable database before it is given up (the
+# old pair is already revoked: giving up means the merchant has to reinstall).
+STORE_PATIENCE = timedelta(minutes=10)
+STORE_RETRY_FIRST = 0.1
+STORE_RETRY_MAX = 5.0
 
 
 class IntegrationNotConnected(Exception):
@@ -258,8 +267,11 @@ class StoredTokenSource:
 
     async def _refresh_under_lease(self, stored: StoredToken, shop: str) -> str:
         """Refresh and store as one task the caller's cancellation cannot interrupt."""
+        # A fresh context: the task must not inherit the calling request's database deadline.
         task = asyncio.create_task(
-            self._refresh_and_store(stored, shop), name=f"token-refresh:{self.tenant_id}"
+            self._refresh_and_store(stored, shop),
+            name=f"token-refresh:{self.tenant_id}",
+            context=contextvars.Context(),
         )
         _REFRESH_TASKS.add(task)
         task.add_done_callback(_refresh_task_done)
@@ -294,6 +306,52 @@ class StoredTokenSource:
             return None
         return self._decrypt(current.ciphertext)
 
+    async def _store_grant(self, stored: StoredToken, grant: TokenGrant, shop: str) -> bool:
+        """Store the new pair over the one the refresh started from; `False` when the
+        integration changed meanwhile. Not conditional on the lease (Shopify has already revoked
+        the old pair, so this one is the only valid one whatever happened to the lease), but only
+        over the pair it replaces on a connected integration: an uninstall or re-install since
+        wins. Retried while the database is unreachable, for up to `STORE_PATIENCE`."""
+        deadline = time.monotonic() + STORE_PATIENCE.total_seconds()
+        delay = STORE_RETRY_FIRST
+        while True:
+            now = utcnow()
+            try:
+                result = await ShopifyIntegration.get_pymongo_collection().update_one(
+                    {
+                        "tenant_id": self.tenant_id,
+                        "status": IntegrationStatus.CONNECTED.value,
+                        "access_token": stored.ciphertext,
+                    },
+                    {
+                        "$set": {
+                            **grant_fields(grant, self._cipher),
+                            "token_refreshed_at": now,
+                            "token_refresh_lease_until": None,
+                            "token_refresh_lease_owner": None,
+                            "last_error": None,
+                            "updated_at": now,
+                        }
+                    },
+                )
+                return bool(result.matched_count)
+            except PyMongoError as exc:
+                if time.monotonic() + delay > deadline:
+                    logger.error(
+                        "a refreshed Shopify token could not be stored: the database stayed "
+                        "unreachable; the merchant must reinstall the app",
+                        extra={"tenant_id": self.tenant_id, "shop": shop},
+                    )
+                    raise
+                logger.warning(
+                    "storing a refreshed Shopify token failed (%s); retrying in %.1fs",
+                    type(exc).__name__,
+                    delay,
+                    extra={"tenant_id": self.tenant_id, "shop": shop},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
+
     async def _refresh_and_store(self, stored: StoredToken, shop: str) -> str:
         try:
             grant = await self._request_grant(stored, shop)
@@ -321,28 +379,7 @@ class StoredTokenSource:
         except BaseException:
             await self._release_lease(None)
             raise
-        now = utcnow()
-        # Not conditional on the lease (Shopify has already revoked the old pair, so this new
-        # pair is the only valid one whatever happened to the lease meanwhile), but only over the
-        # pair it replaces on a connected integration: an uninstall or re-install since wins.
-        result = await ShopifyIntegration.get_pymongo_collection().update_one(
-            {
-                "tenant_id": self.tenant_id,
-                "status": IntegrationStatus.CONNECTED.value,
-                "access_token": stored.ciphertext,
-            },
-            {
-                "$set": {
-                    **grant_fields(grant, self._cipher),
-                    "token_refreshed_at": now,
-                    "token_refresh_lease_until": None,
-                    "token_refresh_lease_owner": None,
-                    "last_error": None,
-                    "updated_at": now,
-                }
-            },
-        )
-        if not result.matched_count:
+        if not await self._store_grant(stored, grant, shop):
             await self._release_lease(None)
             logger.warning(
                 "shopify token refreshed but the integration changed meanwhile; not stored",
