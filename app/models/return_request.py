@@ -103,6 +103,11 @@ class ShopifySync(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class ShopifyRequestedLine(BaseModel):
+    fulfillment_line_item_id: str  # Shopify GID
+    quantity: int
+
+
 class Return(Document):
     tenant_id: str
     order_id: str  # the order's Shopify id, as in the runbook ("5813364687033")
@@ -123,6 +128,9 @@ class Return(Document):
     decline_reason: str | None = None
     outcome: ReturnOutcome | None = None
     shopify_return_id: str | None = None
+    # The lines of a `returnRequest` sent to Shopify whose answer may have been lost: recorded
+    # before the request, so a retry adopts the return Shopify created instead of a second one.
+    shopify_requested_lines: list[ShopifyRequestedLine] | None = None
     shopify_sync: ShopifySync | None = None
     shopify_applied: list[str] = Field(default_factory=list)  # mirror steps Shopify has seen
     history: list[ReturnTransition] = Field(default_factory=list)

@@ -15,12 +15,14 @@ from app.db import Database
 from app.models import Order, Return, ShopifyIntegration
 from app.models.return_request import ReturnStatus
 from app.services.returns.shopify_mirror import (
+    RETURN_REQUEST,
     MirrorAction,
     ReturnMirrorWorker,
     ShopifyGraphQL,
     mirror_workers,
     plan_steps,
 )
+from app.services.shopify_session import admin_client_for
 from tests.factories import graphql, make_order, make_return, make_tenant, merchant_headers
 from tests.returns.builders import (
     SimTenant,
@@ -457,5 +459,62 @@ async def test_a_step_shopify_already_took_counts_as_done(
     assert record.shopify_sync is not None
     assert (record.shopify_sync.status, record.shopify_sync.error) == ("synced", None)
     assert record.shopify_applied == ["request", "approve"]
+    view = await shopify_view(sim_control, tenant, record.shopify_return_id or "")
+    assert view["status"] == "OPEN"
+
+
+class _AnswerLost:
+    """An Admin client whose first `returnRequest` reaches Shopify but whose answer is lost (a
+    timeout after Shopify applied it, or the worker dying before it records the id)."""
+
+    def __init__(self, inner: ShopifyGraphQL) -> None:
+        self.inner = inner
+        self.lost = False
+
+    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        data = await self.inner.execute(query, variables)
+        if query is RETURN_REQUEST and not self.lost:
+            self.lost = True
+            raise httpx.ReadTimeout("the answer to returnRequest never arrived")
+        return data
+
+
+async def test_a_request_whose_answer_was_lost_is_adopted_not_sent_again(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    headers = await merchant_headers(tenant.tenant_id)
+    [return_id] = await file_returns(client, tenant, order, 1)
+    await decide(client, headers, "approve", return_id)
+    clients: list[_AnswerLost] = []
+
+    async def client_for(tenant_id: str) -> ShopifyGraphQL:
+        if not clients:
+            clients.append(_AnswerLost(await admin_client_for(tenant_id, settings, sim_http)))
+        return clients[0]
+
+    worker = ReturnMirrorWorker("lost-answer", client_for)
+    assert await worker.run_once()
+    record = await stored_return(return_id)
+    assert record.shopify_return_id is None and record.shopify_sync is not None
+    assert record.shopify_sync.status == "pending"  # a timeout is retried
+    await make_retry_due(return_id)
+    assert await worker.run_once()
+
+    record = await stored_return(return_id)
+    assert record.shopify_sync is not None
+    assert (record.shopify_sync.status, record.shopify_sync.error) == ("synced", None)
+    on_shopify = [r for r in await sim_returns(sim_control, tenant.domain)]
+    assert len(on_shopify) == 1, on_shopify
+    assert record.shopify_return_id == on_shopify[0]["id"]
     view = await shopify_view(sim_control, tenant, record.shopify_return_id or "")
     assert view["status"] == "OPEN"

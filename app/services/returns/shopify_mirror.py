@@ -14,6 +14,11 @@ Failures: transient ones (5xx, timeouts, throttling, integration not connected) 
 the message (the same request would be refused again). A step Shopify refuses because its return
 is already in the step's target status (an earlier attempt whose answer was lost) counts as done.
 
+No duplicate Shopify return: the lines of a `returnRequest` are recorded on our return before it
+is sent. An attempt that finds them recorded but no Shopify id (the answer was lost, or the
+worker or database died before the id was stored) first looks for that return among the order's
+returns on Shopify and adopts it; it requests again only when Shopify has none.
+
 The worker takes a per-tenant client factory (`client_for(tenant_id)`); `mirror_workers` wires it to
 `app.services.shopify_session.admin_client_for` (anything with `async execute(query, variables)`
 returning the response's `data` works).
@@ -35,7 +40,12 @@ from app.config import Settings
 from app.models import Return, ShopifyIntegration
 from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus
-from app.models.return_request import ReturnStatus, ShopifySync, ShopifySyncStatus
+from app.models.return_request import (
+    ReturnStatus,
+    ShopifyRequestedLine,
+    ShopifySync,
+    ShopifySyncStatus,
+)
 from app.services.returns.ledger import LedgerReleaseSweeper
 from app.services.shopify_session import IntegrationNotConnected, admin_client_for
 from app.shopify.client import RetryPolicy
@@ -126,6 +136,15 @@ mutation ($input: ReturnProcessInput!) { returnProcess(input: $input) {
   return { id status } userErrors { field code message } } }
 """
 
+
+# The order's newest returns (the lost one is among them). Cost: 2 + 10 * (1 + 25 * 2) = 512.
+# A lost return with more lines, or older than ten others, is not found: the request is sent
+# again and Shopify refuses it (the units are taken), a visible failure rather than a duplicate.
+ORDER_RETURNS = """
+query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { id
+  returnLineItems(first: 25) {
+    nodes { quantity ... on ReturnLineItem { fulfillmentLineItem { id } } } } } } } }
+"""
 
 RETURN_STATE = """
 query ($id: ID!) { return(id: $id) { id status
@@ -227,8 +246,49 @@ def request_lines(record: Return, returnable: dict[str, list[list[Any]]]) -> lis
     return lines
 
 
-StepDone = Callable[[MirrorAction, str | None], Awaitable[None]]
-StoredReturnId = Callable[[], Awaitable[str | None]]
+def _line_totals(lines: list[tuple[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for fulfillment_line_item_id, quantity in lines:
+        totals[fulfillment_line_item_id] = totals.get(fulfillment_line_item_id, 0) + quantity
+    return totals
+
+
+async def requested_on_shopify(
+    api: ShopifyGraphQL, order_gid: str, sent: list[dict[str, Any]], taken: set[str]
+) -> str | None:
+    """The id of a return of the order on Shopify with exactly the lines `sent`, that none of our
+    other returns holds (`taken`); None if Shopify has none."""
+    wanted = _line_totals([(line["fulfillmentLineItemId"], int(line["quantity"])) for line in sent])
+    data = await api.execute(ORDER_RETURNS, {"id": order_gid})
+    for found in ((data.get("order") or {}).get("returns") or {}).get("nodes") or []:
+        if found.get("id") in taken:
+            continue
+        lines = [
+            (str((node.get("fulfillmentLineItem") or {}).get("id")), int(node.get("quantity") or 0))
+            for node in (found.get("returnLineItems") or {}).get("nodes") or []
+        ]
+        if _line_totals(lines) == wanted:
+            return str(found["id"])
+    return None
+
+
+class MirrorJournal(Protocol):
+    """What `push_return` records on our return as it goes (and reads back)."""
+
+    async def stored_return_id(self) -> str | None:
+        """The Shopify id recorded by now (another attempt may have recorded it)."""
+
+    async def sent_request(self) -> list[dict[str, Any]] | None:
+        """The lines of a `returnRequest` an earlier attempt sent, if any."""
+
+    async def taken_return_ids(self) -> set[str]:
+        """Shopify ids our other returns of the same order hold."""
+
+    async def sending_request(self, lines: list[dict[str, Any]]) -> None:
+        """Record the lines before `returnRequest` is sent (durably)."""
+
+    async def step_done(self, step: MirrorAction, shopify_id: str | None) -> None:
+        """A step reached Shopify (`shopify_id`: the return's id after REQUEST)."""
 
 
 async def shopify_return(api: ShopifyGraphQL, return_gid: str) -> dict[str, Any]:
@@ -278,37 +338,13 @@ async def _process(api: ShopifyGraphQL, return_gid: str) -> None:
     )
 
 
-async def push_return(
-    record: Return,
-    api: ShopifyGraphQL,
-    step_done: StepDone,
-    stored_return_id: StoredReturnId | None = None,
-) -> None:
-    """Apply `plan_steps(record)` to Shopify, reporting each step as it succeeds.
-    `stored_return_id` re-reads the return's Shopify id right before `returnRequest`: if it is
-    set by now (another attempt created it), that return is used instead of creating another."""
+async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJournal) -> None:
+    """Apply `plan_steps(record)` to Shopify, recording each step in `journal` as it succeeds."""
     return_gid = record.shopify_return_id
     order_gid = f"gid://shopify/Order/{record.order_id}"
     for step in plan_steps(record):
         if step is MirrorAction.REQUEST:
-            # Checked before reading what Shopify still finds returnable (which another attempt's
-            # return would have used up) and again right before creating the return.
-            existing = await stored_return_id() if stored_return_id is not None else None
-            if existing is None:
-                lines = request_lines(record, await returnable_lines(api, order_gid))
-                existing = await stored_return_id() if stored_return_id is not None else None
-            if existing is not None:
-                return_gid = existing
-                continue
-            created = _check(
-                await api.execute(
-                    RETURN_REQUEST, {"input": {"orderId": order_gid, "returnLineItems": lines}}
-                ),
-                "returnRequest",
-            )
-            if not created.get("id"):
-                raise MirrorError("returnRequest answered without a return")
-            return_gid = str(created["id"])
+            return_gid = await _request(record, api, journal, order_gid)
         elif return_gid is None:
             raise MirrorError(f"cannot {step.value}: the return was never requested on Shopify")
         elif step is MirrorAction.APPROVE:
@@ -341,7 +377,113 @@ async def push_return(
             )
         elif step is MirrorAction.PROCESS:
             await _process(api, return_gid)
-        await step_done(step, return_gid)
+        await journal.step_done(step, return_gid)
+
+
+async def _request(
+    record: Return, api: ShopifyGraphQL, journal: MirrorJournal, order_gid: str
+) -> str:
+    """The Shopify return of `record`: one another attempt recorded or created, else a new one.
+    Checked before reading what Shopify still finds returnable (which another attempt's return
+    would have used up) and again right before creating the return."""
+    existing = await journal.stored_return_id()
+    if existing is not None:
+        return existing
+    sent = await journal.sent_request()
+    if sent is not None:
+        adopted = await requested_on_shopify(api, order_gid, sent, await journal.taken_return_ids())
+        if adopted is not None:
+            return adopted
+    lines = request_lines(record, await returnable_lines(api, order_gid))
+    existing = await journal.stored_return_id()
+    if existing is not None:
+        return existing
+    await journal.sending_request(lines)
+    created = _check(
+        await api.execute(
+            RETURN_REQUEST, {"input": {"orderId": order_gid, "returnLineItems": lines}}
+        ),
+        "returnRequest",
+    )
+    if not created.get("id"):
+        raise MirrorError("returnRequest answered without a return")
+    return str(created["id"])
+
+
+class _ReturnJournal:
+    """`MirrorJournal` on the return document itself."""
+
+    def __init__(self, record: Return) -> None:
+        self.record = record
+        self.mine = {"_id": record.id, "tenant_id": record.tenant_id}
+
+    async def stored_return_id(self) -> str | None:
+        fresh = await Return.get_pymongo_collection().find_one(self.mine, {"shopify_return_id": 1})
+        found = (fresh or {}).get("shopify_return_id")
+        return str(found) if found else None
+
+    async def sent_request(self) -> list[dict[str, Any]] | None:
+        fresh = await Return.get_pymongo_collection().find_one(
+            self.mine, {"shopify_requested_lines": 1}
+        )
+        recorded = (fresh or {}).get("shopify_requested_lines")
+        if not recorded:
+            return None
+        return [
+            {
+                "fulfillmentLineItemId": line["fulfillment_line_item_id"],
+                "quantity": line["quantity"],
+            }
+            for line in recorded
+        ]
+
+    async def taken_return_ids(self) -> set[str]:
+        cursor = Return.get_pymongo_collection().find(
+            {
+                "tenant_id": self.record.tenant_id,
+                "order_id": self.record.order_id,
+                "_id": {"$ne": self.record.id},
+                "shopify_return_id": {"$ne": None},
+            },
+            {"shopify_return_id": 1},
+        )
+        return {str(doc["shopify_return_id"]) async for doc in cursor}
+
+    async def sending_request(self, lines: list[dict[str, Any]]) -> None:
+        recorded = [
+            ShopifyRequestedLine(
+                fulfillment_line_item_id=line["fulfillmentLineItemId"], quantity=line["quantity"]
+            )
+            for line in lines
+        ]
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "shopify_return_id": None},
+            {"$set": {"shopify_requested_lines": to_bson(recorded)}},
+        )
+
+    async def step_done(self, step: MirrorAction, shopify_id: str | None) -> None:
+        collection = Return.get_pymongo_collection()
+        # Progress is kept even if the sync is re-queued, so no step runs twice.
+        if step is not MirrorAction.REQUEST:
+            await collection.update_one(self.mine, {"$addToSet": {"shopify_applied": step.value}})
+            return
+        # Never overwrite a Shopify id another attempt recorded first.
+        recorded = await collection.update_one(
+            {**self.mine, "shopify_return_id": None},
+            {
+                "$set": {"shopify_return_id": shopify_id},
+                "$addToSet": {"shopify_applied": step.value},
+            },
+        )
+        if recorded.matched_count == 1:
+            return
+        if await self.stored_return_id() != shopify_id:
+            raise MirrorError(
+                f"return {self.record.id} already has a Shopify return;"
+                f" {shopify_id} was created as a duplicate"
+            )
+        # Our id was recorded by an earlier attempt (or adopted): mark the step done.
+        await collection.update_one(self.mine, {"$addToSet": {"shopify_applied": step.value}})
 
 
 ClientFactory = Callable[[str], Awaitable[ShopifyGraphQL | None]]
@@ -398,37 +540,7 @@ class ReturnMirrorWorker:
             api = await self.client_for(record.tenant_id)
             if api is None:
                 raise MirrorError("Shopify integration is not connected")
-
-            async def step_done(step: MirrorAction, shopify_id: str | None) -> None:
-                # Progress is kept even if the sync is re-queued, so no step runs twice.
-                if step is not MirrorAction.REQUEST:
-                    await collection.update_one(
-                        {"_id": record.id, "tenant_id": record.tenant_id},
-                        {"$addToSet": {"shopify_applied": step.value}},
-                    )
-                    return
-                # Never overwrite a Shopify id another attempt recorded first.
-                recorded = await collection.update_one(
-                    {"_id": record.id, "tenant_id": record.tenant_id, "shopify_return_id": None},
-                    {
-                        "$set": {"shopify_return_id": shopify_id},
-                        "$addToSet": {"shopify_applied": step.value},
-                    },
-                )
-                if recorded.matched_count != 1:
-                    raise MirrorError(
-                        f"return {record.id} already has a Shopify return;"
-                        f" {shopify_id} was created as a duplicate"
-                    )
-
-            async def stored_return_id() -> str | None:
-                fresh = await collection.find_one(
-                    {"_id": record.id, "tenant_id": record.tenant_id}, {"shopify_return_id": 1}
-                )
-                found = (fresh or {}).get("shopify_return_id")
-                return str(found) if found else None
-
-            await push_return(record, api, step_done, stored_return_id)
+            await push_return(record, api, _ReturnJournal(record))
             settled = await collection.update_one(
                 guard,
                 {
