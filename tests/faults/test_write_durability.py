@@ -9,6 +9,7 @@ mongod, flushes its journal in the background.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from app.models.return_request import ReturnReason, ReturnStatus
 from app.services.returns.create import RequestedItem, ReturnRequest, create_return
 from app.services.returns.ledger import reserved_units
 from app.services.returns.transitions import approve_return, decline_return
+from app.services.token_cipher import TokenCipher
 from app.services.webhooks.ingest import build_event_document, persist_event
 from app.services.webhooks.processing import WebhookProcessor
 from tests.factories import make_tenant
@@ -149,3 +151,22 @@ async def test_a_crash_between_a_migration_and_its_record_is_repaired_by_rerunni
     assert await rerun.current_version() == rerun.latest_version
     await crash(stack)
     assert await MigrationRunner(stack.raw).current_version() == rerun.latest_version
+
+
+async def test_an_install_the_callback_confirmed_survives_a_crash(tmp_path: Path) -> None:
+    async with Stack(tmp_path / "install", serve_app=True) as served:
+        domain = await served.new_shop(orders=0)
+        tenant_id = await served.install_through_the_app(domain)  # the callback answered 302
+        await crash(served)
+        tenant = await served.raw["tenants"].find_one({"_id": tenant_id})
+        integration = await served.raw["integrations_shopify"].find_one({"tenant_id": tenant_id})
+        assert tenant is not None and integration is not None
+        assert integration["status"] == "connected"
+        token = TokenCipher(served.settings.encryption_keys).decrypt(integration["access_token"])
+        answer = await served.http.post(
+            served.simulator.graphql_url(domain, served.settings.shopify_api_version),
+            json={"query": "{ shop { name } }"},
+            headers={"X-Shopify-Access-Token": token},
+        )
+        assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+        assert await served.raw["sync_jobs"].count_documents({"tenant_id": tenant_id}) == 1
