@@ -1,5 +1,11 @@
-"""The fast slice of the chaos run (`rms chaos` runs the same scenarios larger): database
-crashes during ingest and sync, Shopify faults, killed and racing workers."""
+"""The fast slice of the chaos run (`rms chaos` runs the same scenarios larger).
+
+Each scenario crashes at a chosen moment (right after a recorded sync page, right after Shopify
+answered, between two events a worker claimed), not at a random time: a bug that needs the
+crash to land at the worst moment shows in every run, so one small run per scenario is enough
+to catch what a timed kill caught one run in three (the lost sync page of issue 14 failed
+10 of 10 runs of `test_a_sync_survives_a_database_crash_and_resumes` before its fix).
+"""
 
 from __future__ import annotations
 
@@ -10,27 +16,24 @@ from tools.chaos.figures import Figures
 
 
 def _assert_nothing_lost_or_duplicated(figures: Figures) -> None:
-    assert figures.ok, (figures.problems(), figures.notes)
+    assert figures.ok, (figures.problems(), figures.notes, figures.details)
 
 
 async def test_webhooks_during_a_database_crash_are_refused_or_kept_never_doubled(
     tmp_path: Path,
 ) -> None:
     figures = await scenarios.webhooks_with_database_restart(tmp_path, events=9)
+    _assert_nothing_lost_or_duplicated(figures)
     # Refused deliveries came back (Shopify retries) and were stored and processed once.
-    assert figures.events_sent == 9
-    assert figures.events_acknowledged == 9
-    assert figures.events_processed == figures.events_stored
-    assert figures.events_completed_twice == 0
-    assert figures.jobs_duplicated == 0  # no order stored twice
+    assert figures.acknowledged == figures.stored == 9
     assert figures.cross_tenant_reads == 0
-    assert figures.events_stored == figures.events_acknowledged
 
 
 async def test_a_sync_survives_a_database_crash_and_resumes(tmp_path: Path) -> None:
-    figures = await scenarios.sync_with_database_restart(tmp_path, orders=60)
+    figures = await scenarios.sync_with_database_restart(tmp_path, orders=100)  # 5 pages
     _assert_nothing_lost_or_duplicated(figures)
-    assert figures.jobs_completed == 1
+    assert figures.details["jobs_done"] == 1
+    assert figures.acknowledged == figures.stored == 100
 
 
 async def test_a_sync_survives_shopify_5xx_timeouts_throttling_and_token_expiry(
@@ -38,18 +41,18 @@ async def test_a_sync_survives_shopify_5xx_timeouts_throttling_and_token_expiry(
 ) -> None:
     figures = await scenarios.sync_with_shopify_faults(tmp_path, orders=60)
     _assert_nothing_lost_or_duplicated(figures)
-    assert figures.jobs_completed == 1
+    assert figures.details["jobs_done"] == 1
 
 
 async def test_work_of_killed_workers_is_taken_over_once(tmp_path: Path) -> None:
     figures = await scenarios.workers_killed_with_work_claimed(tmp_path, events=10, orders=30)
     _assert_nothing_lost_or_duplicated(figures)
-    assert figures.events_processed == 10
-    assert figures.jobs_completed == figures.jobs_resumed == 1
+    assert figures.details["events_done"] == 10
+    assert figures.details["jobs_done"] == figures.details["resumed"] == 1
 
 
 async def test_racing_workers_never_do_the_same_work_twice(tmp_path: Path) -> None:
     figures = await scenarios.workers_racing(tmp_path, events=12, shops=2, orders=20)
     _assert_nothing_lost_or_duplicated(figures)
-    assert figures.events_processed == 12
-    assert figures.jobs_completed == 2
+    assert figures.details["events_done"] == 12
+    assert figures.details["jobs_done"] == 2

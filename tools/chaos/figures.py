@@ -1,4 +1,17 @@
-"""The figures a chaos scenario reports, the invariants over them, and the printed table."""
+"""The figures a chaos scenario reports, the invariants over them, and the printed tables.
+
+Every scenario counts the same four things, whatever it breaks:
+
+- `acknowledged`: writes the service confirmed to a caller (a webhook answered 2xx, an order a
+  sync job reported done, a return or decision answered without error, a refreshed token pair
+  Shopify issued, the documents of a restore reported done);
+- `stored`: of those, the ones found afterwards (`lost` = acknowledged - stored, must be 0);
+- `duplicated`: work that must happen once and happened twice (an event completed twice, an
+  order stored twice, a job run by two workers, units reserved twice, a second Shopify return);
+- `cross_tenant_reads`: records of another tenant a credential could read (must be 0).
+
+A scenario adds its own broken invariants to `failures` and its counters to `details`.
+"""
 
 from __future__ import annotations
 
@@ -7,69 +20,46 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Figures:
-    """What one scenario observed. `None` means the scenario does not measure that figure."""
+    """What one scenario run observed. `None` means the scenario does not measure that figure."""
 
     scenario: str
-    events_sent: int | None = None  # distinct events the simulator tried to deliver to us
-    events_acknowledged: int | None = None  # distinct events we answered 2xx
-    events_stored: int | None = None  # webhook_events documents
-    events_processed: int | None = None  # processed exactly once (completed by one worker)
-    events_completed_twice: int | None = None  # completions beyond the first (must be 0)
-    jobs_completed: int | None = None
-    jobs_resumed: int | None = None  # completed after another worker's lease was taken over
-    jobs_duplicated: int | None = None  # a job run twice at once or orders stored twice (0)
-    orders_expected: int | None = None
-    orders_stored: int | None = None
-    cross_tenant_reads: int | None = None  # records of another tenant a credential could read
+    acknowledged: int | None = None
+    stored: int | None = None
+    duplicated: int = 0
+    cross_tenant_reads: int | None = None
+    failures: list[str] = field(default_factory=list)
+    details: dict[str, int | str] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def lost(self) -> int | None:
+        if self.acknowledged is None or self.stored is None:
+            return None
+        return max(self.acknowledged - self.stored, 0)
+
+    def check(self, holds: bool, failure: str) -> None:
+        """Record `failure` unless the invariant `holds`."""
+        if not holds:
+            self.failures.append(failure)
+
     def problems(self) -> list[str]:
-        """Broken invariants: lost or duplicated writes, cross-tenant reads."""
+        """Broken invariants: lost or duplicated writes, cross-tenant reads, the scenario's own."""
         found = []
-        acknowledged, stored = self.events_acknowledged, self.events_stored
-        if acknowledged is not None and stored is not None and stored != acknowledged:
-            found.append(f"acknowledged {acknowledged} but stored {stored}")
-        processed = self.events_processed
-        if processed is not None and stored is not None and processed != stored:
-            found.append(f"stored {stored} but processed {processed}")
-        if self.events_completed_twice:
-            found.append(f"{self.events_completed_twice} events completed twice")
-        if self.jobs_duplicated:
-            found.append(f"{self.jobs_duplicated} duplicated jobs or orders")
-        if self.orders_expected is not None and self.orders_stored != self.orders_expected:
-            found.append(f"expected {self.orders_expected} orders, stored {self.orders_stored}")
+        if self.lost:
+            found.append(f"{self.lost} of {self.acknowledged} acknowledged writes lost")
+        if self.duplicated:
+            found.append(f"{self.duplicated} duplicated")
         if self.cross_tenant_reads:
             found.append(f"{self.cross_tenant_reads} cross-tenant reads")
-        return found
+        return found + self.failures
 
     @property
     def ok(self) -> bool:
         return not self.problems()
 
 
-COLUMNS = [
-    ("scenario", "scenario"),
-    ("sent", "events_sent"),
-    ("acked", "events_acknowledged"),
-    ("stored", "events_stored"),
-    ("processed", "events_processed"),
-    ("dup-done", "events_completed_twice"),
-    ("jobs ok", "jobs_completed"),
-    ("resumed", "jobs_resumed"),
-    ("dup-jobs", "jobs_duplicated"),
-    ("orders", "orders_stored"),
-    ("of", "orders_expected"),
-    ("x-tenant", "cross_tenant_reads"),
-    ("secs", "seconds"),
-    ("result", None),
-]
-
-
-def _cell(figures: Figures, attribute: str | None) -> str:
-    if attribute is None:
-        return "ok" if figures.ok else "FAIL"
-    value = getattr(figures, attribute)
+def _cell(value: int | float | None) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -77,49 +67,83 @@ def _cell(figures: Figures, attribute: str | None) -> str:
     return str(value)
 
 
-def format_table(rows: list[Figures]) -> str:
-    """A plain-text table, one line per scenario, then any problems and notes."""
-    cells = [[title for title, _ in COLUMNS]]
-    cells += [[_cell(row, attribute) for _, attribute in COLUMNS] for row in rows]
-    widths = [max(len(line[index]) for line in cells) for index in range(len(COLUMNS))]
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(line[index]) for line in [header, *rows]) for index in range(len(header))]
     lines = []
-    for number, line in enumerate(cells):
+    for number, line in enumerate([header, *rows]):
         lines.append(
             "  ".join(
-                text.ljust(width) if index == 0 else text.rjust(width)
+                text.ljust(width) if index in (0, len(header) - 1) else text.rjust(width)
                 for index, (text, width) in enumerate(zip(line, widths, strict=True))
-            )
+            ).rstrip()
         )
         if number == 0:
             lines.append("  ".join("-" * width for width in widths))
-    totals = Figures("TOTAL")
-    for name in (
-        "events_sent",
-        "events_acknowledged",
-        "events_stored",
-        "events_processed",
-        "events_completed_twice",
-        "jobs_completed",
-        "jobs_resumed",
-        "jobs_duplicated",
-        "cross_tenant_reads",
-    ):
-        values = [getattr(row, name) for row in rows if getattr(row, name) is not None]
-        setattr(totals, name, sum(values) if values else None)
-    lost = sum(
-        (row.events_acknowledged or 0) - (row.events_stored or 0)
+    return lines
+
+
+def format_table(rows: list[Figures]) -> str:
+    """One run: a line per scenario, totals, then any problems and notes."""
+    header = ["scenario", "acked", "stored", "lost", "dup", "x-tenant", "secs", "result", "details"]
+    cells = [
+        [
+            row.scenario,
+            _cell(row.acknowledged),
+            _cell(row.stored),
+            _cell(row.lost),
+            _cell(row.duplicated),
+            _cell(row.cross_tenant_reads),
+            _cell(row.seconds),
+            "ok" if row.ok else "FAIL",
+            " ".join(f"{key}={value}" for key, value in row.details.items()),
+        ]
         for row in rows
-        if row.events_acknowledged is not None
-    )
+    ]
+    lines = _table(header, cells)
+    lost = sum(row.lost or 0 for row in rows)
+    duplicated = sum(row.duplicated for row in rows)
+    leaked = sum(row.cross_tenant_reads or 0 for row in rows)
     lines.append("")
-    lines.append(
-        f"lost writes: {max(lost, 0)}   duplicated: "
-        f"{(totals.events_completed_twice or 0) + (totals.jobs_duplicated or 0)}   "
-        f"cross-tenant reads: {totals.cross_tenant_reads or 0}"
-    )
+    lines.append(f"lost writes: {lost}   duplicated: {duplicated}   cross-tenant reads: {leaked}")
     for row in rows:
         for problem in row.problems():
             lines.append(f"FAIL {row.scenario}: {problem}")
         for note in row.notes:
             lines.append(f"note {row.scenario}: {note}")
+    return "\n".join(lines)
+
+
+def format_runs(runs: list[list[Figures]]) -> str:
+    """Several runs: per scenario, how many runs passed and the summed figures."""
+    by_scenario: dict[str, list[Figures]] = {}
+    for rows in runs:
+        for row in rows:
+            by_scenario.setdefault(row.scenario, []).append(row)
+    header = ["scenario", "runs", "passed", "acked", "stored", "lost", "dup", "x-tenant", "slowest"]
+    cells = []
+    for scenario, rows in by_scenario.items():
+        cells.append(
+            [
+                scenario,
+                str(len(rows)),
+                str(sum(row.ok for row in rows)),
+                str(sum(row.acknowledged or 0 for row in rows)),
+                str(sum(row.stored or 0 for row in rows)),
+                str(sum(row.lost or 0 for row in rows)),
+                str(sum(row.duplicated for row in rows)),
+                str(sum(row.cross_tenant_reads or 0 for row in rows)),
+                f"{max(row.seconds for row in rows):.1f}s",
+            ]
+        )
+    lines = _table(header, cells)
+    failed = [
+        (number, row) for number, rows in enumerate(runs, start=1) for row in rows if not row.ok
+    ]
+    lines.append("")
+    lines.append(
+        f"{len(runs)} runs, {sum(all(row.ok for row in rows) for rows in runs)} passed whole"
+    )
+    for number, row in failed:
+        for problem in row.problems():
+            lines.append(f"FAIL run {number} {row.scenario}: {problem}")
     return "\n".join(lines)
