@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from beanie import init_beanie
@@ -11,24 +15,58 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import CommandListener
 
+from app.clock import set_server_time
 from app.config import Settings
 from app.models import DOCUMENT_MODELS
 from app.models.write_concerns import DURABLE_WRITES
 from app.observability.metrics import MongoPoolListener
 
+logger = logging.getLogger(__name__)
+
 Mongo = AsyncMongoClient[dict[str, Any]]
+
+# How often a connected process reads the database server's clock again (see app/clock.py).
+SERVER_CLOCK_INTERVAL_SECONDS = 60.0
 
 
 @dataclass(slots=True)
 class Database:
     client: Mongo
     db: AsyncDatabase[dict[str, Any]]
+    _clock_reader: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def ping(self) -> None:
         await self.db.command("ping")
 
+    def keep_reading_server_clock(self, interval: float = SERVER_CLOCK_INTERVAL_SECONDS) -> None:
+        async def read_every_interval() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                await read_server_clock(self.db)
+
+        self._clock_reader = asyncio.create_task(read_every_interval(), name="server-clock")
+
     async def close(self) -> None:
+        if self._clock_reader is not None:
+            self._clock_reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock_reader
         await self.client.close()
+
+
+async def read_server_clock(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Take "now" from the database server (`hello`'s `localTime`, at the middle of the round
+    trip); on failure the previous reading stays in use."""
+    try:
+        sent = time.monotonic()
+        reply = await db.command("hello")
+        received = time.monotonic()
+    except Exception as exc:  # the clock keeps running on its last reading
+        logger.warning("could not read the database server's clock: %s", type(exc).__name__)
+        return
+    server_time = reply.get("localTime")
+    if isinstance(server_time, datetime):
+        set_server_time(server_time, (sent + received) / 2)
 
 
 def make_client(settings: Settings, listeners: list[CommandListener] | None = None) -> Mongo:
@@ -54,8 +92,12 @@ async def connect(
     listeners: list[CommandListener] | None = None,
     create_indexes: bool = True,
 ) -> Database:
-    """Open the client and initialise Beanie with the explicit model list."""
+    """Open the client, initialise Beanie with the explicit model list, and keep this process's
+    clock on the database server's (app/clock.py)."""
     client = make_client(settings, listeners)
     db = client.get_database(settings.mongodb_db)
     await init_beanie(database=db, document_models=DOCUMENT_MODELS, skip_indexes=not create_indexes)
-    return Database(client=client, db=db)
+    await read_server_clock(db)
+    database = Database(client=client, db=db)
+    database.keep_reading_server_clock()
+    return database

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+
+from app.clock import utcnow
 
 from .errors import ShopifyOAuthError, ShopifyUnavailableError
 
@@ -41,7 +43,7 @@ async def _token_request(
     http: httpx.AsyncClient, admin_base: str, shop: str, body: dict[str, str]
 ) -> TokenGrant:
     url = f"{_admin_base(admin_base, shop)}/admin/oauth/access_token"
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         response = await http.post(url, json=body, headers={"Accept": "application/json"})
     except httpx.TransportError as error:

@@ -56,3 +56,10 @@ async def test_racing_workers_never_do_the_same_work_twice(tmp_path: Path) -> No
     _assert_nothing_lost_or_duplicated(figures)
     assert figures.details["events_done"] == 12
     assert figures.details["jobs_done"] == 2
+
+
+async def test_workers_with_jumped_clocks_neither_steal_nor_keep_leases(tmp_path: Path) -> None:
+    figures = await scenarios.workers_with_jumped_clocks(tmp_path, shops=2, orders=40, events=12)
+    _assert_nothing_lost_or_duplicated(figures)
+    assert figures.details["events_done"] == 12
+    assert figures.details["jobs_done"] == 3  # two shared jobs, and the dead worker's job

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tools.chaos.figures import Figures
+from tools.chaos.scenarios.clock import workers_with_jumped_clocks
 from tools.chaos.scenarios.sync import sync_with_database_restart, sync_with_shopify_faults
 from tools.chaos.scenarios.webhooks import webhooks_with_database_restart
 from tools.chaos.scenarios.workers import workers_killed_with_work_claimed, workers_racing
@@ -35,7 +36,10 @@ def scenarios(quick: bool) -> list[Scenario]:
     async def racing(root: Path) -> Figures:
         return await workers_racing(root, events=30 * scale, shops=3, orders=40 * scale)
 
-    return [ingest, sync_restart, sync_faults, killed, racing]
+    async def clocks(root: Path) -> Figures:
+        return await workers_with_jumped_clocks(root, shops=3, orders=40 * scale, events=30 * scale)
+
+    return [ingest, sync_restart, sync_faults, killed, racing, clocks]
 
 
 __all__ = [
@@ -46,4 +50,5 @@ __all__ = [
     "webhooks_with_database_restart",
     "workers_killed_with_work_claimed",
     "workers_racing",
+    "workers_with_jumped_clocks",
 ]
