@@ -63,3 +63,11 @@ async def test_workers_with_jumped_clocks_neither_steal_nor_keep_leases(tmp_path
     _assert_nothing_lost_or_duplicated(figures)
     assert figures.details["events_done"] == 12
     assert figures.details["jobs_done"] == 3  # two shared jobs, and the dead worker's job
+
+
+async def test_refreshed_tokens_survive_a_crash_right_after_shopify_issued_them(
+    tmp_path: Path,
+) -> None:
+    figures = await scenarios.token_refresh_with_database_restart(tmp_path, rounds=2)
+    _assert_nothing_lost_or_duplicated(figures)
+    assert figures.acknowledged == figures.stored == 2

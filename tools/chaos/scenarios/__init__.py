@@ -11,6 +11,7 @@ from pathlib import Path
 from tools.chaos.figures import Figures
 from tools.chaos.scenarios.clock import workers_with_jumped_clocks
 from tools.chaos.scenarios.sync import sync_with_database_restart, sync_with_shopify_faults
+from tools.chaos.scenarios.tokens import token_refresh_with_database_restart
 from tools.chaos.scenarios.webhooks import webhooks_with_database_restart
 from tools.chaos.scenarios.workers import workers_killed_with_work_claimed, workers_racing
 
@@ -39,7 +40,10 @@ def scenarios(quick: bool) -> list[Scenario]:
     async def clocks(root: Path) -> Figures:
         return await workers_with_jumped_clocks(root, shops=3, orders=40 * scale, events=30 * scale)
 
-    return [ingest, sync_restart, sync_faults, killed, racing, clocks]
+    async def tokens(root: Path) -> Figures:
+        return await token_refresh_with_database_restart(root, rounds=2 * scale)
+
+    return [ingest, sync_restart, sync_faults, killed, racing, clocks, tokens]
 
 
 __all__ = [
@@ -47,6 +51,7 @@ __all__ = [
     "scenarios",
     "sync_with_database_restart",
     "sync_with_shopify_faults",
+    "token_refresh_with_database_restart",
     "webhooks_with_database_restart",
     "workers_killed_with_work_claimed",
     "workers_racing",
