@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # connection; a worker then fails the attempt and its lease lets another take over.
     mongodb_socket_timeout_ms: int = Field(default=30000, ge=1000)
     mongodb_wait_queue_timeout_ms: int = Field(default=10000, ge=100)
+    # The database budget of one inbound request (GraphQL, OAuth): past it the request answers
+    # SERVICE_UNAVAILABLE / 503 instead of waiting on a stalled database. Background workers
+    # are not under it (their socket timeouts and leases bound them).
+    mongodb_request_timeout_ms: int = Field(default=5000, ge=100)
 
     app_url: str = "http://127.0.0.1:8000"
 
@@ -136,6 +140,10 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    @property
+    def mongodb_request_timeout_seconds(self) -> float:
+        return self.mongodb_request_timeout_ms / 1000
 
     @property
     def is_production(self) -> bool:

@@ -1,4 +1,5 @@
-"""The `/graphql` route: context built once per request, orjson-encoded responses."""
+"""The `/graphql` route: context built once per request, orjson-encoded responses, one database
+deadline per request (`MONGODB_REQUEST_TIMEOUT_MS`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import Request
+from starlette.responses import Response
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from app.config import Settings
 from app.graphql.core.context import Context
+from app.graphql.core.errors import ErrorCode
+from app.graphql.core.masking import is_unexpected, masked
 from app.graphql.graphiql import LocalGraphiQLRouter
 from app.graphql.loaders import Loaders
+from app.http.database_deadline import DatabaseDeadlineRoute, database_unavailable_message
 from app.observability.request_context import current_request
 from app.services.auth import AuthError, authenticate
 from app.services.operator_access import OPERATOR_KEY_HEADER
@@ -51,6 +58,35 @@ def _shopify_http(request: Request) -> httpx.AsyncClient | None:
     return getattr(resources, "shopify_http", None)
 
 
+class GraphQLRoute(DatabaseDeadlineRoute):
+    """A request the database failed before execution (authentication in the context getter)
+    is answered as GraphQL, with the same SERVICE_UNAVAILABLE a resolver would give."""
+
+    def database_unavailable(self, request_id: str) -> Response:
+        error = {
+            "message": database_unavailable_message(request_id),
+            "extensions": {"code": ErrorCode.SERVICE_UNAVAILABLE.value, "requestId": request_id},
+        }
+        return Response(
+            content=orjson.dumps({"data": None, "errors": [error]}),
+            status_code=503,
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
+
+
 class ServiceGraphQLRouter(LocalGraphiQLRouter[Context, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, route_class=GraphQLRoute, **kwargs)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # An exception an extension raises around execution skips MaskUnexpectedErrors, and
+        # Strawberry would answer with its raw text (a PyMongo error names hosts and topology).
+        if result.errors:
+            result.errors = [masked(e) if is_unexpected(e) else e for e in result.errors]
+        return await super().process_result(request, result)
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

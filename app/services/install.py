@@ -22,6 +22,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
+import pymongo
 
 from app.clock import utcnow
 from app.config import Settings
@@ -176,7 +177,12 @@ async def complete_install(
     code, state = params.get("code"), params.get("state")
     if not code or not state:
         raise InstallError(400, "missing_parameter", "`code` and `state` are required")
-    if not await consume_state(state, shop):
+    # Each database step gets the request's database budget; the Shopify calls between them
+    # have their own timeouts and must not use it up.
+    deadline = settings.mongodb_request_timeout_seconds
+    with pymongo.timeout(deadline):
+        consumed = await consume_state(state, shop)
+    if not consumed:
         raise InstallError(
             400, "invalid_state", "unknown, expired, already used or other-shop `state`"
         )
@@ -205,10 +211,11 @@ async def complete_install(
             403, "missing_scopes", "the install did not grant: " + ", ".join(missing)
         )
 
-    tenant = await ensure_tenant(shop)
-    tenant_id = tenant.id
-    assert tenant_id == tenant_id_for_shop(shop)
-    await connect_integration(tenant_id, shop, grant, settings)
+    with pymongo.timeout(deadline):
+        tenant = await ensure_tenant(shop)
+        tenant_id = tenant.id
+        assert tenant_id == tenant_id_for_shop(shop)
+        await connect_integration(tenant_id, shop, grant, settings)
     webhooks: WebhookReport | None = None
     try:
         webhooks = await asyncio.wait_for(
@@ -218,7 +225,8 @@ async def complete_install(
     except Exception as exc:  # registration must never lose the install
         logger.exception("webhook registration for %s failed", tenant_id)
         await record_webhook_failure(tenant_id, f"{type(exc).__name__}: {exc}")
-    job = await queue_initial_sync(tenant_id)
+    with pymongo.timeout(deadline):
+        job = await queue_initial_sync(tenant_id)
     logger.info(
         "shopify install completed",
         extra={"shop": shop, "webhooks_ok": bool(webhooks and webhooks.ok)},

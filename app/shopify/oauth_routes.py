@@ -1,6 +1,10 @@
 """`/api/auth/shopify/install` and `/callback`: the OAuth install flow (app/services/install.py).
 
-Failures answer 4xx/502 JSON `{"error": code, "message": ...}` and never echo tokens.
+Failures answer 4xx/502 JSON `{"error": code, "message": ...}` and never echo tokens. The install
+route runs under the request's database deadline (`MONGODB_REQUEST_TIMEOUT_MS`); the callback,
+which also waits on Shopify, bounds each of its database steps with it (`complete_install`). A
+database that does not answer in time gets 503 `{"error": "database_unavailable", ...}` and the
+merchant retries.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.config import Settings
+from app.http.database_deadline import DatabaseDeadlineRoute, DatabaseStepDeadlinesRoute
 from app.http.responses import json_response
 from app.services.install import InstallError, complete_install, start_install
 
-router = APIRouter(prefix="/api/auth/shopify", tags=["shopify"])
+router = APIRouter(prefix="/api/auth/shopify", tags=["shopify"], route_class=DatabaseDeadlineRoute)
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -55,11 +60,6 @@ async def install(request: Request) -> Response:
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
 
-@router.api_route(
-    "/callback",
-    methods=["GET", "HEAD"],
-    summary="Finish the install: verify, exchange the code, connect",
-)
 async def callback(request: Request) -> Response:
     try:
         result = await complete_install(
@@ -68,3 +68,12 @@ async def callback(request: Request) -> Response:
     except InstallError as error:
         return _refused(error)
     return RedirectResponse(result.redirect_url, status_code=302, headers=NO_STORE)
+
+
+router.add_api_route(
+    "/callback",
+    callback,
+    methods=["GET", "HEAD"],
+    summary="Finish the install: verify, exchange the code, connect",
+    route_class_override=DatabaseStepDeadlinesRoute,
+)

@@ -9,11 +9,13 @@ import httpx
 from app.clock import utcnow
 from app.config import Settings
 from app.db import Database
+from app.main import create_app
 from app.models import OAuthState, Order, ShopifyIntegration, SyncJob, Tenant
 from app.models.integration import IntegrationStatus
 from app.services.install import app_home_url
 from app.services.integrations import mark_uninstalled
 from app.services.token_cipher import TokenCipher
+from tests.conftest import make_settings
 from tests.factories import make_order
 from tests.install.helpers import (
     authorize,
@@ -25,8 +27,8 @@ from tests.install.helpers import (
     snapshot,
     start_install,
 )
-from tests.simulator_fixtures import SIM_API_KEY
-from tools.shopify_sim import SimulatorControl
+from tests.simulator_fixtures import SIM_API_KEY, SIM_API_SECRET
+from tools.shopify_sim import SimulatorControl, SimulatorServer
 
 TOPICS = ("APP_UNINSTALLED", "ORDERS_CREATE", "ORDERS_UPDATED")
 
@@ -193,3 +195,41 @@ def test_after_install_the_merchant_lands_on_the_configured_home(settings: Setti
     )
     development = settings.model_copy(update={"environment": "development"})
     assert app_home_url(development, shop) == "http://testserver/graphql"
+
+
+async def test_a_slow_shopify_does_not_spend_the_callbacks_database_budget(
+    mongo_uri: str,
+    simulator: SimulatorServer,
+    sim_http: httpx.AsyncClient,
+    sim_control: SimulatorControl,
+) -> None:
+    # Webhook registration (four Admin calls of 400 ms) takes longer than the whole database
+    # budget of a request: the callback's later database steps still get theirs.
+    settings = make_settings(
+        mongo_uri,
+        shopify_admin_base_url=simulator.admin_base_template,
+        shopify_api_key=SIM_API_KEY,
+        shopify_api_secret=SIM_API_SECRET,
+        mongodb_request_timeout_ms=300,
+    )
+    app = create_app(settings, configure_logs=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            shop = new_shop()
+            await sim_control.create_bare_shop(shop, orders=0)
+            await sim_control.set_faults(shop, latency_ms=400)
+            started = await start_install(client, shop)
+            params = await authorize(sim_http, started.headers["location"])
+            response = await callback(client, params)
+        try:
+            assert response.status_code == 302, response.text
+            integration = await ShopifyIntegration.find_one(
+                {"tenant_id": "tenant-" + shop.split(".")[0]}
+            )
+            assert integration is not None and integration.status == IntegrationStatus.CONNECTED
+            assert len(integration.webhooks) == len(TOPICS)
+            assert await SyncJob.find({"tenant_id": integration.tenant_id}).count() == 1
+        finally:
+            resources = app.state.resources
+            await resources.database.client.drop_database(settings.mongodb_db)

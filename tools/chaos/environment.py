@@ -1,6 +1,7 @@
 """A disposable stack for fault scenarios: an embedded database on disk (killable, restartable
 on the same port with its data), the Shopify simulator, and optionally our app served by uvicorn
-in a thread so the simulator delivers webhooks to it over real HTTP."""
+in a thread so the simulator delivers webhooks to it over real HTTP. With `via_proxy` the app
+reaches the database through a `StallingProxy` (the test's own `raw` client does not)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +26,7 @@ from app.config import Settings
 from app.main import create_app
 from app.models.tenant import tenant_id_for_shop
 from app.shopify.oauth_client import TokenGrant
+from tools.chaos.proxy import StallingProxy
 from tools.devdb import EmbeddedDatabase, free_port
 from tools.shopify_sim import (
     InstalledShop,
@@ -70,10 +72,13 @@ class Stack:
         serve_app: bool = False,
         webhook_time_scale: float = 0.02,
         socket_timeout_ms: int | None = SOCKET_TIMEOUT_MS,
+        via_proxy: bool = False,
+        uri_options: Mapping[str, str | int] | None = None,
         **overrides: Any,
     ) -> None:
         self.root = root
         self.socket_timeout_ms = socket_timeout_ms
+        self.uri_options = dict(uri_options or {})
         self.serve_app = serve_app
         self.database = EmbeddedDatabase(
             storage_path=root / f"db-{uuid.uuid4().hex[:6]}", port=free_port()
@@ -87,6 +92,7 @@ class Stack:
                 webhook_time_scale=webhook_time_scale,
             )
         )
+        self.proxy = StallingProxy("127.0.0.1", self.database.port) if via_proxy else None
         self.app_port = free_port()
         self.overrides = overrides
         self.app_server: ThreadedASGIServer | None = None
@@ -102,10 +108,15 @@ class Stack:
 
     @property
     def mongodb_uri(self) -> str:
-        """The app's URI, with an operation timeout (`timeoutMS`) unless disabled."""
-        if self.socket_timeout_ms is None:
-            return self.database.uri
-        return f"{self.database.uri}&timeoutMS={self.socket_timeout_ms}"
+        """The app's URI (through the proxy when there is one), with an operation timeout
+        (`timeoutMS`) unless disabled, and any `uri_options`."""
+        uri = self.database.uri
+        if self.proxy is not None:
+            uri = f"mongodb://{self.proxy.host}:{self.proxy.port}/?directConnection=true"
+        options: dict[str, str | int] = dict(self.uri_options)
+        if self.socket_timeout_ms is not None:
+            options["timeoutMS"] = self.socket_timeout_ms
+        return uri + "".join(f"&{name}={value}" for name, value in options.items())
 
     @property
     def app_url(self) -> str:
@@ -113,6 +124,8 @@ class Stack:
 
     async def __aenter__(self) -> Self:
         await asyncio.to_thread(self.database.start)
+        if self.proxy is not None:
+            await asyncio.to_thread(self.proxy.start)
         await self.simulator.astart()
         values: dict[str, Any] = {
             "environment": "test",
@@ -152,6 +165,8 @@ class Stack:
         await self.http.aclose()
         await self.raw_client.close()
         await self.simulator.astop()
+        if self.proxy is not None:
+            await asyncio.to_thread(self.proxy.stop)
         await asyncio.to_thread(self.database.stop)
 
     # Faults ------------------------------------------------------------------------------------

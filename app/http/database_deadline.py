@@ -1,0 +1,109 @@
+"""The database deadline of an inbound request, and what the caller sees when it runs out.
+
+A stalled database (a partition, a frozen primary) keeps sockets open and answers nothing, so
+only a timeout ends the wait. Routes built with `DatabaseDeadlineRoute` run their dependencies
+and handler under `pymongo.timeout(MONGODB_REQUEST_TIMEOUT_MS)`: PyMongo's client-side operation
+timeout, one deadline shared by every database call of the request (server selection, pool
+wait, socket reads, and `maxTimeMS` on the server). It lives in a contextvar, so tasks the
+request starts inherit it (resolvers gathered by graphql-core included); a task that must outlive
+the request has to be started in a context without it.
+
+Background workers never pass through these routes and are bounded by their socket timeouts
+and leases instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pymongo
+from fastapi.routing import APIRoute
+from pymongo.errors import ConnectionFailure, PyMongoError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.config import Settings
+from app.http.responses import json_response
+from app.observability.request_context import current_request
+
+logger = logging.getLogger("app.database")
+
+DATABASE_UNAVAILABLE_MESSAGE = "The database did not answer in time; retry shortly"
+# A raise-from chain longer than this is not a wrapped database error worth unwrapping.
+_MAX_CAUSES = 5
+
+
+def is_database_unavailable(error: BaseException | None) -> bool:
+    """Whether `error` (or what it was raised from) means the database did not answer in time
+    or could not be reached, so the same request may succeed once it is back.
+
+    Covers server selection timeouts, lost connections and failovers (`ConnectionFailure`:
+    `AutoReconnect`, `NetworkTimeout`, `WaitQueueTimeoutError`), and every PyMongo error
+    flagged `.timeout` (`ExecutionTimeout`, write concern timeouts). Refusals such as a
+    duplicate key are not: retrying them cannot help.
+    """
+    for _ in range(_MAX_CAUSES):
+        if error is None:
+            return False
+        if isinstance(error, ConnectionFailure) or (
+            isinstance(error, PyMongoError) and error.timeout
+        ):
+            return True
+        error = error.__cause__
+    return False
+
+
+def database_unavailable_message(request_id: str) -> str:
+    return f"{DATABASE_UNAVAILABLE_MESSAGE} (request id {request_id})"
+
+
+class DatabaseDeadlineRoute(APIRoute):
+    """A route whose dependencies and handler share one database deadline
+    (`Settings.mongodb_request_timeout_ms`); a database that does not answer in time gets
+    `database_unavailable()` (503) instead of a 500 or a hung request."""
+
+    # Off for a route that also waits on Shopify: its budget would be spent on Shopify, and a
+    # healthy database refused afterwards. Such a route bounds its database steps itself.
+    whole_request_deadline = True
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle_within_deadline(request: Request) -> Response:
+            settings: Settings = request.app.state.settings
+            deadline = settings.mongodb_request_timeout_seconds
+            try:
+                with pymongo.timeout(deadline if self.whole_request_deadline else None):
+                    return await handler(request)
+            except Exception as error:
+                if not is_database_unavailable(error):
+                    raise
+                request_id = current_request().request_id
+                logger.warning(
+                    "database unavailable, request refused: %s: %s",
+                    type(error).__name__,
+                    error,
+                    extra={"request_id": request_id, "path": request.url.path},
+                )
+                return self.database_unavailable(request_id)
+
+        return handle_within_deadline
+
+    def database_unavailable(self, request_id: str) -> Response:
+        """The 503 for this route; subclasses shape it for their clients."""
+        return json_response(
+            {
+                "error": "database_unavailable",
+                "message": database_unavailable_message(request_id),
+            },
+            status_code=503,
+            headers={"Cache-Control": "no-store"},
+        )
+
+
+class DatabaseStepDeadlinesRoute(DatabaseDeadlineRoute):
+    """A route that bounds each of its database steps itself (it also waits on Shopify)."""
+
+    whole_request_deadline = False
