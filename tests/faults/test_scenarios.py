@@ -71,3 +71,19 @@ async def test_refreshed_tokens_survive_a_crash_right_after_shopify_issued_them(
     figures = await scenarios.token_refresh_with_database_restart(tmp_path, rounds=2)
     _assert_nothing_lost_or_duplicated(figures)
     assert figures.acknowledged == figures.stored == 2
+
+
+async def test_a_stalled_database_fails_requests_fast_and_recovers(tmp_path: Path) -> None:
+    figures = await scenarios.stalled_database(tmp_path, clients=2, orders=3)
+    _assert_nothing_lost_or_duplicated(figures)
+    assert int(figures.details["refused_in_stall"]) > 0
+    assert int(figures.details["health_503"]) > 0
+
+
+async def test_a_restore_killed_midway_is_never_reported_done_and_resumes_whole(
+    tmp_path: Path,
+) -> None:
+    figures = await scenarios.restore_with_database_restart(tmp_path, orders=40)
+    _assert_nothing_lost_or_duplicated(figures)
+    assert figures.acknowledged == figures.stored
+    assert int(figures.details["documents"]) > 40

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from tools.chaos.figures import Figures
 from tools.chaos.scenarios.clock import workers_with_jumped_clocks
+from tools.chaos.scenarios.restore import restore_with_database_restart
+from tools.chaos.scenarios.stall import stalled_database
 from tools.chaos.scenarios.sync import sync_with_database_restart, sync_with_shopify_faults
 from tools.chaos.scenarios.tokens import token_refresh_with_database_restart
 from tools.chaos.scenarios.webhooks import webhooks_with_database_restart
@@ -43,12 +45,20 @@ def scenarios(quick: bool) -> list[Scenario]:
     async def tokens(root: Path) -> Figures:
         return await token_refresh_with_database_restart(root, rounds=2 * scale)
 
-    return [ingest, sync_restart, sync_faults, killed, racing, clocks, tokens]
+    async def stall(root: Path) -> Figures:
+        return await stalled_database(root, clients=4 * scale)
+
+    async def restore(root: Path) -> Figures:
+        return await restore_with_database_restart(root, orders=100 * scale)
+
+    return [ingest, sync_restart, sync_faults, killed, racing, clocks, tokens, stall, restore]
 
 
 __all__ = [
     "Scenario",
+    "restore_with_database_restart",
     "scenarios",
+    "stalled_database",
     "sync_with_database_restart",
     "sync_with_shopify_faults",
     "token_refresh_with_database_restart",
