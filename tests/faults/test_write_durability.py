@@ -20,6 +20,7 @@ from app.migrations.runner import MigrationRunner
 from app.models import Return, SchemaMigration
 from app.models.return_policy import ResolutionType, ReturnMethod
 from app.models.return_request import ReturnReason, ReturnStatus
+from app.services.returns import ledger
 from app.services.returns.create import RequestedItem, ReturnRequest, create_return
 from app.services.returns.ledger import reserved_units
 from app.services.returns.transitions import approve_return, decline_return
@@ -170,3 +171,31 @@ async def test_an_install_the_callback_confirmed_survives_a_crash(tmp_path: Path
         )
         assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
         assert await served.raw["sync_jobs"].count_documents({"tenant_id": tenant_id}) == 1
+
+
+async def test_a_crash_inside_a_release_leaves_it_to_the_sweeper_exactly_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = await make_tenant("release")
+    order = await shop_order(tenant.id, 1005, [line(1)])
+    created = await create_return(tenant.id, _request(order), CLIENT_IP)
+    assert created.record is not None
+    give_back = ledger.release
+
+    async def crash_then_give_back(*args: Any, **kwargs: Any) -> None:
+        await stack.kill_database()  # the flag is cleared in this transaction, not committed
+        await give_back(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "release", crash_then_give_back)
+    with pytest.raises(PyMongoError):
+        await decline_return(tenant.id, str(created.record.id), "staff", "worn")
+    await stack.restart_database()
+    monkeypatch.setattr(ledger, "release", give_back)
+    stored = await stack.raw["returns"].find_one({"_id": created.record.id})
+    assert stored is not None and stored["status"] == ReturnStatus.DECLINED.value
+    assert stored["ledger_release_pending"] is True  # the status change landed, the release not
+    assert await reserved_units(tenant.id, order.order_number) == {order.line_items[0].id: 1}
+    monkeypatch.setattr(ledger, "RELEASE_GRACE_SECONDS", 0.0)
+    assert await ledger.release_pending_units() == 1
+    assert await ledger.release_pending_units() == 0
+    assert await reserved_units(tenant.id, order.order_number) == {order.line_items[0].id: 0}

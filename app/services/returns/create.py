@@ -309,7 +309,9 @@ async def _create_return(
 
     try:
         database = Return.get_pymongo_collection().database
-        created = await in_transaction(database.client, database.name, reserve_and_insert)
+        created = await in_transaction(
+            database.client, database.name, tenant_id, reserve_and_insert
+        )
     except DuplicateKeyError:
         # A retried transaction met the return its first, committed attempt inserted.
         created = await Return.find_one({"_id": record.id, "tenant_id": tenant_id}) is not None

@@ -81,7 +81,7 @@ async def ensure_ledger(tenant_id: str, order_id: str, order_number: str) -> Non
 
     with contextlib.suppress(DuplicateKeyError):  # another request created it first
         database = ledger_collection().database
-        await in_transaction(database.client, database.name, create)
+        await in_transaction(database.client, database.name, tenant_id, create)
 
 
 async def reserve(
@@ -126,7 +126,12 @@ async def _unledgered_active_units(
     return held
 
 
-async def release(tenant_id: str, order_number: str, held: Mapping[str, int]) -> None:
+async def release(
+    tenant_id: str,
+    order_number: str,
+    held: Mapping[str, int],
+    session: AsyncClientSession | None = None,
+) -> None:
     """Give back units of a return that was declined or canceled."""
     if not held:
         return
@@ -136,27 +141,35 @@ async def release(tenant_id: str, order_number: str, held: Mapping[str, int]) ->
             "$inc": {f"reserved.{line_id}": -quantity for line_id, quantity in held.items()},
             "$set": {"updated_at": utcnow()},
         },
+        session=session,
     )
 
 
 async def release_return_units(return_id: ObjectId, tenant_id: str) -> bool:
-    """Give back a declined/canceled return's units exactly once. One guarded update clears the
-    return's `ledger_release_pending` flag (and `ledger_reserved`); only the caller whose update
-    cleared it applies the ledger `$inc`, and only if the return held units. `True` when this
-    call released units."""
-    before = await Return.get_pymongo_collection().find_one_and_update(
-        {"_id": return_id, "tenant_id": tenant_id, "ledger_release_pending": True},
-        {"$set": {"ledger_release_pending": False, "ledger_reserved": False}},
-        projection={"order_number": 1, "ledger_reserved": 1, "items": 1},
-        return_document=ReturnDocument.BEFORE,
-    )
-    if before is None or not before.get("ledger_reserved"):
-        return False
-    held = units_by_line(
-        [(item["line_item_id"], int(item["quantity"])) for item in before.get("items", [])]
-    )
-    await release(tenant_id, before["order_number"], held)
-    return True
+    """Give back a declined/canceled return's units exactly once. One transaction clears the
+    return's `ledger_release_pending` flag (and `ledger_reserved`) with a guarded update and
+    applies the ledger `$inc`: both or neither, so a crash cannot clear the flag and keep the
+    units, and of two concurrent callers (the request, the sweeper) only one releases. `True`
+    when this call released units."""
+
+    async def release_once(session: AsyncClientSession) -> bool:
+        before = await Return.get_pymongo_collection().find_one_and_update(
+            {"_id": return_id, "tenant_id": tenant_id, "ledger_release_pending": True},
+            {"$set": {"ledger_release_pending": False, "ledger_reserved": False}},
+            projection={"order_number": 1, "ledger_reserved": 1, "items": 1},
+            return_document=ReturnDocument.BEFORE,
+            session=session,
+        )
+        if before is None or not before.get("ledger_reserved"):
+            return False
+        held = units_by_line(
+            [(item["line_item_id"], int(item["quantity"])) for item in before.get("items", [])]
+        )
+        await release(tenant_id, before["order_number"], held, session)
+        return True
+
+    database = ledger_collection().database
+    return await in_transaction(database.client, database.name, tenant_id, release_once)
 
 
 # A pending release older than this was interrupted (the request releases right after its update).
