@@ -20,39 +20,17 @@ from typing import Any
 
 import pymongo
 from fastapi.routing import APIRoute
-from pymongo.errors import ConnectionFailure, PyMongoError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.config import Settings
 from app.http.responses import json_response
+from app.models.database_errors import is_database_unavailable
 from app.observability.request_context import current_request
 
 logger = logging.getLogger("app.database")
 
 DATABASE_UNAVAILABLE_MESSAGE = "The database did not answer in time; retry shortly"
-# A raise-from chain longer than this is not a wrapped database error worth unwrapping.
-_MAX_CAUSES = 5
-
-
-def is_database_unavailable(error: BaseException | None) -> bool:
-    """Whether `error` (or what it was raised from) means the database did not answer in time
-    or could not be reached, so the same request may succeed once it is back.
-
-    Covers server selection timeouts, lost connections and failovers (`ConnectionFailure`:
-    `AutoReconnect`, `NetworkTimeout`, `WaitQueueTimeoutError`), and every PyMongo error
-    flagged `.timeout` (`ExecutionTimeout`, write concern timeouts). Refusals such as a
-    duplicate key are not: retrying them cannot help.
-    """
-    for _ in range(_MAX_CAUSES):
-        if error is None:
-            return False
-        if isinstance(error, ConnectionFailure) or (
-            isinstance(error, PyMongoError) and error.timeout
-        ):
-            return True
-        error = error.__cause__
-    return False
 
 
 def database_unavailable_message(request_id: str) -> str:

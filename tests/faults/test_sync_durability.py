@@ -7,6 +7,7 @@ cursor moves past must be durable when it is acknowledged, or the crash silently
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from app.db import connect
 from app.jobs.sync import SyncWorker
 from app.models.sync_job import SyncStatus, SyncType
+from app.services.order_store import upsert_orders
 from app.services.sync import jobs
 from app.services.sync.engine import SyncOptions
 from tools.chaos.environment import Stack
@@ -62,5 +64,48 @@ async def test_a_crash_right_after_a_recorded_page_loses_no_order(
             stored = await stack.raw["orders"].count_documents({"tenant_id": tenant_id})
             assert stored == ORDERS, f"{ORDERS - stored} orders of acknowledged pages lost"
             assert job["progress"]["orders"] == ORDERS  # every page counted once
+        finally:
+            await database.close()
+
+
+async def test_a_database_outage_while_a_page_is_stored_is_retried_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As deployed: no operation timeout in the URI, so the page's write fails during the
+    # outage (the driver gives up after the 0.5 s server selection timeout).
+    async with Stack(tmp_path, socket_timeout_ms=None) as stack:
+        database = await connect(stack.settings)
+        try:
+            domain = await stack.new_shop(orders=ORDERS)
+            tenant_id = await stack.install_in_process(domain)
+            queued = await jobs.queue_sync(tenant_id, SyncType.FULL, 3650)
+            assert queued.job is not None
+            calls = 0
+
+            async def outage_during_the_second_page(*args: Any, **kwargs: Any) -> Any:
+                nonlocal calls
+                calls += 1
+                if calls == 2:
+                    await stack.kill_database()
+                    asyncio.get_running_loop().call_later(
+                        1.0, lambda: asyncio.ensure_future(stack.restart_database())
+                    )
+                return await upsert_orders(*args, **kwargs)
+
+            monkeypatch.setattr(
+                "app.services.sync.engine.upsert_orders", outage_during_the_second_page
+            )
+            worker = SyncWorker(
+                stack.settings,
+                stack.http,
+                "outage",
+                options=SyncOptions(lease_seconds=30, bulk_threshold=10**9, retry_backoff=1.0),
+            )
+            assert await worker.run_once()
+
+            job = await stack.raw["sync_jobs"].find_one({"_id": queued.job.id})
+            assert job is not None and job["status"] == SyncStatus.COMPLETED.value, job
+            stored = await stack.raw["orders"].count_documents({"tenant_id": tenant_id})
+            assert stored == ORDERS
         finally:
             await database.close()

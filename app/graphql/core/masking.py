@@ -12,7 +12,8 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from app.graphql.core.errors import ErrorCode
-from app.http.database_deadline import database_unavailable_message, is_database_unavailable
+from app.http.database_deadline import database_unavailable_message
+from app.models.database_errors import is_database_unavailable
 from app.observability.metrics import record_error
 from app.observability.request_context import current_request
 

@@ -9,8 +9,10 @@
   the single-query cost limit and the shop's bucket. The next page is fetched while the previous
   one is upserted. Each page is one bulk upsert of orders (and one of their customers), then ONE
   update of cursor + counters + lease, so a page is counted once however the worker dies.
-- Errors: Shopify unavailable or throttled beyond the client's own retries is retried here
-  `retries` times with backoff from the last recorded cursor, then the job fails. A token that
+- Errors: Shopify unavailable or throttled beyond the client's own retries, or the database
+  not answering, is retried here `retries` times with backoff from the last recorded cursor;
+  then the job fails (Shopify), or is left running to its lease (the database: a worker takes
+  it over from its cursor once the database is back). A token that
   cannot be refreshed (app uninstalled, access revoked) or a disconnected integration cancels
   the job with the reason; a token rejected right after a successful refresh (or 403) fails it.
 """
@@ -30,6 +32,7 @@ from pydantic import ValidationError
 
 from app.clock import utcnow
 from app.models import Customer, Order, ShopifyIntegration, SyncJob, Tenant
+from app.models.database_errors import is_database_unavailable
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.order_store import upsert_customers, upsert_orders
@@ -152,6 +155,15 @@ class _JobRun:
         except ShopifyError as exc:
             return await self._finish(SyncStatus.FAILED, f"Shopify error: {exc}")
         except Exception as exc:
+            if is_database_unavailable(exc):
+                # Not the job's fault: leave it running; once its lease lapses a worker takes
+                # it over from its stored cursor (attempts bound a crash loop).
+                logger.warning(
+                    "sync job %s: the database is unavailable (%s); left to its lease",
+                    self.job.id,
+                    type(exc).__name__,
+                )
+                return None
             logger.exception("sync job %s failed", self.job.id)
             return await self._finish(
                 SyncStatus.FAILED, f"Internal error: {type(exc).__name__}: {exc}"
@@ -247,7 +259,11 @@ class _JobRun:
                 else:
                     await self._pull_pages(client)
                 return
-            except (ShopifyUnavailableError, ShopifyThrottledError) as exc:
+            except Exception as exc:
+                if not isinstance(
+                    exc, ShopifyUnavailableError | ShopifyThrottledError
+                ) and not is_database_unavailable(exc):
+                    raise
                 attempt += 1
                 if attempt > self.options.retries:
                     raise
