@@ -221,11 +221,15 @@ class MigrationRunner:
 
 class _MigrationLock:
     """A lease document: acquired by an upsert that only matches an expired lease, renewed
-    every third of the lease while the migration runs, released at the end."""
+    every third of the lease while the migration runs, released at the end. A migrator that
+    finds its lease taken (it lapsed while this process was stalled) stops migrating at once:
+    two migrators must never run steps at the same time."""
 
     def __init__(self, runner: MigrationRunner) -> None:
         self.runner = runner
         self._renewal: asyncio.Task[None] | None = None
+        self._holder: asyncio.Task[Any] | None = None
+        self._lost = False
 
     async def __aenter__(self) -> None:
         now = utcnow()
@@ -241,6 +245,7 @@ class _MigrationLock:
                 f"another migration is running ({holder.get('owner') if holder else '?'}); "
                 f"its lock expires at {holder.get('expires_at') if holder else '?'}"
             ) from exc
+        self._holder = asyncio.current_task()
         self._renewal = asyncio.create_task(self._renew())
 
     def _expiry(self) -> datetime:
@@ -249,15 +254,32 @@ class _MigrationLock:
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self.runner.lock_seconds / 3)
-            with contextlib.suppress(Exception):  # a missed renewal only shortens the lease
-                await self.runner._lock.update_one(
+            try:
+                renewed = await self.runner._lock.update_one(
                     {"_id": "migrate", "owner": self.runner._owner},
                     {"$set": {"expires_at": self._expiry()}},
                 )
+            except Exception as exc:  # a missed renewal only shortens the lease
+                logger.warning("renewing the migration lock failed: %s", type(exc).__name__)
+                continue
+            if renewed.matched_count == 0:
+                self._lost = True
+                if self._holder is not None:
+                    self._holder.cancel()
+                return
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
         if self._renewal is not None:
             self._renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewal
+        if self._lost:
+            if self._holder is not None:
+                self._holder.uncancel()  # our cancel, turned into the error below
+            raise MigrationLocked(
+                "the migration lock lapsed and was taken by another migrator: stopped; "
+                "check `rms db status` once it is done"
+            ) from exc
         await self.runner._lock.delete_one({"_id": "migrate", "owner": self.runner._owner})

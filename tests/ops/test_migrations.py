@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import ModuleType
 from typing import Any
 
@@ -169,3 +170,29 @@ async def test_a_second_runner_is_refused_while_one_holds_the_lock(bare_db: Data
         with pytest.raises(MigrationLocked):
             await second.migrate()
     assert await second.migrate()
+
+
+async def test_a_migrator_whose_lock_was_taken_stops_and_records_nothing(
+    bare_db: Database,
+) -> None:
+    taken = asyncio.Event()
+
+    async def slow(db: Any) -> None:
+        # Meanwhile this process stalls past its lease and another migrator takes the lock.
+        await db["schema_migrations_lock"].update_one(
+            {"_id": "migrate"}, {"$set": {"owner": "another-migrator"}}
+        )
+        taken.set()
+        await asyncio.sleep(5)
+
+    async def noop(db: Any) -> None:
+        return None
+
+    runner = MigrationRunner(bare_db.db, [Migration(1, "slow", slow, noop)], lock_seconds=0.3)
+    with pytest.raises(MigrationLocked, match="taken by another migrator"):
+        await runner.migrate()
+    assert taken.is_set()
+    assert await runner.current_version() == 0
+    # The other migrator's lock is left alone.
+    lock = await bare_db.db["schema_migrations_lock"].find_one({"_id": "migrate"})
+    assert lock is not None and lock["owner"] == "another-migrator"
