@@ -6,7 +6,7 @@ own "now" (a sync job's lease, a webhook event's next attempt, a token refresh l
 process read its own wall clock, one whose clock jumped (a VM resumed, NTP stepping it) would take
 live leases from other workers, fail running jobs as stale, or keep dead workers' leases for
 hours. So "now" is the database server's clock as last read (`set_server_time`, by
-`app.db.read_server_clock` at connect and every minute in the background runner), carried
+`app.db.read_server_clock` at connect and then every minute in every connected process), carried
 forward by this process's monotonic clock, which no wall-clock jump moves. Before the first
 reading (no database yet) it is the wall clock.
 """

@@ -26,7 +26,7 @@ from app.shopify.http import ShopifyHttp
 
 logger = logging.getLogger(__name__)
 
-# Defaults of settings this module reads when present (see the report: to be added to Settings).
+# How often the stale-lock sweeper looks for running jobs without a heartbeat.
 SWEEP_INTERVAL_SECONDS = 60.0
 
 
