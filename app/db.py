@@ -17,8 +17,7 @@ from pymongo.monitoring import CommandListener
 
 from app.clock import set_server_time
 from app.config import Settings
-from app.models import DOCUMENT_MODELS
-from app.models.write_concerns import DURABLE_WRITES
+from app.models import DOCUMENT_MODELS, write_concerns
 from app.observability.metrics import MongoPoolListener
 
 logger = logging.getLogger(__name__)
@@ -80,8 +79,8 @@ def make_client(settings: Settings, listeners: list[CommandListener] | None = No
         socketTimeoutMS=settings.mongodb_socket_timeout_ms,
         waitQueueTimeoutMS=settings.mongodb_wait_queue_timeout_ms,
         appname="returns-management",
-        w=DURABLE_WRITES.document["w"],
-        journal=DURABLE_WRITES.document["j"],
+        w=write_concerns.DURABLE_WRITES.document["w"],
+        journal=write_concerns.DURABLE_WRITES.document["j"],
         event_listeners=[*(listeners or []), MongoPoolListener()],
     )
 

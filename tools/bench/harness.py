@@ -83,6 +83,9 @@ class BenchConfig:
     sync_timeout: float
     graphql_orders: int
     graphql_iterations: int
+    # The durability measurement (on disk): a sync bounded by Shopify's bucket, as in production.
+    durability_sync_orders: int
+    durability_restore_rate: float
     only: tuple[str, ...] = OPERATIONS
     results_dir: Path | None = None  # None: bench/results
 
@@ -105,6 +108,8 @@ FULL = BenchConfig(
     sync_timeout=240.0,
     graphql_orders=1_000,
     graphql_iterations=30,
+    durability_sync_orders=3_000,
+    durability_restore_rate=1_000.0,
 )
 QUICK = replace(
     FULL,
@@ -118,6 +123,7 @@ QUICK = replace(
     sync_orders=2_000,
     sync_timeout=35.0,
     graphql_iterations=10,
+    durability_sync_orders=1_000,
 )
 # For the smoke test: seconds, a few hundred documents.
 TINY = replace(
@@ -133,6 +139,7 @@ TINY = replace(
     sync_timeout=15.0,
     graphql_orders=50,
     graphql_iterations=2,
+    durability_sync_orders=60,
 )
 
 
@@ -762,30 +769,52 @@ async def _run_our_sync(
         await database.close()
 
 
+async def _sync_runs(
+    stack: Stack, base: ServerProcess, variants: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], str | None]:
+    """The baseline's sync, then each of our `variants` (served with background jobs on), each
+    from an empty copy of the shop and a full bucket; a problem stops the runs."""
+    config = stack.config
+    note = f"bucket {config.bucket_size:.0f} points, restore {config.restore_rate:.0f} points/s"
+    async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
+        shop, tenant_id, key = await _prepare_sync(stack, http)
+        log(f"sync: baseline ({note})")
+        base_result = await _run_baseline_sync(stack, base, http, shop)
+        results: dict[str, dict[str, Any]] = {}
+        for which in variants:
+            env = service_env(stack.db, stack.db_name, stack.sim_base, background=True)
+            with ServerProcess(which, env, stack.workdir) as server:
+                schema = await introspect(http, server.url)
+                if schema.field(schema.mutation, "resyncShopify") is None:
+                    return base_result, results, "`resyncShopify` is not in the schema yet"
+                await _wait_for_bucket(stack)
+                log(f"sync: {which} (background jobs on)")
+                try:
+                    results[which] = await _run_our_sync(stack, server, http, tenant_id, key)
+                except RuntimeError as exc:
+                    return base_result, results, str(exc)[:300]
+            await _forget_synced_orders(stack, tenant_id)
+        return base_result, results, None
+
+
+async def _forget_synced_orders(stack: Stack, tenant_id: str) -> None:
+    """The next sync run starts from an empty copy of the shop, as the first did."""
+    database = await connect(stack.settings(), create_indexes=False)
+    try:
+        for name in ("orders", "customers", SyncJob.Settings.name):
+            await database.db[name].delete_many({"tenant_id": tenant_id})
+    finally:
+        await database.close()
+
+
 def measure_sync(stack: Stack, base: ServerProcess, report: Report) -> None:
     config = stack.config
     rate = config.restore_rate
     target_note = f"bucket {config.bucket_size:.0f} points, restore {rate:.0f} points/s"
     operation = f"full sync of {config.sync_orders:,} orders"
 
-    async def run() -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
-        async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
-            shop, tenant_id, key = await _prepare_sync(stack, http)
-            log(f"sync: baseline ({target_note})")
-            base_result = await _run_baseline_sync(stack, base, http, shop)
-            env = service_env(stack.db, stack.db_name, stack.sim_base, background=True)
-            with ServerProcess("ours", env, stack.workdir) as ours:
-                schema = await introspect(http, ours.url)
-                if schema.field(schema.mutation, "resyncShopify") is None:
-                    return base_result, None, "`resyncShopify` is not in the schema yet"
-                await _wait_for_bucket(stack)
-                log("sync: ours (background jobs on)")
-                try:
-                    return base_result, await _run_our_sync(stack, ours, http, tenant_id, key), None
-                except RuntimeError as exc:
-                    return base_result, None, str(exc)[:300]
-
-    base_result, ours_result, problem = asyncio.run(run())
+    base_result, results, problem = asyncio.run(_sync_runs(stack, base, ("ours",)))
+    ours_result = results.get("ours")
     base_rate = base_result["orders"] / base_result["wall_seconds"]
     base_budget = budget_used(base_result["points_charged"], base_result["wall_seconds"], config)
     if ours_result is None:
@@ -851,6 +880,143 @@ def measure_sync(stack: Stack, base: ServerProcess, report: Report) -> None:
     )
 
 
+def measure_durability(config: BenchConfig, workdir: Path, report: Report) -> None:
+    """What durable writes cost, on a database on disk (in memory, journaling costs nothing):
+    webhook ingest and a full sync served as deployed (`w: majority, j: true`) and with every
+    write acknowledged before it is journaled (`ours-unjournaled`), against the baseline (which
+    writes unjournaled). The sync runs with a production-like restore rate, so Shopify's bucket,
+    not this machine's disk, bounds it, as in production."""
+    disk_config = replace(
+        config,
+        orders=min(config.orders, 2_000),
+        returns=min(config.returns, 200),
+        sync_orders=config.durability_sync_orders,
+        restore_rate=config.durability_restore_rate,
+        sync_timeout=max(config.sync_timeout, 60.0),
+    )
+    with running_stack(disk_config, workdir / "on-disk", on_disk=True) as stack:
+        base_env = baseline_env(stack.db, stack.db_name, stack.fixtures.tenants)
+        with ServerProcess("baseline", base_env, stack.workdir) as base:
+            _durability_of_webhooks(stack, base, report)
+            _durability_of_sync(stack, base, report)
+
+
+def _durability_of_webhooks(stack: Stack, base: ServerProcess, report: Report) -> None:
+    config = stack.config
+    tenant = stack.fixtures.tenants[0]
+    bodies = webhook_bodies(stack)
+    warmup = config.webhook_concurrency * 2
+    env = service_env(stack.db, stack.db_name, stack.sim_base, background=False)
+    results: dict[str, LoadResult] = {}
+    with (
+        ServerProcess("ours", env, stack.workdir) as ours,
+        ServerProcess("ours-unjournaled", env, stack.workdir) as unjournaled,
+    ):
+        for name, server in (("baseline", base), ("ours", ours), ("ours-unjournaled", unjournaled)):
+            prefix = f"disk-{name}-{uuid.uuid4().hex[:8]}"
+            spec = LoadSpec(
+                url=server.url,
+                requests=webhook_requests(
+                    config.webhook_requests + warmup, tenant.shop_domain, bodies, prefix
+                ),
+                concurrency=config.webhook_concurrency,
+                max_requests=config.webhook_requests,
+                max_seconds=config.webhook_seconds,
+                warmup=warmup,
+            )
+            log(f"durability, webhook ingest on disk: {name}")
+            results[name] = run_load(spec, stack.workdir, f"disk-webhook-{name}")
+    ours_r, base_r, before_r = results["ours"], results["baseline"], results["ours-unjournaled"]
+    operation = "webhook ingest, database on disk"
+    metric = f"requests/s ({config.webhook_concurrency} senders)"
+    report.add(
+        Row(
+            operation,
+            f"{metric}: journaled vs baseline (unjournaled)",
+            "req/s",
+            ours_r.rps,
+            base_r.rps,
+            "reported",
+            REPORTED,
+            note=_load_note(ours_r),
+            details={"ours": ours_r.as_dict(), "baseline": base_r.as_dict()},
+        )
+    )
+    report.add(
+        Row(
+            operation,
+            f"{metric}: journaled vs ours unjournaled",
+            "req/s",
+            ours_r.rps,
+            before_r.rps,
+            "reported: what durability costs",
+            REPORTED,
+            note=_load_note(before_r),
+            details={"ours_unjournaled": before_r.as_dict()},
+        )
+    )
+
+
+def _durability_of_sync(stack: Stack, base: ServerProcess, report: Report) -> None:
+    config = stack.config
+    operation = f"full sync of {config.sync_orders:,} orders, database on disk"
+    note = f"bucket {config.bucket_size:.0f} points, restore {config.restore_rate:.0f} points/s"
+    base_result, results, problem = asyncio.run(
+        _sync_runs(stack, base, ("ours", "ours-unjournaled"))
+    )
+    ours_result, before_result = results.get("ours"), results.get("ours-unjournaled")
+    base_rate = base_result["orders"] / base_result["wall_seconds"]
+    if ours_result is None or before_result is None:
+        report.add(
+            Row(operation, "orders/s", "orders/s", None, base_rate, "", ERROR, note=problem or "")
+        )
+        return
+    rate = _orders_per_second(ours_result)
+    before_rate = _orders_per_second(before_result)
+    budget = budget_used(ours_result["points_charged"], ours_result["seconds"], config)
+    finished = ours_result["status"] == "completed" and ours_result["orders"] >= config.sync_orders
+    report.add(
+        Row(
+            operation,
+            "orders/s, journaled vs baseline (unjournaled)",
+            "orders/s",
+            rate,
+            base_rate,
+            ">= 75% of baseline",
+            _status(finished and rate >= 0.75 * base_rate),
+            note=note,
+            details={"ours": ours_result, "baseline": base_result},
+        )
+    )
+    report.add(
+        Row(
+            operation,
+            "throttle budget used, journaled",
+            "%",
+            budget,
+            budget_used(base_result["points_charged"], base_result["wall_seconds"], config),
+            ">= 90%",
+            _status(finished and budget >= 90.0),
+        )
+    )
+    report.add(
+        Row(
+            operation,
+            "orders/s, journaled vs ours unjournaled",
+            "orders/s",
+            rate,
+            before_rate,
+            "reported: what durability costs",
+            REPORTED,
+            details={"ours_unjournaled": before_result},
+        )
+    )
+
+
+def _orders_per_second(result: dict[str, Any]) -> float:
+    return float(result["orders"] / result["seconds"]) if result["seconds"] else 0.0
+
+
 def budget_used(points: float, seconds: float, config: BenchConfig) -> float:
     """Points charged / points the bucket could give in that time (its start level included)."""
     available = config.restore_rate * seconds + config.bucket_size
@@ -859,9 +1025,12 @@ def budget_used(points: float, seconds: float, config: BenchConfig) -> float:
 
 # Orchestration ----------------------------------------------------------------------------
 @contextlib.contextmanager
-def running_stack(config: BenchConfig, workdir: Path) -> Iterator[Stack]:
-    log(f"starting SecantusDB (in memory) and the simulator; workdir {workdir}")
-    with EmbeddedDatabase(log_path=workdir / "secantusdb.log") as db:
+def running_stack(config: BenchConfig, workdir: Path, *, on_disk: bool = False) -> Iterator[Stack]:
+    where = "on disk" if on_disk else "in memory"
+    log(f"starting SecantusDB ({where}) and the simulator; workdir {workdir}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    storage = workdir / "db" if on_disk else None
+    with EmbeddedDatabase(storage_path=storage, log_path=workdir / "secantusdb.log") as db:
         meter = CostMeter(
             create_simulator_app(
                 SimulatorConfig(api_key=API_KEY, api_secret=API_SECRET, seed=7, default_orders=0)
@@ -946,6 +1115,12 @@ def run(config: BenchConfig) -> Report:
                 _guarded(report, "sync", lambda: measure_sync(stack, base, report))
         finally:
             base.stop()
+        if config.runs("durability"):
+            _guarded(
+                report,
+                "durability",
+                lambda: measure_durability(config, Path(tmp), report),
+            )
     report.seconds = time.perf_counter() - started
     return report
 

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-OPERATIONS = ("webhook", "returns", "lookup", "memory", "commands", "graphql", "sync")
+OPERATIONS = (
+    "webhook",
+    "returns",
+    "lookup",
+    "memory",
+    "commands",
+    "graphql",
+    "sync",
+    "durability",
+)
 DEFAULT_RESTORE_RATE = 4_000.0  # points/s of the simulator's bucket during the sync
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"
