@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     graphiql_enabled: bool | None = None
     graphiql_default_headers: str = ""
+    # Proxies whose X-Forwarded-For is trusted (comma-separated addresses, uvicorn's own variable
+    # name); empty: none, so a client cannot choose its own address (the portal's rate limit).
+    forwarded_allow_ips: str = ""
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     run_background_jobs: bool = True

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from app.config import Settings
 from app.cors import add_cors
 from app.db import Database, connect
-from app.graphql.graphiql import GraphiQLOptions, mount_graphiql
+from app.graphql.graphiql import GraphiQLOptions, mount_graphiql, page_hosts
 from app.graphql.persisted_queries import PersistedQueryStore
 from app.graphql.router import ServiceGraphQLRouter, make_context_getter
 from app.graphql.schema import build_schema
@@ -101,7 +101,9 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
-    ide_options = GraphiQLOptions(default_headers=_default_ide_headers(settings))
+    ide_options = GraphiQLOptions(
+        default_headers=_default_ide_headers(settings), allowed_hosts=page_hosts(settings.app_url)
+    )
     graphql = ServiceGraphQLRouter(
         build_schema(settings),
         context_getter=make_context_getter(settings),

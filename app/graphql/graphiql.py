@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from cross_web import AsyncHTTPRequestAdapter
 from fastapi import FastAPI
@@ -61,6 +62,7 @@ GRAPHIQL_CSP: Final = (
     "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 _PAGE_HEADERS: Final = {
     "Content-Security-Policy": GRAPHIQL_CSP,
     # The page can embed a bearer token (the default headers), so nothing may keep or leak it.
@@ -230,11 +232,30 @@ class GraphiQLOptions:
     ide_static_dir: Path = IDE_STATIC_DIR
     tabs: Sequence[ExampleTab] = EXAMPLE_TABS
     title: str = "Returns management · GraphiQL"
+    # Host names the page is served for (empty: any). The page may carry a live credential
+    # (GRAPHIQL_DEFAULT_HEADERS): a page of another site whose name resolves to this server
+    # (DNS rebinding) must not be able to read it.
+    allowed_hosts: frozenset[str] = frozenset()
+
+
+def page_hosts(app_url: str) -> frozenset[str]:
+    """The host names GraphiQL is served for: APP_URL's, and the loopback names when APP_URL is
+    on loopback (development opens the page at localhost or 127.0.0.1)."""
+    host = (urlsplit(app_url).hostname or "").lower()
+    return frozenset({host, *LOOPBACK_NAMES}) if host in LOOPBACK_NAMES else frozenset({host})
 
 
 def graphiql_response(request: Request, options: GraphiQLOptions | None = None) -> HTMLResponse:
-    """The GraphiQL page, or a 503 page naming the setup step when the assets are missing."""
+    """The GraphiQL page, or a 503 page naming the setup step when the assets are missing; a
+    request for another host name gets 421 and no page."""
     options = options or GraphiQLOptions()
+    requested = (urlsplit(f"//{request.headers.get('host', '')}").hostname or "").lower()
+    if options.allowed_hosts and requested not in options.allowed_hosts:
+        return HTMLResponse(
+            "GraphiQL is served only at this service's own address (APP_URL).",
+            status_code=421,
+            headers=_PAGE_HEADERS,
+        )
     asset_version = installed_asset_version(options.assets_dir)
     if asset_version is None:
         return _missing_assets_response(options)

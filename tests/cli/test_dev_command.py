@@ -42,3 +42,17 @@ def test_rms_dev_installs_syncs_files_returns_and_prints_a_token(tmp_path: Path)
     assert int(synced.group(1)) > 0
     assert int(synced.group(2)) > 0
     assert re.search(r'"Authorization": "Bearer rk_[0-9a-f]{12}_', out)
+
+
+def test_rms_dev_trusts_no_forwarded_headers_unless_configured() -> None:
+    from app.config import Settings
+    from tools.cli.dev import server_config
+
+    loaded = server_config(object(), Settings(_env_file=None), 8000)
+    loaded.load()
+    assert loaded.proxy_headers is False  # a rotating X-Forwarded-For changes nothing
+    proxied = server_config(
+        object(), Settings(_env_file=None, forwarded_allow_ips="10.0.0.7"), 8000
+    )
+    assert proxied.proxy_headers is True
+    assert proxied.forwarded_allow_ips == "10.0.0.7"

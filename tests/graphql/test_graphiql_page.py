@@ -21,6 +21,7 @@ from app.graphql.graphiql import (
     LocalGraphiQLRouter,
     example_tab_errors,
     mount_graphiql,
+    page_hosts,
 )
 from app.security_headers import SecurityHeadersMiddleware
 
@@ -314,3 +315,19 @@ def test_every_example_tab_is_valid_against_the_real_schema() -> None:
     from app.graphql.schema import build_schema
 
     assert example_tab_errors(build_schema()._schema) == []
+
+
+async def test_the_page_is_not_served_for_another_host_name(client: httpx.AsyncClient) -> None:
+    # DNS rebinding: a page of attacker.example whose name now resolves to this server.
+    response = await client.get(
+        "/graphql", headers={"Accept": "text/html", "Host": "attacker.example"}
+    )
+    assert response.status_code == 421
+    assert "Authorization" not in response.text and "<script" not in response.text
+    ours = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert ours.status_code == 200 and "<script" in ours.text
+
+
+def test_page_hosts_are_app_urls_and_loopback_in_development() -> None:
+    assert page_hosts("https://returns.example.com") == frozenset({"returns.example.com"})
+    assert page_hosts("http://127.0.0.1:8000") == frozenset({"127.0.0.1", "localhost", "::1"})

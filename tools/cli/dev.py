@@ -118,13 +118,26 @@ async def _merchant_header(settings: Settings) -> dict[str, str]:
         await db.close()
 
 
+def server_config(app: Any, settings: Settings, port: int) -> uvicorn.Config:
+    """uvicorn for `rms dev`: loopback only, and forwarded headers trusted only from the
+    proxies in FORWARDED_ALLOW_IPS (uvicorn trusts loopback's by default: any local page could
+    then pick its client address and walk around the portal's failed-lookup limit)."""
+    return uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+    )
+
+
 async def _serve(
     settings: Settings, args: argparse.Namespace, header: dict[str, str], simulator: SimulatorServer
 ) -> int:
     app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(server_config(app, settings, args.port))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
