@@ -10,18 +10,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import AutoReconnect
 
 from app.clock import utcnow
+from app.models.write_concerns import RELAXED_WRITES
 
 T = TypeVar("T")
 
-# SecantusDB 0.7.0b3 commits a transaction without syncing its journal, even when the commit
-# asks for `j: true` (single writes honour it). One journaled write after the commit syncs the
-# journal up to it, since the journal is sequential; on MongoDB it costs one small write, to a
-# document of the tenant (no hot spot shared by all tenants, and on the tenant's shard). Remove
-# it once the development database honours the commit's write concern.
+# Every transaction also writes a token document here, and after the commit a journaled update
+# of that token confirms the commit is durable. SecantusDB 0.7.0b3 commits without syncing its
+# journal, even when the commit asks for `j: true` (single writes honour it): a crash right
+# after the commit can lose the transaction, and a write after the commit alone would not tell
+# (the driver retries it on the restarted server). The token's update matches only if the
+# commit survived. On MongoDB it costs two small writes; remove it once the development
+# database honours the commit's write concern.
 BARRIER_COLLECTION = "journal_barrier"
 
 
@@ -33,10 +38,27 @@ async def in_transaction(
 ) -> T:
     """Run `body(session)` in one transaction of `database` on `tenant_id`'s data; what `body`
     returns. A body that aborts the transaction itself (a guard failed) has its return value
-    passed through."""
+    passed through. Raises `AutoReconnect` (the database is unavailable: retry) when the commit
+    was lost in a crash."""
+    barrier = client[database][BARRIER_COLLECTION]
+    token = ObjectId()
+    committed_token = False
+
+    async def body_and_token(session: AsyncClientSession) -> T:
+        nonlocal committed_token
+        result = await body(session)
+        committed_token = session.in_transaction
+        if committed_token:
+            await barrier.insert_one(
+                {"_id": token, "tenant_id": tenant_id, "at": utcnow()}, session=session
+            )
+        return result
+
     async with client.start_session() as session:
-        result = await session.with_transaction(body)
-    await client[database][BARRIER_COLLECTION].update_one(
-        {"_id": tenant_id}, {"$set": {"tenant_id": tenant_id, "at": utcnow()}}, upsert=True
-    )
+        result = await session.with_transaction(body_and_token)
+    if committed_token:
+        confirmed = await barrier.update_one({"_id": token}, {"$set": {"durable": True}})
+        if confirmed.matched_count != 1:
+            raise AutoReconnect("a committed transaction was lost in a database crash")
+        await barrier.with_options(write_concern=RELAXED_WRITES).delete_one({"_id": token})
     return result

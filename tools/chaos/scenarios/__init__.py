@@ -11,6 +11,7 @@ from pathlib import Path
 from tools.chaos.figures import Figures
 from tools.chaos.scenarios.clock import workers_with_jumped_clocks
 from tools.chaos.scenarios.restore import restore_with_database_restart
+from tools.chaos.scenarios.returns import returns_with_database_restart
 from tools.chaos.scenarios.stall import stalled_database
 from tools.chaos.scenarios.sync import sync_with_database_restart, sync_with_shopify_faults
 from tools.chaos.scenarios.tokens import token_refresh_with_database_restart
@@ -51,12 +52,27 @@ def scenarios(quick: bool) -> list[Scenario]:
     async def restore(root: Path) -> Figures:
         return await restore_with_database_restart(root, orders=100 * scale)
 
-    return [ingest, sync_restart, sync_faults, killed, racing, clocks, tokens, stall, restore]
+    async def returns_restart(root: Path) -> Figures:
+        return await returns_with_database_restart(root, orders=10 * scale)
+
+    return [
+        ingest,
+        sync_restart,
+        sync_faults,
+        killed,
+        racing,
+        clocks,
+        tokens,
+        stall,
+        restore,
+        returns_restart,
+    ]
 
 
 __all__ = [
     "Scenario",
     "restore_with_database_restart",
+    "returns_with_database_restart",
     "scenarios",
     "stalled_database",
     "sync_with_database_restart",
