@@ -24,12 +24,12 @@ class WebhookEventWorker:
 
 
 def workers(settings: Settings, shopify_http: ShopifyHttp, worker_id: str) -> list[Worker]:
-    del shopify_http  # webhook handlers only touch our database
     count = settings.webhook_workers
     idle = settings.webhook_idle_seconds
     return [
         WebhookEventWorker(
-            WebhookProcessor(settings, f"{worker_id}:webhooks:{index}"),
+            # Handlers ask Shopify before trusting some events (an unknown order, an uninstall).
+            WebhookProcessor(settings, f"{worker_id}:webhooks:{index}", shopify_http=shopify_http),
             name=f"webhook-events-{index}",
             idle_seconds=idle,
         )

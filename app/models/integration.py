@@ -48,6 +48,9 @@ class ShopifyIntegration(Document):
     token_refresh_lease_owner: str | None = None
     token_refreshed_at: datetime | None = None
     last_error: str | None = None
+    # When a `shop/redact` arrived while the shop was connected, and was refused (it comes 48 h
+    # after an uninstall; for a connected shop it is a replay or a mistake): alerted on.
+    shop_redact_refused_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

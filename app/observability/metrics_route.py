@@ -26,8 +26,10 @@ from app.config import Settings
 from app.models import WebhookEvent
 from app.observability.metrics import POOL_USAGE, REGISTRY, PoolUsage
 from app.services.alerts import (
+    SHOP_REDACT_REFUSED_WINDOW_MINUTES,
     WEBHOOK_WINDOW_MINUTES,
     disk_path,
+    refused_shop_redacts_since,
     total_webhook_counts,
     webhook_counts_since,
 )
@@ -76,12 +78,21 @@ async def _oldest_pending_age_seconds() -> float:
 
 async def stored_data_families(settings: Settings) -> list[GaugeMetricFamily]:
     """Gauges read from MongoDB at scrape time."""
-    webhook_states, oldest_pending, syncs, integrations, window = await asyncio.gather(
+    now = utcnow()
+    (
+        webhook_states,
+        oldest_pending,
+        syncs,
+        integrations,
+        window,
+        refused_redacts,
+    ) = await asyncio.gather(
         _webhook_state_counts(),
         _oldest_pending_age_seconds(),
         sync_jobs_by_status(),
         integrations_by_status(),
-        webhook_counts_since(utcnow() - timedelta(minutes=WEBHOOK_WINDOW_MINUTES)),
+        webhook_counts_since(now - timedelta(minutes=WEBHOOK_WINDOW_MINUTES)),
+        refused_shop_redacts_since(now - timedelta(minutes=SHOP_REDACT_REFUSED_WINDOW_MINUTES)),
     )
     events = GaugeMetricFamily(
         "rms_webhook_events", "Stored webhook events by state.", labels=["state"]
@@ -114,7 +125,12 @@ async def stored_data_families(settings: Settings) -> list[GaugeMetricFamily]:
     )
     for status, count in integrations.items():
         connected.add_metric([status], count)
-    return [events, lag, failures, received, jobs, connected]
+    refused = GaugeMetricFamily(
+        "rms_shop_redacts_refused_7d",
+        "Connected shops that refused a shop/redact in the last 7 days (replay, or wrong state).",
+        value=refused_redacts,
+    )
+    return [events, lag, failures, received, jobs, connected, refused]
 
 
 def process_families(settings: Settings, pool: PoolUsage) -> list[GaugeMetricFamily]:

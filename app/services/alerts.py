@@ -7,6 +7,7 @@
 | `webhook_failures` | > 10 % of webhook events received in 15 min failed       | `webhook_events`              |
 | `db_connections`   | > 80 % of the pool (`MONGODB_MAX_POOL_SIZE`) checked out | pool listener / serverStatus  |
 | `disk_space`       | > 90 % of the data path's disk used                      | `shutil.disk_usage`           |
+| `shop_redact_refused` | a connected shop refused a shop/redact in 7 days     | `integrations_shopify`        |
 
 `ops/prometheus/alerts.yml` carries the same thresholds for Prometheus.
 """
@@ -22,7 +23,7 @@ from typing import Any, NamedTuple
 
 from app.clock import utcnow
 from app.config import Settings
-from app.models import WebhookEvent
+from app.models import ShopifyIntegration, WebhookEvent
 from app.observability.metrics import PoolUsage, RequestWindow, WindowTotals
 
 ERROR_RATE_THRESHOLD = 0.05
@@ -35,6 +36,16 @@ WEBHOOK_FAILURE_THRESHOLD = 0.10
 WEBHOOK_WINDOW_MINUTES = 15
 DB_CONNECTIONS_THRESHOLD = 0.80
 DISK_USAGE_THRESHOLD = 0.90
+# A shop/redact for a connected shop is refused (see `handlers.compliance.shop_redact`): either a
+# replayed delivery or a state we got wrong, and Shopify expects compliance within 30 days, so
+# the alert stays up for a week rather than the minutes of the request alerts.
+SHOP_REDACT_REFUSED_THRESHOLD = 0
+SHOP_REDACT_REFUSED_WINDOW_MINUTES = 7 * 24 * 60
+SHOP_REDACT_REFUSED_ALERT = "shop_redact_refused"
+# Set on the integration by the refusal. Counting refused events instead would read a week of
+# `webhook_events` (no index has the topic); integrations are one per tenant.
+# `ShopifyIntegration.shop_redact_refused_at`, set by the shop/redact handler.
+SHOP_REDACT_REFUSED_FIELD = "shop_redact_refused_at"
 # Proposed setting `ALERT_DISK_PATH`: the path whose disk is watched (the data volume).
 DEFAULT_DISK_PATH = "."
 
@@ -51,7 +62,7 @@ class Alert:
     description: str
     value: float | None
     threshold: float
-    unit: str  # "ratio" (0..1) or "seconds"
+    unit: str  # "ratio" (0..1), "seconds" or "count"
     window_minutes: int | None
     state: AlertState
     detail: str
@@ -77,7 +88,7 @@ class AlertRule:
     name: str
     description: str
     threshold: float
-    unit: str  # "ratio" (0..1) or "seconds"
+    unit: str  # "ratio" (0..1), "seconds" or "count"
     window_minutes: int | None = None
 
     def _alert(self, value: float | None, state: AlertState, detail: str) -> Alert:
@@ -132,7 +143,21 @@ DB_CONNECTIONS = AlertRule(
     "ratio",
 )
 DISK_SPACE = AlertRule("disk_space", "Disk space above 90% full", DISK_USAGE_THRESHOLD, "ratio")
-ALERT_RULES = (ERROR_RATE, RESPONSE_TIME, WEBHOOK_FAILURES, DB_CONNECTIONS, DISK_SPACE)
+SHOP_REDACT_REFUSED = AlertRule(
+    SHOP_REDACT_REFUSED_ALERT,
+    "A shop/redact arrived for a connected shop and was refused (replay, or our state is wrong)",
+    SHOP_REDACT_REFUSED_THRESHOLD,
+    "count",
+    SHOP_REDACT_REFUSED_WINDOW_MINUTES,
+)
+ALERT_RULES = (
+    ERROR_RATE,
+    RESPONSE_TIME,
+    WEBHOOK_FAILURES,
+    DB_CONNECTIONS,
+    DISK_SPACE,
+    SHOP_REDACT_REFUSED,
+)
 NOT_IN_THIS_PROCESS = "request statistics live in the API process: see systemStatus or Prometheus"
 
 
@@ -288,6 +313,26 @@ def disk_space_alert(path: str, disk_usage: DiskUsageReader = shutil.disk_usage)
     )
 
 
+async def refused_shop_redacts_since(since: datetime) -> int:
+    """Connected shops that refused a shop/redact since `since`."""
+    count = await ShopifyIntegration.get_pymongo_collection().count_documents(
+        {SHOP_REDACT_REFUSED_FIELD: {"$gte": since}}
+    )
+    return int(count)
+
+
+def shop_redact_refused_alert(refused: int | None) -> Alert:
+    """Any connected shop that refused a shop/redact in the last 7 days: a person must decide
+    whether it was a replay or whether the shop is really gone (then erase it in time)."""
+    if refused is None:
+        return SHOP_REDACT_REFUSED.unknown("integrations_shopify could not be read")
+    return SHOP_REDACT_REFUSED.judge(
+        float(refused),
+        f"{refused} connected shop(s) refused a shop/redact in 7 days: check each one "
+        "(webhookEvents, topic shop/redact) before Shopify's 30-day deadline",
+    )
+
+
 async def server_connections() -> dict[str, Any] | None:
     """`serverStatus.connections`, or None where the server or our role does not allow it."""
     try:
@@ -329,6 +374,14 @@ async def evaluate_alerts(
             )
         except Exception:
             webhook_counts = None
+    refused_redacts = None
+    if not skip_database:
+        try:
+            refused_redacts = await refused_shop_redacts_since(
+                now - timedelta(minutes=SHOP_REDACT_REFUSED_WINDOW_MINUTES)
+            )
+        except Exception:
+            refused_redacts = None
     in_use = pool_usage.max_in_use() if pool_usage is not None else None
     server = await server_connections() if in_use is None and not skip_database else None
     return [
@@ -339,4 +392,5 @@ async def evaluate_alerts(
         ),
         db_connections_alert(in_use, settings.mongodb_max_pool_size, server),
         disk_space_alert(disk_path(settings), disk_usage),
+        shop_redact_refused_alert(refused_redacts),
     ]

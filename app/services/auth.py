@@ -1,25 +1,43 @@
 """Who is calling: Shopify session tokens and tenant API keys, resolved to a `Principal`.
 
 No HTTP types here: callers pass the raw header values.
+
+Session tokens are Shopify's: HS256 with the app secret, one minute long. One signed with a long
+life (a leaked app secret, a test token) would be a long-lived credential, so `exp - iat` and
+`exp - now` are bounded by `SESSION_TOKEN_MAX_LIFETIME_SECONDS`, and `exp`, `nbf`, `iat` must be
+JSON numbers (PyJWT alone accepts numeric strings). Refusals say what is wrong in our words,
+never a library's exception name.
+
+A tenant whose app was uninstalled keeps its data until shop/redact, but no credential of it
+works until it reinstalls: the integration's status is read with every credential (one indexed
+read for an API key; for a session token it replaces the tenant read).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import jwt
 
 from app.clock import utcnow
 from app.config import Settings
-from app.models import ApiKey, Tenant
+from app.models import ApiKey, ShopifyIntegration, Tenant
+from app.models.integration import IntegrationStatus
 from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
 
 API_KEY_PREFIX = "rk_"
 SESSION_TOKEN_LEEWAY_SECONDS = 5
+# Shopify's session tokens live 60 s; twice that leaves room for clock skew and nothing more.
+SESSION_TOKEN_MAX_LIFETIME_SECONDS = 120
+SESSION_TOKEN_TIME_CLAIMS = ("exp", "nbf", "iat")
+APP_NOT_INSTALLED = "the app is not installed on this shop: reinstall it"
 
 
 class PrincipalKind(StrEnum):
@@ -42,6 +60,13 @@ class Principal:
 
 class AuthError(Exception):
     """The credential is missing, malformed, expired, revoked or signed by someone else."""
+
+
+class AppNotInstalled(AuthError):
+    """A valid credential of a tenant whose shop uninstalled the app (until it reinstalls)."""
+
+    def __init__(self) -> None:
+        super().__init__(APP_NOT_INSTALLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +96,15 @@ async def revoke_api_keys(tenant_id: str) -> int:
     return int(result.modified_count)
 
 
+async def _ensure_installed(tenant_id: str) -> None:
+    """`AppNotInstalled` when the tenant's shop uninstalled the app (`tenant_unique` index)."""
+    integration = await ShopifyIntegration.get_pymongo_collection().find_one(
+        {"tenant_id": tenant_id}, {"_id": 0, "status": 1}
+    )
+    if integration is not None and integration.get("status") == IntegrationStatus.UNINSTALLED.value:
+        raise AppNotInstalled()
+
+
 async def _principal_from_api_key(key: str) -> Principal:
     key_id = key[: len(API_KEY_PREFIX) + 12]
     record = await ApiKey.find_one({"key_id": key_id})
@@ -78,7 +112,52 @@ async def _principal_from_api_key(key: str) -> Principal:
         raise AuthError("invalid API key")
     if record.revoked_at is not None:
         raise AuthError("API key revoked")
+    await _ensure_installed(record.tenant_id)
     return Principal(tenant_id=record.tenant_id, kind=PrincipalKind.API_KEY, subject=key_id)
+
+
+# What a refused session token is told: our words, not PyJWT's exception names. The order
+# matters: subclasses before their bases.
+_JWT_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not valid yet"),
+    (jwt.InvalidAudienceError, "issued for another app (aud)"),
+    (jwt.InvalidSignatureError, "signature does not match"),
+    (jwt.InvalidAlgorithmError, "algorithm not allowed"),
+    (jwt.InvalidIssuedAtError, "iat must be a number"),
+    (jwt.DecodeError, "malformed"),
+)
+
+
+def _refusal(exc: jwt.PyJWTError) -> str:
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"invalid session token: the {exc.claim} claim is missing"
+    for kind, reason in _JWT_REFUSALS:
+        if isinstance(exc, kind):
+            return f"invalid session token: {reason}"
+    return "invalid session token"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_lifetime(claims: Mapping[str, Any]) -> None:
+    """Numeric time claims, and no longer-lived than Shopify's own tokens (plus leeway)."""
+    for name in SESSION_TOKEN_TIME_CLAIMS:
+        if not _is_number(claims.get(name)):
+            raise AuthError(f"invalid session token: {name} must be a number")
+    exp, nbf, iat = (float(claims[name]) for name in SESSION_TOKEN_TIME_CLAIMS)
+    now = utcnow().timestamp()
+    longest = SESSION_TOKEN_MAX_LIFETIME_SECONDS
+    if iat > now + SESSION_TOKEN_LEEWAY_SECONDS:
+        raise AuthError("invalid session token: issued in the future")
+    if nbf > exp:
+        raise AuthError("invalid session token: nbf is after exp")
+    if exp - iat > longest or exp - now > longest + SESSION_TOKEN_LEEWAY_SECONDS:
+        raise AuthError(
+            f"invalid session token: lives longer than {longest} s (Shopify's live one minute)"
+        )
 
 
 async def _principal_from_session_token(token: str, settings: Settings) -> Principal:
@@ -89,10 +168,11 @@ async def _principal_from_session_token(token: str, settings: Settings) -> Princ
             algorithms=["HS256"],
             audience=settings.shopify_api_key,
             leeway=SESSION_TOKEN_LEEWAY_SECONDS,
-            options={"require": ["exp", "nbf", "aud", "dest", "iss"]},
+            options={"require": ["exp", "nbf", "iat", "aud", "dest", "iss"]},
         )
     except jwt.PyJWTError as exc:
-        raise AuthError(f"invalid session token: {type(exc).__name__}") from exc
+        raise AuthError(_refusal(exc)) from exc
+    _check_lifetime(claims)
     dest = str(claims.get("dest", ""))
     if not dest.startswith("https://"):
         raise AuthError("invalid session token: dest")
@@ -102,12 +182,26 @@ async def _principal_from_session_token(token: str, settings: Settings) -> Princ
         raise AuthError("invalid session token: dest") from exc
     if claims.get("iss") != f"https://{shop}/admin":
         raise AuthError("invalid session token: iss does not match dest")
-    tenant = await Tenant.find_one({"shop_domain": shop})
+    tenant_id = await _tenant_of_shop(shop)
+    return Principal(
+        tenant_id=tenant_id, kind=PrincipalKind.SESSION_TOKEN, subject=str(claims.get("sub", ""))
+    )
+
+
+async def _tenant_of_shop(shop: str) -> str:
+    """The tenant of an installed shop: its integration (`shop_domain_unique`) names the tenant
+    and says whether the app is installed; a tenant with no integration is looked up itself."""
+    integration = await ShopifyIntegration.get_pymongo_collection().find_one(
+        {"shop_domain": shop}, {"_id": 0, "tenant_id": 1, "status": 1}
+    )
+    if integration is not None:
+        if integration.get("status") == IntegrationStatus.UNINSTALLED.value:
+            raise AppNotInstalled()
+        return str(integration["tenant_id"])
+    tenant = await Tenant.get_pymongo_collection().find_one({"shop_domain": shop}, {"_id": 1})
     if tenant is None:
         raise AuthError("shop is not installed")
-    return Principal(
-        tenant_id=tenant.id, kind=PrincipalKind.SESSION_TOKEN, subject=str(claims.get("sub", ""))
-    )
+    return str(tenant["_id"])
 
 
 async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:

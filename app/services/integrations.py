@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pymongo import ReturnDocument
 
 from app.clock import utcnow
 from app.config import Settings
-from app.models import ShopifyIntegration
+from app.models import ShopifyIntegration, SyncJob
 from app.models.integration import IntegrationStatus
+from app.models.sync_job import ACTIVE_SYNC_STATUSES, SyncStatus
 from app.services.shopify_session import grant_fields
 from app.services.token_cipher import TokenCipher, TokenDecryptionError, token_prefix
 from app.shopify.oauth_client import TokenGrant
@@ -108,31 +110,89 @@ async def disconnect_integration(tenant_id: str) -> ShopifyIntegration | None:
     return None if doc is None else await get_integration(tenant_id)
 
 
-async def mark_uninstalled(tenant_id: str, *, at: datetime | None = None) -> bool:
-    """Record an `app/uninstalled`: status uninstalled, tokens dropped (Shopify revoked them).
+class UninstallOutcome(StrEnum):
+    UNINSTALLED = "uninstalled"  # recorded now
+    ALREADY_UNINSTALLED = "already uninstalled"
+    SUPERSEDED = "superseded"  # installed again (or a new token stored) after the event
+    NO_INTEGRATION = "no integration"
 
-    `at` is when Shopify triggered the event; an event older than the current install (a late
-    delivery after a re-install) changes nothing. Returns whether the record changed.
-    Orders, returns and the tenant are kept, so a re-install picks up the history.
+
+@dataclass(frozen=True, slots=True)
+class UninstallResult:
+    outcome: UninstallOutcome
+    jobs_canceled: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome is UninstallOutcome.UNINSTALLED
+
+    def describe(self) -> str:
+        """The webhook event's result."""
+        if self.outcome is UninstallOutcome.UNINSTALLED:
+            return f"uninstalled: jobs_canceled={self.jobs_canceled}"
+        if self.outcome is UninstallOutcome.SUPERSEDED:
+            return "ignored: the shop reinstalled the app after this event"
+        return f"ignored: {self.outcome.value}"
+
+
+UNINSTALLED_SYNC_ERROR = "app uninstalled"
+
+
+async def mark_uninstalled(
+    tenant_id: str, *, at: datetime | None = None, token: str | None = None
+) -> UninstallResult:
+    """Record an uninstall: status uninstalled, tokens dropped (Shopify revoked them), webhook
+    subscriptions forgotten, the tenant's active sync jobs canceled.
+
+    The only place an uninstall is written (`app/uninstalled` calls it). `at` is when Shopify
+    says it happened: an integration installed since (a reinstall) is left alone. `token`, the
+    stored access-token ciphertext Shopify was seen to refuse, narrows it to that install: a
+    reinstall racing the caller keeps its new token. Orders, returns and the tenant are kept, so
+    a reinstall picks up the history; merchant credentials are refused until then.
     """
     moment = at or utcnow()
-    result = await ShopifyIntegration.get_pymongo_collection().update_one(
-        {
-            "tenant_id": tenant_id,
-            "status": {"$ne": IntegrationStatus.UNINSTALLED.value},
-            "$or": [{"installed_at": None}, {"installed_at": {"$lt": moment}}],
-        },
+    now = utcnow()
+    query: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "status": {"$ne": IntegrationStatus.UNINSTALLED.value},
+        "$or": [{"installed_at": None}, {"installed_at": {"$lt": moment}}],
+    }
+    if token is not None:
+        query["access_token"] = token
+    integrations = ShopifyIntegration.get_pymongo_collection()
+    result = await integrations.update_one(
+        query,
         {
             "$set": {
                 "status": IntegrationStatus.UNINSTALLED.value,
                 "uninstalled_at": moment,
                 "webhooks": [],  # Shopify deletes an app's subscriptions on uninstall
-                "updated_at": utcnow(),
+                "updated_at": now,
                 **_dropped_tokens(),
             }
         },
     )
-    return bool(result.modified_count)
+    if not result.modified_count:
+        current = await integrations.find_one({"tenant_id": tenant_id}, {"status": 1})
+        if current is None:
+            return UninstallResult(UninstallOutcome.NO_INTEGRATION)
+        if current.get("status") == IntegrationStatus.UNINSTALLED.value:
+            return UninstallResult(UninstallOutcome.ALREADY_UNINSTALLED)
+        return UninstallResult(UninstallOutcome.SUPERSEDED)
+    jobs = await SyncJob.get_pymongo_collection().update_many(
+        {"tenant_id": tenant_id, "status": {"$in": [s.value for s in ACTIVE_SYNC_STATUSES]}},
+        {
+            "$set": {
+                "status": SyncStatus.CANCELED.value,
+                "error": UNINSTALLED_SYNC_ERROR,
+                "active": None,
+                "cancel_requested": True,
+                "finished_at": now,
+                "updated_at": now,
+            }
+        },
+    )
+    return UninstallResult(UninstallOutcome.UNINSTALLED, jobs.modified_count)
 
 
 async def record_integration_error(tenant_id: str, error: str | None) -> None:

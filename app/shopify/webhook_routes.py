@@ -1,7 +1,9 @@
 """`POST /api/webhooks/<topic>`: verified, persisted, deduplicated; nothing else.
 
 Order of checks: unknown topic 404; HMAC (base64 over the raw body, constant time) 401 before
-anything is parsed; topic header mismatch, bad shop domain, invalid JSON 400; then one insert.
+anything is parsed; topic header mismatch, bad shop domain, invalid JSON, a body that is not the
+topic's payload (`payload_topic_mismatch`: a captured body re-sent under another topic) or that
+names another shop 400; then one insert.
 A body over the global limit never gets here (BodyLimitMiddleware answers 413). Persisted or
 already stored: 200. Database unreachable or slow: 503, so Shopify retries.
 """

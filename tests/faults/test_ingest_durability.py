@@ -9,6 +9,7 @@ import orjson
 
 from app.db import connect
 from app.services.webhooks.ingest import IngestOutcome, build_event_document, persist_event
+from tests.webhooks.helpers import order_payload
 from tools.chaos.environment import Stack
 
 
@@ -25,7 +26,7 @@ async def test_accepted_webhook_events_survive_an_immediate_database_crash(
                     "x-shopify-shop-domain": "durable.myshopify.com",
                     "x-shopify-event-id": str(uuid.uuid4()),
                 }
-                body = orjson.dumps({"id": 7_000_000 + number})
+                body = orjson.dumps(order_payload(order_id=7_000_000 + number))
                 result = await persist_event(build_event_document("orders/create", headers, body))
                 accepted += result.outcome is IngestOutcome.ACCEPTED
             assert accepted == 20

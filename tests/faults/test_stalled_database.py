@@ -26,6 +26,7 @@ import orjson
 from app.main import HEALTH_TIMEOUT_SECONDS
 from app.observability.metrics import REGISTRY
 from app.services.webhooks.ingest import INGEST_TIMEOUT_SECONDS
+from tests.webhooks.helpers import order_payload
 from tools.chaos.environment import API_SECRET, Stack, eventually
 from tools.shopify_sim.webhooks import sign
 
@@ -280,7 +281,7 @@ async def test_webhook_answers_503_during_a_stall_and_is_stored_once_after(
     tmp_path: Path,
 ) -> None:
     async with _stack(tmp_path) as stack:
-        body = orjson.dumps({"id": 7_100_000, "email": "stall@example.com"})
+        body = orjson.dumps(order_payload(order_id=7_100_000, email="stall@example.com"))
         event_id = str(uuid.uuid4())
         headers = {
             "Content-Type": "application/json",

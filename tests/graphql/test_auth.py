@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 import jwt
 
+from app.clock import utcnow
 from app.config import Settings
 from app.services.auth import issue_api_key, make_session_token, revoke_api_keys
+from app.services.integrations import connect_integration, mark_uninstalled
+from app.shopify.oauth_client import TokenGrant
 from tests.factories import graphql, make_tenant, merchant_headers
 
 TENANT_QUERY = "{ tenant { id shopDomain } }"
@@ -147,3 +152,112 @@ async def test_api_keys_are_stored_only_as_hashes(client: httpx.AsyncClient) -> 
     raw = await ApiKey.get_pymongo_collection().find_one({"tenant_id": tenant.id})
     assert raw is not None
     assert issued.key not in str(raw)
+
+
+# Session tokens are Shopify's: one minute long, numeric time claims --------------------------
+def _message(body: dict[str, object]) -> str:
+    errors = body.get("errors")
+    assert isinstance(errors, list) and errors, body
+    return str(errors[0]["message"])
+
+
+async def _refused(client: httpx.AsyncClient, token: str) -> str:
+    body = await graphql(client, TENANT_QUERY, headers={"Authorization": f"Bearer {token}"})
+    assert _code(body) == "UNAUTHENTICATED", body
+    return _message(body)
+
+
+async def test_a_session_token_living_for_years_is_refused(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await make_tenant("alpha")
+    now = int(time.time())
+    ten_years = now + 10 * 365 * 24 * 3600
+    message = await _refused(client, _session_token(settings, "alpha.myshopify.com", exp=ten_years))
+    assert "lives longer than" in message
+    # Issued long ago, expiring soon: still a long-lived token.
+    await _refused(
+        client, _session_token(settings, "alpha.myshopify.com", iat=now - 3600, nbf=now - 3600)
+    )
+
+
+async def test_a_session_token_issued_in_the_future_is_refused(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await make_tenant("alpha")
+    later = int(time.time()) + 600
+    await _refused(client, _session_token(settings, "alpha.myshopify.com", iat=later, exp=later))
+
+
+async def test_session_token_time_claims_must_be_numbers(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await make_tenant("alpha")
+    now = int(time.time())
+    for claim, value in (("exp", now + 60), ("nbf", now - 1), ("iat", now)):
+        token = _session_token(settings, "alpha.myshopify.com", **{claim: str(value)})
+        message = await _refused(client, token)
+        assert claim in message, message
+    without_iat = _session_token(settings, "alpha.myshopify.com")
+    claims = jwt.decode(without_iat, options={"verify_signature": False})
+    del claims["iat"]
+    token = jwt.encode(claims, settings.shopify_api_secret, algorithm="HS256")
+    assert "iat" in await _refused(client, token)
+
+
+async def test_refusals_name_the_problem_not_a_library_class(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await make_tenant("alpha")
+    past = int(time.time()) - 600
+    shop = "alpha.myshopify.com"
+    tokens = {
+        "expired": _session_token(settings, shop, exp=past, nbf=past - 60, iat=past - 60),
+        "signature": _session_token(settings, shop, _secret="another-apps-secret-long-enough!"),
+        "another app": _session_token(settings, shop, aud="someone-elses-api-key"),
+        "malformed": "not.a.jwt",
+    }
+    for expected, token in tokens.items():
+        message = await _refused(client, token)
+        assert expected in message, (expected, message)
+        assert "Error" not in message and "PyJWT" not in message, message
+
+
+# Uninstalled shops -------------------------------------------------------------------------
+async def _connected(tenant_id: str, shop: str, settings: Settings) -> None:
+    """What the OAuth callback writes for an install (or a reinstall)."""
+    grant = TokenGrant("shpat_test", "read_orders", utcnow() + timedelta(hours=1), None, None)
+    await connect_integration(tenant_id, shop, grant, settings)
+
+
+async def test_credentials_of_an_uninstalled_shop_are_refused_until_it_reinstalls(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    tenant = await make_tenant("alpha")
+    await _connected(tenant.id, tenant.shop_domain, settings)
+    api_key = (await issue_api_key(tenant.id)).key
+    credentials: dict[str, Callable[[], str]] = {
+        "api key": lambda: api_key,
+        "session token": lambda: make_session_token(settings, tenant.shop_domain),
+    }
+    for name, credential in credentials.items():
+        headers = {"Authorization": f"Bearer {credential()}"}
+        body = await graphql(client, TENANT_QUERY, headers=headers)
+        assert body["data"]["tenant"]["id"] == tenant.id, name
+
+    assert (await mark_uninstalled(tenant.id)).changed  # app/uninstalled, confirmed
+    for name, credential in credentials.items():
+        message = await _refused(client, credential())
+        assert message == "The app is not installed on this shop: reinstall it", name
+        body = await graphql(
+            client,
+            "{ orders(first: 5) { nodes { id } } }",
+            headers={"Authorization": f"Bearer {credential()}"},
+        )
+        assert _code(body) == "UNAUTHENTICATED", name
+
+    await _connected(tenant.id, tenant.shop_domain, settings)  # the merchant reinstalls
+    for name, credential in credentials.items():
+        headers = {"Authorization": f"Bearer {credential()}"}
+        body = await graphql(client, TENANT_QUERY, headers=headers)
+        assert body["data"]["tenant"]["id"] == tenant.id, name

@@ -54,5 +54,6 @@ async def test_page_of_50_returns_with_orders_costs_constant_commands(
     small = await _count_for(settings, 5)
     large = await _count_for(settings, 50)
     assert small == large
-    # one for the API key, one for the page of returns, one batched load of their orders
-    assert large["find"] == 3, large
+    # the API key, its shop's installation status, the page of returns, one batched load of
+    # their orders
+    assert large["find"] == 4, large

@@ -12,6 +12,7 @@ from app.db import Database
 from app.main import create_app
 from app.models import OAuthState, Order, ShopifyIntegration, SyncJob, Tenant
 from app.models.integration import IntegrationStatus
+from app.models.sync_job import SyncStatus
 from app.services.install import app_home_url
 from app.services.integrations import mark_uninstalled
 from app.services.token_cipher import TokenCipher
@@ -131,7 +132,7 @@ async def test_reinstall_after_uninstall_reconnects_and_keeps_history(
     before = await ShopifyIntegration.find_one({"tenant_id": first.tenant_id})
     assert before is not None
     await sim_control.uninstall(first.shop)
-    assert await mark_uninstalled(first.tenant_id)
+    assert (await mark_uninstalled(first.tenant_id)).changed
     uninstalled = await ShopifyIntegration.find_one({"tenant_id": first.tenant_id})
     assert uninstalled is not None and uninstalled.status == IntegrationStatus.UNINSTALLED
     assert uninstalled.access_token is None and uninstalled.uninstalled_at is not None
@@ -149,8 +150,9 @@ async def test_reinstall_after_uninstall_reconnects_and_keeps_history(
     assert len(after.webhooks) == 3
     assert await Order.find_one({"_id": order.id}) is not None
     assert await Tenant.find({"shop_domain": first.shop}).count() == 1
-    # The first sync job is still active, so the re-install queued no second one.
-    assert await SyncJob.find({"tenant_id": second.tenant_id}).count() == 1
+    # The uninstall canceled the first sync; the re-install queued a fresh one.
+    jobs = await SyncJob.find({"tenant_id": second.tenant_id}).sort("created_at").to_list()
+    assert [job.status for job in jobs] == [SyncStatus.CANCELED, SyncStatus.QUEUED]
     assert len(await sim_subscriptions(sim_control, first.shop)) == 3
 
 
@@ -159,7 +161,7 @@ async def test_a_late_uninstall_event_does_not_undo_a_reinstall(
 ) -> None:
     done = await install(client, sim_http)
     stale = utcnow() - timedelta(hours=1)
-    assert not await mark_uninstalled(done.tenant_id, at=stale)
+    assert not (await mark_uninstalled(done.tenant_id, at=stale)).changed
     integration = await ShopifyIntegration.find_one({"tenant_id": done.tenant_id})
     assert integration is not None and integration.status == IntegrationStatus.CONNECTED
 

@@ -242,7 +242,7 @@ async def test_a_refresh_does_not_put_tokens_back_after_an_uninstall(
 
     async def uninstalled_meanwhile(*args: Any, **kwargs: Any) -> TokenGrant:
         grant = await refresh_access_token(*args, **kwargs)
-        assert await mark_uninstalled(tenant_id)  # app/uninstalled lands during the refresh
+        assert (await mark_uninstalled(tenant_id)).changed  # app/uninstalled lands meanwhile
         return grant
 
     monkeypatch.setattr(shopify_session, "refresh_access_token", uninstalled_meanwhile)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,8 +12,13 @@ import httpx
 import orjson
 
 from app.clock import utcnow
+from app.config import Settings
+from app.services.integrations import connect_integration
+from app.services.tenants import ensure_tenant
 from app.shopify.hmac import sign_webhook
-from tests.conftest import TEST_API_SECRET
+from app.shopify.oauth_client import exchange_code
+from tests.simulator_fixtures import SIM_API_SECRET
+from tools.shopify_sim import SimulatorControl
 
 _ids = itertools.count(7_100_000_000_001)
 
@@ -23,6 +29,11 @@ def next_id() -> int:
 
 def rest_time(moment: datetime) -> str:
     return moment.isoformat()
+
+
+def shop_payload(shop: str = "rms34.myshopify.com", *, shop_id: int = 1) -> dict[str, Any]:
+    """An app/uninstalled payload: the shop object."""
+    return {"id": shop_id, "name": "Shop", "domain": shop, "myshopify_domain": shop}
 
 
 def order_payload(
@@ -45,6 +56,7 @@ def order_payload(
     zip_code: str = "NW1 6XE",
 ) -> dict[str, Any]:
     """An orders/create or orders/updated REST payload (snake_case, numeric ids)."""
+    order_id = order_id or next_id()
     created = created_at or utcnow() - timedelta(days=3)
     updated = updated_at or created
     line = line_id or next_id()
@@ -74,7 +86,7 @@ def order_payload(
             }
         )
     return {
-        "id": order_id or next_id(),
+        "id": order_id,
         "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
         "name": f"#{number}",
         "order_number": number,
@@ -128,7 +140,7 @@ def webhook_headers(
     shop: str = "rms34.myshopify.com",
     event_id: str | None = None,
     webhook_id: str | None = None,
-    secret: str = TEST_API_SECRET,
+    secret: str = SIM_API_SECRET,
     hmac_value: str | None = None,
     triggered_at: datetime | None = None,
 ) -> dict[str, str]:
@@ -182,3 +194,50 @@ async def store_event(
     document = build_event_document(topic, shopify_headers(raw), body)
     await persist_event(document)
     return document
+
+
+@dataclass
+class ConnectedShop:
+    """A simulator shop with the app connected to its tenant (real tokens, stored encrypted)."""
+
+    domain: str
+    tenant_id: str
+    order_ids: list[int] = field(default_factory=list)  # orders Shopify holds, not yet used
+
+    def order(self, **fields: Any) -> dict[str, Any]:
+        """An order payload for one of the shop's real orders (Shopify knows its id)."""
+        fields.setdefault("order_id", self.order_ids.pop(0))
+        return order_payload(**fields)
+
+
+async def install_app(control: SimulatorControl, settings: Settings, domain: str) -> str:
+    """Install the app in an existing simulator shop and connect its tenant, as the OAuth
+    callback does (a reinstall too: new tokens, status connected). Returns the tenant id."""
+    params = await control.authorize(domain, scope=",".join(settings.shopify_scopes))
+    grant = await exchange_code(
+        control.http,
+        settings.shopify_admin_base_url,
+        domain,
+        settings.shopify_api_key,
+        settings.shopify_api_secret,
+        params["code"],
+    )
+    tenant = await ensure_tenant(domain)
+    await connect_integration(tenant.id, domain, grant, settings)
+    return tenant.id
+
+
+async def connect_shop(
+    control: SimulatorControl,
+    settings: Settings,
+    domain: str = "rms34.myshopify.com",
+    *,
+    orders: int = 30,
+) -> ConnectedShop:
+    """(Re)create the shop in the simulator, install the app there and connect the tenant; the
+    shop's order ids come back for payloads Shopify can confirm."""
+    await control.create_bare_shop(domain, orders=orders)
+    tenant_id = await install_app(control, settings, domain)
+    listing = await control.orders(domain, limit=orders)
+    ids = [int(str(order["id"]).rsplit("/", 1)[-1]) for order in listing["orders"]]
+    return ConnectedShop(domain, tenant_id, ids)

@@ -6,15 +6,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from app.clock import utcnow
 from app.config import Settings
 from app.main import create_app
-from app.models import Tenant
+from app.models import ShopifyIntegration, Tenant
 from app.models.bson import to_bson
 from app.models.tenant import tenant_id_for_shop
+from app.services.token_cipher import TokenCipher
 from tools.shopify_sim import InstalledShop, SimulatorControl, ThreadedASGIServer
 
 SUBSCRIBE = """
@@ -61,6 +64,26 @@ async def add_tenant(database: Any, shop: str) -> str:
     await database["tenants"].update_one(
         {"_id": tenant_id}, {"$setOnInsert": document}, upsert=True
     )
+    return tenant_id
+
+
+async def connect_tenant(database: Any, settings: Settings, shop: InstalledShop) -> str:
+    """What the install does (tenant, then the integration with the grant's tokens encrypted),
+    written raw: the app's handlers ask Shopify with these tokens."""
+    tenant_id = await add_tenant(database, shop.domain)
+    cipher = TokenCipher(settings.encryption_keys)
+    integration = ShopifyIntegration(
+        tenant_id=tenant_id,
+        shop_domain=shop.domain,
+        access_token=cipher.encrypt(shop.access_token),
+        refresh_token=cipher.encrypt(shop.refresh_token),
+        expires_at=utcnow() + timedelta(seconds=shop.expires_in),
+        scopes=shop.scope.split(","),
+        installed_at=utcnow(),
+    )
+    document = to_bson(integration)
+    document.pop("_id", None)
+    await database["integrations_shopify"].insert_one(document)
     return tenant_id
 
 

@@ -14,10 +14,12 @@ from app.db import Database
 from app.models import Order, Return, ReturnLedger, ShopifyIntegration, Tenant
 from app.models.integration import IntegrationStatus
 from app.models.return_request import ReturnStatus, ReturnTransition
+from app.services.integrations import mark_uninstalled
 from app.services.returns.ledger import ledger_collection
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
 from tests.factories import make_return, make_tenant
-from tests.webhooks.helpers import order_payload, store_event
+from tests.webhooks.helpers import ConnectedShop, shop_payload, store_event
+from tools.shopify_sim import SimulatorControl
 
 FAST = ProcessingPolicy(max_attempts=3, retry_base_seconds=0.0)
 SHOP = "rms34.myshopify.com"
@@ -97,14 +99,14 @@ def _race_reinstall(monkeypatch: pytest.MonkeyPatch) -> _ReinstallBeforeWrites:
 
 
 async def test_an_uninstall_racing_a_reinstall_keeps_the_new_tokens(
-    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    shop: ConnectedShop,
+    sim_control: SimulatorControl,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await make_tenant("rms34")
-    await _integration()
+    await sim_control.uninstall(SHOP)  # real: Shopify refuses the stored token
     await store_event(
-        "app/uninstalled",
-        {"id": 1, "domain": SHOP, "myshopify_domain": SHOP},
-        triggered_at=utcnow() - timedelta(minutes=1),
+        "app/uninstalled", shop_payload(SHOP), triggered_at=utcnow() - timedelta(minutes=1)
     )
     racing = _race_reinstall(monkeypatch)
     await _process(settings)
@@ -136,10 +138,11 @@ async def test_a_shop_redact_racing_a_reinstall_keeps_the_new_integration(
     assert (integration.access_token, integration.refresh_token) == ("new-cipher", "new-refresh")
 
 
-async def test_shop_redact_deletes_the_return_ledgers(settings: Settings, db: Database) -> None:
-    await make_tenant("rms34")
+async def test_shop_redact_deletes_the_return_ledgers(
+    settings: Settings, shop: ConnectedShop
+) -> None:
     await make_tenant("other")
-    await store_event("orders/create", order_payload(number=1001))
+    await store_event("orders/create", shop.order(number=1001))
     await _process(settings)
     order = await Order.find_one({"tenant_id": TENANT})
     assert order is not None
@@ -155,6 +158,7 @@ async def test_shop_redact_deletes_the_return_ledgers(settings: Settings, db: Da
                 "updated_at": utcnow(),
             }
         )
+    assert (await mark_uninstalled(TENANT)).changed
     await store_event("shop/redact", {"shop_id": 1, "shop_domain": SHOP})
     await _process(settings)
     assert await Tenant.get(TENANT) is None
@@ -163,12 +167,11 @@ async def test_shop_redact_deletes_the_return_ledgers(settings: Settings, db: Da
 
 
 async def test_customer_redaction_clears_the_free_text_notes_of_their_returns(
-    settings: Settings, db: Database
+    settings: Settings, shop: ConnectedShop
 ) -> None:
-    await make_tenant("rms34")
     customer_id = 7_300_000_000_101
-    mine = order_payload(number=1001, customer_id=customer_id, email="ada@example.com")
-    other = order_payload(number=1002, email="bob@example.com")
+    mine = shop.order(number=1001, customer_id=customer_id, email="ada@example.com")
+    other = shop.order(number=1002, email="bob@example.com")
     for payload in (mine, other):
         await store_event("orders/create", payload)
     await _process(settings)

@@ -12,7 +12,13 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.simulator_fixtures import SIM_API_KEY, SIM_API_SECRET
-from tests.webhooks.served_app import add_tenant, eventually, raw_database, served_app, subscribe
+from tests.webhooks.served_app import (
+    connect_tenant,
+    eventually,
+    raw_database,
+    served_app,
+    subscribe,
+)
 from tools.devdb import EmbeddedDatabase
 from tools.shopify_sim import InstalledShop, SimulatorConfig, SimulatorControl, SimulatorServer
 
@@ -40,7 +46,7 @@ async def control(patient_simulator: SimulatorServer) -> AsyncIterator[Simulator
 
 
 async def test_deliveries_during_an_outage_get_503_and_land_after_restart(
-    tmp_path: Path, control: SimulatorControl
+    tmp_path: Path, control: SimulatorControl, patient_simulator: SimulatorServer
 ) -> None:
     storage = tmp_path / "db"
     database_server = EmbeddedDatabase(storage_path=storage).start()
@@ -48,6 +54,7 @@ async def test_deliveries_during_an_outage_get_503_and_land_after_restart(
     try:
         settings = make_settings(
             database_server.uri,
+            shopify_admin_base_url=patient_simulator.admin_base_template,
             shopify_api_key=SIM_API_KEY,
             shopify_api_secret=SIM_API_SECRET,
             run_background_jobs=True,
@@ -56,7 +63,7 @@ async def test_deliveries_during_an_outage_get_503_and_land_after_restart(
         async with raw_database(settings) as database, served_app(settings) as app_server:
             shop = await control.create_shop(orders=0)
             assert isinstance(shop, InstalledShop)
-            tenant_id = await add_tenant(database, shop.domain)
+            tenant_id = await connect_tenant(database, settings, shop)
             await subscribe(control, shop, app_server.base_url, "ORDERS_CREATE")
 
             before = await control.create_order(shop.domain)

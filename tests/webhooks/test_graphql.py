@@ -8,8 +8,8 @@ from app.config import Settings
 from app.db import Database
 from app.models import WebhookEvent
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
-from tests.factories import graphql, make_tenant, merchant_headers
-from tests.webhooks.helpers import order_payload, store_event
+from tests.factories import graphql, merchant_headers
+from tests.webhooks.helpers import ConnectedShop, order_payload, store_event
 
 EVENTS = """
 query($first: Int, $after: String, $filter: WebhookEventFilterInput) {
@@ -36,20 +36,21 @@ EXPORTS = """
 """
 
 
-async def _setup(settings: Settings) -> None:
-    await make_tenant("rms34")
-    await store_event("orders/create", order_payload(number=1001))
-    await store_event("orders/updated", {"id": 1, "name": "#1"})  # fails: no updated_at
-    await store_event("orders/create", order_payload(number=1002))
+async def _setup(settings: Settings, shop: ConnectedShop) -> None:
+    await store_event("orders/create", shop.order(number=1001))
+    unusable = shop.order(number=1)
+    unusable["updated_at"] = "last Tuesday"  # fails: no valid updated_at
+    await store_event("orders/updated", unusable)
+    await store_event("orders/create", shop.order(number=1002))
     await store_event("orders/create", order_payload(), shop="other.myshopify.com")
     policy = ProcessingPolicy(max_attempts=1, retry_base_seconds=0)
     await WebhookProcessor(settings, "w", policy=policy).run_until_idle()
 
 
 async def test_events_are_listed_newest_first_without_payloads_and_filtered(
-    settings: Settings, db: Database, client: httpx.AsyncClient
+    settings: Settings, shop: ConnectedShop, client: httpx.AsyncClient
 ) -> None:
-    await _setup(settings)
+    await _setup(settings, shop)
     headers = await merchant_headers("tenant-rms34")
     first = await graphql(client, EVENTS, {"first": 2}, headers)
     page = first["data"]["webhookEvents"]
@@ -74,9 +75,9 @@ async def test_events_need_a_merchant(
 
 
 async def test_stats_count_outcomes_and_lag(
-    settings: Settings, db: Database, client: httpx.AsyncClient
+    settings: Settings, shop: ConnectedShop, client: httpx.AsyncClient
 ) -> None:
-    await _setup(settings)
+    await _setup(settings, shop)
     body = await graphql(client, STATS, {"window": 60}, await merchant_headers("tenant-rms34"))
     stats = body["data"]["webhookStats"]
     assert (stats["received"], stats["processed"], stats["dead"], stats["failed"]) == (3, 2, 1, 0)
@@ -87,9 +88,9 @@ async def test_stats_count_outcomes_and_lag(
 
 
 async def test_replay_resets_a_dead_event_and_refuses_others(
-    settings: Settings, db: Database, client: httpx.AsyncClient
+    settings: Settings, shop: ConnectedShop, client: httpx.AsyncClient
 ) -> None:
-    await _setup(settings)
+    await _setup(settings, shop)
     headers = await merchant_headers("tenant-rms34")
     dead = await WebhookEvent.find_one({"tenant_id": "tenant-rms34", "dead": True})
     done = await WebhookEvent.find_one({"tenant_id": "tenant-rms34", "processed": True})
@@ -115,14 +116,14 @@ async def test_replay_resets_a_dead_event_and_refuses_others(
 
 
 async def test_data_exports_are_readable_by_the_merchant(
-    settings: Settings, db: Database, client: httpx.AsyncClient
+    settings: Settings, shop: ConnectedShop, client: httpx.AsyncClient
 ) -> None:
-    await make_tenant("rms34")
-    payload = order_payload(customer_id=42, email="ada@example.com")
+    payload = shop.order(customer_id=42, email="ada@example.com")
     await store_event("orders/create", payload)
     await store_event(
         "customers/data_request",
         {
+            "shop_id": 1,
             "customer": {"id": 42, "email": "ada@example.com"},
             "orders_requested": [payload["id"]],
             "data_request": {"id": 77},

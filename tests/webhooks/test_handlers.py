@@ -23,10 +23,22 @@ from app.models import (
 )
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus, SyncType
+from app.services.alerts import AlertState, DiskUsage, evaluate_alerts
 from app.services.auth import issue_api_key
+from app.services.integrations import mark_uninstalled
+from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
+from app.services.webhooks.handlers.compliance import SHOP_REDACT_REFUSED
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
-from tests.factories import make_return, make_tenant
-from tests.webhooks.helpers import order_payload, store_event
+from tests.factories import make_return
+from tests.webhooks.helpers import (
+    ConnectedShop,
+    connect_shop,
+    install_app,
+    order_payload,
+    shop_payload,
+    store_event,
+)
+from tools.shopify_sim import SimulatorControl
 
 FAST = ProcessingPolicy(max_attempts=3, retry_base_seconds=0.0)
 SHOP = "rms34.myshopify.com"
@@ -37,35 +49,31 @@ async def _process(settings: Settings) -> int:
     return await WebhookProcessor(settings, "test", policy=FAST).run_until_idle()
 
 
-async def _integration(**fields: Any) -> ShopifyIntegration:
-    integration = ShopifyIntegration(
-        tenant_id=TENANT,
-        shop_domain=SHOP,
-        access_token="gAAAA-cipher",
-        refresh_token="gAAAA-refresh",
-        expires_at=utcnow() + timedelta(hours=1),
-        installed_at=utcnow() - timedelta(days=10),
-        **fields,
-    )
-    await integration.insert()
+async def _integration() -> ShopifyIntegration:
+    integration = await ShopifyIntegration.find_one({"tenant_id": TENANT})
+    assert integration is not None
     return integration
 
 
+async def _only_result(topic: str) -> str | None:
+    [event] = await WebhookEvent.find({"topic": topic}).to_list()
+    assert event.processed, event
+    return event.result
+
+
 async def test_app_uninstalled_drops_tokens_and_cancels_active_jobs(
-    settings: Settings, db: Database
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
 ) -> None:
-    await make_tenant("rms34")
-    await _integration()
     running = SyncJob(tenant_id=TENANT, type=SyncType.FULL, status=SyncStatus.RUNNING)
     await running.insert()
     done = SyncJob(
         tenant_id=TENANT, type=SyncType.INCREMENTAL, status=SyncStatus.COMPLETED, active=None
     )
     await done.insert()
-    await store_event("app/uninstalled", {"id": 1, "domain": SHOP})
+    await sim_control.uninstall(SHOP)  # Shopify revokes the tokens, then sends the event
+    await store_event("app/uninstalled", shop_payload(SHOP))
     await _process(settings)
-    integration = await ShopifyIntegration.find_one({"tenant_id": TENANT})
-    assert integration is not None
+    integration = await _integration()
     assert integration.status == IntegrationStatus.UNINSTALLED
     assert integration.uninstalled_at is not None
     assert integration.access_token is None and integration.refresh_token is None
@@ -73,20 +81,80 @@ async def test_app_uninstalled_drops_tokens_and_cancels_active_jobs(
     assert jobs[running.id].status == SyncStatus.CANCELED
     assert jobs[running.id].error == "app uninstalled" and jobs[running.id].active is None
     assert jobs[done.id].status == SyncStatus.COMPLETED
-    [event] = await WebhookEvent.find({}).to_list()
-    assert event.processed
+    assert await _only_result("app/uninstalled") == "uninstalled: jobs_canceled=1"
 
 
 async def test_a_late_uninstall_from_before_a_reinstall_is_ignored(
-    settings: Settings, db: Database
+    settings: Settings, shop: ConnectedShop
 ) -> None:
-    await make_tenant("rms34")
-    await _integration()
-    await store_event("app/uninstalled", {"id": 1}, triggered_at=utcnow() - timedelta(days=11))
+    stored = (await _integration()).access_token
+    await store_event(
+        "app/uninstalled", shop_payload(SHOP), triggered_at=utcnow() - timedelta(days=11)
+    )
     await _process(settings)
-    integration = await ShopifyIntegration.find_one({"tenant_id": TENANT})
-    assert integration is not None and integration.status == IntegrationStatus.CONNECTED
-    assert integration.access_token == "gAAAA-cipher"
+    integration = await _integration()
+    assert integration.status == IntegrationStatus.CONNECTED
+    assert integration.access_token == stored
+
+
+async def test_a_replayed_uninstall_with_a_fresh_timestamp_leaves_a_reinstalled_shop_connected(
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
+) -> None:
+    """X-Shopify-Triggered-At is not signed: the replay claims to be newer than the reinstall.
+    Shopify, asked with the current token, says the app is installed."""
+    await sim_control.uninstall(SHOP)
+    captured = shop_payload(SHOP)
+    await store_event("app/uninstalled", captured)
+    await _process(settings)
+    assert (await _integration()).status == IntegrationStatus.UNINSTALLED
+    await install_app(sim_control, settings, SHOP)  # the merchant reinstalls
+    reinstalled = await _integration()
+
+    await store_event("app/uninstalled", captured, triggered_at=utcnow())  # the replay
+    await _process(settings)
+    integration = await _integration()
+    assert integration.status == IntegrationStatus.CONNECTED
+    assert integration.access_token == reinstalled.access_token
+    results = [e.result for e in await WebhookEvent.find({}).sort("received_at").to_list()]
+    assert results[-1] == STALE_UNINSTALL
+
+
+async def test_an_uninstall_is_not_applied_while_shopify_cannot_be_asked(
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
+) -> None:
+    await sim_control.uninstall(SHOP)
+    await store_event("app/uninstalled", shop_payload(SHOP))
+    # Nothing listens there: every check fails to connect, as when Shopify is unreachable.
+    unreachable = settings.model_copy(
+        update={"shopify_admin_base_url": "http://127.0.0.1:9/{shop}"}
+    )
+    policy = ProcessingPolicy(max_attempts=3, retry_base_seconds=60)
+    assert await WebhookProcessor(unreachable, "down", policy=policy).process_one()
+    [event] = await WebhookEvent.find({}).to_list()
+    assert not event.processed and not event.dead
+    assert event.error is not None and "Shopify could not be asked" in event.error
+    integration = await _integration()
+    assert integration.status == IntegrationStatus.CONNECTED and integration.access_token
+
+    # Shopify answers again: the revoked token is refused, so the uninstall is real.
+    await WebhookEvent.get_pymongo_collection().update_many(
+        {}, {"$set": {"next_attempt_at": utcnow()}}
+    )
+    await _process(settings)
+    assert (await _integration()).status == IntegrationStatus.UNINSTALLED
+
+
+async def test_an_uninstall_after_a_token_expired_asks_with_a_refreshed_one(
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
+) -> None:
+    """An expired access token answers 401 even while installed: the refresh decides."""
+    await sim_control.expire_tokens(SHOP)
+    await store_event("app/uninstalled", shop_payload(SHOP))
+    await _process(settings)
+    integration = await _integration()
+    assert integration.status == IntegrationStatus.CONNECTED
+    assert integration.token_refreshed_at is not None
+    assert await _only_result("app/uninstalled") == STALE_UNINSTALL
 
 
 def _all_raw_documents(dump: dict[str, list[dict[str, Any]]]) -> str:
@@ -99,9 +167,8 @@ async def _dump(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 
 async def test_customer_redaction_leaves_no_trace_in_any_collection(
-    settings: Settings, db: Database
+    settings: Settings, db: Database, shop: ConnectedShop
 ) -> None:
-    await make_tenant("rms34")
     customer_id = 7_300_000_000_001
     pii = {
         "email": "grace.hopper@navy.example",
@@ -111,7 +178,7 @@ async def test_customer_redaction_leaves_no_trace_in_any_collection(
         "street": "12 Analytical Engine Row",
         "zip": "NW1 6XE",
     }
-    kept_other = order_payload(
+    kept_other = shop.order(
         number=1002,
         email="someone.else@example.com",
         phone=None,
@@ -120,7 +187,7 @@ async def test_customer_redaction_leaves_no_trace_in_any_collection(
         zip_code="99999",
         last_name="Person",
     )
-    first = order_payload(
+    first = shop.order(
         number=1001,
         customer_id=customer_id,
         email=pii["email"].upper(),
@@ -191,12 +258,11 @@ async def test_customer_redaction_leaves_no_trace_in_any_collection(
 
 
 async def test_data_request_exports_what_we_hold_about_the_customer(
-    settings: Settings, db: Database
+    settings: Settings, shop: ConnectedShop
 ) -> None:
-    await make_tenant("rms34")
     customer_id = 7_300_000_000_002
-    mine = order_payload(number=1001, customer_id=customer_id, email="ada@example.com")
-    other = order_payload(number=1002, email="bob@example.com")
+    mine = shop.order(number=1001, customer_id=customer_id, email="ada@example.com")
+    other = shop.order(number=1002, email="bob@example.com")
     for payload in (mine, other):
         await store_event("orders/create", payload)
     await _process(settings)
@@ -221,19 +287,18 @@ async def test_data_request_exports_what_we_hold_about_the_customer(
 
 
 async def test_shop_redact_deletes_the_tenant_and_all_its_data(
-    settings: Settings, db: Database
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
 ) -> None:
-    await make_tenant("rms34")
-    await make_tenant("other")
-    await _integration(status=IntegrationStatus.UNINSTALLED)
-    await issue_api_key(TENANT, name="x")
-    await SyncJob(tenant_id=TENANT, type=SyncType.FULL).insert()
-    await store_event("orders/create", order_payload(number=1001))
-    await store_event("orders/create", order_payload(number=1001), shop="other.myshopify.com")
+    other = await connect_shop(sim_control, settings, "other.myshopify.com")
+    await store_event("orders/create", shop.order(number=1001))
+    await store_event("orders/create", other.order(number=1001), shop=other.domain)
     await _process(settings)
     order = await Order.find_one({"tenant_id": TENANT})
     assert order is not None
     await make_return(order)
+    await issue_api_key(TENANT, name="x")
+    await SyncJob(tenant_id=TENANT, type=SyncType.FULL).insert()
+    assert (await mark_uninstalled(TENANT)).changed  # 48 hours later, shop/redact comes
     redact = await store_event("shop/redact", {"shop_id": 1, "shop_domain": SHOP})
     await _process(settings)
 
@@ -243,9 +308,31 @@ async def test_shop_redact_deletes_the_tenant_and_all_its_data(
     [kept] = await WebhookEvent.find({"shop_domain": SHOP}).to_list()
     assert kept.event_id == redact["event_id"] and kept.processed
     # The other shop keeps everything.
-    assert await Tenant.get("tenant-other") is not None
-    assert await Order.find({"tenant_id": "tenant-other"}).count() == 1
+    assert await Tenant.get(other.tenant_id) is not None
+    assert await Order.find({"tenant_id": other.tenant_id}).count() == 1
     # Orders arriving afterwards for the deleted shop are ignored.
-    await store_event("orders/updated", order_payload(number=1003))
+    await store_event("orders/updated", shop.order(number=1003))
     await _process(settings)
     assert await Order.find({"tenant_id": TENANT}).count() == 0
+
+
+async def test_shop_redact_for_a_connected_shop_is_refused_kept_and_alerted(
+    settings: Settings, shop: ConnectedShop
+) -> None:
+    """Shopify sends shop/redact 48 hours after an uninstall, never to a connected shop."""
+    await store_event("orders/create", shop.order(number=1001))
+    await issue_api_key(TENANT, name="x")
+    await _process(settings)
+    await store_event("shop/redact", {"shop_id": 1, "shop_domain": SHOP})
+    await _process(settings)
+
+    assert await _only_result("shop/redact") == SHOP_REDACT_REFUSED
+    assert await Tenant.get(TENANT) is not None
+    assert (await _integration()).status == IntegrationStatus.CONNECTED
+    assert await Order.find({"tenant_id": TENANT}).count() == 1
+    assert await ApiKey.find({"tenant_id": TENANT}).count() == 1
+    alerts = await evaluate_alerts(
+        settings, request_window=None, pool_usage=None, disk_usage=lambda _: DiskUsage(100, 1, 99)
+    )
+    [alert] = [a for a in alerts if a.name == "shop_redact_refused"]
+    assert alert.state is AlertState.FIRING and alert.value == 1

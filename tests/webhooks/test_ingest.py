@@ -10,6 +10,7 @@ import orjson
 
 from app.models import WebhookEvent
 from app.shopify.hmac import sign_webhook
+from tests.simulator_fixtures import SIM_API_SECRET
 from tests.webhooks.helpers import deliver, order_payload, webhook_headers
 
 
@@ -43,7 +44,7 @@ async def test_wrong_missing_or_truncated_hmac_is_401_and_nothing_is_stored(
     client: httpx.AsyncClient,
 ) -> None:
     body = orjson.dumps(order_payload())
-    good = sign_webhook(body, "test-api-secret-0123456789abcdef")
+    good = sign_webhook(body, SIM_API_SECRET)
     for topic, hmac_value in (
         ("orders/create", sign_webhook(body, "another-secret")),
         ("orders/create", ""),

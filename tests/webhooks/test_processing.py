@@ -17,7 +17,7 @@ from app.services.webhooks.context import Handler, HandlerError, WebhookContext
 from app.services.webhooks.handlers import HANDLERS
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor, replay_dead_events
 from tests.factories import make_tenant
-from tests.webhooks.helpers import order_payload, store_event
+from tests.webhooks.helpers import ConnectedShop, order_payload, store_event
 
 FAST = ProcessingPolicy(max_attempts=3, retry_base_seconds=0.0, lease_seconds=30)
 
@@ -42,9 +42,10 @@ async def _events() -> list[WebhookEvent]:
     return await WebhookEvent.find({}).sort("received_at").to_list()
 
 
-async def test_events_are_applied_and_marked_processed(settings: Settings, db: Database) -> None:
-    await make_tenant("rms34")
-    payload = order_payload(number=1001)
+async def test_events_are_applied_and_marked_processed(
+    settings: Settings, shop: ConnectedShop
+) -> None:
+    payload = shop.order(number=1001)
     await store_event("orders/create", payload)
     applied: Counter[str] = Counter()
     processor = WebhookProcessor(settings, "w1", policy=FAST, handlers=counting(applied))
@@ -59,11 +60,10 @@ async def test_events_are_applied_and_marked_processed(settings: Settings, db: D
 
 
 async def test_update_before_create_and_stale_update_end_with_the_newest(
-    settings: Settings, db: Database
+    settings: Settings, shop: ConnectedShop
 ) -> None:
-    await make_tenant("rms34")
     base = utcnow() - timedelta(days=2)
-    order_id = 7_200_000_000_001
+    order_id = shop.order_ids[0]
     create = order_payload(order_id=order_id, updated_at=base, total="10.00", tags="a")
     newest = order_payload(
         order_id=order_id, updated_at=base + timedelta(hours=2), total="30.00", tags="c"
@@ -100,7 +100,9 @@ async def test_failures_back_off_then_park_the_event_as_dead_and_replay_requeues
     settings: Settings, db: Database
 ) -> None:
     await make_tenant("rms34")
-    await store_event("orders/create", {"id": 1, "name": "#1"})  # no updated_at: unusable
+    unusable = order_payload(number=1)
+    unusable["updated_at"] = "last Tuesday"  # the right shape, but no time in it
+    await store_event("orders/create", unusable)
     policy = ProcessingPolicy(max_attempts=3, retry_base_seconds=60, lease_seconds=30)
     processor = WebhookProcessor(settings, "w1", policy=policy)
     assert await processor.process_one() is True
@@ -130,11 +132,10 @@ async def test_backoff_is_exponential_and_capped() -> None:
 
 
 async def test_a_worker_killed_after_claiming_leaves_events_to_be_processed_exactly_once(
-    settings: Settings, db: Database
+    settings: Settings, shop: ConnectedShop
 ) -> None:
-    await make_tenant("rms34")
     for number in range(1001, 1007):
-        await store_event("orders/create", order_payload(number=number))
+        await store_event("orders/create", shop.order(number=number))
     applied: Counter[str] = Counter()
     handlers = counting(applied)
     short = ProcessingPolicy(max_attempts=5, retry_base_seconds=0, lease_seconds=0.3)
@@ -173,11 +174,10 @@ async def test_a_worker_killed_after_claiming_leaves_events_to_be_processed_exac
 
 
 async def test_concurrent_workers_never_apply_the_same_event_twice(
-    settings: Settings, db: Database
+    settings: Settings, shop: ConnectedShop
 ) -> None:
-    await make_tenant("rms34")
     for number in range(2001, 2021):
-        await store_event("orders/create", order_payload(number=number))
+        await store_event("orders/create", shop.order(number=number))
     applied: Counter[str] = Counter()
     handlers = counting(applied)
     workers = [

@@ -18,14 +18,21 @@ from tests.simulator_fixtures import (  # noqa: F401 - fixtures
     sim_shop,
     simulator,
 )
-from tests.webhooks.served_app import add_tenant, eventually, raw_database, served_app, subscribe
-from tools.shopify_sim import InstalledShop, SimulatorControl, ThreadedASGIServer
+from tests.webhooks.served_app import (
+    connect_tenant,
+    eventually,
+    raw_database,
+    served_app,
+    subscribe,
+)
+from tools.shopify_sim import InstalledShop, SimulatorControl, SimulatorServer, ThreadedASGIServer
 
 
 @pytest.fixture
-def live_settings(mongo_uri: str) -> Settings:
+def live_settings(mongo_uri: str, simulator: SimulatorServer) -> Settings:  # noqa: F811
     return make_settings(
         mongo_uri,
+        shopify_admin_base_url=simulator.admin_base_template,
         shopify_api_key=SIM_API_KEY,
         shopify_api_secret=SIM_API_SECRET,
         run_background_jobs=True,
@@ -38,17 +45,21 @@ async def live(live_settings: Settings) -> AsyncIterator[tuple[ThreadedASGIServe
         yield server, database
 
 
+Live = tuple[ThreadedASGIServer, Any]
+
+
 def _number(gid: str) -> str:
     return gid.rsplit("/", 1)[-1]
 
 
 async def test_created_and_updated_order_appears_after_the_worker_runs(
-    live: tuple[ThreadedASGIServer, Any],
+    live: Live,
+    live_settings: Settings,
     sim_control: SimulatorControl,  # noqa: F811
     sim_shop: InstalledShop,  # noqa: F811
 ) -> None:
     server, database = live
-    tenant_id = await add_tenant(database, sim_shop.domain)
+    tenant_id = await connect_tenant(database, live_settings, sim_shop)
     await subscribe(sim_control, sim_shop, server.base_url, "ORDERS_CREATE", "ORDERS_UPDATED")
 
     created = await sim_control.create_order(sim_shop.domain, email="e2e.buyer@example.com")
@@ -75,12 +86,13 @@ async def test_created_and_updated_order_appears_after_the_worker_runs(
 
 
 async def test_five_concurrent_duplicates_make_one_event_and_one_order(
-    live: tuple[ThreadedASGIServer, Any],
+    live: Live,
+    live_settings: Settings,
     sim_control: SimulatorControl,  # noqa: F811
     sim_shop: InstalledShop,  # noqa: F811
 ) -> None:
     server, database = live
-    tenant_id = await add_tenant(database, sim_shop.domain)
+    tenant_id = await connect_tenant(database, live_settings, sim_shop)
     await subscribe(sim_control, sim_shop, server.base_url, "ORDERS_CREATE")
     created = await sim_control.create_order(
         sim_shop.domain, deliver={"duplicates": 5, "concurrent": True}
@@ -105,12 +117,13 @@ async def test_five_concurrent_duplicates_make_one_event_and_one_order(
 
 
 async def test_out_of_order_deliveries_end_with_the_newest_order(
-    live: tuple[ThreadedASGIServer, Any],
+    live: Live,
+    live_settings: Settings,
     sim_control: SimulatorControl,  # noqa: F811
     sim_shop: InstalledShop,  # noqa: F811
 ) -> None:
     server, database = live
-    tenant_id = await add_tenant(database, sim_shop.domain)
+    tenant_id = await connect_tenant(database, live_settings, sim_shop)
     await subscribe(sim_control, sim_shop, server.base_url, "ORDERS_CREATE", "ORDERS_UPDATED")
     domain = sim_shop.domain
     # orders/create is held back and arrives after the first orders/updated.
@@ -135,13 +148,14 @@ async def test_out_of_order_deliveries_end_with_the_newest_order(
 
 
 async def test_compliance_redact_over_http_scrubs_the_customer(
-    live: tuple[ThreadedASGIServer, Any],
+    live: Live,
+    live_settings: Settings,
     sim_control: SimulatorControl,  # noqa: F811
 ) -> None:
     server, database = live
     shop = await sim_control.create_shop(orders=0)
     assert isinstance(shop, InstalledShop)
-    tenant_id = await add_tenant(database, shop.domain)
+    tenant_id = await connect_tenant(database, live_settings, shop)
     await subscribe(sim_control, shop, server.base_url, "ORDERS_CREATE")
     email = "redact.me.e2e@example.com"
     created = await sim_control.create_order(shop.domain, email=email)

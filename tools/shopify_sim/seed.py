@@ -110,6 +110,17 @@ ID_BASES = {
     "MailingAddress": 9_100_200_300_001,
 }
 SEED_WINDOW = timedelta(days=182)
+# Shopify's ids are global: no two shops share an order (or customer, line item...) id. Each
+# shop counts up from its own region of 2**31 ids (one of 4096, chosen by its domain), so shops
+# never collide unless their domains pick the same region or one shop outgrows its region.
+SHOP_ID_REGIONS = 4096
+SHOP_ID_REGION_SIZE = 2**31
+
+
+def shop_id_bases(domain: str) -> dict[str, int]:
+    """Where this shop's ids of each kind start (deterministic for a domain)."""
+    offset = (zlib.crc32(b"ids:" + domain.encode()) % SHOP_ID_REGIONS) * SHOP_ID_REGION_SIZE
+    return {kind: base + offset for kind, base in ID_BASES.items()}
 
 
 def money(amount: Decimal, currency: str) -> JSON:
@@ -147,7 +158,7 @@ def new_shop(
         rng=rng,
         bucket=Bucket.from_config(bucket),
         compliance_url=compliance_url,
-        id_counters=dict(ID_BASES),
+        id_counters=shop_id_bases(domain),
     )
     shop.faults.rng = random.Random(f"faults:{seed}:{domain}")
     _seed_products(shop)

@@ -8,15 +8,20 @@ from strawberry.permission import BasePermission
 
 from app.graphql.core.context import Info
 from app.graphql.core.errors import BadUserInput, Forbidden, Unauthenticated
+from app.services.auth import APP_NOT_INSTALLED
 
 
 class IsMerchant(BasePermission):
-    """A valid session token or tenant API key; an X-Tenant-Id naming another tenant is refused."""
+    """A valid session token or tenant API key of a shop that has the app installed; an
+    X-Tenant-Id naming another tenant is refused."""
 
     message = "Authentication required"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         context = info.context
+        if context.auth_error == APP_NOT_INSTALLED:
+            # A valid credential: say what to do rather than call it invalid.
+            raise Unauthenticated("The app is not installed on this shop: reinstall it")
         if context.auth_error is not None:
             raise Unauthenticated(f"Invalid credential: {context.auth_error}")
         if context.principal is None:

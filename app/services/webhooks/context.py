@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from app.config import Settings
 
 
@@ -19,6 +21,8 @@ class WebhookContext:
     settings: Settings
     event: dict[str, Any]  # the raw `webhook_events` document as claimed
     now: datetime
+    # The runner's shared client for Shopify calls; None: a check opens a short-lived one.
+    shopify_http: httpx.AsyncClient | None = None
 
     @property
     def event_pk(self) -> Any:

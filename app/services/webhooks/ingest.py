@@ -24,6 +24,7 @@ from app.models import WebhookEvent
 from app.models.tenant import tenant_id_for_shop
 from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
 from app.services.webhooks.order_mapping import parse_time
+from app.services.webhooks.payload_shapes import PayloadShapeMismatch, check_payload_shape
 from app.services.webhooks.topics import WEBHOOK_TOPICS
 
 # Shopify waits 5 s for an answer; a stalled insert must turn into a quick 503 well before.
@@ -107,9 +108,13 @@ def _customer_id(payload: Mapping[str, Any]) -> str | None:
 def build_event_document(
     topic: str, headers: Mapping[str, str], body: bytes, *, now: datetime | None = None
 ) -> dict[str, Any]:
-    """The `webhook_events` document for a verified delivery, or `RejectedWebhook` (4xx)."""
+    """The `webhook_events` document for a verified delivery, or `RejectedWebhook` (4xx).
+
+    The topic must agree with the route and with the body (`payload_shapes`), and where the body
+    names the shop, with `X-Shopify-Shop-Domain`; nothing that fails is stored.
+    """
     # Shopify's HMAC covers the body only: every header that steers an event (topic, shop,
-    # time) must agree with the route and, where the payload names the shop, with the payload.
+    # time) must agree with the route and with what the signed body says it is.
     header_topic = headers.get("x-shopify-topic")
     if header_topic is None or header_topic.strip().lower() != topic:
         raise RejectedWebhook(
@@ -125,6 +130,10 @@ def build_event_document(
         raise RejectedWebhook(400, "invalid_json", "body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise RejectedWebhook(400, "invalid_payload", "body must be a JSON object")
+    try:
+        check_payload_shape(topic, payload)
+    except PayloadShapeMismatch as exc:
+        raise RejectedWebhook(400, "payload_topic_mismatch", str(exc)) from exc
     _check_payload_shop(topic, shop, payload)
     webhook_id = (headers.get("x-shopify-webhook-id") or "").strip() or None
     event_id = (headers.get("x-shopify-event-id") or "").strip() or webhook_id

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from bson import ObjectId
 from pymongo import ReturnDocument
 
@@ -82,11 +83,15 @@ class WebhookProcessor:
         *,
         policy: ProcessingPolicy | None = None,
         handlers: Mapping[str, Handler] | None = None,
+        shopify_http: httpx.AsyncClient | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id
         self.policy = policy or ProcessingPolicy.from_settings(settings)
         self.handlers = dict(HANDLERS if handlers is None else handlers)
+        # Handlers ask Shopify before trusting what an unsigned header claims (see
+        # `shopify_checks`); without a shared client each such check opens its own.
+        self.shopify_http = shopify_http
 
     @property
     def _events(self) -> Any:
@@ -139,7 +144,7 @@ class WebhookProcessor:
         handler = self.handlers.get(str(event.get("topic")))
         if handler is None:
             raise HandlerError(f"no handler for topic {event.get('topic')!r}")
-        return await handler(WebhookContext(self.settings, event, utcnow()))
+        return await handler(WebhookContext(self.settings, event, utcnow(), self.shopify_http))
 
     async def complete(self, event: dict[str, Any], result: str) -> bool:
         """Mark processed if we still hold the lease; False when another worker took over."""

@@ -1,55 +1,55 @@
-"""app/uninstalled: mark the integration uninstalled, drop its tokens, stop its sync jobs."""
+"""app/uninstalled: confirmed with Shopify, then recorded by `integrations.mark_uninstalled`.
+
+The body is a shop object Shopify signed once; `X-Shopify-Triggered-At` is not signed, so a
+captured uninstall re-sent with a fresh timestamp would pass the "not older than the current
+install" check. Shopify's own word decides instead: while a token is stored, one Admin API call
+with it (`shopify_checks.stored_token_accepted`):
+
+- the token works: the app is installed (a reinstall since, or a replay), the event is ignored;
+- Shopify refuses it (401, refresh refused): the uninstall is real and is recorded, only over
+  the token that was refused (a reinstall racing this keeps its new one);
+- Shopify cannot be asked (down, throttling): `ShopifyUnreachable`, retried later, nothing done.
+
+No token stored (disconnected, already uninstalled): there is nothing to ask Shopify with, and
+recording the uninstall takes nothing away that a reinstall does not give back.
+"""
 
 from __future__ import annotations
 
-from app.models import ShopifyIntegration, SyncJob
-from app.models.integration import IntegrationStatus
-from app.models.sync_job import ACTIVE_SYNC_STATUSES, SyncStatus
-from app.services.webhooks.context import WebhookContext
+import logging
 
-UNINSTALLED_ERROR = "app uninstalled"
+from app.models import ShopifyIntegration
+from app.models.integration import IntegrationStatus
+from app.services.integrations import mark_uninstalled
+from app.services.shopify_session import IntegrationNotConnected
+from app.services.webhooks.context import WebhookContext
+from app.services.webhooks.shopify_checks import stored_token_accepted
+
+logger = logging.getLogger("app.webhooks")
+
+STALE_UNINSTALL = "ignored: Shopify still accepts the stored token (a stale or replayed uninstall)"
 
 
 async def apply_app_uninstalled(context: WebhookContext) -> str:
     tenant_id = context.tenant_id
-    integrations = ShopifyIntegration.get_pymongo_collection()
-    now = context.now
-    # The install-time condition is in the write itself: a reinstall landing between a read
-    # and the write would otherwise lose its new tokens.
-    updated = await integrations.update_one(
-        {
-            "tenant_id": tenant_id,
-            "$or": [{"installed_at": None}, {"installed_at": {"$lte": context.happened_at}}],
-        },
-        {
-            "$set": {
-                "status": IntegrationStatus.UNINSTALLED.value,
-                "uninstalled_at": context.happened_at,
-                "access_token": None,
-                "refresh_token": None,
-                "expires_at": None,
-                "refresh_token_expires_at": None,
-                "updated_at": now,
-            }
-        },
+    current = await ShopifyIntegration.get_pymongo_collection().find_one(
+        {"tenant_id": tenant_id}, {"status": 1, "access_token": 1}
     )
+    refused_token = None
     if (
-        updated.matched_count == 0
-        and await integrations.find_one({"tenant_id": tenant_id}, {"_id": 1}) is not None
+        current is not None
+        and current.get("status") == IntegrationStatus.CONNECTED.value
+        and current.get("access_token")
     ):
-        # A late delivery of an uninstall that came before the current install.
-        return "ignored: the shop reinstalled the app after this event"
-    jobs = await SyncJob.get_pymongo_collection().update_many(
-        {"tenant_id": tenant_id, "status": {"$in": [s.value for s in ACTIVE_SYNC_STATUSES]}},
-        {
-            "$set": {
-                "status": SyncStatus.CANCELED.value,
-                "error": UNINSTALLED_ERROR,
-                "active": None,
-                "cancel_requested": True,
-                "finished_at": now,
-                "updated_at": now,
-            }
-        },
-    )
-    return f"uninstalled: integration={updated.matched_count} jobs_canceled={jobs.modified_count}"
+        try:
+            if await stored_token_accepted(context):
+                logger.warning(
+                    "app/uninstalled ignored: the shop's token still works",
+                    extra={"tenant_id": tenant_id, "event_id": context.event.get("event_id")},
+                )
+                return STALE_UNINSTALL
+            refused_token = str(current["access_token"])
+        except IntegrationNotConnected:
+            pass  # changed meanwhile (uninstalled, disconnected): nothing left to confirm
+    result = await mark_uninstalled(tenant_id, at=context.happened_at, token=refused_token)
+    return result.describe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,9 +23,12 @@ from app.models import (
     WebhookEvent,
 )
 from app.models.integration import IntegrationStatus
+from app.services.alerts import SHOP_REDACT_REFUSED_ALERT, SHOP_REDACT_REFUSED_FIELD
 from app.services.webhooks.context import WebhookContext
 from app.services.webhooks.redaction import pseudonym_email, scrub_payload
 from app.services.webhooks.topics import ORDER_TOPICS
+
+logger = logging.getLogger("app.webhooks")
 
 
 def _customer_identity(payload: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -356,28 +360,46 @@ async def customers_data_request(context: WebhookContext) -> str:
     return f"exported orders={len(orders)} returns={len(returns)} request={request_key}"
 
 
+SHOP_REDACT_REFUSED = (
+    "refused: the integration is connected (Shopify sends shop/redact 48 hours after an "
+    "uninstall); nothing was erased"
+)
+
+
 async def shop_redact(context: WebhookContext) -> str:
     """Delete everything we hold for the shop, the tenant document included; keep only this
-    event (it names the shop and nothing personal) as the record that we complied."""
+    event (it names the shop and nothing personal) as the record that we complied.
+
+    Never while the integration is connected: Shopify sends shop/redact 48 hours after an
+    uninstall, so one arriving for a connected shop is a replayed delivery (the topic header is
+    not signed) or our state is wrong. Either way a person must look: the event is kept with a
+    `refused` result, and the integration is marked, which raises the `shop_redact_refused`
+    alert (`services.alerts`).
+    """
     tenant_id = context.tenant_id
     integrations = ShopifyIntegration.get_pymongo_collection()
-    # The integration goes first, and only one installed before this request (or not connected):
-    # the condition is in the write, so a reinstall racing this keeps its new tokens.
+    # The integration goes first, and only when not connected: the condition is in the write,
+    # so a reinstall racing this keeps its integration (and the shop its data).
     removed = await integrations.delete_many(
-        {
-            "tenant_id": tenant_id,
-            "$or": [
-                {"installed_at": None},
-                {"installed_at": {"$lte": context.happened_at}},
-                {"status": {"$ne": IntegrationStatus.CONNECTED.value}},
-            ],
-        }
+        {"tenant_id": tenant_id, "status": {"$ne": IntegrationStatus.CONNECTED.value}}
     )
     if (
         removed.deleted_count == 0
         and await integrations.find_one({"tenant_id": tenant_id}, {"_id": 1}) is not None
     ):
-        return "ignored: the shop reinstalled the app after this request"
+        await integrations.update_one(
+            {"tenant_id": tenant_id}, {"$set": {SHOP_REDACT_REFUSED_FIELD: context.now}}
+        )
+        logger.error(
+            "shop/redact refused: the shop's integration is connected",
+            extra={
+                "tenant_id": tenant_id,
+                "shop": context.shop_domain,
+                "event_id": context.event.get("event_id"),
+                "alert": SHOP_REDACT_REFUSED_ALERT,
+            },
+        )
+        return SHOP_REDACT_REFUSED
     # The tenant goes first: an order event applied concurrently checks it afterwards.
     deleted = {
         "tenants": (
