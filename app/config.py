@@ -93,9 +93,21 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_page_size: int = Field(default=100, ge=1, le=100)
     graphql_max_cost: int = Field(default=2000, ge=10)
+    # A document is refused before parsing over this many bytes, while parsing over this many
+    # tokens, and before validation over this many selections (fields and fragments): the
+    # validation of repeated fields grows with the square of their number.
+    graphql_max_document_bytes: int = Field(default=32_768, ge=1024)
+    graphql_max_tokens: int = Field(default=3_000, ge=100)
+    graphql_max_selections: int = Field(default=300, ge=10)
+    # Longest String or ID input (an argument or an input field, in a variable or inline); free
+    # text (notes, reasons) has its own limit (app/graphql/core/input_bounds.py).
+    graphql_max_string_length: int = Field(default=255, ge=64)
+    # Who may introspect the schema: public, merchants (authenticated), or off. Blank: public
+    # outside production, merchants in production (schema/schema.graphql is the contract).
+    graphql_introspection: Literal["public", "merchants", "off"] | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
-    @field_validator("graphiql_enabled", mode="before")
+    @field_validator("graphiql_enabled", "graphql_introspection", mode="before")
     @classmethod
     def _blank_means_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -151,6 +163,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def introspection(self) -> str:
+        """GRAPHQL_INTROSPECTION, or its default for the environment."""
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return "merchants" if self.is_production else "public"
 
     @property
     def graphiql_on(self) -> bool:

@@ -6,7 +6,7 @@ import logging
 
 import orjson
 
-from app.observability.logging import JsonFormatter, scrub
+from app.observability.logging import JsonFormatter, scrub, scrub_exception
 from app.observability.request_context import RequestInfo, bind_request, unbind_request
 
 
@@ -47,3 +47,19 @@ def test_json_line_carries_request_tenant_and_operation() -> None:
     assert line["operation"] == "Approve"
     assert line["status"] == 200
     assert "a@b.co" not in line["message"]
+
+
+def test_a_long_field_is_cut_before_scanning_and_says_how_much_was_cut() -> None:
+    cleaned = scrub("word " * 4_000 + "a@b.co", limit=100)
+    assert len(cleaned) < 140
+    assert cleaned.startswith("word word")
+    assert cleaned.endswith("more characters]")
+    assert "a@b.co" not in cleaned
+
+
+def test_a_long_traceback_keeps_its_start_and_its_error() -> None:
+    text = "Traceback (most recent call last):\n" + "  frame\n" * 20_000 + "ValueError: a@b.co"
+    cleaned = scrub_exception(text, limit=1_000)
+    assert len(cleaned) < 1_100
+    assert cleaned.startswith("Traceback")
+    assert cleaned.endswith("ValueError: [REDACTED]")

@@ -3,10 +3,12 @@ deadline per request (`MONGODB_REQUEST_TIMEOUT_MS`)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import orjson
+from cross_web import HTTPException
 from fastapi import Request
 from starlette.responses import Response
 from strawberry.http import GraphQLHTTPResponse
@@ -24,6 +26,9 @@ from app.services.auth import AuthError, authenticate
 from app.services.operator_access import OPERATOR_KEY_HEADER
 
 TENANT_HEADER = "x-tenant-id"
+# "tenant-" and a shop's subdomain (at most 63 characters): anything longer names no tenant, and
+# is refused before it reaches a query, a log or the rate limiter's keys.
+MAX_TENANT_HEADER_LENGTH = 100
 
 
 def make_context_getter(settings: Settings) -> Any:
@@ -36,6 +41,12 @@ def make_context_getter(settings: Settings) -> Any:
         except AuthError as exc:
             auth_error = str(exc)
         requested = (request.headers.get(TENANT_HEADER) or "").strip() or None
+        tenant_header_error = None
+        if requested is not None and len(requested) > MAX_TENANT_HEADER_LENGTH:
+            tenant_header_error = (
+                f"X-Tenant-Id is longer than {MAX_TENANT_HEADER_LENGTH} characters"
+            )
+            requested = None
         tenant_id = principal.tenant_id if principal else requested
         info.tenant_id = tenant_id
         return Context(
@@ -45,6 +56,7 @@ def make_context_getter(settings: Settings) -> Any:
             principal=principal,
             auth_error=auth_error,
             requested_tenant_id=requested,
+            tenant_header_error=tenant_header_error,
             shopify_http=_shopify_http(request),
             operator_key=request.headers.get(OPERATOR_KEY_HEADER),
             loaders=Loaders.for_tenant(tenant_id),
@@ -78,6 +90,12 @@ class GraphQLRoute(DatabaseDeadlineRoute):
 class ServiceGraphQLRouter(LocalGraphiQLRouter[Context, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, route_class=GraphQLRoute, **kwargs)
+        limit = getattr(self.schema, "max_document_bytes", None)
+        if self.persisted_queries is not None and limit is not None:
+            # The schema refuses a longer document (GRAPHQL_MAX_DOCUMENT_BYTES): remembering
+            # its text would only take the place of queries that run.
+            store = self.persisted_queries
+            store.max_query_chars = min(store.max_query_chars, limit)
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -90,3 +108,19 @@ class ServiceGraphQLRouter(LocalGraphiQLRouter[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):  # Strawberry would call `.get` on a number: a 500
+            raise HTTPException(400, "The request must be a JSON object (or a list of them)")
+        return parsed
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            # JSON that Python will not decode (an integer of over 4,300 digits, nesting past the
+            # recursion limit) is answered like malformed JSON, a 400, instead of a 500.
+            raise json.JSONDecodeError("Unable to decode the JSON", "", 0) from exc

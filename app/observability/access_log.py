@@ -1,4 +1,8 @@
-"""One access-log line per request, and the request id on every response (pure ASGI)."""
+"""One access-log line per request, and the request id on every response (pure ASGI).
+
+What the client chose (path, user agent) is cut before it is logged: the line of a request with
+a 60,000-character path costs what any other line costs.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,14 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.observability.logging import scrub
 from app.observability.request_context import RequestInfo, bind_request, unbind_request
 
 logger = logging.getLogger("app.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+# A longer path is an attack or a bug, and its start is enough to tell which.
+MAX_LOGGED_PATH = 1_024
+MAX_LOGGED_USER_AGENT = 200
 
 
 class AccessLogMiddleware:
@@ -45,19 +53,21 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+            path = scrub(scope["path"], MAX_LOGGED_PATH)
+            user_agent = headers.get(b"user-agent", b"")[:MAX_LOGGED_USER_AGENT]
             logger.info(
                 "%s %s %s",
                 scope["method"],
-                scope["path"],
+                path,
                 status,
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": path,
                     "status": status,
                     "response_time_ms": elapsed_ms,
                     "operation": info.operation,
                     "client_ip": (scope.get("client") or ("-",))[0],
-                    "user_agent": headers.get(b"user-agent", b"").decode("latin-1")[:200],
+                    "user_agent": user_agent.decode("latin-1"),
                 },
             )
             unbind_request(token)

@@ -24,6 +24,7 @@ class Context(BaseContext):
     principal: Principal | None = None
     auth_error: str | None = None  # a credential was sent but is not valid
     requested_tenant_id: str | None = None  # the X-Tenant-Id header, if any
+    tenant_header_error: str | None = None  # an X-Tenant-Id that cannot name a tenant
     shopify_http: httpx.AsyncClient | None = None  # the shared client for Shopify calls
     operator_key: str | None = None  # the X-Operator-Key header, if any
     loaders: Loaders = field(default=None)  # type: ignore[assignment]

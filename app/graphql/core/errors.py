@@ -16,6 +16,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     RATE_LIMITED = "RATE_LIMITED"
     MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
+    # Over GRAPHQL_MAX_DOCUMENT_BYTES or GRAPHQL_MAX_SELECTIONS: refused before validation.
+    DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
     # The database did not answer in time (stalled, unreachable, failing over): retry shortly.
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"

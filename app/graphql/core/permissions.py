@@ -26,6 +26,8 @@ class IsMerchant(BasePermission):
             raise Unauthenticated(f"Invalid credential: {context.auth_error}")
         if context.principal is None:
             raise Unauthenticated("Authentication required: send `Authorization: Bearer <token>`")
+        if context.tenant_header_error is not None:
+            raise BadUserInput(context.tenant_header_error)
         requested = context.requested_tenant_id
         if requested is not None and requested != context.principal.tenant_id:
             raise Forbidden("This credential does not belong to the tenant in X-Tenant-Id")
@@ -38,6 +40,8 @@ class IsPortalRequest(BasePermission):
     message = "X-Tenant-Id header required"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if info.context.tenant_header_error is not None:
+            raise BadUserInput(info.context.tenant_header_error)
         if not info.context.requested_tenant_id:
             raise BadUserInput("The X-Tenant-Id header is required for customer-portal operations")
         return True
