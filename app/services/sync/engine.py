@@ -254,6 +254,8 @@ class _JobRun:
         attempt = 0
         while True:
             try:
+                if attempt:
+                    await self._reload()  # from the stored cursor (the database may be back)
                 if self.job.mode == "bulk":
                     await self._pull_bulk(client)
                 else:
@@ -272,7 +274,6 @@ class _JobRun:
                     "sync job %s: %s; retry %s in %.1fs", self.job.id, exc, attempt, delay
                 )
                 await asyncio.sleep(delay)
-                await self._reload()
 
     async def _reload(self) -> None:
         doc = await SyncJob.get_pymongo_collection().find_one(
