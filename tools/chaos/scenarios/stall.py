@@ -77,10 +77,14 @@ async def stalled_database(root: Path, clients: int = 4, orders: int = 5) -> Fig
                 took = time.monotonic() - began
                 answers.append(f"health {response.status_code}")
                 if took > HEALTH_BOUND_SECONDS:
-                    slow.append(f"/api/health took {took:.1f}s")
+                    slow.append(
+                        f"/api/health took {took:.1f}s (asked {began - stalled:.1f}s into "
+                        f"the stall, answered {response.status_code})"
+                    )
                 await asyncio.sleep(0.5)
 
         stack.proxy.stall()
+        stalled = time.monotonic()
         load = [asyncio.create_task(keep_asking()) for _ in range(clients)]
         load.append(asyncio.create_task(keep_checking_health()))
         created_during = [await stack.control.create_order(domain) for _ in range(3)]
