@@ -14,12 +14,15 @@ and leases instead.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import pymongo
 from fastapi.routing import APIRoute
+from pymongo import _csot
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,8 +32,21 @@ from app.models.database_errors import is_database_unavailable
 from app.observability.request_context import current_request
 
 logger = logging.getLogger("app.database")
+T = TypeVar("T")
 
 DATABASE_UNAVAILABLE_MESSAGE = "The database did not answer in time; retry shortly"
+
+
+async def beyond_request_deadline(operation: Coroutine[Any, Any, T]) -> T:
+    """Run `operation` (work that waits on Shopify between its database steps) without what is
+    left of the request's database deadline: the Shopify calls would otherwise spend it, and
+    the write after them be refused by a healthy database, Shopify already changed. Its database
+    calls are then bounded by the client's socket and server-selection timeouts. PyMongo's
+    deadline can only be shortened, never extended, so the operation runs in a copy of the
+    request's context (its log context kept) with the deadline reset."""
+    context = contextvars.copy_context()
+    context.run(_csot.reset_all)
+    return await asyncio.create_task(operation, context=context)
 
 
 def database_unavailable_message(request_id: str) -> str:

@@ -57,8 +57,9 @@ async def test_a_token_refreshed_after_the_request_deadline_is_still_stored(
 
         await stack.control.expire_tokens(domain)
         with slow_token_refresh(shopify_http, REFRESH_DELAY_SECONDS):
-            # Its own answer may be SERVICE_UNAVAILABLE: the request ran out of database time.
-            await stack.http.post(url, json={"query": REGISTER_WEBHOOKS}, headers=headers)
+            # Shopify's slowness does not spend the request's database time: it succeeds.
+            slow = await stack.http.post(url, json={"query": REGISTER_WEBHOOKS}, headers=headers)
+        assert slow.json().get("errors") is None, slow.text
 
         body = (
             await stack.http.post(url, json={"query": REGISTER_WEBHOOKS}, headers=headers)

@@ -16,6 +16,7 @@ from app.graphql.integration.types import (
     ShopifyIntegration,
     ShopifyWebhookSubscription,
 )
+from app.http.database_deadline import beyond_request_deadline
 from app.models.integration import ShopifyIntegration as IntegrationRecord
 from app.services.integrations import disconnect_integration, get_integration
 from app.services.shopify_session import IntegrationNotConnected
@@ -67,7 +68,9 @@ class IntegrationMutations:
         if http is None:
             raise RuntimeError("no Shopify HTTP client in this request")
         try:
-            report = await ensure_webhook_subscriptions(info.context.tenant_id, settings, http)
+            report = await beyond_request_deadline(
+                ensure_webhook_subscriptions(info.context.tenant_id, settings, http)
+            )
         except IntegrationNotConnected as error:
             return RegisterShopifyWebhooksPayload(webhooks=[], user_errors=[_not_connected(error)])
         webhooks = [
@@ -106,9 +109,13 @@ class IntegrationMutations:
                 user_errors=[_not_connected(IntegrationNotConnected(tenant_id))],
             )
         http = info.context.shopify_http
-        if http is not None:
-            await forget_live_subscriptions(tenant_id, info.context.settings, http)
-        disconnected = await disconnect_integration(tenant_id)
+
+        async def forget_then_disconnect() -> IntegrationRecord | None:
+            if http is not None:
+                await forget_live_subscriptions(tenant_id, info.context.settings, http)
+            return await disconnect_integration(tenant_id)
+
+        disconnected = await beyond_request_deadline(forget_then_disconnect())
         return DisconnectShopifyPayload(
             integration=_integration(info, disconnected) if disconnected else None,
             user_errors=[],

@@ -18,6 +18,7 @@ from app.graphql.sync.types import (
     SyncJob,
     SyncJobStatus,
 )
+from app.http.database_deadline import beyond_request_deadline
 from app.services.sync.jobs import (
     SyncErrorCode,
     SyncIssue,
@@ -45,7 +46,9 @@ async def _repair_webhooks(info: Info) -> tuple[int | None, UserError | None]:
         return None, None
     try:
         report = await asyncio.wait_for(
-            ensure_webhook_subscriptions(info.context.tenant_id, info.context.settings, http),
+            beyond_request_deadline(
+                ensure_webhook_subscriptions(info.context.tenant_id, info.context.settings, http)
+            ),
             timeout=WEBHOOK_REPAIR_TIMEOUT_SECONDS,
         )
     except Exception as exc:
