@@ -7,6 +7,7 @@ from app.models.audit_log import AuditLog
 from app.models.customer import Customer
 from app.models.customer_data_export import CustomerDataExport
 from app.models.integration import ShopifyIntegration
+from app.models.journal_barrier import JournalBarrier
 from app.models.oauth_state import OAuthState
 from app.models.order import Order
 from app.models.return_ledger import ReturnLedger
@@ -30,6 +31,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     ReturnLedger,
     AuditLog,
     CustomerDataExport,
+    JournalBarrier,
 ]
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "AuditLog",
     "Customer",
     "CustomerDataExport",
+    "JournalBarrier",
     "OAuthState",
     "Order",
     "Return",

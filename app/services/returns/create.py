@@ -314,9 +314,13 @@ async def _create_return(
         )
     except DuplicateKeyError:
         # A retried transaction met the return its first, committed attempt inserted.
-        created = await Return.find_one({"_id": record.id, "tenant_id": tenant_id}) is not None
-        if not created:
+        if not await _exists(record):
             raise
+        created = True
+    if not created and await _exists(record):
+        # A commit whose outcome was unknown landed; the retried body then found the units
+        # taken by this very return and gave up.
+        created = True
     if not created:
         # Someone else took the units since we read the ledger: report against fresh counters.
         fresh = evaluate_order(
@@ -324,6 +328,13 @@ async def _create_return(
         )
         return CreateResult(user_errors=_validate(request, policy, fresh) or [_conflict()])
     return CreateResult(record=record)
+
+
+async def _exists(record: Return) -> bool:
+    found = await Return.get_pymongo_collection().find_one(
+        {"_id": record.id, "tenant_id": record.tenant_id}, {"_id": 1}
+    )
+    return found is not None
 
 
 def _conflict() -> ReturnUserError:
