@@ -44,6 +44,10 @@ def set_server_time(server_time: datetime, at_monotonic: float) -> None:
     _SERVER_TIME.reading = (server_time.astimezone(UTC), at_monotonic)
 
 
+def server_time_known() -> bool:
+    return _SERVER_TIME.reading is not None
+
+
 def utcnow() -> datetime:
     now = _SERVER_TIME.now()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import CommandListener
 
-from app.clock import set_server_time
+from app.clock import server_time_known, set_server_time
 from app.config import Settings
 from app.models import DOCUMENT_MODELS, write_concerns
 from app.observability.metrics import MongoPoolListener
@@ -26,6 +27,9 @@ Mongo = AsyncMongoClient[dict[str, Any]]
 
 # How often a connected process reads the database server's clock again (see app/clock.py).
 SERVER_CLOCK_INTERVAL_SECONDS = 60.0
+SERVER_CLOCK_TIMEOUT_SECONDS = 2.0
+# A reading is off by at most half its round trip: a slower one is not worth taking.
+SERVER_CLOCK_MAX_ROUND_TRIP_SECONDS = 0.5
 
 
 @dataclass(slots=True)
@@ -55,15 +59,20 @@ class Database:
 
 async def read_server_clock(db: AsyncDatabase[dict[str, Any]]) -> None:
     """Take "now" from the database server (`hello`'s `localTime`, at the middle of the round
-    trip); on failure the previous reading stays in use."""
+    trip). A slow round trip (a stalled server) could be off by half its length: once there is
+    a reading, a slower one is ignored, as is a failure, and the previous reading stays in use."""
     try:
-        sent = time.monotonic()
-        reply = await db.command("hello")
-        received = time.monotonic()
+        with pymongo.timeout(SERVER_CLOCK_TIMEOUT_SECONDS):
+            sent = time.monotonic()
+            reply = await db.command("hello")
+            received = time.monotonic()
     except Exception as exc:  # the clock keeps running on its last reading
         logger.warning("could not read the database server's clock: %s", type(exc).__name__)
         return
     server_time = reply.get("localTime")
+    if server_time_known() and received - sent > SERVER_CLOCK_MAX_ROUND_TRIP_SECONDS:
+        logger.info("ignored a server clock reading with a %.2f s round trip", received - sent)
+        return
     if isinstance(server_time, datetime):
         set_server_time(server_time, (sent + received) / 2)
 

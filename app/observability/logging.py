@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import string
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -40,22 +41,25 @@ _SECRET_PATTERNS = [
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+# Characters a secret or an e-mail address the patterns know can be made of.
+_TOKEN_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._%+@-=")
+
+
 def clip(text: str, limit: int) -> tuple[str, int]:
     """`text` cut to at most `limit` characters, and how many characters were cut.
 
     A secret or an e-mail cut in half no longer matches its pattern, so a cut that falls inside
-    a word drops that partial word too (unless the whole kept text is one word, which is then
-    longer than any secret the patterns know and is kept for the reader).
+    a run of the characters they are made of drops that whole run (back to the last other
+    character, e.g. a space, `&`, `,` or `/`), even when that leaves nothing.
     """
     if len(text) <= limit:
         return text, 0
     kept = text[:limit]
-    if not text[limit].isspace():
+    if text[limit] in _TOKEN_CHARACTERS:
         end = len(kept)
-        while end and not kept[end - 1].isspace():
+        while end and kept[end - 1] in _TOKEN_CHARACTERS:
             end -= 1
-        if end:
-            kept = kept[:end]
+        kept = kept[:end]
     return kept, len(text) - len(kept)
 
 

@@ -177,8 +177,14 @@ async def mark_uninstalled(
         if current is None:
             return UninstallResult(UninstallOutcome.NO_INTEGRATION)
         if current.get("status") == IntegrationStatus.UNINSTALLED.value:
-            return UninstallResult(UninstallOutcome.ALREADY_UNINSTALLED)
+            # A retry after a crash between the two writes: finish the job cancels.
+            canceled = await _cancel_active_syncs(tenant_id, now)
+            return UninstallResult(UninstallOutcome.ALREADY_UNINSTALLED, canceled)
         return UninstallResult(UninstallOutcome.SUPERSEDED)
+    return UninstallResult(UninstallOutcome.UNINSTALLED, await _cancel_active_syncs(tenant_id, now))
+
+
+async def _cancel_active_syncs(tenant_id: str, now: datetime) -> int:
     jobs = await SyncJob.get_pymongo_collection().update_many(
         {"tenant_id": tenant_id, "status": {"$in": [s.value for s in ACTIVE_SYNC_STATUSES]}},
         {
@@ -192,7 +198,7 @@ async def mark_uninstalled(
             }
         },
     )
-    return UninstallResult(UninstallOutcome.UNINSTALLED, jobs.modified_count)
+    return int(jobs.modified_count)
 
 
 async def record_integration_error(tenant_id: str, error: str | None) -> None:

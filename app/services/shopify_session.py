@@ -40,6 +40,7 @@ from pymongo.errors import PyMongoError
 from app.clock import utcnow
 from app.config import Settings
 from app.models import ShopifyIntegration
+from app.models.database_errors import is_database_unavailable
 from app.models.integration import IntegrationStatus
 from app.services.token_cipher import TokenCipher, TokenDecryptionError
 from app.shopify.client import ShopifyAdminClient
@@ -336,6 +337,8 @@ class StoredTokenSource:
                 )
                 return bool(result.matched_count)
             except PyMongoError as exc:
+                if not is_database_unavailable(exc):
+                    raise  # a refusal (validation, authorization): retrying cannot help
                 if time.monotonic() + delay > deadline:
                     logger.error(
                         "a refreshed Shopify token could not be stored: the database stayed "

@@ -316,6 +316,22 @@ async def test_shop_redact_deletes_the_tenant_and_all_its_data(
     assert await Order.find({"tenant_id": TENANT}).count() == 0
 
 
+async def test_shop_redact_erases_a_shop_whose_uninstall_never_reached_us(
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
+) -> None:
+    """The app was uninstalled in Shopify but our app/uninstalled went dead (Shopify unreachable
+    for hours): still connected here. Shopify refusing the stored token settles it."""
+    await store_event("orders/create", shop.order(number=1001))
+    await _process(settings)
+    await sim_control.uninstall(SHOP)  # its delivery to us is lost
+    await store_event("shop/redact", {"shop_id": 1, "shop_domain": SHOP})
+    await _process(settings)
+
+    assert await _only_result("shop/redact") != SHOP_REDACT_REFUSED
+    assert await Tenant.get(TENANT) is None
+    assert await Order.find({"tenant_id": TENANT}).count() == 0
+
+
 async def test_shop_redact_for_a_connected_shop_is_refused_kept_and_alerted(
     settings: Settings, shop: ConnectedShop
 ) -> None:

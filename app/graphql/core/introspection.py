@@ -56,17 +56,17 @@ class LimitIntrospection(SchemaExtension):
             self.policy is not IntrospectionPolicy.PUBLIC
             and document is not None
             and asks_for_introspection(document)
-            and not self._allowed()
         ):
-            raise PublicError(
-                "Introspection is not available to this caller; the schema is published as "
-                "schema/schema.graphql in the service's repository",
-                code=ErrorCode.FORBIDDEN,
-            )
+            self._check_allowed()
         yield
 
-    def _allowed(self) -> bool:
+    def _check_allowed(self) -> None:
+        published = "the schema is published as schema/schema.graphql in the service's repository"
         if self.policy is IntrospectionPolicy.OFF:
-            return False
+            raise PublicError(f"Introspection is off; {published}", code=ErrorCode.FORBIDDEN)
         context = self.execution_context.context
-        return getattr(context, "principal", None) is not None
+        if getattr(context, "principal", None) is None:
+            raise PublicError(
+                f"Introspection needs a merchant credential; {published}",
+                code=ErrorCode.UNAUTHENTICATED,
+            )

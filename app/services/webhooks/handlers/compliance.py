@@ -24,8 +24,11 @@ from app.models import (
 )
 from app.models.integration import IntegrationStatus
 from app.services.alerts import SHOP_REDACT_REFUSED_ALERT, SHOP_REDACT_REFUSED_FIELD
+from app.services.integrations import mark_uninstalled
+from app.services.shopify_session import IntegrationNotConnected
 from app.services.webhooks.context import WebhookContext
 from app.services.webhooks.redaction import pseudonym_email, scrub_payload
+from app.services.webhooks.shopify_checks import stored_token_accepted
 from app.services.webhooks.topics import ORDER_TOPICS
 
 logger = logging.getLogger("app.webhooks")
@@ -366,6 +369,27 @@ SHOP_REDACT_REFUSED = (
 )
 
 
+async def _record_an_uninstall_that_never_arrived(context: WebhookContext) -> None:
+    """A shop still connected here may have uninstalled the app without our hearing of it (its
+    `app/uninstalled` went dead while Shopify was unreachable): if Shopify now refuses the
+    stored token, the uninstall is recorded, and the redaction proceeds. Shopify unreachable:
+    the event is retried later (`ShopifyUnreachable`), nothing is decided blindly."""
+    current = await ShopifyIntegration.get_pymongo_collection().find_one(
+        {"tenant_id": context.tenant_id}, {"status": 1, "access_token": 1}
+    )
+    if (
+        current is None
+        or current.get("status") != IntegrationStatus.CONNECTED.value
+        or not current.get("access_token")
+    ):
+        return
+    try:
+        if not await stored_token_accepted(context):
+            await mark_uninstalled(context.tenant_id, token=str(current["access_token"]))
+    except IntegrationNotConnected:
+        return  # changed meanwhile: the write below decides
+
+
 async def shop_redact(context: WebhookContext) -> str:
     """Delete everything we hold for the shop, the tenant document included; keep only this
     event (it names the shop and nothing personal) as the record that we complied.
@@ -378,6 +402,7 @@ async def shop_redact(context: WebhookContext) -> str:
     """
     tenant_id = context.tenant_id
     integrations = ShopifyIntegration.get_pymongo_collection()
+    await _record_an_uninstall_that_never_arrived(context)
     # The integration goes first, and only when not connected: the condition is in the write,
     # so a reinstall racing this keeps its integration (and the shop its data).
     removed = await integrations.delete_many(
