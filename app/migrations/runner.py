@@ -222,8 +222,9 @@ class MigrationRunner:
 class _MigrationLock:
     """A lease document: acquired by an upsert that only matches an expired lease, renewed
     every third of the lease while the migration runs, released at the end. A migrator that
-    finds its lease taken (it lapsed while this process was stalled) stops migrating at once:
-    two migrators must never run steps at the same time."""
+    finds its lease taken (it lapsed while this process was stalled) stops at that renewal: a
+    step it had under way may have run beside the new holder's for at most a third of the
+    lease, which is why every step must be idempotent."""
 
     def __init__(self, runner: MigrationRunner) -> None:
         self.runner = runner

@@ -13,5 +13,6 @@ from pymongo.write_concern import WriteConcern
 DURABLE_WRITES = WriteConcern(w="majority", j=True)
 
 # Only for writes whose loss is harmless: a lease heartbeat (a lost one only shortens the lease,
-# and the holder's lease-guarded writes stop it if another worker took the work over meanwhile).
+# and the holder's lease-guarded writes stop it if another worker took the work over meanwhile),
+# and the cleanup of a confirmed transaction's token (one left behind expires).
 RELAXED_WRITES = WriteConcern(w=1, j=False)

@@ -42,9 +42,9 @@ DISK_USAGE_THRESHOLD = 0.90
 SHOP_REDACT_REFUSED_THRESHOLD = 0
 SHOP_REDACT_REFUSED_WINDOW_MINUTES = 7 * 24 * 60
 SHOP_REDACT_REFUSED_ALERT = "shop_redact_refused"
-# Set on the integration by the refusal. Counting refused events instead would read a week of
-# `webhook_events` (no index has the topic); integrations are one per tenant.
-# `ShopifyIntegration.shop_redact_refused_at`, set by the shop/redact handler.
+# `ShopifyIntegration.shop_redact_refused_at`, set by the refusal. Counting refused events
+# instead would read a week of `webhook_events` (no index has the topic); integrations are one
+# per tenant.
 SHOP_REDACT_REFUSED_FIELD = "shop_redact_refused_at"
 # Proposed setting `ALERT_DISK_PATH`: the path whose disk is watched (the data volume).
 DEFAULT_DISK_PATH = "."
