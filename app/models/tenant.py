@@ -1,11 +1,16 @@
-"""`tenants`: one per shop. `_id` and the runbook's `id` field both hold the tenant id."""
+"""`tenants`: one per shop. `_id` and the runbook's `id` field both hold the tenant id.
+
+Documents of the old system carry only `id`, `shop_domain`, `name` and `created_at`, under an
+ObjectId `_id`: migration 3 re-keys them; until then the model fills what they lack.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from beanie import Document
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 from pymongo import ASCENDING, IndexModel
 
 from app.clock import utcnow
@@ -29,6 +34,21 @@ class Tenant(Document):
     return_policy: ReturnPolicy = Field(default_factory=ReturnPolicy)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_shape(cls, data: Any) -> Any:
+        """The runbook's shape: the tenant id in `id` alone, no `tenant_id`, maybe no name."""
+        if not isinstance(data, dict):
+            return data
+        tenant_id = data.get("tenant_id") or data.get("id") or data.get("_id")
+        if tenant_id is None:
+            return data
+        filled = {"tenant_id": str(tenant_id), "id": str(tenant_id), **data}
+        filled["_id"] = filled["tenant_id"] if not isinstance(data.get("_id"), str) else data["_id"]
+        if "name" not in filled and isinstance(filled.get("shop_domain"), str):
+            filled["name"] = filled["shop_domain"].split(".", 1)[0]
+        return filled
 
     class Settings:
         name = "tenants"

@@ -198,10 +198,13 @@ async def _tenant_of_shop(shop: str) -> str:
         if integration.get("status") == IntegrationStatus.UNINSTALLED.value:
             raise AppNotInstalled()
         return str(integration["tenant_id"])
-    tenant = await Tenant.get_pymongo_collection().find_one({"shop_domain": shop}, {"_id": 1})
+    tenant = await Tenant.get_pymongo_collection().find_one(
+        {"shop_domain": shop}, {"_id": 1, "id": 1}
+    )
     if tenant is None:
         raise AuthError("shop is not installed")
-    return str(tenant["_id"])
+    # `id` holds the tenant id in every shape (the old system's `_id` is an ObjectId).
+    return str(tenant.get("id") or tenant["_id"])
 
 
 async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from beanie import SortDirection
+from pydantic import ValidationError
 
 from app.clock import utcnow
 from app.models import Tenant
@@ -11,9 +15,28 @@ from app.models.return_policy import ReturnPolicy
 from app.models.tenant import tenant_id_for_shop
 from app.services.shop_domain import normalize_shop_domain
 
+logger = logging.getLogger(__name__)
+
 
 async def get_tenant(tenant_id: str) -> Tenant | None:
-    return await Tenant.get(tenant_id)
+    """The tenant, or None when there is none or its document cannot be read (logged: one bad
+    record must not fail a whole request)."""
+    doc = await Tenant.get_pymongo_collection().find_one({"_id": tenant_id})
+    return None if doc is None else _readable(doc)
+
+
+def _readable(doc: dict[str, Any]) -> Tenant | None:
+    try:
+        tenant: Tenant = Tenant.model_validate(doc)
+    except ValidationError as exc:
+        logger.error(
+            "tenant document %s cannot be read (%s errors): %s",
+            doc.get("_id"),
+            exc.error_count(),
+            ", ".join(str(error["loc"][0]) for error in exc.errors() if error["loc"]),
+        )
+        return None
+    return tenant
 
 
 async def ensure_tenant(shop_domain: str, name: str | None = None) -> Tenant:
@@ -35,7 +58,9 @@ async def ensure_tenant(shop_domain: str, name: str | None = None) -> Tenant:
 
 
 async def list_tenants() -> list[Tenant]:
-    return await Tenant.find({}).sort([("_id", SortDirection.ASCENDING)]).to_list()
+    """Every readable tenant (an unreadable document is logged and left out)."""
+    cursor = Tenant.get_pymongo_collection().find({}).sort([("_id", SortDirection.ASCENDING)])
+    return [tenant async for doc in cursor if (tenant := _readable(doc)) is not None]
 
 
 async def update_return_policy(tenant_id: str, policy: ReturnPolicy) -> Tenant | None:
