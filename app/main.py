@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import orjson
-import pymongo
 from fastapi import FastAPI
 from pymongo.monitoring import CommandListener
-from starlette.responses import Response
 
 from app.config import Settings
 from app.cors import add_cors
@@ -20,19 +17,15 @@ from app.graphql.graphiql import GraphiQLOptions, mount_graphiql, page_hosts
 from app.graphql.persisted_queries import PersistedQueryStore
 from app.graphql.router import ServiceGraphQLRouter, make_context_getter
 from app.graphql.schema import build_schema
+from app.http import health, metrics, shopify_oauth, shopify_webhooks
 from app.http.body_limit import BodyLimitMiddleware
-from app.http.responses import json_response
 from app.jobs.registry import build_workers
 from app.jobs.runner import BackgroundRunner, make_worker_id
-from app.observability import metrics_route
 from app.observability.access_log import AccessLogMiddleware
 from app.observability.logging import configure_logging
 from app.observability.metrics_middleware import MetricsMiddleware
 from app.security_headers import SecurityHeadersMiddleware
-from app.shopify import oauth_routes, webhook_routes
 from app.shopify.http import ShopifyHttp, make_shopify_http
-
-HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -82,22 +75,6 @@ def create_app(
     )
     app.state.settings = settings
 
-    @app.api_route("/api/health", methods=["GET", "HEAD"], tags=["operations"])
-    async def health() -> Response:
-        resources: Resources = app.state.resources
-        ok = await _database_answers(resources.database)
-        database = "ok" if ok else "error"
-        return json_response(
-            {
-                "status": "ok" if ok else "error",
-                "database": database,
-                "version": app.version,
-                "environment": settings.environment,
-                "background_jobs": resources.runner is not None,
-            },
-            status_code=200 if ok else 503,
-        )
-
     ide_options = GraphiQLOptions(
         default_headers=_default_ide_headers(settings), allowed_hosts=page_hosts(settings.app_url)
     )
@@ -112,9 +89,10 @@ def create_app(
     app.include_router(graphql, prefix="/graphql")
     if settings.graphiql_on:
         mount_graphiql(app, options=ide_options)
-    app.include_router(oauth_routes.router)
-    app.include_router(webhook_routes.router)
-    app.include_router(metrics_route.router)
+    app.include_router(health.router)
+    app.include_router(shopify_oauth.router)
+    app.include_router(shopify_webhooks.router)
+    app.include_router(metrics.router)
 
     add_cors(app, settings.cors_allowed_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -122,29 +100,6 @@ def create_app(
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app
-
-
-async def _database_answers(database: Database) -> bool:
-    """A ping within HEALTH_TIMEOUT_SECONDS. The answer never waits longer: `asyncio.wait_for`
-    would wait for the cancelled ping to unwind, which a connection being opened to a stalled
-    server can hold up for the whole stall; the ping is left to end on its own deadline."""
-
-    async def ping() -> None:
-        with pymongo.timeout(HEALTH_TIMEOUT_SECONDS):
-            await database.ping()
-
-    task = asyncio.ensure_future(ping())
-    done, _ = await asyncio.wait({task}, timeout=HEALTH_TIMEOUT_SECONDS)
-    if task not in done:
-        task.add_done_callback(_discard_outcome)
-        task.cancel()
-        return False
-    return task.exception() is None
-
-
-def _discard_outcome(task: asyncio.Future[None]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved: a late failure of an abandoned ping is not news
 
 
 def _default_ide_headers(settings: Settings) -> dict[str, str]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from app.config import Settings
-from app.jobs import sync, webhook_events
+from app.jobs import returns_mirror, sync, webhook_events
 from app.jobs.runner import Worker
-from app.services.returns.shopify_mirror import mirror_workers
 from app.shopify.http import ShopifyHttp
 
 
@@ -13,5 +12,5 @@ def build_workers(settings: Settings, shopify_http: ShopifyHttp, worker_id: str)
     return [
         *webhook_events.workers(settings, shopify_http, worker_id),
         *sync.workers(settings, shopify_http, worker_id),
-        *mirror_workers(settings, shopify_http, worker_id),
+        *returns_mirror.workers(settings, shopify_http, worker_id),
     ]

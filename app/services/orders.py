@@ -8,6 +8,7 @@ from typing import Any
 
 from app.models import Customer, Order
 from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
+from app.services.shopify_values import numeric_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ async def list_orders(
 
 async def get_order(tenant_id: str, order_id: str) -> Order | None:
     """By Shopify id (`5813364687033` or its GID) within the tenant."""
-    shopify_id = order_id.rsplit("/", 1)[-1].strip()
+    shopify_id = numeric_id(order_id)
     if not shopify_id:
         return None
     return await Order.find_one({"tenant_id": tenant_id, "shopify_id": shopify_id})

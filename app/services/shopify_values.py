@@ -1,12 +1,70 @@
 """Normalising values from Shopify payloads, shared by the webhook (REST) and sync (GraphQL) paths
-so both store the same documents."""
+so both store the same documents, and by every service that takes a Shopify id from a client.
+
+One function per kind of value: an id (numeric or GID), a timestamp, an amount, text, tags and an
+address. None of them raises on a malformed value: a bad id or time is None, a bad amount zero;
+callers that require a value check for None themselves.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.models.order import Address
+
+
+def numeric_id(value: Any) -> str | None:
+    """`gid://shopify/Order/123`, `"123"`, ` 123 ` or 123 -> `"123"`; None when absent or blank.
+
+    A GID's query part (`gid://shopify/Order/1?x=y`) is dropped; booleans are not ids.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    tail = str(value).strip().rsplit("/", 1)[-1].split("?", 1)[0].strip()
+    return tail or None
+
+
+def gid(kind: str, value: Any) -> str | None:
+    """The Shopify GID of a `kind` (`Order`, `Customer`, ...) from its numeric id or GID."""
+    number = numeric_id(value)
+    return None if number is None else f"gid://shopify/{kind}/{number}"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 (`Z` or an offset) -> tz-aware UTC truncated to milliseconds (what MongoDB keeps);
+    None when absent or unparseable. A naive time is taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def money(value: Any) -> Decimal:
+    """An amount from REST (`"19.99"`), a GraphQL `MoneyV2` (`{amount}`) or `MoneyBag`
+    (`{shopMoney: {amount}}`); zero when absent, malformed or not finite (NaN, Infinity)."""
+    if isinstance(value, Mapping):
+        for bag in ("shopMoney", "shop_money"):
+            if bag in value:
+                value = value[bag]
+                break
+        value = value.get("amount") if isinstance(value, Mapping) else value
+    if value is None or value == "" or isinstance(value, bool):
+        return Decimal("0")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return Decimal("0")
+    return amount if amount.is_finite() else Decimal("0")
 
 
 def text(value: Any) -> str | None:

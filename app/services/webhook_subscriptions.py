@@ -20,14 +20,14 @@ from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus, WebhookSubscriptionRecord
 from app.services.shopify_session import admin_client_for
 from app.shopify.client import ShopifyAdminClient
-from app.shopify.errors import ShopifyError, raise_for_user_errors
-from app.shopify.pagination import paginate
-from app.shopify.queries import (
+from app.shopify.documents.webhooks import (
     WEBHOOK_SUBSCRIPTION_CREATE,
     WEBHOOK_SUBSCRIPTION_DELETE,
     WEBHOOK_SUBSCRIPTION_UPDATE,
     WEBHOOK_SUBSCRIPTIONS,
 )
+from app.shopify.errors import ShopifyError, raise_for_user_errors
+from app.shopify.pagination import paginate
 
 logger = logging.getLogger(__name__)
 

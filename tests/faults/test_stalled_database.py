@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
-from app.main import HEALTH_TIMEOUT_SECONDS
+from app.http.health import HEALTH_TIMEOUT_SECONDS
 from app.observability.metrics import REGISTRY
 from app.services.webhooks.ingest import INGEST_TIMEOUT_SECONDS
 from tests.webhooks.helpers import order_payload

@@ -11,7 +11,7 @@ from app.db import Database
 from app.models import ShopifyIntegration
 from app.models.integration import IntegrationStatus
 from app.services.shopify_session import admin_client_for
-from app.shopify.queries import (
+from app.shopify.documents.webhooks import (
     WEBHOOK_SUBSCRIPTION_CREATE,
     WEBHOOK_SUBSCRIPTION_DELETE,
     WEBHOOK_SUBSCRIPTION_UPDATE,

@@ -24,13 +24,11 @@ from app.services.returns.ledger import (
     reserved_units,
 )
 from app.services.returns.shopify_mirror import (
-    RETURN_APPROVE,
-    RETURN_REQUEST,
-    RETURNABLE_FULFILLMENTS,
     ReturnMirrorWorker,
     ShopifyGraphQL,
 )
 from app.services.returns.transitions import approve_return, cancel_return, decline_return
+from app.shopify.documents.returns import RETURN_APPROVE, RETURN_REQUEST, RETURNABLE_FULFILLMENTS
 from tests.factories import make_order, make_return, make_tenant
 from tests.returns.builders import create, line, return_input, shop_order
 

@@ -6,12 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from app.db import Database
-from app.services.sync.mapping import (
-    fulfillment_status,
-    numeric_id,
-    order_from_node,
-    parse_time,
-)
+from app.services.shopify_values import numeric_id, parse_time
+from app.services.sync.mapping import fulfillment_status, order_from_node
 from app.services.webhooks.order_mapping import map_order
 from tools.shopify_sim import InstalledShop, SimulatorControl, SimulatorServer, payloads
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from app.db import Database
-from app.services.shopify_values import split_tags
-from app.services.webhooks.order_mapping import map_customer, map_order, parse_time
+from app.services.shopify_values import parse_time, split_tags
+from app.services.webhooks.order_mapping import map_customer, map_order
 from tests.webhooks.helpers import order_payload
 
 

@@ -38,6 +38,7 @@ from app.services.returns.portal import (
     serialized_attempts,
 )
 from app.services.returns.shopify_mirror import MirrorAction, shopify_connected
+from app.services.shopify_values import numeric_id
 
 MAX_NOTE_LENGTH = 1000
 MAX_ITEMS = 100
@@ -67,11 +68,6 @@ class ReturnRequest:
 class CreateResult:
     record: Return | None = None
     user_errors: list[ReturnUserError] = field(default_factory=list)
-
-
-def shopify_numeric_id(value: str) -> str:
-    """`gid://shopify/Order/123` or ` 123 ` -> `123`."""
-    return value.strip().rsplit("/", 1)[-1].strip()
 
 
 _NOT_FOUND = ReturnUserError(
@@ -127,12 +123,12 @@ def _validate(
     if len(request.items) > MAX_ITEMS:
         errors.append(ReturnUserError(["items"], codes.TOO_LONG, f"At most {MAX_ITEMS} items."))
     requested = units_by_line(
-        [(shopify_numeric_id(i.line_item_id), max(i.quantity, 0)) for i in request.items]
+        [((numeric_id(i.line_item_id) or ""), max(i.quantity, 0)) for i in request.items]
     )
     seen: set[str] = set()
     for index, item in enumerate(request.items):
         path = ["items", str(index)]
-        line_id = shopify_numeric_id(item.line_item_id)
+        line_id = numeric_id(item.line_item_id) or ""
         line = eligibility.line(line_id)
         if line is None:
             errors.append(
@@ -203,7 +199,7 @@ def _build(
     lines = {line.id: line for line in order.line_items}
     items = []
     for item in request.items:
-        line = lines[shopify_numeric_id(item.line_item_id)]
+        line = lines[numeric_id(item.line_item_id) or ""]
         # Per-unit share of the line's discount, unrounded; the outcome is rounded once.
         unit_discount = line.total_discount / line.quantity if line.quantity else Decimal("0")
         items.append(
@@ -242,7 +238,7 @@ def _build(
         items=items,
         return_method=request.return_method,
         resolution_type=request.resolution_type,
-        exchange_variant_id=shopify_numeric_id(variant) if variant else None,
+        exchange_variant_id=numeric_id(variant) if variant else None,
         currency=order.currency,
         order_created_at=order.created_at,
         shopify_sync=ShopifySync(action=MirrorAction.REQUEST.value) if connected else None,
@@ -269,7 +265,7 @@ async def _create_return(
 ) -> CreateResult:
     check_rate_limit(tenant_id, client_ip)
     moment = now or utcnow()
-    order_id = shopify_numeric_id(request.order_id)
+    order_id = numeric_id(request.order_id) or ""
     order = (
         await Order.find_one({"tenant_id": tenant_id, "shopify_id": order_id}) if order_id else None
     )
@@ -287,7 +283,7 @@ async def _create_return(
         return CreateResult(user_errors=errors)
 
     wanted = units_by_line(
-        [(shopify_numeric_id(i.line_item_id), i.quantity) for i in request.items]
+        [((numeric_id(i.line_item_id) or ""), i.quantity) for i in request.items]
     )
     limits = {line.id: line.fulfilled_quantity for line in order.line_items if line.id in wanted}
     status = (

@@ -19,9 +19,10 @@ is sent. An attempt that finds them recorded but no Shopify id (the answer was l
 worker or database died before the id was stored) first looks for that return among the order's
 returns on Shopify and adopts it; it requests again only when Shopify has none.
 
-The worker takes a per-tenant client factory (`client_for(tenant_id)`); `mirror_workers` wires it to
-`app.services.shopify_session.admin_client_for` (anything with `async execute(query, variables)`
-returning the response's `data` works).
+The worker takes a per-tenant client factory (`client_for(tenant_id)`); `app/jobs/returns_mirror.py`
+wires it to `app.services.shopify_session.admin_client_for` (anything with `async execute(query,
+variables)` returning the response's `data` works). The documents are in
+`app/shopify/documents/returns.py`.
 """
 
 from __future__ import annotations
@@ -32,11 +33,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-import httpx
 from pymongo import ReturnDocument
 
 from app.clock import utcnow
-from app.config import Settings
 from app.models import Return, ShopifyIntegration
 from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus
@@ -46,9 +45,19 @@ from app.models.return_request import (
     ShopifySync,
     ShopifySyncStatus,
 )
-from app.services.returns.ledger import LedgerReleaseSweeper
-from app.services.shopify_session import IntegrationNotConnected, admin_client_for
+from app.services.shopify_values import numeric_id
 from app.shopify.client import RetryPolicy
+from app.shopify.documents.returns import (
+    MAX_FULFILLMENT_PAGES,
+    ORDER_RETURNS,
+    RETURN_APPROVE,
+    RETURN_CANCEL,
+    RETURN_DECLINE,
+    RETURN_PROCESS,
+    RETURN_REQUEST,
+    RETURN_STATE,
+    RETURNABLE_FULFILLMENTS,
+)
 
 logger = logging.getLogger("app.returns.mirror")
 
@@ -105,51 +114,6 @@ async def shopify_connected(tenant_id: str) -> bool:
 class ShopifyGraphQL(Protocol):
     async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]: ...
 
-
-# Shopify refuses a query whose requested cost exceeds 1000 points; with 5 fulfillments of up to
-# 50 lines a page costs 2 + 5 * (1 + 2 + 50 * 3) + 1 = 768. More fulfillments are paged.
-RETURNABLE_FULFILLMENTS = """
-query ($orderId: ID!, $after: String) {
-  returnableFulfillments(orderId: $orderId, first: 5, after: $after) {
-    nodes { returnableFulfillmentLineItems(first: 50) { nodes { quantity
-      fulfillmentLineItem { id lineItem { id } } } } }
-    pageInfo { hasNextPage endCursor } } }
-"""
-MAX_FULFILLMENT_PAGES = 20
-RETURN_REQUEST = """
-mutation ($input: ReturnRequestInput!) { returnRequest(input: $input) {
-  return { id status } userErrors { field code message } } }
-"""
-RETURN_APPROVE = """
-mutation ($input: ReturnApproveRequestInput!) { returnApproveRequest(input: $input) {
-  return { id status } userErrors { field code message } } }
-"""
-RETURN_DECLINE = """
-mutation ($input: ReturnDeclineRequestInput!) { returnDeclineRequest(input: $input) {
-  return { id status } userErrors { field code message } } }
-"""
-RETURN_CANCEL = """
-mutation ($id: ID!) { returnCancel(id: $id) { return { id status } userErrors { field message } } }
-"""
-RETURN_PROCESS = """
-mutation ($input: ReturnProcessInput!) { returnProcess(input: $input) {
-  return { id status } userErrors { field code message } } }
-"""
-
-
-# The order's newest returns (the lost one is among them). Cost: 2 + 10 * (1 + 25 * 2) = 512.
-# A lost return with more lines, or older than ten others, is not found: the request is sent
-# again and Shopify refuses it (the units are taken), a visible failure rather than a duplicate.
-ORDER_RETURNS = """
-query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { id
-  returnLineItems(first: 25) {
-    nodes { quantity ... on ReturnLineItem { fulfillmentLineItem { id } } } } } } } }
-"""
-
-RETURN_STATE = """
-query ($id: ID!) { return(id: $id) { id status
-  returnLineItems(first: 100) { nodes { id processableQuantity } } } }
-"""
 
 # What Shopify's status is once a step has been applied (a retried step whose first attempt did
 # reach Shopify answers INVALID_STATE; if Shopify is already there, the step is done).
@@ -209,7 +173,7 @@ async def returnable_lines(api: ShopifyGraphQL, order_gid: str) -> dict[str, lis
         for fulfillment in page.get("nodes") or []:
             for node in fulfillment["returnableFulfillmentLineItems"]["nodes"]:
                 item = node["fulfillmentLineItem"]
-                line_id = str(item["lineItem"]["id"]).rsplit("/", 1)[-1]
+                line_id = numeric_id(item["lineItem"]["id"]) or ""
                 by_line.setdefault(line_id, []).append([item["id"], int(node["quantity"])])
         info = page.get("pageInfo") or {}
         if not info.get("hasNextPage"):
@@ -586,17 +550,3 @@ class ReturnMirrorWorker:
             mine,
             {"$set": {"shopify_sync.lease_owner": None, "shopify_sync.lease_expires_at": None}},
         )
-
-
-def mirror_workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) -> list[Any]:
-    """The mirror worker wired to the per-tenant Admin API client (for `app/jobs/registry.py`)."""
-
-    async def client_for(tenant_id: str) -> ShopifyGraphQL | None:
-        try:
-            client = await admin_client_for(tenant_id, settings, http)
-        except IntegrationNotConnected:
-            return None
-        client.retry = MIRROR_RETRY
-        return client
-
-    return [ReturnMirrorWorker(worker_id, client_for), LedgerReleaseSweeper()]

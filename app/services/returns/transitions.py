@@ -37,6 +37,7 @@ from app.services.returns.state_machine import (
     can,
     target_of,
 )
+from app.services.shopify_values import numeric_id
 
 MAX_NOTE_LENGTH = 1000
 
@@ -210,7 +211,7 @@ async def mark_return_received(
     errors: list[ReturnUserError] = []
     seen: set[str] = set()
     for index, receipt in enumerate(receipts or []):
-        line_id = receipt.line_item_id.strip().rsplit("/", 1)[-1]
+        line_id = numeric_id(receipt.line_item_id) or ""
         item = by_line.get(line_id)
         path = ["items", str(index), "lineItemId"]
         if item is None:

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import orjson
 
-from app.services.sync import operations
 from app.shopify.client import ShopifyAdminClient
+from app.shopify.documents import orders as operations
 from app.shopify.errors import ShopifyError, ShopifyUnavailableError
 
 logger = logging.getLogger(__name__)

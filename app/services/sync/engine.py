@@ -38,9 +38,10 @@ from app.models.sync_job import SyncStatus, SyncType
 from app.services.order_store import upsert_customers, upsert_orders
 from app.services.redacted_customers import keep_redacted_customers_erased
 from app.services.shopify_session import IntegrationNotConnected, TokenRefreshFailed
-from app.services.sync import bulk, jobs, operations
+from app.services.sync import bulk, jobs
 from app.services.sync.mapping import MappingError, customers_of_orders, order_from_node
 from app.shopify.client import ShopifyAdminClient
+from app.shopify.documents import orders as operations
 from app.shopify.errors import (
     ShopifyAuthError,
     ShopifyError,

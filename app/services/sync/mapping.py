@@ -21,13 +21,20 @@ product tags). The shared conventions:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 
 from app.models import Customer, Order
 from app.models.order import LineItem, OrderCustomer
-from app.services.shopify_values import address, split_tags, text
+from app.services.shopify_values import (
+    address,
+    gid,
+    money,
+    numeric_id,
+    parse_time,
+    split_tags,
+    text,
+)
 
 JSON = dict[str, Any]
 
@@ -47,49 +54,6 @@ class MappingError(ValueError):
 
 
 # Scalars -----------------------------------------------------------------------------------
-def numeric_id(value: Any) -> str | None:
-    """`gid://shopify/Order/123` or `123` or 123 -> "123"; None for None/empty."""
-    if value is None:
-        return None
-    raw = str(value).strip()
-    if not raw:
-        return None
-    return raw.rsplit("/", 1)[-1].split("?", 1)[0]
-
-
-def gid(kind: str, value: Any) -> str | None:
-    number = numeric_id(value)
-    return None if number is None else f"gid://shopify/{kind}/{number}"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 (`Z` or an offset) -> tz-aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def money(value: Any) -> Decimal:
-    """A GraphQL `MoneyBag` (`{shopMoney {amount}}`), a `MoneyV2`, or a plain amount."""
-    if isinstance(value, dict):
-        if "shopMoney" in value:
-            value = value["shopMoney"]
-        elif "shop_money" in value:
-            value = value["shop_money"]
-        value = value.get("amount") if isinstance(value, dict) else value
-    if value is None or value == "":
-        return Decimal("0")
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return Decimal("0")
-
-
 def lower_email(value: Any) -> str | None:
     if not value:
         return None

@@ -23,7 +23,7 @@ from app.clock import utcnow
 from app.models import WebhookEvent
 from app.models.tenant import tenant_id_for_shop
 from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
-from app.services.webhooks.order_mapping import parse_time
+from app.services.shopify_values import numeric_id, parse_time
 from app.services.webhooks.payload_shapes import PayloadShapeMismatch, check_payload_shape
 from app.services.webhooks.topics import WEBHOOK_TOPICS
 
@@ -100,9 +100,7 @@ def _check_payload_shop(topic: str, shop: str, payload: Mapping[str, Any]) -> No
 
 def _customer_id(payload: Mapping[str, Any]) -> str | None:
     customer = payload.get("customer")
-    if isinstance(customer, Mapping) and customer.get("id") not in (None, ""):
-        return str(customer["id"]).rsplit("/", 1)[-1]
-    return None
+    return numeric_id(customer.get("id")) if isinstance(customer, Mapping) else None
 
 
 def build_event_document(

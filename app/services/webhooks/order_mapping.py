@@ -7,13 +7,19 @@ tags a list, timestamps tz-aware UTC (millisecond precision, as MongoDB stores t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 
 from app.models import Customer, Order
 from app.models.order import LineItem, OrderCustomer
-from app.services.shopify_values import address, split_tags, text
+from app.services.shopify_values import (
+    address,
+    money,
+    numeric_id,
+    parse_time,
+    split_tags,
+    text,
+)
 
 # Fulfillment states that did not (or no longer) ship anything.
 _VOID_FULFILLMENT_STATES = frozenset({"cancelled", "error", "failure"})
@@ -21,39 +27,6 @@ _VOID_FULFILLMENT_STATES = frozenset({"cancelled", "error", "failure"})
 
 class OrderPayloadError(ValueError):
     """The payload lacks what an order needs (id, timestamps)."""
-
-
-def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 (offset or `Z`) -> tz-aware UTC, truncated to milliseconds; None if absent/bad."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def _id(value: Any) -> str | None:
-    """`5813364687033`, `"5813364687033"` or a GID -> `"5813364687033"`."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    text = str(value).strip()
-    return text.rsplit("/", 1)[-1] or None
-
-
-def _money(value: Any) -> Decimal:
-    if value is None or value == "" or isinstance(value, bool):
-        return Decimal("0")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return Decimal("0")
-    return amount if amount.is_finite() else Decimal("0")
 
 
 def _int(value: Any) -> int:
@@ -81,13 +54,13 @@ def _fulfilled_quantities(payload: Mapping[str, Any]) -> dict[str, int] | None:
         if str(fulfillment.get("status") or "").lower() in _VOID_FULFILLMENT_STATES:
             continue
         for item in fulfillment.get("line_items") or []:
-            if isinstance(item, Mapping) and (line_id := _id(item.get("id"))):
+            if isinstance(item, Mapping) and (line_id := numeric_id(item.get("id"))):
                 shipped[line_id] = shipped.get(line_id, 0) + _int(item.get("quantity"))
     return shipped
 
 
 def _line_item(item: Mapping[str, Any], shipped: dict[str, int] | None) -> LineItem | None:
-    line_id = _id(item.get("id"))
+    line_id = numeric_id(item.get("id"))
     if line_id is None:
         return None
     quantity = _int(item.get("quantity"))
@@ -100,15 +73,15 @@ def _line_item(item: Mapping[str, Any], shipped: dict[str, int] | None) -> LineI
     return LineItem(
         id=line_id,
         title=str(item.get("title") or item.get("name") or ""),
-        variant_id=_id(item.get("variant_id")),
+        variant_id=numeric_id(item.get("variant_id")),
         variant_title=text(item.get("variant_title")),
-        product_id=_id(item.get("product_id")),
+        product_id=numeric_id(item.get("product_id")),
         product_type=text(item.get("product_type")),
         sku=text(item.get("sku")),
         quantity=quantity,
         fulfilled_quantity=max(0, min(quantity, fulfilled)),
-        price=_money(item.get("price")),
-        total_discount=_money(item.get("total_discount")),
+        price=money(item.get("price")),
+        total_discount=money(item.get("total_discount")),
     )
 
 
@@ -147,7 +120,7 @@ def order_customer(payload: Mapping[str, Any]) -> OrderCustomer | None:
     if not isinstance(raw, Mapping):
         return None
     return OrderCustomer(
-        id=_id(raw.get("id")),
+        id=numeric_id(raw.get("id")),
         email=_email(raw.get("email")),
         first_name=text(raw.get("first_name")),
         last_name=text(raw.get("last_name")),
@@ -157,7 +130,7 @@ def order_customer(payload: Mapping[str, Any]) -> OrderCustomer | None:
 
 def map_order(tenant_id: str, payload: Mapping[str, Any]) -> Order:
     """The `Order` this payload describes (`source="webhook"`)."""
-    shopify_id = _id(payload.get("id"))
+    shopify_id = numeric_id(payload.get("id"))
     if shopify_id is None:
         raise OrderPayloadError("order payload has no id")
     updated_at = parse_time(payload.get("updated_at"))
@@ -190,9 +163,9 @@ def map_order(tenant_id: str, payload: Mapping[str, Any]) -> Order:
         fulfillment_status=text(payload.get("fulfillment_status")),
         tags=split_tags(payload.get("tags")),
         currency=text(payload.get("currency")) or "USD",
-        subtotal_price=_money(payload.get("subtotal_price")),
-        total_price=_money(payload.get("total_price")),
-        total_discounts=_money(payload.get("total_discounts")),
+        subtotal_price=money(payload.get("subtotal_price")),
+        total_price=money(payload.get("total_price")),
+        total_discounts=money(payload.get("total_discounts")),
         shipping_address=address(payload.get("shipping_address"), "first_name", "last_name"),
         fulfilled_at=fulfilled_at,
         delivered_at=delivered_at,

@@ -35,6 +35,7 @@ from app.services.shopify_session import (
 from app.services.token_cipher import TokenCipher, TokenDecryptionError
 from app.services.webhooks.context import HandlerError, WebhookContext
 from app.shopify.client import RetryPolicy, ShopifyAdminClient
+from app.shopify.documents.shop import INSTALLATION_CHECK, ORDER_CHECK
 from app.shopify.errors import (
     ShopifyAuthError,
     ShopifyGraphQLError,
@@ -56,8 +57,6 @@ CHECK_RETRY = RetryPolicy(
     connect_timeout=3.0,
     read_timeout=10.0,
 )
-INSTALLATION_CHECK = "query AppInstallationCheck { shop { id } }"
-ORDER_CHECK = "query OrderOrigin($id: ID!) { order(id: $id) { id } }"
 ORDER_GID_PREFIX = "gid://shopify/Order/"
 
 

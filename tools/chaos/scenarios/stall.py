@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from app.main import HEALTH_TIMEOUT_SECONDS
+from app.http.health import HEALTH_TIMEOUT_SECONDS
 from tools.chaos.environment import Stack, eventually
 from tools.chaos.figures import Figures
 

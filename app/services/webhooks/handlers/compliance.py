@@ -26,6 +26,7 @@ from app.models.integration import IntegrationStatus
 from app.services.alerts import SHOP_REDACT_REFUSED_ALERT, SHOP_REDACT_REFUSED_FIELD
 from app.services.integrations import mark_uninstalled
 from app.services.shopify_session import IntegrationNotConnected
+from app.services.shopify_values import numeric_id
 from app.services.webhooks.context import WebhookContext
 from app.services.webhooks.redaction import pseudonym_email, scrub_payload
 from app.services.webhooks.shopify_checks import stored_token_accepted
@@ -39,8 +40,7 @@ def _customer_identity(payload: dict[str, Any]) -> tuple[str | None, str | None,
     customer = payload.get("customer")
     if not isinstance(customer, dict):
         return None, None, None
-    raw_id = customer.get("id")
-    customer_id = None if raw_id in (None, "") else str(raw_id).rsplit("/", 1)[-1]
+    customer_id = numeric_id(customer.get("id"))
     email = str(customer["email"]).strip().lower() if customer.get("email") else None
     phone = str(customer["phone"]).strip() if customer.get("phone") else None
     return customer_id, email, phone
@@ -49,7 +49,7 @@ def _customer_identity(payload: dict[str, Any]) -> tuple[str | None, str | None,
 def _order_ids(values: Any) -> list[str]:
     if not isinstance(values, list):
         return []
-    return [str(value).rsplit("/", 1)[-1] for value in values if value not in (None, "")]
+    return [number for value in values if (number := numeric_id(value)) is not None]
 
 
 def _orders_filter(

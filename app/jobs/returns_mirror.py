@@ -1,0 +1,29 @@
+"""Background work of returns: the Shopify mirror (outbox) worker and the ledger release sweeper."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.config import Settings
+from app.jobs.runner import Worker
+from app.services.returns.ledger import LedgerReleaseSweeper
+from app.services.returns.shopify_mirror import (
+    MIRROR_RETRY,
+    ReturnMirrorWorker,
+    ShopifyGraphQL,
+)
+from app.services.shopify_session import IntegrationNotConnected, admin_client_for
+
+
+def workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) -> list[Worker]:
+    """The mirror worker wired to the per-tenant Admin API client, and the release sweeper."""
+
+    async def client_for(tenant_id: str) -> ShopifyGraphQL | None:
+        try:
+            client = await admin_client_for(tenant_id, settings, http)
+        except IntegrationNotConnected:
+            return None
+        client.retry = MIRROR_RETRY
+        return client
+
+    return [ReturnMirrorWorker(worker_id, client_for), LedgerReleaseSweeper()]

@@ -1,0 +1,48 @@
+"""The Admin GraphQL documents of the Returns API the mirror sends (app/services/returns/shopify_mirror.py)."""
+
+from __future__ import annotations
+
+# Shopify refuses a query whose requested cost exceeds 1000 points; with 5 fulfillments of up to
+# 50 lines a page costs 2 + 5 * (1 + 2 + 50 * 3) + 1 = 768. More fulfillments are paged.
+RETURNABLE_FULFILLMENTS = """
+query ($orderId: ID!, $after: String) {
+  returnableFulfillments(orderId: $orderId, first: 5, after: $after) {
+    nodes { returnableFulfillmentLineItems(first: 50) { nodes { quantity
+      fulfillmentLineItem { id lineItem { id } } } } }
+    pageInfo { hasNextPage endCursor } } }
+"""
+MAX_FULFILLMENT_PAGES = 20
+RETURN_REQUEST = """
+mutation ($input: ReturnRequestInput!) { returnRequest(input: $input) {
+  return { id status } userErrors { field code message } } }
+"""
+RETURN_APPROVE = """
+mutation ($input: ReturnApproveRequestInput!) { returnApproveRequest(input: $input) {
+  return { id status } userErrors { field code message } } }
+"""
+RETURN_DECLINE = """
+mutation ($input: ReturnDeclineRequestInput!) { returnDeclineRequest(input: $input) {
+  return { id status } userErrors { field code message } } }
+"""
+RETURN_CANCEL = """
+mutation ($id: ID!) { returnCancel(id: $id) { return { id status } userErrors { field message } } }
+"""
+RETURN_PROCESS = """
+mutation ($input: ReturnProcessInput!) { returnProcess(input: $input) {
+  return { id status } userErrors { field code message } } }
+"""
+
+
+# The order's newest returns (the lost one is among them). Cost: 2 + 10 * (1 + 25 * 2) = 512.
+# A lost return with more lines, or older than ten others, is not found: the request is sent
+# again and Shopify refuses it (the units are taken), a visible failure rather than a duplicate.
+ORDER_RETURNS = """
+query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { id
+  returnLineItems(first: 25) {
+    nodes { quantity ... on ReturnLineItem { fulfillmentLineItem { id } } } } } } } }
+"""
+
+RETURN_STATE = """
+query ($id: ID!) { return(id: $id) { id status
+  returnLineItems(first: 100) { nodes { id processableQuantity } } } }
+"""
