@@ -41,7 +41,7 @@ RECOVERY_BOUND_SECONDS = 20.0
 ORDERS = 3
 
 TENANT_QUERY = "{ tenant { id shopDomain returnPolicy { windowDays } } }"
-ORDERS_QUERY = "{ orders(first: 10) { nodes { id name email totalPrice } } }"
+ORDERS_QUERY = "{ orders(first: 10) { nodes { id name email totalPrice { amount } } } }"
 RETURNS_QUERY = "{ returns(first: 10) { nodes { id status } } }"
 POLICY_MUTATION = """
 mutation Policy($days: Int!) {
@@ -53,7 +53,7 @@ mutation Policy($days: Int!) {
 """
 LOOKUP_QUERY = """
 query Lookup($number: String!, $email: String!) {
-  lookupOrder(orderNumber: $number, customerEmail: $email) { id name totalPrice }
+  lookupOrder(orderNumber: $number, customerEmail: $email) { id name totalPrice { amount } }
 }
 """
 

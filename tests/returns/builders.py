@@ -30,7 +30,7 @@ _ids = itertools.count(7_100_000_000_001)
 
 RETURN_FIELDS = """
   id orderId orderNumber status returnMethod resolutionType exchangeVariantId
-  items { lineItemId quantity reason note unitPrice condition restock }
+  items { lineItemId quantity reason note unitPrice { amount currencyCode } condition restock }
 """
 
 CREATE_RETURN = f"""
@@ -86,6 +86,7 @@ async def shop_order(
     created_at: datetime | None = None,
     delivered_at: datetime | None = None,
     tags: list[str] | None = None,
+    currency: str = "USD",
 ) -> Order:
     shopify_id = str(next(_ids))
     created = created_at or utcnow() - timedelta(days=5)
@@ -103,6 +104,7 @@ async def shop_order(
         financial_status="paid",
         fulfillment_status="fulfilled",
         tags=tags or [],
+        currency=currency,
         subtotal_price=total,
         total_price=total,
         created_at=created,
@@ -111,6 +113,20 @@ async def shop_order(
     )
     await order.insert()
     return order
+
+
+async def decide(
+    client: httpx.AsyncClient, headers: dict[str, str], return_id: str, *mutations: str
+) -> None:
+    """Runs each merchant mutation that takes only the return's id, in order; each must pass."""
+    for name in mutations:
+        body = await graphql(
+            client,
+            f"mutation($id: ID!) {{ {name}(id: $id) {{ userErrors {{ code }} }} }}",
+            {"id": return_id},
+            headers,
+        )
+        assert body["data"][name]["userErrors"] == [], body
 
 
 def portal(tenant_id: str) -> dict[str, str]:

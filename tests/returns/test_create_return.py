@@ -44,7 +44,7 @@ async def test_creates_a_requested_return_like_the_runbook(
             "quantity": 1,
             "reason": "DEFECTIVE",
             "note": "Seam split",
-            "unitPrice": "19.99",
+            "unitPrice": {"amount": "19.99", "currencyCode": "USD"},
             "condition": None,
             "restock": None,
         }

@@ -1,4 +1,5 @@
-"""Resolving computes exact Decimal amounts, rounded once per amount to cents (ROUND_HALF_UP)."""
+"""Resolving computes exact Decimal amounts, rounded once per amount (ROUND_HALF_UP) to the minor
+unit of the return's currency: cents for USD, whole yen, thousandths of a Kuwaiti dinar."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from decimal import Decimal
 import httpx
 
 from app.db import Database
+from app.models.money import round_to_minor_unit
 from app.models.return_policy import ResolutionType, ReturnPolicy
 from app.models.return_request import ItemCondition, ReturnItem, ReturnReason
-from app.services.returns.resolution import compute_outcome, to_cents
+from app.services.returns.resolution import compute_outcome
 from tests.factories import graphql, make_tenant, merchant_headers
-from tests.returns.builders import create, line, return_input, shop_order
+from tests.returns.builders import create, decide, line, return_input, shop_order
 
 
 def item(quantity: int, price: str, discount: str = "0", **extra: object) -> ReturnItem:
@@ -25,16 +27,34 @@ def item(quantity: int, price: str, discount: str = "0", **extra: object) -> Ret
     )
 
 
-def test_rounding_is_half_up_to_cents() -> None:
-    assert to_cents(Decimal("0.005")) == Decimal("0.01")
-    assert to_cents(Decimal("0.015")) == Decimal("0.02")
-    assert to_cents(Decimal("2.344999")) == Decimal("2.34")
+def test_rounding_is_half_up_to_the_minor_unit() -> None:
+    assert round_to_minor_unit(Decimal("0.005"), "USD") == Decimal("0.01")
+    assert round_to_minor_unit(Decimal("0.015"), "USD") == Decimal("0.02")
+    assert round_to_minor_unit(Decimal("2.344999"), "USD") == Decimal("2.34")
+    assert str(round_to_minor_unit(Decimal("1499.5"), "JPY")) == "1500"
+    assert str(round_to_minor_unit(Decimal("12.3455"), "KWD")) == "12.346"
+    assert str(round_to_minor_unit(Decimal("7"), "EUR")) == "7.00"
+    assert str(round_to_minor_unit(Decimal("7"), "not-a-currency")) == "7.00"
+
+
+def test_yen_are_whole_and_dinars_keep_three_places() -> None:
+    policy = ReturnPolicy(restocking_fee_percent=Decimal("15"))
+    yen = compute_outcome(ResolutionType.REFUND, [item(3, "1999")], policy, currency="JPY")
+    # 5997 x 15% = 899.55 -> 900 yen (not 899.55: there are no sen)
+    assert (str(yen.items_total), str(yen.restocking_fee), str(yen.refund_amount)) == (
+        "5997",
+        "900",
+        "5097",
+    )
+    dinars = compute_outcome(ResolutionType.REFUND, [item(1, "12.345")], policy, currency="KWD")
+    # 12.345 x 15% = 1.85175 -> 1.852 (rounding to cents would have lost the fils)
+    assert (str(dinars.restocking_fee), str(dinars.refund_amount)) == ("1.852", "10.493")
 
 
 def test_refund_less_per_unit_discount_and_restocking_fee() -> None:
     policy = ReturnPolicy(restocking_fee_percent=Decimal("15"))
     items = [item(2, "19.99", "1.00"), item(1, "0.10")]
-    outcome = compute_outcome(ResolutionType.REFUND, items, policy)
+    outcome = compute_outcome(ResolutionType.REFUND, items, policy, currency="USD")
     assert outcome.items_total == Decimal("38.08")  # 2 x 18.99 + 0.10
     assert outcome.restocking_fee == Decimal("5.71")  # 5.712
     assert outcome.refund_amount == Decimal("32.37")
@@ -46,7 +66,10 @@ def test_discount_split_over_three_units_is_exact_for_the_whole_line() -> None:
     # A 10.00 discount on 3 units: each unit carries 3.333..., the whole line exactly 10.00.
     unit_discount = Decimal("10.00") / 3
     outcome = compute_outcome(
-        ResolutionType.REFUND, [item(3, "20.00", str(unit_discount))], ReturnPolicy()
+        ResolutionType.REFUND,
+        [item(3, "20.00", str(unit_discount))],
+        ReturnPolicy(),
+        currency="USD",
     )
     assert outcome.refund_amount == Decimal("50.00")
 
@@ -55,7 +78,9 @@ def test_store_credit_adds_bonus_on_the_refund_base() -> None:
     policy = ReturnPolicy(
         restocking_fee_percent=Decimal("10"), store_credit_bonus_percent=Decimal("12.5")
     )
-    outcome = compute_outcome(ResolutionType.STORE_CREDIT, [item(1, "33.33")], policy)
+    outcome = compute_outcome(
+        ResolutionType.STORE_CREDIT, [item(1, "33.33")], policy, currency="USD"
+    )
     assert outcome.restocking_fee == Decimal("3.33")
     assert outcome.store_credit_amount == Decimal("33.75")  # 30.00 + 3.75
     assert outcome.refund_amount == Decimal("0.00")
@@ -64,7 +89,11 @@ def test_store_credit_adds_bonus_on_the_refund_base() -> None:
 def test_exchange_has_no_fee_and_records_the_variant() -> None:
     policy = ReturnPolicy(restocking_fee_percent=Decimal("50"))
     outcome = compute_outcome(
-        ResolutionType.EXCHANGE, [item(1, "10.00")], policy, exchange_variant_id="77"
+        ResolutionType.EXCHANGE,
+        [item(1, "10.00")],
+        policy,
+        currency="USD",
+        exchange_variant_id="77",
     )
     assert outcome.exchange_variant_id == "77"
     assert outcome.restocking_fee == Decimal("0.00")
@@ -73,7 +102,7 @@ def test_exchange_has_no_fee_and_records_the_variant() -> None:
 
 def test_missing_items_are_not_refunded() -> None:
     items = [item(1, "10.00"), item(1, "5.00", condition=ItemCondition.MISSING)]
-    outcome = compute_outcome(ResolutionType.REFUND, items, ReturnPolicy())
+    outcome = compute_outcome(ResolutionType.REFUND, items, ReturnPolicy(), currency="USD")
     assert outcome.refund_amount == Decimal("10.00")
 
 
@@ -90,18 +119,13 @@ async def test_resolve_over_http_records_the_outcome(
     order = await shop_order(tenant.id, 1001, [line(quantity=3, price="19.99", discount="3.00")])
     payload = await create(client, tenant.id, return_input(order, [(order.line_items[0].id, 2)]))
     return_id = payload["return"]["id"]
-    for mutation in ("approveReturn", "markReturnReceived"):
-        await graphql(
-            client,
-            f"mutation($id: ID!) {{ {mutation}(id: $id) {{ userErrors {{ code }} }} }}",
-            {"id": return_id},
-            headers,
-        )
+    await decide(client, headers, return_id, "approveReturn", "markReturnReceived")
     body = await graphql(
         client,
         """mutation($id: ID!) { resolveReturn(id: $id) { return { status resolvedAt
-            outcome { resolutionType currency itemsTotal restockingFee refundAmount
-              storeCreditAmount } } userErrors { code } } }""",
+            outcome { resolutionType currencyCode itemsTotal { amount currencyCode }
+              restockingFee { amount } refundAmount { amount }
+              storeCreditAmount { amount } } } userErrors { code } } }""",
         {"id": return_id},
         headers,
     )
@@ -111,11 +135,11 @@ async def test_resolve_over_http_records_the_outcome(
     # 2 x (19.99 - 1.00) = 37.98; fee 3.798 -> 3.80; refund 34.18
     assert resolved["outcome"] == {
         "resolutionType": "REFUND",
-        "currency": "USD",
-        "itemsTotal": "37.98",
-        "restockingFee": "3.80",
-        "refundAmount": "34.18",
-        "storeCreditAmount": "0.00",
+        "currencyCode": "USD",
+        "itemsTotal": {"amount": "37.98", "currencyCode": "USD"},
+        "restockingFee": {"amount": "3.80"},
+        "refundAmount": {"amount": "34.18"},
+        "storeCreditAmount": {"amount": "0.00"},
     }
     stored = await db.db["returns"].find_one({"tenant_id": tenant.id})
     assert stored is not None

@@ -15,7 +15,7 @@ from tests.factories import graphql, make_tenant, merchant_headers
 from tests.returns.builders import create, line, return_input, shop_order
 
 PAYLOAD = """{ return { id status declineReason history { actor fromStatus toStatus note }
-  items { lineItemId condition restock } outcome { refundAmount } }
+  items { lineItemId condition restock } outcome { refundAmount { amount } } }
   userErrors { field code message } }"""
 MUTATIONS = {
     "approve": f'mutation($id: ID!) {{ approveReturn(id: $id, note: "ok") {PAYLOAD} }}',

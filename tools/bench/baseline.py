@@ -158,7 +158,7 @@ def _line_item(line: JSON) -> JSON:
         "title": line.get("title"),
         "sku": line.get("sku"),
         "quantity": line.get("quantity"),
-        "price": _decimal(line.get("price")),
+        "price": {"amount": _decimal(line.get("price"))},
     }
 
 
@@ -167,7 +167,7 @@ def _order(order: JSON) -> JSON:
         "id": order["shopify_id"],
         "name": order["name"],
         "email": order.get("email"),
-        "totalPrice": _decimal(order.get("total_price")),
+        "totalPrice": {"amount": _decimal(order.get("total_price"))},
         "lineItems": [_line_item(line) for line in order.get("line_items", [])],
     }
 

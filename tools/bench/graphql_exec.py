@@ -31,12 +31,14 @@ from app.graphql.order.types import Order as OrderType
 from app.models import Order
 from app.models.order import LineItem, OrderCustomer
 
-# 15 scalars + customer { email firstName } + lineItems { id quantity } = 19 leaf fields.
+# 12 scalars + 3 amounts (MoneyV2) + customer { email firstName } + lineItems { id quantity }
+# = 19 leaf fields.
 QUERY = """
 query BenchOrders {
   orders {
     id adminGraphqlApiId orderNumber name email financialStatus fulfillmentStatus tags
-    currency subtotalPrice totalPrice totalDiscounts createdAt updatedAt deliveredAt
+    currencyCode subtotalPrice { amount } totalPrice { amount } totalDiscounts { amount }
+    createdAt updatedAt deliveredAt
     customer { email firstName }
     lineItems { id quantity }
   }
@@ -49,10 +51,11 @@ scalar Decimal
 scalar DateTime
 type OrderCustomer { email: String firstName: String }
 type LineItem { id: ID! quantity: Int! }
+type MoneyV2 { amount: Decimal! currencyCode: String! }
 type Order {
   id: ID! adminGraphqlApiId: String orderNumber: String! name: String! email: String
-  financialStatus: String fulfillmentStatus: String tags: [String!]! currency: String!
-  subtotalPrice: Decimal! totalPrice: Decimal! totalDiscounts: Decimal!
+  financialStatus: String fulfillmentStatus: String tags: [String!]! currencyCode: String!
+  subtotalPrice: MoneyV2! totalPrice: MoneyV2! totalDiscounts: MoneyV2!
   createdAt: DateTime! updatedAt: DateTime! deliveredAt: DateTime
   customer: OrderCustomer lineItems: [LineItem!]!
 }
@@ -119,10 +122,10 @@ def _plain_row(record: Order) -> dict[str, Any]:
         "financialStatus": record.financial_status,
         "fulfillmentStatus": record.fulfillment_status,
         "tags": record.tags,
-        "currency": record.currency,
-        "subtotalPrice": record.subtotal_price,
-        "totalPrice": record.total_price,
-        "totalDiscounts": record.total_discounts,
+        "currencyCode": record.currency,
+        "subtotalPrice": {"amount": record.subtotal_price, "currencyCode": record.currency},
+        "totalPrice": {"amount": record.total_price, "currencyCode": record.currency},
+        "totalDiscounts": {"amount": record.total_discounts, "currencyCode": record.currency},
         "createdAt": record.created_at,
         "updatedAt": record.updated_at,
         "deliveredAt": record.delivered_at,

@@ -59,7 +59,7 @@ query BenchReturns($first: Int!) {
     nodes {
       id status orderNumber customerEmail createdAt
       items { lineItemId quantity reason }
-      order { id name email totalPrice lineItems { id title sku quantity price } }
+      order { id name email totalPrice { amount } lineItems { id title sku quantity price { amount } } }
     }
     pageInfo { hasNextPage }
   }
@@ -280,7 +280,7 @@ async def introspect(http: httpx.AsyncClient, url: str) -> SchemaView:
 
 # What the baseline's lookup answers; the GraphQL query asks for the same where the type has it.
 LOOKUP_FIELDS = ("id", "name", "createdAt")
-LOOKUP_LINE_FIELDS = ("id", "title", "sku", "quantity", "price", "returnableQuantity")
+LOOKUP_LINE_FIELDS = ("id", "title", "sku", "quantity", "price { amount }", "returnableQuantity")
 
 
 def comparable_selection(schema: SchemaView, type_name: str) -> str:
@@ -288,7 +288,11 @@ def comparable_selection(schema: SchemaView, type_name: str) -> str:
     lines = schema.field(type_name, "lineItems")
     if lines is not None:
         line_type = schema.named(lines["type"])["name"]
-        inner = [name for name in LOOKUP_LINE_FIELDS if schema.field(line_type, name)]
+        inner = [
+            selection
+            for selection in LOOKUP_LINE_FIELDS
+            if schema.field(line_type, selection.split()[0])
+        ]
         if inner:
             parts.append("lineItems { " + " ".join(inner) + " }")
     return " ".join(parts) if len(parts) > len(LOOKUP_FIELDS) else ""

@@ -8,13 +8,14 @@ the hottest list in the API. Only fields that load something keep a resolver.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app.graphql.core.context import Info
+from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
 from app.models import Order as OrderRecord
+from app.models.money import currency_code
 from app.models.order import LineItem as LineItemRecord
 from app.models.order import OrderCustomer as OrderCustomerRecord
 
@@ -52,11 +53,11 @@ class LineItem:
     sku: str | None
     quantity: int
     fulfilled_quantity: int
-    price: Decimal = strawberry.field(description="Unit price.")
-    total_discount: Decimal = strawberry.field(description="Discounts allocated to the line.")
+    price: MoneyV2 = strawberry.field(description="Unit price.")
+    total_discount: MoneyV2 = strawberry.field(description="Discounts allocated to the line.")
 
     @classmethod
-    def from_record(cls, record: LineItemRecord) -> LineItem:
+    def from_record(cls, record: LineItemRecord, currency: str) -> LineItem:
         return cls(
             id=strawberry.ID(record.id),
             title=record.title,
@@ -67,8 +68,8 @@ class LineItem:
             sku=record.sku,
             quantity=record.quantity,
             fulfilled_quantity=record.fulfilled_quantity,
-            price=record.price,
-            total_discount=record.total_discount,
+            price=money_v2(record.price, currency),
+            total_discount=money_v2(record.total_discount, currency),
         )
 
 
@@ -87,10 +88,11 @@ class Order:
     financial_status: str | None
     fulfillment_status: str | None
     tags: list[str]
-    currency: str
-    subtotal_price: Decimal
-    total_price: Decimal
-    total_discounts: Decimal
+    currency: str = strawberry.field(deprecation_reason="Use `currencyCode`.")
+    currency_code: CurrencyCodeEnum  # type: ignore[valid-type]
+    subtotal_price: MoneyV2
+    total_price: MoneyV2
+    total_discounts: MoneyV2
     created_at: datetime
     updated_at: datetime
     delivered_at: datetime | None
@@ -105,14 +107,15 @@ class Order:
             name=record.name,
             email=record.email,
             customer=OrderCustomer.from_record(record.customer) if record.customer else None,
-            line_items=[LineItem.from_record(item) for item in record.line_items],
+            line_items=[LineItem.from_record(item, record.currency) for item in record.line_items],
             financial_status=record.financial_status,
             fulfillment_status=record.fulfillment_status,
             tags=record.tags,
             currency=record.currency,
-            subtotal_price=record.subtotal_price,
-            total_price=record.total_price,
-            total_discounts=record.total_discounts,
+            currency_code=currency_code(record.currency),
+            subtotal_price=money_v2(record.subtotal_price, record.currency),
+            total_price=money_v2(record.total_price, record.currency),
+            total_discounts=money_v2(record.total_discounts, record.currency),
             created_at=record.created_at,
             updated_at=record.updated_at,
             delivered_at=record.delivered_at,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 import strawberry
 
 from app.graphql.core.context import Info
 from app.graphql.core.errors import UserError
+from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
 from app.graphql.returns.enums import (
     ReturnIneligibilityEnum,
     ReturnReasonEnum,
@@ -17,6 +17,7 @@ from app.graphql.returns.enums import (
 from app.graphql.returns.types import ReturnItem
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum
 from app.models import Return as ReturnRecord
+from app.models.money import currency_code
 from app.services.returns.create import RequestedItem, ReturnRequest
 from app.services.returns.policy import LineEligibility
 from app.services.returns.portal import PortalLookup
@@ -44,7 +45,9 @@ class PortalReturn:
 
     @strawberry.field
     def items(self) -> list[ReturnItem]:
-        return [ReturnItem(record=item) for item in self.record.items]
+        return [
+            ReturnItem(record=item, currency=self.record.currency) for item in self.record.items
+        ]
 
     @strawberry.field
     def return_method(self) -> ReturnMethodEnum:  # type: ignore[valid-type]
@@ -70,6 +73,7 @@ class PortalReturn:
 @strawberry.type
 class PortalLineItem:
     record: strawberry.Private[LineEligibility]
+    currency: strawberry.Private[str]  # the order's
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -104,8 +108,8 @@ class PortalLineItem:
         return self.record.returnable_quantity
 
     @strawberry.field
-    def price(self) -> Decimal:
-        return self.record.line.price
+    def price(self) -> MoneyV2:
+        return money_v2(self.record.line.price, self.currency)
 
     @strawberry.field
     def eligible(self) -> bool:
@@ -148,13 +152,18 @@ class PortalOrder:
     def fulfillment_status(self) -> str | None:
         return self.record.eligibility.order.fulfillment_status
 
-    @strawberry.field
+    @strawberry.field(deprecation_reason="Use `currencyCode`.")
     def currency(self) -> str:
         return self.record.eligibility.order.currency
 
     @strawberry.field
-    def total_price(self) -> Decimal:
-        return self.record.eligibility.order.total_price
+    def currency_code(self) -> CurrencyCodeEnum:  # type: ignore[valid-type]
+        return currency_code(self.record.eligibility.order.currency)
+
+    @strawberry.field
+    def total_price(self) -> MoneyV2:
+        order = self.record.eligibility.order
+        return money_v2(order.total_price, order.currency)
 
     @strawberry.field
     def eligible(self) -> bool:
@@ -170,7 +179,10 @@ class PortalOrder:
 
     @strawberry.field
     def line_items(self) -> list[PortalLineItem]:
-        return [PortalLineItem(record=line) for line in self.record.eligibility.lines]
+        currency = self.record.eligibility.order.currency
+        return [
+            PortalLineItem(record=line, currency=currency) for line in self.record.eligibility.lines
+        ]
 
     @strawberry.field
     def allowed_resolutions(self) -> list[ResolutionTypeEnum]:  # type: ignore[valid-type]

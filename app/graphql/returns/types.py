@@ -9,6 +9,7 @@ import strawberry
 
 from app.graphql.core.context import Info
 from app.graphql.core.errors import UserError
+from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
 from app.graphql.order.types import Order
 from app.graphql.returns.enums import (
     ItemConditionEnum,
@@ -18,6 +19,7 @@ from app.graphql.returns.enums import (
 )
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, Tenant
 from app.models import Return as ReturnRecord
+from app.models.money import currency_code
 from app.models.return_request import ReturnItem as ReturnItemRecord
 from app.models.return_request import ReturnOutcome as ReturnOutcomeRecord
 from app.models.return_request import ReturnTransition as ReturnTransitionRecord
@@ -29,6 +31,7 @@ from app.services.returns.analytics import ReturnsAnalytics as ReturnsAnalyticsR
 @strawberry.type
 class ReturnItem:
     record: strawberry.Private[ReturnItemRecord]
+    currency: strawberry.Private[str]  # the return's (its order's)
 
     @strawberry.field
     def line_item_id(self) -> strawberry.ID:
@@ -59,8 +62,8 @@ class ReturnItem:
         return self.record.note
 
     @strawberry.field
-    def unit_price(self) -> Decimal:
-        return self.record.unit_price
+    def unit_price(self) -> MoneyV2:
+        return money_v2(self.record.unit_price, self.currency)
 
     @strawberry.field
     def condition(self) -> ItemConditionEnum | None:  # type: ignore[valid-type]
@@ -104,25 +107,29 @@ class ReturnOutcome:
     def resolution_type(self) -> ResolutionTypeEnum:  # type: ignore[valid-type]
         return self.record.resolution_type
 
-    @strawberry.field
+    @strawberry.field(deprecation_reason="Use `currencyCode`, or the amounts' own.")
     def currency(self) -> str:
         return self.record.currency
 
     @strawberry.field
-    def items_total(self) -> Decimal:
-        return self.record.items_total
+    def currency_code(self) -> CurrencyCodeEnum:  # type: ignore[valid-type]
+        return currency_code(self.record.currency)
 
     @strawberry.field
-    def restocking_fee(self) -> Decimal:
-        return self.record.restocking_fee
+    def items_total(self) -> MoneyV2:
+        return money_v2(self.record.items_total, self.record.currency)
 
     @strawberry.field
-    def refund_amount(self) -> Decimal:
-        return self.record.refund_amount
+    def restocking_fee(self) -> MoneyV2:
+        return money_v2(self.record.restocking_fee, self.record.currency)
 
     @strawberry.field
-    def store_credit_amount(self) -> Decimal:
-        return self.record.store_credit_amount
+    def refund_amount(self) -> MoneyV2:
+        return money_v2(self.record.refund_amount, self.record.currency)
+
+    @strawberry.field
+    def store_credit_amount(self) -> MoneyV2:
+        return money_v2(self.record.store_credit_amount, self.record.currency)
 
     @strawberry.field
     def exchange_variant_id(self) -> str | None:
@@ -180,7 +187,9 @@ class Return:
 
     @strawberry.field
     def items(self) -> list[ReturnItem]:
-        return [ReturnItem(record=item) for item in self.record.items]
+        return [
+            ReturnItem(record=item, currency=self.record.currency) for item in self.record.items
+        ]
 
     @strawberry.field
     def return_method(self) -> ReturnMethodEnum:  # type: ignore[valid-type]
@@ -314,13 +323,15 @@ class ReturnsAnalytics:
     def by_product(self) -> list[ReturnsAnalyticsBucket]:
         return [ReturnsAnalyticsBucket(record=b) for b in self.record.by_product]
 
-    @strawberry.field(description="Sum of the refund amounts of resolved returns.")
-    def refund_total(self) -> Decimal:
-        return self.record.refund_total
+    @strawberry.field(
+        description="Refund amounts of resolved returns, one sum per currency (by currency code)."
+    )
+    def refund_total(self) -> list[MoneyV2]:
+        return [money_v2(amount, code) for code, amount in self.record.refund_total.items()]
 
-    @strawberry.field
-    def store_credit_total(self) -> Decimal:
-        return self.record.store_credit_total
+    @strawberry.field(description="Store credit of resolved returns, one sum per currency.")
+    def store_credit_total(self) -> list[MoneyV2]:
+        return [money_v2(amount, code) for code, amount in self.record.store_credit_total.items()]
 
     @strawberry.field
     def resolved(self) -> int:

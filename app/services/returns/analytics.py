@@ -4,7 +4,8 @@ Every pipeline starts with `$match: {tenant_id, ...}` on an indexed prefix:
 orders by (tenant_id, created_at), returns by (tenant_id, order_created_at) (the order's creation
 time, copied onto the return when it is created). Active returns are those not declined or
 canceled: they count towards the return rates, reasons, resolutions and products; `byStatus`
-counts every return. Ratios are Decimals rounded to 4 places (ROUND_HALF_UP), money to cents.
+counts every return. Ratios are Decimals rounded to 4 places (ROUND_HALF_UP); money is summed per
+currency (amounts in different currencies are never added) and rounded to each one's minor unit.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 from bson.decimal128 import Decimal128
 
 from app.models import Order, Return
+from app.models.money import round_to_minor_unit
 from app.models.return_request import ACTIVE_RETURN_STATUSES, ReturnStatus
-from app.services.returns.resolution import to_cents
 
 RATIO = Decimal("0.0001")
 _ACTIVE = sorted(status.value for status in ACTIVE_RETURN_STATUSES)
@@ -44,8 +45,8 @@ class ReturnsAnalytics:
     by_reason: list[Bucket]
     by_resolution: list[Bucket]
     by_product: list[Bucket]
-    refund_total: Decimal
-    store_credit_total: Decimal
+    refund_total: dict[str, Decimal]  # per currency code, in code order
+    store_credit_total: dict[str, Decimal]
     resolved: int
     average_resolution_seconds: Decimal | None
 
@@ -56,10 +57,17 @@ def _ratio(numerator: int, denominator: int) -> Decimal:
     return (Decimal(numerator) / Decimal(denominator)).quantize(RATIO, rounding=ROUND_HALF_UP)
 
 
-def _money(value: Any) -> Decimal:
+def _decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal128):
-        value = value.to_decimal()
-    return to_cents(Decimal(str(value or 0)))
+        return value.to_decimal()
+    return Decimal(str(value or 0))
+
+
+def _per_currency(rows: list[dict[str, Any]], key: str) -> dict[str, Decimal]:
+    """`{currency: sum}` of one summed field, each rounded to its currency's minor unit."""
+    return {
+        str(row["_id"]): round_to_minor_unit(_decimal(row[key]), str(row["_id"])) for row in rows
+    }
 
 
 def _range(start: datetime, end: datetime) -> dict[str, datetime]:
@@ -154,11 +162,11 @@ async def returns_analytics(tenant_id: str, start: datetime, end: datetime) -> R
             {"$match": {**base, "status": ReturnStatus.RESOLVED.value}},
             {
                 "$group": {
-                    "_id": None,
+                    "_id": {"$ifNull": ["$outcome.currency", "$currency"]},
                     "count": {"$sum": 1},
                     "refund": {"$sum": "$outcome.refund_amount"},
                     "credit": {"$sum": "$outcome.store_credit_amount"},
-                    "millis": {"$avg": {"$subtract": ["$resolved_at", "$created_at"]}},
+                    "millis": {"$sum": {"$subtract": ["$resolved_at", "$created_at"]}},
                 }
             },
         ],
@@ -170,8 +178,9 @@ async def returns_analytics(tenant_id: str, start: datetime, end: datetime) -> R
     resolutions = _buckets(by_resolution)
     active_returns = sum(b.count for b in resolutions)
     units_returned = sum(b.units for b in resolutions)
-    resolved = resolved_rows[0] if resolved_rows else None
-    millis = resolved.get("millis") if resolved else None
+    by_currency = sorted(resolved_rows, key=lambda row: str(row["_id"]))
+    resolved = sum(int(row["count"]) for row in by_currency)
+    millis = sum((_decimal(row["millis"]) for row in by_currency), Decimal(0))
     return ReturnsAnalytics(
         orders=int(order_totals["orders"]),
         units_sold=int(order_totals["units"]),
@@ -183,12 +192,12 @@ async def returns_analytics(tenant_id: str, start: datetime, end: datetime) -> R
         by_reason=_buckets(by_reason),
         by_resolution=resolutions,
         by_product=_buckets(by_product, lambda row: row.get("title") or row["_id"]),
-        refund_total=_money(resolved["refund"]) if resolved else Decimal("0.00"),
-        store_credit_total=_money(resolved["credit"]) if resolved else Decimal("0.00"),
-        resolved=int(resolved["count"]) if resolved else 0,
+        refund_total=_per_currency(by_currency, "refund"),
+        store_credit_total=_per_currency(by_currency, "credit"),
+        resolved=resolved,
         average_resolution_seconds=(
-            (Decimal(str(millis)) / 1000).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
-            if millis is not None
+            (millis / resolved / 1000).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+            if resolved
             else None
         ),
     )

@@ -1,30 +1,26 @@
 """What resolving a return is worth: refund, store credit or exchange, in exact Decimal.
 
-Rounding: every amount is quantized to cents with ROUND_HALF_UP (0.005 -> 0.01), once per amount:
+Rounding: every amount is rounded half up (0.005 -> 0.01) to the minor unit of the return's
+currency (yen to the unit, dollars to the cent, dinars to the fils), once per amount:
 - items total   = sum over items of quantity x (unit price - per-unit discount), rounded;
 - restocking fee = items total x restocking_fee_percent / 100, rounded (no fee on exchanges);
 - refund        = items total - restocking fee (never below zero);
 - store credit  = that refund base + base x store_credit_bonus_percent / 100 (bonus rounded).
-Items received with condition MISSING are not refunded. Cents assume a two-decimal currency.
+Items received with condition MISSING are not refunded.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from app.models.money import round_to_minor_unit
 from app.models.return_policy import ResolutionType, ReturnPolicy
 from app.models.return_request import ItemCondition, ReturnItem, ReturnOutcome
 
-CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
-ZERO = Decimal("0.00")
 
 
-def to_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def items_total(items: list[ReturnItem]) -> Decimal:
+def items_total(items: list[ReturnItem], currency: str) -> Decimal:
     total = sum(
         (
             Decimal(item.quantity) * (item.unit_price - item.unit_discount)
@@ -33,11 +29,11 @@ def items_total(items: list[ReturnItem]) -> Decimal:
         ),
         Decimal(0),
     )
-    return to_cents(max(total, Decimal(0)))
+    return round_to_minor_unit(max(total, Decimal(0)), currency)
 
 
-def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
-    return to_cents(amount * percent / HUNDRED)
+def percent_of(amount: Decimal, percent: Decimal, currency: str) -> Decimal:
+    return round_to_minor_unit(amount * percent / HUNDRED, currency)
 
 
 def compute_outcome(
@@ -45,31 +41,32 @@ def compute_outcome(
     items: list[ReturnItem],
     policy: ReturnPolicy,
     *,
-    currency: str = "USD",
+    currency: str,
     exchange_variant_id: str | None = None,
 ) -> ReturnOutcome:
-    """The recorded outcome of resolving a return under `policy`."""
-    total = items_total(items)
+    """The recorded outcome of resolving a return under `policy`, in the return's `currency`."""
+    total = items_total(items, currency)
+    zero = round_to_minor_unit(Decimal(0), currency)
     if resolution_type is ResolutionType.EXCHANGE:
         return ReturnOutcome(
             resolution_type=resolution_type,
             currency=currency,
             items_total=total,
-            restocking_fee=ZERO,
-            refund_amount=ZERO,
-            store_credit_amount=ZERO,
+            restocking_fee=zero,
+            refund_amount=zero,
+            store_credit_amount=zero,
             exchange_variant_id=exchange_variant_id,
         )
-    fee = percent_of(total, policy.restocking_fee_percent)
-    base = max(total - fee, ZERO)
+    fee = percent_of(total, policy.restocking_fee_percent, currency)
+    base = max(total - fee, zero)
     if resolution_type is ResolutionType.STORE_CREDIT:
-        credit = base + percent_of(base, policy.store_credit_bonus_percent)
+        credit = base + percent_of(base, policy.store_credit_bonus_percent, currency)
         return ReturnOutcome(
             resolution_type=resolution_type,
             currency=currency,
             items_total=total,
             restocking_fee=fee,
-            refund_amount=ZERO,
+            refund_amount=zero,
             store_credit_amount=credit,
         )
     return ReturnOutcome(
@@ -78,5 +75,5 @@ def compute_outcome(
         items_total=total,
         restocking_fee=fee,
         refund_amount=base,
-        store_credit_amount=ZERO,
+        store_credit_amount=zero,
     )
