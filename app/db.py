@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from app.clock import server_time_known, set_server_time
 from app.config import Settings
 from app.models import DOCUMENT_MODELS, write_concerns
 from app.observability.metrics import MongoPoolListener
+from app.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -36,24 +35,21 @@ SERVER_CLOCK_MAX_ROUND_TRIP_SECONDS = 0.5
 class Database:
     client: Mongo
     db: AsyncDatabase[dict[str, Any]]
-    _clock_reader: asyncio.Task[None] | None = field(default=None, repr=False)
+    _clock_reader: Periodic | None = field(default=None, repr=False)
 
     async def ping(self) -> None:
         await self.db.command("ping")
 
     def keep_reading_server_clock(self, interval: float = SERVER_CLOCK_INTERVAL_SECONDS) -> None:
-        async def read_every_interval() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                await read_server_clock(self.db)
+        async def read() -> None:
+            await read_server_clock(self.db)
 
-        self._clock_reader = asyncio.create_task(read_every_interval(), name="server-clock")
+        self._clock_reader = Periodic(read, interval, name="server-clock")
+        self._clock_reader.start()
 
     async def close(self) -> None:
         if self._clock_reader is not None:
-            self._clock_reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._clock_reader
+            await self._clock_reader.stop()
         await self.client.close()
 
 

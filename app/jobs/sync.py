@@ -9,7 +9,6 @@ lease alive with a heartbeat task. When the heartbeat finds the job gone from th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ import httpx
 from app.config import Settings
 from app.jobs.runner import Worker
 from app.models import SyncJob
+from app.periodic import Periodic
 from app.services.shopify_session import admin_client_for
 from app.services.sync import jobs
 from app.services.sync.engine import ClientFactory, SyncOptions, run_sync_job
@@ -84,7 +84,8 @@ class SyncWorker:
             name=f"sync-job:{job.id}",
         )
         lost = asyncio.Event()
-        beat = asyncio.create_task(self._heartbeat(job, run, lost), name=f"sync-heartbeat:{job.id}")
+        beat = self._heartbeat(job, run, lost)
+        beat.start()
         try:
             await run
         except asyncio.CancelledError:
@@ -94,25 +95,24 @@ class SyncWorker:
                 return
             raise
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            await beat.stop()
 
-    async def _heartbeat(
-        self, job: SyncJob, run: asyncio.Task[object], lost: asyncio.Event
-    ) -> None:
-        interval = max(0.05, self.options.lease_seconds / 3)
-        while not run.done():
-            await asyncio.sleep(interval)
-            try:
-                held = await jobs.extend_lease(job.id, self.worker_id, self.options.lease_seconds)
-            except Exception:  # a database hiccup: try again next beat, the lease has slack
-                logger.warning("heartbeat of sync job %s failed", job.id, exc_info=True)
-                continue
+    def _heartbeat(self, job: SyncJob, run: asyncio.Task[object], lost: asyncio.Event) -> Periodic:
+        """Extends the job's lease every third of it (a failed beat is retried at the next: the
+        lease has slack); when the lease is lost, stops the run."""
+
+        async def beat() -> bool:
+            if run.done():
+                return False
+            held = await jobs.extend_lease(job.id, self.worker_id, self.options.lease_seconds)
             if not held and not run.done():
                 lost.set()
                 run.cancel()
-                return
+                return False
+            return True
+
+        interval = max(0.05, self.options.lease_seconds / 3)
+        return Periodic(beat, interval, name=f"sync-heartbeat:{job.id}")
 
 
 class StaleSyncLockSweeper:

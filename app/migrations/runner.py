@@ -11,7 +11,6 @@ lock of a migrator that died (or lost the database) lapses within `LOCK_SECONDS`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import os
@@ -29,6 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
+from app.periodic import Periodic
 
 logger = logging.getLogger("app.migrations")
 
@@ -228,7 +228,7 @@ class _MigrationLock:
 
     def __init__(self, runner: MigrationRunner) -> None:
         self.runner = runner
-        self._renewal: asyncio.Task[None] | None = None
+        self._renewal: Periodic | None = None
         self._holder: asyncio.Task[Any] | None = None
         self._lost = False
 
@@ -247,35 +247,33 @@ class _MigrationLock:
                 f"its lock expires at {holder.get('expires_at') if holder else '?'}"
             ) from exc
         self._holder = asyncio.current_task()
-        self._renewal = asyncio.create_task(self._renew())
+        self._renewal = Periodic(
+            self._renew, self.runner.lock_seconds / 3, name="migration-lock-renewal"
+        )
+        self._renewal.start()
 
     def _expiry(self) -> datetime:
         return utcnow() + timedelta(seconds=self.runner.lock_seconds)
 
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.runner.lock_seconds / 3)
-            try:
-                renewed = await self.runner._lock.update_one(
-                    {"_id": "migrate", "owner": self.runner._owner},
-                    {"$set": {"expires_at": self._expiry()}},
-                )
-            except Exception as exc:  # a missed renewal only shortens the lease
-                logger.warning("renewing the migration lock failed: %s", type(exc).__name__)
-                continue
-            if renewed.matched_count == 0:
-                self._lost = True
-                if self._holder is not None:
-                    self._holder.cancel()
-                return
+    async def _renew(self) -> bool:
+        """One renewal (a failed one is retried at the next: it only shortens the lease); on
+        finding the lock taken, cancels the migration and ends the renewals."""
+        renewed = await self.runner._lock.update_one(
+            {"_id": "migrate", "owner": self.runner._owner},
+            {"$set": {"expires_at": self._expiry()}},
+        )
+        if renewed.matched_count == 0:
+            self._lost = True
+            if self._holder is not None:
+                self._holder.cancel()
+            return False
+        return True
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> None:
         if self._renewal is not None:
-            self._renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewal
+            await self._renewal.stop()
         if self._lost:
             if self._holder is not None:
                 self._holder.uncancel()  # our cancel, turned into the error below

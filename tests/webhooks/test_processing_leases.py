@@ -62,6 +62,60 @@ async def test_a_long_handler_keeps_its_lease_and_runs_once(
     assert await second.claim() is None
 
 
+class _SwallowingHeartbeat(WebhookProcessor):
+    """A processor whose lease renewal swallows its task's cancellation, as PyMongo's async client
+    sometimes does when the cancel lands inside an operation."""
+
+    renewals_in_flight = 0
+    renewals_after_stop = 0
+    handler_done = False
+    swallowed = False
+
+    async def extend_lease(self, event: dict[str, Any]) -> bool:
+        if self.handler_done:
+            self.renewals_after_stop += 1
+        self.renewals_in_flight += 1
+        try:
+            await asyncio.sleep(0.5)
+        except asyncio.CancelledError:
+            if self.swallowed:  # only once, so that a failing test can still be torn down
+                raise
+            self.swallowed = True  # the coroutine carries on as if nothing happened
+        finally:
+            self.renewals_in_flight -= 1
+        return await super().extend_lease(event)
+
+
+async def test_a_heartbeat_that_swallows_its_cancel_still_stops(
+    settings: Settings, db: Database
+) -> None:
+    # Seen in a chaos run: the heartbeat survived its cancel and renewed the event's lease for
+    # 25 minutes while process_one waited for it, so the event was never completed and the
+    # worker never stopped.
+    await make_tenant("rms34")
+    await store_event("orders/create", order_payload())
+    policy = ProcessingPolicy(max_attempts=5, retry_base_seconds=0, lease_seconds=0.3)
+    processor = _SwallowingHeartbeat(settings, "w", policy=policy)
+
+    async def handler(context: WebhookContext) -> str:
+        while processor.renewals_in_flight == 0:  # end while a renewal is under way
+            await asyncio.sleep(0.01)
+        processor.handler_done = True
+        return "done"
+
+    processor.handlers = {"orders/create": handler}
+    # A bound on a hang, not a timing assertion: before the fix this never returned (and could
+    # not be cancelled either, hence no wait_for).
+    task = asyncio.create_task(processor.process_one())
+    await asyncio.wait({task}, timeout=30)
+    assert task.done(), "process_one hangs on a heartbeat that survived its cancel"
+    assert task.result() is True
+    event = await _only_event()
+    assert event.processed and event.result == "done" and event.lease_owner is None
+    await asyncio.sleep(policy.lease_seconds)  # a beat that was still due would have run by now
+    assert processor.renewals_after_stop == 0
+
+
 class _Recorder:
     def __init__(self, inner: Any, calls: list[tuple[dict[str, Any], Any]]) -> None:
         self._inner = inner

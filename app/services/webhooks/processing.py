@@ -19,8 +19,6 @@ between apply and complete repeats a harmless write.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from app.clock import utcnow
 from app.config import Settings
 from app.models import WebhookEvent
 from app.models.write_concerns import RELAXED_WRITES
+from app.periodic import Periodic
 from app.services.webhooks.context import Handler, HandlerError, WebhookContext
 from app.services.webhooks.handlers import HANDLERS
 
@@ -127,18 +126,19 @@ class WebhookProcessor:
         )
         return bool(updated.matched_count == 1)
 
-    async def _heartbeat(self, event: dict[str, Any]) -> None:
-        interval = self.policy.lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                held = await self.extend_lease(event)
-            except Exception:  # a database hiccup: try again next beat, the lease has slack
-                logger.warning("heartbeat of webhook event %s failed", event["_id"], exc_info=True)
-                continue
+    def _heartbeat(self, event: dict[str, Any]) -> Periodic:
+        """Extends the event's lease every third of it while its handler runs (a failed beat is
+        retried at the next: the lease has slack); ends when the lease is lost."""
+
+        async def beat() -> bool:
+            held = await self.extend_lease(event)
             if not held:
                 logger.warning("webhook event %s: lease lost while its handler runs", event["_id"])
-                return
+            return held
+
+        return Periodic(
+            beat, self.policy.lease_seconds / 3, name=f"webhook-heartbeat:{event['_id']}"
+        )
 
     async def apply(self, event: dict[str, Any]) -> str:
         handler = self.handlers.get(str(event.get("topic")))
@@ -208,25 +208,18 @@ class WebhookProcessor:
             # Claimed more often than allowed without ever settling: it keeps killing workers.
             await self.fail(event, event.get("error") or "gave up: worker lost it too often")
             return True
-        beat = asyncio.create_task(self._heartbeat(event))
+        beat = self._heartbeat(event)
+        beat.start()
         try:
             result = await self.apply(event)
         except Exception as exc:
-            await self._stop(beat)
+            await beat.stop()
             await self.fail(event, _describe(exc))
             return True
         finally:
-            await self._stop(beat)
+            await beat.stop()
         await self.complete(event, result)
         return True
-
-    @staticmethod
-    async def _stop(beat: asyncio.Task[None]) -> None:
-        if beat.done():
-            return
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
 
     async def run_until_idle(self, limit: int | None = None) -> int:
         """Process due events until none is left (or `limit` were handled); returns the count."""

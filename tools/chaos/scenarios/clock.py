@@ -62,14 +62,27 @@ async def _ready(process: subprocess.Popen[bytes]) -> None:
         raise RuntimeError(f"skewed worker did not start: {line!r}")
 
 
-async def _stop_skewed_worker(process: subprocess.Popen[bytes]) -> list[str]:
-    """SIGTERM, then the events it completed (its last output line)."""
+# A worker asked to stop finishes the step it is in (a sync page, one event) within this.
+STOP_SECONDS = 60.0
+
+
+async def _stop_skewed_worker(process: subprocess.Popen[bytes], figures: Figures) -> list[str]:
+    """SIGTERM, then the events it completed (its last output line). A worker that does not
+    stop in time is killed and counted as a failure (one did: its heartbeat outlived its
+    cancel and held an event's lease for good)."""
     process.terminate()
+    try:
+        # Its output (a line per run) fits the pipe: waiting before reading cannot deadlock.
+        await asyncio.wait_for(asyncio.to_thread(process.wait), STOP_SECONDS)
+    except TimeoutError:
+        process.kill()
+        await asyncio.to_thread(process.wait)
+        figures.failures.append(f"a skewed worker did not stop within {STOP_SECONDS:.0f}s")
     assert process.stdout is not None
-    out = await asyncio.to_thread(process.stdout.read)
-    await asyncio.to_thread(process.wait, 30)
-    lines = out.decode().strip().splitlines()
-    return list(orjson.loads(lines[-1])["completed_events"]) if lines else []
+    lines = (await asyncio.to_thread(process.stdout.read)).decode().strip().splitlines()
+    if not lines or not lines[-1].startswith("{"):
+        return []
+    return list(orjson.loads(lines[-1])["completed_events"])
 
 
 async def workers_with_jumped_clocks(
@@ -124,7 +137,7 @@ async def workers_with_jumped_clocks(
                 await eventually(all_done, 90, 0.2)
             await stop_workers(runners, stop, figures)
             for process in skewed:
-                for event_id in await _stop_skewed_worker(process):
+                for event_id in await _stop_skewed_worker(process, figures):
                     counts[event_id] += 1
             await add_event_figures(stack, figures, tenant_id, sent, counts)
             for (tenant, shop), job_id in zip(tenants, job_ids, strict=True):
