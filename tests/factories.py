@@ -121,3 +121,24 @@ async def graphql(
     assert response.status_code in (200, 400), response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+class CounterDeltas:
+    """Prometheus sample values now, to compare with later: metrics are process-wide and
+    cumulative, so a test asserts on how much a sample moved."""
+
+    def __init__(self, *keys: tuple[str, dict[str, str]]) -> None:
+        self._keys = keys
+        self._before = [self._value(name, labels) for name, labels in keys]
+
+    @staticmethod
+    def _value(name: str, labels: dict[str, str]) -> float:
+        from app.observability.metrics import REGISTRY
+
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    def deltas(self) -> list[float]:
+        return [
+            self._value(name, labels) - before
+            for (name, labels), before in zip(self._keys, self._before, strict=True)
+        ]

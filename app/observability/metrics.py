@@ -115,7 +115,8 @@ WEBHOOK_PROCESSING_LAG = Histogram(
 # --- sync jobs ---------------------------------------------------------------------------
 SYNC_JOBS_FINISHED = Counter(
     "rms_sync_jobs_finished",
-    "Sync jobs that ended, by type and final status.",
+    "Sync jobs that ended, by type (full, incremental; swept: ended by the stale-lock "
+    "sweeper) and final status.",
     ["type", "status"],
     registry=REGISTRY,
 )
@@ -123,7 +124,8 @@ SYNC_JOBS_FINISHED = Counter(
 # --- Shopify Admin API -------------------------------------------------------------------
 SHOPIFY_API_CALLS = Counter(
     "rms_shopify_api_calls",
-    "Calls to Shopify by API (graphql/bulk/oauth/rest) and outcome (ok/error/throttled).",
+    "HTTP calls to Shopify's Admin GraphQL API (each retry counts) by outcome: ok, throttled, "
+    "graphql_error, unauthorized, forbidden, server_error, unreadable, unreachable.",
     ["api", "outcome"],
     registry=REGISTRY,
 )
@@ -303,8 +305,12 @@ def webhook_failed(topic: str, *, dead: bool) -> None:
         WEBHOOK_EVENTS_DEAD.labels(topic).inc()
 
 
-def sync_job_finished(job_type: str, status: str) -> None:
-    SYNC_JOBS_FINISHED.labels(job_type, status).inc()
+# The `type` label of jobs the stale-lock sweeper ended (it ends them in bulk, type unread).
+SWEPT = "swept"
+
+
+def sync_jobs_finished(job_type: str, status: str, count: int = 1) -> None:
+    SYNC_JOBS_FINISHED.labels(job_type, status).inc(count)
 
 
 def shopify_api_call(

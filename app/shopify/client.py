@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import orjson
 
+from app.observability import metrics
+
 from .errors import (
     ShopifyAuthError,
     ShopifyError,
@@ -40,6 +42,11 @@ from .tokens import TokenSource
 
 logger = logging.getLogger(__name__)
 JSON = dict[str, Any]
+
+# The `api` label of this client's calls in the Shopify metrics, and the outcome of the HTTP
+# statuses that end an attempt before its body is read (any other 5xx: "server_error").
+ADMIN_GRAPHQL = "admin_graphql"
+_HTTP_OUTCOMES = {401: "unauthorized", 403: "forbidden", 429: "throttled"}
 
 
 @dataclass(frozen=True)
@@ -167,9 +174,11 @@ class ShopifyAdminClient:
         while True:
             cost = self._known_costs.get(query, estimated_cost or 0)
             reserved = await self._wait_for_budget(cost, deadline)
+            sent = time.monotonic()
             try:
                 response = await self._send(content, token)
             except httpx.TransportError as error:  # timeouts, refused connections, resets
+                metrics.shopify_api_call(ADMIN_GRAPHQL, "unreachable")
                 failures += 1
                 await self._backoff_or_raise(
                     failures,
@@ -183,7 +192,15 @@ class ShopifyAdminClient:
             finally:
                 self._bucket.in_flight = max(0.0, self._bucket.in_flight - reserved)
             status = response.status_code
+            seconds = time.monotonic() - sent
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+            if status in _HTTP_OUTCOMES or status >= 500:
+                metrics.shopify_api_call(
+                    ADMIN_GRAPHQL,
+                    _HTTP_OUTCOMES.get(status, "server_error"),
+                    seconds=seconds,
+                    throttled=status == 429,
+                )
             if status == 401:
                 if refreshed:
                     raise ShopifyAuthError(
@@ -216,6 +233,7 @@ class ShopifyAdminClient:
                 continue
             payload = self._decode(response)
             if payload is None:
+                metrics.shopify_api_call(ADMIN_GRAPHQL, "unreadable", seconds=seconds)
                 failures += 1
                 await self._backoff_or_raise(
                     failures,
@@ -225,12 +243,20 @@ class ShopifyAdminClient:
                     ),
                 )
                 continue
-            self._observe(query, payload)
+            answered_cost = self._observe(query, payload)
             errors = payload.get("errors")
             if status != 200 and not errors:
                 errors = [{"message": f"HTTP {status}: {response.text[:200]}"}]
+            throttled = bool(errors) and _is_throttled(errors)
+            metrics.shopify_api_call(
+                ADMIN_GRAPHQL,
+                "throttled" if throttled else "graphql_error" if errors else "ok",
+                seconds=seconds,
+                cost=answered_cost.actual if answered_cost else None,
+                throttled=throttled,
+            )
             if errors:
-                if _is_throttled(errors):
+                if throttled:
                     throttles += 1
                     requested = self.last_cost.requested if self.last_cost else None
                     if (
@@ -285,16 +311,18 @@ class ShopifyAdminClient:
             self._bucket.in_flight += cost
         return float(cost)
 
-    def _observe(self, query: str, payload: JSON) -> None:
+    def _observe(self, query: str, payload: JSON) -> QueryCost | None:
+        """Learn from the answer's cost extension (bucket state, the query's cost); its cost."""
         extensions = payload.get("extensions")
         cost = QueryCost.from_extensions(extensions)
         if cost is None:
-            return
+            return None
         self.last_extensions = extensions if isinstance(extensions, dict) else None
         self.last_cost = cost
         self._bucket.observe(cost)
         if cost.requested is not None:
             self._known_costs[query] = int(cost.requested)
+        return cost
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.max_backoff, self.retry.base_backoff * (2 ** (attempt - 1)))

@@ -160,7 +160,7 @@ async def test_helpers_feed_the_webhook_and_shopify_families(
     metrics.webhook_processed("orders/updated", lag_seconds=1.5)
     metrics.webhook_failed("orders/updated", dead=True)
     metrics.shopify_api_call("graphql", "throttled", seconds=0.2, cost=12, throttled=True)
-    metrics.sync_job_finished("full", "completed")
+    metrics.sync_jobs_finished("full", "completed")
     families = await _scrape(metrics_client)
     assert _value(families["rms_webhook_events_dead"], topic="orders/updated") >= 1
     assert _value(families["rms_shopify_api_throttles"], api="graphql") >= 1

@@ -35,6 +35,7 @@ from app.models import Customer, Order, ShopifyIntegration, SyncJob, Tenant
 from app.models.database_errors import is_database_unavailable
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus, SyncType
+from app.observability import metrics
 from app.services.order_store import upsert_customers, upsert_orders
 from app.services.redacted_customers import keep_redacted_customers_erased
 from app.services.shopify_session import IntegrationNotConnected, TokenRefreshFailed
@@ -181,6 +182,7 @@ class _JobRun:
                 )
         if not await jobs.finish_job(self.job.id, self.worker_id, status, error, warning=warning):
             return None
+        metrics.sync_jobs_finished(self.job.type.value, status.value)
         log = logger.info if status == SyncStatus.COMPLETED else logger.warning
         log(
             "sync job %s of %s %s%s",

@@ -27,6 +27,7 @@ from app.models import ShopifyIntegration, SyncJob
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import TERMINAL_SYNC_STATUSES, SyncStatus, SyncType
 from app.models.write_concerns import RELAXED_WRITES
+from app.observability import metrics
 from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
 
 logger = logging.getLogger(__name__)
@@ -207,7 +208,9 @@ async def cancel_sync_job(
         },
         return_document=ReturnDocument.AFTER,
     )
-    if doc is None:
+    if doc is not None:
+        metrics.sync_jobs_finished(str(doc.get("type")), SyncStatus.CANCELED.value)
+    else:
         doc = await _collection().find_one_and_update(
             {"_id": oid, "tenant_id": tenant_id, "status": SyncStatus.RUNNING.value},
             {"$set": {"cancel_requested": True, "updated_at": now}},
@@ -478,6 +481,7 @@ async def clear_stale_locks(
     count = int(result.modified_count)
     if count:
         logger.warning("failed %s stale sync job(s) with error %r", count, TIMEOUT_ERROR)
+        metrics.sync_jobs_finished(metrics.SWEPT, SyncStatus.FAILED.value, count)
     await release_finished_active_flags()
     return count
 
@@ -511,4 +515,6 @@ async def fail_exhausted_jobs(max_attempts: int = MAX_ATTEMPTS) -> int:
             }
         },
     )
+    if result.modified_count:
+        metrics.sync_jobs_finished(metrics.SWEPT, SyncStatus.FAILED.value, result.modified_count)
     return int(result.modified_count)

@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from app.clock import utcnow
 from app.models import WebhookEvent
 from app.models.tenant import tenant_id_for_shop
+from app.observability import metrics
 from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
 from app.services.shopify_values import numeric_id, parse_time
 from app.services.webhooks.payload_shapes import PayloadShapeMismatch, check_payload_shape
@@ -185,4 +186,5 @@ async def persist_event(
         raise RejectedWebhook(400, "invalid_payload", f"payload cannot be stored: {exc}") from exc
     except (PyMongoError, TimeoutError) as exc:
         raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+    metrics.webhook_received(str(document["topic"]))
     return IngestResult(IngestOutcome.ACCEPTED, document["event_id"])

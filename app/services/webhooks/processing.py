@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from app.clock import utcnow
 from app.config import Settings
 from app.models import WebhookEvent
 from app.models.write_concerns import RELAXED_WRITES
+from app.observability import metrics
 from app.periodic import Periodic
 from app.services.webhooks.context import Handler, HandlerError, WebhookContext
 from app.services.webhooks.handlers import HANDLERS
@@ -168,6 +169,9 @@ class WebhookProcessor:
                 event["_id"],
             )
             return False
+        received = event.get("received_at")
+        lag = (now - received.replace(tzinfo=UTC)).total_seconds() if received else 0.0
+        metrics.webhook_processed(str(event.get("topic")), lag)
         return True
 
     async def fail(self, event: dict[str, Any], error: str) -> bool:
@@ -188,6 +192,8 @@ class WebhookProcessor:
                 }
             },
         )
+        if updated.modified_count == 1:
+            metrics.webhook_failed(str(event.get("topic")), dead=dead)
         log = logger.error if dead else logger.warning
         log(
             "webhook event %s (%s) failed, attempt %d%s: %s",
