@@ -24,6 +24,13 @@ from app.services.token_cipher import TokenCipher, TokenDecryptionError, token_p
 from app.shopify.oauth_client import TokenGrant
 
 
+class IntegrationErrorCode(StrEnum):
+    NOT_CONNECTED = "NOT_CONNECTED"
+    WEBHOOK_REGISTRATION_FAILED = "WEBHOOK_REGISTRATION_FAILED"
+    TOO_LONG = "TOO_LONG"  # refused at the edge (see app/services/user_errors.py)
+    INVALID = "INVALID"
+
+
 def parse_scopes(scope: str | Iterable[str]) -> list[str]:
     """`"read_orders, write_returns"` -> `["read_orders", "write_returns"]` (sorted, unique)."""
     parts = scope.split(",") if isinstance(scope, str) else list(scope)

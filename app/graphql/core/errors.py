@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-import strawberry
 from graphql import GraphQLError
+
+from app.services.user_errors import UserFacingError
 
 
 class ErrorCode(StrEnum):
@@ -49,8 +51,17 @@ class RateLimited(PublicError):
     code = ErrorCode.RATE_LIMITED
 
 
-@strawberry.type(description="An expected failure of a mutation (Shopify's convention).")
-class UserError:
-    field: list[str] | None = strawberry.field(description="Path to the input field at fault.")
-    code: str = strawberry.field(description="Stable machine-readable code.")
-    message: str
+# A mutation's expected failures are its payload's `userErrors`: a list of the domain's
+# `<Domain>UserError { field code message }`, whose `code` is the domain's enum (Shopify's and
+# Saleor's convention). Each domain declares its type beside its payloads; this is the one
+# mapping from the services' `UserFacingError`.
+FIELD_DESCRIPTION = "Path to the input field at fault."
+
+UserErrorT = TypeVar("UserErrorT")
+
+
+def user_errors(
+    errors: Iterable[UserFacingError[Any]], as_type: Callable[..., UserErrorT]
+) -> list[UserErrorT]:
+    """Services' expected failures as the domain's GraphQL user error type."""
+    return [as_type(field=e.field, code=e.code, message=e.message) for e in errors]

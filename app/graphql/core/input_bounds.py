@@ -31,9 +31,10 @@ from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncEx
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types import Info
 from strawberry.types.base import StrawberryOptional, get_object_definition
+from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.field import StrawberryField
 
-from app.graphql.core.errors import BadUserInput, UserError
+from app.graphql.core.errors import BadUserInput
 from app.services.returns import create, transitions
 
 TOO_LONG = "TOO_LONG"
@@ -203,7 +204,10 @@ class BoundedInputs(FieldExtension):
             if payload_field.base_resolver is not None:
                 continue
             if payload_field.python_name == "user_errors":
-                values["user_errors"] = [_user_error(problem) for problem in problems]
+                error_type = _user_error_type(payload_field.type)
+                if error_type is None:
+                    return None
+                values["user_errors"] = [_user_error(error_type, problem) for problem in problems]
             elif isinstance(payload_field.type, StrawberryOptional):
                 values[payload_field.python_name] = None
             else:
@@ -213,12 +217,26 @@ class BoundedInputs(FieldExtension):
         return definition.origin(**values)
 
 
-def _user_error(problem: InputProblem) -> UserError:
+def _user_error_type(field_type: Any) -> tuple[type, Any] | None:
+    """The payload's `<Domain>UserError` class and its code enum, from `list[<Domain>UserError]`."""
+    item = getattr(field_type, "of_type", None)
+    definition = get_object_definition(item) if isinstance(item, type) else None
+    code = definition.get_field("code") if definition is not None else None
+    if not isinstance(item, type) or code is None:
+        return None
+    if not isinstance(code.type, StrawberryEnumDefinition):
+        return None
+    return item, code.type.wrapped_cls
+
+
+def _user_error(error_type: tuple[type, Any], problem: InputProblem) -> Any:
     # Services report paths inside an `input` argument without it (`["items", "0", "note"]`).
     path = (
         problem.path[1:] if problem.path[0] == "input" and len(problem.path) > 1 else problem.path
     )
-    return UserError(field=list(path), code=problem.code, message=problem.message)
+    cls, codes = error_type
+    # Every domain's code enum has TOO_LONG and INVALID (see app/services/user_errors.py).
+    return cls(field=list(path), code=codes(problem.code), message=problem.message)
 
 
 def with_bounded_inputs(

@@ -7,18 +7,21 @@ import logging
 import strawberry
 
 from app.graphql.core.context import Info
-from app.graphql.core.errors import UserError
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.integration.types import (
     DisconnectShopifyPayload,
-    IntegrationErrorCode,
+    IntegrationUserError,
     RegisterShopifyWebhooksPayload,
     ShopifyIntegration,
     ShopifyWebhookSubscription,
 )
 from app.http.database_deadline import beyond_request_deadline
 from app.models.integration import ShopifyIntegration as IntegrationRecord
-from app.services.integrations import disconnect_integration, get_integration
+from app.services.integrations import (
+    IntegrationErrorCode,
+    disconnect_integration,
+    get_integration,
+)
 from app.services.shopify_session import IntegrationNotConnected
 from app.services.webhook_subscriptions import (
     WebhookStatusEntry,
@@ -35,10 +38,10 @@ def _integration(info: Info, record: IntegrationRecord) -> ShopifyIntegration:
     )
 
 
-def _not_connected(error: IntegrationNotConnected) -> UserError:
-    return UserError(
+def _not_connected(error: IntegrationNotConnected) -> IntegrationUserError:
+    return IntegrationUserError(
         field=None,
-        code=IntegrationErrorCode.NOT_CONNECTED.value,
+        code=IntegrationErrorCode.NOT_CONNECTED,
         message=f"The shop is not connected ({error.status or 'never installed'}): "
         "install the app again.",
     )
@@ -86,9 +89,9 @@ class IntegrationMutations:
             for r in report.subscriptions
         ]
         user_errors = [
-            UserError(
+            IntegrationUserError(
                 field=None if issue.topic is None else ["topic", issue.topic],
-                code=IntegrationErrorCode.WEBHOOK_REGISTRATION_FAILED.value,
+                code=IntegrationErrorCode.WEBHOOK_REGISTRATION_FAILED,
                 message=issue.message,
             )
             for issue in report.errors

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from enum import StrEnum
 
 import httpx
 import strawberry
 
 from app.config import Settings
-from app.graphql.core.errors import UserError
+from app.graphql.core.errors import FIELD_DESCRIPTION
 from app.models.integration import IntegrationStatus
 from app.models.integration import ShopifyIntegration as IntegrationRecord
+from app.services.integrations import IntegrationErrorCode
 from app.services.webhook_subscriptions import WebhookStatus, WebhookStatusEntry, webhook_status
 
 IntegrationStatusEnum = strawberry.enum(
@@ -22,9 +22,14 @@ IntegrationStatusEnum = strawberry.enum(
 )
 
 
-class IntegrationErrorCode(StrEnum):
-    NOT_CONNECTED = "NOT_CONNECTED"
-    WEBHOOK_REGISTRATION_FAILED = "WEBHOOK_REGISTRATION_FAILED"
+IntegrationErrorCodeEnum = strawberry.enum(IntegrationErrorCode, name="IntegrationErrorCode")
+
+
+@strawberry.type(description="An expected failure of an operation on the Shopify integration.")
+class IntegrationUserError:
+    field: list[str] | None = strawberry.field(description=FIELD_DESCRIPTION)
+    code: IntegrationErrorCodeEnum  # type: ignore[valid-type]
+    message: str
 
 
 @strawberry.type(description="One webhook subscription of the shop for this app.")
@@ -119,10 +124,10 @@ class RegisterShopifyWebhooksPayload:
     webhooks: list[ShopifyWebhookSubscription] = strawberry.field(
         description="The subscriptions now registered (and recorded)."
     )
-    user_errors: list[UserError]
+    user_errors: list[IntegrationUserError]
 
 
 @strawberry.type
 class DisconnectShopifyPayload:
     integration: ShopifyIntegration | None
-    user_errors: list[UserError]
+    user_errors: list[IntegrationUserError]

@@ -7,13 +7,13 @@ from datetime import datetime
 import strawberry
 
 from app.graphql.core.context import Info
-from app.graphql.core.errors import UserError
 from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
 from app.graphql.returns.enums import (
     ReturnIneligibilityEnum,
     ReturnReasonEnum,
     ReturnStatusEnum,
 )
+from app.graphql.returns.errors import ReturnUserError
 from app.graphql.returns.types import ReturnItem
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum
 from app.models import Return as ReturnRecord
@@ -238,4 +238,4 @@ class CreateReturnInput:
 @strawberry.type
 class CreateReturnPayload:
     return_: PortalReturn | None = strawberry.field(name="return")
-    user_errors: list[UserError]
+    user_errors: list[ReturnUserError]

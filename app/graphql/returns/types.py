@@ -8,7 +8,6 @@ from decimal import Decimal
 import strawberry
 
 from app.graphql.core.context import Info
-from app.graphql.core.errors import UserError
 from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
 from app.graphql.order.types import Order
 from app.graphql.returns.enums import (
@@ -17,6 +16,7 @@ from app.graphql.returns.enums import (
     ReturnStatusEnum,
     ShopifySyncStatusEnum,
 )
+from app.graphql.returns.errors import ReturnUserError
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, Tenant
 from app.models import Return as ReturnRecord
 from app.models.money import currency_code
@@ -249,13 +249,13 @@ class Return:
 @strawberry.type
 class ReturnPayload:
     return_: Return | None = strawberry.field(name="return")
-    user_errors: list[UserError]
+    user_errors: list[ReturnUserError]
 
 
 @strawberry.type
 class UpdateReturnPolicyPayload:
     tenant: Tenant | None
-    user_errors: list[UserError]
+    user_errors: list[ReturnUserError]
 
 
 @strawberry.type

@@ -9,7 +9,7 @@ import strawberry
 
 from app.graphql.core.connection import Connection, checked_page_args
 from app.graphql.core.context import Info
-from app.graphql.core.errors import UserError
+from app.graphql.core.errors import user_errors
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.sync.types import (
     CancelSyncJobPayload,
@@ -17,6 +17,7 @@ from app.graphql.sync.types import (
     ResyncShopifyPayload,
     SyncJob,
     SyncJobStatus,
+    SyncUserError,
 )
 from app.http.database_deadline import beyond_request_deadline
 from app.services.sync.jobs import (
@@ -35,11 +36,11 @@ logger = logging.getLogger(__name__)
 WEBHOOK_REPAIR_TIMEOUT_SECONDS = 10.0
 
 
-def _user_errors(issues: list[SyncIssue]) -> list[UserError]:
-    return [UserError(field=i.field, code=i.code.value, message=i.message) for i in issues]
+def _user_errors(issues: list[SyncIssue]) -> list[SyncUserError]:
+    return user_errors(issues, SyncUserError)
 
 
-async def _repair_webhooks(info: Info) -> tuple[int | None, UserError | None]:
+async def _repair_webhooks(info: Info) -> tuple[int | None, SyncUserError | None]:
     """The runbook's "re-register webhooks" step; its failure never fails the resync."""
     http = info.context.shopify_http
     if http is None:
@@ -53,17 +54,17 @@ async def _repair_webhooks(info: Info) -> tuple[int | None, UserError | None]:
         )
     except Exception as exc:
         logger.warning("webhook repair during resync failed: %s", exc)
-        return None, UserError(
+        return None, SyncUserError(
             field=None,
-            code=SyncErrorCode.WEBHOOKS_NOT_REPAIRED.value,
+            code=SyncErrorCode.WEBHOOKS_NOT_REPAIRED,
             message=f"Webhook subscriptions could not be checked: {type(exc).__name__}",
         )
     repaired = len(report.created) + len(report.updated)
     if report.ok:
         return repaired, None
-    return repaired, UserError(
+    return repaired, SyncUserError(
         field=None,
-        code=SyncErrorCode.WEBHOOKS_NOT_REPAIRED.value,
+        code=SyncErrorCode.WEBHOOKS_NOT_REPAIRED,
         message=f"Webhook subscriptions not fully repaired: {report.error_text()}",
     )
 

@@ -8,10 +8,10 @@ from enum import Enum
 import strawberry
 
 from app.clock import utcnow
-from app.graphql.core.errors import UserError
+from app.graphql.core.errors import FIELD_DESCRIPTION
 from app.models import SyncJob as SyncJobRecord
 from app.models.sync_job import SyncStatus, SyncType
-from app.services.sync.jobs import estimated_seconds_left
+from app.services.sync.jobs import SyncErrorCode, estimated_seconds_left
 
 
 @strawberry.enum(description="What a sync pulls.")
@@ -33,6 +33,16 @@ class SyncJobStatus(Enum):
 
     def to_model(self) -> SyncStatus:
         return SyncStatus(self.value)
+
+
+SyncErrorCodeEnum = strawberry.enum(SyncErrorCode, name="SyncErrorCode")
+
+
+@strawberry.type(description="An expected failure of a sync request.")
+class SyncUserError:
+    field: list[str] | None = strawberry.field(description=FIELD_DESCRIPTION)
+    code: SyncErrorCodeEnum  # type: ignore[valid-type]
+    message: str
 
 
 @strawberry.type(description="Counters a job updates after every page.")
@@ -149,10 +159,10 @@ class ResyncShopifyPayload:
     webhooks_repaired: int | None = strawberry.field(
         description="Webhook subscriptions created or fixed while resyncing (null: not checked)."
     )
-    user_errors: list[UserError]
+    user_errors: list[SyncUserError]
 
 
 @strawberry.type
 class CancelSyncJobPayload:
     job: SyncJob | None
-    user_errors: list[UserError]
+    user_errors: list[SyncUserError]

@@ -6,13 +6,14 @@ import strawberry
 
 from app.graphql.core.connection import Connection, checked_page_args
 from app.graphql.core.context import Info
-from app.graphql.core.errors import BadUserInput, UserError
+from app.graphql.core.errors import BadUserInput
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.webhooks.inputs import WebhookEventFilterInput
 from app.graphql.webhooks.types import (
     CustomerDataExport,
     ReplayWebhookEventPayload,
     WebhookEvent,
+    WebhookEventUserError,
     WebhookStats,
 )
 from app.models import WebhookEvent as WebhookEventRecord
@@ -96,7 +97,7 @@ class WebhookMutations:
         except ReplayRefused as exc:
             return ReplayWebhookEventPayload(
                 webhook_event=None,
-                user_errors=[UserError(field=["id"], code=exc.code, message=str(exc))],
+                user_errors=[WebhookEventUserError(field=["id"], code=exc.code, message=str(exc))],
             )
         record = WebhookEventRecord.model_validate(updated)
         return ReplayWebhookEventPayload(webhook_event=WebhookEvent(record=record), user_errors=[])

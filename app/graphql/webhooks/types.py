@@ -10,9 +10,10 @@ import strawberry
 from bson import Decimal128, ObjectId
 from strawberry.scalars import JSON
 
-from app.graphql.core.errors import UserError
+from app.graphql.core.errors import FIELD_DESCRIPTION
 from app.models import CustomerDataExport as CustomerDataExportRecord
 from app.models import WebhookEvent as WebhookEventRecord
+from app.services.webhooks.processing import WebhookEventErrorCode
 from app.services.webhooks.stats import WebhookStats as WebhookStatsRecord
 
 
@@ -180,7 +181,17 @@ class CustomerDataExport:
         )
 
 
+WebhookEventErrorCodeEnum = strawberry.enum(WebhookEventErrorCode, name="WebhookEventErrorCode")
+
+
+@strawberry.type(description="An expected failure of an operation on a webhook event.")
+class WebhookEventUserError:
+    field: list[str] | None = strawberry.field(description=FIELD_DESCRIPTION)
+    code: WebhookEventErrorCodeEnum  # type: ignore[valid-type]
+    message: str
+
+
 @strawberry.type
 class ReplayWebhookEventPayload:
     webhook_event: WebhookEvent | None
-    user_errors: list[UserError]
+    user_errors: list[WebhookEventUserError]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from app.services.user_errors import UserFacingError
 
 
 class ReturnErrorCode(StrEnum):
@@ -26,11 +27,8 @@ class ReturnErrorCode(StrEnum):
     INVALID = "INVALID"
 
 
-@dataclass(frozen=True, slots=True)
-class ReturnUserError:
-    field: list[str] | None
-    code: ReturnErrorCode
-    message: str
+class ReturnUserError(UserFacingError[ReturnErrorCode]):
+    __slots__ = ()
 
 
 class PortalRateLimited(Exception):

@@ -29,6 +29,7 @@ from app.models.sync_job import TERMINAL_SYNC_STATUSES, SyncStatus, SyncType
 from app.models.write_concerns import RELAXED_WRITES
 from app.observability import metrics
 from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
+from app.services.user_errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +57,12 @@ class SyncErrorCode(StrEnum):
     WEBHOOKS_NOT_REPAIRED = "WEBHOOKS_NOT_REPAIRED"
     SYNC_JOB_NOT_FOUND = "SYNC_JOB_NOT_FOUND"
     SYNC_JOB_FINISHED = "SYNC_JOB_FINISHED"
+    TOO_LONG = "TOO_LONG"  # refused at the edge (see app/services/user_errors.py)
+    INVALID = "INVALID"
 
 
-@dataclass(frozen=True, slots=True)
-class SyncIssue:
-    """An expected problem of a request (GraphQL turns these into `userErrors`)."""
-
-    code: SyncErrorCode
-    message: str
-    field: list[str] | None = None
+class SyncIssue(UserFacingError[SyncErrorCode]):
+    __slots__ = ()
 
 
 @dataclass(slots=True)
@@ -115,9 +113,9 @@ async def queue_sync(
             None,
             issues=[
                 SyncIssue(
+                    ["input", "days"],
                     SyncErrorCode.INVALID_DAYS,
                     f"days must be between {MIN_DAYS} and {MAX_DAYS}",
-                    ["input", "days"],
                 )
             ],
         )
@@ -130,6 +128,7 @@ async def queue_sync(
             None,
             issues=[
                 SyncIssue(
+                    None,
                     SyncErrorCode.SHOPIFY_NOT_CONNECTED,
                     f"Shopify is not connected (integration {status}): install the app first",
                 )
@@ -144,7 +143,7 @@ async def queue_sync(
             "orders older than that need the read_all_orders scope, which this install lacks"
         )
         issues.append(
-            SyncIssue(SyncErrorCode.READ_ALL_ORDERS_SCOPE_MISSING, message, ["input", "days"])
+            SyncIssue(["input", "days"], SyncErrorCode.READ_ALL_ORDERS_SCOPE_MISSING, message)
         )
         warnings.append(message)
     for _ in range(5):
@@ -168,6 +167,7 @@ async def queue_sync(
             issues.insert(
                 0,
                 SyncIssue(
+                    None,
                     SyncErrorCode.SYNC_ALREADY_RUNNING,
                     f"A sync job is already {active.get('status')} for this shop",
                 ),
@@ -225,16 +225,16 @@ async def cancel_sync_job(
         _job(doc),
         [
             SyncIssue(
+                ["id"],
                 SyncErrorCode.SYNC_JOB_FINISHED,
                 f"The sync job is already {doc.get('status')}",
-                ["id"],
             )
         ],
     )
 
 
 def _not_found() -> SyncIssue:
-    return SyncIssue(SyncErrorCode.SYNC_JOB_NOT_FOUND, "No such sync job", ["id"])
+    return SyncIssue(["id"], SyncErrorCode.SYNC_JOB_NOT_FOUND, "No such sync job")
 
 
 async def get_sync_job(tenant_id: str, job_id: str) -> SyncJob | None:

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -248,8 +249,17 @@ REPLAY_RESET: dict[str, Any] = {
 }
 
 
+class WebhookEventErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_PROCESSED = "ALREADY_PROCESSED"
+    IN_PROGRESS = "IN_PROGRESS"
+    ALREADY_PENDING = "ALREADY_PENDING"
+    TOO_LONG = "TOO_LONG"  # refused at the edge (see app/services/user_errors.py)
+    INVALID = "INVALID"
+
+
 class ReplayRefused(ValueError):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: WebhookEventErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -262,7 +272,7 @@ async def replay_event(tenant_id: str, event_pk: str) -> dict[str, Any]:
     """Put a dead or failed event of this tenant back in the queue, due now."""
     pk = parse_event_id(event_pk)
     if pk is None:
-        raise ReplayRefused("NOT_FOUND", "No webhook event with this id")
+        raise ReplayRefused(WebhookEventErrorCode.NOT_FOUND, "No webhook event with this id")
     now = utcnow()
     events = WebhookEvent.get_pymongo_collection()
     updated: dict[str, Any] | None = await events.find_one_and_update(
@@ -287,12 +297,18 @@ async def replay_event(tenant_id: str, event_pk: str) -> dict[str, Any]:
         {"processed": 1, "lease_owner": 1, "next_attempt_at": 1},
     )
     if current is None:
-        raise ReplayRefused("NOT_FOUND", "No webhook event with this id")
+        raise ReplayRefused(WebhookEventErrorCode.NOT_FOUND, "No webhook event with this id")
     if current.get("processed"):
-        raise ReplayRefused("ALREADY_PROCESSED", "This event was processed successfully")
+        raise ReplayRefused(
+            WebhookEventErrorCode.ALREADY_PROCESSED, "This event was processed successfully"
+        )
     if current.get("lease_owner") is not None and current.get("next_attempt_at", now) > now:
-        raise ReplayRefused("IN_PROGRESS", "This event is being processed right now")
-    raise ReplayRefused("ALREADY_PENDING", "This event is already waiting to be processed")
+        raise ReplayRefused(
+            WebhookEventErrorCode.IN_PROGRESS, "This event is being processed right now"
+        )
+    raise ReplayRefused(
+        WebhookEventErrorCode.ALREADY_PENDING, "This event is already waiting to be processed"
+    )
 
 
 async def replay_dead_events(tenant_id: str | None = None) -> int:
