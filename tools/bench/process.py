@@ -27,6 +27,13 @@ def read_status_kib(pid: int, field: str) -> int | None:
     return None
 
 
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """The chosen port was bound by someone else before the server could."""
+
+
 class ServerProcess:
     """`python -m tools.bench.serve <which> <port>` with the given environment."""
 
@@ -48,6 +55,17 @@ class ServerProcess:
         return self._process.pid
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
+        """Start and wait until healthy. A free port can be taken by another process before the
+        server binds it (a race with whatever else runs on the machine): then a new port."""
+        for _ in range(PORT_ATTEMPTS - 1):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                self.port = free_port()
+                self.log_path = self.workdir / f"{self.which}-{self.port}.log"
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> ServerProcess:
         env = {**os.environ, **self.env}
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
@@ -62,6 +80,8 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                if "address already in use" in self.log_tail():
+                    raise PortTaken(self.port)
                 raise RuntimeError(
                     f"{self.which} server exited: see {self.log_path}\n{self.log_tail()}"
                 )
