@@ -60,7 +60,10 @@ class Periodic:
 
     async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         """Stop stepping: no step starts after this call; waits up to `grace_seconds` for one
-        under way, then leaves it to end by itself (it starts no other)."""
+        under way, then leaves it to end by itself (it starts no other). Calling it again
+        returns at once."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         task = self._task
         if task is None or task.done():

@@ -160,7 +160,7 @@ class MigrationRunner:
         target = self.latest_version if to is None else to
         if to is not None and to != 0 and to not in self._by_version:
             raise MigrationError(f"no migration {to} (known: {sorted(self._by_version)})")
-        async with self._locked():
+        async with self._locked() as lock:
             applied = await self.applied()
             current = max(applied, default=0)
             if target < current:
@@ -172,10 +172,12 @@ class MigrationRunner:
                 if migration.version > target or migration.version in applied:
                     continue
                 logger.info("migrating up %04d %s", migration.version, migration.name)
+                lock.check()
                 try:
                     await migration.up(self.db)
                 except Exception as exc:
                     raise MigrationFailed(migration, "up", exc) from exc
+                lock.check()
                 await self._records.insert_one(
                     {"version": migration.version, "name": migration.name, "created_at": utcnow()}
                 )
@@ -184,7 +186,7 @@ class MigrationRunner:
 
     async def rollback(self, to: int | Literal["previous"] = "previous") -> list[Migration]:
         """Undo applied migrations above `to`; `previous` undoes only the latest one."""
-        async with self._locked():
+        async with self._locked() as lock:
             applied = sorted(await self.applied(), reverse=True)
             if not applied:
                 return []
@@ -207,10 +209,12 @@ class MigrationRunner:
             for version in undo:
                 migration = self._by_version[version]
                 logger.info("migrating down %04d %s", migration.version, migration.name)
+                lock.check()
                 try:
                     await migration.down(self.db)
                 except Exception as exc:
                     raise MigrationFailed(migration, "down", exc) from exc
+                lock.check()
                 await self._records.delete_one({"version": version})
                 done.append(migration)
             return done
@@ -224,15 +228,26 @@ class _MigrationLock:
     every third of the lease while the migration runs, released at the end. A migrator that
     finds its lease taken (it lapsed while this process was stalled) stops at that renewal: a
     step it had under way may have run beside the new holder's for at most a third of the
-    lease, which is why every step must be idempotent."""
+    lease, which is why every step must be idempotent. The cancel can be swallowed by the
+    database driver inside a step, so the migrator also checks the lease (`check`) before each
+    step and before recording it."""
 
     def __init__(self, runner: MigrationRunner) -> None:
         self.runner = runner
         self._renewal: Periodic | None = None
         self._holder: asyncio.Task[Any] | None = None
         self._lost = False
+        self._closing = False
 
-    async def __aenter__(self) -> None:
+    def check(self) -> None:
+        """Raise `MigrationLocked` when a renewal found the lease taken."""
+        if self._lost:
+            raise MigrationLocked(
+                "the migration lock lapsed and was taken by another migrator: stopped; "
+                "check `rms db status` once it is done"
+            )
+
+    async def __aenter__(self) -> _MigrationLock:
         now = utcnow()
         try:
             await self.runner._lock.find_one_and_update(
@@ -251,6 +266,7 @@ class _MigrationLock:
             self._renew, self.runner.lock_seconds / 3, name="migration-lock-renewal"
         )
         self._renewal.start()
+        return self
 
     def _expiry(self) -> datetime:
         return utcnow() + timedelta(seconds=self.runner.lock_seconds)
@@ -262,6 +278,8 @@ class _MigrationLock:
             {"_id": "migrate", "owner": self.runner._owner},
             {"$set": {"expires_at": self._expiry()}},
         )
+        if self._closing:  # a renewal that outlived the migration: the holder has moved on
+            return False
         if renewed.matched_count == 0:
             self._lost = True
             if self._holder is not None:
@@ -272,6 +290,7 @@ class _MigrationLock:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> None:
+        self._closing = True
         if self._renewal is not None:
             await self._renewal.stop()
         if self._lost:

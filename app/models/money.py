@@ -15,7 +15,7 @@ ISO 4217's for some currencies; Shopify's amounts are exact in ISO 4217's.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
 
@@ -231,6 +231,8 @@ MINOR_UNITS: dict[CurrencyCode, int] = {
     CurrencyCode.UYW: 4,
 }
 DEFAULT_MINOR_UNIT = 2  # every other currency, and XXX
+# What a stored order or return without a currency is in (documents older than the field).
+DEFAULT_CURRENCY = "USD"
 
 
 def currency_code(value: str | None) -> CurrencyCode:
@@ -247,5 +249,12 @@ def minor_unit(currency: str | None) -> int:
 
 
 def round_to_minor_unit(amount: Decimal, currency: str | None) -> Decimal:
-    """`amount` rounded half up to the currency's minor unit, with exactly that many places."""
-    return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)
+    """`amount` rounded half up to the currency's minor unit, with exactly that many places.
+    An amount that cannot be (not finite, or beyond Decimal's precision; never one Shopify or
+    our inputs produce) is returned as it is rather than failing a whole response."""
+    if not amount.is_finite():
+        return amount
+    try:
+        return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return amount

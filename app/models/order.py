@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from app.clock import utcnow
+from app.models.money import DEFAULT_CURRENCY
 
 
 class OrderCustomer(BaseModel):
@@ -58,7 +59,7 @@ class Order(Document):
     financial_status: str | None = None
     fulfillment_status: str | None = None
     tags: list[str] = Field(default_factory=list)
-    currency: str = "USD"
+    currency: str = DEFAULT_CURRENCY
     subtotal_price: DecimalAnnotation = Decimal("0")
     total_price: DecimalAnnotation = Decimal("0")
     total_discounts: DecimalAnnotation = Decimal("0")

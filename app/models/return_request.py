@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from app.clock import utcnow
+from app.models.money import DEFAULT_CURRENCY
 from app.models.return_policy import ResolutionType, ReturnMethod
 
 
@@ -77,7 +78,7 @@ class ReturnTransition(BaseModel):
 
 class ReturnOutcome(BaseModel):
     resolution_type: ResolutionType
-    currency: str = "USD"
+    currency: str = DEFAULT_CURRENCY
     items_total: DecimalAnnotation = Decimal("0")
     restocking_fee: DecimalAnnotation = Decimal("0")
     refund_amount: DecimalAnnotation = Decimal("0")
@@ -118,7 +119,7 @@ class Return(Document):
     return_method: ReturnMethod
     resolution_type: ResolutionType
     exchange_variant_id: str | None = None
-    currency: str = "USD"  # the order's, copied so resolving needs no order read
+    currency: str = DEFAULT_CURRENCY  # the order's, copied so resolving needs no order read
     order_created_at: datetime | None = None
     # Its units are counted in the order's return ledger, so a decline or cancel gives them back.
     ledger_reserved: bool = False

@@ -115,8 +115,8 @@ WEBHOOK_PROCESSING_LAG = Histogram(
 # --- sync jobs ---------------------------------------------------------------------------
 SYNC_JOBS_FINISHED = Counter(
     "rms_sync_jobs_finished",
-    "Sync jobs that ended, by type (full, incremental; swept: ended by the stale-lock "
-    "sweeper) and final status.",
+    "Sync jobs that ended, by type (full, incremental; swept: ended in bulk by the stale-lock "
+    "sweeper or an uninstall) and final status.",
     ["type", "status"],
     registry=REGISTRY,
 )
@@ -305,7 +305,8 @@ def webhook_failed(topic: str, *, dead: bool) -> None:
         WEBHOOK_EVENTS_DEAD.labels(topic).inc()
 
 
-# The `type` label of jobs the stale-lock sweeper ended (it ends them in bulk, type unread).
+# The `type` label of jobs ended in bulk, their type unread: by the stale-lock sweeper, or
+# canceled by an uninstall.
 SWEPT = "swept"
 
 

@@ -19,6 +19,7 @@ from app.config import Settings
 from app.models import ShopifyIntegration, SyncJob
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import ACTIVE_SYNC_STATUSES, SyncStatus
+from app.observability import metrics
 from app.services.shopify_session import grant_fields
 from app.services.token_cipher import TokenCipher, TokenDecryptionError, token_prefix
 from app.shopify.oauth_client import TokenGrant
@@ -205,13 +206,9 @@ async def _cancel_active_syncs(tenant_id: str, now: datetime) -> int:
             }
         },
     )
+    if jobs.modified_count:
+        metrics.sync_jobs_finished(metrics.SWEPT, SyncStatus.CANCELED.value, jobs.modified_count)
     return int(jobs.modified_count)
-
-
-async def record_integration_error(tenant_id: str, error: str | None) -> None:
-    await ShopifyIntegration.get_pymongo_collection().update_one(
-        {"tenant_id": tenant_id}, {"$set": {"last_error": error, "updated_at": utcnow()}}
-    )
 
 
 def _dropped_tokens() -> dict[str, Any]:

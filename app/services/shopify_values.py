@@ -2,8 +2,9 @@
 so both store the same documents, and by every service that takes a Shopify id from a client.
 
 One function per kind of value: an id (numeric or GID), a timestamp, an amount, text, tags and an
-address. None of them raises on a malformed value: a bad id or time is None, a bad amount zero;
-callers that require a value check for None themselves.
+address. None of them raises on a malformed value: a missing or blank id, a missing or
+unparseable time is None, a bad amount zero; callers that require a value check for None. An id
+is not checked to be numeric: an unknown one simply matches nothing.
 """
 
 from __future__ import annotations

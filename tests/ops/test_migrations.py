@@ -196,3 +196,38 @@ async def test_a_migrator_whose_lock_was_taken_stops_and_records_nothing(
     # The other migrator's lock is left alone.
     lock = await bare_db.db["schema_migrations_lock"].find_one({"_id": "migrate"})
     assert lock is not None and lock["owner"] == "another-migrator"
+
+
+async def test_a_migrator_whose_cancel_is_swallowed_still_stops_before_the_next_step(
+    bare_db: Database,
+) -> None:
+    # The database driver can swallow the cancel the renewal sends when it finds the lock
+    # taken: the step then finishes, but neither its record nor the next step may follow.
+    ran: list[int] = []
+
+    async def taken_meanwhile(db: Any) -> None:
+        ran.append(1)
+        await db["schema_migrations_lock"].update_one(
+            {"_id": "migrate"}, {"$set": {"owner": "another-migrator"}}
+        )
+        for _ in range(100):  # outlasts several renewals, swallowing their cancel
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+
+    async def second(db: Any) -> None:
+        ran.append(2)
+
+    async def noop(db: Any) -> None:
+        return None
+
+    runner = MigrationRunner(
+        bare_db.db,
+        [Migration(1, "taken", taken_meanwhile, noop), Migration(2, "second", second, noop)],
+        lock_seconds=0.3,
+    )
+    with pytest.raises(MigrationLocked, match="taken by another migrator"):
+        await runner.migrate()
+    assert ran == [1]
+    assert await runner.current_version() == 0

@@ -33,6 +33,14 @@ OUTCOME = """mutation($id: ID!) { resolveReturn(id: $id) { return { outcome { cu
   userErrors { code } } }"""
 
 
+def _last_month() -> dict[str, str]:
+    now = utcnow()
+    return {
+        "from": (now - timedelta(days=30)).isoformat(),
+        "to": (now + timedelta(days=1)).isoformat(),
+    }
+
+
 async def _order(client: httpx.AsyncClient, headers: dict[str, str], order_id: str) -> Any:
     body = await graphql(client, ORDER, {"id": order_id}, headers)
     return body["data"]["order"]
@@ -116,12 +124,7 @@ async def test_analytics_sum_each_currency_apart(client: httpx.AsyncClient, db: 
     for order in orders:
         payload = await create(client, tenant.id, return_input(order))
         await _resolve(client, headers, payload["return"]["id"])
-    now = utcnow()
-    window = {
-        "from": (now - timedelta(days=30)).isoformat(),
-        "to": (now + timedelta(days=1)).isoformat(),
-    }
-    body = await graphql(client, ANALYTICS, window, headers)
+    body = await graphql(client, ANALYTICS, _last_month(), headers)
     stats = body["data"]["returnsAnalytics"]
     assert stats["resolved"] == 3
     assert stats["refundTotal"] == [
@@ -141,3 +144,18 @@ async def test_an_unknown_currency_reads_as_xxx(client: httpx.AsyncClient, db: D
     found = await _order(client, headers, order.shopify_id)
     assert found["currencyCode"] == "XXX"
     assert found["totalPrice"] == {"amount": "9.50", "currencyCode": "XXX"}
+
+
+async def test_analytics_merge_a_currency_stored_in_either_case(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_tenant("shop")
+    headers = await merchant_headers(tenant.id)
+    for number, code in ((1, "USD"), (2, "usd")):
+        order = await shop_order(tenant.id, number, [line(1, price="5.00")], currency=code)
+        payload = await create(client, tenant.id, return_input(order))
+        await _resolve(client, headers, payload["return"]["id"])
+    body = await graphql(client, ANALYTICS, _last_month(), headers)
+    assert body["data"]["returnsAnalytics"]["refundTotal"] == [
+        {"amount": "10.00", "currencyCode": "USD"}
+    ]

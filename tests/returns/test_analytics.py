@@ -95,3 +95,46 @@ async def test_empty_range_gives_zeros(client: httpx.AsyncClient, db: Database) 
     stats = body["data"]["returnsAnalytics"]
     assert stats["orders"] == 0 and stats["unitReturnRate"] == "0.0000"
     assert stats["refundTotal"] == [] and stats["averageResolutionSeconds"] is None
+
+
+async def test_the_average_resolution_time_skips_returns_without_one(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_tenant("shop")
+    headers = await merchant_headers(tenant.id)
+    ids = []
+    for number in (1, 2):
+        order = await shop_order(tenant.id, number, [line(1, price="5.00")])
+        payload = await create(client, tenant.id, return_input(order))
+        ids.append(str(payload["return"]["id"]))
+        await decide(
+            client, headers, ids[-1], "approveReturn", "markReturnReceived", "resolveReturn"
+        )
+    returns = db.db["returns"]
+    now = utcnow()
+    window = {
+        "from": (now - timedelta(days=30)).isoformat(),
+        "to": (now + timedelta(days=1)).isoformat(),
+    }
+    # One resolved return lacks its resolution time (a document from before the field).
+    first = await returns.find_one({"tenant_id": tenant.id, "order_number": "1"})
+    assert first is not None
+    await returns.update_one(
+        {"_id": first["_id"]},
+        {
+            "$set": {"created_at": first["resolved_at"] - timedelta(seconds=100)},
+            "$unset": {"resolved_at": ""},
+        },
+    )
+    second = await returns.find_one({"tenant_id": tenant.id, "order_number": "2"})
+    assert second is not None
+    await returns.update_one(
+        {"_id": second["_id"]},
+        {"$set": {"created_at": second["resolved_at"] - timedelta(seconds=60)}},
+    )
+    stats = (await graphql(client, QUERY, window, headers))["data"]["returnsAnalytics"]
+    assert stats["resolved"] == 2
+    assert stats["averageResolutionSeconds"] == "60.000"
+    await returns.update_one({"_id": second["_id"]}, {"$unset": {"resolved_at": ""}})
+    stats = (await graphql(client, QUERY, window, headers))["data"]["returnsAnalytics"]
+    assert stats["averageResolutionSeconds"] is None

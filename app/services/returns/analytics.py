@@ -18,7 +18,7 @@ from typing import Any
 from bson.decimal128 import Decimal128
 
 from app.models import Order, Return
-from app.models.money import round_to_minor_unit
+from app.models.money import DEFAULT_CURRENCY, round_to_minor_unit
 from app.models.return_request import ACTIVE_RETURN_STATUSES, ReturnStatus
 
 RATIO = Decimal("0.0001")
@@ -64,10 +64,14 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _per_currency(rows: list[dict[str, Any]], key: str) -> dict[str, Decimal]:
-    """`{currency: sum}` of one summed field, each rounded to its currency's minor unit."""
-    return {
-        str(row["_id"]): round_to_minor_unit(_decimal(row[key]), str(row["_id"])) for row in rows
-    }
+    """`{currency: sum}` of one field summed per stored currency, in code order, each rounded
+    to its currency's minor unit. Stored codes are merged case-insensitively; a return without
+    one is in the model's default, USD."""
+    sums: dict[str, Decimal] = {}
+    for row in rows:
+        code = str(row["_id"] or DEFAULT_CURRENCY).strip().upper()
+        sums[code] = sums.get(code, Decimal(0)) + _decimal(row[key])
+    return {code: round_to_minor_unit(sums[code], code) for code in sorted(sums)}
 
 
 def _range(start: datetime, end: datetime) -> dict[str, datetime]:
@@ -156,17 +160,31 @@ async def returns_analytics(tenant_id: str, start: datetime, end: datetime) -> R
             },
         ],
     )
+    resolved_match = {"$match": {**base, "status": ReturnStatus.RESOLVED.value}}
     resolved_rows = await _aggregate(
         Return,
         [
-            {"$match": {**base, "status": ReturnStatus.RESOLVED.value}},
+            resolved_match,
+            {
+                "$group": {
+                    "_id": None,
+                    "count": {"$sum": 1},
+                    # $avg skips returns without `resolved_at` (the average is over those that
+                    # have one; none: null)
+                    "millis": {"$avg": {"$subtract": ["$resolved_at", "$created_at"]}},
+                }
+            },
+        ],
+    )
+    money_rows = await _aggregate(
+        Return,
+        [
+            resolved_match,
             {
                 "$group": {
                     "_id": {"$ifNull": ["$outcome.currency", "$currency"]},
-                    "count": {"$sum": 1},
                     "refund": {"$sum": "$outcome.refund_amount"},
                     "credit": {"$sum": "$outcome.store_credit_amount"},
-                    "millis": {"$sum": {"$subtract": ["$resolved_at", "$created_at"]}},
                 }
             },
         ],
@@ -178,9 +196,8 @@ async def returns_analytics(tenant_id: str, start: datetime, end: datetime) -> R
     resolutions = _buckets(by_resolution)
     active_returns = sum(b.count for b in resolutions)
     units_returned = sum(b.units for b in resolutions)
-    by_currency = sorted(resolved_rows, key=lambda row: str(row["_id"]))
-    resolved = sum(int(row["count"]) for row in by_currency)
-    millis = sum((_decimal(row["millis"]) for row in by_currency), Decimal(0))
+    resolved_row = resolved_rows[0] if resolved_rows else {}
+    millis = resolved_row.get("millis")
     return ReturnsAnalytics(
         orders=int(order_totals["orders"]),
         units_sold=int(order_totals["units"]),
@@ -192,12 +209,12 @@ async def returns_analytics(tenant_id: str, start: datetime, end: datetime) -> R
         by_reason=_buckets(by_reason),
         by_resolution=resolutions,
         by_product=_buckets(by_product, lambda row: row.get("title") or row["_id"]),
-        refund_total=_per_currency(by_currency, "refund"),
-        store_credit_total=_per_currency(by_currency, "credit"),
-        resolved=resolved,
+        refund_total=_per_currency(money_rows, "refund"),
+        store_credit_total=_per_currency(money_rows, "credit"),
+        resolved=int(resolved_row.get("count") or 0),
         average_resolution_seconds=(
-            (millis / resolved / 1000).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
-            if resolved
+            (_decimal(millis) / 1000).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+            if millis is not None
             else None
         ),
     )

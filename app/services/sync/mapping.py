@@ -140,9 +140,12 @@ def order_from_node(
     ]
     customer_email = lower_email(customer.get("email")) if isinstance(customer, dict) else None
     email = lower_email(node.get("email")) or customer_email
+    shopify_id = text(node.get("legacyResourceId")) or numeric_id(node["id"])
+    if shopify_id is None:
+        raise MappingError(f"order without an id: {node.get('id')!r}")
     return Order(
         tenant_id=tenant_id,
-        shopify_id=str(node.get("legacyResourceId") or numeric_id(node["id"])),
+        shopify_id=shopify_id,
         admin_graphql_api_id=gid("Order", node["id"]),
         order_number=order_number_from_name(name),
         name=name,
@@ -182,9 +185,12 @@ def customer_from_node(tenant_id: str, node: JSON) -> Customer | None:
         return None
     updated = _required_time(node, "updatedAt")
     orders_count = node.get("numberOfOrders")
+    shopify_id = text(node.get("legacyResourceId")) or numeric_id(node["id"])
+    if shopify_id is None:
+        return None
     return Customer(
         tenant_id=tenant_id,
-        shopify_id=str(node.get("legacyResourceId") or numeric_id(node["id"])),
+        shopify_id=shopify_id,
         admin_graphql_api_id=gid("Customer", node["id"]),
         email=lower_email(node.get("email")),
         first_name=text(node.get("firstName")),
