@@ -15,7 +15,7 @@ from app.clock import utcnow
 from app.models.audit_log import AuditLog
 from app.observability.logging import clip, scrub
 from app.observability.request_context import current_request
-from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
+from app.services.pagination import Page, PageRequest
 
 logger = logging.getLogger("app.audit")
 
@@ -108,8 +108,8 @@ async def record(
     return entry
 
 
-async def list_audit_log(tenant_id: str, *, first: int, after: str | None) -> Page[AuditLog]:
+async def list_audit_log(tenant_id: str, page: PageRequest) -> Page[AuditLog]:
     """One tenant's audit entries, newest first."""
-    query = {"tenant_id": tenant_id, **after_filter(after)}
-    items = await AuditLog.find(query).sort(NEWEST_FIRST).limit(first + 1).to_list()
-    return make_page(items, first, after, lambda entry: (entry.created_at, entry.id))
+    query = {"tenant_id": tenant_id, **page.filter()}
+    items = await AuditLog.find(query).sort(page.sort).limit(page.limit).to_list()
+    return page.page(items, lambda entry: (entry.created_at, entry.id))

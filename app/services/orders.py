@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from app.models import Customer, Order
-from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
+from app.services.pagination import Page, PageRequest
 from app.services.shopify_values import numeric_id
 
 
@@ -48,7 +48,7 @@ def _combine(base: dict[str, Any], cursor: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_orders(
-    tenant_id: str, *, first: int, after: str | None, filter: OrderFilter | None = None
+    tenant_id: str, page: PageRequest, filter: OrderFilter | None = None
 ) -> Page[Order]:
     """A page of the tenant's orders, newest first."""
     query: dict[str, Any] = {"tenant_id": tenant_id}
@@ -62,9 +62,9 @@ async def list_orders(
         if filter.fulfillment_status:
             query["fulfillment_status"] = filter.fulfillment_status
         query.update(_created_range(filter.created_after, filter.created_before))
-    query = _combine(query, after_filter(after))
-    orders = await Order.find(query).sort(NEWEST_FIRST).limit(first + 1).to_list()
-    return make_page(orders, first, after, lambda o: (o.created_at, o.id))
+    query = _combine(query, page.filter())
+    orders = await Order.find(query).sort(page.sort).limit(page.limit).to_list()
+    return page.page(orders, lambda o: (o.created_at, o.id))
 
 
 async def get_order(tenant_id: str, order_id: str) -> Order | None:
@@ -85,11 +85,11 @@ async def orders_by_shopify_ids(tenant_id: str, shopify_ids: list[str]) -> list[
 
 
 async def list_customers(
-    tenant_id: str, *, first: int, after: str | None, email: str | None = None
+    tenant_id: str, page: PageRequest, email: str | None = None
 ) -> Page[Customer]:
     query: dict[str, Any] = {"tenant_id": tenant_id}
     if email:
         query["email"] = normalize_email(email)
-    query = _combine(query, after_filter(after))
-    customers = await Customer.find(query).sort(NEWEST_FIRST).limit(first + 1).to_list()
-    return make_page(customers, first, after, lambda c: (c.created_at, c.id))
+    query = _combine(query, page.filter())
+    customers = await Customer.find(query).sort(page.sort).limit(page.limit).to_list()
+    return page.page(customers, lambda c: (c.created_at, c.id))

@@ -1,7 +1,9 @@
-"""Keyset pagination, newest first, over `(created_at desc, _id desc)`.
+"""Keyset pagination, newest first, over `(created_at desc, _id desc)` (or another time field).
 
-A cursor is an opaque token of the position only (time and id); every query still starts with
-`tenant_id`, so a cursor made from another tenant's data selects nothing of theirs.
+Pages go both ways (Relay): `first` items after a cursor, or `last` items before one, which are
+read oldest first and returned newest first like every page. A cursor is an opaque token of the
+position only (time and id); every query still starts with `tenant_id`, so a cursor made from
+another tenant's data selects nothing of theirs.
 """
 
 from __future__ import annotations
@@ -63,19 +65,6 @@ def decode_cursor(cursor: str) -> Position:
     raise InvalidCursor("invalid cursor")
 
 
-def after_filter(cursor: str | None) -> dict[str, Any]:
-    """The filter that selects what comes after `cursor` in newest-first order."""
-    if cursor is None:
-        return {}
-    position = decode_cursor(cursor)
-    return {
-        "$or": [
-            {"created_at": {"$lt": position.created_at}},
-            {"created_at": position.created_at, "_id": {"$lt": position.id}},
-        ]
-    }
-
-
 NEWEST_FIRST: list[tuple[str, SortDirection]] = [
     ("created_at", SortDirection.DESCENDING),
     ("_id", SortDirection.DESCENDING),
@@ -90,9 +79,49 @@ class Page(Generic[T]):
     has_previous_page: bool
 
 
-def make_page(items: list[T], first: int, after: str | None, position_of: Any) -> Page[T]:
-    """Cut a `first + 1` fetch down to `first` and compute cursors with `position_of(item)`."""
-    has_next = len(items) > first
-    items = items[:first]
-    cursors = [encode_cursor(*position_of(item)) for item in items]
-    return Page(items, cursors, has_next, after is not None)
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """`size` items after `cursor` (forward: `first`/`after`), or before it (`backward`:
+    `last`/`before`); ordered by `field` then `_id`, newest first. Fetch with `filter`, `sort`
+    and `limit`, then cut with `page`."""
+
+    size: int
+    cursor: str | None = None
+    backward: bool = False
+    field: str = "created_at"
+
+    def filter(self) -> dict[str, Any]:
+        """What lies beyond the cursor in the direction of travel ({} without one)."""
+        if self.cursor is None:
+            return {}
+        position = decode_cursor(self.cursor)
+        beyond = "$gt" if self.backward else "$lt"
+        return {
+            "$or": [
+                {self.field: {beyond: position.created_at}},
+                {self.field: position.created_at, "_id": {beyond: position.id}},
+            ]
+        }
+
+    @property
+    def sort(self) -> list[tuple[str, SortDirection]]:
+        """Away from the cursor: oldest first when going backward."""
+        direction = SortDirection.ASCENDING if self.backward else SortDirection.DESCENDING
+        return [(self.field, direction), ("_id", direction)]
+
+    @property
+    def limit(self) -> int:
+        return self.size + 1  # one more tells whether there is a further page
+
+    def page(self, items: list[T], position_of: Any) -> Page[T]:
+        """Cut a `limit` fetch down to `size`, newest first, with cursors from
+        `position_of(item)` -> (time, id)."""
+        more = len(items) > self.size
+        kept = items[: self.size]
+        if self.backward:
+            kept.reverse()
+        cursors = [encode_cursor(*position_of(item)) for item in kept]
+        came_from_a_cursor = self.cursor is not None
+        if self.backward:
+            return Page(kept, cursors, came_from_a_cursor, more)
+        return Page(kept, cursors, more, came_from_a_cursor)

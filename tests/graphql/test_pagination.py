@@ -79,3 +79,59 @@ async def test_garbage_cursor_is_a_clear_error(client: httpx.AsyncClient) -> Non
             headers=headers,
         )
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", cursor
+
+
+BACKWARD = """
+query($before: String) {
+  returns(last: 7, before: $before) {
+    edges { cursor node { id } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}
+"""
+
+
+async def test_walking_backward_with_last_and_before_yields_every_return_once(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await make_tenant("alpha")
+    headers = await merchant_headers(tenant.id)
+    base = utcnow() - timedelta(days=1)
+    order = await make_order(tenant.id, 1001, quantity=50)
+    created = [
+        await make_return(order, created_at=base + timedelta(seconds=i // 2)) for i in range(23)
+    ]
+    newest_first = [
+        str(r.id) for r in sorted(created, key=lambda r: (r.created_at, r.id), reverse=True)
+    ]
+
+    pages: list[list[str]] = []
+    before = None
+    while True:
+        body = await graphql(client, BACKWARD, {"before": before}, headers=headers)
+        connection = body["data"]["returns"]
+        ids = [edge["node"]["id"] for edge in connection["edges"]]
+        pages.append(ids)  # each page newest first, like a forward page
+        assert connection["pageInfo"]["hasNextPage"] is (before is not None)
+        if not connection["pageInfo"]["hasPreviousPage"]:
+            break
+        assert connection["pageInfo"]["startCursor"] == connection["edges"][0]["cursor"]
+        before = connection["pageInfo"]["startCursor"]
+    # The first backward page is the oldest seven; walking back ends at the newest two.
+    assert pages[0] == newest_first[-7:]
+    assert [len(page) for page in pages] == [7, 7, 7, 2]
+    assert [i for page in reversed(pages) for i in page] == newest_first
+
+
+async def test_a_page_goes_one_way_and_last_is_capped_too(client: httpx.AsyncClient) -> None:
+    tenant = await make_tenant("alpha")
+    headers = await merchant_headers(tenant.id)
+    for query, argument in (
+        ("{ returns(first: 5, last: 5) { nodes { id } } }", "last"),
+        ("{ orders(last: 101) { nodes { id } } }", "last"),
+        ('{ syncJobs(last: 3, before: "nonsense") { nodes { id } } }', "before"),
+    ):
+        body = await graphql(client, query, headers=headers)
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+        assert error["extensions"]["argument"] == argument, body

@@ -28,6 +28,14 @@ async def test_page_size_from_variables_counts(client: httpx.AsyncClient) -> Non
     assert body["extensions"]["cost"]["requestedQueryCost"] == 2 + 50
 
 
+async def test_last_counts_like_first(client: httpx.AsyncClient) -> None:
+    tenant = await make_tenant("alpha")
+    headers = await merchant_headers(tenant.id)
+    query = "{ returns(last: 10) { nodes { id order { id lineItems { id } } } } }"
+    body = (await client.post("/graphql", json={"query": query}, headers=headers)).json()
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 72
+
+
 async def test_too_expensive_query_is_refused_with_its_cost(client: httpx.AsyncClient) -> None:
     tenant = await make_tenant("alpha")
     headers = await merchant_headers(tenant.id)

@@ -11,7 +11,7 @@ from bson import ObjectId
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from app.services.pagination import InvalidCursor, after_filter, decode_cursor, encode_cursor
+from app.services.pagination import InvalidCursor, PageRequest, decode_cursor, encode_cursor
 from tests.properties import FAST
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -68,8 +68,9 @@ def test_arbitrary_json_in_a_cursor_is_a_position_or_invalid_cursor(value: objec
     except (TypeError, orjson.JSONEncodeError):
         return
     _decodes_or_invalid(_b64(raw))
-    with contextlib.suppress(InvalidCursor):
-        after_filter(_b64(raw))
+    for backward in (False, True):
+        with contextlib.suppress(InvalidCursor):
+            PageRequest(size=1, cursor=_b64(raw), backward=backward).filter()
 
 
 @FAST

@@ -1,4 +1,5 @@
-"""Relay connections: `nodes`, `edges { cursor node }`, `pageInfo`; `first` capped."""
+"""Relay connections: `nodes`, `edges { cursor node }`, `pageInfo`; `first`/`after` or
+`last`/`before`, the page size capped either way."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from app.graphql.core.errors import BadUserInput
-from app.services.pagination import InvalidCursor, Page, decode_cursor
+from app.services.pagination import InvalidCursor, Page, PageRequest, decode_cursor
 
 NodeType = TypeVar("NodeType")
 Record = TypeVar("Record")
@@ -54,14 +55,35 @@ class Connection(Generic[NodeType]):
         )
 
 
-def checked_page_args(first: int | None, after: str | None, max_page_size: int) -> int:
-    """Validate `first` and `after` up front so a bad request fails clearly, before any I/O."""
-    size = DEFAULT_PAGE_SIZE if first is None else first
+def checked_page_args(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    max_page_size: int,
+) -> PageRequest:
+    """The page asked for, validated up front so a bad request fails clearly before any I/O:
+    `first` (default 20) items after `after`, or `last` items before `before`; at most
+    `max_page_size` either way. One direction per request."""
+    backward = last is not None or before is not None
+    if backward and (first is not None or after is not None):
+        raise BadUserInput(
+            "Page forward (`first`, `after`) or backward (`last`, `before`), not both",
+            argument="last" if last is not None else "before",
+        )
+    size_argument, cursor_argument = ("last", "before") if backward else ("first", "after")
+    asked = last if backward else first
+    size = DEFAULT_PAGE_SIZE if asked is None else asked
     if size < 1 or size > max_page_size:
-        raise BadUserInput(f"`first` must be between 1 and {max_page_size}", argument="first")
-    if after is not None:
+        raise BadUserInput(
+            f"`{size_argument}` must be between 1 and {max_page_size}", argument=size_argument
+        )
+    cursor = before if backward else after
+    if cursor is not None:
         try:
-            decode_cursor(after)
+            decode_cursor(cursor)
         except InvalidCursor as exc:
-            raise BadUserInput("`after` is not a valid cursor", argument="after") from exc
-    return size
+            raise BadUserInput(
+                f"`{cursor_argument}` is not a valid cursor", argument=cursor_argument
+            ) from exc
+    return PageRequest(size=size, cursor=cursor, backward=backward)

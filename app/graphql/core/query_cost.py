@@ -1,6 +1,6 @@
 """Query cost, the way Shopify counts it: refuse expensive queries, report the cost to clients.
 
-Scalars and enums cost 0, every object 1, a connection `2 + first x (cost of one node)`, and a
+Scalars and enums cost 0, every object 1, a connection `2 + first (or last) x (cost of one node)`, and a
 list of objects `LIST_ESTIMATE x` its element's cost. The requested cost is computed from the
 document and variables before execution; queries above the limit are refused before any I/O,
 and every response carries `extensions.cost {requestedQueryCost, maximumQueryCost}`.
@@ -104,7 +104,7 @@ class QueryCostCalculator:
 
     def _page_size(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
-            if argument.name.value != "first":
+            if argument.name.value not in PAGE_SIZE_ARGUMENTS:
                 continue
             value = argument.value
             if isinstance(value, IntValueNode):
@@ -115,6 +115,9 @@ class QueryCostCalculator:
                     return _bounded(raw, self.max_page_size)
                 return self.max_page_size
         return DEFAULT_PAGE_SIZE
+
+
+PAGE_SIZE_ARGUMENTS = ("first", "last")
 
 
 def _bounded(size: int, maximum: int) -> int:

@@ -19,8 +19,12 @@ class CustomerQueries:
         info: Info,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         email: str | None = None,
     ) -> Connection[Customer]:
-        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
-        page = await list_customers(info.context.tenant_id, first=size, after=after, email=email)
+        request = checked_page_args(
+            first, after, last, before, info.context.settings.graphql_max_page_size
+        )
+        page = await list_customers(info.context.tenant_id, request, email=email)
         return Connection[Customer].from_page(page, lambda record: Customer(record=record))

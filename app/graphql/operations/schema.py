@@ -208,10 +208,17 @@ class OperationsQueries:
         permission_classes=[IsMerchant], description="This tenant's audit log, newest first."
     )
     async def audit_log(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[AuditLogEntry]:
-        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
-        page = await list_audit_log(info.context.tenant_id, first=size, after=after)
+        request = checked_page_args(
+            first, after, last, before, info.context.settings.graphql_max_page_size
+        )
+        page = await list_audit_log(info.context.tenant_id, request)
         return Connection[AuditLogEntry].from_page(page, lambda r: AuditLogEntry(record=r))
 
 

@@ -20,13 +20,16 @@ class OrderQueries:
         info: Info,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: OrderFilterInput | None = None,
     ) -> Connection[Order]:
-        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
+        request = checked_page_args(
+            first, after, last, before, info.context.settings.graphql_max_page_size
+        )
         page = await list_orders(
             info.context.tenant_id,
-            first=size,
-            after=after,
+            request,
             filter=filter.to_service() if filter else None,
         )
         return Connection[Order].from_page(page, Order.from_record)

@@ -27,13 +27,16 @@ class ReturnQueries:
         info: Info,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: ReturnFilterInput | None = None,
     ) -> Connection[Return]:
-        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
+        request = checked_page_args(
+            first, after, last, before, info.context.settings.graphql_max_page_size
+        )
         page = await list_returns(
             info.context.tenant_id,
-            first=size,
-            after=after,
+            request,
             filter=filter.to_service() if filter else None,
         )
         return Connection[Return].from_page(page, lambda record: Return(record=record))

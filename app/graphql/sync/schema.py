@@ -77,13 +77,16 @@ class SyncQueries:
         info: Info,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         status: SyncJobStatus | None = None,
     ) -> Connection[SyncJob]:
-        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
+        request = checked_page_args(
+            first, after, last, before, info.context.settings.graphql_max_page_size
+        )
         page = await list_sync_jobs(
             info.context.tenant_id,
-            first=size,
-            after=after,
+            request,
             status=status.to_model() if status else None,
         )
         return Connection[SyncJob].from_page(page, lambda record: SyncJob(record=record))

@@ -36,13 +36,16 @@ class WebhookQueries:
         info: Info,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: WebhookEventFilterInput | None = None,
     ) -> Connection[WebhookEvent]:
-        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
+        request = checked_page_args(
+            first, after, last, before, info.context.settings.graphql_max_page_size
+        )
         page = await list_webhook_events(
             info.context.tenant_id,
-            first=size,
-            after=after,
+            request,
             filter=filter.to_service() if filter else None,
         )
         return Connection[WebhookEvent].from_page(page, lambda record: WebhookEvent(record=record))
@@ -64,10 +67,17 @@ class WebhookQueries:
         description="Exports produced for customers/data_request, newest first.",
     )
     async def customer_data_exports(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[CustomerDataExport]:
-        size = checked_page_args(first, after, info.context.settings.graphql_max_page_size)
-        page = await list_customer_data_exports(info.context.tenant_id, first=size, after=after)
+        request = checked_page_args(
+            first, after, last, before, info.context.settings.graphql_max_page_size
+        )
+        page = await list_customer_data_exports(info.context.tenant_id, request)
         return Connection[CustomerDataExport].from_page(
             page, lambda record: CustomerDataExport(record=record)
         )

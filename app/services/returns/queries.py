@@ -13,7 +13,7 @@ from app.models import Return
 from app.models.return_policy import ResolutionType
 from app.models.return_request import ReturnReason, ReturnStatus
 from app.services.orders import normalize_email, normalize_order_number
-from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
+from app.services.pagination import NEWEST_FIRST, Page, PageRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +52,15 @@ def _query(tenant_id: str, filter: ReturnFilter | None) -> dict[str, Any]:
 
 
 async def list_returns(
-    tenant_id: str, *, first: int, after: str | None, filter: ReturnFilter | None = None
+    tenant_id: str, page: PageRequest, filter: ReturnFilter | None = None
 ) -> Page[Return]:
     """A page of the tenant's returns, newest first."""
     query = _query(tenant_id, filter)
-    cursor = after_filter(after)
+    cursor = page.filter()
     if cursor:
         query = {"$and": [query, cursor]} if "created_at" in query else {**query, **cursor}
-    returns = await Return.find(query).sort(NEWEST_FIRST).limit(first + 1).to_list()
-    return make_page(returns, first, after, lambda r: (r.created_at, r.id))
+    returns = await Return.find(query).sort(page.sort).limit(page.limit).to_list()
+    return page.page(returns, lambda r: (r.created_at, r.id))
 
 
 def parse_return_id(return_id: str) -> ObjectId | None:

@@ -28,7 +28,7 @@ from app.models.integration import IntegrationStatus
 from app.models.sync_job import TERMINAL_SYNC_STATUSES, SyncStatus, SyncType
 from app.models.write_concerns import RELAXED_WRITES
 from app.observability import metrics
-from app.services.pagination import NEWEST_FIRST, Page, after_filter, make_page
+from app.services.pagination import Page, PageRequest
 from app.services.user_errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -246,15 +246,15 @@ async def get_sync_job(tenant_id: str, job_id: str) -> SyncJob | None:
 
 
 async def list_sync_jobs(
-    tenant_id: str, *, first: int, after: str | None = None, status: SyncStatus | None = None
+    tenant_id: str, page: PageRequest, status: SyncStatus | None = None
 ) -> Page[SyncJob]:
     """A page of the tenant's jobs, newest first."""
     query: dict[str, Any] = {"tenant_id": tenant_id}
     if status is not None:
         query["status"] = status.value
-    query.update(after_filter(after))
-    jobs = await SyncJob.find(query).sort(NEWEST_FIRST).limit(first + 1).to_list()
-    return make_page(jobs, first, after, lambda job: (job.created_at, job.id))
+    query.update(page.filter())
+    jobs = await SyncJob.find(query).sort(page.sort).limit(page.limit).to_list()
+    return page.page(jobs, lambda job: (job.created_at, job.id))
 
 
 async def list_recent_jobs(tenant_id: str | None = None, limit: int = 50) -> list[SyncJob]:

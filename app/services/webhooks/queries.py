@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from beanie import SortDirection
-
 from app.models import CustomerDataExport, WebhookEvent
-from app.services.pagination import Page, decode_cursor, make_page
+from app.services.pagination import Page, PageRequest
 
 EVENT_LIST_FIELDS = [
     "tenant_id",
@@ -36,23 +34,9 @@ class WebhookEventFilter:
     dead: bool | None = None
 
 
-def _received_after(cursor: str | None) -> dict[str, Any]:
-    if cursor is None:
-        return {}
-    position = decode_cursor(cursor)
-    return {
-        "$or": [
-            {"received_at": {"$lt": position.created_at}},
-            {"received_at": position.created_at, "_id": {"$lt": position.id}},
-        ]
-    }
-
-
 async def list_webhook_events(
     tenant_id: str,
-    *,
-    first: int,
-    after: str | None = None,
+    page: PageRequest,
     filter: WebhookEventFilter | None = None,
 ) -> Page[WebhookEvent]:
     """A page of events, newest first by `received_at`; payloads are not read."""
@@ -64,40 +48,28 @@ async def list_webhook_events(
             query["processed"] = filter.processed
         if filter.dead is not None:
             query["dead"] = filter.dead
-    query.update(_received_after(after))
+    page = replace(page, field="received_at")
+    query.update(page.filter())
     projection = dict.fromkeys(EVENT_LIST_FIELDS, 1)
     docs = (
         await WebhookEvent.get_pymongo_collection()
         .find(query, projection)
-        .sort([("received_at", -1), ("_id", -1)])
-        .limit(first + 1)
-        .to_list(first + 1)
+        .sort(page.sort)
+        .limit(page.limit)
+        .to_list(page.limit)
     )
     items = [WebhookEvent.model_validate(doc) for doc in docs]
-    return make_page(items, first, after, lambda event: (event.received_at, event.id))
+    return page.page(items, lambda event: (event.received_at, event.id))
 
 
 async def get_webhook_event(tenant_id: str, event_pk: Any) -> WebhookEvent | None:
     return await WebhookEvent.find_one({"tenant_id": tenant_id, "_id": event_pk})
 
 
-async def list_customer_data_exports(
-    tenant_id: str, *, first: int, after: str | None = None
-) -> Page[CustomerDataExport]:
-    query: dict[str, Any] = {"tenant_id": tenant_id}
-    if after is not None:
-        position = decode_cursor(after)
-        query["$or"] = [
-            {"created_at": {"$lt": position.created_at}},
-            {"created_at": position.created_at, "_id": {"$lt": position.id}},
-        ]
-    items = (
-        await CustomerDataExport.find(query)
-        .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-        .limit(first + 1)
-        .to_list()
-    )
-    return make_page(items, first, after, lambda export: (export.created_at, export.id))
+async def list_customer_data_exports(tenant_id: str, page: PageRequest) -> Page[CustomerDataExport]:
+    query: dict[str, Any] = {"tenant_id": tenant_id, **page.filter()}
+    items = await CustomerDataExport.find(query).sort(page.sort).limit(page.limit).to_list()
+    return page.page(items, lambda export: (export.created_at, export.id))
 
 
 async def get_customer_data_export(tenant_id: str, export_pk: Any) -> CustomerDataExport | None:
