@@ -28,6 +28,7 @@ from app.graphql.core.operation_info import OperationInfo
 from app.graphql.core.query_cost import QueryCostLimit
 from app.graphql.customer.queries import CustomerQueries
 from app.graphql.integration.schema import IntegrationMutations, IntegrationQueries
+from app.graphql.node.schema import NODE_TYPES, NodeQueries
 from app.graphql.operations.schema import OperationsMutations, OperationsQueries
 from app.graphql.order.queries import OrderQueries
 from app.graphql.portal.schema import PortalMutations, PortalQueries
@@ -38,6 +39,7 @@ from app.graphql.tenant.queries import TenantQueries
 from app.graphql.webhooks.schema import WebhookMutations, WebhookQueries
 
 QUERY_TYPES: tuple[type, ...] = (
+    NodeQueries,
     TenantQueries,
     IntegrationQueries,
     SyncQueries,
@@ -125,7 +127,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         AuditMerchantMutations,
         MaskUnexpectedErrors,
     ]
-    kwargs: dict[str, Any] = {"query": query, "extensions": extensions}
+    # Every Node type is listed, so `node` can answer with one no query field returns directly.
+    kwargs: dict[str, Any] = {"query": query, "extensions": extensions, "types": NODE_TYPES}
     if mutation is not None:
         kwargs["mutation"] = mutation
     return ServiceSchema(

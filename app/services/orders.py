@@ -84,6 +84,14 @@ async def orders_by_shopify_ids(tenant_id: str, shopify_ids: list[str]) -> list[
     return [by_id.get(key) for key in shopify_ids]
 
 
+async def get_customer(tenant_id: str, customer_id: str) -> Customer | None:
+    """By Shopify id (`7` or its GID) within the tenant."""
+    shopify_id = numeric_id(customer_id)
+    if not shopify_id:
+        return None
+    return await Customer.find_one({"tenant_id": tenant_id, "shopify_id": shopify_id})
+
+
 async def list_customers(
     tenant_id: str, page: PageRequest, email: str | None = None
 ) -> Page[Customer]:

@@ -16,7 +16,7 @@ from app.services.integrations import connect_integration, mark_uninstalled
 from app.shopify.oauth_client import TokenGrant
 from tests.factories import graphql, make_tenant, merchant_headers
 
-TENANT_QUERY = "{ tenant { id shopDomain } }"
+TENANT_QUERY = "{ tenant { tenantId shopDomain } }"
 
 
 def _code(body: dict[str, object]) -> object:
@@ -61,7 +61,10 @@ async def test_valid_session_token_sees_its_tenant(
     await make_tenant("alpha")
     token = make_session_token(settings, "alpha.myshopify.com")
     body = await graphql(client, TENANT_QUERY, headers={"Authorization": f"Bearer {token}"})
-    assert body["data"]["tenant"] == {"id": "tenant-alpha", "shopDomain": "alpha.myshopify.com"}
+    assert body["data"]["tenant"] == {
+        "tenantId": "tenant-alpha",
+        "shopDomain": "alpha.myshopify.com",
+    }
 
 
 async def test_session_token_with_bad_signature_is_refused(
@@ -117,7 +120,7 @@ async def test_api_key_works_until_revoked(client: httpx.AsyncClient) -> None:
     issued = await issue_api_key(tenant.id)
     headers = {"Authorization": f"Bearer {issued.key}"}
     assert (await graphql(client, TENANT_QUERY, headers=headers))["data"]["tenant"][
-        "id"
+        "tenantId"
     ] == tenant.id
     assert await revoke_api_keys(tenant.id) == 1
     assert _code(await graphql(client, TENANT_QUERY, headers=headers)) == "UNAUTHENTICATED"
@@ -140,7 +143,7 @@ async def test_tenant_header_naming_another_tenant_is_forbidden(client: httpx.As
     assert _code(body) == "FORBIDDEN"
     headers["X-Tenant-Id"] = alpha.id
     assert (await graphql(client, TENANT_QUERY, headers=headers))["data"]["tenant"][
-        "id"
+        "tenantId"
     ] == alpha.id
 
 
@@ -243,7 +246,7 @@ async def test_credentials_of_an_uninstalled_shop_are_refused_until_it_reinstall
     for name, credential in credentials.items():
         headers = {"Authorization": f"Bearer {credential()}"}
         body = await graphql(client, TENANT_QUERY, headers=headers)
-        assert body["data"]["tenant"]["id"] == tenant.id, name
+        assert body["data"]["tenant"]["tenantId"] == tenant.id, name
 
     assert (await mark_uninstalled(tenant.id)).changed  # app/uninstalled, confirmed
     for name, credential in credentials.items():
@@ -260,4 +263,4 @@ async def test_credentials_of_an_uninstalled_shop_are_refused_until_it_reinstall
     for name, credential in credentials.items():
         headers = {"Authorization": f"Bearer {credential()}"}
         body = await graphql(client, TENANT_QUERY, headers=headers)
-        assert body["data"]["tenant"]["id"] == tenant.id, name
+        assert body["data"]["tenant"]["tenantId"] == tenant.id, name

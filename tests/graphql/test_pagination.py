@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 
 from app.clock import utcnow
+from app.graphql.core.node import global_id
 from tests.factories import graphql, make_order, make_return, make_tenant, merchant_headers
 
 PAGE = """
@@ -32,7 +33,8 @@ async def test_walking_all_pages_yields_every_return_once_newest_first(
         # pairs share a timestamp so the id tie-break is exercised
         created.append(await make_return(order, created_at=base + timedelta(seconds=i // 2)))
     expected = [
-        str(r.id) for r in sorted(created, key=lambda r: (r.created_at, r.id), reverse=True)
+        global_id("Return", r.id)
+        for r in sorted(created, key=lambda r: (r.created_at, r.id), reverse=True)
     ]
 
     seen: list[str] = []
@@ -102,7 +104,8 @@ async def test_walking_backward_with_last_and_before_yields_every_return_once(
         await make_return(order, created_at=base + timedelta(seconds=i // 2)) for i in range(23)
     ]
     newest_first = [
-        str(r.id) for r in sorted(created, key=lambda r: (r.created_at, r.id), reverse=True)
+        global_id("Return", r.id)
+        for r in sorted(created, key=lambda r: (r.created_at, r.id), reverse=True)
     ]
 
     pages: list[list[str]] = []

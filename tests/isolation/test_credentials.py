@@ -17,7 +17,7 @@ from app.services.auth import make_session_token, revoke_api_keys
 from app.services.tenants import ensure_tenant
 from tests.isolation.world import ATTACKER_SHOP, VICTIM_SHOP, World
 
-QUERY = "{ tenant { id } orders(first: 5) { nodes { orderNumber } } }"
+QUERY = "{ tenant { tenantId } orders(first: 5) { nodes { orderNumber } } }"
 
 
 def _claims(settings: Settings, shop: str, **overrides: Any) -> dict[str, Any]:
@@ -75,7 +75,7 @@ async def test_a_valid_session_token_reaches_only_its_own_shop(
     client: httpx.AsyncClient, settings: Settings, world: World
 ) -> None:
     body = await _ask(client, make_session_token(settings, ATTACKER_SHOP))
-    assert body["data"]["tenant"]["id"] == world.attacker.tenant_id
+    assert body["data"]["tenant"]["tenantId"] == world.attacker.tenant_id
     numbers = {node["orderNumber"] for node in body["data"]["orders"]["nodes"]}
     assert numbers and not numbers & set(world.victim.order_numbers)
 

@@ -123,6 +123,6 @@ async def _assert_merchants_still_served(
     """No replayed uninstall took effect: each merchant's credential still works."""
     for tenant in tenants:
         body = await graphql(
-            client, "{ tenant { id } }", headers={"Authorization": f"Bearer {tenant.api_key}"}
+            client, "{ tenant { tenantId } }", headers={"Authorization": f"Bearer {tenant.api_key}"}
         )
-        assert body.get("data") and body["data"]["tenant"]["id"] == tenant.tenant_id, body
+        assert body.get("data") and body["data"]["tenant"]["tenantId"] == tenant.tenant_id, body

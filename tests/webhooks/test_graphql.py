@@ -6,6 +6,7 @@ import httpx
 
 from app.config import Settings
 from app.db import Database
+from app.graphql.core.node import global_id
 from app.models import WebhookEvent
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
 from tests.factories import graphql, merchant_headers
@@ -100,7 +101,7 @@ async def test_replay_resets_a_dead_event_and_refuses_others(
     payload = body["data"]["replayWebhookEvent"]
     assert payload["userErrors"] == []
     assert payload["webhookEvent"] == {
-        "id": str(dead.id),
+        "id": global_id("WebhookEvent", dead.id),
         "dead": False,
         "attempts": 0,
         "processed": False,

@@ -27,6 +27,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
 from app.graphql.core.limits import QueryLimits
 from app.graphql.core.masking import MaskUnexpectedErrors
+from app.graphql.core.node import global_id
 from app.graphql.order.types import Order as OrderType
 from app.models import Order
 from app.models.order import LineItem, OrderCustomer
@@ -114,7 +115,7 @@ def make_records(count: int) -> list[Order]:
 def _plain_row(record: Order) -> dict[str, Any]:
     customer = record.customer
     return {
-        "id": record.shopify_id,
+        "id": global_id("Order", record.shopify_id),
         "adminGraphqlApiId": record.admin_graphql_api_id,
         "orderNumber": record.order_number,
         "name": record.name,

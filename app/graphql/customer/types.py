@@ -6,15 +6,20 @@ from datetime import datetime
 
 import strawberry
 
+from app.graphql.core.node import Node, global_id
 from app.models import Customer as CustomerRecord
 
 
 @strawberry.type
-class Customer:
+class Customer(Node):
     record: strawberry.Private[CustomerRecord]
 
-    @strawberry.field(description="The customer's Shopify id.")
+    @strawberry.field(description="Global id (opaque).")
     def id(self) -> strawberry.ID:
+        return global_id("Customer", self.record.shopify_id)
+
+    @strawberry.field(description="The customer's Shopify id, e.g. `7`.")
+    def shopify_id(self) -> strawberry.ID:
         return strawberry.ID(self.record.shopify_id)
 
     @strawberry.field

@@ -6,6 +6,7 @@ import strawberry
 
 from app.graphql.core.connection import Connection, checked_page_args
 from app.graphql.core.context import Info
+from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.order.inputs import OrderFilterInput
 from app.graphql.order.types import Order
@@ -36,5 +37,5 @@ class OrderQueries:
 
     @strawberry.field(permission_classes=[IsMerchant], description="An order by Shopify id.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
-        record = await get_order(info.context.tenant_id, str(id))
+        record = await get_order(info.context.tenant_id, argument_id(id, "Order"))
         return Order.from_record(record) if record else None

@@ -14,6 +14,7 @@ import strawberry
 
 from app.graphql.core.context import Info
 from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
+from app.graphql.core.node import Node, global_id
 from app.models import Order as OrderRecord
 from app.models.money import currency_code
 from app.models.order import LineItem as LineItemRecord
@@ -74,9 +75,10 @@ class LineItem:
 
 
 @strawberry.type
-class Order:
+class Order(Node):
     record: strawberry.Private[OrderRecord]
-    id: strawberry.ID = strawberry.field(
+    id: strawberry.ID = strawberry.field(description="Global id (opaque).")
+    shopify_id: strawberry.ID = strawberry.field(
         description="The order's Shopify id, e.g. `5813364687033`."
     )
     admin_graphql_api_id: str | None
@@ -101,7 +103,8 @@ class Order:
     def from_record(cls, record: OrderRecord) -> Order:
         return cls(
             record=record,
-            id=strawberry.ID(record.shopify_id),
+            id=global_id("Order", record.shopify_id),
+            shopify_id=strawberry.ID(record.shopify_id),
             admin_graphql_api_id=record.admin_graphql_api_id,
             order_number=record.order_number,
             name=record.name,

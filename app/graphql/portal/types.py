@@ -8,6 +8,7 @@ import strawberry
 
 from app.graphql.core.context import Info
 from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
+from app.graphql.core.node import argument_id
 from app.graphql.returns.enums import (
     ReturnIneligibilityEnum,
     ReturnReasonEnum,
@@ -218,7 +219,7 @@ class CreateReturnInput:
 
     def to_service(self) -> ReturnRequest:
         return ReturnRequest(
-            order_id=str(self.order_id),
+            order_id=argument_id(self.order_id, "Order"),
             customer_email=self.customer_email,
             return_method=self.return_method,
             resolution_type=self.resolution_type,

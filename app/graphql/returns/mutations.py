@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.core.context import Info
+from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.returns.errors import to_user_errors
 from app.graphql.returns.inputs import ReturnItemReceiptInput, UpdateReturnPolicyInput
@@ -40,13 +41,21 @@ class ReturnMutations:
     async def approve_return(
         self, info: Info, id: strawberry.ID, note: str | None = None
     ) -> ReturnPayload:
-        return _payload(await approve_return(info.context.tenant_id, str(id), _actor(info), note))
+        return _payload(
+            await approve_return(
+                info.context.tenant_id, argument_id(id, "Return"), _actor(info), note
+            )
+        )
 
     @strawberry.mutation(permission_classes=[IsMerchant], description="REQUESTED -> DECLINED.")
     async def decline_return(
         self, info: Info, id: strawberry.ID, reason: str | None = None
     ) -> ReturnPayload:
-        return _payload(await decline_return(info.context.tenant_id, str(id), _actor(info), reason))
+        return _payload(
+            await decline_return(
+                info.context.tenant_id, argument_id(id, "Return"), _actor(info), reason
+            )
+        )
 
     @strawberry.mutation(
         permission_classes=[IsMerchant],
@@ -62,7 +71,7 @@ class ReturnMutations:
         receipts = [item.to_service() for item in items or []]
         return _payload(
             await mark_return_received(
-                info.context.tenant_id, str(id), _actor(info), receipts, note
+                info.context.tenant_id, argument_id(id, "Return"), _actor(info), receipts, note
             )
         )
 
@@ -71,7 +80,9 @@ class ReturnMutations:
         description="RECEIVED -> RESOLVED, computing the refund, store credit or exchange.",
     )
     async def resolve_return(self, info: Info, id: strawberry.ID) -> ReturnPayload:
-        return _payload(await resolve_return(info.context.tenant_id, str(id), _actor(info)))
+        return _payload(
+            await resolve_return(info.context.tenant_id, argument_id(id, "Return"), _actor(info))
+        )
 
     @strawberry.mutation(
         permission_classes=[IsMerchant], description="REQUESTED or APPROVED -> CANCELED."
@@ -79,7 +90,11 @@ class ReturnMutations:
     async def cancel_return(
         self, info: Info, id: strawberry.ID, note: str | None = None
     ) -> ReturnPayload:
-        return _payload(await cancel_return(info.context.tenant_id, str(id), _actor(info), note))
+        return _payload(
+            await cancel_return(
+                info.context.tenant_id, argument_id(id, "Return"), _actor(info), note
+            )
+        )
 
     @strawberry.mutation(
         permission_classes=[IsMerchant], description="Change some settings of the return policy."

@@ -10,6 +10,7 @@ import strawberry
 from app.graphql.core.connection import Connection, checked_page_args
 from app.graphql.core.context import Info
 from app.graphql.core.errors import BadUserInput
+from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.returns.inputs import ReturnFilterInput
 from app.graphql.returns.types import Return, ReturnsAnalytics
@@ -43,7 +44,7 @@ class ReturnQueries:
 
     @strawberry.field(name="return", permission_classes=[IsMerchant])
     async def return_(self, info: Info, id: strawberry.ID) -> Return | None:
-        record = await get_return(info.context.tenant_id, str(id))
+        record = await get_return(info.context.tenant_id, argument_id(id, "Return"))
         return Return(record=record) if record else None
 
     @strawberry.field(

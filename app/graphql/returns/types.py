@@ -9,6 +9,7 @@ import strawberry
 
 from app.graphql.core.context import Info
 from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
+from app.graphql.core.node import Node, global_id
 from app.graphql.order.types import Order
 from app.graphql.returns.enums import (
     ItemConditionEnum,
@@ -162,12 +163,12 @@ class ShopifySync:
 
 
 @strawberry.type
-class Return:
+class Return(Node):
     record: strawberry.Private[ReturnRecord]
 
-    @strawberry.field
+    @strawberry.field(description="Global id (opaque).")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.record.id))
+        return global_id("Return", self.record.id)
 
     @strawberry.field(description="The order's Shopify id.")
     def order_id(self) -> strawberry.ID:

@@ -10,6 +10,7 @@ import strawberry
 from app.graphql.core.connection import Connection, checked_page_args
 from app.graphql.core.context import Info
 from app.graphql.core.errors import user_errors
+from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.sync.types import (
     CancelSyncJobPayload,
@@ -93,7 +94,7 @@ class SyncQueries:
 
     @strawberry.field(permission_classes=[IsMerchant], description="A sync job by id.")
     async def sync_job(self, info: Info, id: strawberry.ID) -> SyncJob | None:
-        record = await get_sync_job(info.context.tenant_id, str(id))
+        record = await get_sync_job(info.context.tenant_id, argument_id(id, "SyncJob"))
         return SyncJob(record=record) if record else None
 
 
@@ -135,7 +136,7 @@ class SyncMutations:
         description="Cancel a sync job: a queued one at once, a running one at its next page.",
     )
     async def cancel_sync_job(self, info: Info, id: strawberry.ID) -> CancelSyncJobPayload:
-        result = await cancel_sync_job(info.context.tenant_id, str(id))
+        result = await cancel_sync_job(info.context.tenant_id, argument_id(id, "SyncJob"))
         return CancelSyncJobPayload(
             job=SyncJob(record=result.job) if result.job else None,
             user_errors=_user_errors(result.issues),

@@ -9,6 +9,7 @@ import strawberry
 
 from app.clock import utcnow
 from app.graphql.core.errors import FIELD_DESCRIPTION
+from app.graphql.core.node import Node, global_id
 from app.models import SyncJob as SyncJobRecord
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.sync.jobs import SyncErrorCode, estimated_seconds_left
@@ -60,12 +61,12 @@ class SyncProgress:
 
 
 @strawberry.type(description="One pull of orders and customers from Shopify.")
-class SyncJob:
+class SyncJob(Node):
     record: strawberry.Private[SyncJobRecord]
 
-    @strawberry.field
+    @strawberry.field(description="Global id (opaque).")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.record.id))
+        return global_id("SyncJob", self.record.id)
 
     @strawberry.field
     def type(self) -> SyncJobType:

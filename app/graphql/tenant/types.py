@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
+from app.graphql.core.node import Node, global_id
 from app.models import Tenant as TenantRecord
 from app.models.return_policy import ResolutionType, ReturnMethod, WindowStart
 from app.models.return_policy import ReturnPolicy as ReturnPolicyRecord
@@ -72,11 +73,15 @@ class ReturnPolicy:
 
 
 @strawberry.type
-class Tenant:
+class Tenant(Node):
     record: strawberry.Private[TenantRecord]
 
-    @strawberry.field
+    @strawberry.field(description="Global id (opaque).")
     def id(self) -> strawberry.ID:
+        return global_id("Tenant", self.record.id)
+
+    @strawberry.field(description="The tenant's own id (`X-Tenant-Id`, `rms tenants`).")
+    def tenant_id(self) -> strawberry.ID:
         return strawberry.ID(self.record.id)
 
     @strawberry.field

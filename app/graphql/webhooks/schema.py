@@ -7,6 +7,7 @@ import strawberry
 from app.graphql.core.connection import Connection, checked_page_args
 from app.graphql.core.context import Info
 from app.graphql.core.errors import BadUserInput
+from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.webhooks.inputs import WebhookEventFilterInput
 from app.graphql.webhooks.types import (
@@ -86,7 +87,7 @@ class WebhookQueries:
     async def customer_data_export(
         self, info: Info, id: strawberry.ID
     ) -> CustomerDataExport | None:
-        pk = parse_event_id(str(id))
+        pk = parse_event_id(argument_id(id, "CustomerDataExport"))
         if pk is None:
             return None
         record = await get_customer_data_export(info.context.tenant_id, pk)
@@ -103,7 +104,7 @@ class WebhookMutations:
         self, info: Info, id: strawberry.ID
     ) -> ReplayWebhookEventPayload:
         try:
-            updated = await replay_event(info.context.tenant_id, str(id))
+            updated = await replay_event(info.context.tenant_id, argument_id(id, "WebhookEvent"))
         except ReplayRefused as exc:
             return ReplayWebhookEventPayload(
                 webhook_event=None,

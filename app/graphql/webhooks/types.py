@@ -11,6 +11,7 @@ from bson import Decimal128, ObjectId
 from strawberry.scalars import JSON
 
 from app.graphql.core.errors import FIELD_DESCRIPTION
+from app.graphql.core.node import Node, global_id
 from app.models import CustomerDataExport as CustomerDataExportRecord
 from app.models import WebhookEvent as WebhookEventRecord
 from app.services.webhooks.processing import WebhookEventErrorCode
@@ -18,12 +19,12 @@ from app.services.webhooks.stats import WebhookStats as WebhookStatsRecord
 
 
 @strawberry.type(description="A Shopify webhook delivery we accepted (its payload is not shown).")
-class WebhookEvent:
+class WebhookEvent(Node):
     record: strawberry.Private[WebhookEventRecord]
 
-    @strawberry.field(description="Our id of the stored event (use it with replayWebhookEvent).")
+    @strawberry.field(description="Global id (opaque; use it with replayWebhookEvent).")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.record.id))
+        return global_id("WebhookEvent", self.record.id)
 
     @strawberry.field
     def topic(self) -> str:
@@ -141,12 +142,12 @@ def plain_json(value: Any) -> Any:
 
 
 @strawberry.type(description="What we hold about one customer, for a customers/data_request.")
-class CustomerDataExport:
+class CustomerDataExport(Node):
     record: strawberry.Private[CustomerDataExportRecord]
 
-    @strawberry.field
+    @strawberry.field(description="Global id (opaque).")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.record.id))
+        return global_id("CustomerDataExport", self.record.id)
 
     @strawberry.field(description="Shopify's data request id.")
     def data_request_id(self) -> str | None:

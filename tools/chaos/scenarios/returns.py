@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from app.graphql.core.node import local_id
 from app.models import Return
 from app.models.return_ledger import ledger_id
 from app.services.returns import shopify_mirror, transitions
@@ -374,7 +375,7 @@ async def _customer(
         if payload["userErrors"] or payload["return"] is None:
             burst.turned_down += 1
         else:
-            burst.creates[str(payload["return"]["id"])] = units
+            burst.creates[_local(payload["return"]["id"])] = units
         return
     burst.gave_up += 1
 
@@ -426,7 +427,7 @@ async def _merchant(
         if payload["userErrors"] or reached != REACHES[mutation]:
             burst.turned_down += 1
         else:
-            burst.decisions.append((str(payload["return"]["id"]), reached.lower(), key_id))
+            burst.decisions.append((_local(payload["return"]["id"]), reached.lower(), key_id))
     burst.gave_up += 1
 
 
@@ -463,6 +464,11 @@ async def _customers(
         await asyncio.gather(*(arrive(index, order) for index, order in enumerate(orders)))
     finally:
         burst.customers_done.set()
+
+
+def _local(return_id: object) -> str:
+    """The stored `_id` of a return from its GraphQL (global) id."""
+    return local_id(str(return_id), "Return") or ""
 
 
 # Checks ----------------------------------------------------------------------------------------
@@ -591,7 +597,7 @@ async def _cross_tenant_return_reads(
     for extra in ({}, {"X-Tenant-Id": victim}):
         listed, _ = await _post(stack, LIST_RETURNS, {}, {**headers, **extra})
         nodes = ((listed or {}).get("returns") or {}).get("nodes") or []
-        leaked += sum(1 for node in nodes if node["id"] in ids)
+        leaked += sum(1 for node in nodes if _local(node["id"]) in ids)
     for return_id in sorted(ids)[:5]:
         for extra in ({}, {"X-Tenant-Id": victim}):
             found, _ = await _post(stack, RETURN_BY_ID, {"id": return_id}, {**headers, **extra})
