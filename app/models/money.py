@@ -15,6 +15,7 @@ ISO 4217's for some currencies; Shopify's amounts are exact in ISO 4217's.
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -235,8 +236,10 @@ DEFAULT_MINOR_UNIT = 2  # every other currency, and XXX
 DEFAULT_CURRENCY = "USD"
 
 
+@functools.lru_cache(maxsize=512)
 def currency_code(value: str | None) -> CurrencyCode:
-    """A stored or received currency (`"usd"`, `" JPY "`) as a `CurrencyCode`; `XXX` when unknown."""
+    """A stored or received currency (`"usd"`, `" JPY "`) as a `CurrencyCode`; `XXX` when unknown.
+    Cached: a page of orders asks for the same few currencies thousands of times."""
     try:
         return CurrencyCode((value or "").strip().upper())
     except ValueError:
@@ -248,6 +251,11 @@ def minor_unit(currency: str | None) -> int:
     return MINOR_UNITS.get(currency_code(currency), DEFAULT_MINOR_UNIT)
 
 
+@functools.lru_cache(maxsize=512)
+def _minor_unit_step(currency: str | None) -> Decimal:
+    return Decimal(1).scaleb(-minor_unit(currency))  # 1, 0.01, 0.001
+
+
 def round_to_minor_unit(amount: Decimal, currency: str | None) -> Decimal:
     """`amount` rounded half up to the currency's minor unit, with exactly that many places.
     An amount that cannot be (not finite, or beyond Decimal's precision; never one Shopify or
@@ -255,6 +263,6 @@ def round_to_minor_unit(amount: Decimal, currency: str | None) -> Decimal:
     if not amount.is_finite():
         return amount
     try:
-        return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)
+        return amount.quantize(_minor_unit_step(currency), rounding=ROUND_HALF_UP)
     except InvalidOperation:
         return amount

@@ -6,6 +6,7 @@ USD `19.90`, KWD `12.345`): stored amounts are rounded here, once, on the way ou
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import strawberry
@@ -27,8 +28,17 @@ class MoneyV2:
     currency_code: CurrencyCodeEnum  # type: ignore[valid-type]
 
 
+@functools.lru_cache(maxsize=512)
+def currency_code_value(currency: str | None) -> str:
+    """What a `CurrencyCode` field returns: the code's plain value. Strawberry serializes an enum
+    *member* by scanning every value of the enum (170 here: a page of 1,000 orders spent 0.1 s
+    on it); a plain value is one dictionary lookup in graphql-core."""
+    return currency_code(currency).value
+
+
 def money_v2(amount: Decimal, currency: str | None) -> MoneyV2:
     """`amount` in `currency` (a stored ISO code), rounded half up to its minor unit."""
     return MoneyV2(
-        amount=round_to_minor_unit(amount, currency), currency_code=currency_code(currency)
+        amount=round_to_minor_unit(amount, currency),
+        currency_code=currency_code_value(currency),
     )

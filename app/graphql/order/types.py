@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app.graphql.core.context import Info
-from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
+from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, currency_code_value, money_v2
 from app.graphql.core.node import Node, global_id
 from app.models import Order as OrderRecord
-from app.models.money import currency_code
 from app.models.order import LineItem as LineItemRecord
 from app.models.order import OrderCustomer as OrderCustomerRecord
 
@@ -54,8 +53,18 @@ class LineItem:
     sku: str | None
     quantity: int
     fulfilled_quantity: int
-    price: MoneyV2 = strawberry.field(description="Unit price.")
-    total_discount: MoneyV2 = strawberry.field(description="Discounts allocated to the line.")
+    # Amounts are built when asked for: most line selections do not ask, and a MoneyV2 per
+    # amount per line was most of the cost of a page of orders.
+    record: strawberry.Private[LineItemRecord]
+    currency: strawberry.Private[str]
+
+    @strawberry.field(description="Unit price.")
+    def price(self) -> MoneyV2:
+        return money_v2(self.record.price, self.currency)
+
+    @strawberry.field(description="Discounts allocated to the line.")
+    def total_discount(self) -> MoneyV2:
+        return money_v2(self.record.total_discount, self.currency)
 
     @classmethod
     def from_record(cls, record: LineItemRecord, currency: str) -> LineItem:
@@ -69,8 +78,8 @@ class LineItem:
             sku=record.sku,
             quantity=record.quantity,
             fulfilled_quantity=record.fulfilled_quantity,
-            price=money_v2(record.price, currency),
-            total_discount=money_v2(record.total_discount, currency),
+            record=record,
+            currency=currency,
         )
 
 
@@ -115,7 +124,7 @@ class Order(Node):
             fulfillment_status=record.fulfillment_status,
             tags=record.tags,
             currency=record.currency,
-            currency_code=currency_code(record.currency),
+            currency_code=currency_code_value(record.currency),
             subtotal_price=money_v2(record.subtotal_price, record.currency),
             total_price=money_v2(record.total_price, record.currency),
             total_discounts=money_v2(record.total_discounts, record.currency),

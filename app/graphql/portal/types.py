@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from app.graphql.core.context import Info
-from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
+from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, currency_code_value, money_v2
 from app.graphql.core.node import argument_id
 from app.graphql.returns.enums import (
     ReturnIneligibilityEnum,
@@ -18,7 +18,6 @@ from app.graphql.returns.errors import ReturnUserError
 from app.graphql.returns.types import ReturnItem
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum
 from app.models import Return as ReturnRecord
-from app.models.money import currency_code
 from app.services.returns.create import RequestedItem, ReturnRequest
 from app.services.returns.policy import LineEligibility
 from app.services.returns.portal import PortalLookup
@@ -159,7 +158,7 @@ class PortalOrder:
 
     @strawberry.field
     def currency_code(self) -> CurrencyCodeEnum:  # type: ignore[valid-type]
-        return currency_code(self.record.eligibility.order.currency)
+        return currency_code_value(self.record.eligibility.order.currency)
 
     @strawberry.field
     def total_price(self) -> MoneyV2:

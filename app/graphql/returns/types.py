@@ -8,7 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from app.graphql.core.context import Info
-from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, money_v2
+from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, currency_code_value, money_v2
 from app.graphql.core.node import Node, global_id
 from app.graphql.order.types import Order
 from app.graphql.returns.enums import (
@@ -20,7 +20,6 @@ from app.graphql.returns.enums import (
 from app.graphql.returns.errors import ReturnUserError
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, Tenant
 from app.models import Return as ReturnRecord
-from app.models.money import currency_code
 from app.models.return_request import ReturnItem as ReturnItemRecord
 from app.models.return_request import ReturnOutcome as ReturnOutcomeRecord
 from app.models.return_request import ReturnTransition as ReturnTransitionRecord
@@ -114,7 +113,7 @@ class ReturnOutcome:
 
     @strawberry.field
     def currency_code(self) -> CurrencyCodeEnum:  # type: ignore[valid-type]
-        return currency_code(self.record.currency)
+        return currency_code_value(self.record.currency)
 
     @strawberry.field
     def items_total(self) -> MoneyV2:
