@@ -18,7 +18,12 @@ from starlette.responses import RedirectResponse, Response
 from app.config import Settings
 from app.http.database_deadline import DatabaseDeadlineRoute, DatabaseStepDeadlinesRoute
 from app.http.responses import json_response
-from app.services.install import InstallError, complete_install, start_install
+from app.services.install import (
+    InstallError,
+    InstallErrorCode,
+    complete_install,
+    start_install,
+)
 
 router = APIRouter(prefix="/api/auth/shopify", tags=["shopify"], route_class=DatabaseDeadlineRoute)
 
@@ -39,10 +44,25 @@ def _http(request: Request) -> httpx.AsyncClient:
     return http
 
 
+# The answer to each refused install step: a bad or unsigned request, a grant that lacks
+# scopes, Shopify out of reach.
+INSTALL_ERROR_STATUS = {
+    InstallErrorCode.DUPLICATE_PARAMETER: 400,
+    InstallErrorCode.INVALID_SHOP: 400,
+    InstallErrorCode.MISSING_PARAMETER: 400,
+    InstallErrorCode.INVALID_STATE: 400,
+    InstallErrorCode.CODE_EXCHANGE_REFUSED: 400,
+    InstallErrorCode.MISSING_HMAC: 401,
+    InstallErrorCode.INVALID_HMAC: 401,
+    InstallErrorCode.MISSING_SCOPES: 403,
+    InstallErrorCode.SHOPIFY_UNAVAILABLE: 502,
+}
+
+
 def _refused(error: InstallError) -> Response:
     return json_response(
-        {"error": error.code, "message": error.message},
-        status_code=error.status_code,
+        {"error": error.code.value, "message": error.message},
+        status_code=INSTALL_ERROR_STATUS[error.code],
         headers=NO_STORE,
     )
 

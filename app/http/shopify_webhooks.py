@@ -57,7 +57,7 @@ async def receive_webhook(topic: str, request: Request) -> Response:
         document = build_event_document(topic, shopify_headers(request.scope["headers"]), body)
         result = await persist_event(document)
     except RejectedWebhook as exc:
-        return _error(exc.status_code, exc.code, exc.message)
+        return _error(400, exc.code, exc.message)
     except DatabaseUnavailable as exc:
         logger.error("webhook not persisted: database unavailable (%s)", exc)
         return _error(503, "database_unavailable", "try again later")

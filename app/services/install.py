@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from urllib.parse import urlencode
 
 import httpx
@@ -51,12 +52,25 @@ INITIAL_SYNC_DAYS = 60  # `read_orders` covers the last 60 days
 INSTALL_WEBHOOK_TIMEOUT_SECONDS = 20.0
 
 
-class InstallError(Exception):
-    """A refused install step: answered with `status_code` and `{"error": code, "message"}`."""
+class InstallErrorCode(StrEnum):
+    """Why an install step was refused (the HTTP edge picks the status for each)."""
 
-    def __init__(self, status_code: int, code: str, message: str) -> None:
+    DUPLICATE_PARAMETER = "duplicate_parameter"
+    INVALID_SHOP = "invalid_shop"
+    MISSING_HMAC = "missing_hmac"
+    INVALID_HMAC = "invalid_hmac"
+    MISSING_PARAMETER = "missing_parameter"
+    INVALID_STATE = "invalid_state"
+    CODE_EXCHANGE_REFUSED = "code_exchange_refused"
+    SHOPIFY_UNAVAILABLE = "shopify_unavailable"
+    MISSING_SCOPES = "missing_scopes"
+
+
+class InstallError(Exception):
+    """A refused install step: `code` says why, `message` tells the merchant."""
+
+    def __init__(self, code: InstallErrorCode, message: str) -> None:
         super().__init__(message)
-        self.status_code = status_code
         self.code = code
         self.message = message
 
@@ -78,7 +92,9 @@ def _single_valued(pairs: Query) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in pairs:
         if key in params:
-            raise InstallError(400, "duplicate_parameter", f"parameter `{key}` given twice")
+            raise InstallError(
+                InstallErrorCode.DUPLICATE_PARAMETER, f"parameter `{key}` given twice"
+            )
         params[key] = value
     return params
 
@@ -87,14 +103,16 @@ def _shop(params: dict[str, str]) -> str:
     try:
         return normalize_shop_domain(params.get("shop"))
     except InvalidShopDomain as exc:
-        raise InstallError(400, "invalid_shop", str(exc)) from exc
+        raise InstallError(InstallErrorCode.INVALID_SHOP, str(exc)) from exc
 
 
 def _check_hmac(params: dict[str, str], settings: Settings) -> None:
     if not params.get("hmac"):
-        raise InstallError(401, "missing_hmac", "the request is not signed (no `hmac`)")
+        raise InstallError(InstallErrorCode.MISSING_HMAC, "the request is not signed (no `hmac`)")
     if not verify_oauth_query(params.items(), settings.shopify_api_secret):
-        raise InstallError(401, "invalid_hmac", "the request signature (`hmac`) does not verify")
+        raise InstallError(
+            InstallErrorCode.INVALID_HMAC, "the request signature (`hmac`) does not verify"
+        )
 
 
 def authorize_url(settings: Settings, shop: str, state: str) -> str:
@@ -176,7 +194,7 @@ async def complete_install(
     _check_hmac(params, settings)
     code, state = params.get("code"), params.get("state")
     if not code or not state:
-        raise InstallError(400, "missing_parameter", "`code` and `state` are required")
+        raise InstallError(InstallErrorCode.MISSING_PARAMETER, "`code` and `state` are required")
     # Each database step gets the request's database budget; the Shopify calls between them
     # have their own timeouts and must not use it up.
     deadline = settings.mongodb_request_timeout_seconds
@@ -184,7 +202,7 @@ async def complete_install(
         consumed = await consume_state(state, shop)
     if not consumed:
         raise InstallError(
-            400, "invalid_state", "unknown, expired, already used or other-shop `state`"
+            InstallErrorCode.INVALID_STATE, "unknown, expired, already used or other-shop `state`"
         )
     try:
         grant = await exchange_code(
@@ -198,17 +216,19 @@ async def complete_install(
     except ShopifyOAuthError as exc:
         logger.warning("code exchange refused for %s: %s", shop, exc.error or exc.status_code)
         raise InstallError(
-            400, "code_exchange_refused", f"Shopify refused the authorization code ({exc.error})"
+            InstallErrorCode.CODE_EXCHANGE_REFUSED,
+            f"Shopify refused the authorization code ({exc.error})",
         ) from exc
     except ShopifyUnavailableError as exc:
         logger.warning("code exchange for %s failed: %s", shop, type(exc).__name__)
         raise InstallError(
-            502, "shopify_unavailable", "Shopify could not be reached to complete the install"
+            InstallErrorCode.SHOPIFY_UNAVAILABLE,
+            "Shopify could not be reached to complete the install",
         ) from exc
     missing = missing_scopes(settings.shopify_scopes, parse_scopes(grant.scope))
     if missing:
         raise InstallError(
-            403, "missing_scopes", "the install did not grant: " + ", ".join(missing)
+            InstallErrorCode.MISSING_SCOPES, "the install did not grant: " + ", ".join(missing)
         )
 
     with pymongo.timeout(deadline):

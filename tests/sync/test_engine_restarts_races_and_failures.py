@@ -1,5 +1,5 @@
-"""Review fixes of the sync engine: a restarted bulk export, a sync racing shop/redact,
-failures made visible."""
+"""The sync engine (`app/services/sync/engine.py`, `bulk.py`) when things go sideways: a
+restarted bulk export, a sync racing shop/redact, failures made visible."""
 
 from __future__ import annotations
 

@@ -92,7 +92,6 @@ def test_each_topic_accepts_its_own_body_and_refuses_every_other_topics() -> Non
                 continue
             with pytest.raises(RejectedWebhook) as refused:
                 _document(route, body)
-            assert refused.value.status_code == 400, (kind, route)
             assert refused.value.code == "payload_topic_mismatch", (kind, route)
 
 

@@ -39,11 +39,11 @@ class IngestOutcome(StrEnum):
 
 
 class RejectedWebhook(Exception):
-    """A delivery we refuse (4xx): Shopify should not retry it as it stands."""
+    """A delivery we refuse as it stands (the HTTP edge answers 400: Shopify should not retry
+    it); `code` says why, for the answer and the logs."""
 
-    def __init__(self, status_code: int, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.status_code = status_code
         self.code = code
         self.message = message
 
@@ -95,7 +95,7 @@ def _check_payload_shop(topic: str, shop: str, payload: Mapping[str, Any]) -> No
         matches = False
     if not matches:
         raise RejectedWebhook(
-            400, "shop_mismatch", f"payload `{field}` does not match X-Shopify-Shop-Domain"
+            "shop_mismatch", f"payload `{field}` does not match X-Shopify-Shop-Domain"
         )
 
 
@@ -117,22 +117,22 @@ def build_event_document(
     header_topic = headers.get("x-shopify-topic")
     if header_topic is None or header_topic.strip().lower() != topic:
         raise RejectedWebhook(
-            400, "topic_mismatch", f"X-Shopify-Topic {header_topic!r} does not match {topic!r}"
+            "topic_mismatch", f"X-Shopify-Topic {header_topic!r} does not match {topic!r}"
         )
     try:
         shop = normalize_shop_domain(headers.get("x-shopify-shop-domain"))
     except InvalidShopDomain as exc:
-        raise RejectedWebhook(400, "invalid_shop_domain", f"X-Shopify-Shop-Domain: {exc}") from exc
+        raise RejectedWebhook("invalid_shop_domain", f"X-Shopify-Shop-Domain: {exc}") from exc
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise RejectedWebhook(400, "invalid_json", "body is not valid JSON") from exc
+        raise RejectedWebhook("invalid_json", "body is not valid JSON") from exc
     if not isinstance(payload, dict):
-        raise RejectedWebhook(400, "invalid_payload", "body must be a JSON object")
+        raise RejectedWebhook("invalid_payload", "body must be a JSON object")
     try:
         check_payload_shape(topic, payload)
     except PayloadShapeMismatch as exc:
-        raise RejectedWebhook(400, "payload_topic_mismatch", str(exc)) from exc
+        raise RejectedWebhook("payload_topic_mismatch", str(exc)) from exc
     _check_payload_shop(topic, shop, payload)
     webhook_id = (headers.get("x-shopify-webhook-id") or "").strip() or None
     event_id = (headers.get("x-shopify-event-id") or "").strip() or webhook_id
@@ -183,7 +183,7 @@ async def persist_event(
     except DuplicateKeyError:
         return IngestResult(IngestOutcome.DUPLICATE, document["event_id"])
     except (InvalidDocument, OverflowError) as exc:
-        raise RejectedWebhook(400, "invalid_payload", f"payload cannot be stored: {exc}") from exc
+        raise RejectedWebhook("invalid_payload", f"payload cannot be stored: {exc}") from exc
     except (PyMongoError, TimeoutError) as exc:
         raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
     metrics.webhook_received(str(document["topic"]))
