@@ -130,3 +130,28 @@ async def test_id_arguments_take_the_global_id_of_their_type_only(
         headers,
     )
     assert body["data"]["approveReturn"]["userErrors"] == [{"code": "NOT_FOUND"}]
+
+
+async def test_an_order_is_not_found_by_an_id_of_another_type_in_any_spelling(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_tenant("alpha")
+    headers = await merchant_headers(tenant.id)
+    order = await make_order(tenant.id, 1001)
+    query = "query($id: ID!) { order(id: $id) { shopifyId } }"
+    number = order.shopify_id
+    for found_by in (
+        number,
+        f"gid://shopify/Order/{number}",
+        f"GID://returns-management/Order/{number}",
+    ):
+        body = await graphql(client, query, {"id": found_by}, headers)
+        assert body["data"]["order"] == {"shopifyId": number}, found_by
+    for other in (
+        f" gid://returns-management/Customer/{number}",
+        f"GID://returns-management/Return/{number}",
+        f"gid://shopify/Customer/{number}",
+        f"gid://elsewhere/Order/{number}",
+    ):
+        body = await graphql(client, query, {"id": other}, headers)
+        assert body["data"]["order"] is None, other

@@ -48,3 +48,25 @@ async def test_too_expensive_query_is_refused_with_its_cost(client: httpx.AsyncC
     error = body["errors"][0]
     assert error["extensions"]["code"] == "MAX_COST_EXCEEDED"
     assert error["extensions"]["requestedQueryCost"] > 2000
+
+
+async def test_node_and_nodes_cost_what_their_fragments_ask_for(client: httpx.AsyncClient) -> None:
+    tenant = await make_tenant("alpha")
+    headers = await merchant_headers(tenant.id)
+
+    async def cost(query: str, variables: dict[str, object] | None = None) -> int:
+        body = (
+            await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
+        ).json()
+        return int(body["extensions"]["cost"]["requestedQueryCost"])
+
+    # node 1 + Order's lineItems 5 x (1 + price 1) + returns 5 x 1 (they cost nothing before)
+    one = '{ node(id: "x") { id ... on Order { lineItems { price { amount } } returns { id } } } }'
+    assert await cost(one) == 1 + 5 * 2 + 5
+    # one per id asked for, literal or variable
+    many = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Return { order { id } } } }"
+    assert await cost(many, {"ids": ["a"] * 40}) == 40 * (1 + 1)
+    literal = '{ nodes(ids: ["a", "b", "c"]) { ...R } } fragment R on Return { order { id } }'
+    assert await cost(literal) == 3 * 2

@@ -238,3 +238,11 @@ async def test_write_scope_counts_as_the_read_scope(
     response = await callback(client, params)
     assert response.status_code == 302, response.text
     assert query_of(location)["state"] == params["state"]
+
+
+def test_every_install_refusal_has_its_http_status() -> None:
+    # A code without a status would be an unhandled KeyError (a 500) on the refusal path.
+    from app.http.shopify_oauth import INSTALL_ERROR_STATUS
+    from app.services.install import InstallErrorCode
+
+    assert set(INSTALL_ERROR_STATUS) == set(InstallErrorCode)

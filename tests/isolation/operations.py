@@ -15,6 +15,7 @@ from graphql import (
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -147,11 +148,40 @@ class ArgumentFiller:
         ]
 
 
-def selection(type_: Any, depth: int = 1) -> str:
-    """Every scalar field, and nested objects whose arguments are all optional, to a depth."""
+def selection(type_: Any, depth: int = 1, schema: GraphQLSchema | None = None) -> str:
+    """Every scalar field, and nested objects whose arguments are all optional, to a depth; for
+    an interface (`node`), the same on every type that implements it."""
     named = _named(type_)
     if isinstance(named, GraphQLScalarType | GraphQLEnumType):
         return ""
+    if isinstance(named, GraphQLInterfaceType) and schema is not None:
+        # Scalars only on each type (they carry the markers): whole objects of every type
+        # would be over the document's selection limit. A name two types give different types
+        # (`customerEmail: String!` and `String`) is aliased per type: GraphQL will not merge it.
+        implementations = schema.get_possible_types(named)
+        scalars = {
+            t.name: {
+                name: str(field.type)
+                for name, field in t.fields.items()
+                if isinstance(_named(field.type), GraphQLScalarType | GraphQLEnumType)
+                and not field.args
+            }
+            for t in implementations
+        }
+        typed: dict[str, set[str]] = {}
+        for fields in scalars.values():
+            for name, type_name in fields.items():
+                typed.setdefault(name, set()).add(type_name)
+        fragments = [
+            f"... on {t.name} {{ "
+            + " ".join(
+                f"{t.name}_{name}: {name}" if len(typed[name]) > 1 else name
+                for name in scalars[t.name]
+            )
+            + " }"
+            for t in implementations
+        ]
+        return "{ __typename " + " ".join(fragments) + " }"
     if not isinstance(named, GraphQLObjectType):
         return "{ __typename }"
     parts = ["__typename"]
@@ -162,7 +192,7 @@ def selection(type_: Any, depth: int = 1) -> str:
         if isinstance(inner_type, GraphQLScalarType | GraphQLEnumType):
             parts.append(name)
         elif depth < MAX_SELECTION_DEPTH:
-            parts.append(f"{name} {selection(field.type, depth + 1)}")
+            parts.append(f"{name} {selection(field.type, depth + 1, schema)}")
     return "{ " + " ".join(parts) + " }"
 
 
@@ -196,7 +226,13 @@ def calls_for(
             else ""
         )
         calls.append(
-            Call(kind, name, arguments, selection(field.type), frozenset(_values_in(argument_set)))
+            Call(
+                kind,
+                name,
+                arguments,
+                selection(field.type, schema=schema),
+                frozenset(_values_in(argument_set)),
+            )
         )
     return calls
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.clock import utcnow
 from app.config import Settings
+from app.graphql.core.node import global_id
 from app.models import (
     AuditLog,
     Customer,
@@ -174,6 +175,16 @@ async def _populate(tenant_id: str, shop: str, number_base: int, email: str) -> 
         "sync_job": [str(job.id)],
         "webhook_event": [str(event.id)],
         "customer_data_export": [str(export.id)],
+        # The same objects by their GraphQL global ids (`node`, and every id argument).
+        "global": [
+            global_id("Tenant", tenant_id),
+            *(global_id("Order", order.shopify_id) for order in orders),
+            *(global_id("Return", record.id) for record in returns),
+            global_id("Customer", customer.shopify_id),
+            global_id("SyncJob", job.id),
+            global_id("WebhookEvent", event.id),
+            global_id("CustomerDataExport", export.id),
+        ],
     }
     who.cursors = [encode_cursor(o.created_at, o.id) for o in orders] + [
         encode_cursor(r.created_at, r.id) for r in returns

@@ -9,6 +9,7 @@ from graphql import FieldNode, OperationDefinitionNode, VariableNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from app.graphql.core.node import parse_global_id
 from app.services.audit import record
 
 
@@ -49,12 +50,17 @@ class AuditMerchantMutations(SchemaExtension):
 
 
 def _target_id(field: FieldNode, variables: dict[str, Any]) -> str | None:
+    """The `id` argument as the object's local id, whether sent global or bare, so that one
+    object's entries share one `target_id`."""
     for argument in field.arguments or ():
         if argument.name.value != "id":
             continue
         value = argument.value
         if isinstance(value, VariableNode):
             found = variables.get(value.name.value)
-            return str(found) if found is not None else None
-        return str(getattr(value, "value", "")) or None
+            raw = str(found) if found is not None else ""
+        else:
+            raw = str(getattr(value, "value", ""))
+        parsed = parse_global_id(raw.strip())
+        return (parsed[1] if parsed else raw) or None
     return None

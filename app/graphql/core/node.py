@@ -30,7 +30,7 @@ def global_id(type_name: str, local: object) -> strawberry.ID:
 
 def parse_global_id(value: str) -> tuple[str, str] | None:
     """(type name, local id) of one of our global ids; None for anything else."""
-    if not value.startswith(PREFIX):
+    if value[: len(PREFIX)].lower() != PREFIX:
         return None
     type_name, _, local = value[len(PREFIX) :].partition("/")
     if not type_name or not local or "/" in local:
@@ -46,10 +46,15 @@ def argument_id(value: object, type_name: str) -> str:
 
 def local_id(value: str, type_name: str) -> str | None:
     """The local id an argument names: from a global id of `type_name`, or a bare id as it is;
-    None for a global id of another type (or a malformed one)."""
-    if not value.startswith(PREFIX):
+    None for a global id of another type (or a malformed one). Shopify's own GIDs name an
+    order or a customer (`gid://shopify/Order/1`), and only of their own type."""
+    value = value.strip()
+    scheme = value[:6].lower()
+    if scheme != "gid://":
         return value
     parsed = parse_global_id(value)
-    if parsed is None or parsed[0] != type_name:
-        return None
-    return parsed[1]
+    if parsed is not None:
+        return parsed[1] if parsed[0] == type_name else None
+    if value.lower().startswith(f"gid://shopify/{type_name.lower()}/"):
+        return value  # the services read Shopify's GIDs themselves
+    return None

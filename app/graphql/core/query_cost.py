@@ -1,7 +1,9 @@
 """Query cost, the way Shopify counts it: refuse expensive queries, report the cost to clients.
 
-Scalars and enums cost 0, every object 1, a connection `2 + first (or last) x (cost of one node)`, and a
-list of objects `LIST_ESTIMATE x` its element's cost. The requested cost is computed from the
+Scalars and enums cost 0, every object 1, a connection `2 + first (or last) x (cost of one
+node)`, a list of objects `LIST_ESTIMATE x` its element's cost (`nodes(ids:)`: one per id). An
+interface (`node`) costs its own fields plus every fragment on a type that implements it (each
+fragment's fields counted on that type): an upper bound, whichever type answers. The requested cost is computed from the
 document and variables before execution; queries above the limit are refused before any I/O,
 and every response carries `extensions.cost {requestedQueryCost, maximumQueryCost}`.
 """
@@ -16,17 +18,20 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
     get_named_type,
-    is_composite_type,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -37,6 +42,8 @@ CONNECTION_BASE = 2
 LIST_ESTIMATE = 5
 MAX_FRAGMENT_DEPTH = 20
 
+Composite = GraphQLObjectType | GraphQLInterfaceType
+
 
 class QueryCostCalculator:
     def __init__(
@@ -44,13 +51,15 @@ class QueryCostCalculator:
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
         max_page_size: int,
+        schema: GraphQLSchema | None = None,
     ) -> None:
         self.fragments = fragments
         self.variables = variables
         self.max_page_size = max_page_size
+        self.schema = schema
 
     def selection_cost(
-        self, parent: GraphQLObjectType, selection_set: SelectionSetNode | None, depth: int = 0
+        self, parent: Composite, selection_set: SelectionSetNode | None, depth: int = 0
     ) -> int:
         if selection_set is None or depth > MAX_FRAGMENT_DEPTH:
             return 0
@@ -59,22 +68,31 @@ class QueryCostCalculator:
             if isinstance(selection, FieldNode):
                 total += self.field_cost(parent, selection, depth)
             elif isinstance(selection, InlineFragmentNode):
-                total += self.selection_cost(parent, selection.selection_set, depth + 1)
+                on = self._condition(selection.type_condition, parent)
+                total += self.selection_cost(on, selection.selection_set, depth + 1)
             elif isinstance(selection, FragmentSpreadNode):
                 fragment = self.fragments.get(selection.name.value)
                 if fragment is not None:
-                    total += self.selection_cost(parent, fragment.selection_set, depth + 1)
+                    on = self._condition(fragment.type_condition, parent)
+                    total += self.selection_cost(on, fragment.selection_set, depth + 1)
         return total
 
-    def field_cost(self, parent: GraphQLObjectType, node: FieldNode, depth: int) -> int:
+    def _condition(self, condition: NamedTypeNode | None, parent: Composite) -> Composite:
+        """The type a fragment's fields are read on: its `on Type`, else the parent's."""
+        if condition is None or self.schema is None:
+            return parent
+        found = self.schema.get_type(condition.name.value)
+        return found if isinstance(found, GraphQLObjectType | GraphQLInterfaceType) else parent
+
+    def field_cost(self, parent: Composite, node: FieldNode, depth: int) -> int:
         field = parent.fields.get(node.name.value)
         if field is None:
             return 0  # unknown fields are validation's business
         field_type: GraphQLOutputType = field.type
         named = get_named_type(field_type)
-        if not is_composite_type(named) or not isinstance(named, GraphQLObjectType):
+        if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
             return 0
-        if named.name.endswith("Connection"):
+        if isinstance(named, GraphQLObjectType) and named.name.endswith("Connection"):
             node_type = get_named_type(named.fields["nodes"].type)
             assert isinstance(node_type, GraphQLObjectType)
             per_node = 0
@@ -93,7 +111,23 @@ class QueryCostCalculator:
             return CONNECTION_BASE + self._page_size(node) * per_node
         inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         child_cost = 1 + self.selection_cost(named, node.selection_set, depth)
-        return child_cost * (LIST_ESTIMATE if isinstance(inner, GraphQLList) else 1)
+        return child_cost * (self._list_length(node) if isinstance(inner, GraphQLList) else 1)
+
+    def _list_length(self, node: FieldNode) -> int:
+        """How many elements a list field answers: one per id asked for (`nodes(ids:)`), else
+        `LIST_ESTIMATE`."""
+        for argument in node.arguments or ():
+            if argument.name.value != "ids":
+                continue
+            value = argument.value
+            if isinstance(value, ListValueNode):
+                return _bounded(len(value.values), self.max_page_size)
+            if isinstance(value, VariableNode):
+                raw = self.variables.get(value.name.value)
+                if isinstance(raw, list):
+                    return _bounded(len(raw), self.max_page_size)
+                return self.max_page_size
+        return LIST_ESTIMATE
 
     def _children(self, node: FieldNode) -> Iterator[FieldNode]:
         if node.selection_set is None:
@@ -130,7 +164,7 @@ def requested_cost(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    calculator = QueryCostCalculator(fragments, variables, max_page)
+    calculator = QueryCostCalculator(fragments, variables, max_page, schema)
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue
