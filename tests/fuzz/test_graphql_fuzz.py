@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from graphql import GraphQLSchema
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.config import Settings
 from app.db import Database
 from app.services.returns.rate_limit import portal_limiter
 from tests.factories import make_order, make_return, make_tenant, merchant_headers
@@ -58,6 +60,11 @@ async def _send(
     response, _ = await bounded(
         client, "POST", "/graphql", json={"query": document}, headers=headers
     )
+    if response.status_code == 413:
+        # Long lists of long strings can make a document over the body limit (MAX_BODY_BYTES):
+        # refused before it is read, which is right, and nothing is written.
+        assert len(orjson.dumps({"query": document})) > Settings().max_body_bytes, document[:500]
+        return {}, True
     assert response.status_code in (200, 400), (response.status_code, response.text[:500])
     body: dict[str, Any] = response.json()
     assert INTERNAL not in _codes(body), (document, body["errors"])
