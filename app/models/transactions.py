@@ -7,10 +7,13 @@ conflict with a concurrent transaction, a failover) and the commit when its outc
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import pymongo
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -30,6 +33,32 @@ logger = logging.getLogger(__name__)
 # alone would not tell (the driver retries it on the restarted server). The token's update
 # matches only if the commit survived. On MongoDB it costs two small writes; remove it once the
 # development database honours the commit's write concern.
+
+
+# A transaction that failed must end on the server too. The driver aborts it, but under the
+# caller's database deadline (`pymongo.timeout`), and a request's deadline running out is a
+# common way to get here: the abort then fails before it is sent, and the server keeps the
+# transaction, and its write locks, until it reaps it (60 s on MongoDB and SecantusDB). Every
+# other transaction on those documents meanwhile meets a write conflict: in a chaos run, every
+# customer of two orders was refused for 30 s. So the session is killed on the server, in a
+# context of its own, with its own short deadline.
+KILL_SESSION_TIMEOUT_SECONDS = 2.0
+
+
+async def _kill_server_session(client: AsyncMongoClient[Any], session: AsyncClientSession) -> None:
+    lsid = session.session_id
+
+    async def kill() -> None:
+        with pymongo.timeout(KILL_SESSION_TIMEOUT_SECONDS):
+            await client.admin.command("killSessions", [lsid])
+
+    # A fresh context: no deadline of the caller's, and the kill finishes even if the caller
+    # is cancelled meanwhile (shield).
+    task = asyncio.create_task(kill(), context=contextvars.Context())
+    try:
+        await asyncio.shield(task)
+    except PyMongoError as exc:
+        logger.warning("an abandoned transaction's session was not killed: %s", type(exc).__name__)
 
 
 async def in_transaction(
@@ -57,7 +86,11 @@ async def in_transaction(
         return result
 
     async with client.start_session() as session:
-        result = await session.with_transaction(body_and_token)
+        try:
+            result = await session.with_transaction(body_and_token)
+        except BaseException:
+            await _kill_server_session(client, session)
+            raise
     if committed_token:
         confirmed = await barrier.update_one({"_id": token}, {"$set": {"durable": True}})
         if confirmed.matched_count != 1:
