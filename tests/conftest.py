@@ -41,6 +41,10 @@ def make_settings(mongo_uri: str, **overrides: Any) -> Settings:
         "app_url": "http://testserver",
         "run_background_jobs": False,
         "log_json": True,
+        # Generous server selection: the suite shares one database server on a small, busy
+        # machine, where a new client's first handshake can wait a few seconds (a 2 s limit
+        # failed one test in 790 on CI). Tests that kill the database set their own short one.
+        "mongodb_timeout_ms": 10_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

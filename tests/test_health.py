@@ -22,7 +22,7 @@ async def test_health_reports_ok_with_database_up(client: httpx.AsyncClient) -> 
 async def test_health_answers_503_quickly_when_database_stops() -> None:
     server = EmbeddedDatabase().start()
     try:
-        app = create_app(make_settings(server.uri), configure_logs=False)
+        app = create_app(make_settings(server.uri, mongodb_timeout_ms=1000), configure_logs=False)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
