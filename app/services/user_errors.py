@@ -17,6 +17,8 @@ CodeT = TypeVar("CodeT", bound=StrEnum)
 
 @dataclass(frozen=True, slots=True)
 class UserFacingError(Generic[CodeT]):
-    field: list[str] | None  # path inside the arguments (`["items", "0", "quantity"]`)
+    # Which input is at fault, in the service's own names: attribute names of its input and list
+    # indexes (`["items", "0", "line_item_id"]`). Each edge spells it its own way.
+    field: list[str] | None
     code: CodeT
     message: str

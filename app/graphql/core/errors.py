@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from graphql import GraphQLError
+from strawberry.utils.str_converters import to_camel_case
 
 from app.services.user_errors import UserFacingError
 
@@ -63,5 +64,11 @@ UserErrorT = TypeVar("UserErrorT")
 def user_errors(
     errors: Iterable[UserFacingError[Any]], as_type: Callable[..., UserErrorT]
 ) -> list[UserErrorT]:
-    """Services' expected failures as the domain's GraphQL user error type."""
-    return [as_type(field=e.field, code=e.code, message=e.message) for e in errors]
+    """Services' expected failures as the domain's GraphQL user error type. A service names the
+    input at fault by its own attribute names (`order_id`); the client sees the argument's GraphQL
+    name (`orderId`), which Strawberry derives from the same attribute the same way."""
+    return [as_type(field=_graphql_path(e.field), code=e.code, message=e.message) for e in errors]
+
+
+def _graphql_path(path: list[str] | None) -> list[str] | None:
+    return None if path is None else [to_camel_case(part) for part in path]

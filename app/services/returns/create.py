@@ -71,7 +71,7 @@ class CreateResult:
 
 
 _NOT_FOUND = ReturnUserError(
-    ["orderId"], ReturnErrorCode.ORDER_NOT_FOUND, "No order matches this id and email."
+    ["order_id"], ReturnErrorCode.ORDER_NOT_FOUND, "No order matches this id and email."
 )
 
 
@@ -86,26 +86,26 @@ def _validate(
         reason = eligibility.ineligible_reason
         errors.append(
             ReturnUserError(
-                ["orderId"], codes.ORDER_NOT_ELIGIBLE, f"This order cannot be returned ({reason})."
+                ["order_id"], codes.ORDER_NOT_ELIGIBLE, f"This order cannot be returned ({reason})."
             )
         )
     if request.return_method not in policy.allowed_methods:
         errors.append(
             ReturnUserError(
-                ["returnMethod"], codes.METHOD_NOT_ALLOWED, "This return method is not offered."
+                ["return_method"], codes.METHOD_NOT_ALLOWED, "This return method is not offered."
             )
         )
     if request.resolution_type not in policy.allowed_resolutions:
         errors.append(
             ReturnUserError(
-                ["resolutionType"], codes.RESOLUTION_NOT_ALLOWED, "This resolution is not offered."
+                ["resolution_type"], codes.RESOLUTION_NOT_ALLOWED, "This resolution is not offered."
             )
         )
     variant = (request.exchange_variant_id or "").strip()
     if request.resolution_type is ResolutionType.EXCHANGE and not variant:
         errors.append(
             ReturnUserError(
-                ["exchangeVariantId"],
+                ["exchange_variant_id"],
                 codes.EXCHANGE_VARIANT_REQUIRED,
                 "An exchange needs the variant to send instead.",
             )
@@ -113,7 +113,7 @@ def _validate(
     if request.resolution_type is not ResolutionType.EXCHANGE and variant:
         errors.append(
             ReturnUserError(
-                ["exchangeVariantId"],
+                ["exchange_variant_id"],
                 codes.EXCHANGE_VARIANT_NOT_ALLOWED,
                 "An exchange variant is only accepted with the EXCHANGE resolution.",
             )
@@ -133,14 +133,16 @@ def _validate(
         if line is None:
             errors.append(
                 ReturnUserError(
-                    [*path, "lineItemId"], codes.LINE_ITEM_NOT_FOUND, "This order has no such item."
+                    [*path, "line_item_id"],
+                    codes.LINE_ITEM_NOT_FOUND,
+                    "This order has no such item.",
                 )
             )
             continue
         if line_id in seen:
             errors.append(
                 ReturnUserError(
-                    [*path, "lineItemId"], codes.DUPLICATE_LINE_ITEM, "This item is listed twice."
+                    [*path, "line_item_id"], codes.DUPLICATE_LINE_ITEM, "This item is listed twice."
                 )
             )
             continue
@@ -155,7 +157,7 @@ def _validate(
         if not order_blocked and blocked:
             errors.append(
                 ReturnUserError(
-                    [*path, "lineItemId"],
+                    [*path, "line_item_id"],
                     codes.ITEM_NOT_RETURNABLE,
                     f"This item cannot be returned ({line.ineligible_reason}).",
                 )

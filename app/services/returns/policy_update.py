@@ -77,26 +77,28 @@ def validate_change(change: PolicyChange) -> list[ReturnUserError]:
     if change.window_days is not None and not 0 <= change.window_days <= MAX_WINDOW_DAYS:
         errors.append(
             ReturnUserError(
-                ["windowDays"], codes.OUT_OF_RANGE, f"Must be between 0 and {MAX_WINDOW_DAYS} days."
+                ["window_days"],
+                codes.OUT_OF_RANGE,
+                f"Must be between 0 and {MAX_WINDOW_DAYS} days.",
             )
         )
     for name, percent in (
-        ("restockingFeePercent", change.restocking_fee_percent),
-        ("storeCreditBonusPercent", change.store_credit_bonus_percent),
+        ("restocking_fee_percent", change.restocking_fee_percent),
+        ("store_credit_bonus_percent", change.store_credit_bonus_percent),
     ):
         if error := _percent_error(name, percent):
             errors.append(error)
     if change.allowed_resolutions is not None and not change.allowed_resolutions:
         errors.append(
-            ReturnUserError(["allowedResolutions"], codes.BLANK, "Allow at least one resolution.")
+            ReturnUserError(["allowed_resolutions"], codes.BLANK, "Allow at least one resolution.")
         )
     if change.allowed_methods is not None and not change.allowed_methods:
         errors.append(
-            ReturnUserError(["allowedMethods"], codes.BLANK, "Allow at least one method.")
+            ReturnUserError(["allowed_methods"], codes.BLANK, "Allow at least one method.")
         )
     for name, values in (
-        ("nonReturnableTags", change.non_returnable_tags),
-        ("nonReturnableProductTypes", change.non_returnable_product_types),
+        ("non_returnable_tags", change.non_returnable_tags),
+        ("non_returnable_product_types", change.non_returnable_product_types),
     ):
         if values is not None and len(values) > MAX_LIST_ENTRIES:
             errors.append(ReturnUserError([name], codes.TOO_LONG, f"At most {MAX_LIST_ENTRIES}."))
@@ -105,7 +107,7 @@ def validate_change(change: PolicyChange) -> list[ReturnUserError]:
     if limit is not None and (not limit.is_finite() or limit < 0):
         errors.append(
             ReturnUserError(
-                ["autoApprove", "maxOrderTotal"], codes.OUT_OF_RANGE, "Must not be negative."
+                ["auto_approve", "max_order_total"], codes.OUT_OF_RANGE, "Must not be negative."
             )
         )
     return errors

@@ -213,7 +213,7 @@ async def mark_return_received(
     for index, receipt in enumerate(receipts or []):
         line_id = numeric_id(receipt.line_item_id) or ""
         item = by_line.get(line_id)
-        path = ["items", str(index), "lineItemId"]
+        path = ["items", str(index), "line_item_id"]
         if item is None:
             errors.append(
                 ReturnUserError(
