@@ -12,6 +12,7 @@ import httpx
 from app.clock import utcnow
 from app.models import Order, Return, Tenant
 from app.models.order import LineItem, OrderCustomer
+from app.models.portal_attempts import PORTAL_ATTEMPTS_COLLECTION
 from app.models.return_policy import ResolutionType, ReturnMethod
 from app.models.return_request import ReturnItem, ReturnReason, ReturnStatus
 from app.services.auth import issue_api_key
@@ -142,3 +143,8 @@ class CounterDeltas:
             self._value(name, labels) - before
             for (name, labels), before in zip(self._keys, self._before, strict=True)
         ]
+
+
+async def forget_portal_attempts(db: Any) -> None:
+    """Clear every client's portal failures (for tests whose subject is not the limiter)."""
+    await db[PORTAL_ATTEMPTS_COLLECTION].delete_many({})

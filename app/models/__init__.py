@@ -10,6 +10,7 @@ from app.models.integration import ShopifyIntegration
 from app.models.journal_barrier import JournalBarrier
 from app.models.oauth_state import OAuthState
 from app.models.order import Order
+from app.models.portal_attempts import PortalAttempts
 from app.models.return_ledger import ReturnLedger
 from app.models.return_request import Return
 from app.models.schema_migration import SchemaMigration
@@ -32,6 +33,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     AuditLog,
     CustomerDataExport,
     JournalBarrier,
+    PortalAttempts,
 ]
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "JournalBarrier",
     "OAuthState",
     "Order",
+    "PortalAttempts",
     "Return",
     "ReturnLedger",
     "SchemaMigration",

@@ -14,8 +14,13 @@ from hypothesis import strategies as st
 
 from app.config import Settings
 from app.db import Database
-from app.services.returns.rate_limit import portal_limiter
-from tests.factories import make_order, make_return, make_tenant, merchant_headers
+from tests.factories import (
+    forget_portal_attempts,
+    make_order,
+    make_return,
+    make_tenant,
+    merchant_headers,
+)
 from tests.fuzz.graphql_documents import DocumentBuilder, introspect
 from tests.fuzz.helpers import FUZZ, bounded, collection_counts
 
@@ -56,7 +61,7 @@ def _codes(body: dict[str, Any]) -> list[str]:
 async def _send(
     client: httpx.AsyncClient, db: Database, document: str, headers: dict[str, str]
 ) -> tuple[dict[str, Any], bool]:
-    portal_limiter(db.db.name).reset()  # the fuzzer is not testing the limiter here
+    await forget_portal_attempts(db.db)  # the fuzzer is not testing the limiter here
     response, _ = await bounded(
         client, "POST", "/graphql", json={"query": document}, headers=headers
     )

@@ -38,8 +38,13 @@ from app.db import Database
 from app.graphql.core.input_bounds import LONG_TEXT
 from app.main import create_app
 from app.observability.logging import MAX_LOGGED_CHARS
-from app.services.returns.rate_limit import portal_limiter
-from tests.factories import make_order, make_return, make_tenant, merchant_headers
+from tests.factories import (
+    forget_portal_attempts,
+    make_order,
+    make_return,
+    make_tenant,
+    merchant_headers,
+)
 from tests.fuzz.graphql_documents import introspect
 from tests.fuzz.helpers import FUZZ, REQUEST_TIMEOUT_SECONDS, bounded
 from tests.fuzz.test_rest_fuzz import HEADER_NAMES, PARAM_NAMES, ROUTES, bodies
@@ -261,7 +266,7 @@ async def test_every_string_input_refuses_pathological_text_at_the_edge(
     assert {t.field for t in targets} >= {"createReturn", "updateReturnPolicy", "cancelSyncJob"}
     target = data.draw(st.sampled_from(targets), label="input")
     scanned = record_scans(monkeypatch)
-    portal_limiter(db.db.name).reset()  # not what this test is about
+    await forget_portal_attempts(db.db)  # not what this test is about
     probed.database.longest = 0
     response, _ = await bounded(
         probed.client,

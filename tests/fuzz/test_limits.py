@@ -11,8 +11,14 @@ from graphql import GraphQLNonNull
 
 from app.config import Settings
 from app.db import Database
-from app.services.returns.rate_limit import PORTAL_FAILURE_LIMIT, portal_limiter
-from tests.factories import make_order, make_return, make_tenant, merchant_headers
+from app.services.returns.portal_attempts import PORTAL_FAILURE_LIMIT
+from tests.factories import (
+    forget_portal_attempts,
+    make_order,
+    make_return,
+    make_tenant,
+    merchant_headers,
+)
 from tests.fuzz.graphql_documents import introspect
 from tests.fuzz.helpers import bounded, collection_counts
 
@@ -118,7 +124,7 @@ async def test_portal_lookup_failures_are_rate_limited_with_a_clear_error(
 ) -> None:
     tenant = await make_tenant("limitportal")
     await make_order(tenant.id, 1001, email="real@portal.test")
-    portal_limiter(db.db.name).reset()
+    await forget_portal_attempts(db.db)
     headers = {"X-Tenant-Id": tenant.id}
     query = (
         "query($n: String!, $e: String!) { lookupOrder(orderNumber: $n, customerEmail: $e) { id } }"

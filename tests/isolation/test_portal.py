@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from app.db import Database
-from app.services.returns.rate_limit import portal_limiter
+from tests.factories import forget_portal_attempts
 from tests.isolation.world import World, tenant_snapshot
 
 LOOKUP = (
@@ -47,7 +47,7 @@ async def test_the_victims_order_is_invisible_from_another_tenants_portal(
     client: httpx.AsyncClient, world: World, db: Database
 ) -> None:
     victim, attacker = world.victim, world.attacker
-    portal_limiter(db.db.name).reset()
+    await forget_portal_attempts(db.db)
     before = await tenant_snapshot(db.db, victim.tenant_id)
     for number in victim.order_numbers:
         _, body = await _post(
@@ -78,11 +78,11 @@ async def test_wrong_number_and_wrong_email_get_identical_answers(
     }
     answers = {}
     for name, variables in attempts.items():
-        portal_limiter(db.db.name).reset()
+        await forget_portal_attempts(db.db)
         answers[name] = await _post(client, LOOKUP, victim.tenant_id, variables)
     assert len({repr(answer) for answer in answers.values()}) == 1, answers
     assert answers["wrong email"] == (200, {"data": {"lookupOrder": None}})
-    portal_limiter(db.db.name).reset()
+    await forget_portal_attempts(db.db)
     status, found = await _post(client, LOOKUP, victim.tenant_id, {"n": number, "e": email.upper()})
     assert status == 200 and found["data"]["lookupOrder"]["orderNumber"] == number
 
@@ -101,7 +101,7 @@ async def test_create_return_refusals_do_not_tell_which_part_was_wrong(
     }
     answers = {}
     for name, data in attempts.items():
-        portal_limiter(db.db.name).reset()
+        await forget_portal_attempts(db.db)
         answers[name] = await _post(client, CREATE, victim.tenant_id, {"input": data})
     assert len({repr(answer) for answer in answers.values()}) == 1, answers
     assert await tenant_snapshot(db.db, victim.tenant_id) == before

@@ -19,8 +19,8 @@ import pytest
 from app.config import Settings
 from app.db import Database
 from app.observability.logging import JsonFormatter
-from app.services.returns.rate_limit import portal_limiter
 from app.shopify.hmac import sign_webhook
+from tests.factories import forget_portal_attempts
 from tests.fuzz.graphql_documents import introspect
 from tests.isolation.operations import calls_for, documents, operations
 from tests.isolation.world import (
@@ -78,7 +78,7 @@ async def test_no_secret_reaches_a_response_or_a_log(
     db: Database,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    portal_limiter(db.db.name).reset()
+    await forget_portal_attempts(db.db)
     integration = await db.db["integrations_shopify"].find_one(
         {"tenant_id": world.victim.tenant_id}
     )

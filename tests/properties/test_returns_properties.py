@@ -20,9 +20,9 @@ from app.models.return_request import ACTIVE_RETURN_STATUSES, ReturnItem, Return
 from app.services.returns.create import RequestedItem, ReturnRequest, create_return
 from app.services.returns.ledger import reserved_units
 from app.services.returns.policy import evaluate_order
-from app.services.returns.rate_limit import portal_limiter
 from app.services.returns.transitions import cancel_return, decline_return
 from app.services.tenants import ensure_tenant
+from tests.factories import forget_portal_attempts
 from tests.properties import DB, FAST
 
 MODELS = settings(FAST, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -146,7 +146,7 @@ async def test_any_sequence_of_requests_cancels_and_declines_keeps_the_ledger_ex
     db: Database, specs: list[tuple[int, int]], ops: list[tuple[str, object]]
 ) -> None:
     tenant = await ensure_tenant("propreturns.myshopify.com")
-    portal_limiter(db.db.name).reset()
+    await forget_portal_attempts(db.db)
     order = _order(tenant.id, [_line(q, f) for q, f in specs])
     await order.insert()
     created: list[str] = []
@@ -182,7 +182,7 @@ async def test_concurrent_requests_for_the_same_units_never_over_return(
     db: Database, fulfilled: int, requests: int
 ) -> None:
     tenant = await ensure_tenant("propconcurrent.myshopify.com")
-    portal_limiter(db.db.name).reset()
+    await forget_portal_attempts(db.db)
     order = _order(tenant.id, [_line(fulfilled, fulfilled)])
     await order.insert()
     request = ReturnRequest(
@@ -212,7 +212,7 @@ def _request(order: Order, quantity: int) -> ReturnRequest:
 
 async def test_canceling_a_return_without_a_reservation_opens_no_extra_units(db: Database) -> None:
     tenant = await ensure_tenant("propnegative.myshopify.com")
-    portal_limiter(db.db.name).reset()
+    await forget_portal_attempts(db.db)
     order = _order(tenant.id, [_line(2, 2)])
     await order.insert()
     first = await create_return(tenant.id, _request(order, 1), "10.0.2.1")
@@ -244,7 +244,7 @@ async def test_concurrent_first_requests_get_every_remaining_unit(db: Database) 
     tenant = await ensure_tenant("propfirstrace.myshopify.com")
     # The race needs the first inserts to interleave (~1 round in 9 here): stop at the first.
     for _ in range(100):
-        portal_limiter(db.db.name).reset()
+        await forget_portal_attempts(db.db)
         order = _order(tenant.id, [_line(4, 4)])
         await order.insert()
         results = await asyncio.gather(

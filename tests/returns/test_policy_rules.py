@@ -1,4 +1,4 @@
-"""Pure rules: the return window in whole UTC days, the failure rate limiter, the ledger repair."""
+"""Pure rules: the return window in whole UTC days, the ledger repair."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from app.models.return_policy import ReturnPolicy, WindowStart
 from app.models.return_request import ReturnStatus
 from app.services.returns.ledger import rebuild_ledger, reserved_units
 from app.services.returns.policy import Ineligibility, evaluate_order
-from app.services.returns.rate_limit import SlidingWindowLimiter
 from tests.factories import make_order, make_return, make_tenant
 
 DELIVERED = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
@@ -42,16 +41,6 @@ def test_last_day_of_the_window_is_in_and_the_next_is_out() -> None:
 def test_window_may_start_at_the_order_date() -> None:
     policy = ReturnPolicy(window_days=0, window_starts=WindowStart.ORDER)
     assert not evaluate_order(order(), policy, {}, DELIVERED).eligible
-
-
-def test_limiter_slides() -> None:
-    limiter = SlidingWindowLimiter(limit=3, window_seconds=10)
-    for moment in (0.0, 1.0, 2.0):
-        assert not limiter.is_limited("k", moment)
-        limiter.record_failure("k", moment)
-    assert limiter.is_limited("k", 5.0)
-    assert not limiter.is_limited("other", 5.0)
-    assert not limiter.is_limited("k", 10.5)  # the first failure left the window
 
 
 async def test_rebuild_ledger_counts_active_returns_only(db: Database) -> None:

@@ -11,9 +11,11 @@ from app.clock import utcnow
 from app.config import Settings
 from app.db import Database
 from app.models import (
+    DOCUMENT_MODELS,
     ApiKey,
     Customer,
     CustomerDataExport,
+    JournalBarrier,
     Order,
     Return,
     ShopifyIntegration,
@@ -26,6 +28,7 @@ from app.models.sync_job import SyncStatus, SyncType
 from app.services.alerts import AlertState, DiskUsage, evaluate_alerts
 from app.services.auth import issue_api_key
 from app.services.integrations import mark_uninstalled
+from app.services.returns.portal_attempts import attempt_failed, begin_attempt
 from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
 from app.services.webhooks.handlers.compliance import SHOP_REDACT_REFUSED
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
@@ -298,12 +301,17 @@ async def test_shop_redact_deletes_the_tenant_and_all_its_data(
     await make_return(order)
     await issue_api_key(TENANT, name="x")
     await SyncJob(tenant_id=TENANT, type=SyncType.FULL).insert()
+    await attempt_failed(await begin_attempt(TENANT, "203.0.113.9"))  # a customer's address
     assert (await mark_uninstalled(TENANT)).changed  # 48 hours later, shop/redact comes
     redact = await store_event("shop/redact", {"shop_id": 1, "shop_domain": SHOP})
     await _process(settings)
 
-    for model in (Order, Customer, Return, SyncJob, ShopifyIntegration, ApiKey):
-        assert await model.find({"tenant_id": TENANT}).count() == 0, model.__name__
+    # Every collection keyed by tenant, so that one added later cannot be forgotten here; kept:
+    # the redact event itself, and transaction tokens (no data, deleted by TTL within the hour).
+    for model in DOCUMENT_MODELS:
+        if "tenant_id" in model.model_fields and model not in (WebhookEvent, JournalBarrier):
+            collection = model.get_pymongo_collection()
+            assert await collection.count_documents({"tenant_id": TENANT}) == 0, model.__name__
     assert await Tenant.get(TENANT) is None
     [kept] = await WebhookEvent.find({"shop_domain": SHOP}).to_list()
     assert kept.event_id == redact["event_id"] and kept.processed

@@ -30,12 +30,12 @@ from app.services.orders import normalize_email
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
 from app.services.returns.ledger import ensure_ledger, reserve, reserved_units, units_by_line
 from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order
-from app.services.returns.policy_cache import load_policy
-from app.services.returns.portal import (
-    check_rate_limit,
-    email_matches,
-    record_failure,
-    serialized_attempts,
+from app.services.returns.policy_store import load_policy
+from app.services.returns.portal import email_matches
+from app.services.returns.portal_attempts import (
+    attempt_failed,
+    attempt_succeeded,
+    begin_attempt,
 )
 from app.services.returns.shopify_mirror import MirrorAction, shopify_connected
 from app.services.shopify_values import numeric_id
@@ -258,26 +258,20 @@ async def create_return(
     now: datetime | None = None,
 ) -> CreateResult:
     """A customer's return request; refused with user errors and nothing written, or created."""
-    async with serialized_attempts(tenant_id, client_ip):
-        return await _create_return(tenant_id, request, client_ip, now)
-
-
-async def _create_return(
-    tenant_id: str, request: ReturnRequest, client_ip: str, now: datetime | None
-) -> CreateResult:
-    check_rate_limit(tenant_id, client_ip)
+    attempt = await begin_attempt(tenant_id, client_ip)
     moment = now or utcnow()
     order_id = numeric_id(request.order_id) or ""
     order = (
         await Order.find_one({"tenant_id": tenant_id, "shopify_id": order_id}) if order_id else None
     )
     if order is None or not email_matches(order, request.customer_email):
-        record_failure(tenant_id, client_ip)
+        await attempt_failed(attempt)
         return CreateResult(user_errors=[_NOT_FOUND])
     policy = await load_policy(tenant_id)
     if policy is None:
-        record_failure(tenant_id, client_ip)
+        await attempt_failed(attempt)
         return CreateResult(user_errors=[_NOT_FOUND])
+    await attempt_succeeded(attempt)
     reserved = await reserved_units(tenant_id, order.order_number)
     eligibility = evaluate_order(order, policy, reserved, moment)
     errors = _validate(request, policy, eligibility)

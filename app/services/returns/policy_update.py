@@ -17,7 +17,6 @@ from app.models.return_policy import (
 )
 from app.models.return_request import ReturnReason
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
-from app.services.returns.policy_cache import forget_policy
 from app.services.tenants import get_tenant
 
 MAX_WINDOW_DAYS = 3650
@@ -155,7 +154,6 @@ async def change_return_policy(tenant_id: str, change: PolicyChange) -> PolicyRe
     result = await collection.update_one(
         {"_id": tenant_id}, {"$set": {**to_set, "updated_at": utcnow()}}
     )
-    forget_policy(tenant_id)
     tenant = await get_tenant(tenant_id) if result.matched_count else None
     if tenant is None:
         return PolicyResult(

@@ -1,15 +1,16 @@
-"""The customer portal's order lookup: one order find and one ledger find, nothing else.
+"""The customer portal's order lookup.
 
 A wrong order number and a wrong email take the same path and give the same answer (`None`):
 the order is fetched by (tenant_id, order_number) and the ledger by its key derived from the same
-pair, both always; the email is compared afterwards in constant time. Failures count against the
-client's sliding window (`rate_limit`), checked before any database command.
+pair, both always, together with the tenant's policy (three reads sent at once); the email is
+compared afterwards in constant time. Each attempt is counted against the client's window
+(`portal_attempts`) before any read, and forgiven when it finds the order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,11 +20,10 @@ from app.models import Order
 from app.models.return_ledger import ledger_id
 from app.models.return_policy import ReturnPolicy
 from app.services.orders import normalize_email, normalize_order_number
-from app.services.returns.errors import PortalRateLimited
 from app.services.returns.ledger import counters_of, ledger_collection
 from app.services.returns.policy import OrderEligibility, evaluate_order
-from app.services.returns.policy_cache import cached_policy
-from app.services.returns.rate_limit import client_key, portal_limiter
+from app.services.returns.policy_store import load_policy
+from app.services.returns.portal_attempts import attempt_failed, attempt_succeeded, begin_attempt
 
 MAX_ORDER_NUMBER_LENGTH = 64
 MAX_EMAIL_LENGTH = 320
@@ -54,24 +54,6 @@ def email_matches(order: Order | dict[str, Any], email: str) -> bool:
     return any(results) and bool(wanted)
 
 
-def _limiter_scope() -> str:
-    return ledger_collection().database.name
-
-
-def serialized_attempts(tenant_id: str, client_ip: str) -> AbstractAsyncContextManager[None]:
-    """Run one portal attempt of this client at a time (see `SlidingWindowLimiter.serialized`)."""
-    return portal_limiter(_limiter_scope()).serialized(client_key(tenant_id, client_ip))
-
-
-def check_rate_limit(tenant_id: str, client_ip: str) -> None:
-    if portal_limiter(_limiter_scope()).is_limited(client_key(tenant_id, client_ip)):
-        raise PortalRateLimited()
-
-
-def record_failure(tenant_id: str, client_ip: str) -> None:
-    portal_limiter(_limiter_scope()).record_failure(client_key(tenant_id, client_ip))
-
-
 async def lookup_order(
     tenant_id: str,
     order_number: str,
@@ -80,27 +62,23 @@ async def lookup_order(
     *,
     now: datetime | None = None,
 ) -> PortalLookup | None:
-    """The order with per-line eligibility, or `None` (wrong number, email or tenant alike)."""
-    async with serialized_attempts(tenant_id, client_ip):
-        return await _lookup_order(tenant_id, order_number, customer_email, client_ip, now)
-
-
-async def _lookup_order(
-    tenant_id: str, order_number: str, customer_email: str, client_ip: str, now: datetime | None
-) -> PortalLookup | None:
-    check_rate_limit(tenant_id, client_ip)
+    """The order with per-line eligibility, or `None` (wrong number, email or tenant alike).
+    `PortalRateLimited` when the client has used up its failures."""
     number = normalize_order_number(order_number)[:MAX_ORDER_NUMBER_LENGTH]
     email = customer_email[:MAX_EMAIL_LENGTH]
-    policy = await cached_policy(tenant_id)
-    raw: dict[str, Any] | None = await Order.get_pymongo_collection().find_one(
-        {"tenant_id": tenant_id, "order_number": number}
-    )
-    ledger = await ledger_collection().find_one(
-        {"_id": ledger_id(tenant_id, number), "tenant_id": tenant_id}, {"reserved": 1}
+    # The attempt is counted in the same round trip as the reads; a refused one discards them.
+    attempt, policy, raw, ledger = await asyncio.gather(
+        begin_attempt(tenant_id, client_ip),
+        load_policy(tenant_id),
+        Order.get_pymongo_collection().find_one({"tenant_id": tenant_id, "order_number": number}),
+        ledger_collection().find_one(
+            {"_id": ledger_id(tenant_id, number), "tenant_id": tenant_id}, {"reserved": 1}
+        ),
     )
     if raw is None or policy is None or not email_matches(raw, email):
-        record_failure(tenant_id, client_ip)
+        await attempt_failed(attempt)
         return None
+    await attempt_succeeded(attempt)
     order = Order.model_validate(raw)
     eligibility = evaluate_order(order, policy, counters_of(ledger), now or utcnow())
     return PortalLookup(eligibility=eligibility, policy=policy)

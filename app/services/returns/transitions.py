@@ -21,7 +21,7 @@ from app.models.bson import to_bson
 from app.models.return_request import ItemCondition, ReturnStatus, ReturnTransition
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
 from app.services.returns.ledger import release_return_units
-from app.services.returns.policy_cache import load_policy
+from app.services.returns.policy_store import load_policy
 from app.services.returns.queries import parse_return_id
 from app.services.returns.resolution import compute_outcome
 from app.services.returns.shopify_mirror import (

@@ -15,6 +15,7 @@ from app.models import (
     CustomerDataExport,
     OAuthState,
     Order,
+    PortalAttempts,
     Return,
     ReturnLedger,
     ShopifyIntegration,
@@ -441,6 +442,7 @@ async def shop_redact(context: WebhookContext) -> str:
         ApiKey,
         CustomerDataExport,
         AuditLog,
+        PortalAttempts,
     ):
         collection = model.get_pymongo_collection()
         result = await collection.delete_many({"tenant_id": tenant_id})
