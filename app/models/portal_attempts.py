@@ -1,11 +1,11 @@
 """`portal_attempts`: the customer portal's recent lookups per (tenant, client), shared by every
 API process so that a client spread over many of them still meets one limit.
 
-One document per key, `_id` = "<tenant_id>|<client>". `attempts` holds the last
-`PORTAL_FAILURE_LIMIT` attempts that did not (yet) succeed, each `{id, at}`; an attempt is added
-before the lookup runs and removed when it succeeds, so what stays are the failures (and the
-attempts of a process that died mid-lookup, which count as failures). MongoDB deletes a key's
-document once its window has passed (`expires_at`, TTL). Services use the raw collection.
+One document per key, `_id` = "<tenant_id>|<client>". `attempts` holds the client's
+taken places (at most `PORTAL_FAILURE_LIMIT`), each `{id, until, failed}`: a running attempt
+holds its place for a few seconds, a failed one for the whole window, and one that succeeded
+gives it back. MongoDB deletes a key's document once its last place is free (`expires_at`,
+TTL). Services use the raw collection (`services/returns/portal_attempts.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def portal_attempts_id(tenant_id: str, client: str) -> str:
 
 class PortalAttempt(BaseModel):
     id: str
-    at: datetime
+    until: datetime  # the place is free from this moment
+    failed: bool = False
 
 
 class PortalAttempts(Document):

@@ -1,20 +1,20 @@
 """Failed customer-portal attempts, limited per (tenant, client) across every API process.
 
-Before a lookup runs, `begin_attempt` adds it to the client's recent attempts with one conditional
-update that matches only while fewer than `PORTAL_FAILURE_LIMIT` of them fall inside the window.
-A lookup that finds its order takes its attempt out again (`attempt_succeeded`); one that does
-not marks it failed (`attempt_failed`). Check and record are one atomic step on one document, so
-concurrent guesses (in one process or spread over many) cannot all pass the check before their
-failures are counted.
+A client has `PORTAL_FAILURE_LIMIT` places. Before a lookup runs, `begin_attempt` takes a place
+with one conditional update that matches only while a place is free; the place is held for
+`RUNNING_HOLD` while the attempt runs. A lookup that finds its order gives its place back
+(`attempt_succeeded`); one that does not keeps it for `PORTAL_FAILURE_WINDOW`
+(`attempt_failed`). Taking a place is one atomic step on one document, so concurrent guesses, in
+one process or spread over many, cannot all pass the check before their failures count. An
+attempt cut short (its request failed, its process died) frees its place after `RUNNING_HOLD`,
+so a database outage never locks customers out for the whole window.
 
-A full window is not always a limited client: attempts still running hold places too. When the
-update finds no room but fewer than the limit have failed, the attempt waits for running ones to
-finish (briefly, with backoff) instead of being refused, so that many customers behind one
-address can look up their orders at the same moment.
+When every place is taken but fewer than the limit by failures, the attempt waits briefly for
+running ones to finish instead of being refused: many customers behind one address can look up
+their orders at the same moment.
 
 Relaxed write concern: an entry lost in a database crash forgives at most one failure, and the
-limiter is on the portal's hot path. An attempt left running by a process that died counts as a
-failure until it leaves the window.
+limiter is on the portal's hot path.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ from app.services.returns.errors import PortalRateLimited
 
 PORTAL_FAILURE_LIMIT = 10
 PORTAL_FAILURE_WINDOW = timedelta(minutes=5)
-# How long an attempt waits for the client's running attempts to finish before it is refused:
-# well under the request's database deadline, and far longer than a lookup takes.
+# Far longer than an attempt runs (its request has a 5 s database deadline by default).
+RUNNING_HOLD = timedelta(seconds=30)
+# How long an attempt waits for the client's running attempts to finish before it is refused.
 MAX_WAIT_FOR_RUNNING_SECONDS = 2.0
 
 
@@ -64,57 +65,57 @@ async def begin_attempt(
     *,
     wait: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> PortalAttempt:
-    """Count an attempt of this client before it runs; `PortalRateLimited` when the client has
-    `PORTAL_FAILURE_LIMIT` failures inside the window (nothing is recorded then)."""
+    """Take a place for an attempt of this client before it runs; `PortalRateLimited` when the
+    client has `PORTAL_FAILURE_LIMIT` failures inside the window (nothing is recorded then)."""
     attempt = PortalAttempt(tenant_id, client, uuid.uuid4().hex)
     give_up_at = time.monotonic() + MAX_WAIT_FOR_RUNNING_SECONDS
     pause = 0.005
     while True:
         moment = now or utcnow()
-        if await _record(attempt, moment):
+        if await _take_place(attempt, moment):
             return attempt
         if await _failures(attempt, moment) >= PORTAL_FAILURE_LIMIT:
             raise PortalRateLimited()
         if time.monotonic() + pause > give_up_at:
-            raise PortalRateLimited()  # places held by attempts that never finish
+            raise PortalRateLimited()  # the places are still held by running attempts
         await wait(pause)
         pause = min(pause * 2, 0.1)
 
 
-async def _record(attempt: PortalAttempt, moment: datetime) -> bool:
-    """Add the attempt if the window has room; False when it is full (nothing written)."""
-    has_room = {
+async def _take_place(attempt: PortalAttempt, moment: datetime) -> bool:
+    """Take a free place; False when none is free (nothing written)."""
+    place_free = {
         "$or": [
             {f"attempts.{PORTAL_FAILURE_LIMIT - 1}": {"$exists": False}},
-            {"attempts.at": {"$lte": moment - PORTAL_FAILURE_WINDOW}},
+            {"attempts.until": {"$lte": moment}},
         ]
     }
     try:
         await _attempts().update_one(
-            {**attempt.key(), **has_room},
+            {**attempt.key(), **place_free},
             {
-                # In time order, so the slice drops the oldest, which is outside the window.
                 "$push": {
                     "attempts": {
-                        "$each": [{"id": attempt.id, "at": moment}],
+                        "$each": [{"id": attempt.id, "until": moment + RUNNING_HOLD}],
+                        # Sorted by `until`, the slice drops the place that was free.
+                        "$sort": {"until": 1},
                         "$slice": -PORTAL_FAILURE_LIMIT,
                     }
                 },
-                "$set": {"expires_at": moment + PORTAL_FAILURE_WINDOW},
+                "$max": {"expires_at": moment + RUNNING_HOLD},
                 "$setOnInsert": {"client": attempt.client},
             },
             upsert=True,
         )
     except DuplicateKeyError:
-        return False  # the key's document exists but did not match: its window is full
+        return False  # the key's document exists but did not match: every place is taken
     return True
 
 
 async def _failures(attempt: PortalAttempt, moment: datetime) -> int:
     document = await _attempts().find_one(attempt.key(), {"attempts": 1})
-    cutoff = moment - PORTAL_FAILURE_WINDOW
     entries = (document or {}).get("attempts") or []
-    return sum(1 for e in entries if e.get("failed") and _aware(e["at"]) > cutoff)
+    return sum(1 for e in entries if e.get("failed") and _aware(e["until"]) > moment)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -122,12 +123,17 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def attempt_succeeded(attempt: PortalAttempt) -> None:
-    """The attempt found its order: it no longer counts against the client."""
+    """The attempt found its order: its place is free again."""
     await _attempts().update_one(attempt.key(), {"$pull": {"attempts": {"id": attempt.id}}})
 
 
-async def attempt_failed(attempt: PortalAttempt) -> None:
-    """The attempt found nothing: it counts against the client until it leaves the window."""
+async def attempt_failed(attempt: PortalAttempt, now: datetime | None = None) -> None:
+    """The attempt found nothing: it keeps its place for the whole window."""
+    until = (now or utcnow()) + PORTAL_FAILURE_WINDOW
     await _attempts().update_one(
-        {**attempt.key(), "attempts.id": attempt.id}, {"$set": {"attempts.$.failed": True}}
+        {**attempt.key(), "attempts.id": attempt.id},
+        {
+            "$set": {"attempts.$.until": until, "attempts.$.failed": True},
+            "$max": {"expires_at": until},
+        },
     )
