@@ -23,7 +23,7 @@ from app.graphql.loaders import Loaders
 from app.http.database_deadline import DatabaseDeadlineRoute, database_unavailable_message
 from app.observability.request_context import current_request
 from app.services.auth import AuthError, authenticate
-from app.services.operator_access import OPERATOR_KEY_HEADER
+from app.services.operations.operator_access import OPERATOR_KEY_HEADER
 
 TENANT_HEADER = "x-tenant-id"
 # "tenant-" and a shop's subdomain (at most 63 characters): anything longer names no tenant, and

@@ -25,7 +25,7 @@ from app.clock import utcnow
 from app.config import Settings
 from app.models import WebhookEvent
 from app.observability.metrics import POOL_USAGE, REGISTRY, PoolUsage
-from app.services.alerts import (
+from app.services.operations.alerts import (
     SHOP_REDACT_REFUSED_WINDOW_MINUTES,
     WEBHOOK_WINDOW_MINUTES,
     disk_path,
@@ -33,8 +33,12 @@ from app.services.alerts import (
     total_webhook_counts,
     webhook_counts_since,
 )
-from app.services.operator_access import OPERATOR_KEY_HEADER, OperatorAccess, operator_access
-from app.services.status import integrations_by_status, sync_jobs_by_status
+from app.services.operations.operator_access import (
+    OPERATOR_KEY_HEADER,
+    OperatorAccess,
+    operator_access,
+)
+from app.services.operations.status import integrations_by_status, sync_jobs_by_status
 
 logger = logging.getLogger("app.metrics")
 router = APIRouter(tags=["operations"])

@@ -1,4 +1,4 @@
-"""`/api/auth/shopify/install` and `/callback`: the OAuth install flow (app/services/install.py).
+"""`/api/auth/shopify/install` and `/callback`: the OAuth install flow (app/services/integration/install.py).
 
 Failures answer 4xx/502 JSON `{"error": code, "message": ...}` and never echo tokens. The install
 route runs under the request's database deadline (`MONGODB_REQUEST_TIMEOUT_MS`); the callback,
@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from app.config import Settings
 from app.http.database_deadline import DatabaseDeadlineRoute, DatabaseStepDeadlinesRoute
 from app.http.responses import json_response
-from app.services.install import (
+from app.services.integration.install import (
     InstallError,
     InstallErrorCode,
     complete_install,

@@ -6,13 +6,13 @@ import httpx
 
 from app.config import Settings
 from app.jobs.runner import Worker
+from app.services.integration.session import IntegrationNotConnected, admin_client_for
 from app.services.returns.ledger import LedgerReleaseSweeper
 from app.services.returns.shopify_mirror import (
     MIRROR_RETRY,
     ReturnMirrorWorker,
     ShopifyGraphQL,
 )
-from app.services.shopify_session import IntegrationNotConnected, admin_client_for
 
 
 def workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) -> list[Worker]:

@@ -18,7 +18,7 @@ from app.config import Settings
 from app.jobs.runner import Worker
 from app.models import SyncJob
 from app.periodic import Periodic
-from app.services.shopify_session import admin_client_for
+from app.services.integration.session import admin_client_for
 from app.services.sync import jobs
 from app.services.sync.engine import ClientFactory, SyncOptions, run_sync_job
 from app.shopify.client import ShopifyAdminClient

@@ -30,7 +30,7 @@ from app.clock import utcnow
 from app.config import Settings
 from app.models import ApiKey, ShopifyIntegration, Tenant
 from app.models.integration import IntegrationStatus
-from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
+from app.services.integration.shop_domain import InvalidShopDomain, normalize_shop_domain
 
 API_KEY_PREFIX = "rk_"
 SESSION_TOKEN_LEEWAY_SECONDS = 5

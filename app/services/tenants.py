@@ -13,7 +13,7 @@ from app.models import Tenant
 from app.models.bson import to_bson
 from app.models.return_policy import ReturnPolicy
 from app.models.tenant import tenant_id_for_shop
-from app.services.shop_domain import normalize_shop_domain
+from app.services.integration.shop_domain import normalize_shop_domain
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from app.db import Database, connect
-from app.services import backup
-from app.services.backup import (
+from app.services.operations import backup
+from app.services.operations.backup import (
     BackupError,
     RestorePhase,
     abort_restore,

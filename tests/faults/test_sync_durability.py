@@ -16,7 +16,7 @@ import pytest
 from app.db import connect
 from app.jobs.sync import SyncWorker
 from app.models.sync_job import SyncStatus, SyncType
-from app.services.order_store import upsert_orders
+from app.services.orders.store import upsert_orders
 from app.services.sync import jobs
 from app.services.sync.engine import SyncOptions
 from tools.chaos.environment import Stack

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from app.db import connect
-from app.services import shopify_session
-from app.services.shopify_session import admin_client_for
-from app.services.token_cipher import TokenCipher
+from app.services.integration import session as shopify_session
+from app.services.integration.session import admin_client_for
+from app.services.integration.token_cipher import TokenCipher
 from app.shopify.oauth_client import refresh_access_token
 from tests.faults.conftest import crash
 from tools.chaos.environment import Stack

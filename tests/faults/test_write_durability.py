@@ -20,11 +20,11 @@ from app.migrations.runner import MigrationRunner
 from app.models import Return, SchemaMigration
 from app.models.return_policy import ResolutionType, ReturnMethod
 from app.models.return_request import ReturnReason, ReturnStatus
+from app.services.integration.token_cipher import TokenCipher
 from app.services.returns import ledger
 from app.services.returns.create import RequestedItem, ReturnRequest, create_return
 from app.services.returns.ledger import reserved_units
 from app.services.returns.transitions import approve_return, decline_return
-from app.services.token_cipher import TokenCipher
 from app.services.webhooks.ingest import build_event_document, persist_event
 from app.services.webhooks.processing import WebhookProcessor
 from tests.factories import make_tenant

@@ -12,7 +12,7 @@ import jwt
 from app.clock import utcnow
 from app.config import Settings
 from app.services.auth import issue_api_key, make_session_token, revoke_api_keys
-from app.services.integrations import connect_integration, mark_uninstalled
+from app.services.integration.integrations import connect_integration, mark_uninstalled
 from app.shopify.oauth_client import TokenGrant
 from tests.factories import graphql, make_tenant, merchant_headers
 

@@ -103,7 +103,7 @@ async def connect_sim_shop(
 
     Returns (tenant_id, shop domain).
     """
-    from app.services.integrations import connect_integration
+    from app.services.integration.integrations import connect_integration
     from app.services.tenants import ensure_tenant
     from app.shopify.oauth_client import exchange_code
 

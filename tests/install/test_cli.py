@@ -12,8 +12,8 @@ from cryptography.fernet import Fernet
 from app.config import Settings
 from app.db import Database
 from app.models import DOCUMENT_MODELS, ApiKey, OAuthState, Tenant
-from app.services.install import issue_state
-from app.services.integrations import check_tokens
+from app.services.integration.install import issue_state
+from app.services.integration.integrations import check_tokens
 from tests.install.helpers import connect_sim_shop
 from tools.cli import main
 from tools.shopify_sim import SimulatorControl

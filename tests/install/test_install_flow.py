@@ -13,9 +13,9 @@ from app.main import create_app
 from app.models import OAuthState, Order, ShopifyIntegration, SyncJob, Tenant
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus
-from app.services.install import app_home_url
-from app.services.integrations import mark_uninstalled
-from app.services.token_cipher import TokenCipher
+from app.services.integration.install import app_home_url
+from app.services.integration.integrations import mark_uninstalled
+from app.services.integration.token_cipher import TokenCipher
 from tests.conftest import make_settings
 from tests.factories import make_order
 from tests.install.helpers import (

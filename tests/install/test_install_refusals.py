@@ -11,7 +11,7 @@ import pytest
 from app.clock import utcnow
 from app.db import Database
 from app.models import OAuthState
-from app.services.install import issue_state
+from app.services.integration.install import issue_state
 from tests.install.helpers import (
     authorize,
     callback,
@@ -243,6 +243,6 @@ async def test_write_scope_counts_as_the_read_scope(
 def test_every_install_refusal_has_its_http_status() -> None:
     # A code without a status would be an unhandled KeyError (a 500) on the refusal path.
     from app.http.shopify_oauth import INSTALL_ERROR_STATUS
-    from app.services.install import InstallErrorCode
+    from app.services.integration.install import InstallErrorCode
 
     assert set(INSTALL_ERROR_STATUS) == set(InstallErrorCode)

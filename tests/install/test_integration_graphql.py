@@ -10,7 +10,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import ShopifyIntegration
 from app.models.integration import IntegrationStatus
-from app.services.shopify_session import admin_client_for
+from app.services.integration.session import admin_client_for
 from app.shopify.documents.webhooks import (
     WEBHOOK_SUBSCRIPTION_CREATE,
     WEBHOOK_SUBSCRIPTION_DELETE,

@@ -15,20 +15,20 @@ from app.config import Settings
 from app.db import Database
 from app.models import ShopifyIntegration
 from app.models.integration import IntegrationStatus
-from app.services import shopify_session
-from app.services.integrations import (
+from app.services.integration import session as shopify_session
+from app.services.integration.integrations import (
     connect_integration,
     disconnect_integration,
     mark_uninstalled,
 )
-from app.services.shopify_session import (
+from app.services.integration.session import (
     IntegrationNotConnected,
     StoredTokenSource,
     TokenRefreshFailed,
     admin_client_for,
     grant_fields,
 )
-from app.services.token_cipher import TokenCipher
+from app.services.integration.token_cipher import TokenCipher
 from app.shopify.errors import ShopifyError
 from app.shopify.oauth_client import TokenGrant, refresh_access_token
 from tests.install.helpers import connect_sim_shop, sim_counter

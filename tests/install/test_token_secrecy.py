@@ -14,9 +14,9 @@ from app.clock import utcnow
 from app.config import Settings
 from app.db import Database
 from app.models import ShopifyIntegration
-from app.services.integrations import check_tokens, rotate_token_keys
-from app.services.shopify_session import StoredTokenSource, admin_client_for
-from app.services.token_cipher import TokenCipher
+from app.services.integration.integrations import check_tokens, rotate_token_keys
+from app.services.integration.session import StoredTokenSource, admin_client_for
+from app.services.integration.token_cipher import TokenCipher
 from tests.factories import merchant_headers
 from tests.install.helpers import connect_sim_shop, install
 from tests.install.test_integration_graphql import INTEGRATION

@@ -12,7 +12,7 @@ import pytest
 from app.config import Settings
 from app.db import Database
 from app.models import WebhookEvent
-from app.services.alerts import AlertState, DiskUsage, evaluate_alerts
+from app.services.operations.alerts import AlertState, DiskUsage, evaluate_alerts
 from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
 from app.services.webhooks.handlers.compliance import SHOP_REDACT_REFUSED
 from app.services.webhooks.topics import ORDER_TOPICS, WEBHOOK_TOPICS

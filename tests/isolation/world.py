@@ -28,7 +28,7 @@ from app.models.return_policy import ResolutionType, ReturnMethod
 from app.models.return_request import ReturnItem, ReturnReason
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.auth import issue_api_key
-from app.services.integrations import connect_integration
+from app.services.integration.integrations import connect_integration
 from app.services.pagination import encode_cursor
 from app.services.tenants import ensure_tenant
 from app.shopify.oauth_client import TokenGrant

@@ -14,8 +14,8 @@ from app.config import Settings
 from app.db import Database
 from app.models import WebhookEvent
 from app.observability.metrics import MongoPoolListener, PoolUsage, RequestWindow
-from app.services import alerts as alert_service
-from app.services.alerts import (
+from app.services.operations import alerts as alert_service
+from app.services.operations.alerts import (
     AlertState,
     db_connections_alert,
     disk_space_alert,

@@ -24,8 +24,8 @@ from app.config import Settings
 from app.db import Database
 from app.models import OAuthState, SyncJob, WebhookEvent
 from app.models.sync_job import SyncStatus, SyncType
-from app.services import backup
-from app.services.backup import (
+from app.services.operations import backup
+from app.services.operations.backup import (
     MANIFEST_NAME,
     RESTORES_COLLECTION,
     BackupError,

@@ -14,7 +14,7 @@ from app.db import Database
 from app.main import create_app
 from app.models import AuditLog, SyncJob
 from app.models.sync_job import SyncStatus, SyncType
-from app.services.audit import REDACTED, record, scrub_summary
+from app.services.operations.audit import REDACTED, record, scrub_summary
 from tests.conftest import make_settings
 from tests.factories import graphql, make_tenant, merchant_headers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.services.orders import normalize_email, normalize_order_number
+from app.services.orders.queries import normalize_email, normalize_order_number
 from tests.properties import FAST
 
 numbers = st.integers(1, 10**12).map(str)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
+from app.services.integration.shop_domain import InvalidShopDomain, normalize_shop_domain
 from tests.properties import FAST
 
 SHAPE = re.compile(r"[a-z0-9][a-z0-9-]*\.myshopify\.com")

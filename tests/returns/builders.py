@@ -16,7 +16,7 @@ from app.jobs.sync import SyncWorker
 from app.models import Order, SyncJob
 from app.models.order import LineItem, OrderCustomer
 from app.models.sync_job import SyncStatus, SyncType
-from app.services.integrations import connect_integration
+from app.services.integration.integrations import connect_integration
 from app.services.sync.engine import SyncOptions
 from app.services.sync.jobs import queue_sync
 from app.services.tenants import ensure_tenant

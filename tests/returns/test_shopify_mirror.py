@@ -15,13 +15,13 @@ from app.db import Database
 from app.jobs.returns_mirror import workers as mirror_workers
 from app.models import Order, Return, ShopifyIntegration
 from app.models.return_request import ReturnStatus
+from app.services.integration.session import admin_client_for
 from app.services.returns.shopify_mirror import (
     MirrorAction,
     ReturnMirrorWorker,
     ShopifyGraphQL,
     plan_steps,
 )
-from app.services.shopify_session import admin_client_for
 from app.shopify.documents.returns import RETURN_REQUEST
 from tests.factories import graphql, make_order, make_return, make_tenant, merchant_headers
 from tests.returns.builders import (

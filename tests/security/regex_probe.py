@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.observability import logging as log_module
-from app.services import audit
+from app.services.operations import audit
 
 SCAN_LIMIT = 50_000
 

@@ -16,8 +16,8 @@ from app.models.audit_log import AuditLog
 from app.observability import logging as log_module
 from app.observability.access_log import MAX_LOGGED_PATH
 from app.observability.logging import MAX_LOGGED_CHARS, JsonFormatter, scrub
-from app.services import audit
-from app.services.audit import MAX_STRING, scrub_summary, scrub_text
+from app.services.operations import audit
+from app.services.operations.audit import MAX_STRING, scrub_summary, scrub_text
 from tests.factories import graphql, make_tenant, merchant_headers
 from tests.security.regex_probe import record_scans
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from app.clock import utcnow
 from app.db import Database
 from app.models import Order
-from app.services.order_store import upsert_orders
+from app.services.orders.store import upsert_orders
 
 BASE = utcnow() - timedelta(days=1)
 
@@ -61,7 +61,7 @@ async def test_another_order_holding_the_number_is_a_failure(db: Database) -> No
 
 async def test_redacted_customer_never_takes_personal_data_back(db: Database) -> None:
     from app.models import Customer
-    from app.services.order_store import upsert_customers
+    from app.services.orders.store import upsert_customers
 
     def customer(offset: int, email: str, orders_count: int) -> Customer:
         return Customer(

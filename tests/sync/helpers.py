@@ -19,7 +19,7 @@ from app.config import Settings
 from app.jobs.sync import SyncWorker
 from app.models import Order, SyncJob
 from app.models.sync_job import SyncStatus
-from app.services.integrations import connect_integration
+from app.services.integration.integrations import connect_integration
 from app.services.sync.engine import SyncOptions
 from app.services.tenants import ensure_tenant
 from app.shopify.oauth_client import TokenGrant

@@ -15,7 +15,7 @@ from app.db import Database
 from app.jobs.sync import SyncWorker
 from app.models import Customer, Order, ShopifyIntegration, SyncJob
 from app.models.sync_job import SyncStatus, SyncType
-from app.services.integrations import mark_uninstalled
+from app.services.integration.integrations import mark_uninstalled
 from app.services.sync.engine import SyncOptions
 from app.services.sync.jobs import cancel_sync_job, queue_sync
 from tests.sync.helpers import (

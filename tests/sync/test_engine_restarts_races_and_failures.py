@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import Customer, Order, SyncJob, Tenant
 from app.models.sync_job import SyncStatus, SyncType
-from app.services.order_store import UpsertCounts, upsert_customers, upsert_orders
+from app.services.orders.store import UpsertCounts, upsert_customers, upsert_orders
 from app.services.sync import engine
 from app.services.sync.engine import shopify_time
 from app.services.sync.jobs import queue_sync

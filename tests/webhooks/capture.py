@@ -14,7 +14,7 @@ import httpx
 from app.clock import utcnow
 from app.config import Settings
 from app.models import ShopifyIntegration
-from app.services.token_cipher import TokenCipher
+from app.services.integration.token_cipher import TokenCipher
 from tests.simulator_fixtures import WebhookReceiver
 from tools.shopify_sim import SimulatorControl
 

@@ -13,7 +13,7 @@ import orjson
 
 from app.clock import utcnow
 from app.config import Settings
-from app.services.integrations import connect_integration
+from app.services.integration.integrations import connect_integration
 from app.services.tenants import ensure_tenant
 from app.shopify.hmac import sign_webhook
 from app.shopify.oauth_client import exchange_code

@@ -17,7 +17,7 @@ from app.main import create_app
 from app.models import ShopifyIntegration, Tenant
 from app.models.bson import to_bson
 from app.models.tenant import tenant_id_for_shop
-from app.services.token_cipher import TokenCipher
+from app.services.integration.token_cipher import TokenCipher
 from tools.shopify_sim import InstalledShop, SimulatorControl, ThreadedASGIServer
 
 SUBSCRIBE = """

@@ -14,7 +14,7 @@ from app.db import Database
 from app.models import Order, Return, ReturnLedger, ShopifyIntegration, Tenant
 from app.models.integration import IntegrationStatus
 from app.models.return_request import ReturnStatus, ReturnTransition
-from app.services.integrations import mark_uninstalled
+from app.services.integration.integrations import mark_uninstalled
 from app.services.returns.ledger import ledger_collection
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
 from tests.factories import make_return, make_tenant

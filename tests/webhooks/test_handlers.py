@@ -25,9 +25,9 @@ from app.models import (
 )
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus, SyncType
-from app.services.alerts import AlertState, DiskUsage, evaluate_alerts
 from app.services.auth import issue_api_key
-from app.services.integrations import mark_uninstalled
+from app.services.integration.integrations import mark_uninstalled
+from app.services.operations.alerts import AlertState, DiskUsage, evaluate_alerts
 from app.services.returns.portal_attempts import attempt_failed, begin_attempt
 from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
 from app.services.webhooks.handlers.compliance import SHOP_REDACT_REFUSED

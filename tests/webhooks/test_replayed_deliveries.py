@@ -14,7 +14,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import Customer, Order, ShopifyIntegration, Tenant, WebhookEvent
 from app.models.integration import IntegrationStatus
-from app.services.integrations import disconnect_integration
+from app.services.integration.integrations import disconnect_integration
 from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
 from app.services.webhooks.ingest import RejectedWebhook, build_event_document
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor

@@ -24,7 +24,7 @@ from app.models.order import Address, LineItem, OrderCustomer
 from app.models.return_ledger import LEDGER_COLLECTION, ledger_id
 from app.models.return_policy import ResolutionType, ReturnMethod
 from app.models.return_request import ReturnItem, ReturnReason, ReturnStatus, ReturnTransition
-from app.services.token_cipher import TokenCipher
+from app.services.integration.token_cipher import TokenCipher
 
 BATCH_SIZE = 5_000
 FIRST_ORDER_NUMBER = 1001

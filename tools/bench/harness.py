@@ -30,7 +30,7 @@ from app.config import DEVELOPMENT_ENCRYPTION_KEY, Settings
 from app.db import connect
 from app.models import ApiKey, ShopifyIntegration, SyncJob, Tenant, WebhookEvent
 from app.models.bson import to_bson
-from app.services.token_cipher import TokenCipher
+from app.services.integration.token_cipher import TokenCipher
 from app.shopify.hmac import sign_webhook
 from tools.bench import graphql_exec
 from tools.bench.baseline import WEBHOOK_COLLECTION

@@ -204,7 +204,7 @@ class Stack:
 
     async def install_in_process(self, domain: str) -> str:
         """Install without the app (Beanie must be initialised in this loop)."""
-        from app.services.integrations import connect_integration
+        from app.services.integration.integrations import connect_integration
         from app.services.tenants import ensure_tenant
 
         shop = await self.control.install(domain)

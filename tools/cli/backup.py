@@ -12,7 +12,7 @@ from pymongo.errors import PyMongoError
 
 from app.config import Settings
 from app.db import Database
-from app.services.backup import (
+from app.services.operations.backup import (
     DEFAULT_BACKUP_DIR,
     BackupError,
     abort_restore,

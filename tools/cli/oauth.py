@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from app.db import Database
-from app.services.install import clear_states
+from app.services.integration.install import clear_states
 from tools.cli.runtime import run_with_database
 
 

@@ -15,8 +15,8 @@ import orjson
 
 from app.config import Settings
 from app.db import Database
-from app.services.alerts import Alert
-from app.services.status import SystemStatus, system_status
+from app.services.operations.alerts import Alert
+from app.services.operations.status import SystemStatus, system_status
 from tools.cli.runtime import run_with_database
 
 

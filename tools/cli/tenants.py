@@ -9,8 +9,8 @@ from typing import Any
 from app.db import Database
 from app.models import Tenant
 from app.services.auth import issue_api_key, revoke_api_keys
-from app.services.integrations import get_integration
-from app.services.shop_domain import InvalidShopDomain
+from app.services.integration.integrations import get_integration
+from app.services.integration.shop_domain import InvalidShopDomain
 from app.services.tenants import ensure_tenant, get_tenant, list_tenants
 from tools.cli.runtime import run_with_database
 

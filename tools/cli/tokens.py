@@ -10,7 +10,12 @@ from cryptography.fernet import Fernet
 
 from app.config import Settings
 from app.db import Database
-from app.services.integrations import RotationReport, TokenCheck, check_tokens, rotate_token_keys
+from app.services.integration.integrations import (
+    RotationReport,
+    TokenCheck,
+    check_tokens,
+    rotate_token_keys,
+)
 from tools.cli.runtime import run_with_database
 
 

@@ -10,7 +10,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from app.graphql.core.node import parse_global_id
-from app.services.audit import record
+from app.services.operations.audit import record
 
 
 class AuditMerchantMutations(SchemaExtension):

@@ -8,7 +8,7 @@ from app.graphql.core.connection import Connection, checked_page_args
 from app.graphql.core.context import Info
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.customer.types import Customer
-from app.services.orders import list_customers
+from app.services.orders.queries import list_customers
 
 
 @strawberry.type

@@ -17,13 +17,13 @@ from app.graphql.integration.types import (
 )
 from app.http.database_deadline import beyond_request_deadline
 from app.models.integration import ShopifyIntegration as IntegrationRecord
-from app.services.integrations import (
+from app.services.integration.integrations import (
     IntegrationErrorCode,
     disconnect_integration,
     get_integration,
 )
-from app.services.shopify_session import IntegrationNotConnected
-from app.services.webhook_subscriptions import (
+from app.services.integration.session import IntegrationNotConnected
+from app.services.integration.webhook_subscriptions import (
     WebhookStatusEntry,
     ensure_webhook_subscriptions,
     forget_live_subscriptions,

@@ -12,8 +12,12 @@ from app.config import Settings
 from app.graphql.core.errors import FIELD_DESCRIPTION
 from app.models.integration import IntegrationStatus
 from app.models.integration import ShopifyIntegration as IntegrationRecord
-from app.services.integrations import IntegrationErrorCode
-from app.services.webhook_subscriptions import WebhookStatus, WebhookStatusEntry, webhook_status
+from app.services.integration.integrations import IntegrationErrorCode
+from app.services.integration.webhook_subscriptions import (
+    WebhookStatus,
+    WebhookStatusEntry,
+    webhook_status,
+)
 
 IntegrationStatusEnum = strawberry.enum(
     IntegrationStatus,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from strawberry.dataloader import DataLoader
 
 from app.models import Order
-from app.services.orders import orders_by_shopify_ids
+from app.services.orders.queries import orders_by_shopify_ids
 
 
 class OrderByShopifyIdLoader(DataLoader[str, Order | None]):

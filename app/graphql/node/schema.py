@@ -18,7 +18,7 @@ from app.graphql.returns.types import Return
 from app.graphql.sync.types import SyncJob
 from app.graphql.tenant.types import Tenant
 from app.graphql.webhooks.types import CustomerDataExport, WebhookEvent
-from app.services.orders import get_customer, get_order
+from app.services.orders.queries import get_customer, get_order
 from app.services.returns.queries import get_return
 from app.services.sync.jobs import get_sync_job
 from app.services.tenants import get_tenant

@@ -16,10 +16,10 @@ from app.graphql.core.errors import Forbidden, Unauthenticated
 from app.graphql.core.permissions import IsMerchant
 from app.models.audit_log import AuditLog as AuditLogRecord
 from app.observability.metrics import POOL_USAGE, REQUEST_WINDOW
-from app.services import alerts as alert_service
-from app.services import status as status_service
-from app.services.audit import list_audit_log
-from app.services.operator_access import OperatorAccess, operator_access
+from app.services.operations import alerts as alert_service
+from app.services.operations import status as status_service
+from app.services.operations.audit import list_audit_log
+from app.services.operations.operator_access import OperatorAccess, operator_access
 
 
 class IsOperator(BasePermission):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.services.orders import OrderFilter
+from app.services.orders.queries import OrderFilter
 
 
 @strawberry.input

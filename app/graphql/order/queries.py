@@ -10,7 +10,7 @@ from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.order.inputs import OrderFilterInput
 from app.graphql.order.types import Order
-from app.services.orders import get_order, list_orders
+from app.services.orders.queries import get_order, list_orders
 
 
 @strawberry.type

@@ -21,6 +21,7 @@ from app.graphql.sync.types import (
     SyncUserError,
 )
 from app.http.database_deadline import beyond_request_deadline
+from app.services.integration.webhook_subscriptions import ensure_webhook_subscriptions
 from app.services.sync.jobs import (
     SyncErrorCode,
     SyncIssue,
@@ -29,7 +30,6 @@ from app.services.sync.jobs import (
     list_sync_jobs,
     queue_sync,
 )
-from app.services.webhook_subscriptions import ensure_webhook_subscriptions
 
 logger = logging.getLogger(__name__)
 

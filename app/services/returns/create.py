@@ -26,7 +26,7 @@ from app.models.return_request import (
     ShopifySync,
 )
 from app.models.transactions import in_transaction
-from app.services.orders import normalize_email
+from app.services.orders.queries import normalize_email
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
 from app.services.returns.ledger import ensure_ledger, reserve, reserved_units, units_by_line
 from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order

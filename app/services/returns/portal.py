@@ -19,7 +19,7 @@ from app.clock import utcnow
 from app.models import Order
 from app.models.return_ledger import ledger_id
 from app.models.return_policy import ReturnPolicy
-from app.services.orders import normalize_email, normalize_order_number
+from app.services.orders.queries import normalize_email, normalize_order_number
 from app.services.returns.ledger import counters_of, ledger_collection
 from app.services.returns.policy import OrderEligibility, evaluate_order
 from app.services.returns.policy_store import load_policy

@@ -12,7 +12,7 @@ from bson.errors import InvalidId
 from app.models import Return
 from app.models.return_policy import ResolutionType
 from app.models.return_request import ReturnReason, ReturnStatus
-from app.services.orders import normalize_email, normalize_order_number
+from app.services.orders.queries import normalize_email, normalize_order_number
 from app.services.pagination import NEWEST_FIRST, Page, PageRequest
 
 

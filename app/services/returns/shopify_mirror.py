@@ -20,7 +20,7 @@ worker or database died before the id was stored) first looks for that return am
 returns on Shopify and adopts it; it requests again only when Shopify has none.
 
 The worker takes a per-tenant client factory (`client_for(tenant_id)`); `app/jobs/returns_mirror.py`
-wires it to `app.services.shopify_session.admin_client_for` (anything with `async execute(query,
+wires it to `app.services.integration.session.admin_client_for` (anything with `async execute(query,
 variables)` returning the response's `data` works). The documents are in
 `app/shopify/documents/returns.py`.
 """

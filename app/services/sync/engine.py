@@ -36,9 +36,9 @@ from app.models.database_errors import is_database_unavailable
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus, SyncType
 from app.observability import metrics
-from app.services.order_store import upsert_customers, upsert_orders
-from app.services.redacted_customers import keep_redacted_customers_erased
-from app.services.shopify_session import IntegrationNotConnected, TokenRefreshFailed
+from app.services.integration.session import IntegrationNotConnected, TokenRefreshFailed
+from app.services.orders.redacted_customers import keep_redacted_customers_erased
+from app.services.orders.store import upsert_customers, upsert_orders
 from app.services.sync import bulk, jobs
 from app.services.sync.mapping import MappingError, customers_of_orders, order_from_node
 from app.shopify.client import ShopifyAdminClient

@@ -23,7 +23,7 @@ from app.clock import utcnow
 from app.models import WebhookEvent
 from app.models.tenant import tenant_id_for_shop
 from app.observability import metrics
-from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
+from app.services.integration.shop_domain import InvalidShopDomain, normalize_shop_domain
 from app.services.shopify_values import numeric_id, parse_time
 from app.services.webhooks.payload_shapes import PayloadShapeMismatch, check_payload_shape
 from app.services.webhooks.topics import WEBHOOK_TOPICS

@@ -27,12 +27,12 @@ import httpx
 
 from app.models import ShopifyIntegration
 from app.models.integration import IntegrationStatus
-from app.services.shopify_session import (
+from app.services.integration.session import (
     IntegrationNotConnected,
     StoredTokenSource,
     TokenRefreshFailed,
 )
-from app.services.token_cipher import TokenCipher, TokenDecryptionError
+from app.services.integration.token_cipher import TokenCipher, TokenDecryptionError
 from app.services.webhooks.context import HandlerError, WebhookContext
 from app.shopify.client import RetryPolicy, ShopifyAdminClient
 from app.shopify.documents.shop import INSTALLATION_CHECK, ORDER_CHECK

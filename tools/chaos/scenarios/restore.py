@@ -15,8 +15,8 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.models.sync_job import SyncStatus
-from app.services import backup
-from app.services.backup import (
+from app.services.operations import backup
+from app.services.operations.backup import (
     create_backup,
     is_restore_bookkeeping,
     restore_backup,

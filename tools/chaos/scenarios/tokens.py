@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from app.services import shopify_session
-from app.services.shopify_session import admin_client_for
-from app.services.token_cipher import TokenCipher
+from app.services.integration import session as shopify_session
+from app.services.integration.session import admin_client_for
+from app.services.integration.token_cipher import TokenCipher
 from tools.chaos.environment import Stack
 from tools.chaos.figures import Figures
 from tools.chaos.scenarios.common import beanie, wrapped

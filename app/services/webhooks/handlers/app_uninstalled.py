@@ -20,8 +20,8 @@ import logging
 
 from app.models import ShopifyIntegration
 from app.models.integration import IntegrationStatus
-from app.services.integrations import mark_uninstalled
-from app.services.shopify_session import IntegrationNotConnected
+from app.services.integration.integrations import mark_uninstalled
+from app.services.integration.session import IntegrationNotConnected
 from app.services.webhooks.context import WebhookContext
 from app.services.webhooks.shopify_checks import stored_token_accepted
 

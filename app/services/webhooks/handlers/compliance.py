@@ -24,9 +24,9 @@ from app.models import (
     WebhookEvent,
 )
 from app.models.integration import IntegrationStatus
-from app.services.alerts import SHOP_REDACT_REFUSED_ALERT, SHOP_REDACT_REFUSED_FIELD
-from app.services.integrations import mark_uninstalled
-from app.services.shopify_session import IntegrationNotConnected
+from app.services.integration.integrations import mark_uninstalled
+from app.services.integration.session import IntegrationNotConnected
+from app.services.operations.alerts import SHOP_REDACT_REFUSED_ALERT, SHOP_REDACT_REFUSED_FIELD
 from app.services.shopify_values import numeric_id
 from app.services.webhooks.context import WebhookContext
 from app.services.webhooks.redaction import pseudonym_email, scrub_payload
@@ -399,7 +399,7 @@ async def shop_redact(context: WebhookContext) -> str:
     uninstall, so one arriving for a connected shop is a replayed delivery (the topic header is
     not signed) or our state is wrong. Either way a person must look: the event is kept with a
     `refused` result, and the integration is marked, which raises the `shop_redact_refused`
-    alert (`services.alerts`).
+    alert (`services.operations.alerts`).
     """
     tenant_id = context.tenant_id
     integrations = ShopifyIntegration.get_pymongo_collection()

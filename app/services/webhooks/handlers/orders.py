@@ -25,8 +25,8 @@ import logging
 from typing import Any
 
 from app.models import Customer, Order, Tenant, WebhookEvent
-from app.services.order_store import upsert_customers, upsert_orders
-from app.services.redacted_customers import redact_order, redacted_customer_ids
+from app.services.orders.redacted_customers import redact_order, redacted_customer_ids
+from app.services.orders.store import upsert_customers, upsert_orders
 from app.services.webhooks.context import HandlerError, WebhookContext
 from app.services.webhooks.handlers.compliance import redact_customer, scrub_events
 from app.services.webhooks.order_mapping import OrderPayloadError, map_customer, map_order

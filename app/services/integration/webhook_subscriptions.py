@@ -18,7 +18,7 @@ from app.config import Settings
 from app.models import ShopifyIntegration
 from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus, WebhookSubscriptionRecord
-from app.services.shopify_session import admin_client_for
+from app.services.integration.session import admin_client_for
 from app.shopify.client import ShopifyAdminClient
 from app.shopify.documents.webhooks import (
     WEBHOOK_SUBSCRIPTION_CREATE,

@@ -30,15 +30,15 @@ from app.config import Settings
 from app.models import OAuthState, SyncJob
 from app.models.sync_job import SyncType
 from app.models.tenant import tenant_id_for_shop
-from app.services.integrations import connect_integration, missing_scopes, parse_scopes
-from app.services.shop_domain import InvalidShopDomain, normalize_shop_domain
-from app.services.sync.jobs import queue_sync
-from app.services.tenants import ensure_tenant
-from app.services.webhook_subscriptions import (
+from app.services.integration.integrations import connect_integration, missing_scopes, parse_scopes
+from app.services.integration.shop_domain import InvalidShopDomain, normalize_shop_domain
+from app.services.integration.webhook_subscriptions import (
     WebhookReport,
     ensure_webhook_subscriptions,
     record_webhook_failure,
 )
+from app.services.sync.jobs import queue_sync
+from app.services.tenants import ensure_tenant
 from app.shopify.errors import ShopifyOAuthError, ShopifyUnavailableError
 from app.shopify.hmac import verify_oauth_query
 from app.shopify.oauth_client import exchange_code

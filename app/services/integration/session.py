@@ -42,7 +42,7 @@ from app.config import Settings
 from app.models import ShopifyIntegration
 from app.models.database_errors import is_database_unavailable
 from app.models.integration import IntegrationStatus
-from app.services.token_cipher import TokenCipher, TokenDecryptionError
+from app.services.integration.token_cipher import TokenCipher, TokenDecryptionError
 from app.shopify.client import ShopifyAdminClient
 from app.shopify.errors import ShopifyAuthError, ShopifyOAuthError, ShopifyUnavailableError
 from app.shopify.oauth_client import TokenGrant, refresh_access_token

@@ -20,8 +20,8 @@ from app.models import ShopifyIntegration, SyncJob
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import ACTIVE_SYNC_STATUSES, SyncStatus
 from app.observability import metrics
-from app.services.shopify_session import grant_fields
-from app.services.token_cipher import TokenCipher, TokenDecryptionError, token_prefix
+from app.services.integration.session import grant_fields
+from app.services.integration.token_cipher import TokenCipher, TokenDecryptionError, token_prefix
 from app.shopify.oauth_client import TokenGrant
 
 

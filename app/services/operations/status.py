@@ -17,7 +17,7 @@ from app.config import Settings
 from app.models import ShopifyIntegration, SyncJob, Tenant
 from app.models.sync_job import SyncStatus
 from app.observability.metrics import PoolUsage, RequestWindow
-from app.services.alerts import (
+from app.services.operations.alerts import (
     WEBHOOK_WINDOW_MINUTES,
     Alert,
     DiskUsageReader,

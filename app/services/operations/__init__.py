@@ -1,0 +1,1 @@
+"""Operations: alerts, system status, backup and restore, the audit log, operator access."""
