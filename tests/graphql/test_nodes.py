@@ -155,3 +155,15 @@ async def test_an_order_is_not_found_by_an_id_of_another_type_in_any_spelling(
     ):
         body = await graphql(client, query, {"id": other}, headers)
         assert body["data"]["order"] is None, other
+
+
+async def test_nodes_takes_at_most_a_page_of_ids(client: httpx.AsyncClient, db: Database) -> None:
+    tenant = await make_tenant("alpha")
+    headers = await merchant_headers(tenant.id)
+    page = [global_id("Tenant", tenant.id)] * 100
+    body = await graphql(client, NODES, {"ids": page}, headers)
+    assert "errors" not in body and len(body["data"]["nodes"]) == 100
+    body = await graphql(client, NODES, {"ids": [*page, page[0]]}, headers)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "at most 100" in body["errors"][0]["message"]

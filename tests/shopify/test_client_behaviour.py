@@ -12,6 +12,7 @@ from app.shopify.client import RetryPolicy, ShopifyAdminClient
 from app.shopify.errors import ShopifyAuthError, ShopifyGraphQLError, ShopifyUnavailableError
 from app.shopify.oauth_client import exchange_code, refresh_access_token
 from app.shopify.pagination import paginate, paginate_pages
+from tests.factories import CounterDeltas
 from tests.simulator_fixtures import *  # noqa: F403
 from tests.simulator_fixtures import SIM_API_KEY, SIM_API_SECRET, InMemoryTokenSource
 from tools.shopify_sim import SimulatorControl
@@ -233,3 +234,19 @@ async def test_oauth_helpers_exchange_and_refresh(sim_control: SimulatorControl,
             SIM_API_SECRET,
             grant.refresh_token,
         )
+
+
+async def test_timeouts_count_as_unreachable_calls(sim_control: SimulatorControl, sim_http):
+    shop = await sim_control.create_shop(orders=1)
+    await sim_control.set_faults(shop.domain, timeout_next=1, hang_seconds=2)
+    counters = CounterDeltas(
+        ("rms_shopify_api_calls_total", {"api": "admin_graphql", "outcome": "unreachable"}),
+        ("rms_shopify_api_calls_total", {"api": "admin_graphql", "outcome": "ok"}),
+    )
+    client = make_client(
+        sim_http,
+        shop,
+        retry=RetryPolicy(max_attempts=3, base_backoff=0.01, read_timeout=0.2, max_retry_time=5),
+    )
+    await client.execute("{ shop { myshopifyDomain } }")
+    assert counters.deltas() == [1, 1]

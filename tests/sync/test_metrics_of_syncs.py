@@ -9,6 +9,7 @@ from app.config import Settings
 from app.db import Database
 from app.models.sync_job import SyncType
 from app.observability.metrics import REGISTRY
+from app.services.integration.integrations import mark_uninstalled
 from app.services.sync.jobs import cancel_sync_job, queue_sync
 from tests.factories import CounterDeltas
 from tests.sync.helpers import connect_shop, make_worker, run_queued
@@ -52,4 +53,16 @@ async def test_a_canceled_queued_job_is_counted(
     queued = await queue_sync(shop.tenant_id, SyncType.INCREMENTAL)
     assert queued.job is not None
     await cancel_sync_job(shop.tenant_id, str(queued.job.id))
+    assert counters.deltas() == [1]
+
+
+async def test_jobs_an_uninstall_cancels_are_counted_as_swept(
+    settings: Settings, db: Database, sim_control: SimulatorControl
+) -> None:
+    shop = await connect_shop(sim_control, settings, orders=1)
+    counters = CounterDeltas(
+        ("rms_sync_jobs_finished_total", {"type": "swept", "status": "canceled"}),
+    )
+    assert (await queue_sync(shop.tenant_id, SyncType.INCREMENTAL)).job is not None
+    assert (await mark_uninstalled(shop.tenant_id)).changed
     assert counters.deltas() == [1]
