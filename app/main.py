@@ -15,7 +15,7 @@ from app.cors import add_cors
 from app.db import Database, connect
 from app.graphql.graphiql import GraphiQLOptions, mount_graphiql, page_hosts
 from app.graphql.persisted_queries import PersistedQueryStore
-from app.graphql.router import ServiceGraphQLRouter, make_context_getter
+from app.graphql.router import DatabasePersistedQueries, ServiceGraphQLRouter, make_context_getter
 from app.graphql.schema import build_schema
 from app.http import health, metrics, shopify_oauth, shopify_webhooks
 from app.http.body_limit import BodyLimitMiddleware
@@ -83,7 +83,7 @@ def create_app(
         context_getter=make_context_getter(settings),
         graphql_ide="graphiql" if settings.graphiql_on else None,
         graphiql_options=ide_options,
-        persisted_queries=PersistedQueryStore(),
+        persisted_queries=PersistedQueryStore(shared=DatabasePersistedQueries()),
         multipart_uploads_enabled=False,
     )
     app.include_router(graphql, prefix="/graphql")

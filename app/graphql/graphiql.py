@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,8 +38,10 @@ from app.graphql.persisted_queries import (
     PERSISTED_QUERY_NOT_FOUND,
     PersistedQueryError,
     PersistedQueryStore,
+    registered_hash,
 )
 
+_log = logging.getLogger(__name__)
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
 ASSETS_DIR: Final = PACKAGE_DIR / "static" / "graphiql"
 IDE_STATIC_DIR: Final = PACKAGE_DIR / "graphiql_static"
@@ -458,6 +461,13 @@ class _UnresolvedPersistedQuery(GraphQLRequestData):
     error: PersistedQueryError | None = None
 
 
+@dataclass
+class _RegisteredPersistedQuery(GraphQLRequestData):
+    """A request that registers its query under a hash the shared store may not hold yet."""
+
+    sha256_hash: str = ""
+
+
 class _PersistedQueryFailure(ExecutionResult):
     """Marks the result so `process_result` omits `data`, as for any request error."""
 
@@ -501,14 +511,19 @@ class LocalGraphiQLRouter(GraphQLRouter[ContextT, RootValueT]):
         if self.persisted_queries is None:
             return request_data
         if isinstance(request_data, list):
-            return [self._resolve_persisted_query(item) for item in request_data]
-        return self._resolve_persisted_query(request_data)
+            return [await self._resolve_persisted_query(item) for item in request_data]
+        return await self._resolve_persisted_query(request_data)
 
-    def _resolve_persisted_query(self, request_data: GraphQLRequestData) -> GraphQLRequestData:
-        assert self.persisted_queries is not None
-        outcome = self.persisted_queries.resolve(
-            {"query": request_data.query, "extensions": request_data.extensions}
-        )
+    async def _resolve_persisted_query(
+        self, request_data: GraphQLRequestData
+    ) -> GraphQLRequestData:
+        store = self.persisted_queries
+        assert store is not None
+        payload = {"query": request_data.query, "extensions": request_data.extensions}
+        registering = registered_hash(payload)
+        # A hash this process knows was shared when it was learnt (fetched, or saved after it ran).
+        new_here = registering is not None and registering not in store
+        outcome = await store.resolve_shared(payload)
         if isinstance(outcome, PersistedQueryError):
             return _UnresolvedPersistedQuery(
                 query=None,
@@ -517,6 +532,15 @@ class LocalGraphiQLRouter(GraphQLRouter[ContextT, RootValueT]):
                 extensions=request_data.extensions,
                 protocol=request_data.protocol,
                 error=outcome,
+            )
+        if new_here and store.shared is not None and isinstance(outcome, str):
+            return _RegisteredPersistedQuery(
+                query=outcome,
+                variables=request_data.variables,
+                operation_name=request_data.operation_name,
+                extensions=request_data.extensions,
+                protocol=request_data.protocol,
+                sha256_hash=str(registering),
             )
         request_data.query = outcome
         return request_data
@@ -554,7 +578,7 @@ class LocalGraphiQLRouter(GraphQLRouter[ContextT, RootValueT]):
     ) -> ExecutionResult:
         if isinstance(request_data, _UnresolvedPersistedQuery) and request_data.error:
             return self._persisted_query_failure(request_data.error, sub_response)
-        return await super().execute_single(
+        result = await super().execute_single(
             request=request,
             request_adapter=request_adapter,
             sub_response=sub_response,
@@ -562,6 +586,20 @@ class LocalGraphiQLRouter(GraphQLRouter[ContextT, RootValueT]):
             root_value=root_value,
             request_data=request_data,
         )
+        if isinstance(request_data, _RegisteredPersistedQuery) and result.data is not None:
+            await self._share(request_data.sha256_hash, request_data.query or "")
+        return result
+
+    async def _share(self, sha256_hash: str, query: str) -> None:
+        """Offer a query that ran (so it validated) to the other processes; best effort: the
+        request already succeeded, and a process that misses it asks the client for the text."""
+        shared = self.persisted_queries.shared if self.persisted_queries else None
+        if shared is None:
+            return
+        try:
+            await shared.save(sha256_hash, query)
+        except Exception:
+            _log.warning("persisted query not shared", exc_info=True, extra={"hash": sha256_hash})
 
     @staticmethod
     def _persisted_query_failure(

@@ -7,9 +7,11 @@ is looked up, and an unknown hash answers `PersistedQueryNotFound`
 Error messages, codes and HTTP statuses follow Apollo Server, so Apollo Client, urql and
 graphql-request work unchanged.
 
-The store is an in-process bounded LRU: every API process warms its own, which costs one extra
-round trip per query per process after a deploy. A multi-process deployment that wants a shared
-cache would back `PersistedQueryStore` with a MongoDB collection keyed by hash.
+Two levels: a bounded LRU in each process, in front of a store shared by every process
+(`SharedQueries`; the service's MongoDB collection). A hash unknown here is looked up there, so
+a query registered through one API process runs by hash on any other. A registration reaches
+the shared store only once its document passed validation (the router saves it after
+executing), so callers cannot fill the database with text that is not an operation.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from graphql import GraphQLError
 
@@ -51,6 +53,24 @@ MALFORMED: Final = PersistedQueryError(
 )
 
 
+class SharedQueries(Protocol):
+    """Persisted documents shared by every API process."""
+
+    async def find(self, sha256_hash: str) -> str | None: ...
+
+    async def save(self, sha256_hash: str, query: str) -> None: ...
+
+
+def registered_hash(payload: Mapping[str, Any]) -> str | None:
+    """The hash a request registers its `query` under (text and hash both sent), lower-cased."""
+    extensions = payload.get("extensions")
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, Mapping) else None
+    if not isinstance(persisted, Mapping) or not isinstance(payload.get("query"), str):
+        return None
+    sha256_hash = persisted.get("sha256Hash")
+    return sha256_hash.lower() if isinstance(sha256_hash, str) else None
+
+
 class PersistedQueryStore:
     """Bounded LRU of query text by sha256, in this process only (see the module docstring).
 
@@ -65,12 +85,14 @@ class PersistedQueryStore:
         max_entries: int = 5_000,
         max_total_chars: int = 20_000_000,
         max_query_chars: int = 100_000,
+        shared: SharedQueries | None = None,
     ) -> None:
         if max_entries < 1 or max_total_chars < 1 or max_query_chars < 1:
             raise ValueError("persisted query store limits must be positive")
         self.max_entries = max_entries
         self.max_total_chars = max_total_chars
         self.max_query_chars = max_query_chars
+        self.shared = shared
         self._queries: OrderedDict[str, str] = OrderedDict()
         self._total_chars = 0
         # Resolution is synchronous and short; the lock only matters for threaded servers.
@@ -110,6 +132,19 @@ class PersistedQueryStore:
         stored = self.get(sha256_hash)
         return NOT_FOUND if stored is None else stored
 
+    async def resolve_shared(self, payload: Mapping[str, Any]) -> str | PersistedQueryError | None:
+        """`resolve`, then the shared store for a hash this process does not know."""
+        outcome = self.resolve(payload)
+        if outcome is not NOT_FOUND or self.shared is None:
+            return outcome
+        extensions = payload["extensions"]
+        sha256_hash = str(extensions["persistedQuery"]["sha256Hash"]).lower()
+        query = await self.shared.find(sha256_hash)
+        if query is None:
+            return NOT_FOUND
+        self.put(sha256_hash, query)
+        return query
+
     def get(self, sha256_hash: str) -> str | None:
         with self._lock:
             query = self._queries.get(sha256_hash)
@@ -142,4 +177,6 @@ __all__ = [
     "PERSISTED_QUERY_NOT_FOUND",
     "PersistedQueryError",
     "PersistedQueryStore",
+    "SharedQueries",
+    "registered_hash",
 ]

@@ -24,6 +24,7 @@ from app.http.database_deadline import DatabaseDeadlineRoute, database_unavailab
 from app.observability.request_context import current_request
 from app.services.auth import AuthError, authenticate
 from app.services.operations.operator_access import OPERATOR_KEY_HEADER
+from app.services.persisted_queries import find_persisted_query, save_persisted_query
 
 TENANT_HEADER = "x-tenant-id"
 # "tenant-" and a shop's subdomain (at most 63 characters): anything longer names no tenant, and
@@ -85,6 +86,16 @@ class GraphQLRoute(DatabaseDeadlineRoute):
             media_type="application/json",
             headers={"Cache-Control": "no-store"},
         )
+
+
+class DatabasePersistedQueries:
+    """Persisted queries shared by every API process, in the service's database."""
+
+    async def find(self, sha256_hash: str) -> str | None:
+        return await find_persisted_query(sha256_hash)
+
+    async def save(self, sha256_hash: str, query: str) -> None:
+        await save_persisted_query(sha256_hash, query)
 
 
 class ServiceGraphQLRouter(LocalGraphiQLRouter[Context, None]):

@@ -10,6 +10,7 @@ from app.models.integration import ShopifyIntegration
 from app.models.journal_barrier import JournalBarrier
 from app.models.oauth_state import OAuthState
 from app.models.order import Order
+from app.models.persisted_query import PersistedQuery
 from app.models.portal_attempts import PortalAttempts
 from app.models.return_ledger import ReturnLedger
 from app.models.return_request import Return
@@ -34,6 +35,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     CustomerDataExport,
     JournalBarrier,
     PortalAttempts,
+    PersistedQuery,
 ]
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "JournalBarrier",
     "OAuthState",
     "Order",
+    "PersistedQuery",
     "PortalAttempts",
     "Return",
     "ReturnLedger",
