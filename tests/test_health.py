@@ -6,7 +6,10 @@ import time
 
 import httpx
 
+from app.config import Settings
+from app.db import Database
 from app.main import create_app
+from app.migrations import MigrationRunner
 from tests.conftest import make_settings
 from tools.devdb import EmbeddedDatabase
 
@@ -36,3 +39,53 @@ async def test_health_answers_503_quickly_when_database_stops() -> None:
         assert elapsed < 5, "health must not hang when the database is gone"
     finally:
         server.stop()
+
+
+async def test_live_answers_without_touching_the_database() -> None:
+    server = EmbeddedDatabase().start()
+    try:
+        app = create_app(make_settings(server.uri, mongodb_timeout_ms=1000), configure_logs=False)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                server.kill()
+                response = await http.get("/api/health/live")
+                assert response.status_code == 200 and response.json() == {"status": "alive"}
+                not_ready = await http.get("/api/health/ready")
+                assert not_ready.status_code == 503
+                assert not_ready.json()["database"] == "error"
+    finally:
+        server.stop()
+
+
+async def test_ready_waits_for_the_migrations_of_this_code(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    before = await client.get("/api/health/ready")
+    assert before.status_code == 503
+    assert before.json()["migrations"].startswith("pending 1, 2, 3")
+    await MigrationRunner(db.db).migrate()
+    after = await client.get("/api/health/ready")
+    assert after.status_code == 200, after.json()
+    assert after.json() == {
+        "status": "ready",
+        "database": "ok",
+        "migrations": "ok",
+        "background_jobs": "off",
+    }
+
+
+async def test_ready_needs_the_background_runners_running(settings: Settings, db: Database) -> None:
+    await MigrationRunner(db.db).migrate()
+    app = create_app(
+        settings.model_copy(update={"run_background_jobs": True}), configure_logs=False
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            running = await http.get("/api/health/ready")
+            assert running.status_code == 200 and running.json()["background_jobs"] == "ok"
+            await app.state.resources.runner.stop()
+            stopped = await http.get("/api/health/ready")
+            assert stopped.status_code == 503
+            assert stopped.json()["background_jobs"].startswith("not running: ")

@@ -1,4 +1,12 @@
-"""`GET /api/health`: 200 when the database answers a ping within 2 s, else 503."""
+"""Health for people and orchestrators.
+
+- `GET /api/health`: 200 when the database answers a ping within 2 s, else 503.
+- `GET /api/health/live`: the process answers (no I/O); for a liveness probe, which restarts
+  the process when it fails, so it must not fail because the database does.
+- `GET /api/health/ready`: the database answers, its schema is at this code's migration version,
+  and the background runners (when this process runs them) are running; for a readiness probe,
+  which takes the process out of the load balancer until it passes.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,11 @@ from typing import Any
 
 import pymongo
 from fastapi import APIRouter, Request
+from pymongo.errors import PyMongoError
 from starlette.responses import Response
 
 from app.http.responses import json_response
+from app.migrations import MigrationRunner
 
 HEALTH_TIMEOUT_SECONDS = 2.0
 
@@ -30,6 +40,42 @@ async def health(request: Request) -> Response:
         },
         status_code=200 if ok else 503,
     )
+
+
+@router.api_route("/api/health/live", methods=["GET", "HEAD"])
+async def live() -> Response:
+    return json_response({"status": "alive"})
+
+
+@router.api_route("/api/health/ready", methods=["GET", "HEAD"])
+async def ready(request: Request) -> Response:
+    resources: Any = request.app.state.resources
+    checks: dict[str, Any] = {"database": "ok", "migrations": "ok", "background_jobs": "off"}
+    if not await _database_answers(resources.database):
+        checks["database"] = checks["migrations"] = "error"
+    else:
+        pending = await _pending_migrations(resources.database)
+        if pending is None:
+            checks["migrations"] = "error"
+        elif pending:
+            checks["migrations"] = f"pending {', '.join(map(str, pending))} (run rms db migrate)"
+    if resources.runner is not None:
+        stopped = resources.runner.workers_not_running()
+        checks["background_jobs"] = f"not running: {', '.join(stopped)}" if stopped else "ok"
+    is_ready = all(value in ("ok", "off") for value in checks.values())
+    return json_response(
+        {"status": "ready" if is_ready else "not ready", **checks},
+        status_code=200 if is_ready else 503,
+    )
+
+
+async def _pending_migrations(database: Any) -> list[int] | None:
+    """The migrations the database lacks; None when it did not say within the time limit."""
+    try:
+        with pymongo.timeout(HEALTH_TIMEOUT_SECONDS):
+            return await MigrationRunner(database.db).pending_versions()
+    except PyMongoError:
+        return None
 
 
 async def _database_answers(database: Any) -> bool:

@@ -57,6 +57,17 @@ class BackgroundRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
+    def workers_not_running(self) -> list[str]:
+        """Workers whose loop is not running (never started, ended or stopping): a runner that
+        is not doing its work, for readiness. A worker busy in a long unit of work is running."""
+        if self._stopping.is_set() or not self._tasks:
+            return [worker.name for worker in self.workers]
+        return [
+            worker.name
+            for worker, task in zip(self.workers, self._tasks, strict=True)
+            if task.done()
+        ]
+
     def start(self) -> None:
         self._stopping.clear()
         self._tasks = [

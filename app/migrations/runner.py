@@ -142,6 +142,11 @@ class MigrationRunner:
     async def current_version(self) -> int:
         return max(await self.applied(), default=0)
 
+    async def pending_versions(self) -> list[int]:
+        """Versions this code has that the database has not applied."""
+        applied = await self.applied()
+        return [m.version for m in self.migrations if m.version not in applied]
+
     async def status(self) -> list[MigrationStatus]:
         applied = await self.applied()
         rows = [
