@@ -1,4 +1,5 @@
-"""`rms db migrate|rollback|status`: numbered migrations recorded in `schema_migrations`."""
+"""`rms db migrate|rollback|status`: numbered migrations recorded in `schema_migrations`;
+`rms db shard-plan`: how to shard the database on `tenant_id`."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import argparse
 import sys
 from typing import Any, Literal
 
+from app.config import Settings
 from app.db import Database
 from app.migrations import MigrationError, MigrationRunner
 from app.migrations.indexes import collection_name, declared_indexes, existing_index_names
 from app.migrations.indexes import index_name as declared_name
 from app.models import DOCUMENT_MODELS
+from app.models.sharding import shard_plan
 from tools.cli.runtime import run_with_database
 
 
@@ -87,6 +90,16 @@ def status(args: argparse.Namespace) -> int:
     return _run(body)
 
 
+def shard_plan_command(args: argparse.Namespace) -> int:
+    """Print the commands that shard the database on tenant_id (no connection needed)."""
+    index_keys = {
+        collection_name(model): [list(index.document["key"]) for index in declared_indexes(model)]
+        for model in DOCUMENT_MODELS
+    }
+    print("\n".join(shard_plan(Settings().mongodb_db, index_keys)))
+    return 0
+
+
 def _run(body: Any) -> int:
     try:
         return int(run_with_database(body))
@@ -113,3 +126,7 @@ def register(subparsers: Any) -> None:
         "status", help="applied and pending migrations; exit 1 when something is pending"
     )
     show.set_defaults(func=status)
+    plan = commands.add_parser(
+        "shard-plan", help="print the sh.shardCollection commands and shard keys (tenant_id)"
+    )
+    plan.set_defaults(func=shard_plan_command)
