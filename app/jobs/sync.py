@@ -104,7 +104,9 @@ class SyncWorker:
         async def beat() -> bool:
             if run.done():
                 return False
-            held = await jobs.extend_lease(job.id, self.worker_id, self.options.lease_seconds)
+            held = await jobs.extend_lease(
+                job.tenant_id, job.id, self.worker_id, self.options.lease_seconds
+            )
             if not held and not run.done():
                 lost.set()
                 run.cancel()

@@ -135,15 +135,19 @@ async def test_claims_are_exclusive_and_expired_leases_are_taken_over(db: Databa
     assert len(winners) == 1 and winners[0].attempts == 1
     owner = winners[0].lease_owner
     assert owner is not None
-    assert await jobs.extend_lease(queued.job.id, owner, 0.2)
+    assert await jobs.extend_lease(queued.job.tenant_id, queued.job.id, owner, 0.2)
     assert await jobs.claim_next_job("other", 0.2) is None
 
     await asyncio.sleep(0.3)
     taken = await jobs.claim_next_job("other", 5)
 
     assert taken is not None and taken.id == queued.job.id and taken.attempts == 2
-    assert not await jobs.extend_lease(queued.job.id, owner)  # the old worker lost it
-    assert not await jobs.finish_job(queued.job.id, owner, SyncStatus.COMPLETED)
+    assert not await jobs.extend_lease(
+        queued.job.tenant_id, queued.job.id, owner
+    )  # the old worker lost it
+    assert not await jobs.finish_job(
+        queued.job.tenant_id, queued.job.id, owner, SyncStatus.COMPLETED
+    )
 
 
 async def _stale_and_fresh_jobs() -> tuple[SyncJob, SyncJob]:

@@ -40,7 +40,7 @@ def ledger_collection() -> AsyncCollection[dict[str, Any]]:
 async def reserved_units(tenant_id: str, order_number: str) -> dict[str, int]:
     """Units held by active returns per line item id (one find by `_id`)."""
     doc = await ledger_collection().find_one(
-        {"_id": ledger_id(tenant_id, order_number)}, {"reserved": 1}
+        {"_id": ledger_id(tenant_id, order_number), "tenant_id": tenant_id}, {"reserved": 1}
     )
     return counters_of(doc)
 
@@ -56,7 +56,7 @@ async def ensure_ledger(tenant_id: str, order_id: str, order_number: str) -> Non
     that predate it, and those returns are flagged as held, in one transaction: a crash never
     leaves a ledger that misses them, or flags without the ledger."""
     key = ledger_id(tenant_id, order_number)
-    if await ledger_collection().count_documents({"_id": key}, limit=1):
+    if await ledger_collection().count_documents({"_id": key, "tenant_id": tenant_id}, limit=1):
         return
 
     async def create(session: AsyncClientSession) -> None:
@@ -236,8 +236,8 @@ async def rebuild_ledger(tenant_id: str, order_number: str) -> dict[str, int]:
         for item in doc.get("items", []):
             held[item["line_item_id"]] = held.get(item["line_item_id"], 0) + int(item["quantity"])
     await ledger_collection().update_one(
-        {"_id": ledger_id(tenant_id, order_number)},
-        {"$set": {"tenant_id": tenant_id, "reserved": held, "updated_at": utcnow()}},
+        {"_id": ledger_id(tenant_id, order_number), "tenant_id": tenant_id},
+        {"$set": {"reserved": held, "updated_at": utcnow()}},
         upsert=True,
     )
     return held

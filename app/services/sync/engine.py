@@ -180,7 +180,9 @@ class _JobRun:
                     f"{failed} order(s) or customer(s) could not be stored; "
                     "see the worker log for the reasons"
                 )
-        if not await jobs.finish_job(self.job.id, self.worker_id, status, error, warning=warning):
+        if not await jobs.finish_job(
+            self.job.tenant_id, self.job.id, self.worker_id, status, error, warning=warning
+        ):
             return None
         metrics.sync_jobs_finished(self.job.type.value, status.value)
         log = logger.info if status == SyncStatus.COMPLETED else logger.warning
@@ -195,7 +197,7 @@ class _JobRun:
 
     async def _failed_count(self) -> int:
         doc = await SyncJob.get_pymongo_collection().find_one(
-            {"_id": self.job.id, "lease_owner": self.worker_id, "status": SyncStatus.RUNNING.value},
+            jobs.lease_filter(self.job.tenant_id, self.job.id, self.worker_id),
             {"progress.failed": 1},
         )
         return int(((doc or {}).get("progress") or {}).get("failed") or 0)
@@ -207,14 +209,14 @@ class _JobRun:
         return doc is None or doc.get("status") != IntegrationStatus.CONNECTED.value
 
     async def _set(self, fields: dict[str, Any]) -> None:
-        doc = await jobs.update_job(self.job.id, self.worker_id, fields)
+        doc = await jobs.update_job(self.job.tenant_id, self.job.id, self.worker_id, fields)
         if doc is None:
             raise LeaseLost
         self.job = SyncJob.model_validate(doc)
 
     async def _check_cancel(self) -> None:
         doc = await SyncJob.get_pymongo_collection().find_one(
-            {"_id": self.job.id, "lease_owner": self.worker_id, "status": SyncStatus.RUNNING.value},
+            jobs.lease_filter(self.job.tenant_id, self.job.id, self.worker_id),
             {"cancel_requested": 1},
         )
         if doc is None:
@@ -280,7 +282,7 @@ class _JobRun:
 
     async def _reload(self) -> None:
         doc = await SyncJob.get_pymongo_collection().find_one(
-            {"_id": self.job.id, "lease_owner": self.worker_id, "status": SyncStatus.RUNNING.value}
+            jobs.lease_filter(self.job.tenant_id, self.job.id, self.worker_id)
         )
         if doc is None:
             raise LeaseLost
@@ -315,6 +317,7 @@ class _JobRun:
             if counts.errors:
                 logger.warning("sync job %s: %s", self.job.id, "; ".join(counts.errors[:3]))
         state = await jobs.record_progress(
+            self.job.tenant_id,
             self.job.id,
             self.worker_id,
             cursor=cursor,

@@ -362,28 +362,36 @@ async def _take_over_expired(
     return None
 
 
-def _lease_filter(job_id: Any, worker_id: str) -> dict[str, Any]:
-    return {"_id": job_id, "lease_owner": worker_id, "status": SyncStatus.RUNNING.value}
+def lease_filter(tenant_id: str, job_id: Any, worker_id: str) -> dict[str, Any]:
+    """A job this worker holds. With tenant_id: on a sharded cluster it goes to one shard."""
+    return {
+        "_id": job_id,
+        "tenant_id": tenant_id,
+        "lease_owner": worker_id,
+        "status": SyncStatus.RUNNING.value,
+    }
 
 
 async def extend_lease(
-    job_id: Any, worker_id: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    tenant_id: str, job_id: Any, worker_id: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
 ) -> bool:
     """The heartbeat: `False` when this worker no longer holds the job."""
     now = utcnow()
     # Relaxed: a heartbeat lost in a crash only shortens the lease (see RELAXED_WRITES).
     heartbeats = _collection().with_options(write_concern=RELAXED_WRITES)
     result = await heartbeats.update_one(
-        _lease_filter(job_id, worker_id),
+        lease_filter(tenant_id, job_id, worker_id),
         {"$set": {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=lease_seconds)}},
     )
     return bool(result.matched_count)
 
 
-async def update_job(job_id: Any, worker_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+async def update_job(
+    tenant_id: str, job_id: Any, worker_id: str, fields: dict[str, Any]
+) -> dict[str, Any] | None:
     """`$set` on a job this worker holds; the updated document or None (lease lost)."""
     doc: dict[str, Any] | None = await _collection().find_one_and_update(
-        _lease_filter(job_id, worker_id),
+        lease_filter(tenant_id, job_id, worker_id),
         {"$set": {**fields, "updated_at": utcnow()}},
         return_document=ReturnDocument.AFTER,
     )
@@ -391,6 +399,7 @@ async def update_job(job_id: Any, worker_id: str, fields: dict[str, Any]) -> dic
 
 
 async def record_progress(
+    tenant_id: str,
     job_id: Any,
     worker_id: str,
     *,
@@ -402,7 +411,7 @@ async def record_progress(
     twice however the worker dies. Returns `{cancel_requested}` or None when the lease is lost."""
     now = utcnow()
     doc: dict[str, Any] | None = await _collection().find_one_and_update(
-        _lease_filter(job_id, worker_id),
+        lease_filter(tenant_id, job_id, worker_id),
         {
             "$set": {
                 "cursor": cursor,
@@ -419,6 +428,7 @@ async def record_progress(
 
 
 async def finish_job(
+    tenant_id: str,
     job_id: Any,
     worker_id: str,
     status: SyncStatus,
@@ -442,7 +452,7 @@ async def finish_job(
     }
     if warning is not None:
         update["$push"] = {"warnings": warning}
-    result = await _collection().update_one(_lease_filter(job_id, worker_id), update)
+    result = await _collection().update_one(lease_filter(tenant_id, job_id, worker_id), update)
     return bool(result.matched_count)
 
 
