@@ -54,6 +54,7 @@ INSTALL_ERROR_STATUS = {
     InstallErrorCode.CODE_EXCHANGE_REFUSED: 400,
     InstallErrorCode.MISSING_HMAC: 401,
     InstallErrorCode.INVALID_HMAC: 401,
+    InstallErrorCode.STALE_REQUEST: 401,
     InstallErrorCode.MISSING_SCOPES: 403,
     InstallErrorCode.SHOPIFY_UNAVAILABLE: 502,
 }

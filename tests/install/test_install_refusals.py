@@ -72,6 +72,41 @@ async def test_install_with_a_wrong_hmac_is_refused(
     assert await OAuthState.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "why"),
+    [
+        (str(int(time.time()) - 6 * 60), "signed six minutes ago: a replayed link"),
+        (str(int(time.time()) + 5 * 60), "signed five minutes ahead"),
+        ("", "no timestamp value"),
+        ("1e9", "not a number of seconds"),
+    ],
+)
+async def test_a_signed_install_link_that_is_not_recent_is_refused(
+    client: httpx.AsyncClient, db: Database, timestamp: str, why: str
+) -> None:
+    params = signed({"shop": new_shop(), "timestamp": timestamp})
+    response = await client.get("/api/auth/shopify/install", params=params)
+    assert response.status_code == 401, why
+    assert response.json()["error"] == "stale_request"
+    assert await OAuthState.count() == 0
+
+
+async def test_a_signed_install_link_without_a_timestamp_is_refused(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await client.get("/api/auth/shopify/install", params=signed({"shop": new_shop()}))
+    assert response.status_code == 401
+    assert response.json()["error"] == "stale_request"
+
+
+async def test_a_callback_signed_long_ago_is_refused(
+    client: httpx.AsyncClient, db: Database, authorized: dict[str, str]
+) -> None:
+    old = str(int(authorized["timestamp"]) - 10 * 60)
+    params = signed({**{k: v for k, v in authorized.items() if k != "hmac"}, "timestamp": old})
+    await assert_refused(client, db, params, 401, "stale_request")
+
+
 async def test_install_with_a_repeated_parameter_is_refused(
     client: httpx.AsyncClient, db: Database
 ) -> None:

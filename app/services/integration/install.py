@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
@@ -46,6 +46,10 @@ from app.shopify.oauth_client import exchange_code
 logger = logging.getLogger(__name__)
 
 STATE_TTL = timedelta(minutes=10)
+# A signed install link or callback is used within seconds of Shopify signing it; an older one
+# is a replay (a leaked URL). Shopify's clock and ours may differ by a little either way.
+SIGNED_REQUEST_MAX_AGE = timedelta(minutes=5)
+SIGNED_REQUEST_MAX_AHEAD = timedelta(minutes=1)
 INITIAL_SYNC_DAYS = 60  # `read_orders` covers the last 60 days
 # The merchant's browser waits on the callback: registration gets this long, then the install
 # completes anyway with the error recorded (repair with `registerShopifyWebhooks`).
@@ -64,6 +68,7 @@ class InstallErrorCode(StrEnum):
     CODE_EXCHANGE_REFUSED = "code_exchange_refused"
     SHOPIFY_UNAVAILABLE = "shopify_unavailable"
     MISSING_SCOPES = "missing_scopes"
+    STALE_REQUEST = "stale_request"
 
 
 class InstallError(Exception):
@@ -112,6 +117,22 @@ def _check_hmac(params: dict[str, str], settings: Settings) -> None:
     if not verify_oauth_query(params.items(), settings.shopify_api_secret):
         raise InstallError(
             InstallErrorCode.INVALID_HMAC, "the request signature (`hmac`) does not verify"
+        )
+    _check_fresh(params.get("timestamp"))
+
+
+def _check_fresh(timestamp: str | None) -> None:
+    """The signed `timestamp` (seconds since the epoch) is recent: a replayed link is refused."""
+    if timestamp is None or not timestamp.isdigit() or len(timestamp) > 12:
+        raise InstallError(
+            InstallErrorCode.STALE_REQUEST, "the signed request has no valid `timestamp`"
+        )
+    signed_at = datetime.fromtimestamp(int(timestamp), UTC)
+    now = utcnow()
+    if not now - SIGNED_REQUEST_MAX_AGE <= signed_at <= now + SIGNED_REQUEST_MAX_AHEAD:
+        raise InstallError(
+            InstallErrorCode.STALE_REQUEST,
+            "the signed request is not recent (older than 5 minutes): start the install again",
         )
 
 
