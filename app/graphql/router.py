@@ -38,7 +38,9 @@ def make_context_getter(settings: Settings) -> Any:
         principal = None
         auth_error = None
         try:
-            principal = await authenticate(request.headers.get("authorization"), settings)
+            principal = await authenticate(
+                request.headers.get("authorization"), settings, _shopify_http(request)
+            )
         except AuthError as exc:
             auth_error = str(exc)
         requested = (request.headers.get(TENANT_HEADER) or "").strip() or None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import httpx
 import jwt
 
 from app.clock import utcnow
@@ -31,6 +32,10 @@ from app.config import Settings
 from app.models import ApiKey, ShopifyIntegration, Tenant
 from app.models.integration import IntegrationStatus
 from app.services.integration.shop_domain import InvalidShopDomain, normalize_shop_domain
+from app.services.integration.token_exchange import (
+    TokenExchangeRefused,
+    install_by_token_exchange,
+)
 
 API_KEY_PREFIX = "rk_"
 SESSION_TOKEN_LEEWAY_SECONDS = 5
@@ -67,6 +72,13 @@ class AppNotInstalled(AuthError):
 
     def __init__(self) -> None:
         super().__init__(APP_NOT_INSTALLED)
+
+
+class ShopNotInstalled(AuthError):
+    """A valid session token of a shop that never installed the app here."""
+
+    def __init__(self) -> None:
+        super().__init__("shop is not installed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +172,9 @@ def _check_lifetime(claims: Mapping[str, Any]) -> None:
         )
 
 
-async def _principal_from_session_token(token: str, settings: Settings) -> Principal:
+async def _principal_from_session_token(
+    token: str, settings: Settings, shopify_http: httpx.AsyncClient | None
+) -> Principal:
     try:
         claims = jwt.decode(
             token,
@@ -182,7 +196,19 @@ async def _principal_from_session_token(token: str, settings: Settings) -> Princ
         raise AuthError("invalid session token: dest") from exc
     if claims.get("iss") != f"https://{shop}/admin":
         raise AuthError("invalid session token: iss does not match dest")
-    tenant_id = await _tenant_of_shop(shop)
+    try:
+        tenant_id = await _tenant_of_shop(shop)
+    except (ShopNotInstalled, AppNotInstalled) as not_installed:
+        if shopify_http is None:
+            raise
+        # Shopify-managed installation: the shop's first session token (after an install or
+        # a reinstall from Shopify) installs it here.
+        try:
+            tenant_id = await install_by_token_exchange(settings, shopify_http, shop, token)
+        except TokenExchangeRefused as exc:
+            if isinstance(not_installed, AppNotInstalled):
+                raise not_installed from exc  # uninstalled, and Shopify says it still is
+            raise AuthError(f"the app could not be installed on this shop: {exc}") from exc
     return Principal(
         tenant_id=tenant_id, kind=PrincipalKind.SESSION_TOKEN, subject=str(claims.get("sub", ""))
     )
@@ -202,13 +228,19 @@ async def _tenant_of_shop(shop: str) -> str:
         {"shop_domain": shop}, {"_id": 1, "id": 1}
     )
     if tenant is None:
-        raise AuthError("shop is not installed")
+        raise ShopNotInstalled()
     # `id` holds the tenant id in every shape (the old system's `_id` is an ObjectId).
     return str(tenant.get("id") or tenant["_id"])
 
 
-async def authenticate(authorization: str | None, settings: Settings) -> Principal | None:
-    """`None` when no credential was sent; `AuthError` when one was sent and is not valid."""
+async def authenticate(
+    authorization: str | None,
+    settings: Settings,
+    shopify_http: httpx.AsyncClient | None = None,
+) -> Principal | None:
+    """`None` when no credential was sent; `AuthError` when one was sent and is not valid.
+    With `shopify_http`, a valid session token of a shop not installed here installs it
+    (token exchange)."""
     if not authorization:
         return None
     scheme, _, credential = authorization.strip().partition(" ")
@@ -217,7 +249,7 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
         raise AuthError("expected `Authorization: Bearer <token>`")
     if credential.startswith(API_KEY_PREFIX):
         return await _principal_from_api_key(credential)
-    return await _principal_from_session_token(credential, settings)
+    return await _principal_from_session_token(credential, settings, shopify_http)
 
 
 def make_session_token(

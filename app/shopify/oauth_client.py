@@ -1,4 +1,5 @@
-"""OAuth token endpoint calls: code exchange and refresh of expiring offline tokens."""
+"""OAuth token endpoint calls: code exchange, session token exchange and refresh of expiring
+offline tokens."""
 
 from __future__ import annotations
 
@@ -83,6 +84,37 @@ async def exchange_code(
         admin_base,
         shop,
         {"client_id": api_key, "client_secret": api_secret, "code": code, "expiring": "1"},
+    )
+
+
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+OFFLINE_ACCESS_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
+
+
+async def exchange_session_token(
+    http: httpx.AsyncClient,
+    admin_base: str,
+    shop: str,
+    api_key: str,
+    api_secret: str,
+    session_token: str,
+) -> TokenGrant:
+    """Trade an embedded app's session token for an expiring offline token (token exchange,
+    Shopify-managed installation). Shopify answers 400 to an invalid or expired session token."""
+    return await _token_request(
+        http,
+        admin_base,
+        shop,
+        {
+            "client_id": api_key,
+            "client_secret": api_secret,
+            "grant_type": TOKEN_EXCHANGE_GRANT,
+            "subject_token": session_token,
+            "subject_token_type": ID_TOKEN_TYPE,
+            "requested_token_type": OFFLINE_ACCESS_TOKEN_TYPE,
+            "expiring": "1",
+        },
     )
 
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .http import json_response, read_params
-from .state import OAuthError, SimState, normalize_shop
+from .state import TOKEN_EXCHANGE_GRANT, OAuthError, SimState, normalize_shop
 
 
 def sign_query(params: dict[str, str], secret: str) -> str:
@@ -70,6 +70,8 @@ async def access_token(request: Request) -> Response:
     try:
         if params.get("grant_type") == "refresh_token":
             grant = state.refresh(shop, client_id, client_secret, params.get("refresh_token"))
+        elif params.get("grant_type") == TOKEN_EXCHANGE_GRANT:
+            grant = state.exchange_session_token(shop, client_id, client_secret, params)
         else:
             grant = state.exchange_code(shop, client_id, client_secret, params.get("code"))
     except OAuthError as error:

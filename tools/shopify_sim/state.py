@@ -7,12 +7,17 @@ import secrets
 import time
 from dataclasses import dataclass
 
+import jwt
+
 from .config import BucketConfig, SimulatorConfig
 from .models import ShopState, TokenRecord, utcnow
 from .seed import new_shop
 
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 DEFAULT_SCOPE = "read_orders,read_all_orders,read_customers,read_returns,write_returns"
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+OFFLINE_ACCESS_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
 
 
 class OAuthError(Exception):
@@ -111,6 +116,41 @@ class SimState:
         shop.uninstalled_at = None
         shop.count("code_exchanges")
         return self._issue_tokens(shop, grant.scope)
+
+    def exchange_session_token(
+        self,
+        shop: ShopState,
+        client_id: str | None,
+        client_secret: str | None,
+        params: dict[str, str],
+    ) -> dict[str, object]:
+        """Token exchange (Shopify-managed installation): the embedded app's session token for an
+        expiring offline token. The session token must be one Shopify issued for this app and
+        shop (HS256 with the app secret, `aud` the API key, `dest` the shop, unexpired); a shop
+        that uninstalled the app gets none until it installs it again."""
+        self._check_client(client_id, client_secret)
+        if (
+            params.get("subject_token_type") != ID_TOKEN_TYPE
+            or params.get("requested_token_type") != OFFLINE_ACCESS_TOKEN_TYPE
+        ):
+            raise OAuthError("invalid_request", "Unsupported subject or requested token type.")
+        try:
+            claims = jwt.decode(
+                params.get("subject_token") or "",
+                self.config.api_secret,
+                algorithms=["HS256"],
+                audience=self.config.api_key,
+                options={"require": ["exp", "nbf", "dest"]},
+            )
+        except jwt.PyJWTError as error:
+            shop.count("token_exchange_rejected")
+            raise OAuthError("invalid_subject_token", f"Invalid session token: {error}") from error
+        if claims.get("dest") != f"https://{shop.domain}" or shop.uninstalled_at is not None:
+            shop.count("token_exchange_rejected")
+            raise OAuthError("invalid_subject_token", "The session token is not for this shop.")
+        shop.installed = True
+        shop.count("token_exchanges")
+        return self._issue_tokens(shop, DEFAULT_SCOPE)
 
     def refresh(
         self,

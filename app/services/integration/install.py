@@ -41,7 +41,7 @@ from app.services.sync.jobs import queue_sync
 from app.services.tenants import ensure_tenant
 from app.shopify.errors import ShopifyOAuthError, ShopifyUnavailableError
 from app.shopify.hmac import verify_oauth_query
-from app.shopify.oauth_client import exchange_code
+from app.shopify.oauth_client import TokenGrant, exchange_code
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +252,29 @@ async def complete_install(
             InstallErrorCode.MISSING_SCOPES, "the install did not grant: " + ", ".join(missing)
         )
 
+    started = await start_installed_shop(settings, http, shop, grant)
+    return InstallResult(
+        tenant_id=started.tenant_id,
+        shop=shop,
+        redirect_url=app_home_url(settings, shop, params.get("host")),
+        webhooks=started.webhooks,
+        sync_job_id=str(started.job.id) if started.job is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StartedShop:
+    tenant_id: str
+    webhooks: WebhookReport | None
+    job: SyncJob | None  # the first sync; None when one was already active
+
+
+async def start_installed_shop(
+    settings: Settings, http: httpx.AsyncClient, shop: str, grant: TokenGrant
+) -> StartedShop:
+    """What every install does once Shopify granted a token: the tenant and its integration,
+    the webhook subscriptions and the first sync. Each database step has the request budget."""
+    deadline = settings.mongodb_request_timeout_seconds
     with pymongo.timeout(deadline):
         tenant = await ensure_tenant(shop)
         tenant_id = tenant.id
@@ -272,10 +295,4 @@ async def complete_install(
         "shopify install completed",
         extra={"shop": shop, "webhooks_ok": bool(webhooks and webhooks.ok)},
     )
-    return InstallResult(
-        tenant_id=tenant_id,
-        shop=shop,
-        redirect_url=app_home_url(settings, shop, params.get("host")),
-        webhooks=webhooks,
-        sync_job_id=str(job.id) if job is not None else None,
-    )
+    return StartedShop(tenant_id, webhooks, job)
