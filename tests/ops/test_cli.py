@@ -192,6 +192,58 @@ def test_config_check_flags_slash_http_bad_keys_and_placeholders(
     assert "refuses to start" in out
 
 
+def _app_toml_as_settings_say(tmp_path: Path) -> str:
+    """The repository's shopify.app.toml with its placeholders filled in as the settings are."""
+    text = (ROOT / "shopify.app.toml").read_text()
+    text = text.replace("YOUR_SHOPIFY_API_KEY", "0123456789abcdef")
+    path = tmp_path / "shopify.app.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def _production_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("APP_URL", "https://returns.example.com")
+    monkeypatch.setenv("SHOPIFY_API_KEY", "0123456789abcdef")
+    monkeypatch.setenv("SHOPIFY_API_SECRET", "shpss_realsecretvalue")
+    monkeypatch.setenv("ENCRYPTION_KEYS", GOOD_KEY)
+    monkeypatch.setenv("OPERATOR_API_KEY", "op-key-0123456789abcdef")
+
+
+def test_config_check_accepts_an_app_toml_that_agrees_with_the_settings(
+    cli_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    _production_env(monkeypatch)
+    assert main(["config", "check", "--app-toml", _app_toml_as_settings_say(tmp_path)]) == 0
+    assert "shopify.app.toml" not in capsys.readouterr().out
+
+
+def test_config_check_names_each_difference_with_the_app_toml(
+    cli_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    _production_env(monkeypatch)
+    monkeypatch.setenv("APP_URL", "https://returns.other.example")
+    monkeypatch.setenv("SHOPIFY_SCOPES", "read_orders,read_customers")
+    monkeypatch.setenv("SHOPIFY_API_VERSION", "2026-07")
+    assert main(["config", "check", "--app-toml", _app_toml_as_settings_say(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    for key in (
+        "application_url",
+        "auth.redirect_urls",
+        "access_scopes.scopes",
+        "webhooks.api_version",
+        "webhooks: compliance topic shop/redact",
+    ):
+        assert f"ERROR   shopify.app.toml {key}" in out, key
+    assert "shopify.app.toml client_id" not in out
+
+
 def test_status_shows_health_jobs_webhooks_and_alerts(
     cli_env: str, mongo_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,75 @@ def check_values(raw: dict[str, str]) -> list[Finding]:
     return findings
 
 
+APP_TOML = "shopify.app.toml"
+
+
+def check_app_toml(path: Path, settings: Settings) -> list[Finding]:
+    """Where `shopify.app.toml` (what Shopify is told) and the settings (what the service does)
+    disagree: each difference breaks installs, webhooks or API calls in its own way."""
+    try:
+        config = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return [Finding("error", APP_TOML, f"cannot be read: {exc}")]
+    findings: list[Finding] = []
+    level = "error" if settings.is_production else "warning"
+
+    def differs(key: str, found: object, expected: object, why: str) -> None:
+        if found != expected:
+            findings.append(
+                Finding(
+                    level, f"{APP_TOML} {key}", f"is {found!r}, settings say {expected!r}: {why}"
+                )
+            )
+
+    differs("client_id", config.get("client_id"), settings.shopify_api_key, "session tokens fail")
+    differs(
+        "application_url",
+        str(config.get("application_url", "")).rstrip("/"),
+        settings.app_url,
+        "Shopify opens another address",
+    )
+    redirects = (config.get("auth") or {}).get("redirect_urls") or []
+    if settings.oauth_redirect_uri not in redirects:
+        findings.append(
+            Finding(
+                level,
+                f"{APP_TOML} auth.redirect_urls",
+                f"lacks {settings.oauth_redirect_uri}: Shopify refuses the install callback",
+            )
+        )
+    scopes = str((config.get("access_scopes") or {}).get("scopes", ""))
+    differs(
+        "access_scopes.scopes",
+        sorted(s.strip() for s in scopes.split(",") if s.strip()),
+        sorted(settings.shopify_scopes),
+        "installs are refused for missing scopes, or ask for more than the service uses",
+    )
+    webhooks = config.get("webhooks") or {}
+    differs(
+        "webhooks.api_version",
+        webhooks.get("api_version"),
+        settings.shopify_api_version,
+        "payloads arrive in another version than the Admin API calls use",
+    )
+    subscribed = {
+        topic: str(entry.get("uri", ""))
+        for entry in webhooks.get("subscriptions") or []
+        for topic in (entry.get("compliance_topics") or [])
+    }
+    for topic in COMPLIANCE_TOPICS:
+        expected = f"{settings.app_url}/api/webhooks/{topic}"
+        if subscribed.get(topic) != expected:
+            findings.append(
+                Finding(
+                    level,
+                    f"{APP_TOML} webhooks",
+                    f"compliance topic {topic} goes to {subscribed.get(topic)!r}, not {expected}",
+                )
+            )
+    return findings
+
+
 def check_settings(env_file: Path | None) -> tuple[Settings | None, list[Finding]]:
     try:
         return Settings(_env_file=env_file), []
@@ -136,6 +206,9 @@ def run(args: argparse.Namespace) -> int:
     findings = check_values(raw)
     settings, refused = check_settings(env_file)
     findings += refused
+    app_toml = Path(args.app_toml)
+    if settings is not None and app_toml.exists():
+        findings += check_app_toml(app_toml, settings)
     app_url = settings.app_url if settings else raw.get("APP_URL", "").strip().rstrip("/")
     redirect = f"{app_url}/api/auth/shopify/callback"
     print("Shopify app configuration (Partner dashboard > App setup) must hold exactly:")
@@ -167,4 +240,9 @@ def register(subparsers: Any) -> None:
         "check", help="print the URLs Shopify must have; flag bad URLs, keys and secrets"
     )
     check.add_argument("--env-file", default=".env", help="the .env file to read (default .env)")
+    check.add_argument(
+        "--app-toml",
+        default=APP_TOML,
+        help=f"the Shopify app configuration to compare with the settings (default {APP_TOML})",
+    )
     check.set_defaults(func=run)
