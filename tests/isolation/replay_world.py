@@ -107,6 +107,10 @@ async def build_history(
     await control.compliance(domain, "customers/redact", compliance_url=url)  # another customer
     captured["customers/redact"] = await capturer.next(domain, "customers/redact")
     await _apply(client, settings, captured["customers/redact"])
+    granted = (await control.shop_state(domain))["granted_scope"]
+    await control.change_scopes(domain, granted)  # approved again: the same scopes
+    captured["app/scopes_update"] = await capturer.next(domain, "app/scopes_update")
+    await _apply(client, settings, captured["app/scopes_update"])
     await control.compliance(domain, "shop/redact", compliance_url=url)
     captured["shop/redact"] = await capturer.next(domain, "shop/redact")
 

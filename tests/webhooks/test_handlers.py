@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from bson import json_util
 
 from app.clock import utcnow
@@ -32,7 +33,7 @@ from app.services.returns.portal_attempts import attempt_failed, begin_attempt
 from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
 from app.services.webhooks.handlers.compliance import SHOP_REDACT_REFUSED
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
-from tests.factories import make_return
+from tests.factories import graphql, make_return, merchant_headers
 from tests.webhooks.helpers import (
     ConnectedShop,
     connect_shop,
@@ -360,3 +361,51 @@ async def test_shop_redact_for_a_connected_shop_is_refused_kept_and_alerted(
     )
     [alert] = [a for a in alerts if a.name == "shop_redact_refused"]
     assert alert.state is AlertState.FIRING and alert.value == 1
+
+
+def _scopes_body(previous: list[str], current: list[str]) -> dict[str, Any]:
+    return {
+        "id": 1,
+        "previous": previous,
+        "current": current,
+        "updated_at": "2026-03-01T10:00:00+00:00",
+        "shop_id": 1,
+    }
+
+
+async def test_scopes_update_stores_what_shopify_grants_now_and_names_what_is_missing(
+    settings: Settings,
+    shop: ConnectedShop,
+    sim_control: SimulatorControl,
+    client: httpx.AsyncClient,
+) -> None:
+    await sim_control.change_scopes(SHOP, "read_orders,read_returns")  # the merchant took some
+    # The body claims more than Shopify grants: the handler stores Shopify's answer, not it.
+    body = _scopes_body(["read_orders"], ["read_orders", "read_customers", "write_returns"])
+    await store_event("app/scopes_update", body)
+    await _process(settings)
+
+    assert (await _integration()).scopes == ["read_orders", "read_returns"]
+    result = await _only_result("app/scopes_update")
+    assert (
+        result == "scopes read_orders,read_returns; missing required: read_customers, write_returns"
+    )
+    headers = await merchant_headers(TENANT)
+    answer = await graphql(client, "{ shopifyIntegration { missingScopes } }", headers=headers)
+    assert answer["data"]["shopifyIntegration"]["missingScopes"] == [
+        "read_customers",
+        "write_returns",
+    ]
+
+
+async def test_scopes_update_for_a_shop_that_is_not_connected_changes_nothing(
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
+) -> None:
+    await sim_control.uninstall(SHOP)
+    await store_event("app/uninstalled", shop_payload(SHOP))
+    await _process(settings)
+    before = (await _integration()).scopes
+    await store_event("app/scopes_update", _scopes_body([], ["read_orders"]))
+    await _process(settings)
+    assert await _only_result("app/scopes_update") == "ignored: the shop is not connected"
+    assert (await _integration()).scopes == before

@@ -75,6 +75,13 @@ def _genuine_bodies() -> dict[str, dict[str, Any]]:
             "orders_to_redact": [1],
         },
         "shop/redact": {"shop_id": 1, "shop_domain": SHOP},
+        "app/scopes_update": {
+            "id": 1,
+            "previous": ["read_orders"],
+            "current": ["read_customers", "read_orders"],
+            "updated_at": "2026-01-01T10:00:00+00:00",
+            "shop_id": 1,
+        },
     }
 
 

@@ -26,6 +26,8 @@ from app.config import DEVELOPMENT_ENCRYPTION_KEY, PLACEHOLDER_SECRETS, Settings
 SUBSCRIBED_TOPICS = ("orders/create", "orders/updated", "app/uninstalled")
 # Mandatory privacy webhooks: set in the Partner dashboard / app configuration, not by the API.
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
+# App-wide subscriptions in shopify.app.toml (no per-shop registration exists for them).
+APP_CONFIG_TOPICS = ("app/scopes_update",)
 REQUIRED_SCOPES = ("read_orders", "read_customers")
 _API_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$")
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "testserver"}
@@ -175,16 +177,16 @@ def check_app_toml(path: Path, settings: Settings) -> list[Finding]:
     subscribed = {
         topic: str(entry.get("uri", ""))
         for entry in webhooks.get("subscriptions") or []
-        for topic in (entry.get("compliance_topics") or [])
+        for topic in [*(entry.get("compliance_topics") or []), *(entry.get("topics") or [])]
     }
-    for topic in COMPLIANCE_TOPICS:
+    for topic in (*COMPLIANCE_TOPICS, *APP_CONFIG_TOPICS):
         expected = f"{settings.app_url}/api/webhooks/{topic}"
         if subscribed.get(topic) != expected:
             findings.append(
                 Finding(
                     level,
                     f"{APP_TOML} webhooks",
-                    f"compliance topic {topic} goes to {subscribed.get(topic)!r}, not {expected}",
+                    f"topic {topic} goes to {subscribed.get(topic)!r}, not {expected}",
                 )
             )
     return findings
@@ -217,8 +219,8 @@ def run(args: argparse.Namespace) -> int:
     print("Webhook subscriptions (registered by registerShopifyWebhooks / on install):")
     for topic in SUBSCRIBED_TOPICS:
         print(f"  {topic:<24} {app_url}/api/webhooks/{topic}")
-    print("Compliance webhooks (app configuration, set in the Partner dashboard):")
-    for topic in COMPLIANCE_TOPICS:
+    print("App configuration webhooks (shopify.app.toml, or the Partner dashboard):")
+    for topic in (*APP_CONFIG_TOPICS, *COMPLIANCE_TOPICS):
         print(f"  {topic:<24} {app_url}/api/webhooks/{topic}")
     errors = [f for f in findings if f.level == "error"]
     if findings:

@@ -70,6 +70,7 @@ def shop_summary(state: SimState, shop: ShopState) -> JSON:
         "seed": shop.seed,
         "installed": shop.installed,
         "uninstalled_at": shop.uninstalled_at,
+        "granted_scope": shop.granted_scope,
         "orders": len(shop.orders),
         "customers": len(shop.customers),
         "compliance_url": shop.compliance_url,
@@ -260,6 +261,23 @@ async def uninstall(request: Request) -> Response:
     return json_response({"uninstalled": True, "event": event})
 
 
+async def scopes(request: Request) -> Response:
+    """The merchant changed what the app may do: `{"scope": "read_orders,..."}`. Live tokens
+    get the new scopes, and `app/scopes_update` goes to the app-configuration subscription."""
+    state, dispatcher = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    body = await _body(request)
+    if not isinstance(body.get("scope"), str):
+        return json_response({"error": "scope must be a comma-separated string"}, status_code=400)
+    previous, current = state.change_scopes(shop, body["scope"])
+    event = dispatcher.emit(
+        shop, "app/scopes_update", payloads.scopes_update(shop, previous, current)
+    )
+    return json_response({"previous": previous, "current": current, "event": event})
+
+
 async def compliance(request: Request) -> Response:
     _, dispatcher = _sim(request)
     shop = _shop(request)
@@ -419,6 +437,7 @@ def control_routes() -> list[Route]:
         Route(f"{prefix}/orders/{{order}}", get_order, methods=["GET"]),
         Route(f"{prefix}/orders/{{order}}", update_order, methods=["POST", "PATCH", "PUT"]),
         Route(f"{prefix}/uninstall", uninstall, methods=["POST"]),
+        Route(f"{prefix}/scopes", scopes, methods=["POST"]),
         Route(f"{prefix}/compliance", compliance, methods=["POST"]),
         Route(f"{prefix}/faults", set_faults, methods=["PUT", "POST", "DELETE"]),
         Route(f"{prefix}/webhook-faults", set_webhook_faults, methods=["PUT", "POST"]),

@@ -167,6 +167,10 @@ class SimulatorControl:
     async def uninstall(self, domain: str) -> JSON:
         return await self._call("POST", f"/_sim/shops/{domain}/uninstall")
 
+    async def change_scopes(self, domain: str, scope: str) -> JSON:
+        """The merchant grants the app `scope` from now on (emits app/scopes_update)."""
+        return await self._call("POST", f"/_sim/shops/{domain}/scopes", {"scope": scope})
+
     async def compliance(self, domain: str, topic: str, **body: Any) -> JSON:
         return await self._call(
             "POST", f"/_sim/shops/{domain}/compliance", {"topic": topic, **body}

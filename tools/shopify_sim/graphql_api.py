@@ -72,6 +72,16 @@ def resolve_shop(_root: Any, info: Info) -> JSON:
     }
 
 
+def resolve_current_app_installation(_root: Any, info: Info) -> JSON:
+    """The scopes the merchant granted the app (what the calling token may use)."""
+    shop = _shop(info)
+    handles = sorted({s.strip() for s in shop.granted_scope.split(",") if s.strip()})
+    return {
+        "id": gid("AppInstallation", shop.shop_id),
+        "accessScopes": [{"handle": handle, "description": None} for handle in handles],
+    }
+
+
 def _orders_page(items: list[JSON], info: Info, args: JSON) -> JSON:
     check_page_args(args, bulk=_ctx(info).bulk)
     predicate = compile_query(args.get("query"), order_field, order_free_text)
@@ -349,6 +359,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
     table: dict[str, dict[str, Resolver]] = {
         "Query": {
             "shop": resolve_shop,
+            "currentAppInstallation": resolve_current_app_installation,
             "orders": resolve_orders,
             "ordersCount": resolve_orders_count,
             "order": resolve_order,

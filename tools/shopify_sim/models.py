@@ -216,6 +216,7 @@ class ShopState:
     held_events: list[Any] = field(default_factory=list)
     installed: bool = False
     uninstalled_at: str | None = None
+    granted_scope: str = ""  # what the merchant granted the app, comma-separated
     deliveries: list[JSON] = field(default_factory=list)
     events: list[JSON] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)

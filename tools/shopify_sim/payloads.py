@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .models import JSON, ShopState, gid_number
+from .models import JSON, ShopState, gid_number, utcnow
 
 FINANCIAL = {"PARTIALLY_REFUNDED": "partially_refunded", "PARTIALLY_PAID": "partially_paid"}
 FULFILLMENT = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "UNFULFILLED": None}
@@ -226,6 +226,16 @@ def customers_data_request(shop: ShopState, who: JSON, orders: list[Any], reques
         "orders_requested": orders,
         "customer": who,
         "data_request": {"id": request_id},
+    }
+
+
+def scopes_update(shop: ShopState, previous: list[str], current: list[str]) -> JSON:
+    return {
+        "id": shop.shop_id,  # the app installation's id in Shopify; the shop's here
+        "previous": previous,
+        "current": current,
+        "updated_at": rest_time(utcnow()),
+        "shop_id": shop.shop_id,
     }
 
 

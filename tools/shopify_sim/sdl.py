@@ -29,8 +29,12 @@ enum ReturnReason { COLOR DEFECTIVE NOT_AS_DESCRIBED OTHER SIZE_TOO_LARGE SIZE_T
 enum ReturnDeclineReason { FINAL_SALE OTHER RETURN_PERIOD_ENDED }
 enum ReturnErrorCode { ALREADY_EXISTS BLANK CREATION_FAILED EQUAL_TO FEATURE_NOT_ENABLED GREATER_THAN GREATER_THAN_OR_EQUAL_TO INCLUSION INTERNAL_ERROR INVALID INVALID_STATE LESS_THAN LESS_THAN_OR_EQUAL_TO NOTIFICATION_FAILED NOT_A_NUMBER NOT_EDITABLE NOT_FOUND PRESENT TAKEN TOO_BIG TOO_LONG TOO_SHORT WRONG_LENGTH }
 
+type AccessScope { handle: String! description: String }
+type AppInstallation { id: ID! accessScopes: [AccessScope!]! }
+
 type Query {
   shop: Shop!
+  currentAppInstallation: AppInstallation!
   order(id: ID!): Order
   orders(first: Int, last: Int, after: String, before: String, query: String, sortKey: OrderSortKeys = ID, reverse: Boolean = false): OrderConnection!
   ordersCount(query: String, limit: Int = 10000): Count

@@ -37,6 +37,10 @@ class CodeGrant:
     used: bool = False
 
 
+def _scope_list(scope: str) -> list[str]:
+    return sorted({s.strip() for s in scope.split(",") if s.strip()})
+
+
 def normalize_shop(domain: str) -> str | None:
     lowered = domain.strip().lower()
     return lowered if SHOP_DOMAIN.match(lowered) else None
@@ -114,6 +118,7 @@ class SimState:
         grant.used = True
         shop.installed = True
         shop.uninstalled_at = None
+        shop.granted_scope = grant.scope
         shop.count("code_exchanges")
         return self._issue_tokens(shop, grant.scope)
 
@@ -149,8 +154,9 @@ class SimState:
             shop.count("token_exchange_rejected")
             raise OAuthError("invalid_subject_token", "The session token is not for this shop.")
         shop.installed = True
+        shop.granted_scope = shop.granted_scope or DEFAULT_SCOPE
         shop.count("token_exchanges")
-        return self._issue_tokens(shop, DEFAULT_SCOPE)
+        return self._issue_tokens(shop, shop.granted_scope)
 
     def refresh(
         self,
@@ -198,6 +204,16 @@ class SimState:
             "refresh_token": refresh.token,
             "refresh_token_expires_in": self.config.refresh_token_lifetime_seconds,
         }
+
+    def change_scopes(self, shop: ShopState, scope: str) -> tuple[list[str], list[str]]:
+        """The merchant approved (or removed) scopes: live tokens carry the new set at once.
+        Returns (previous, current)."""
+        previous = _scope_list(shop.granted_scope)
+        shop.granted_scope = ",".join(_scope_list(scope))
+        for record in [*self.tokens.values(), *self.refresh_tokens.values()]:
+            if record.shop == shop.domain:
+                record.scope = shop.granted_scope
+        return previous, _scope_list(shop.granted_scope)
 
     def authenticate(self, shop: ShopState, token: str | None) -> TokenRecord | None:
         record = self.tokens.get(token or "")

@@ -40,6 +40,9 @@ TOPICS = {
     "SHOP_UPDATE": "shop/update",
 }
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
+# Subscribed in the app's configuration (shopify.app.toml), not per shop through the Admin API:
+# delivered to the shop's `compliance_url` template like the compliance topics.
+APP_CONFIG_TOPICS = (*COMPLIANCE_TOPICS, "app/scopes_update")
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -85,7 +88,7 @@ class WebhookDispatcher:
 
     # Events ------------------------------------------------------------------------------
     def targets_for(self, shop: ShopState, topic: str) -> list[Target]:
-        if topic in COMPLIANCE_TOPICS:
+        if topic in APP_CONFIG_TOPICS:
             if not shop.compliance_url:
                 return []
             url = shop.compliance_url.replace("{topic}", topic)

@@ -9,10 +9,11 @@ import httpx
 import strawberry
 
 from app.config import Settings
+from app.graphql.core.context import Info
 from app.graphql.core.errors import FIELD_DESCRIPTION
 from app.models.integration import IntegrationStatus
 from app.models.integration import ShopifyIntegration as IntegrationRecord
-from app.services.integration.integrations import IntegrationErrorCode
+from app.services.integration.integrations import IntegrationErrorCode, missing_scopes
 from app.services.integration.webhook_subscriptions import (
     WebhookStatus,
     WebhookStatusEntry,
@@ -80,6 +81,13 @@ class ShopifyIntegration:
     @strawberry.field(description="Scopes Shopify granted.")
     def scopes(self) -> list[str]:
         return self.record.scopes
+
+    @strawberry.field(
+        description="Scopes the service needs that the shop does not grant (empty when none): "
+        "the merchant must approve them in Shopify for sync and returns to work."
+    )
+    def missing_scopes(self, info: Info) -> list[str]:
+        return missing_scopes(info.context.settings.shopify_scopes, self.record.scopes)
 
     @strawberry.field(description="Admin API version in use when the shop was connected.")
     def api_version(self) -> str:

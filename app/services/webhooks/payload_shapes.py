@@ -12,6 +12,7 @@ fields that mark the other topics' bodies, which it must not carry:
 | `customers/data_request` | `shop_id`, `shop_domain`, `customer`, `orders_requested`, `data_request` | `orders_requested`, `data_request` |
 | `customers/redact` | `shop_id`, `shop_domain`, `customer`, `orders_to_redact` | `orders_to_redact` |
 | `shop/redact` | `shop_id`, `shop_domain` | neither a customer nor orders |
+| `app/scopes_update` | `previous`, `current` (lists of scopes) | no `shop_domain`, customer or orders |
 
 Every pair of topics is told apart by one of these, except `orders/create` and `orders/updated`:
 their bodies are the same order object and they run the same newer-wins upsert, so one sent as
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.services.webhooks.topics import (
+    APP_SCOPES_UPDATE,
     APP_UNINSTALLED,
     CUSTOMERS_DATA_REQUEST,
     CUSTOMERS_REDACT,
@@ -146,6 +148,15 @@ _SHOP_REDACT = PayloadShape(
     forbidden=_ORDER_MARKS | _SHOP_MARKS | _DATA_REQUEST_MARKS | _REDACT_MARKS | {"customer"},
 )
 
+_SCOPES_UPDATE = PayloadShape(
+    required={"previous": (_list, "a list of scopes"), "current": (_list, "a list of scopes")},
+    forbidden=_ORDER_MARKS
+    | _SHOP_MARKS
+    | _DATA_REQUEST_MARKS
+    | _REDACT_MARKS
+    | {"customer", "shop_domain"},
+)
+
 PAYLOAD_SHAPES: dict[str, PayloadShape] = {
     ORDERS_CREATE: _ORDER,
     ORDERS_UPDATED: _ORDER,
@@ -153,6 +164,7 @@ PAYLOAD_SHAPES: dict[str, PayloadShape] = {
     CUSTOMERS_DATA_REQUEST: _DATA_REQUEST,
     CUSTOMERS_REDACT: _CUSTOMERS_REDACT,
     SHOP_REDACT: _SHOP_REDACT,
+    APP_SCOPES_UPDATE: _SCOPES_UPDATE,
 }
 
 

@@ -8,6 +8,8 @@ would do harm, a handler asks Shopify first, with one cheap Admin API call:
   it is uninstalled, so a token that still works means the shop has the app (a stale or
   replayed uninstall); a 401 that a refresh does not cure, or a refresh Shopify refuses, means
   the uninstall is real.
+- `app/scopes_update`: `currentAppInstallation { accessScopes }`: the scopes granted now, so a
+  body replayed (or re-sent under another shop's header) can only store the truth.
 - `orders/*` for an order this tenant does not hold yet: `order(id:)` with the tenant's token.
   Order ids are global, so only the shop the order belongs to knows it.
 
@@ -27,6 +29,7 @@ import httpx
 
 from app.models import ShopifyIntegration
 from app.models.integration import IntegrationStatus
+from app.services.integration.integrations import parse_scopes
 from app.services.integration.session import (
     IntegrationNotConnected,
     StoredTokenSource,
@@ -35,7 +38,7 @@ from app.services.integration.session import (
 from app.services.integration.token_cipher import TokenCipher, TokenDecryptionError
 from app.services.webhooks.context import HandlerError, WebhookContext
 from app.shopify.client import RetryPolicy, ShopifyAdminClient
-from app.shopify.documents.shop import INSTALLATION_CHECK, ORDER_CHECK
+from app.shopify.documents.shop import GRANTED_SCOPES, INSTALLATION_CHECK, ORDER_CHECK
 from app.shopify.errors import (
     ShopifyAuthError,
     ShopifyGraphQLError,
@@ -193,6 +196,17 @@ async def stored_token_accepted(context: WebhookContext) -> bool:
     except (ShopifyAuthError, ShopifyGraphQLError):
         return True  # authenticated, only not allowed or not answered in full
     return True
+
+
+async def granted_scopes(context: WebhookContext) -> list[str]:
+    """The scopes the shop grants the app now, as Shopify says (one call). Raises like `_ask`."""
+    data = await _ask(context, GRANTED_SCOPES)
+    installation = data.get("currentAppInstallation") or {}
+    return parse_scopes(
+        str(scope["handle"])
+        for scope in installation.get("accessScopes") or []
+        if isinstance(scope, dict) and scope.get("handle")
+    )
 
 
 async def shop_has_order(context: WebhookContext, order_id: str) -> bool:

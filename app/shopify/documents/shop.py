@@ -6,3 +6,5 @@ from __future__ import annotations
 INSTALLATION_CHECK = "query AppInstallationCheck { shop { id } }"
 # Whether the shop has this order (the shop header of an order webhook is not signed).
 ORDER_CHECK = "query OrderOrigin($id: ID!) { order(id: $id) { id } }"
+# The scopes the merchant granted the app now (app/scopes_update says only that they changed).
+GRANTED_SCOPES = "query GrantedScopes { currentAppInstallation { accessScopes { handle } } }"

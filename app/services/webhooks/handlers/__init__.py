@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.services.webhooks.context import Handler
+from app.services.webhooks.handlers.app_scopes_update import apply_scopes_update
 from app.services.webhooks.handlers.app_uninstalled import apply_app_uninstalled
 from app.services.webhooks.handlers.compliance import (
     customers_data_request,
@@ -11,6 +12,7 @@ from app.services.webhooks.handlers.compliance import (
 )
 from app.services.webhooks.handlers.orders import apply_order
 from app.services.webhooks.topics import (
+    APP_SCOPES_UPDATE,
     APP_UNINSTALLED,
     CUSTOMERS_DATA_REQUEST,
     CUSTOMERS_REDACT,
@@ -23,6 +25,7 @@ HANDLERS: dict[str, Handler] = {
     ORDERS_CREATE: apply_order,
     ORDERS_UPDATED: apply_order,
     APP_UNINSTALLED: apply_app_uninstalled,
+    APP_SCOPES_UPDATE: apply_scopes_update,
     CUSTOMERS_DATA_REQUEST: customers_data_request,
     CUSTOMERS_REDACT: customers_redact,
     SHOP_REDACT: shop_redact,
