@@ -1,7 +1,9 @@
 """`rms worker`: a background runner on its own (webhook events, sync jobs), until SIGTERM/SIGINT.
 
 Run any number of these beside API processes started with RUN_BACKGROUND_JOBS=false; leases in
-MongoDB keep them from running the same unit of work twice.
+MongoDB keep them from running the same unit of work twice. `--metrics-port` serves this
+process's counters (webhook processing, sync jobs, Shopify calls) for Prometheus at
+`/metrics` on that port, without a key: bind it to the private network only.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import logging
 import signal
 from typing import Any
 
+import prometheus_client
+
 from app.config import Settings
 from app.db import connect
 from app.jobs.registry import build_workers
 from app.jobs.runner import BackgroundRunner, make_worker_id
+from app.observability import metrics
 from app.observability.logging import configure_logging
 from app.shopify.http import make_shopify_http
 
@@ -58,11 +63,24 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> i
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    if args.metrics_port is not None:
+        prometheus_client.start_http_server(
+            args.metrics_port, addr=args.metrics_address, registry=metrics.REGISTRY
+        )
     return asyncio.run(run_worker(settings))
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker", help="run the background workers alone until SIGTERM/SIGINT"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve this process's metrics for Prometheus on this port (no key: private network)",
+    )
+    parser.add_argument(
+        "--metrics-address", default="0.0.0.0", help="address for --metrics-port (default all)"
     )
     parser.set_defaults(func=run)
