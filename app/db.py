@@ -17,6 +17,7 @@ from pymongo.monitoring import CommandListener
 from app.clock import server_time_known, set_server_time
 from app.config import Settings
 from app.models import DOCUMENT_MODELS, write_concerns
+from app.observability import tracing
 from app.observability.metrics import MongoPoolListener
 from app.periodic import Periodic
 
@@ -86,7 +87,7 @@ def make_client(settings: Settings, listeners: list[CommandListener] | None = No
         appname="returns-management",
         w=write_concerns.DURABLE_WRITES.document["w"],
         journal=write_concerns.DURABLE_WRITES.document["j"],
-        event_listeners=[*(listeners or []), MongoPoolListener()],
+        event_listeners=[*(listeners or []), *tracing.mongo_listeners(), MongoPoolListener()],
     )
 
 

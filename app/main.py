@@ -21,6 +21,7 @@ from app.http import health, metrics, shopify_oauth, shopify_webhooks
 from app.http.body_limit import BodyLimitMiddleware
 from app.jobs.registry import build_workers
 from app.jobs.runner import BackgroundRunner, make_worker_id
+from app.observability import tracing
 from app.observability.access_log import AccessLogMiddleware
 from app.observability.logging import configure_logging
 from app.observability.metrics_middleware import MetricsMiddleware
@@ -47,6 +48,7 @@ def create_app(
     settings = settings or Settings()
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
+    tracing.configure_tracing()  # from the OTEL_* variables; off unless they ask for traces
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +101,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AccessLogMiddleware)
+    tracing.add_server_spans(app)  # outermost: the span covers every other middleware
     return app
 
 

@@ -26,6 +26,7 @@ from app.graphql.core.limits import DocumentLimits, QueryLimits
 from app.graphql.core.masking import MaskUnexpectedErrors
 from app.graphql.core.operation_info import OperationInfo
 from app.graphql.core.query_cost import QueryCostLimit
+from app.graphql.core.tracing import TraceOperation
 from app.graphql.customer.queries import CustomerQueries
 from app.graphql.integration.schema import IntegrationMutations, IntegrationQueries
 from app.graphql.node.schema import NODE_TYPES, NodeQueries
@@ -37,6 +38,7 @@ from app.graphql.returns.queries import ReturnQueries
 from app.graphql.sync.schema import SyncMutations, SyncQueries
 from app.graphql.tenant.queries import TenantQueries
 from app.graphql.webhooks.schema import WebhookMutations, WebhookQueries
+from app.observability.tracing import tracing_enabled
 
 QUERY_TYPES: tuple[type, ...] = (
     NodeQueries,
@@ -127,6 +129,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         AuditMerchantMutations,
         MaskUnexpectedErrors,
     ]
+    if tracing_enabled():
+        extensions.insert(0, TraceOperation)
     # Every Node type is listed, so `node` can answer with one no query field returns directly.
     kwargs: dict[str, Any] = {"query": query, "extensions": extensions, "types": NODE_TYPES}
     if mutation is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from app.observability.request_context import current_request
+from app.observability.tracing import current_trace_ids
 
 REDACTED = "[REDACTED]"
 # Longest text of one log field (message, path, extra) and of a formatted exception.
@@ -96,6 +97,9 @@ class JsonFormatter(logging.Formatter):
             line["tenant"] = scrub(request.tenant_id)
         if request.operation:
             line["operation"] = scrub(request.operation)
+        trace_ids = current_trace_ids()
+        if trace_ids is not None:
+            line["trace_id"], line["span_id"] = trace_ids
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 line[key] = scrub(value) if isinstance(value, str) else value

@@ -20,7 +20,7 @@ from app.config import Settings
 from app.db import connect
 from app.jobs.registry import build_workers
 from app.jobs.runner import BackgroundRunner, make_worker_id
-from app.observability import metrics
+from app.observability import metrics, tracing
 from app.observability.logging import configure_logging
 from app.shopify.http import make_shopify_http
 
@@ -63,6 +63,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> i
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    tracing.configure_tracing()  # background work continues its ingest's trace
     if args.metrics_port is not None:
         prometheus_client.start_http_server(
             args.metrics_port, addr=args.metrics_address, registry=metrics.REGISTRY

@@ -23,6 +23,7 @@ from app.clock import utcnow
 from app.models import WebhookEvent
 from app.models.tenant import tenant_id_for_shop
 from app.observability import metrics
+from app.observability.tracing import current_trace_context
 from app.services.integration.shop_domain import InvalidShopDomain, normalize_shop_domain
 from app.services.shopify_values import numeric_id, parse_time
 from app.services.webhooks.payload_shapes import PayloadShapeMismatch, check_payload_shape
@@ -143,7 +144,7 @@ def build_event_document(
     triggered = parse_time(headers.get("x-shopify-triggered-at"))
     if triggered is not None and triggered > received:
         triggered = received  # an unsigned header may not claim the future
-    return {
+    document = {
         "tenant_id": tenant_id_for_shop(shop),
         "shop_domain": shop,
         "topic": topic,
@@ -165,6 +166,10 @@ def build_event_document(
         "triggered_at": triggered,
         "processed_at": None,
     }
+    trace_context = current_trace_context()  # empty while tracing is off
+    if trace_context:
+        document["trace_context"] = trace_context  # its processing continues this trace
+    return document
 
 
 async def persist_event(

@@ -35,6 +35,7 @@ from app.config import Settings
 from app.models import WebhookEvent
 from app.models.write_concerns import RELAXED_WRITES
 from app.observability import metrics
+from app.observability.tracing import continued_trace
 from app.periodic import Periodic
 from app.services.webhooks.context import Handler, HandlerError, WebhookContext
 from app.services.webhooks.handlers import HANDLERS
@@ -146,7 +147,10 @@ class WebhookProcessor:
         handler = self.handlers.get(str(event.get("topic")))
         if handler is None:
             raise HandlerError(f"no handler for topic {event.get('topic')!r}")
-        return await handler(WebhookContext(self.settings, event, utcnow(), self.shopify_http))
+        # The processing continues the trace its delivery was received in (when tracing is on).
+        topic = str(event.get("topic"))
+        with continued_trace(event.get("trace_context"), f"webhook {topic}", {"topic": topic}):
+            return await handler(WebhookContext(self.settings, event, utcnow(), self.shopify_http))
 
     async def complete(self, event: dict[str, Any], result: str) -> bool:
         """Mark processed if we still hold the lease; False when another worker took over."""
