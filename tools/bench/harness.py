@@ -10,6 +10,7 @@ bounded in count and time.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import tempfile
@@ -32,7 +33,7 @@ from app.models import ApiKey, ShopifyIntegration, SyncJob, Tenant, WebhookEvent
 from app.models.bson import to_bson
 from app.services.integration.token_cipher import TokenCipher
 from app.shopify.hmac import sign_webhook
-from tools.bench import graphql_exec
+from tools.bench import graphql_exec, scale
 from tools.bench.baseline import WEBHOOK_COLLECTION
 from tools.bench.fixtures import FixtureSummary, TenantFixture, load_fixtures, new_api_key
 from tools.bench.load import LoadResult, LoadSpec, PreparedRequest, run_load
@@ -537,6 +538,43 @@ def measure_lookup(
             REPORTED,
         )
     )
+
+
+def measure_scale_out(
+    stack: Stack, ours: ServerProcess, schema: SchemaView, report: Report
+) -> None:
+    """Two API processes against one (webhook ingest, lookupOrder), and what the state they
+    share through MongoDB adds to a lookup (`tools/bench/scale.py`)."""
+    built = lookup_query(schema)
+    if built is None:
+        return
+    query, variables = built
+    tenant = stack.fixtures.tenants[-1]
+    headers = {"X-Tenant-Id": tenant.tenant_id}
+    lookups = [graphql_request(query, variables(n, e), headers) for n, e in tenant.lookups]
+    total = stack.config.webhook_requests + stack.config.webhook_concurrency * 2
+    hooks = webhook_requests(
+        total, stack.fixtures.tenants[0].shop_domain, webhook_bodies(stack), "scale"
+    )
+    env = service_env(stack.db, stack.db_name, stack.sim_base, background=False)
+    log("scale: webhook ingest and lookupOrder through 1 and 2 API processes")
+    scale.measure_scale(stack, ours, env, hooks, lookups, report)
+
+    log("scale: lookupOrder by query text, by persisted-query hash; the limiter's writes")
+    register, by_hash = scale.persisted_lookup_requests(
+        query, [variables(n, e) for n, e in tenant.lookups], headers
+    )
+    registered = httpx.post(
+        f"{ours.url}{register.path}",
+        content=base64.b64decode(register.body or ""),
+        headers=register.headers,
+        trust_env=False,
+    )
+    registered.raise_for_status()
+    by_text_r = _latency(stack, "lookup-by-text", ours, lookups)
+    by_hash_r = _latency(stack, "lookup-by-hash", ours, by_hash)
+    limiter_ms = scale.limiter_cost_ms(stack, tenant.tenant_id)
+    scale.shared_state_row(report, limiter_ms, by_text_r, by_hash_r)
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -1092,7 +1130,9 @@ def run(config: BenchConfig) -> Report:
             "load_seconds": round(stack.fixtures.seconds, 1),
         }
         http_ops = [
-            name for name in ("webhook", "returns", "lookup", "memory") if config.runs(name)
+            name
+            for name in ("webhook", "returns", "lookup", "scale", "memory")
+            if config.runs(name)
         ]
         base_env = baseline_env(stack.db, stack.db_name, stack.fixtures.tenants)
         base = ServerProcess("baseline", base_env, stack.workdir).start()
@@ -1105,6 +1145,7 @@ def run(config: BenchConfig) -> Report:
                         ("webhook", lambda: measure_webhooks(stack, ours, base, report)),
                         ("returns", lambda: measure_returns(stack, ours, base, report)),
                         ("lookup", lambda: measure_lookup(stack, ours, base, schema, report)),
+                        ("scale", lambda: measure_scale_out(stack, ours, schema, report)),
                     ]
                     for name, step in steps:
                         if config.runs(name):
