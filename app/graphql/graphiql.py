@@ -586,9 +586,17 @@ class LocalGraphiQLRouter(GraphQLRouter[ContextT, RootValueT]):
             root_value=root_value,
             request_data=request_data,
         )
-        if isinstance(request_data, _RegisteredPersistedQuery) and result.data is not None:
+        if (
+            isinstance(request_data, _RegisteredPersistedQuery)
+            and result.data is not None
+            and self.may_share_registration(context)
+        ):
             await self._share(request_data.sha256_hash, request_data.query or "")
         return result
+
+    def may_share_registration(self, context: ContextT) -> bool:
+        """Whether this caller's registrations go to the shared store (else this process only)."""
+        return True
 
     async def _share(self, sha256_hash: str, query: str) -> None:
         """Offer a query that ran (so it validated) to the other processes; best effort: the

@@ -20,7 +20,11 @@ from app.graphql.core.errors import ErrorCode
 from app.graphql.core.masking import is_unexpected, masked
 from app.graphql.graphiql import LocalGraphiQLRouter
 from app.graphql.loaders import Loaders
-from app.http.database_deadline import DatabaseDeadlineRoute, database_unavailable_message
+from app.http.database_deadline import (
+    DatabaseDeadlineRoute,
+    database_unavailable_message,
+    restart_request_deadline,
+)
 from app.observability.request_context import current_request
 from app.services.auth import AuthError, authenticate
 from app.services.operations.operator_access import OPERATOR_KEY_HEADER
@@ -41,6 +45,10 @@ def make_context_getter(settings: Settings) -> Any:
             principal = await authenticate(
                 request.headers.get("authorization"), settings, _shopify_http(request)
             )
+            if principal is not None and principal.installed_now:
+                # Installing waited on Shopify, outside the request's database deadline;
+                # the request itself starts its budget now.
+                restart_request_deadline(settings.mongodb_request_timeout_seconds)
         except AuthError as exc:
             auth_error = str(exc)
         requested = (request.headers.get(TENANT_HEADER) or "").strip() or None
@@ -109,6 +117,12 @@ class ServiceGraphQLRouter(LocalGraphiQLRouter[Context, None]):
             # its text would only take the place of queries that run.
             store = self.persisted_queries
             store.max_query_chars = min(store.max_query_chars, limit)
+
+    def may_share_registration(self, context: Context) -> bool:
+        # Only merchants' (authenticated, accountable) registrations are stored for every
+        # process: anyone may send a valid document, and comments make each one unique, so an
+        # anonymous caller could otherwise fill the database. The portal's stay in its process.
+        return context.principal is not None
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -47,6 +48,16 @@ async def beyond_request_deadline(operation: Coroutine[Any, Any, T]) -> T:
     context = contextvars.copy_context()
     context.run(_csot.reset_all)
     return await asyncio.create_task(operation, context=context)
+
+
+def restart_request_deadline(seconds: float) -> None:
+    """Give the rest of the request a whole database budget again, from now: for a request that
+    first did long work outside its deadline (installing a shop by token exchange), which would
+    otherwise leave nothing for the request itself. Set in the request's own context; the
+    route's `pymongo.timeout` block restores the previous values when it ends."""
+    _csot.TIMEOUT.set(seconds)
+    _csot.DEADLINE.set(time.monotonic() + seconds)
+    _csot.RTT.set(0.0)
 
 
 def database_unavailable_message(request_id: str) -> str:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import pymongo
@@ -19,7 +20,7 @@ from pymongo.errors import PyMongoError
 from starlette.responses import Response
 
 from app.http.responses import json_response
-from app.migrations import MigrationRunner
+from app.migrations import Migration, MigrationRunner, discover
 
 HEALTH_TIMEOUT_SECONDS = 2.0
 
@@ -69,11 +70,17 @@ async def ready(request: Request) -> Response:
     )
 
 
+@functools.cache
+def code_migrations() -> tuple[Migration, ...]:
+    """This code's migrations, found once (a probe every few seconds need not scan modules)."""
+    return tuple(discover())
+
+
 async def _pending_migrations(database: Any) -> list[int] | None:
     """The migrations the database lacks; None when it did not say within the time limit."""
     try:
         with pymongo.timeout(HEALTH_TIMEOUT_SECONDS):
-            return await MigrationRunner(database.db).pending_versions()
+            return await MigrationRunner(database.db, code_migrations()).pending_versions()
     except PyMongoError:
         return None
 

@@ -6,6 +6,7 @@ from app.models.api_key import ApiKey
 from app.models.audit_log import AuditLog
 from app.models.customer import Customer
 from app.models.customer_data_export import CustomerDataExport
+from app.models.install_lease import InstallLease
 from app.models.integration import ShopifyIntegration
 from app.models.journal_barrier import JournalBarrier
 from app.models.oauth_state import OAuthState
@@ -36,6 +37,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     JournalBarrier,
     PortalAttempts,
     PersistedQuery,
+    InstallLease,
 ]
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "AuditLog",
     "Customer",
     "CustomerDataExport",
+    "InstallLease",
     "JournalBarrier",
     "OAuthState",
     "Order",

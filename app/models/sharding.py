@@ -50,6 +50,7 @@ SHARDING: dict[str, ShardRule] = {
         "derived from the shop, so re-keying that index to (tenant_id, shop_domain, event_id) "
         "in a migration would make it shardable on tenant_id"
     ),
+    "install_leases": Unsharded("keyed by shop: the tenant does not exist yet; one per install"),
     "oauth_states": Unsharded("not a tenant's: a nonce per install attempt, expires in minutes"),
     "persisted_queries": Unsharded("not a tenant's: one document serves every shop"),
     "schema_migrations": Unsharded("the database's own bookkeeping"),

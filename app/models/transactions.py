@@ -92,13 +92,15 @@ async def in_transaction(
             await _kill_server_session(client, session)
             raise
     if committed_token:
-        confirmed = await barrier.update_one({"_id": token}, {"$set": {"durable": True}})
+        # tenant_id as well: on a sharded cluster both writes go to the tenant's shard only.
+        mine = {"_id": token, "tenant_id": tenant_id}
+        confirmed = await barrier.update_one(mine, {"$set": {"durable": True}})
         if confirmed.matched_count != 1:
             raise AutoReconnect("a committed transaction was lost in a database crash")
         # Housekeeping only: the transaction is durable and confirmed, whatever happens here (a
         # token left behind expires with the TTL index).
         try:
-            await barrier.with_options(write_concern=RELAXED_WRITES).delete_one({"_id": token})
+            await barrier.with_options(write_concern=RELAXED_WRITES).delete_one(mine)
         except PyMongoError as exc:
             logger.info("a transaction token was not deleted: %s", type(exc).__name__)
     return result

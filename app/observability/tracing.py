@@ -72,17 +72,27 @@ def _requested(environ: Mapping[str, str]) -> bool:
 
 
 def _provider_from_environment() -> TracerProvider:
+    """Raises ImportError unless every part tracing uses is installed (a partial install is off)."""
+    import opentelemetry.instrumentation.asgi
+    import opentelemetry.instrumentation.httpx  # noqa: F401
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-    provider = TracerProvider(resource=Resource.create({"service.name": INSTRUMENTATION_NAME}))
-    if os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; ours is the default.
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    )
+    provider = TracerProvider(
+        resource=Resource.create({} if named else {"service.name": INSTRUMENTATION_NAME})
+    )
+    exporters = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower().split(",")
+    for exporter in {name.strip() for name in exporters} or {"otlp"}:
+        if exporter == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        elif exporter == "otlp":
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
 
 

@@ -57,6 +57,8 @@ class Principal:
     tenant_id: str
     kind: PrincipalKind
     subject: str  # session token `sub` (staff user id) or the API key id
+    # Authenticating installed the shop (token exchange): the request waited on Shopify.
+    installed_now: bool = False
 
     @property
     def actor(self) -> str:
@@ -196,6 +198,7 @@ async def _principal_from_session_token(
         raise AuthError("invalid session token: dest") from exc
     if claims.get("iss") != f"https://{shop}/admin":
         raise AuthError("invalid session token: iss does not match dest")
+    installed_now = False
     try:
         tenant_id = await _tenant_of_shop(shop)
     except (ShopNotInstalled, AppNotInstalled) as not_installed:
@@ -205,12 +208,16 @@ async def _principal_from_session_token(
         # a reinstall from Shopify) installs it here.
         try:
             tenant_id = await install_by_token_exchange(settings, shopify_http, shop, token)
+            installed_now = True
         except TokenExchangeRefused as exc:
             if isinstance(not_installed, AppNotInstalled):
                 raise not_installed from exc  # uninstalled, and Shopify says it still is
             raise AuthError(f"the app could not be installed on this shop: {exc}") from exc
     return Principal(
-        tenant_id=tenant_id, kind=PrincipalKind.SESSION_TOKEN, subject=str(claims.get("sub", ""))
+        tenant_id=tenant_id,
+        kind=PrincipalKind.SESSION_TOKEN,
+        subject=str(claims.get("sub", "")),
+        installed_now=installed_now,
     )
 
 

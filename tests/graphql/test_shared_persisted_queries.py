@@ -1,5 +1,6 @@
-"""Persisted queries shared through the database: what one app instance registers another
-runs by hash; only documents that validated are shared; a hash never names another text."""
+"""Persisted queries shared through the database: what a merchant registers through one app
+instance another runs by hash; only documents that validated, and only merchants'
+registrations, are shared; a hash never names another text."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from app.services.persisted_queries import (
     find_persisted_query,
     save_persisted_query,
 )
-from tests.factories import make_tenant
+from tests.factories import make_tenant, merchant_headers
 
 QUERY = "query Hello { __typename }"
 INVALID = "query Broken { noSuchField }"
@@ -48,7 +49,7 @@ async def test_a_query_registered_on_one_instance_runs_by_hash_on_another(
     two_apps: tuple[httpx.AsyncClient, httpx.AsyncClient], db: Database
 ) -> None:
     a, b = two_apps
-    headers = {"X-Tenant-Id": (await make_tenant("apq")).id}
+    headers = await merchant_headers((await make_tenant("apq")).id)
     registered = await a.post("/graphql", json={"query": QUERY, **_by_hash(QUERY)}, headers=headers)
     assert registered.json()["data"] == {"__typename": "Query"}
     by_hash = await b.post("/graphql", json=_by_hash(QUERY), headers=headers)
@@ -60,7 +61,7 @@ async def test_a_document_that_fails_validation_is_not_shared(
     two_apps: tuple[httpx.AsyncClient, httpx.AsyncClient], db: Database
 ) -> None:
     a, b = two_apps
-    headers = {"X-Tenant-Id": (await make_tenant("apq")).id}
+    headers = await merchant_headers((await make_tenant("apq")).id)
     refused = await a.post(
         "/graphql", json={"query": INVALID, **_by_hash(INVALID)}, headers=headers
     )
@@ -68,6 +69,23 @@ async def test_a_document_that_fails_validation_is_not_shared(
     assert await db.db[PERSISTED_QUERIES_COLLECTION].count_documents({}) == 0
     unknown = await b.post("/graphql", json=_by_hash(INVALID), headers=headers)
     assert unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_an_anonymous_registration_stays_in_its_process(
+    two_apps: tuple[httpx.AsyncClient, httpx.AsyncClient], db: Database
+) -> None:
+    """Anyone may register a valid document, each one unique with a comment: the database
+    keeps only merchants' registrations."""
+    a, b = two_apps
+    portal = {"X-Tenant-Id": (await make_tenant("apq")).id}
+    text = QUERY + "\n# " + "x" * 1000
+    registered = await a.post("/graphql", json={"query": text, **_by_hash(text)}, headers=portal)
+    assert registered.json()["data"] == {"__typename": "Query"}
+    again = await a.post("/graphql", json=_by_hash(text), headers=portal)
+    assert again.json()["data"] == {"__typename": "Query"}  # this process remembers it
+    assert await db.db[PERSISTED_QUERIES_COLLECTION].count_documents({}) == 0
+    other = await b.post("/graphql", json=_by_hash(text), headers=portal)
+    assert other.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
 
 async def test_a_hash_is_never_stored_with_another_text(db: Database) -> None:

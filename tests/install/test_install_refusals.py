@@ -79,6 +79,7 @@ async def test_install_with_a_wrong_hmac_is_refused(
         (5 * 60, "signed five minutes ahead"),
         ("", "no timestamp value"),
         ("1e9", "not a number of seconds"),
+        ("\u00b2", "a digit that is not ASCII (int() refuses it)"),
     ],
 )
 async def test_a_signed_install_link_that_is_not_recent_is_refused(

@@ -5,14 +5,18 @@ arrive together. Against the simulator's token endpoint over real HTTP."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 
+from app.clock import utcnow
 from app.config import Settings
 from app.db import Database
-from app.models import OAuthState, ShopifyIntegration, SyncJob, Tenant
+from app.main import create_app
+from app.models import InstallLease, ShopifyIntegration, SyncJob, Tenant
 from app.models.integration import IntegrationStatus
 from app.services.auth import make_session_token
+from app.services.integration import token_exchange
 from tests.factories import graphql
 from tools.shopify_sim import SimulatorControl
 
@@ -40,7 +44,7 @@ async def test_the_first_session_token_of_a_new_shop_installs_it(
     state = await sim_control.shop_state(shop)
     assert state["installed"] and state["counters"]["token_exchanges"] == 1
     assert {s["topic"] for s in state["subscriptions"]} >= {"ORDERS_CREATE", "APP_UNINSTALLED"}
-    assert await OAuthState.count() == 0  # the exchange's lease is gone
+    assert await InstallLease.count() == 0  # the exchange's lease is gone
 
     again = await graphql(client, TENANT, headers=_bearer(settings, shop))
     assert again["data"]["tenant"]["tenantId"] == tenant_id
@@ -94,3 +98,34 @@ async def test_the_simulator_refuses_a_forged_or_foreign_session_token(
         )
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_subject_token"
+
+
+async def test_a_slow_install_leaves_the_first_request_its_whole_database_budget(
+    settings: Settings, db: Database, sim_control: SimulatorControl
+) -> None:
+    """Installing waits on Shopify (the exchange, webhook registration) for longer than the
+    request's database deadline; the request still answers, with its own budget after it."""
+    short = settings.model_copy(update={"mongodb_request_timeout_ms": 1000})
+    shop = (await sim_control.create_bare_shop(orders=1))["domain"]
+    await sim_control.set_faults(shop, latency_ms=700)  # every Admin API call: 0.7 s
+    app = create_app(short, configure_logs=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        body = await graphql(http, TENANT, headers=_bearer(short, shop))
+    assert body.get("errors") is None, body
+    assert body["data"]["tenant"]["shopDomain"] == shop
+
+
+async def test_a_lease_is_released_only_by_its_holder(db: Database) -> None:
+    """An exchange that outlived its lease must not release the lease another one took since."""
+    assert await token_exchange._take_lease("slow.myshopify.com", "first")
+    assert not await token_exchange._take_lease("slow.myshopify.com", "second")
+    await InstallLease.get_pymongo_collection().update_one(  # the first one's lease ran out
+        {"_id": "slow.myshopify.com"}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+    )
+    assert await token_exchange._take_lease("slow.myshopify.com", "second")
+    await token_exchange._release_lease("slow.myshopify.com", "first")  # the slow one finishes
+    lease = await InstallLease.get_pymongo_collection().find_one({"_id": "slow.myshopify.com"})
+    assert lease is not None and lease["holder"] == "second"

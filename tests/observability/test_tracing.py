@@ -147,3 +147,21 @@ def test_log_lines_carry_the_current_trace_id(spans: InMemorySpanExporter) -> No
         inside = orjson.loads(JsonFormatter().format(record))
     assert inside["trace_id"] == f"{current.get_span_context().trace_id:032x}"
     assert inside["span_id"] == f"{current.get_span_context().span_id:016x}"
+
+
+def test_the_service_name_comes_from_otel_service_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    tracing.reset_tracing()
+    try:
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "returns-worker")
+        assert tracing.configure_tracing()
+        assert tracing._provider is not None
+        assert tracing._provider.resource.attributes["service.name"] == "returns-worker"
+        tracing.reset_tracing()
+        monkeypatch.delenv("OTEL_SERVICE_NAME")
+        assert tracing.configure_tracing()
+        assert tracing._provider is not None
+        assert tracing._provider.resource.attributes["service.name"] == "returns-management"
+    finally:
+        tracing.reset_tracing()

@@ -22,6 +22,15 @@ from tools.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMTOOL = shutil.which("promtool")
+# Settings without a safe default: compose must refuse to start without them.
+REQUIRED = {
+    "APP_URL",
+    "SHOPIFY_API_KEY",
+    "SHOPIFY_API_SECRET",
+    "ENCRYPTION_KEYS",
+    "OPERATOR_API_KEY",
+    "FORWARDED_ALLOW_IPS",
+}
 
 
 def _compose() -> dict[str, Any]:
@@ -45,6 +54,9 @@ def test_every_variable_compose_sets_is_a_setting_of_the_service() -> None:
         unknown = set(environment) - settings
         assert not unknown, f"{service} sets {unknown}, which no setting reads"
         assert environment["ENVIRONMENT"] == "production"
+        for name, value in environment.items():  # secrets are required, never defaulted
+            if name in REQUIRED:
+                assert ":?" in str(value), (service, name)
         assert "replicaSet=" in environment["MONGODB_URI"]  # transactions need a replica set
 
 
@@ -59,6 +71,14 @@ def test_every_command_compose_runs_is_an_entry_point_of_the_project() -> None:
             assert callable(parsed.func), command
         else:
             assert command[:2] == ["uvicorn", "app.main:app"], command
+
+
+def test_only_the_api_uses_the_images_health_check() -> None:
+    services = _compose()["services"]
+    assert services["migrate"]["healthcheck"] == {"disable": True}
+    worker_probe = " ".join(services["worker"]["healthcheck"]["test"])
+    assert "9101/metrics" in worker_probe and "--metrics-port" in services["worker"]["command"]
+    assert "healthcheck" not in services["api"]  # the image's own, on /api/health/live
 
 
 async def test_the_image_runs_unprivileged_and_probes_a_route_that_answers() -> None:

@@ -24,6 +24,7 @@ from app.models.sharding import SHARDING, Sharded
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.sync.jobs import queue_sync
 from tests.conftest import make_settings
+from tests.factories import make_order
 from tests.fuzz.graphql_documents import introspect
 from tests.isolation.operations import PUBLIC_OPERATIONS, calls_for, documents, operations
 from tests.isolation.world import World, build_world
@@ -42,6 +43,9 @@ CROSS_TENANT: dict[tuple[str, str, tuple[str, ...]], str] = {
     ("sync_jobs", "aggregate", ("status",)): "systemStatus (operators): jobs per status",
     ("sync_jobs", "find", ("status",)): "systemStatus (operators): stale running jobs",
 }
+CREATE_RETURN = """mutation($input: CreateReturnInput!) {
+  createReturn(input: $input) { return { id } userErrors { code } }
+}"""
 _FILTERS = {"find": "filter", "findAndModify": "query", "count": "query", "distinct": "query"}
 
 
@@ -116,6 +120,32 @@ async def test_every_command_on_a_sharded_collection_names_one_tenant(
             for document, _ in documents(calls_for(schema, victim, kind, name, field)):
                 response = await client.post("/graphql", json={"query": document}, headers=headers)
                 assert response.status_code in (200, 400), response.text
+        # A return that is created (a transaction, its journal_barrier token confirmed).
+        # (In the synced shop: the operations above changed the victim's policy at random.)
+        order = await make_order(synced.tenant_id, 990_001, email="targeted@victim-a.test")
+        created = await client.post(
+            "/graphql",
+            json={
+                "query": CREATE_RETURN,
+                "variables": {
+                    "input": {
+                        "orderId": order.shopify_id,
+                        "customerEmail": "targeted@victim-a.test",
+                        "returnMethod": "CUSTOMER_SHIPS",
+                        "resolutionType": "REFUND",
+                        "items": [
+                            {
+                                "lineItemId": order.line_items[0].id,
+                                "quantity": 1,
+                                "reason": "DEFECTIVE",
+                            }
+                        ],
+                    }
+                },
+            },
+            headers={"X-Tenant-Id": synced.tenant_id},
+        )
+        assert created.json()["data"]["createReturn"]["return"] is not None, created.text
     workers = build_workers(settings, app.state.resources.shopify_http, "targeting-test")
     for worker in workers:
         for _ in range(50):  # until each has nothing left to do
@@ -125,7 +155,8 @@ async def test_every_command_on_a_sharded_collection_names_one_tenant(
     assert job.status is SyncStatus.COMPLETED and job.progress.pages >= 1  # the sync ran
 
     seen = {collection for collection, _, _ in log.commands}
-    assert {"orders", "returns", "return_ledgers", "sync_jobs", "audit_log"} <= seen, seen
+    expected = {"orders", "returns", "return_ledgers", "sync_jobs", "audit_log", "journal_barrier"}
+    assert expected <= seen, seen
     scattered = []
     for collection, name, command in log.commands:
         for query in _untargeted(name, command):

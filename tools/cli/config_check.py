@@ -145,11 +145,13 @@ def check_app_toml(path: Path, settings: Settings) -> list[Finding]:
             )
 
     differs("client_id", config.get("client_id"), settings.shopify_api_key, "session tokens fail")
+    # What Shopify opens in the admin: the embedded front end when there is one.
+    front_end = (settings.shopify_app_home_url or settings.app_url).rstrip("/")
     differs(
         "application_url",
         str(config.get("application_url", "")).rstrip("/"),
-        settings.app_url,
-        "Shopify opens another address",
+        front_end,
+        "Shopify opens another address in the admin",
     )
     redirects = (config.get("auth") or {}).get("redirect_urls") or []
     if settings.oauth_redirect_uri not in redirects:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, Literal
 
@@ -15,6 +16,8 @@ from app.migrations.indexes import index_name as declared_name
 from app.models import DOCUMENT_MODELS
 from app.models.sharding import shard_plan
 from tools.cli.runtime import run_with_database
+
+DEFAULT_DATABASE = str(Settings.model_fields["mongodb_db"].default)
 
 
 def _version(value: str) -> int:
@@ -96,7 +99,8 @@ def shard_plan_command(args: argparse.Namespace) -> int:
         collection_name(model): [list(index.document["key"]) for index in declared_indexes(model)]
         for model in DOCUMENT_MODELS
     }
-    print("\n".join(shard_plan(Settings().mongodb_db, index_keys)))
+    database = args.database or os.environ.get("MONGODB_DB") or DEFAULT_DATABASE
+    print("\n".join(shard_plan(database, index_keys)))
     return 0
 
 
@@ -128,5 +132,8 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=status)
     plan = commands.add_parser(
         "shard-plan", help="print the sh.shardCollection commands and shard keys (tenant_id)"
+    )
+    plan.add_argument(
+        "--database", default=None, help="database name (default: MONGODB_DB, else the default)"
     )
     plan.set_defaults(func=shard_plan_command)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ STATE_TTL = timedelta(minutes=10)
 # is a replay (a leaked URL). Shopify's clock and ours may differ by a little either way.
 SIGNED_REQUEST_MAX_AGE = timedelta(minutes=5)
 SIGNED_REQUEST_MAX_AHEAD = timedelta(minutes=1)
+_EPOCH_SECONDS = re.compile(r"[0-9]{1,11}")  # ASCII digits only, before year 5000
 INITIAL_SYNC_DAYS = 60  # `read_orders` covers the last 60 days
 # The merchant's browser waits on the callback: registration gets this long, then the install
 # completes anyway with the error recorded (repair with `registerShopifyWebhooks`).
@@ -123,7 +125,7 @@ def _check_hmac(params: dict[str, str], settings: Settings) -> None:
 
 def _check_fresh(timestamp: str | None) -> None:
     """The signed `timestamp` (seconds since the epoch) is recent: a replayed link is refused."""
-    if timestamp is None or not timestamp.isdigit() or len(timestamp) > 12:
+    if timestamp is None or not _EPOCH_SECONDS.fullmatch(timestamp):
         raise InstallError(
             InstallErrorCode.STALE_REQUEST, "the signed request has no valid `timestamp`"
         )

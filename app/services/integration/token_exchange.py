@@ -2,9 +2,9 @@
 app was uninstalled) is exchanged for an expiring offline token, and the shop is installed in
 that same request (tenant, integration, webhooks, first sync).
 
-Exactly once per shop however many requests arrive together: the first takes a lease (an entry
-`token-exchange:<shop>` in `oauth_states`, which expires on its own if its holder dies) and
-exchanges; the others wait for the integration it connects. The exchange and the writes after it
+Exactly once per shop however many requests arrive together: the first takes the shop's lease
+in `install_leases` (which expires on its own if its holder dies, and only its holder releases)
+and exchanges; the others wait for the integration it connects. The exchange and the writes after it
 run as one task in a fresh context: a caller that disconnects or runs out of its request's
 database deadline cannot leave a token Shopify issued unstored.
 """
@@ -15,15 +15,16 @@ import asyncio
 import contextvars
 import logging
 import time
+import uuid
 from datetime import timedelta
 
 import httpx
 import pymongo
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from app.clock import utcnow
 from app.config import Settings
-from app.models import OAuthState, ShopifyIntegration
+from app.models import InstallLease, ShopifyIntegration
 from app.models.integration import IntegrationStatus
 from app.services.integration.install import start_installed_shop
 from app.services.integration.integrations import missing_scopes, parse_scopes
@@ -44,10 +45,6 @@ class TokenExchangeRefused(Exception):
     """Shopify refused the exchange, or the token it granted lacks required scopes."""
 
 
-def _lease_key(shop: str) -> str:
-    return f"token-exchange:{shop}"
-
-
 async def connected_tenant(shop: str) -> str | None:
     doc = await ShopifyIntegration.get_pymongo_collection().find_one(
         {"shop_domain": shop, "status": IntegrationStatus.CONNECTED.value}, {"tenant_id": 1}
@@ -55,24 +52,24 @@ async def connected_tenant(shop: str) -> str | None:
     return str(doc["tenant_id"]) if doc else None
 
 
-async def _take_lease(shop: str) -> bool:
+async def _take_lease(shop: str, holder: str) -> bool:
     now = utcnow()
-    key = _lease_key(shop)
+    leases = InstallLease.get_pymongo_collection()
     # A lease whose holder died: taken back (MongoDB's TTL monitor may not have run yet).
-    await OAuthState.get_pymongo_collection().delete_one(
-        {"state": key, "expires_at": {"$lte": now}}
-    )
+    await leases.delete_one({"_id": shop, "expires_at": {"$lte": now}})
     try:
-        await OAuthState(
-            state=key, shop=shop, created_at=now, expires_at=now + EXCHANGE_LEASE
-        ).insert()
+        await leases.insert_one({"_id": shop, "holder": holder, "expires_at": now + EXCHANGE_LEASE})
     except DuplicateKeyError:
         return False
     return True
 
 
-async def _release_lease(shop: str) -> None:
-    await OAuthState.get_pymongo_collection().delete_one({"state": _lease_key(shop)})
+async def _release_lease(shop: str, holder: str) -> None:
+    """Only our own lease: one that expired under us may be another request's by now."""
+    try:
+        await InstallLease.get_pymongo_collection().delete_one({"_id": shop, "holder": holder})
+    except PyMongoError:
+        logger.warning("install lease of %s not released (it expires on its own)", shop)
 
 
 async def install_by_token_exchange(
@@ -94,13 +91,14 @@ async def _exchange_once(
     settings: Settings, http: httpx.AsyncClient, shop: str, session_token: str
 ) -> str:
     budget = settings.mongodb_request_timeout_seconds
+    holder = uuid.uuid4().hex
     give_up_at = time.monotonic() + WAIT_FOR_OTHER_SECONDS
     while True:
         with pymongo.timeout(budget):
             tenant_id = await connected_tenant(shop)
             if tenant_id is not None:
                 return tenant_id  # another request (or process) installed it meanwhile
-            if await _take_lease(shop):
+            if await _take_lease(shop, holder):
                 break
         if time.monotonic() > give_up_at:
             raise TokenExchangeRefused("the shop is being installed: retry in a moment")
@@ -113,7 +111,7 @@ async def _exchange_once(
         return await _exchange_and_install(settings, http, shop, session_token)
     finally:
         with pymongo.timeout(budget):
-            await _release_lease(shop)
+            await _release_lease(shop, holder)
 
 
 async def _exchange_and_install(

@@ -67,14 +67,20 @@ async def lookup_order(
     number = normalize_order_number(order_number)[:MAX_ORDER_NUMBER_LENGTH]
     email = customer_email[:MAX_EMAIL_LENGTH]
     # The attempt is counted in the same round trip as the reads; a refused one discards them.
-    attempt, policy, raw, ledger = await asyncio.gather(
+    # Every outcome is collected, so none is left running unobserved when one fails.
+    outcomes = await asyncio.gather(
         begin_attempt(tenant_id, client_ip),
         load_policy(tenant_id),
         Order.get_pymongo_collection().find_one({"tenant_id": tenant_id, "order_number": number}),
         ledger_collection().find_one(
             {"_id": ledger_id(tenant_id, number), "tenant_id": tenant_id}, {"reserved": 1}
         ),
+        return_exceptions=True,
     )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    attempt, policy, raw, ledger = outcomes
     if raw is None or policy is None or not email_matches(raw, email):
         await attempt_failed(attempt)
         return None

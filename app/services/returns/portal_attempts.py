@@ -20,6 +20,7 @@ limiter is on the portal's hot path.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,12 +29,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from app.clock import utcnow
+from app.models.database_errors import is_database_unavailable
 from app.models.portal_attempts import PortalAttempts, portal_attempts_id
 from app.models.write_concerns import RELAXED_WRITES
 from app.services.returns.errors import PortalRateLimited
+
+logger = logging.getLogger(__name__)
 
 PORTAL_FAILURE_LIMIT = 10
 PORTAL_FAILURE_WINDOW = timedelta(minutes=5)
@@ -123,8 +127,14 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def attempt_succeeded(attempt: PortalAttempt) -> None:
-    """The attempt found its order: its place is free again."""
-    await _attempts().update_one(attempt.key(), {"$pull": {"attempts": {"id": attempt.id}}})
+    """The attempt found its order: its place is free again. Best effort: the customer's answer
+    does not wait on it failing (the place then frees itself after `RUNNING_HOLD`)."""
+    try:
+        await _attempts().update_one(attempt.key(), {"$pull": {"attempts": {"id": attempt.id}}})
+    except PyMongoError as exc:
+        if not is_database_unavailable(exc):
+            raise
+        logger.warning("a portal place was not given back: %s", type(exc).__name__)
 
 
 async def attempt_failed(attempt: PortalAttempt, now: datetime | None = None) -> None:
