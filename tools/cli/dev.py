@@ -22,6 +22,7 @@ import uvicorn
 
 from app.config import Settings
 from app.db import connect
+from app.migrations import MigrationRunner
 from app.main import create_app
 from app.services.auth import issue_api_key
 from app.services.tenants import ensure_tenant
@@ -111,6 +112,8 @@ async def _run(settings: Settings, args: argparse.Namespace, simulator: Simulato
 async def _merchant_header(settings: Settings) -> dict[str, str]:
     db = await connect(settings)
     try:
+        # As a deployment does before starting the API (`/api/health/ready` waits for it).
+        await MigrationRunner(db.db).migrate()
         tenant = await ensure_tenant(DEMO_SHOP, "RMS 34 demo shop")
         issued = await issue_api_key(tenant.id, name="rms dev")
         return {"Authorization": f"Bearer {issued.key}"}
