@@ -22,8 +22,8 @@ import uvicorn
 
 from app.config import Settings
 from app.db import connect
-from app.migrations import MigrationRunner
 from app.main import create_app
+from app.migrations import MigrationRunner
 from app.services.auth import issue_api_key
 from app.services.tenants import ensure_tenant
 from tools.devdb import EmbeddedDatabase
