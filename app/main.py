@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from fastapi import FastAPI
@@ -26,6 +26,7 @@ from app.observability.access_log import AccessLogMiddleware
 from app.observability.logging import configure_logging
 from app.observability.metrics_middleware import MetricsMiddleware
 from app.security_headers import SecurityHeadersMiddleware
+from app.services.returns.portal_attempts import ClientLocks
 from app.shopify.http import ShopifyHttp, make_shopify_http
 
 
@@ -37,6 +38,8 @@ class Resources:
     database: Database
     shopify_http: ShopifyHttp
     runner: BackgroundRunner | None
+    # One portal attempt at a time per client in this process (services/returns/portal_attempts).
+    portal_locks: ClientLocks = field(default_factory=ClientLocks)
 
 
 def create_app(

@@ -29,6 +29,7 @@ from app.observability.request_context import current_request
 from app.services.auth import AuthError, authenticate
 from app.services.operations.operator_access import OPERATOR_KEY_HEADER
 from app.services.persisted_queries import find_persisted_query, save_persisted_query
+from app.services.returns.portal_attempts import ClientLocks
 
 TENANT_HEADER = "x-tenant-id"
 # "tenant-" and a shop's subdomain (at most 63 characters): anything longer names no tenant, and
@@ -69,11 +70,17 @@ def make_context_getter(settings: Settings) -> Any:
             requested_tenant_id=requested,
             tenant_header_error=tenant_header_error,
             shopify_http=_shopify_http(request),
+            portal_locks=_portal_locks(request),
             operator_key=request.headers.get(OPERATOR_KEY_HEADER),
             loaders=Loaders.for_tenant(tenant_id),
         )
 
     return get_context
+
+
+def _portal_locks(request: Request) -> ClientLocks | None:
+    resources = getattr(request.app.state, "resources", None)
+    return getattr(resources, "portal_locks", None)
 
 
 def _shopify_http(request: Request) -> httpx.AsyncClient | None:

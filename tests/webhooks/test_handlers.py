@@ -29,7 +29,7 @@ from app.models.sync_job import SyncStatus, SyncType
 from app.services.auth import issue_api_key
 from app.services.integration.integrations import mark_uninstalled
 from app.services.operations.alerts import AlertState, DiskUsage, evaluate_alerts
-from app.services.returns.portal_attempts import attempt_failed, begin_attempt
+from app.services.returns.portal_attempts import record_failure
 from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
 from app.services.webhooks.handlers.compliance import SHOP_REDACT_REFUSED
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
@@ -302,7 +302,7 @@ async def test_shop_redact_deletes_the_tenant_and_all_its_data(
     await make_return(order)
     await issue_api_key(TENANT, name="x")
     await SyncJob(tenant_id=TENANT, type=SyncType.FULL).insert()
-    await attempt_failed(await begin_attempt(TENANT, "203.0.113.9"))  # a customer's address
+    await record_failure(TENANT, "203.0.113.9")  # a customer's address
     assert (await mark_uninstalled(TENANT)).changed  # 48 hours later, shop/redact comes
     redact = await store_event("shop/redact", {"shop_id": 1, "shop_domain": SHOP})
     await _process(settings)

@@ -11,6 +11,7 @@ from strawberry.fastapi import BaseContext
 
 from app.config import Settings
 from app.services.auth import Principal
+from app.services.returns.portal_attempts import ClientLocks
 
 if TYPE_CHECKING:
     from app.graphql.loaders import Loaders
@@ -27,6 +28,8 @@ class Context(BaseContext):
     tenant_header_error: str | None = None  # an X-Tenant-Id that cannot name a tenant
     shopify_http: httpx.AsyncClient | None = None  # the shared client for Shopify calls
     operator_key: str | None = None  # the X-Operator-Key header, if any
+    # The process's queue of portal attempts per client (one at a time, see portal_attempts).
+    portal_locks: ClientLocks | None = None
     loaders: Loaders = field(default=None)  # type: ignore[assignment]
     state: dict[str, Any] = field(default_factory=dict)
 

@@ -36,7 +36,11 @@ class PortalQueries:
         context = info.context
         try:
             found = await lookup_order(
-                context.portal_tenant_id, order_number, customer_email, context.client_ip
+                context.portal_tenant_id,
+                order_number,
+                customer_email,
+                context.client_ip,
+                locks=context.portal_locks,
             )
         except PortalRateLimited as exc:
             raise RateLimited(RATE_LIMITED_MESSAGE) from exc
@@ -52,7 +56,10 @@ class PortalMutations:
         context = info.context
         try:
             result = await create_return(
-                context.portal_tenant_id, input.to_service(), context.client_ip
+                context.portal_tenant_id,
+                input.to_service(),
+                context.client_ip,
+                locks=context.portal_locks,
             )
         except PortalRateLimited as exc:
             raise RateLimited(RATE_LIMITED_MESSAGE) from exc

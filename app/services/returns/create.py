@@ -7,6 +7,7 @@ so units are never held by a return that does not exist.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -27,15 +28,16 @@ from app.models.return_request import (
 )
 from app.models.transactions import in_transaction
 from app.services.orders.queries import normalize_email
-from app.services.returns.errors import ReturnErrorCode, ReturnUserError
+from app.services.returns.errors import PortalRateLimited, ReturnErrorCode, ReturnUserError
 from app.services.returns.ledger import ensure_ledger, reserve, reserved_units, units_by_line
 from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order
 from app.services.returns.policy_store import load_policy
 from app.services.returns.portal import email_matches
 from app.services.returns.portal_attempts import (
-    attempt_failed,
-    attempt_succeeded,
-    begin_attempt,
+    ClientLocks,
+    is_limited,
+    recent_failures,
+    record_failure,
 )
 from app.services.returns.shopify_mirror import MirrorAction, shopify_connected
 from app.services.shopify_values import numeric_id
@@ -255,23 +257,36 @@ async def create_return(
     request: ReturnRequest,
     client_ip: str,
     *,
+    locks: ClientLocks | None = None,
     now: datetime | None = None,
 ) -> CreateResult:
-    """A customer's return request; refused with user errors and nothing written, or created."""
-    attempt = await begin_attempt(tenant_id, client_ip)
+    """A customer's return request; refused with user errors and nothing written, or created.
+    `PortalRateLimited` when the client has used up its failures; `locks` as for
+    `lookup_order`."""
+    lock = (
+        locks.one_at_a_time(tenant_id, client_ip) if locks is not None else contextlib.nullcontext()
+    )
+    async with lock:
+        return await _create_return(tenant_id, request, client_ip, now)
+
+
+async def _create_return(
+    tenant_id: str, request: ReturnRequest, client_ip: str, now: datetime | None
+) -> CreateResult:
+    if is_limited(await recent_failures(tenant_id, client_ip)):
+        raise PortalRateLimited()
     moment = now or utcnow()
     order_id = numeric_id(request.order_id) or ""
     order = (
         await Order.find_one({"tenant_id": tenant_id, "shopify_id": order_id}) if order_id else None
     )
     if order is None or not email_matches(order, request.customer_email):
-        await attempt_failed(attempt)
+        await record_failure(tenant_id, client_ip)
         return CreateResult(user_errors=[_NOT_FOUND])
     policy = await load_policy(tenant_id)
     if policy is None:
-        await attempt_failed(attempt)
+        await record_failure(tenant_id, client_ip)
         return CreateResult(user_errors=[_NOT_FOUND])
-    await attempt_succeeded(attempt)
     reserved = await reserved_units(tenant_id, order.order_number)
     eligibility = evaluate_order(order, policy, reserved, moment)
     errors = _validate(request, policy, eligibility)

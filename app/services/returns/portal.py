@@ -3,14 +3,16 @@
 A wrong order number and a wrong email take the same path and give the same answer (`None`):
 the order is fetched by (tenant_id, order_number) and the ledger by its key derived from the same
 pair, both always, together with the tenant's policy (three reads sent at once); the email is
-compared afterwards in constant time. Each attempt is counted against the client's window
-(`portal_attempts`) before any read, and forgiven when it finds the order.
+compared afterwards in constant time. The client's recent failures are read with them; a
+failure is recorded (`portal_attempts`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +22,16 @@ from app.models import Order
 from app.models.return_ledger import ledger_id
 from app.models.return_policy import ReturnPolicy
 from app.services.orders.queries import normalize_email, normalize_order_number
+from app.services.returns.errors import PortalRateLimited
 from app.services.returns.ledger import counters_of, ledger_collection
 from app.services.returns.policy import OrderEligibility, evaluate_order
 from app.services.returns.policy_store import load_policy
-from app.services.returns.portal_attempts import attempt_failed, attempt_succeeded, begin_attempt
+from app.services.returns.portal_attempts import (
+    ClientLocks,
+    is_limited,
+    recent_failures,
+    record_failure,
+)
 
 MAX_ORDER_NUMBER_LENGTH = 64
 MAX_EMAIL_LENGTH = 320
@@ -60,16 +68,33 @@ async def lookup_order(
     customer_email: str,
     client_ip: str,
     *,
+    locks: ClientLocks | None = None,
     now: datetime | None = None,
 ) -> PortalLookup | None:
     """The order with per-line eligibility, or `None` (wrong number, email or tenant alike).
-    `PortalRateLimited` when the client has used up its failures."""
+    `PortalRateLimited` when the client has used up its failures. `locks`: the process's
+    (the GraphQL edge passes the app's), so this client's attempts run one at a time."""
+    async with _one_at_a_time(locks, tenant_id, client_ip):
+        return await _lookup_order(tenant_id, order_number, customer_email, client_ip, now)
+
+
+def _one_at_a_time(
+    locks: ClientLocks | None, tenant_id: str, client_ip: str
+) -> AbstractAsyncContextManager[None]:
+    return (
+        locks.one_at_a_time(tenant_id, client_ip) if locks is not None else contextlib.nullcontext()
+    )
+
+
+async def _lookup_order(
+    tenant_id: str, order_number: str, customer_email: str, client_ip: str, now: datetime | None
+) -> PortalLookup | None:
     number = normalize_order_number(order_number)[:MAX_ORDER_NUMBER_LENGTH]
     email = customer_email[:MAX_EMAIL_LENGTH]
-    # The attempt is counted in the same round trip as the reads; a refused one discards them.
+    # The client's failures are read with the order; a limited client's reads are discarded.
     # Every outcome is collected, so none is left running unobserved when one fails.
     outcomes = await asyncio.gather(
-        begin_attempt(tenant_id, client_ip),
+        recent_failures(tenant_id, client_ip),
         load_policy(tenant_id),
         Order.get_pymongo_collection().find_one({"tenant_id": tenant_id, "order_number": number}),
         ledger_collection().find_one(
@@ -80,11 +105,12 @@ async def lookup_order(
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
-    attempt, policy, raw, ledger = outcomes
+    failures, policy, raw, ledger = outcomes
+    if is_limited(failures):
+        raise PortalRateLimited()
     if raw is None or policy is None or not email_matches(raw, email):
-        await attempt_failed(attempt)
+        await record_failure(tenant_id, client_ip)
         return None
-    await attempt_succeeded(attempt)
     order = Order.model_validate(raw)
     eligibility = evaluate_order(order, policy, counters_of(ledger), now or utcnow())
     return PortalLookup(eligibility=eligibility, policy=policy)
