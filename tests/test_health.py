@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -22,40 +24,40 @@ async def test_health_reports_ok_with_database_up(client: httpx.AsyncClient) -> 
     assert body["database"] == "ok"
 
 
-async def test_health_answers_503_quickly_when_database_stops() -> None:
+@asynccontextmanager
+async def _app_on_its_own_database() -> AsyncIterator[tuple[EmbeddedDatabase, httpx.AsyncClient]]:
+    """The app on a database server of its own, which the test may kill."""
     server = EmbeddedDatabase().start()
     try:
         app = create_app(make_settings(server.uri, mongodb_timeout_ms=1000), configure_logs=False)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-                assert (await http.get("/api/health")).status_code == 200
-                server.kill()
-                started = time.monotonic()
-                response = await http.get("/api/health")
-                elapsed = time.monotonic() - started
-        assert response.status_code == 503
-        assert response.json()["database"] == "error"
-        assert elapsed < 5, "health must not hang when the database is gone"
+                yield server, http
     finally:
         server.stop()
+
+
+async def test_health_answers_503_quickly_when_database_stops() -> None:
+    async with _app_on_its_own_database() as (server, http):
+        assert (await http.get("/api/health")).status_code == 200
+        server.kill()
+        started = time.monotonic()
+        response = await http.get("/api/health")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json()["database"] == "error"
+    assert elapsed < 5, "health must not hang when the database is gone"
 
 
 async def test_live_answers_without_touching_the_database() -> None:
-    server = EmbeddedDatabase().start()
-    try:
-        app = create_app(make_settings(server.uri, mongodb_timeout_ms=1000), configure_logs=False)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-                server.kill()
-                response = await http.get("/api/health/live")
-                assert response.status_code == 200 and response.json() == {"status": "alive"}
-                not_ready = await http.get("/api/health/ready")
-                assert not_ready.status_code == 503
-                assert not_ready.json()["database"] == "error"
-    finally:
-        server.stop()
+    async with _app_on_its_own_database() as (server, http):
+        server.kill()
+        response = await http.get("/api/health/live")
+        assert response.status_code == 200 and response.json() == {"status": "alive"}
+        not_ready = await http.get("/api/health/ready")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["database"] == "error"
 
 
 async def test_ready_waits_for_the_migrations_of_this_code(

@@ -14,12 +14,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from bson import CodecOptions, Decimal128
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 
 from tools.cli import main
+from tools.devdb import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "u4Vh0Yv6bPqJ3hZy3o0mXh2p5P3q6gH0dK6mC9cQbH8="
@@ -302,10 +304,12 @@ def test_status_shows_health_jobs_webhooks_and_alerts(
     assert '"healthy": false' in capsys.readouterr().out
 
 
-def test_worker_runs_until_sigterm(cli_env: str) -> None:
+def test_worker_runs_until_sigterm_and_serves_its_metrics(cli_env: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+    port = free_port()
+    metrics = ["--metrics-port", str(port), "--metrics-address", "127.0.0.1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tools", "worker"],
+        [sys.executable, "-m", "tools", "worker", *metrics],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -316,6 +320,9 @@ def test_worker_runs_until_sigterm(cli_env: str) -> None:
         assert process.stdout is not None
         first = process.stdout.readline()
         assert "running" in first, first + (process.stderr.read() if process.stderr else "")
+        # The counters of background work, which the API's /metrics cannot show.
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert scraped.status_code == 200 and "rms_webhook_events_received" in scraped.text
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=20)
     finally:
