@@ -34,8 +34,10 @@ UNITS_PER_LINE = 2
 # here so that an outage can outlast it within a short run.
 REQUEST_TIMEOUT_MS = 2000
 # The customers of one order arrive together, the orders one after the other over at least
-# ARRIVALS_SECONDS (creates must still be arriving after the first restarts), at most
-# ORDERS_PER_SECOND (more would measure how the app sheds load, not what it keeps).
+# ARRIVALS_SECONDS, at most ORDERS_PER_SECOND (more would measure how the app sheds load, not
+# what it keeps). The orders come in two waves: the second is held until the crash after a
+# commit is over, so the crash before an insert still meets creates however slowly the first
+# wave went (a fixed wait for the first crash missed it once on a loaded machine).
 ARRIVALS_SECONDS = 3.0
 ORDERS_PER_SECOND = 2.0
 MERCHANTS = 3
@@ -46,13 +48,13 @@ MIRROR_LEASE_SECONDS = 2.0
 MIRROR_RETRY_BASE_SECONDS = 0.1
 MIRROR_IDLE_SECONDS = 0.05
 # Where the database is killed, in this order (see the `_crash_*` wrappers), for how long (plus
-# ~0.6 s to start again), and how long to wait for the moment. Down longer than a request's
-# budget, the request in progress fails midway: what is left of it must be consistent. Down
-# shorter, the driver retries on the restarted server within the budget and the caller is
-# answered: what it is told must be true. A create commits within milliseconds of its insert:
-# one that commits no transaction is given up on quickly, so the next point still meets creates.
+# ~0.6 s to start again), and how long to wait for the moment at most (the create points also
+# stop waiting when their wave of customers is answered). Down longer than a request's budget,
+# the request in progress fails midway: what is left of it must be consistent. Down shorter, the
+# driver retries on the restarted server within the budget and the caller is answered: what it
+# is told must be true.
 CRASH_POINTS = (
-    ("committed", 0.3, 1.5),
+    ("committed", 0.3, 10.0),
     ("reserved", 2.5, 10.0),
     ("decided", 0.3, 10.0),
     ("shopify-requested", 1.0, 10.0),
@@ -149,6 +151,8 @@ class Burst:
     refused_internal: int = 0  # refusals masked as internal errors rather than "unavailable"
     turned_down: int = 0  # answered with userErrors: units already taken, a decision raced
     gave_up: int = 0  # callers still refused at the deadline
+    first_wave_done: asyncio.Event = field(default_factory=asyncio.Event)
+    second_wave: asyncio.Event = field(default_factory=asyncio.Event)  # let the rest arrive
     customers_done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def refusal(self, refused: Refused) -> None:
@@ -442,8 +446,15 @@ async def _customers(
 ) -> None:
     """The customers of each order, the orders arriving one after the other."""
 
+    spacing = _arrivals(len(orders)) / len(orders)
+    first_wave = (len(orders) + 1) // 2
+
     async def arrive(index: int, order: dict[str, Any]) -> None:
-        await asyncio.sleep(index * _arrivals(len(orders)) / len(orders))
+        place = index
+        if index >= first_wave:
+            await burst.second_wave.wait()
+            place -= first_wave
+        await asyncio.sleep(place * spacing)
         asks = _asks(order, customers_per_order, rng)
         await asyncio.gather(
             *(
@@ -460,9 +471,15 @@ async def _customers(
             )
         )
 
+    async def wave(indexes: range) -> None:
+        await asyncio.gather(*(arrive(index, orders[index]) for index in indexes))
+
     try:
-        await asyncio.gather(*(arrive(index, order) for index, order in enumerate(orders)))
+        await wave(range(first_wave))
+        burst.first_wave_done.set()
+        await wave(range(first_wave, len(orders)))
     finally:
+        burst.first_wave_done.set()
         burst.customers_done.set()
 
 
@@ -691,7 +708,7 @@ async def _burst_with_outages(
     customers_per_order: int,
 ) -> None:
     """Customers and merchants until all are answered; the crashes meanwhile, in turn."""
-    deadline = time.monotonic() + 30 + _arrivals(len(orders))
+    deadline = time.monotonic() + 30 + _arrivals(len(orders)) + CRASH_POINTS[0][2]
     customers = _customers(
         stack, burst, tenant_id, orders, customers_per_order, random.Random(7), deadline
     )
@@ -703,15 +720,12 @@ async def _burst_with_outages(
         ),
     ]
     try:
-
-        async def both_flowing() -> bool:
-            return bool(burst.creates and burst.decisions) or burst.customers_done.is_set()
-
-        await eventually(both_flowing, 30, 0.005)
+        # Armed from the start: the first create to commit is the first crash.
+        waves = {"committed": burst.first_wave_done, "reserved": burst.customers_done}
         for moment, seconds, wait in CRASH_POINTS:
-            # No create can crash once every customer is answered; merchants and mirror go on.
-            until = burst.customers_done if moment in ("committed", "reserved") else None
-            await outages.outage(moment, seconds, wait, until)
+            # No create can crash once its wave is answered; merchants and mirror go on.
+            await outages.outage(moment, seconds, wait, waves.get(moment))
+            burst.second_wave.set()
         await asyncio.gather(*callers)
     finally:
         for caller in callers:
