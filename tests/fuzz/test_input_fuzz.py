@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator, MutableMapping
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -32,6 +34,7 @@ from graphql import (
 from hypothesis import given
 from hypothesis import strategies as st
 from pymongo import monitoring
+from starlette.routing import Mount, Route
 
 from app.config import Settings
 from app.db import Database
@@ -47,7 +50,7 @@ from tests.factories import (
 )
 from tests.fuzz.graphql_documents import introspect
 from tests.fuzz.helpers import FUZZ, REQUEST_TIMEOUT_SECONDS, bounded
-from tests.fuzz.test_rest_fuzz import HEADER_NAMES, PARAM_NAMES, ROUTES, bodies
+from tests.fuzz.test_rest_fuzz import HEADER_NAMES, PARAM_NAMES, ROUTES, bodies, is_server_error
 from tests.security.regex_probe import record_scans
 
 STRING_SCALARS = ("String", "ID")
@@ -265,6 +268,19 @@ async def test_every_string_input_refuses_pathological_text_at_the_edge(
     targets = string_inputs(probed.schema)
     assert {t.field for t in targets} >= {"createReturn", "updateReturnPolicy", "cancelSyncJob"}
     target = data.draw(st.sampled_from(targets), label="input")
+    await _check_refused_at_the_edge(probed, settings, db, monkeypatch, target, text)
+
+
+async def _check_refused_at_the_edge(
+    probed: Probed,
+    settings: Settings,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    target: StringInput,
+    text: str,
+) -> None:
+    """`text` in `target`: no internal error, refused at the edge when over its limit or not
+    valid text, and nothing longer than an accepted input reaches the database or a pattern."""
     scanned = record_scans(monkeypatch)
     await forget_portal_attempts(db.db)  # not what this test is about
     probed.database.longest = 0
@@ -276,16 +292,32 @@ async def test_every_string_input_refuses_pathological_text_at_the_edge(
         content=json.dumps(request_for(probed.schema, target, text)).encode(),
         headers={**probed.headers, "Content-Type": "application/json"},
     )
-    assert response.status_code in (200, 400), (str(target), response.text[:300])
+    where = (str(target), len(text))
+    assert response.status_code in (200, 400), (where, response.text[:300])
     body = response.json()
     codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors") or []]
-    assert "INTERNAL_SERVER_ERROR" not in codes, (str(target), body)
+    assert "INTERNAL_SERVER_ERROR" not in codes, (where, body)
     limit = limit_of(target, settings)
     if len(text) > limit or not is_valid_text(text):
-        assert refusal_at_the_edge(body, target, limit), (str(target), len(text), body)
+        assert refusal_at_the_edge(body, target, limit), (where, body)
     longest_input = max([settings.graphql_max_string_length, *LONG_TEXT.values()])
-    assert probed.database.longest <= longest_input, str(target)
-    assert max(scanned, default=0) <= MAX_LOGGED_CHARS, str(target)
+    assert probed.database.longest <= longest_input, where
+    assert max(scanned, default=0) <= MAX_LOGGED_CHARS, where
+    monkeypatch.undo()
+
+
+# The worst of `pathological`, sent to every input on every run: sampling covers the rest.
+WORST_TEXTS = ("y" * HUGE, "a@" * (HUGE // 2), "x\udfff", "\x00" * 300, "e\u0301" * 10_000)
+
+
+async def test_each_string_input_refuses_the_worst_texts_at_the_edge(
+    probed: Probed, settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sampled test above draws one input per example; this one sends each of the worst
+    texts to each input, so that no input is left out of a run."""
+    for target in string_inputs(probed.schema):
+        for text in WORST_TEXTS:
+            await _check_refused_at_the_edge(probed, settings, db, monkeypatch, target, text)
 
 
 # REST ------------------------------------------------------------------------------------------
@@ -357,8 +389,62 @@ async def test_every_rest_route_takes_long_parameters_and_headers_without_a_500_
     )
     raw_headers = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
     status = await raw_request(probed.app, method, path, query.encode(), raw_headers)
-    assert status < 500, (method, path, status)
+    assert not is_server_error(path, status), (method, path, status)
     assert max(scanned, default=0) <= MAX_LOGGED_CHARS, (method, path)
+
+
+def served_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every HTTP route the app serves, included routers and mounts
+    too (a mount as `{path}/{rest}`); HEAD goes with GET."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: Iterable[Any], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, Mount):
+                found.add(("GET", f"{prefix}{route.path}/{{rest:path}}"))
+            elif hasattr(route, "original_router"):  # FastAPI's included router
+                walk(route.original_router.routes, prefix + route.include_context.prefix)
+            elif isinstance(route, Route | APIRoute) or hasattr(route, "methods"):
+                for method in route.methods or ():
+                    if method != "HEAD":
+                        found.add((method, prefix + route.path))
+
+    walk(app.routes, "")
+    return found
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[^}]+\}", template)
+    return re.compile("[^?]+".join(re.escape(part) for part in parts) + r"\Z")
+
+
+def test_the_route_list_covers_every_route_the_app_serves(settings: Settings) -> None:
+    """A route added to the app without a place in ROUTES would never be fuzzed."""
+    served = served_routes(create_app(settings, configure_logs=False))
+    assert ("GET", "/api/health/ready") in served and ("POST", "/graphql") in served
+    missing = [
+        (method, template)
+        for method, template in sorted(served)
+        if not any(
+            method == sent and _template_pattern(template).match(path) for sent, path in ROUTES
+        )
+    ]
+    assert missing == []
+
+
+async def test_every_route_takes_the_worst_parameters_and_headers_without_a_500(
+    probed: Probed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every route on every run, every parameter and header at once at its longest (the sampled
+    test above draws routes and values)."""
+    query = "&".join(f"{name}={'y' * HUGE}" for name in PARAM_NAMES) + "&x=%ED%A0%80"
+    raw_headers = [(name.encode(), b"a@" * 5_000) for name in HEADER_NAMES]
+    for method, path in ROUTES:
+        scanned = record_scans(monkeypatch)
+        status = await raw_request(probed.app, method, path, query.encode(), raw_headers)
+        assert not is_server_error(path, status), (method, path, status)
+        assert max(scanned, default=0) <= MAX_LOGGED_CHARS, (method, path)
+        monkeypatch.undo()
 
 
 @FUZZ

@@ -11,6 +11,8 @@ import jwt
 
 from app.clock import utcnow
 from app.config import Settings
+from app.db import Database
+from app.main import create_app
 from app.services.auth import issue_api_key, make_session_token, revoke_api_keys
 from app.services.integration.integrations import connect_integration, mark_uninstalled
 from app.shopify.oauth_client import TokenGrant
@@ -234,6 +236,22 @@ async def _connected(tenant_id: str, shop: str, settings: Settings) -> None:
 
 
 async def test_credentials_of_an_uninstalled_shop_are_refused_until_it_reinstalls(
+    settings: Settings, db: Database
+) -> None:
+    # The session token of an uninstalled shop is offered to Shopify for a token exchange:
+    # here nothing listens, as when Shopify refuses it, so the test never leaves the machine.
+    offline = settings.model_copy(update={"shopify_admin_base_url": "http://127.0.0.1:9/{shop}"})
+    app = create_app(offline, configure_logs=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
+        await _uninstalled_credentials_are_refused_until_reinstalled(client, offline)
+
+
+async def _uninstalled_credentials_are_refused_until_reinstalled(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     tenant = await make_tenant("alpha")

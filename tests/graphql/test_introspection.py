@@ -79,3 +79,29 @@ async def test_off_refuses_merchants_too(off: httpx.AsyncClient) -> None:
     tenant = await make_tenant("introspect-off")
     body = await graphql(off, SCHEMA, None, await merchant_headers(tenant.id))
     assert _code(body) == "FORBIDDEN"
+
+
+async def test_an_outsider_gets_no_suggestions_that_would_map_the_schema(
+    merchants_only: httpx.AsyncClient,
+) -> None:
+    """A guessed field, argument or enum value would otherwise be answered with the real names
+    ("Did you mean 'returns'?"), the schema mapped one guess at a time."""
+    guesses = [
+        "{ retur { id } }",
+        "{ returns(firs: 1) { nodes { id } } }",
+        "{ returns(first: 1, filter: {status: REQUESTE}) { nodes { id } } }",
+    ]
+    for guess in guesses:
+        body = await graphql(merchants_only, guess)
+        messages = [error["message"] for error in body["errors"]]
+        assert messages and not any("Did you mean" in m for m in messages), (guess, messages)
+
+
+async def test_a_merchant_still_gets_suggestions(
+    merchants_only: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_tenant("suggested")
+    body = await graphql(
+        merchants_only, "{ retur { id } }", headers=await merchant_headers(tenant.id)
+    )
+    assert "Did you mean" in body["errors"][0]["message"]

@@ -28,6 +28,7 @@ from app.models.integration import IntegrationStatus
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.auth import issue_api_key
 from app.services.integration.integrations import mark_uninstalled
+from app.services.integration.token_cipher import TokenCipher
 from app.services.operations.alerts import AlertState, DiskUsage, evaluate_alerts
 from app.services.returns.portal_attempts import record_failure
 from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
@@ -339,6 +340,29 @@ async def test_shop_redact_erases_a_shop_whose_uninstall_never_reached_us(
     assert await _only_result("shop/redact") != SHOP_REDACT_REFUSED
     assert await Tenant.get(TENANT) is None
     assert await Order.find({"tenant_id": TENANT}).count() == 0
+
+
+async def test_shop_redact_for_a_connected_shop_whose_refresh_lapsed_erases_nothing(
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
+) -> None:
+    """A captured shop/redact replayed while the shop has the app, its access token expired and
+    its refresh token lapsed: a refused refresh is no proof of an uninstall (it was taken for
+    one, and the shop erased), so the redaction is refused and the shop keeps everything."""
+    await store_event("orders/create", shop.order(number=1001))
+    await _process(settings)
+    await sim_control.expire_tokens(SHOP)
+    lapsed = TokenCipher(settings.encryption_keys).encrypt("shprt_lapsed")
+    await ShopifyIntegration.get_pymongo_collection().update_one(
+        {"tenant_id": TENANT},
+        {"$set": {"refresh_token": lapsed, "expires_at": utcnow() - timedelta(minutes=5)}},
+    )
+    await store_event("shop/redact", {"shop_id": 1, "shop_domain": SHOP})
+    await _process(settings)
+
+    assert await _only_result("shop/redact") == SHOP_REDACT_REFUSED
+    assert await Tenant.get(TENANT) is not None
+    assert await Order.find({"tenant_id": TENANT}).count() == 1
+    assert (await _integration()).status == IntegrationStatus.CONNECTED
 
 
 async def test_shop_redact_for_a_connected_shop_is_refused_kept_and_alerted(

@@ -7,7 +7,11 @@ would do harm, a handler asks Shopify first, with one cheap Admin API call:
 - `app/uninstalled`: `shop { id }` with the stored token. Shopify revokes an app's tokens when
   it is uninstalled, so a token that still works means the shop has the app (a stale or
   replayed uninstall); a 401 that a refresh does not cure, or a refresh Shopify refuses, means
-  the uninstall is real.
+  the uninstall is real (marking it is undone by a reinstall).
+- `shop/redact` for a shop still connected here: erasing cannot be undone, so only the proof
+  counts: Shopify answering 401 to a stored access token that has not expired
+  (`stored_token_revoked`). A refused refresh proves nothing there (a refresh token can lapse
+  on its own), so the redaction is refused and a person looks.
 - `app/scopes_update`: `currentAppInstallation { accessScopes }`: the scopes granted now, so a
   body replayed (or re-sent under another shop's header) can only store the truth.
 - `orders/*` for an order this tenant does not hold yet: `order(id:)` with the tenant's token.
@@ -23,6 +27,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -61,6 +66,8 @@ CHECK_RETRY = RetryPolicy(
     read_timeout=10.0,
 )
 ORDER_GID_PREFIX = "gid://shopify/Order/"
+# A token this close to its expiry may be refused for its age, which proves nothing.
+UNEXPIRED_MARGIN = timedelta(minutes=1)
 
 
 class ShopifyUnreachable(HandlerError):
@@ -85,6 +92,7 @@ class _StoredCredentials:
     shop_domain: str
     access_ciphertext: str
     has_refresh_token: bool
+    expires_at: datetime | None
 
 
 class _StoredTokenProbe:
@@ -113,7 +121,7 @@ class _StoredTokenProbe:
 async def _stored_credentials(tenant_id: str) -> _StoredCredentials:
     doc = await ShopifyIntegration.get_pymongo_collection().find_one(
         {"tenant_id": tenant_id},
-        {"status": 1, "shop_domain": 1, "access_token": 1, "refresh_token": 1},
+        {"status": 1, "shop_domain": 1, "access_token": 1, "refresh_token": 1, "expires_at": 1},
     )
     if doc is None:
         raise IntegrationNotConnected(tenant_id)
@@ -123,6 +131,8 @@ async def _stored_credentials(tenant_id: str) -> _StoredCredentials:
         shop_domain=str(doc["shop_domain"]),
         access_ciphertext=str(doc["access_token"]),
         has_refresh_token=bool(doc.get("refresh_token")),
+        # The client is tz-aware (app.db), so a stored time comes back aware.
+        expires_at=expires if isinstance(expires := doc.get("expires_at"), datetime) else None,
     )
 
 
@@ -143,12 +153,19 @@ def _refused_refresh(exc: TokenRefreshFailed) -> bool:
 
 
 async def _ask(
-    context: WebhookContext, query: str, variables: dict[str, Any] | None = None
+    context: WebhookContext,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    refresh: bool = True,
+    stored: _StoredCredentials | None = None,
 ) -> dict[str, Any]:
-    """One Admin API call with the stored token. Raises `IntegrationNotConnected` (no token
-    stored), `StoredTokenRefused`, `ShopifyUnreachable`, `HandlerError` (we cannot use the token),
-    `ShopifyAuthError` (403) or `ShopifyGraphQLError` (Shopify answered, with errors)."""
-    stored = await _stored_credentials(context.tenant_id)
+    """One Admin API call with the stored token (refreshed after a 401 when `refresh`). Raises
+    `IntegrationNotConnected` (no token stored), `StoredTokenRefused`, `ShopifyUnreachable`,
+    `HandlerError` (we cannot use the token), `ShopifyAuthError` (403) or `ShopifyGraphQLError`
+    (Shopify answered, with errors)."""
+    if stored is None:
+        stored = await _stored_credentials(context.tenant_id)
     try:
         token = TokenCipher(context.settings.encryption_keys).decrypt(stored.access_ciphertext)
     except TokenDecryptionError as exc:
@@ -161,14 +178,18 @@ async def _ask(
             shop_domain=stored.shop_domain,
             api_version=settings.shopify_api_version,
             admin_base_template=settings.shopify_admin_base_url,
-            token_source=_StoredTokenProbe(context, http, token, stored.has_refresh_token),
+            token_source=_StoredTokenProbe(
+                context, http, token, refresh and stored.has_refresh_token
+            ),
             http=http,
             retry=CHECK_RETRY,
         )
         try:
             return await client.execute(query, variables)
         except _NothingToRefreshWith as exc:
-            raise StoredTokenRefused("Shopify answered 401 and no refresh token is stored") from exc
+            raise StoredTokenRefused(
+                "Shopify answered 401 and the token was not refreshed"
+            ) from exc
         except TokenRefreshFailed as exc:
             if _refused_refresh(exc):
                 raise StoredTokenRefused(f"Shopify refused the token refresh: {exc}") from exc
@@ -196,6 +217,25 @@ async def stored_token_accepted(context: WebhookContext) -> bool:
     except (ShopifyAuthError, ShopifyGraphQLError):
         return True  # authenticated, only not allowed or not answered in full
     return True
+
+
+async def stored_token_revoked(context: WebhookContext) -> bool:
+    """Whether Shopify refused the shop's stored access token before it expired: the proof that
+    the app was uninstalled (Shopify revokes an app's tokens then). One `shop { id }` call, no
+    refresh. False when the token has expired (or expires within a minute) or Shopify accepted
+    it: neither proves anything. Raises `IntegrationNotConnected` when no token is stored and
+    `ShopifyUnreachable` when Shopify could not be asked."""
+    stored = await _stored_credentials(context.tenant_id)
+    if stored.expires_at is not None and stored.expires_at <= context.now + UNEXPIRED_MARGIN:
+        return False
+    try:
+        await _ask(context, INSTALLATION_CHECK, refresh=False, stored=stored)
+    except StoredTokenRefused as exc:
+        logger.info("revocation check: %s", exc, extra={"tenant_id": context.tenant_id})
+        return True
+    except (ShopifyAuthError, ShopifyGraphQLError):
+        return False
+    return False
 
 
 async def granted_scopes(context: WebhookContext) -> list[str]:

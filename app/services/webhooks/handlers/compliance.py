@@ -30,7 +30,7 @@ from app.services.operations.alerts import SHOP_REDACT_REFUSED_ALERT, SHOP_REDAC
 from app.services.shopify_values import numeric_id
 from app.services.webhooks.context import WebhookContext
 from app.services.webhooks.redaction import pseudonym_email, scrub_payload
-from app.services.webhooks.shopify_checks import stored_token_accepted
+from app.services.webhooks.shopify_checks import stored_token_revoked
 from app.services.webhooks.topics import ORDER_TOPICS
 
 logger = logging.getLogger("app.webhooks")
@@ -373,8 +373,10 @@ SHOP_REDACT_REFUSED = (
 async def _record_an_uninstall_that_never_arrived(context: WebhookContext) -> None:
     """A shop still connected here may have uninstalled the app without our hearing of it (its
     `app/uninstalled` went dead while Shopify was unreachable): if Shopify now refuses the
-    stored token, the uninstall is recorded, and the redaction proceeds. Shopify unreachable:
-    the event is retried later (`ShopifyUnreachable`), nothing is decided blindly."""
+    stored access token before its expiry (revoked, the proof of an uninstall), the uninstall is
+    recorded, and the redaction proceeds. Anything less (a refused refresh, an expired token)
+    leaves the shop connected and the redaction refused: erasing cannot be undone. Shopify
+    unreachable: the event is retried later (`ShopifyUnreachable`)."""
     current = await ShopifyIntegration.get_pymongo_collection().find_one(
         {"tenant_id": context.tenant_id}, {"status": 1, "access_token": 1}
     )
@@ -385,7 +387,7 @@ async def _record_an_uninstall_that_never_arrived(context: WebhookContext) -> No
     ):
         return
     try:
-        if not await stored_token_accepted(context):
+        if await stored_token_revoked(context):
             await mark_uninstalled(context.tenant_id, token=str(current["access_token"]))
     except IntegrationNotConnected:
         return  # changed meanwhile: the write below decides
