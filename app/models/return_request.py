@@ -86,6 +86,25 @@ class ReturnOutcome(BaseModel):
     exchange_variant_id: str | None = None
 
 
+class RefundTransaction(BaseModel):
+    """One payment of the order given back: Shopify's REFUND transaction and its parent."""
+
+    shopify_transaction_id: str  # GID of the REFUND transaction
+    parent_transaction_id: str  # GID of the SALE/CAPTURE it gives back
+    gateway: str
+    amount: DecimalAnnotation
+
+
+class ReturnRefund(BaseModel):
+    """The money Shopify paid back when it processed the return, as Shopify recorded it."""
+
+    shopify_refund_id: str  # GID
+    amount: DecimalAnnotation
+    currency: str
+    transactions: list[RefundTransaction] = Field(default_factory=list)
+    processed_at: datetime
+
+
 class ShopifySyncStatus(StrEnum):
     PENDING = "pending"
     SYNCED = "synced"
@@ -134,6 +153,8 @@ class Return(Document):
     shopify_requested_lines: list[ShopifyRequestedLine] | None = None
     shopify_sync: ShopifySync | None = None
     shopify_applied: list[str] = Field(default_factory=list)  # mirror steps Shopify has seen
+    # Written once, from what Shopify answers (or shows when its answer was lost).
+    refund: ReturnRefund | None = None
     history: list[ReturnTransition] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

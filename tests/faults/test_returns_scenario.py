@@ -23,5 +23,6 @@ async def test_returns_bursts_through_database_crashes_lose_and_double_nothing(
     # Every return, acknowledged or not, was taken to the end, and mirrored once.
     returns = details["creates_acked"] + details["unacked_stored"]
     assert details["resolved"] == details["shopify_returns"] == returns
+    assert details["refunds"] == returns  # each paid once, through every crash
     assert figures.duplicated == 0
     assert figures.cross_tenant_reads == 0

@@ -184,10 +184,12 @@ class SimTenant:
         return self.shop.domain
 
 
-async def connect_sim_tenant(control: SimulatorControl, settings: Settings) -> SimTenant:
-    """A simulator shop (no seeded orders) with the app installed through OAuth and the grant
-    stored as the OAuth callback stores it."""
-    shop = await control.create_shop(orders=0)
+async def connect_sim_tenant(
+    control: SimulatorControl, settings: Settings, *, currency: str = "USD"
+) -> SimTenant:
+    """A simulator shop (no seeded orders, prices in `currency`) with the app installed through
+    OAuth and the grant stored as the OAuth callback stores it."""
+    shop = await control.create_shop(orders=0, currency=currency)
     assert isinstance(shop, InstalledShop)
     tenant = await ensure_tenant(shop.domain)
     grant = TokenGrant(
@@ -224,11 +226,14 @@ async def sim_synced_order(
     *,
     fulfilled: bool = True,
     email: str = "buyer@example.com",
+    **order_options: Any,
 ) -> Order:
     """An order created in the simulator (fulfilled and delivered now), then synced into our
-    database by a real sync job, so its line item ids are the simulator's."""
+    database by a real sync job, so its line item ids are the simulator's. `order_options`: more
+    of the simulator's order fields (`payments`, ...); paid unless they say otherwise."""
+    order_options.setdefault("financial_status", "PAID")
     created = await control.create_order(
-        tenant.domain, email=email, line_items=lines, fulfilled=fulfilled
+        tenant.domain, email=email, line_items=lines, fulfilled=fulfilled, **order_options
     )
     queued = await queue_sync(tenant.tenant_id, SyncType.FULL, 30)
     assert queued.job is not None

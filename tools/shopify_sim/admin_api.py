@@ -108,6 +108,8 @@ async def graphql_endpoint(request: Request) -> Response:
         )
     variables = payload.get("variables") or {}
     operation_name = payload.get("operationName")
+    # decided before running (no await in between), so concurrent requests claim drops in turn
+    drop = shop.faults.take_drop(query)
     result = await run_operation(
         Operation(
             request.app.state.schema,
@@ -121,6 +123,10 @@ async def graphql_endpoint(request: Request) -> Response:
         variables,
         operation_name,
     )
+    if drop:
+        # applied in full (state, webhooks), then the answer is lost on the way back
+        shop.count("faults_dropped")
+        return Response(b"", status_code=502)
     return json_response(result, headers=headers)
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -14,6 +18,7 @@ from . import returns as returns_api
 from .config import BucketConfig
 from .http import json_response
 from .models import JSON, ShopState, WebhookFaults, utcnow
+from .payments import Payment, PaymentError, public_refund, public_transaction, requested_payments
 from .seed import add_order, fulfill
 from .state import SimState, normalize_shop
 from .webhooks import COMPLIANCE_TOPICS, TOPICS, WebhookDispatcher
@@ -59,6 +64,8 @@ def public_order(order: JSON) -> JSON:
         }
         for f in order["_fulfillments"]
     ]
+    shown["transactions"] = [public_transaction(t) for t in order["_transactions"]]
+    shown["refunds"] = [public_refund(r) for r in order["_refunds"]]
     return shown
 
 
@@ -94,6 +101,9 @@ async def create_shop(request: Request) -> Response:
     domain = normalize_shop(str(body.get("domain") or body.get("shop") or ""))
     if domain is None:
         return json_response({"error": "domain must look like name.myshopify.com"}, status_code=400)
+    currency = str(body.get("currency") or "USD")
+    if currency not in request.app.state.schema.get_type("CurrencyCode").values:
+        return json_response({"error": f"currency {currency!r} is not supported"}, status_code=400)
     bucket = BucketConfig(
         maximum=float(body.get("bucket_size", state.config.bucket.maximum)),
         restore_rate=float(body.get("restore_rate", state.config.bucket.restore_rate)),
@@ -104,7 +114,7 @@ async def create_shop(request: Request) -> Response:
         orders=body.get("orders"),
         bucket=bucket,
         compliance_url=body.get("compliance_url"),
-        currency=str(body.get("currency") or "USD"),
+        currency=currency,
     )
     answer = shop_summary(state, shop)
     if body.get("install"):
@@ -193,16 +203,24 @@ async def create_order(request: Request) -> Response:
 
             customer = add_customer(shop, created=utcnow(), email=str(body["email"]))
     now = utcnow()
-    order = add_order(
-        shop,
-        created=now,
-        customer=customer,
-        fulfilled=bool(body.get("fulfilled", False)),
-        allow_partial=False,
-        lines=body.get("line_items"),
-        financial_status=body.get("financial_status"),
-        tags=body.get("tags"),
-    )
+    financial_status = body.get("financial_status")
+    payments: Callable[[Decimal, str], list[Payment]] | None = None
+    if body.get("payments") is not None:
+        payments = partial(_requested_payments, specs=body["payments"], currency=shop.currency)
+    try:
+        order = add_order(
+            shop,
+            created=now,
+            customer=customer,
+            fulfilled=bool(body.get("fulfilled", False)),
+            allow_partial=False,
+            lines=body.get("line_items"),
+            financial_status=financial_status,
+            tags=body.get("tags"),
+            payments=payments,
+        )
+    except PaymentError as error:
+        return json_response({"error": str(error)}, status_code=400)
     if body.get("fulfilled"):
         for fulfillment in order["_fulfillments"]:
             fulfillment["deliveredAt"] = fulfillment["createdAt"]
@@ -211,6 +229,12 @@ async def create_order(request: Request) -> Response:
         shop, "orders/create", payloads.order(order, shop), options=_options(shop, body)
     )
     return json_response({"order": public_order(order), "event": event}, status_code=201)
+
+
+def _requested_payments(
+    total: Decimal, financial_status: str, *, specs: Any, currency: str
+) -> list[Payment]:
+    return requested_payments(specs, total, currency, financial_status)
 
 
 async def update_order(request: Request) -> Response:
@@ -318,7 +342,11 @@ async def compliance(request: Request) -> Response:
     return json_response({"event": event, "payload": payload})
 
 
-FAULT_FIELDS = {
+def _optional_text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+FAULT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "latency_ms": int,
     "error_rate": float,
     "error_status": int,
@@ -326,6 +354,8 @@ FAULT_FIELDS = {
     "timeout_rate": float,
     "timeout_next": int,
     "hang_seconds": float,
+    "drop_response_next": int,
+    "drop_response_operation": _optional_text,
 }
 
 
@@ -338,6 +368,8 @@ async def set_faults(request: Request) -> Response:
     if request.method == "DELETE" or body.get("reset"):
         shop.faults.latency_ms = shop.faults.fail_next = shop.faults.timeout_next = 0
         shop.faults.error_rate = shop.faults.timeout_rate = 0.0
+        shop.faults.drop_response_next = 0
+        shop.faults.drop_response_operation = None
     for key, cast in FAULT_FIELDS.items():
         if key in body:
             setattr(shop.faults, key, cast(body[key]))

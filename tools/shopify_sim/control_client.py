@@ -70,6 +70,7 @@ class SimulatorControl:
         compliance_url: str | None = None,
         install: Literal[True] = True,
         scope: str = DEFAULT_SCOPES,
+        currency: str | None = None,
     ) -> InstalledShop:
         """Create (or re-create) a shop and do the real OAuth dance; returns its tokens."""
         created = await self.create_bare_shop(
@@ -79,6 +80,7 @@ class SimulatorControl:
             bucket_size=bucket_size,
             restore_rate=restore_rate,
             compliance_url=compliance_url,
+            currency=currency,
         )
         return await self.install(created["domain"], scope=scope)
 
@@ -91,14 +93,17 @@ class SimulatorControl:
         bucket_size: float | None = None,
         restore_rate: float | None = None,
         compliance_url: str | None = None,
+        currency: str | None = None,
     ) -> JSON:
-        """Create (or re-create) a shop without installing the app in it."""
+        """Create (or re-create) a shop without installing the app in it (`currency`: the
+        shop's and its orders' currency, e.g. "JPY" or "KWD"; USD by default)."""
         body: JSON = {"domain": domain or unique_shop_domain(), "orders": orders}
         for key, value in (
             ("seed", seed),
             ("bucket_size", bucket_size),
             ("restore_rate", restore_rate),
             ("compliance_url", compliance_url),
+            ("currency", currency),
         ):
             if value is not None:
                 body[key] = value
@@ -156,7 +161,14 @@ class SimulatorControl:
         return await self._call("GET", f"/_sim/shops/{domain}/orders", offset=offset, limit=limit)
 
     async def create_order(self, domain: str, **body: Any) -> JSON:
+        """`payments=[{"gateway": "gift_card", "amount": "10.00"}, {"gateway": "shopify_payments"}]`
+        pays the order with those transactions (the last may omit `amount`: the rest)."""
         return await self._call("POST", f"/_sim/shops/{domain}/orders", body)
+
+    async def order(self, domain: str, order: str) -> JSON:
+        """One order (GID, number or `#1001`) with its `transactions` and `refunds`."""
+        reference = order.rsplit("/", 1)[-1]
+        return await self._call("GET", f"/_sim/shops/{domain}/orders/{quote(reference, safe='')}")
 
     async def update_order(self, domain: str, order: str, **body: Any) -> JSON:
         reference = order.rsplit("/", 1)[-1]
@@ -177,7 +189,18 @@ class SimulatorControl:
         )
 
     async def set_faults(self, domain: str, **faults: Any) -> JSON:
+        """e.g. `fail_next=1`, or `drop_response_next=1, drop_response_operation="returnProcess"`
+        (execute the next such request in full, then answer 502 with an empty body)."""
         return await self._call("PUT", f"/_sim/shops/{domain}/faults", faults)
+
+    async def drop_next_responses(
+        self, domain: str, count: int = 1, *, operation: str | None = None
+    ) -> JSON:
+        """The next `count` Admin GraphQL requests (only those whose query contains `operation`,
+        when given) are applied, then their answers are lost (502, empty body)."""
+        return await self.set_faults(
+            domain, drop_response_next=count, drop_response_operation=operation
+        )
 
     async def reset_faults(self, domain: str) -> JSON:
         return await self._call("DELETE", f"/_sim/shops/{domain}/faults")

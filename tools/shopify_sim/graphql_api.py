@@ -8,12 +8,14 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_schema
 
+from . import payloads
 from . import returns as returns_api
 from .connections import check_page_args, connection, positional
 from .context import ResolveContext
 from .models import JSON, ShopState, Subscription, gid, iso, utcnow
 from .sdl import SDL
 from .search import compile_query, customer_field, customer_free_text, order_field, order_free_text
+from .webhooks import TOPICS
 
 Resolver = Callable[..., Any]
 Info = GraphQLResolveInfo[Any]
@@ -339,6 +341,18 @@ def _returns_by_id(action: Callable[[ShopState, Any], JSON], topic: str) -> Reso
     return resolve
 
 
+def resolve_return_process(_root: Any, info: Info, input: JSON) -> JSON:
+    """`returnProcess`: the lines, and the refund its `financialTransfer` pays (refunds/create)."""
+    result = returns_api.process(_shop(info), input)
+    _returns_event(info, result, "returns/process")
+    refund = result.get("_refund")
+    if refund is not None and any(
+        TOPICS.get(sub.topic) == "refunds/create" for sub in _shop(info).subscriptions.values()
+    ):
+        _ctx(info).schedule(("refunds/create", payloads.refund(refund)))
+    return result
+
+
 def _returns_event(info: Info, result: JSON, topic: str) -> None:
     context = _ctx(info)
     if result["userErrors"] or result["return"] is None:
@@ -381,7 +395,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "returnRequest": _returns_mutation(returns_api.request_return, "returns/request"),
             "returnApproveRequest": _returns_mutation(returns_api.approve, "returns/approve"),
             "returnDeclineRequest": _returns_mutation(returns_api.decline, "returns/decline"),
-            "returnProcess": _returns_mutation(returns_api.process, "returns/process"),
+            "returnProcess": resolve_return_process,
             "returnCancel": _returns_by_id(returns_api.cancel, "returns/cancel"),
             "returnClose": _returns_by_id(returns_api.close, "returns/close"),
             "returnReopen": _returns_by_id(returns_api.reopen, "returns/reopen"),
@@ -391,7 +405,10 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "lineItems": _positional_field("_lineItems"),
             "fulfillments": _first_list("_fulfillments"),
             "returns": resolve_order_returns,
+            "transactions": _first_list("_transactions"),
+            "refunds": _first_list("_refunds"),
         },
+        "Refund": {"transactions": _positional_field("_transactions")},
         "Fulfillment": {
             "fulfillmentLineItems": _positional_field("_fulfillmentLineItems"),
             "trackingInfo": _first_list("trackingInfo"),
@@ -399,6 +416,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
         "Return": {
             "returnLineItems": _positional_field("_lines"),
             "totalQuantity": resolve_total_quantity,
+            "refunds": _positional_field("_refunds"),
         },
         "ReturnLineItem": {"processableQuantity": resolve_processable},
         "ReturnableFulfillment": {"returnableFulfillmentLineItems": _positional_field("_items")},

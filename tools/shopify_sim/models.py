@@ -83,7 +83,20 @@ class Faults:
     timeout_rate: float = 0.0
     timeout_next: int = 0
     hang_seconds: float = 30.0
+    # apply, then drop the answer: the next N requests (only those whose query text contains
+    # `drop_response_operation`, when set) are executed in full, then answered 502, empty body
+    drop_response_next: int = 0
+    drop_response_operation: str | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def take_drop(self, query: str) -> bool:
+        """Whether this request's answer is to be dropped (uses up one `drop_response_next`)."""
+        if self.drop_response_next <= 0:
+            return False
+        if self.drop_response_operation and self.drop_response_operation not in query:
+            return False
+        self.drop_response_next -= 1
+        return True
 
     def public(self) -> JSON:
         return {
@@ -94,6 +107,8 @@ class Faults:
             "timeout_rate": self.timeout_rate,
             "timeout_next": self.timeout_next,
             "hang_seconds": self.hang_seconds,
+            "drop_response_next": self.drop_response_next,
+            "drop_response_operation": self.drop_response_operation,
         }
 
 
@@ -222,10 +237,13 @@ class ShopState:
     counters: dict[str, int] = field(default_factory=dict)
     pending_deliveries: int = 0
     settled: asyncio.Event | None = None
+    # ids of payments (order transactions, refunds) come from their own stream, so adding them
+    # left every other seeded id and value as it was
+    payments_rng: random.Random = field(default_factory=lambda: random.Random(0))
 
-    def next_id(self, kind: str) -> int:
+    def next_id(self, kind: str, *, rng: random.Random | None = None) -> int:
         current = self.id_counters[kind]
-        current += self.rng.randint(7, 4099)
+        current += (rng or self.rng).randint(7, 4099)
         self.id_counters[kind] = current
         return current
 

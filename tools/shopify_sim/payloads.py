@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from .models import JSON, ShopState, gid_number, utcnow
+from .money import amount_text
 
 FINANCIAL = {"PARTIALLY_REFUNDED": "partially_refunded", "PARTIALLY_PAID": "partially_paid"}
 FULFILLMENT = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "UNFULFILLED": None}
@@ -175,7 +176,7 @@ def order(value: JSON, shop: ShopState) -> JSON:
         "tags": ", ".join(value["tags"]),
         "subtotal_price": _amount(value["subtotalPriceSet"]),
         "total_discounts": _amount(value["totalDiscountsSet"]),
-        "total_line_items_price": str(line_total.quantize(Decimal("0.01"))),
+        "total_line_items_price": amount_text(line_total, value["currencyCode"]),
         "total_tax": _amount(value["totalTaxSet"]),
         "total_price": _amount(value["totalPriceSet"]),
         "current_total_price": _amount(value["totalPriceSet"]),
@@ -241,3 +242,45 @@ def scopes_update(shop: ShopState, previous: list[str], current: list[str]) -> J
 
 def shop_redact(shop: ShopState) -> JSON:
     return {"shop_id": shop.shop_id, "shop_domain": shop.domain}
+
+
+def refund(value: JSON) -> JSON:
+    """`refunds/create`: a Refund as Shopify's REST resource (numeric ids, lowercase enums)."""
+    order = value["order"]
+    record = value["return"]
+    currency = order["presentmentCurrencyCode"]
+    return {
+        "id": value["_number"],
+        "admin_graphql_api_id": value["id"],
+        "order_id": order["_number"],
+        "created_at": rest_time(value["createdAt"]),
+        "processed_at": rest_time(value["createdAt"]),
+        "note": value["note"],
+        "restock": False,
+        "user_id": None,
+        "refund_line_items": [],
+        "order_adjustments": [],
+        "duties": [],
+        "transactions": [
+            {
+                "id": transaction["_number"],
+                "admin_graphql_api_id": transaction["id"],
+                "order_id": order["_number"],
+                "parent_id": transaction["parentTransaction"]["_number"]
+                if transaction["parentTransaction"] is not None
+                else None,
+                "amount": amount_text(transaction["_amount"], currency),
+                "currency": currency,
+                "gateway": transaction["gateway"],
+                "kind": "refund",
+                "status": "success",
+                "test": transaction["test"],
+                "created_at": rest_time(transaction["createdAt"]),
+                "processed_at": rest_time(transaction["processedAt"]),
+            }
+            for transaction in value["_transactions"]
+        ],
+        "return": None
+        if record is None
+        else {"id": gid_number(record["id"]), "admin_graphql_api_id": record["id"]},
+    }

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from .models import JSON, ShopState, gid, iso, utcnow
+from .money import fits_currency, minor_digits, parse_amount, rounded
+from .payments import REFUNDABLE_KINDS, add_refund, apply_refund_to_order, refundable
 
 ACTIVE = {"REQUESTED", "OPEN", "CLOSED"}
+TRANSFER = ["input", "financialTransfer"]
+ORDER_TRANSACTIONS = [*TRANSFER, "issueRefund", "orderTransactions"]
+EXCEEDS = "Refund amount exceeds the refundable amount of the transaction."
 
 
 def user_error(field: list[str] | None, message: str, code: str) -> JSON:
@@ -133,6 +140,7 @@ def request_return(shop: ShopState, data: JSON) -> JSON:
         "closedAt": None,
         "requestApprovedAt": None,
         "_lines": lines,
+        "_refunds": [],
     }
     shop.returns[record["id"]] = record
     return {"return": record, "userErrors": []}
@@ -210,14 +218,134 @@ def process(shop: ShopState, data: JSON) -> JSON:
                     [*path, "quantity"], "Quantity exceeds the processable quantity.", "INVALID"
                 )
             )
+    shares, note, transfer_errors = refund_plan(record["order"], data.get("financialTransfer"))
+    errors.extend(transfer_errors)
     if errors:
         return {"return": record, "userErrors": errors}
     for spec in wanted:
         lines[str(spec["id"])]["processedQuantity"] += int(spec.get("quantity") or 0)
+    now = utcnow()
     if all(line["processedQuantity"] >= line["quantity"] for line in record["_lines"]):
         record["status"] = "CLOSED"
-        record["closedAt"] = iso(utcnow())
-    return {"return": record, "userErrors": []}
+        record["closedAt"] = iso(now)
+    result: JSON = {"return": record, "userErrors": []}
+    if shares or note:
+        order = record["order"]
+        refund = add_refund(shop, order, shares, at=now, note=note, return_record=record)
+        apply_refund_to_order(order, refund)
+        moment = max(now, order["_updated"] + timedelta(seconds=1))  # strictly newer
+        order["_updated"] = moment
+        order["updatedAt"] = iso(moment)
+        result["_refund"] = refund  # for the resolver's refunds/create event
+    return result
+
+
+def _refund_methods_note(methods: list[Any]) -> str | None:
+    """`refundMethods` (store credit) are not paid by the simulator; the refund notes them."""
+    described = []
+    for method in methods:
+        credit = method.get("storeCreditRefund") if isinstance(method, dict) else None
+        amount = credit.get("amount") if isinstance(credit, dict) else None
+        if isinstance(amount, dict):
+            described.append(f"store credit {amount.get('amount')} {amount.get('currencyCode')}")
+        else:
+            described.append(f"refund method {method!r}")
+    if not described:
+        return None
+    return "Not issued by the simulator: " + "; ".join(described)
+
+
+def refund_plan(
+    order: JSON, transfer: Any
+) -> tuple[list[tuple[JSON, Decimal]], str | None, list[JSON]]:
+    """`financialTransfer.issueRefund` checked against the order's payments, changing nothing:
+    (parent transaction, amount) shares, a note for refund methods, user errors."""
+    if transfer is None:
+        return [], None, []
+    if not isinstance(transfer, dict):
+        return [], None, [user_error(TRANSFER, "Financial transfer must be an object.", "INVALID")]
+    issue = transfer.get("issueRefund")
+    if issue is None:
+        return [], None, []
+    if not isinstance(issue, dict):
+        return (
+            [],
+            None,
+            [user_error([*TRANSFER, "issueRefund"], "Issue refund must be an object.", "INVALID")],
+        )
+    entries = issue.get("orderTransactions") or []
+    methods = issue.get("refundMethods") or []
+    if not isinstance(entries, list) or not isinstance(methods, list):
+        return (
+            [],
+            None,
+            [user_error([*TRANSFER, "issueRefund"], "Issue refund is invalid.", "INVALID")],
+        )
+    over_refunding = bool(issue.get("allowOverRefunding"))
+    currency = order["presentmentCurrencyCode"]
+    transactions = {transaction["id"]: transaction for transaction in order["_transactions"]}
+    taken: dict[str, Decimal] = {}
+    shares: list[tuple[JSON, Decimal]] = []
+    errors: list[JSON] = []
+    for index, entry in enumerate(entries):
+        path = [*ORDER_TRANSACTIONS, str(index)]
+        if not isinstance(entry, dict):
+            errors.append(user_error(path, "Order transaction is invalid.", "INVALID"))
+            continue
+        parent = transactions.get(str(entry.get("transactionId")))
+        if parent is None:
+            errors.append(
+                user_error(
+                    [*path, "transactionId"],
+                    "Order transaction does not exist on this order.",
+                    "INVALID",
+                )
+            )
+            continue
+        if parent["kind"] not in REFUNDABLE_KINDS or parent["status"] != "SUCCESS":
+            errors.append(
+                user_error(
+                    [*path, "transactionId"],
+                    "Only successful sale or capture transactions can be refunded.",
+                    "INVALID",
+                )
+            )
+            continue
+        money = entry.get("transactionAmount")
+        money = money if isinstance(money, dict) else {}
+        if money.get("currencyCode") != currency:
+            errors.append(
+                user_error(
+                    [*path, "transactionAmount", "currencyCode"],
+                    f"Currency must be the order's presentment currency ({currency}).",
+                    "INVALID",
+                )
+            )
+            continue
+        amount = parse_amount(money.get("amount"))
+        amount_path = [*path, "transactionAmount", "amount"]
+        if amount is None or amount <= 0:
+            errors.append(user_error(amount_path, "Amount must be greater than 0.", "INVALID"))
+            continue
+        if not fits_currency(amount, currency):
+            digits = minor_digits(currency)
+            errors.append(
+                user_error(
+                    amount_path,
+                    f"Amount has more decimal places than {currency} allows ({digits}).",
+                    "INVALID",
+                )
+            )
+            continue
+        amount = rounded(amount, currency)
+        taken[parent["id"]] = taken.get(parent["id"], Decimal(0)) + amount
+        if not over_refunding and taken[parent["id"]] > refundable(order, parent):
+            errors.append(user_error(amount_path, EXCEEDS, "INVALID"))
+            continue
+        shares.append((parent, amount))
+    if errors:
+        return [], None, errors
+    return shares, _refund_methods_note(methods), []
 
 
 def cancel(shop: ShopState, return_id: Any) -> JSON:
@@ -268,6 +396,7 @@ def public(record: JSON) -> JSON:
         "decline": record["decline"],
         "created_at": record["createdAt"],
         "closed_at": record["closedAt"],
+        "refund_ids": [refund["id"] for refund in record.get("_refunds", [])],
         "line_items": [
             {
                 "id": line["id"],

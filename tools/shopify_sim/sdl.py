@@ -9,7 +9,7 @@ scalar URL
 scalar UnsignedInt64
 scalar JSON
 
-enum CurrencyCode { USD EUR GBP CAD AUD JPY CHF SEK DKK NOK PLN }
+enum CurrencyCode { USD EUR GBP CAD AUD JPY CHF SEK DKK NOK PLN KWD BHD BRL INR MXN NZD SGD HKD KRW }
 enum CountPrecision { EXACT AT_LEAST }
 enum OrderSortKeys { CREATED_AT CUSTOMER_NAME FINANCIAL_STATUS FULFILLMENT_STATUS ID ORDER_NUMBER PROCESSED_AT RELEVANCE TOTAL_PRICE UPDATED_AT }
 enum CustomerSortKeys { CREATED_AT ID LOCATION NAME RELEVANCE UPDATED_AT }
@@ -18,7 +18,7 @@ enum OrderDisplayFulfillmentStatus { FULFILLED IN_PROGRESS ON_HOLD OPEN PARTIALL
 enum FulfillmentStatus { CANCELLED ERROR FAILURE SUCCESS OPEN PENDING }
 enum FulfillmentDisplayStatus { ATTEMPTED_DELIVERY CANCELED CONFIRMED DELIVERED FAILURE FULFILLED IN_TRANSIT LABEL_PRINTED LABEL_PURCHASED OUT_FOR_DELIVERY READY_FOR_PICKUP SUBMITTED }
 enum CustomerState { DECLINED DISABLED ENABLED INVITED }
-enum WebhookSubscriptionTopic { APP_UNINSTALLED ORDERS_CREATE ORDERS_UPDATED ORDERS_PAID ORDERS_CANCELLED ORDERS_FULFILLED ORDERS_DELETE CUSTOMERS_CREATE CUSTOMERS_UPDATE BULK_OPERATIONS_FINISH RETURNS_REQUEST RETURNS_APPROVE RETURNS_DECLINE RETURNS_CANCEL RETURNS_CLOSE RETURNS_PROCESS SHOP_UPDATE }
+enum WebhookSubscriptionTopic { APP_UNINSTALLED ORDERS_CREATE ORDERS_UPDATED ORDERS_PAID ORDERS_CANCELLED ORDERS_FULFILLED ORDERS_DELETE CUSTOMERS_CREATE CUSTOMERS_UPDATE BULK_OPERATIONS_FINISH RETURNS_REQUEST RETURNS_APPROVE RETURNS_DECLINE RETURNS_CANCEL RETURNS_CLOSE RETURNS_PROCESS REFUNDS_CREATE SHOP_UPDATE }
 enum WebhookSubscriptionFormat { JSON XML }
 enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
 enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
@@ -27,6 +27,8 @@ enum BulkOperationUserErrorCode { INVALID OPERATION_IN_PROGRESS }
 enum ReturnStatus { CANCELED CLOSED DECLINED OPEN REQUESTED }
 enum ReturnReason { COLOR DEFECTIVE NOT_AS_DESCRIBED OTHER SIZE_TOO_LARGE SIZE_TOO_SMALL STYLE UNKNOWN UNWANTED WRONG_ITEM }
 enum ReturnDeclineReason { FINAL_SALE OTHER RETURN_PERIOD_ENDED }
+enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID }
+enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
 enum ReturnErrorCode { ALREADY_EXISTS BLANK CREATION_FAILED EQUAL_TO FEATURE_NOT_ENABLED GREATER_THAN GREATER_THAN_OR_EQUAL_TO INCLUSION INTERNAL_ERROR INVALID INVALID_STATE LESS_THAN LESS_THAN_OR_EQUAL_TO NOTIFICATION_FAILED NOT_A_NUMBER NOT_EDITABLE NOT_FOUND PRESENT TAKEN TOO_BIG TOO_LONG TOO_SHORT WRONG_LENGTH }
 
 type AccessScope { handle: String! description: String }
@@ -117,9 +119,23 @@ type Order {
   lineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean = false): LineItemConnection!
   fulfillments(first: Int): [Fulfillment!]!
   returns(first: Int, last: Int, after: String, before: String, reverse: Boolean = false, query: String): ReturnConnection!
+  transactions(first: Int): [OrderTransaction!]!
+  refunds(first: Int): [Refund!]!
 }
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
+type OrderTransaction {
+  id: ID! kind: OrderTransactionKind! status: OrderTransactionStatus! gateway: String! formattedGateway: String
+  amountSet: MoneyBag! parentTransaction: OrderTransaction processedAt: DateTime createdAt: DateTime! test: Boolean!
+}
+type OrderTransactionEdge { cursor: String! node: OrderTransaction! }
+type OrderTransactionConnection { edges: [OrderTransactionEdge!]! nodes: [OrderTransaction!]! pageInfo: PageInfo! }
+type Refund {
+  id: ID! createdAt: DateTime! note: String totalRefundedSet: MoneyBag! order: Order! return: Return
+  transactions(first: Int, after: String): OrderTransactionConnection!
+}
+type RefundEdge { cursor: String! node: Refund! }
+type RefundConnection { edges: [RefundEdge!]! nodes: [Refund!]! pageInfo: PageInfo! }
 
 type WebhookHttpEndpoint { callbackUrl: URL! }
 union WebhookSubscriptionEndpoint = WebhookHttpEndpoint
@@ -157,6 +173,7 @@ type Return {
   id: ID! name: String! status: ReturnStatus! order: Order! totalQuantity: Int! decline: ReturnDecline
   createdAt: DateTime! closedAt: DateTime requestApprovedAt: DateTime
   returnLineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean = false): ReturnLineItemConnection!
+  refunds(first: Int, after: String): RefundConnection!
 }
 type ReturnEdge { cursor: String! node: Return! }
 type ReturnConnection { edges: [ReturnEdge!]! nodes: [Return!]! pageInfo: PageInfo! }

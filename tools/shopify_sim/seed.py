@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from .config import BucketConfig
 from .models import JSON, Bucket, ShopState, gid, iso, utcnow
+from .money import money_bag, rounded
+from .payments import Payment, PaymentError, add_payments, refund_all, seeded_payments
 
-CENT = Decimal("0.01")
 FIRST_NAMES = [
     "Ava",
     "Liam",
@@ -108,6 +110,8 @@ ID_BASES = {
     "WebhookSubscription": 1_402_331_000_001,
     "BulkOperation": 3_288_000_001,
     "MailingAddress": 9_100_200_300_001,
+    "OrderTransaction": 6_712_004_100_017,
+    "Refund": 912_300_400_001,
 }
 SEED_WINDOW = timedelta(days=182)
 # Shopify's ids are global: no two shops share an order (or customer, line item...) id. Each
@@ -124,11 +128,8 @@ def shop_id_bases(domain: str) -> dict[str, int]:
 
 
 def money(amount: Decimal, currency: str) -> JSON:
-    text = str(amount.quantize(CENT))
-    return {
-        "shopMoney": {"amount": text, "currencyCode": currency},
-        "presentmentMoney": {"amount": text, "currencyCode": currency},
-    }
+    """A MoneyBag rounded to the currency's minor unit (2 decimals, JPY 0, KWD 3)."""
+    return money_bag(amount, currency)
 
 
 def shop_rng(seed: int, domain: str) -> random.Random:
@@ -161,6 +162,7 @@ def new_shop(
         id_counters=shop_id_bases(domain),
     )
     shop.faults.rng = random.Random(f"faults:{seed}:{domain}")
+    shop.payments_rng = random.Random(f"payment-ids:{seed}:{domain}")
     _seed_products(shop)
     now = now or utcnow()
     customer_count = max(1, orders // 3)
@@ -209,7 +211,7 @@ def _seed_products(shop: ShopState) -> None:
                             "title": f"{color} / {size}",
                             "displayName": f"{title} - {color} / {size}",
                             "sku": f"{sku_stem}-{color[:3].upper()}-{size}",
-                            "price": str(price.quantize(CENT)),
+                            "price": str(rounded(price, shop.currency)),
                             "_product": product,
                         }
                     )
@@ -274,8 +276,13 @@ def add_order(
     lines: list[dict[str, Any]] | None = None,
     financial_status: str | None = None,
     tags: list[str] | None = None,
+    payments: list[Payment] | Callable[[Decimal, str], list[Payment]] | None = None,
 ) -> JSON:
-    """Append an order; `lines` items may carry `variant_id`, `quantity`, `price`, `title`."""
+    """Append an order; `lines` items may carry `variant_id`, `quantity`, `price`, `title`.
+
+    Amounts are rounded to the currency's minor unit. `payments` (or a function of the total
+    price and the financial status giving them, which may raise `PaymentError`: the order is
+    then not placed) become the order's transactions; by default `seeded_payments`."""
     rng = shop.rng
     currency = shop.currency
     if customer is None:
@@ -294,12 +301,12 @@ def add_order(
             variant = find_variant(shop, str(spec["variant_id"])) or variant
             product = variant["_product"]
         quantity = int(spec.get("quantity") or rng.choice((1, 1, 1, 2, 3)))
-        unit = Decimal(str(spec.get("price") or variant["price"]))
+        unit = rounded(Decimal(str(spec.get("price") or variant["price"])), currency)
         discount = Decimal(0)
         if spec.get("discount") is not None:
-            discount = Decimal(str(spec["discount"]))
+            discount = rounded(Decimal(str(spec["discount"])), currency)
         elif rng.random() < 0.2:
-            discount = (unit * quantity * Decimal("0.15")).quantize(CENT)
+            discount = rounded(unit * quantity * Decimal("0.15"), currency)
         line_number = shop.next_id("LineItem")
         total = unit * quantity
         title = str(spec.get("title") or product["title"])
@@ -328,11 +335,10 @@ def add_order(
             ),
         }
         line_items.append(line)
-        shop.line_items_by_id[line["id"]] = line
         subtotal += total - discount
         discounts += discount
-    shipping = Decimal("0") if subtotal > 100 else Decimal("7.95")
-    tax = (subtotal * Decimal("0.08")).quantize(CENT)
+    shipping = Decimal("0") if subtotal > 100 else rounded(Decimal("7.95"), currency)
+    tax = rounded(subtotal * Decimal("0.08"), currency)
     if financial_status is None:
         roll = rng.random()
         financial_status = (
@@ -402,7 +408,22 @@ def add_order(
         "_updated": updated,
         "_lineItems": line_items,
         "_fulfillments": [],
+        "_transactions": [],
+        "_refunds": [],
     }
+    total_price = subtotal + shipping + tax
+    try:
+        chosen = payments(total_price, financial_status) if callable(payments) else payments
+    except PaymentError:
+        shop.next_order_number -= 1  # the order was never placed
+        raise
+    if chosen is None:
+        chosen = seeded_payments(shop, order, total_price)
+    add_payments(shop, order, chosen, created)
+    if financial_status == "REFUNDED":
+        refund_all(shop, order, updated)
+    for line in line_items:
+        shop.line_items_by_id[line["id"]] = line
     if fulfilled:
         fulfill(
             shop,

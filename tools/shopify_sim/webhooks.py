@@ -37,6 +37,7 @@ TOPICS = {
     "RETURNS_CANCEL": "returns/cancel",
     "RETURNS_CLOSE": "returns/close",
     "RETURNS_PROCESS": "returns/process",
+    "REFUNDS_CREATE": "refunds/create",
     "SHOP_UPDATE": "shop/update",
 }
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")

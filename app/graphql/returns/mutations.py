@@ -9,16 +9,25 @@ from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.returns.errors import to_user_errors
 from app.graphql.returns.inputs import ReturnItemReceiptInput, UpdateReturnPolicyInput
-from app.graphql.returns.types import Return, ReturnPayload, UpdateReturnPolicyPayload
+from app.graphql.returns.types import (
+    BulkReturnsPayload,
+    Return,
+    ReturnPayload,
+    UpdateReturnPolicyPayload,
+)
 from app.graphql.tenant.types import Tenant
 from app.services.returns.policy_update import change_return_policy
+from app.services.returns.state_machine import ReturnAction
 from app.services.returns.transitions import (
+    BulkResult,
     TransitionResult,
     approve_return,
+    bulk_decide,
     cancel_return,
     decline_return,
     mark_return_received,
     resolve_return,
+    retry_shopify_sync,
 )
 
 
@@ -27,6 +36,17 @@ def _payload(result: TransitionResult) -> ReturnPayload:
         return_=Return(record=result.record) if result.record else None,
         user_errors=to_user_errors(result.user_errors),
     )
+
+
+def _bulk_payload(result: BulkResult) -> BulkReturnsPayload:
+    return BulkReturnsPayload(
+        returns=[Return(record=record) for record in result.records],
+        user_errors=to_user_errors(result.user_errors),
+    )
+
+
+def _return_ids(ids: list[strawberry.ID]) -> list[str]:
+    return [argument_id(value, "Return") for value in ids]
 
 
 def _actor(info: Info) -> str:
@@ -83,6 +103,43 @@ class ReturnMutations:
         return _payload(
             await resolve_return(info.context.tenant_id, argument_id(id, "Return"), _actor(info))
         )
+
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="REQUESTED -> APPROVED for up to 100 returns, each on its own: one that "
+        "cannot be approved is a `userErrors` entry at `ids.<index>` and stops none of the others.",
+    )
+    async def bulk_approve_returns(
+        self, info: Info, ids: list[strawberry.ID], note: str | None = None
+    ) -> BulkReturnsPayload:
+        return _bulk_payload(
+            await bulk_decide(
+                info.context.tenant_id, _return_ids(ids), ReturnAction.APPROVE, _actor(info), note
+            )
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="REQUESTED -> DECLINED for up to 100 returns, each on its own, with one "
+        "reason for all: one that cannot be declined is a `userErrors` entry at `ids.<index>`.",
+    )
+    async def bulk_decline_returns(
+        self, info: Info, ids: list[strawberry.ID], reason: str | None = None
+    ) -> BulkReturnsPayload:
+        return _bulk_payload(
+            await bulk_decide(
+                info.context.tenant_id, _return_ids(ids), ReturnAction.DECLINE, _actor(info), reason
+            )
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="Try again a Shopify sync that failed (`shopifySync.status` FAILED, the "
+        "reason in `shopifySync.error`), e.g. a refund Shopify refused, once its cause is fixed. "
+        "A step Shopify already applied is read back, never applied twice.",
+    )
+    async def retry_return_shopify_sync(self, info: Info, id: strawberry.ID) -> ReturnPayload:
+        return _payload(await retry_shopify_sync(info.context.tenant_id, argument_id(id, "Return")))
 
     @strawberry.mutation(
         permission_classes=[IsMerchant], description="REQUESTED or APPROVED -> CANCELED."

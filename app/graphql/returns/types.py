@@ -20,8 +20,10 @@ from app.graphql.returns.enums import (
 from app.graphql.returns.errors import ReturnUserError
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, Tenant
 from app.models import Return as ReturnRecord
+from app.models.return_request import RefundTransaction as RefundTransactionRecord
 from app.models.return_request import ReturnItem as ReturnItemRecord
 from app.models.return_request import ReturnOutcome as ReturnOutcomeRecord
+from app.models.return_request import ReturnRefund as ReturnRefundRecord
 from app.models.return_request import ReturnTransition as ReturnTransitionRecord
 from app.models.return_request import ShopifySync as ShopifySyncRecord
 from app.services.returns.analytics import Bucket as BucketRecord
@@ -136,6 +138,54 @@ class ReturnOutcome:
         return self.record.exchange_variant_id
 
 
+@strawberry.type(description="One payment of the order given back by a refund.")
+class ReturnRefundTransaction:
+    record: strawberry.Private[RefundTransactionRecord]
+    currency: strawberry.Private[str]
+
+    @strawberry.field(description="Shopify's id of the REFUND transaction.")
+    def shopify_transaction_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.shopify_transaction_id)
+
+    @strawberry.field(description="Shopify's id of the payment (SALE or CAPTURE) given back.")
+    def parent_transaction_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.parent_transaction_id)
+
+    @strawberry.field(description="The payment's gateway, e.g. `shopify_payments`, `gift_card`.")
+    def gateway(self) -> str:
+        return self.record.gateway
+
+    @strawberry.field
+    def amount(self) -> MoneyV2:
+        return money_v2(self.record.amount, self.currency)
+
+
+@strawberry.type(
+    description="The money Shopify paid back when it processed the return, as Shopify recorded it."
+)
+class ReturnRefund:
+    record: strawberry.Private[ReturnRefundRecord]
+
+    @strawberry.field
+    def shopify_refund_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.shopify_refund_id)
+
+    @strawberry.field(description="In the currency the customer paid.")
+    def amount(self) -> MoneyV2:
+        return money_v2(self.record.amount, self.record.currency)
+
+    @strawberry.field(description="Per payment, in the order Shopify refunded them.")
+    def transactions(self) -> list[ReturnRefundTransaction]:
+        return [
+            ReturnRefundTransaction(record=transaction, currency=self.record.currency)
+            for transaction in self.record.transactions
+        ]
+
+    @strawberry.field
+    def processed_at(self) -> datetime:
+        return self.record.processed_at
+
+
 @strawberry.type(description="Mirroring of the latest decision to Shopify's Returns API.")
 class ShopifySync:
     record: strawberry.Private[ShopifySyncRecord]
@@ -211,6 +261,14 @@ class Return(Node):
     def outcome(self) -> ReturnOutcome | None:
         return ReturnOutcome(record=self.record.outcome) if self.record.outcome else None
 
+    @strawberry.field(
+        description="The refund Shopify paid when the return was processed there; null until "
+        "then, and for returns resolved without a refund. `shopifySync` shows a pending or "
+        "failed payment and why."
+    )
+    def refund(self) -> ReturnRefund | None:
+        return ReturnRefund(record=self.record.refund) if self.record.refund else None
+
     @strawberry.field
     def shopify_return_id(self) -> str | None:
         return self.record.shopify_return_id
@@ -249,6 +307,12 @@ class Return(Node):
 @strawberry.type
 class ReturnPayload:
     return_: Return | None = strawberry.field(name="return")
+    user_errors: list[ReturnUserError]
+
+
+@strawberry.type
+class BulkReturnsPayload:
+    returns: list[Return] = strawberry.field(description="The returns the decision moved.")
     user_errors: list[ReturnUserError]
 
 

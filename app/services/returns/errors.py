@@ -25,6 +25,7 @@ class ReturnErrorCode(StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     OUT_OF_RANGE = "OUT_OF_RANGE"
     INVALID = "INVALID"
+    SYNC_NOT_FAILED = "SYNC_NOT_FAILED"
 
 
 class ReturnUserError(UserFacingError[ReturnErrorCode]):

@@ -14,6 +14,12 @@ Failures: transient ones (5xx, timeouts, throttling, integration not connected) 
 the message (the same request would be refused again). A step Shopify refuses because its return
 is already in the step's target status (an earlier attempt whose answer was lost) counts as done.
 
+Money: a resolved REFUND return's `returnProcess` carries `financialTransfer.issueRefund`, the
+refund spread over the order's payments (`refund_allocation`), and the refund Shopify made is read
+back and recorded on the return (`refund`). At most once: Shopify closes the return in the same
+operation that pays, and `_process` reads the return's status before sending, so a return already
+closed (an answer lost after Shopify paid, a worker that died before recording) is only read back.
+
 No duplicate Shopify return: the lines of a `returnRequest` are recorded on our return before it
 is sent. An attempt that finds them recorded but no Shopify id (the answer was lost, or the
 worker or database died before the id was stored) first looks for that return among the order's
@@ -30,6 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -39,21 +46,32 @@ from app.clock import utcnow
 from app.models import Return, ShopifyIntegration
 from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus
+from app.models.return_policy import ResolutionType
 from app.models.return_request import (
+    RefundTransaction,
+    ReturnRefund,
     ReturnStatus,
     ShopifyRequestedLine,
     ShopifySync,
     ShopifySyncStatus,
 )
-from app.services.shopify_values import numeric_id
+from app.services.returns.refund_allocation import (
+    RefundNotPossible,
+    allocate_refund,
+    financial_transfer,
+    refundable_payments,
+)
+from app.services.shopify_values import numeric_id, parse_time
 from app.shopify.client import RetryPolicy
 from app.shopify.documents.returns import (
     MAX_FULFILLMENT_PAGES,
+    ORDER_PAYMENTS,
     ORDER_RETURNS,
     RETURN_APPROVE,
     RETURN_CANCEL,
     RETURN_DECLINE,
     RETURN_PROCESS,
+    RETURN_REFUNDS,
     RETURN_REQUEST,
     RETURN_STATE,
     RETURNABLE_FULFILLMENTS,
@@ -254,6 +272,9 @@ class MirrorJournal(Protocol):
     async def step_done(self, step: MirrorAction, shopify_id: str | None) -> None:
         """A step reached Shopify (`shopify_id`: the return's id after REQUEST)."""
 
+    async def refund_paid(self, refund: ReturnRefund) -> None:
+        """Record the refund Shopify made (once: an earlier record is kept)."""
+
 
 async def shopify_return(api: ShopifyGraphQL, return_gid: str) -> dict[str, Any]:
     """Shopify's view of a return: status and line items with their processable quantity."""
@@ -282,23 +303,102 @@ async def _transition(
             raise
 
 
-async def _process(api: ShopifyGraphQL, return_gid: str) -> None:
-    """`returnProcess` for every line's processable quantity (Shopify requires the lines)."""
+def pays_refund(record: Return) -> bool:
+    """Whether processing `record` on Shopify pays money back to the order's payments."""
+    outcome = record.outcome
+    return (
+        outcome is not None
+        and outcome.resolution_type is ResolutionType.REFUND
+        and outcome.refund_amount > 0
+    )
+
+
+async def _refund_transfer(api: ShopifyGraphQL, record: Return) -> dict[str, Any]:
+    """`financialTransfer` paying the return's refund to the order's payments
+    (`refund_allocation`); a refund they cannot carry is a permanent failure, nothing sent."""
+    outcome = record.outcome
+    assert outcome is not None
+    data = await api.execute(ORDER_PAYMENTS, {"id": f"gid://shopify/Order/{record.order_id}"})
+    order = data.get("order") or {}
+    try:
+        paid_in = str(order.get("presentmentCurrencyCode") or "")
+        if paid_in != outcome.currency:
+            raise RefundNotPossible(
+                f"the order was paid in {paid_in}; the return's amounts are in {outcome.currency}"
+            )
+        payments = refundable_payments(order.get("transactions") or [], outcome.currency)
+        shares = allocate_refund(outcome.refund_amount, outcome.currency, payments)
+    except RefundNotPossible as exc:
+        raise MirrorError(f"refund not sent: {exc}", permanent=True) from exc
+    return financial_transfer(shares, outcome.currency)
+
+
+async def _process(
+    api: ShopifyGraphQL, record: Return, return_gid: str, journal: MirrorJournal
+) -> None:
+    """`returnProcess` for every line's processable quantity (Shopify requires the lines), paying
+    the refund when the return has one. Exactly once: Shopify closes the return in the same
+    operation that pays, so a return found closed (an earlier attempt whose answer was lost, or
+    a worker that died before recording) is never processed again; its refund is read back."""
     current = await shopify_return(api, return_gid)
-    if current.get("status") in REACHED[MirrorAction.PROCESS]:
-        return
-    lines = [
-        {"id": node["id"], "quantity": int(node["processableQuantity"])}
-        for node in (current.get("returnLineItems") or {}).get("nodes") or []
-        if int(node.get("processableQuantity") or 0) > 0
-    ]
-    await _transition(
-        api,
-        MirrorAction.PROCESS,
-        return_gid,
-        RETURN_PROCESS,
-        {"input": {"returnId": return_gid, "returnLineItems": lines}},
-        "returnProcess",
+    if current.get("status") not in REACHED[MirrorAction.PROCESS]:
+        lines = [
+            {"id": node["id"], "quantity": int(node["processableQuantity"])}
+            for node in (current.get("returnLineItems") or {}).get("nodes") or []
+            if int(node.get("processableQuantity") or 0) > 0
+        ]
+        process_input: dict[str, Any] = {"returnId": return_gid, "returnLineItems": lines}
+        if pays_refund(record):
+            process_input["financialTransfer"] = await _refund_transfer(api, record)
+        await _transition(
+            api,
+            MirrorAction.PROCESS,
+            return_gid,
+            RETURN_PROCESS,
+            {"input": process_input},
+            "returnProcess",
+        )
+    if pays_refund(record) and record.refund is None:
+        await journal.refund_paid(await _paid_refund(api, record, return_gid))
+
+
+def _money(node: dict[str, Any], key: str) -> tuple[Decimal, str]:
+    money = (node.get(key) or {}).get("presentmentMoney") or {}
+    return Decimal(str(money.get("amount") or "0")), str(money.get("currencyCode") or "")
+
+
+async def _paid_refund(api: ShopifyGraphQL, record: Return, return_gid: str) -> ReturnRefund:
+    """The refund Shopify made for `record` when it processed it, read back from Shopify."""
+    outcome = record.outcome
+    assert outcome is not None
+    data = await api.execute(RETURN_REFUNDS, {"id": return_gid})
+    refunds = (((data.get("return") or {}).get("refunds")) or {}).get("nodes") or []
+    found = []
+    for refund in refunds:
+        amount, currency = _money(refund, "totalRefundedSet")
+        found.append(f"{amount} {currency}")
+        if amount == outcome.refund_amount and currency == outcome.currency:
+            return ReturnRefund(
+                shopify_refund_id=str(refund["id"]),
+                amount=amount,
+                currency=currency,
+                processed_at=parse_time(refund.get("createdAt")) or utcnow(),
+                transactions=[
+                    RefundTransaction(
+                        shopify_transaction_id=str(node["id"]),
+                        parent_transaction_id=str((node.get("parentTransaction") or {}).get("id")),
+                        gateway=str(node.get("gateway") or ""),
+                        amount=_money(node, "amountSet")[0],
+                    )
+                    for node in (refund.get("transactions") or {}).get("nodes") or []
+                ],
+            )
+    # Processed on Shopify without our refund (by staff, say): never paid a second time here.
+    raise MirrorError(
+        f"the return was processed on Shopify without a refund of {outcome.refund_amount}"
+        f" {outcome.currency} (refunds found: {', '.join(found) or 'none'}); check it in Shopify"
+        " admin",
+        permanent=True,
     )
 
 
@@ -340,7 +440,7 @@ async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJourna
                 api, step, return_gid, RETURN_CANCEL, {"id": return_gid}, "returnCancel"
             )
         elif step is MirrorAction.PROCESS:
-            await _process(api, return_gid)
+            await _process(api, record, return_gid, journal)
         await journal.step_done(step, return_gid)
 
 
@@ -448,6 +548,11 @@ class _ReturnJournal:
             )
         # Our id was recorded by an earlier attempt (or adopted): mark the step done.
         await collection.update_one(self.mine, {"$addToSet": {"shopify_applied": step.value}})
+
+    async def refund_paid(self, refund: ReturnRefund) -> None:
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "refund": None}, {"$set": {"refund": to_bson(refund)}}
+        )
 
 
 ClientFactory = Callable[[str], Awaitable[ShopifyGraphQL | None]]

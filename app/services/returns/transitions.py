@@ -186,6 +186,60 @@ async def cancel_return(
     return await _decide(tenant_id, return_id, ReturnAction.CANCEL, actor, note, "note")
 
 
+MAX_BULK_IDS = 100
+
+
+@dataclass(slots=True)
+class BulkResult:
+    """The returns a bulk decision moved, and per-id errors (`ids.<index>`) for the others."""
+
+    records: list[Return] = field(default_factory=list)
+    user_errors: list[ReturnUserError] = field(default_factory=list)
+
+
+async def bulk_decide(
+    tenant_id: str,
+    return_ids: list[str],
+    action: ReturnAction,
+    actor: str,
+    text: str | None = None,
+) -> BulkResult:
+    """Approve or decline up to `MAX_BULK_IDS` returns, each on its own (one conditional update
+    per return, as a single decision): one that cannot move is reported at its index and
+    stops none of the others. The same id twice counts once."""
+    if action not in (ReturnAction.APPROVE, ReturnAction.DECLINE):
+        raise ValueError(f"no bulk {action.value}")
+    text_field = "reason" if action is ReturnAction.DECLINE else "note"
+    if len(return_ids) > MAX_BULK_IDS:
+        problem = f"At most {MAX_BULK_IDS} returns at once; {len(return_ids)} given."
+        return BulkResult(
+            user_errors=[ReturnUserError(["ids"], ReturnErrorCode.OUT_OF_RANGE, problem)]
+        )
+    too_long = _too_long(text_field, text)
+    if too_long is not None:
+        return BulkResult(user_errors=too_long.user_errors)
+    extra = {"decline_reason": _clean(text)} if action is ReturnAction.DECLINE else None
+    result = BulkResult()
+    seen: set[str] = set()
+    for index, return_id in enumerate(return_ids):
+        if return_id in seen:
+            continue
+        seen.add(return_id)
+        oid = parse_return_id(return_id)
+        one = (
+            _not_found()
+            if oid is None
+            else await _apply(tenant_id, oid, action, actor, _clean(text), extra=extra)
+        )
+        if one.record is not None:
+            result.records.append(one.record)
+        result.user_errors.extend(
+            ReturnUserError(["ids", str(index)], error.code, error.message)
+            for error in one.user_errors
+        )
+    return result
+
+
 async def _current(tenant_id: str, oid: ObjectId) -> Return | None:
     return await Return.find_one({"_id": oid, "tenant_id": tenant_id})
 
@@ -280,4 +334,42 @@ async def resolve_return(tenant_id: str, return_id: str, actor: str) -> Transiti
         from_statuses=(record.status,),
         extra={"outcome": to_bson(outcome), "resolved_at": moment},
         now=moment,
+    )
+
+
+async def retry_shopify_sync(tenant_id: str, return_id: str) -> TransitionResult:
+    """Queue again a Shopify sync that failed for good (a refund Shopify refused, a line it would
+    not return...), once staff have fixed the cause: the mirror then tries from what Shopify
+    shows now, so a step Shopify already applied (a refund paid) is never applied twice."""
+    oid = parse_return_id(return_id)
+    if oid is None:
+        return _not_found()
+    now = utcnow()
+    raw = await Return.get_pymongo_collection().find_one_and_update(
+        {"_id": oid, "tenant_id": tenant_id, "shopify_sync.status": "failed"},
+        {
+            "$set": {
+                "shopify_sync.status": "pending",
+                "shopify_sync.attempts": 0,
+                "shopify_sync.lease_owner": None,
+                "shopify_sync.lease_expires_at": None,
+                "shopify_sync.updated_at": now,
+                "updated_at": now,
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is not None:
+        return TransitionResult(record=Return.model_validate(raw))
+    mine = {"_id": oid, "tenant_id": tenant_id}
+    if await Return.get_pymongo_collection().find_one(mine, {"_id": 1}) is None:
+        return _not_found()
+    return TransitionResult(
+        user_errors=[
+            ReturnUserError(
+                ["id"],
+                ReturnErrorCode.SYNC_NOT_FAILED,
+                "Only a Shopify sync that failed can be retried; this one has not failed.",
+            )
+        ]
     )

@@ -46,3 +46,21 @@ RETURN_STATE = """
 query ($id: ID!) { return(id: $id) { id status
   returnLineItems(first: 100) { nodes { id processableQuantity } } } }
 """
+
+# What a refund can go back to: the order's payments and the refunds already taken from them
+# (REFUND transactions name their parent), in the currency the customer paid.
+ORDER_PAYMENTS = """
+query ($id: ID!) { order(id: $id) { id presentmentCurrencyCode
+  transactions(first: 100) { id kind status gateway createdAt
+    amountSet { presentmentMoney { amount currencyCode } } parentTransaction { id } } } }
+"""
+
+# The refunds Shopify made when it processed a return: read after `returnProcess`, and before
+# any retry of it (its answer may have been lost after Shopify paid).
+RETURN_REFUNDS = """
+query ($id: ID!) { return(id: $id) { id status
+  refunds(first: 10) { nodes { id createdAt
+    totalRefundedSet { presentmentMoney { amount currencyCode } }
+    transactions(first: 20) { nodes { id gateway parentTransaction { id }
+      amountSet { presentmentMoney { amount currencyCode } } } } } } } }
+"""

@@ -570,7 +570,8 @@ async def _check_returns(
 async def _check_shopify(
     stack: Stack, figures: Figures, domain: str, docs: list[dict[str, Any]]
 ) -> None:
-    """One Shopify return per return of ours, in the status ours has."""
+    """One Shopify return per return of ours, in the status ours has, with one refund if it is
+    resolved (all are refunds here)."""
     on_shopify = {
         found["id"]: found for found in (await stack.control.shop_state(domain))["returns"]
     }
@@ -582,6 +583,7 @@ async def _check_shopify(
     orphans = set(on_shopify) - set(references)
     figures.duplicated += len(orphans)
     figures.check(not orphans, f"{len(orphans)} Shopify returns none of ours holds")
+    refunds = 0
     for doc in docs:
         sync = doc.get("shopify_sync") or {}
         label = f"return {doc['_id']} ({doc['status']})"
@@ -601,6 +603,19 @@ async def _check_shopify(
         figures.check(
             units == shopify_units, f"{label}: {shopify_units} units on Shopify, ours {units}"
         )
+        # Money moves exactly once: a resolved refund return has one refund on Shopify, the
+        # one recorded on ours; any other return has none.
+        paid = list(found.get("refund_ids") or [])
+        refunds += len(paid)
+        wanted = 1 if doc["status"] == "resolved" else 0
+        figures.duplicated += max(0, len(paid) - 1)
+        figures.check(len(paid) == wanted, f"{label}: {len(paid)} refunds on Shopify")
+        recorded = (doc.get("refund") or {}).get("shopify_refund_id")
+        figures.check(
+            paid[:1] == ([recorded] if recorded else []),
+            f"{label}: refund recorded {recorded}, on Shopify {paid}",
+        )
+    figures.details["refunds"] = refunds
 
 
 async def _cross_tenant_return_reads(
