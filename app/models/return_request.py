@@ -45,6 +45,13 @@ class ReturnReason(StrEnum):
     WRONG_ITEM = "wrong_item"
 
 
+class ReturnSource(StrEnum):
+    """Where the return was asked for."""
+
+    PORTAL = "portal"  # the customer, through the portal's createReturn
+    SHOPIFY = "shopify"  # staff in Shopify admin (adopted from a `returns/*` webhook)
+
+
 class ItemCondition(StrEnum):
     NEW = "new"
     OPENED = "opened"
@@ -134,6 +141,7 @@ class Return(Document):
     order_number: str
     customer_email: str  # lower-cased
     status: ReturnStatus = ReturnStatus.REQUESTED
+    source: ReturnSource = ReturnSource.PORTAL
     items: list[ReturnItem]
     return_method: ReturnMethod
     resolution_type: ResolutionType
@@ -170,6 +178,14 @@ class Return(Document):
                 name="tenant_id_1_created_at_-1",
             ),
             IndexModel([("tenant_id", ASCENDING), ("order_id", ASCENDING)], name="tenant_order"),
+            # One return of ours per Shopify return: a return adopted from Shopify admin by two
+            # deliveries at once is inserted once.
+            IndexModel(
+                [("tenant_id", ASCENDING), ("shopify_return_id", ASCENDING)],
+                name="tenant_shopify_return",
+                unique=True,
+                partialFilterExpression={"shopify_return_id": {"$type": "string"}},
+            ),
             IndexModel(
                 [("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
                 name="tenant_status_created",

@@ -16,6 +16,7 @@ from app.models.sync_job import SyncStatus
 from app.services.integration.install import app_home_url
 from app.services.integration.integrations import mark_uninstalled
 from app.services.integration.token_cipher import TokenCipher
+from app.services.integration.webhook_subscriptions import WEBHOOK_TOPICS, topic_enum
 from tests.conftest import make_settings
 from tests.factories import make_order
 from tests.install.helpers import (
@@ -31,7 +32,8 @@ from tests.install.helpers import (
 from tests.simulator_fixtures import SIM_API_KEY, SIM_API_SECRET
 from tools.shopify_sim import SimulatorControl, SimulatorServer
 
-TOPICS = ("APP_UNINSTALLED", "ORDERS_CREATE", "ORDERS_UPDATED")
+# Every topic the app registers per shop, as Shopify's enum names it.
+TOPICS = tuple(sorted(topic_enum(topic) for topic in WEBHOOK_TOPICS))
 
 
 async def test_install_redirects_to_authorize_with_a_stored_state(
@@ -147,13 +149,13 @@ async def test_reinstall_after_uninstall_reconnects_and_keeps_history(
     assert after.installed_at >= before.installed_at
     assert after.created_at == before.created_at
     assert after.access_token and after.access_token != before.access_token
-    assert len(after.webhooks) == 3
+    assert len(after.webhooks) == len(WEBHOOK_TOPICS)
     assert await Order.find_one({"_id": order.id}) is not None
     assert await Tenant.find({"shop_domain": first.shop}).count() == 1
     # The uninstall canceled the first sync; the re-install queued a fresh one.
     jobs = await SyncJob.find({"tenant_id": second.tenant_id}).sort("created_at").to_list()
     assert [job.status for job in jobs] == [SyncStatus.CANCELED, SyncStatus.QUEUED]
-    assert len(await sim_subscriptions(sim_control, first.shop)) == 3
+    assert len(await sim_subscriptions(sim_control, first.shop)) == len(WEBHOOK_TOPICS)
 
 
 async def test_a_late_uninstall_event_does_not_undo_a_reinstall(

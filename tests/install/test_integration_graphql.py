@@ -11,6 +11,7 @@ from app.db import Database
 from app.models import ShopifyIntegration
 from app.models.integration import IntegrationStatus
 from app.services.integration.session import admin_client_for
+from app.services.integration.webhook_subscriptions import WEBHOOK_TOPICS
 from app.shopify.documents.webhooks import (
     WEBHOOK_SUBSCRIPTION_CREATE,
     WEBHOOK_SUBSCRIPTION_DELETE,
@@ -45,11 +46,7 @@ mutation {
   }
 }
 """
-WANTED = {
-    "orders/create": "http://testserver/api/webhooks/orders/create",
-    "orders/updated": "http://testserver/api/webhooks/orders/updated",
-    "app/uninstalled": "http://testserver/api/webhooks/app/uninstalled",
-}
+WANTED = {topic: f"http://testserver/api/webhooks/{topic}" for topic in WEBHOOK_TOPICS}
 
 
 async def installed(
@@ -101,7 +98,7 @@ async def test_a_subscription_gone_from_shopify_is_flagged(
 
     webhooks = data(body)["shopifyIntegration"]["webhooks"]
     flags = {w["topic"]: w["registeredInShopify"] for w in webhooks}
-    assert flags == {"orders/create": True, "orders/updated": False, "app/uninstalled": True}
+    assert flags == {topic: topic != "orders/updated" for topic in WEBHOOK_TOPICS}
 
 
 async def test_status_falls_back_to_the_stored_list_when_shopify_fails(

@@ -24,13 +24,14 @@ import httpx
 from app.config import Settings
 from app.models import Order
 from app.services.auth import issue_api_key
+from app.services.integration.webhook_subscriptions import WEBHOOK_TOPICS
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
 from tests.factories import make_return
 from tests.webhooks.capture import CapturedDelivery, Capturer
 from tests.webhooks.helpers import connect_shop, install_app
 from tools.shopify_sim import SimulatorControl
 
-SUBSCRIBED_TOPICS = ("orders/create", "orders/updated", "app/uninstalled")
+SUBSCRIBED_TOPICS = WEBHOOK_TOPICS  # every topic the app registers per shop
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 # Collections whose documents carry `tenant_id`, compared before and after the replays
 # (`webhook_events` is checked event by event instead: every replay leaves its record there).
@@ -90,7 +91,9 @@ async def build_history(
     await capturer.subscribe(domain, *SUBSCRIBED_TOPICS)
 
     email = f"buyer@{prefix}.test"
-    created = await control.create_order(domain, email=email, fulfilled=True)
+    created = await control.create_order(
+        domain, email=email, fulfilled=True, line_items=[{"quantity": 3}]
+    )
     captured["orders/create"] = await capturer.next(domain, "orders/create")
     await _apply(client, settings, captured["orders/create"])
     await control.update_order(domain, created["order"]["id"], tags=["replayed"])
@@ -99,6 +102,20 @@ async def build_history(
     order = await Order.find_one({"tenant_id": shop.tenant_id})
     assert order is not None and order.tags == ["replayed"]
     await make_return(order)
+
+    # Staff in Shopify admin: one return through every step, one declined, one canceled.
+    line = created["order"]["lineItems"][0]["id"]
+    first = await _staff_return(control, capturer, client, settings, domain, created, line)
+    for action in ("approve", "process", "reopen", "close"):
+        await control.staff_return(domain, action, id=first, returnId=first)
+        captured[f"returns/{action}"] = await capturer.next(domain, f"returns/{action}")
+        await _apply(client, settings, captured[f"returns/{action}"])
+    captured["returns/request"] = await capturer.first_of(domain, "returns/request")
+    for action in ("decline", "cancel"):
+        other = await _staff_return(control, capturer, client, settings, domain, created, line)
+        await control.staff_return(domain, action, id=other, declineReason="OTHER")
+        captured[f"returns/{action}"] = await capturer.next(domain, f"returns/{action}")
+        await _apply(client, settings, captured[f"returns/{action}"])
 
     url = capturer.compliance_url(domain)
     await control.compliance(domain, "customers/data_request", email=email, compliance_url=url)
@@ -119,6 +136,26 @@ async def build_history(
     await _apply(client, settings, captured["app/uninstalled"])
     await install_app(control, settings, domain)
     return ReplayTenant(shop.tenant_id, domain, api_key, captured)
+
+
+async def _staff_return(
+    control: SimulatorControl,
+    capturer: Capturer,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    domain: str,
+    created: dict[str, Any],
+    line: str,
+) -> str:
+    """A return of one unit requested by staff in Shopify admin, its delivery applied here."""
+    requested = await control.staff_return(
+        domain,
+        "request",
+        orderId=created["order"]["id"],
+        returnLineItems=[{"lineItemId": line, "quantity": 1, "returnReason": "OTHER"}],
+    )
+    await _apply(client, settings, await capturer.next(domain, "returns/request"))
+    return str(requested["return"]["id"])
 
 
 async def tenant_state(db: Any, tenant_id: str) -> dict[str, list[dict[str, Any]]]:

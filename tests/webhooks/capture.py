@@ -15,6 +15,7 @@ from app.clock import utcnow
 from app.config import Settings
 from app.models import ShopifyIntegration
 from app.services.integration.token_cipher import TokenCipher
+from app.services.integration.webhook_subscriptions import WEBHOOK_TOPICS, topic_enum
 from tests.simulator_fixtures import WebhookReceiver
 from tools.shopify_sim import SimulatorControl
 
@@ -26,11 +27,7 @@ mutation($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
   }
 }
 """
-TOPIC_ENUMS = {
-    "orders/create": "ORDERS_CREATE",
-    "orders/updated": "ORDERS_UPDATED",
-    "app/uninstalled": "APP_UNINSTALLED",
-}
+TOPIC_ENUMS = {topic: topic_enum(topic) for topic in WEBHOOK_TOPICS}
 
 
 @dataclass(frozen=True)
@@ -122,10 +119,18 @@ class Capturer:
         """The next delivery of `topic` to `shop`'s receiver (waits for it)."""
         path = self._path(shop, topic)
         wanted = self._seen.get(path, 0) + 1
-        received = await self.receiver.wait_for(path, wanted)
-        assert len(received) >= wanted, f"no {topic} delivery for {shop}"
+        delivery = await self._delivery(shop, topic, wanted)
         self._seen[path] = wanted
-        delivery = received[wanted - 1]
+        return delivery
+
+    async def first_of(self, shop: str, topic: str) -> CapturedDelivery:
+        """The first delivery of `topic` to `shop`'s receiver, however many came since."""
+        return await self._delivery(shop, topic, 1)
+
+    async def _delivery(self, shop: str, topic: str, number: int) -> CapturedDelivery:
+        received = await self.receiver.wait_for(self._path(shop, topic), number)
+        assert len(received) >= number, f"no {topic} delivery for {shop}"
+        delivery = received[number - 1]
         return CapturedDelivery(
             topic=delivery.headers["x-shopify-topic"],
             shop=delivery.headers["x-shopify-shop-domain"],

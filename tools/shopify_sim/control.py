@@ -453,6 +453,56 @@ async def expire_tokens(request: Request) -> Response:
     return json_response({"expired": changed})
 
 
+# Staff in Shopify admin: each action's webhook topic and what it does to the shop's returns.
+StaffAction = Callable[[ShopState, JSON], JSON]
+
+
+def _staff_cancel(shop: ShopState, body: JSON) -> JSON:
+    return returns_api.cancel(shop, body.get("id"))
+
+
+def _staff_close(shop: ShopState, body: JSON) -> JSON:
+    return returns_api.close(shop, body.get("id"))
+
+
+def _staff_reopen(shop: ShopState, body: JSON) -> JSON:
+    return returns_api.reopen(shop, body.get("id"))
+
+
+STAFF_ACTIONS: dict[str, tuple[str, StaffAction]] = {
+    "request": ("returns/request", returns_api.request_return),
+    "approve": ("returns/approve", returns_api.approve),
+    "decline": ("returns/decline", returns_api.decline),
+    "cancel": ("returns/cancel", _staff_cancel),
+    "process": ("returns/process", returns_api.process),
+    "close": ("returns/close", _staff_close),
+    "reopen": ("returns/reopen", _staff_reopen),
+}
+
+
+async def staff_return_action(request: Request) -> Response:
+    """`POST /_sim/shops/{shop}/staff/returns`: act on a return as staff in Shopify admin would
+    (`action`: request, approve, decline, cancel, process, close, reopen; the rest of the body is the Admin
+    mutation's input), and deliver the `returns/*` webhook Shopify sends for it."""
+    _, dispatcher = _sim(request)
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    body = await _body(request)
+    action = STAFF_ACTIONS.get(str(body.pop("action", "")))
+    if action is None:
+        return json_response(
+            {"error": f"action must be one of {sorted(STAFF_ACTIONS)}"}, status_code=400
+        )
+    topic, apply = action
+    result = apply(shop, body)
+    if result["userErrors"] or result["return"] is None:
+        return json_response({"userErrors": result["userErrors"]}, status_code=422)
+    record = result["return"]
+    event = dispatcher.emit(shop, topic, returns_api.webhook_payload(record))
+    return json_response({"return": returns_api.public(record), "event": event})
+
+
 async def health(_request: Request) -> Response:
     return json_response({"status": "ok", "topics": sorted(TOPICS.values())})
 
@@ -471,6 +521,7 @@ def control_routes() -> list[Route]:
         Route(f"{prefix}/uninstall", uninstall, methods=["POST"]),
         Route(f"{prefix}/scopes", scopes, methods=["POST"]),
         Route(f"{prefix}/compliance", compliance, methods=["POST"]),
+        Route(f"{prefix}/staff/returns", staff_return_action, methods=["POST"]),
         Route(f"{prefix}/faults", set_faults, methods=["PUT", "POST", "DELETE"]),
         Route(f"{prefix}/webhook-faults", set_webhook_faults, methods=["PUT", "POST"]),
         Route(f"{prefix}/tokens/expire", expire_tokens, methods=["POST"]),

@@ -176,6 +176,13 @@ class SimulatorControl:
             "POST", f"/_sim/shops/{domain}/orders/{quote(reference, safe='')}", body
         )
 
+    async def staff_return(self, domain: str, action: str, **body: Any) -> JSON:
+        """Act on a return as staff in Shopify admin (`request`, `approve`, `decline`, `cancel`,
+        `process`; `body` is the Admin mutation's input): the simulator delivers the webhook."""
+        return await self._call(
+            "POST", f"/_sim/shops/{domain}/staff/returns", {"action": action, **body}
+        )
+
     async def uninstall(self, domain: str) -> JSON:
         return await self._call("POST", f"/_sim/shops/{domain}/uninstall")
 

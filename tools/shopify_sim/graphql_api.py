@@ -357,16 +357,7 @@ def _returns_event(info: Info, result: JSON, topic: str) -> None:
     context = _ctx(info)
     if result["userErrors"] or result["return"] is None:
         return
-    record = result["return"]
-    payload = {
-        "id": int(record["id"].rsplit("/", 1)[-1]),
-        "admin_graphql_api_id": record["id"],
-        "status": str(record["status"]).lower(),
-        "order": {"id": record["order"]["_number"], "admin_graphql_api_id": record["order"]["id"]},
-        "total_return_line_items": len(record["_lines"]),
-        "name": record["name"],
-    }
-    context.schedule((topic, payload))
+    context.schedule((topic, returns_api.webhook_payload(result["return"])))
 
 
 def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:

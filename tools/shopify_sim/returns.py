@@ -410,3 +410,15 @@ def public(record: JSON) -> JSON:
             for line in record["_lines"]
         ],
     }
+
+
+def webhook_payload(record: JSON) -> JSON:
+    """The body of a `returns/*` delivery: the return in REST form, without its lines."""
+    return {
+        "id": int(record["id"].rsplit("/", 1)[-1]),
+        "admin_graphql_api_id": record["id"],
+        "status": str(record["status"]).lower(),
+        "order": {"id": record["order"]["_number"], "admin_graphql_api_id": record["order"]["id"]},
+        "total_return_line_items": len(record["_lines"]),
+        "name": record["name"],
+    }

@@ -36,6 +36,7 @@ TOPICS = {
     "RETURNS_DECLINE": "returns/decline",
     "RETURNS_CANCEL": "returns/cancel",
     "RETURNS_CLOSE": "returns/close",
+    "RETURNS_REOPEN": "returns/reopen",
     "RETURNS_PROCESS": "returns/process",
     "REFUNDS_CREATE": "refunds/create",
     "SHOP_UPDATE": "shop/update",

@@ -2,7 +2,13 @@
 
 import strawberry
 
-from app.models.return_request import ItemCondition, ReturnReason, ReturnStatus, ShopifySyncStatus
+from app.models.return_request import (
+    ItemCondition,
+    ReturnReason,
+    ReturnSource,
+    ReturnStatus,
+    ShopifySyncStatus,
+)
 from app.services.returns.policy import Ineligibility
 
 ReturnStatusEnum = strawberry.enum(ReturnStatus, name="ReturnStatus")
@@ -10,6 +16,11 @@ ReturnReasonEnum = strawberry.enum(
     ReturnReason, name="ReturnReason", description="Shopify's return reasons."
 )
 ItemConditionEnum = strawberry.enum(ItemCondition, name="ItemCondition")
+ReturnSourceEnum = strawberry.enum(
+    ReturnSource,
+    name="ReturnSource",
+    description="Where the return was asked for: the portal, or staff in Shopify admin.",
+)
 
 ShopifySyncStatusEnum = strawberry.enum(ShopifySyncStatus, name="ShopifySyncStatus")
 ReturnIneligibilityEnum = strawberry.enum(

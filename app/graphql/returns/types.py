@@ -14,6 +14,7 @@ from app.graphql.order.types import Order
 from app.graphql.returns.enums import (
     ItemConditionEnum,
     ReturnReasonEnum,
+    ReturnSourceEnum,
     ReturnStatusEnum,
     ShopifySyncStatusEnum,
 )
@@ -234,6 +235,10 @@ class Return(Node):
     @strawberry.field
     def status(self) -> ReturnStatusEnum:  # type: ignore[valid-type]
         return self.record.status
+
+    @strawberry.field
+    def source(self) -> ReturnSourceEnum:  # type: ignore[valid-type]
+        return self.record.source
 
     @strawberry.field
     def items(self) -> list[ReturnItem]:

@@ -31,7 +31,19 @@ from app.shopify.pagination import paginate
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK_TOPICS = ("orders/create", "orders/updated", "app/uninstalled")
+WEBHOOK_TOPICS = (
+    "orders/create",
+    "orders/updated",
+    "app/uninstalled",
+    # Returns staff handle in Shopify admin reach us (`handlers/returns.py`).
+    "returns/request",
+    "returns/approve",
+    "returns/decline",
+    "returns/cancel",
+    "returns/close",
+    "returns/reopen",
+    "returns/process",
+)
 _ENUM_TO_TOPIC = {topic.upper().replace("/", "_"): topic for topic in WEBHOOK_TOPICS}
 
 

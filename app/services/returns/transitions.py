@@ -102,7 +102,11 @@ async def _apply(
     from_statuses: tuple[ReturnStatus, ...] | None = None,
     extra: dict[str, Any] | None = None,
     now: datetime | None = None,
+    from_shopify: bool = False,
 ) -> TransitionResult:
+    """One conditional update from each allowed status in turn. `from_shopify`: the decision
+    was taken in Shopify admin, so nothing is queued for the mirror and the step is recorded as
+    one Shopify has seen."""
     collection = Return.get_pymongo_collection()
     target = target_of(action)
     moment = now or utcnow()
@@ -114,7 +118,11 @@ async def _apply(
     # (extra filter, extra $set) per form of the update, tried in order, each conditional.
     forms: list[tuple[dict[str, Any], dict[str, Any]]] = [({}, {})]
     mirrored = _MIRRORED.get(action)
-    if mirrored is not None and await shopify_connected(tenant_id):
+    seen_on_shopify: dict[str, Any] = {}
+    if from_shopify:
+        if mirrored is not None:
+            seen_on_shopify = {"$addToSet": {"shopify_applied": mirrored.value}}
+    elif mirrored is not None and await shopify_connected(tenant_id):
         forms = [
             # A sync exists: re-queue it field by field, keeping a running worker's lease (so no
             # second worker claims it while the first is inside `returnRequest`).
@@ -129,7 +137,11 @@ async def _apply(
         for extra_filter, extra_set in forms:
             raw = await collection.find_one_and_update(
                 {"_id": oid, "tenant_id": tenant_id, "status": from_status.value, **extra_filter},
-                {"$set": {**to_set, **extra_set}, "$push": {"history": to_bson(entry)}},
+                {
+                    "$set": {**to_set, **extra_set},
+                    "$push": {"history": to_bson(entry)},
+                    **seen_on_shopify,
+                },
                 return_document=ReturnDocument.AFTER,
             )
             if raw is not None:
@@ -143,6 +155,19 @@ async def _apply(
     if current is None:
         return _not_found()
     return _invalid(action, ReturnStatus(current["status"]))
+
+
+async def apply_shopify_decision(
+    tenant_id: str,
+    oid: ObjectId,
+    action: ReturnAction,
+    actor: str,
+    note: str | None,
+    extra: dict[str, Any] | None = None,
+) -> TransitionResult:
+    """A decision staff took in Shopify admin, applied here like a merchant's (one conditional
+    update) but not mirrored back: Shopify has it already (`from_shopify.py`)."""
+    return await _apply(tenant_id, oid, action, actor, note, extra=extra, from_shopify=True)
 
 
 def _clean(note: str | None) -> str | None:

@@ -13,10 +13,13 @@ fields that mark the other topics' bodies, which it must not carry:
 | `customers/redact` | `shop_id`, `shop_domain`, `customer`, `orders_to_redact` | `orders_to_redact` |
 | `shop/redact` | `shop_id`, `shop_domain` | neither a customer nor orders |
 | `app/scopes_update` | `previous`, `current` (lists of scopes) | no `shop_domain`, customer or orders |
+| `returns/*` | `id`, `admin_graphql_api_id` (`gid://shopify/Return/<id>`), `status` | a Return GID, no `line_items` |
 
 Every pair of topics is told apart by one of these, except `orders/create` and `orders/updated`:
 their bodies are the same order object and they run the same newer-wins upsert, so one sent as
-the other changes nothing. Fields not named here are allowed (Shopify adds fields over time).
+the other changes nothing; and the `returns/*` topics, whose bodies are the same return object:
+their handler reads the return's status from Shopify rather than from the topic, so one sent as
+another applies only what Shopify shows. Fields not named here are allowed (Shopify adds fields over time).
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from app.services.webhooks.topics import (
     CUSTOMERS_REDACT,
     ORDERS_CREATE,
     ORDERS_UPDATED,
+    RETURN_TOPICS,
     SHOP_REDACT,
 )
 
 ORDER_GID_PREFIX = "gid://shopify/Order/"
+RETURN_GID_PREFIX = "gid://shopify/Return/"
 
 
 class PayloadShapeMismatch(ValueError):
@@ -91,6 +96,12 @@ class PayloadShape:
 def _order_gid_matches_id(payload: Mapping[str, Any]) -> str | None:
     if payload["admin_graphql_api_id"] != f"{ORDER_GID_PREFIX}{payload['id']}":
         return "`admin_graphql_api_id` does not name the order `id`"
+    return None
+
+
+def _return_gid_matches_id(payload: Mapping[str, Any]) -> str | None:
+    if payload["admin_graphql_api_id"] != f"{RETURN_GID_PREFIX}{payload['id']}":
+        return "`admin_graphql_api_id` does not name the return `id`"
     return None
 
 
@@ -157,6 +168,20 @@ _SCOPES_UPDATE = PayloadShape(
     | {"customer", "shop_domain"},
 )
 
+_RETURN = PayloadShape(
+    required={
+        "id": (_numeric_id, "a positive integer"),
+        "admin_graphql_api_id": (_text, "a Return GID"),
+        "status": (_text, "a return status"),
+    },
+    forbidden=frozenset({"line_items"})
+    | _SHOP_MARKS
+    | _COMPLIANCE_ENVELOPE
+    | _DATA_REQUEST_MARKS
+    | _REDACT_MARKS,
+    cross_check=_return_gid_matches_id,
+)
+
 PAYLOAD_SHAPES: dict[str, PayloadShape] = {
     ORDERS_CREATE: _ORDER,
     ORDERS_UPDATED: _ORDER,
@@ -165,6 +190,7 @@ PAYLOAD_SHAPES: dict[str, PayloadShape] = {
     CUSTOMERS_REDACT: _CUSTOMERS_REDACT,
     SHOP_REDACT: _SHOP_REDACT,
     APP_SCOPES_UPDATE: _SCOPES_UPDATE,
+    **dict.fromkeys(RETURN_TOPICS, _RETURN),
 }
 
 

@@ -14,6 +14,7 @@ would do harm, a handler asks Shopify first, with one cheap Admin API call:
   on its own), so the redaction is refused and a person looks.
 - `app/scopes_update`: `currentAppInstallation { accessScopes }`: the scopes granted now, so a
   body replayed (or re-sent under another shop's header) can only store the truth.
+- `returns/*`: `return(id:)`: the return as it is now, whatever the topic or body said.
 - `orders/*` for an order this tenant does not hold yet: `order(id:)` with the tenant's token.
   Order ids are global, so only the shop the order belongs to knows it.
 
@@ -43,6 +44,7 @@ from app.services.integration.session import (
 from app.services.integration.token_cipher import TokenCipher, TokenDecryptionError
 from app.services.webhooks.context import HandlerError, WebhookContext
 from app.shopify.client import RetryPolicy, ShopifyAdminClient
+from app.shopify.documents.returns import SHOPIFY_RETURN
 from app.shopify.documents.shop import GRANTED_SCOPES, INSTALLATION_CHECK, ORDER_CHECK
 from app.shopify.errors import (
     ShopifyAuthError,
@@ -247,6 +249,23 @@ async def granted_scopes(context: WebhookContext) -> list[str]:
         for scope in installation.get("accessScopes") or []
         if isinstance(scope, dict) and scope.get("handle")
     )
+
+
+async def shopify_return_now(context: WebhookContext, return_gid: str) -> dict[str, Any] | None:
+    """The return as Shopify shows it now (`SHOPIFY_RETURN`), or None if Shopify has no such
+    return for this shop. Raises `CannotVerify` / `ShopifyUnreachable` like `shop_has_order`."""
+    try:
+        data = await _ask(context, SHOPIFY_RETURN, {"id": return_gid})
+    except IntegrationNotConnected as exc:
+        raise CannotVerify(f"integration is {exc.status or 'missing'}") from exc
+    except ShopifyAuthError as exc:
+        raise CannotVerify(f"Shopify denied the return lookup (HTTP {exc.status_code})") from exc
+    except ShopifyGraphQLError as exc:
+        if "ACCESS_DENIED" in exc.codes:
+            raise CannotVerify("Shopify denied access to the return") from exc
+        raise HandlerError(f"the return lookup failed: {exc}") from exc
+    found = data.get("return")
+    return found if isinstance(found, dict) and found.get("id") == return_gid else None
 
 
 async def shop_has_order(context: WebhookContext, order_id: str) -> bool:

@@ -9,7 +9,28 @@ APP_SCOPES_UPDATE = "app/scopes_update"
 CUSTOMERS_DATA_REQUEST = "customers/data_request"
 CUSTOMERS_REDACT = "customers/redact"
 SHOP_REDACT = "shop/redact"
+# Returns changed by staff in Shopify admin (or echoes of our own mirror calls).
+RETURNS_REQUEST = "returns/request"
+RETURNS_APPROVE = "returns/approve"
+RETURNS_DECLINE = "returns/decline"
+RETURNS_CANCEL = "returns/cancel"
+RETURNS_CLOSE = "returns/close"
+RETURNS_REOPEN = "returns/reopen"
+RETURNS_PROCESS = "returns/process"
 
 ORDER_TOPICS = frozenset({ORDERS_CREATE, ORDERS_UPDATED})
 COMPLIANCE_TOPICS = frozenset({CUSTOMERS_DATA_REQUEST, CUSTOMERS_REDACT, SHOP_REDACT})
-WEBHOOK_TOPICS = frozenset({*ORDER_TOPICS, APP_UNINSTALLED, APP_SCOPES_UPDATE, *COMPLIANCE_TOPICS})
+RETURN_TOPICS = frozenset(
+    {
+        RETURNS_REQUEST,
+        RETURNS_APPROVE,
+        RETURNS_DECLINE,
+        RETURNS_CANCEL,
+        RETURNS_CLOSE,
+        RETURNS_REOPEN,
+        RETURNS_PROCESS,
+    }
+)
+WEBHOOK_TOPICS = frozenset(
+    {*ORDER_TOPICS, APP_UNINSTALLED, APP_SCOPES_UPDATE, *COMPLIANCE_TOPICS, *RETURN_TOPICS}
+)

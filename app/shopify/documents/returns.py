@@ -64,3 +64,13 @@ query ($id: ID!) { return(id: $id) { id status
     transactions(first: 20) { nodes { id gateway parentTransaction { id }
       amountSet { presentmentMoney { amount currencyCode } } } } } } } }
 """
+
+# A return as staff left it in Shopify admin: what the `returns/*` handler applies (the topic and
+# body are not trusted for it). Cost: 1 + 1 + 50 * 3 = 152.
+SHOPIFY_RETURN = """
+query ($id: ID!) { return(id: $id) { id status order { id }
+  decline { reason note }
+  returnLineItems(first: 50) { nodes { quantity
+    ... on ReturnLineItem { returnReason customerNote
+      fulfillmentLineItem { lineItem { id } } } } } } }
+"""

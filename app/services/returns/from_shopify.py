@@ -1,0 +1,215 @@
+"""Returns that staff handle in Shopify admin, brought here (the `returns/*` webhooks).
+
+The handler gives this module the return as Shopify shows it now (read from the Admin API, never
+from the webhook's topic or body: those are not signed). Then:
+
+- A return of ours (`shopify_return_id`) follows Shopify forward only: approved there (OPEN) ->
+  APPROVED here, declined -> DECLINED (with Shopify's note), canceled -> CANCELED, each through
+  the same conditional update as a merchant's decision, with history actor `shopify` and nothing
+  queued for the mirror. A status ours already has is an echo of our own mirror call (or a
+  duplicate delivery) and changes nothing; a return processed in Shopify admin (CLOSED) is not
+  resolved here by itself: staff resolve it here to record the outcome, and the mirror then reads
+  back whatever Shopify already paid instead of paying again.
+- A return we do not hold, still REQUESTED or OPEN on Shopify (created in Shopify admin), is
+  adopted: a return of `source: shopify` for the same lines, its units counted in the order's
+  ledger, Shopify's return id recorded (unique per tenant, so two deliveries adopt it once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from app.clock import utcnow
+from app.models import Order, Return
+from app.models.return_policy import ResolutionType, ReturnMethod
+from app.models.return_request import (
+    ReturnItem,
+    ReturnReason,
+    ReturnSource,
+    ReturnStatus,
+    ReturnTransition,
+)
+from app.models.transactions import in_transaction
+from app.services.returns.ledger import ensure_ledger, reserve, units_by_line
+from app.services.returns.state_machine import ReturnAction, allowed_from, target_of
+from app.services.returns.transitions import apply_shopify_decision
+from app.services.shopify_values import numeric_id
+
+SHOPIFY_ACTOR = "shopify"
+# Shopify's return status -> what staff did there, as one of our decisions.
+FOLLOWED: dict[str, ReturnAction] = {
+    "OPEN": ReturnAction.APPROVE,
+    "DECLINED": ReturnAction.DECLINE,
+    "CANCELED": ReturnAction.CANCEL,
+}
+ADOPTED_STATUSES = {"REQUESTED": ReturnStatus.REQUESTED, "OPEN": ReturnStatus.APPROVED}
+
+
+class OrderNotHeldYet(Exception):
+    """The return's order has not reached us yet (its webhook or sync is on the way): retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyReturnLine:
+    line_item_id: str
+    quantity: int
+    reason: ReturnReason
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyReturn:
+    """A return as Shopify shows it (`app/shopify/documents/returns.SHOPIFY_RETURN`)."""
+
+    gid: str
+    status: str
+    order_id: str  # numeric
+    lines: list[ShopifyReturnLine]
+    decline_note: str | None
+
+    @classmethod
+    def from_node(cls, node: dict[str, Any]) -> ShopifyReturn:
+        lines = []
+        for line in (node.get("returnLineItems") or {}).get("nodes") or []:
+            item = (line.get("fulfillmentLineItem") or {}).get("lineItem") or {}
+            reason = str(line.get("returnReason") or "UNKNOWN").lower()
+            lines.append(
+                ShopifyReturnLine(
+                    line_item_id=numeric_id(item.get("id")) or "",
+                    quantity=int(line.get("quantity") or 0),
+                    reason=ReturnReason(reason)
+                    if reason in ReturnReason.__members__.values()
+                    else ReturnReason.UNKNOWN,
+                    note=(str(line.get("customerNote") or "").strip() or None),
+                )
+            )
+        decline = node.get("decline") or {}
+        return cls(
+            gid=str(node["id"]),
+            status=str(node.get("status") or ""),
+            order_id=numeric_id((node.get("order") or {}).get("id")) or "",
+            lines=lines,
+            decline_note=(str(decline.get("note") or "").strip() or None),
+        )
+
+
+async def apply_shopify_return(tenant_id: str, shopify: ShopifyReturn) -> str:
+    """Bring what we hold in line with `shopify`; says what it did (the event's result).
+    Raises `OrderNotHeldYet` when an adoptable return's order is not here yet."""
+    ours = await Return.get_pymongo_collection().find_one(
+        {"tenant_id": tenant_id, "shopify_return_id": shopify.gid}, {"status": 1}
+    )
+    if ours is not None:
+        return await _follow(tenant_id, ours["_id"], ReturnStatus(ours["status"]), shopify)
+    if shopify.status not in ADOPTED_STATUSES:
+        return f"ignored: not ours, and already {shopify.status} on Shopify"
+    return await _adopt(tenant_id, shopify)
+
+
+async def _follow(
+    tenant_id: str, oid: PydanticObjectId, current: ReturnStatus, shopify: ShopifyReturn
+) -> str:
+    action = FOLLOWED.get(shopify.status)
+    if action is None:
+        if shopify.status == "CLOSED" and current is not ReturnStatus.RESOLVED:
+            return f"not applied: processed on Shopify while {current.value} here; resolve it here"
+        return f"echo: {shopify.status} on Shopify, {current.value} here"
+    if current is target_of(action):
+        return f"echo: already {current.value}"
+    if current not in allowed_from(action):
+        return f"ignored: {shopify.status} on Shopify, {current.value} here"
+    extra = {"decline_reason": shopify.decline_note} if action is ReturnAction.DECLINE else None
+    result = await apply_shopify_decision(
+        tenant_id, oid, action, SHOPIFY_ACTOR, "Decided in Shopify admin.", extra
+    )
+    if result.record is None:
+        return f"ignored: {result.user_errors[0].message if result.user_errors else 'raced'}"
+    return f"applied: {result.record.status.value} (from Shopify admin)"
+
+
+async def _adopt(tenant_id: str, shopify: ShopifyReturn) -> str:
+    order = await Order.find_one({"tenant_id": tenant_id, "shopify_id": shopify.order_id})
+    if order is None:
+        raise OrderNotHeldYet(f"order {shopify.order_id} of {shopify.gid} is not here yet")
+    lines = {line.id: line for line in order.line_items}
+    wanted = units_by_line([(line.line_item_id, line.quantity) for line in shopify.lines])
+    unknown = sorted(set(wanted) - set(lines))
+    if unknown or not wanted:
+        return f"ignored: lines {', '.join(unknown) or '(none)'} are not on order {order.name}"
+    now = utcnow()
+    status = ADOPTED_STATUSES[shopify.status]
+    history = [
+        ReturnTransition(
+            at=now, actor=SHOPIFY_ACTOR, to_status=ReturnStatus.REQUESTED, note="In Shopify admin."
+        )
+    ]
+    if status is ReturnStatus.APPROVED:
+        history.append(
+            ReturnTransition(
+                at=now,
+                actor=SHOPIFY_ACTOR,
+                from_status=ReturnStatus.REQUESTED,
+                to_status=ReturnStatus.APPROVED,
+            )
+        )
+    record = Return(
+        id=PydanticObjectId(),
+        tenant_id=tenant_id,
+        order_id=order.shopify_id,
+        order_number=order.order_number,
+        customer_email=(order.email or "").strip().lower(),
+        status=status,
+        source=ReturnSource.SHOPIFY,
+        items=[_item(lines[line.line_item_id], line) for line in shopify.lines],
+        return_method=ReturnMethod.CUSTOMER_SHIPS,
+        resolution_type=ResolutionType.REFUND,
+        currency=order.currency,
+        order_created_at=order.created_at,
+        shopify_return_id=shopify.gid,
+        shopify_applied=["request", *(["approve"] if status is ReturnStatus.APPROVED else [])],
+        history=history,
+        created_at=now,
+        updated_at=now,
+    )
+    limits = {line_id: lines[line_id].fulfilled_quantity for line_id in wanted}
+    await ensure_ledger(tenant_id, order.shopify_id, order.order_number)
+
+    async def reserve_and_insert(session: AsyncClientSession) -> None:
+        # Units another of our returns holds stay held: the adopted return is kept all the
+        # same (Shopify took it), uncounted, and says so.
+        record.ledger_reserved = await reserve(
+            tenant_id, order.order_number, wanted, limits, session
+        )
+        if not record.ledger_reserved:
+            record.history[0].note = "In Shopify admin; its units are also held by another return."
+        await record.insert(session=session)
+
+    database = Return.get_pymongo_collection().database
+    try:
+        await in_transaction(database.client, database.name, tenant_id, reserve_and_insert)
+    except DuplicateKeyError:
+        return "echo: already adopted"
+    return f"adopted: {status.value} (created in Shopify admin)"
+
+
+def _item(line: Any, shopify: ShopifyReturnLine) -> ReturnItem:
+    unit_discount = line.total_discount / line.quantity if line.quantity else Decimal(0)
+    return ReturnItem(
+        line_item_id=line.id,
+        title=line.title,
+        sku=line.sku,
+        variant_id=line.variant_id,
+        product_id=line.product_id,
+        product_type=line.product_type,
+        quantity=shopify.quantity,
+        reason=shopify.reason,
+        note=shopify.note,
+        unit_price=line.price,
+        unit_discount=unit_discount,
+    )

@@ -1,0 +1,192 @@
+"""Returns staff handle in Shopify admin reach us (`returns/*` webhooks): a return created there
+appears here (source SHOPIFY), decisions there move ours forward with actor `shopify`, echoes of
+our own mirror calls and duplicate or re-topiced deliveries change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from beanie import PydanticObjectId
+
+from app.config import Settings
+from app.db import Database
+from app.models import Order, Return, WebhookEvent
+from app.models.return_request import ReturnReason, ReturnSource, ReturnStatus
+from app.services.returns.ledger import reserved_units
+from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
+from tests.factories import merchant_headers
+from tests.returns.builders import (
+    SimTenant,
+    connect_sim_tenant,
+    create,
+    return_input,
+    returnable_variants,
+    sim_settings,
+    sim_synced_order,
+)
+from tests.returns.test_shopify_mirror import decide, run_mirror
+from tests.webhooks.helpers import store_event
+from tools.shopify_sim import SimulatorControl, SimulatorServer
+
+FAST = ProcessingPolicy(max_attempts=3, retry_base_seconds=0.0)
+
+
+@pytest.fixture
+def settings(mongo_uri: str, simulator: SimulatorServer) -> Settings:
+    return sim_settings(mongo_uri, simulator)
+
+
+@pytest.fixture
+async def shop(
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> tuple[SimTenant, Order]:
+    """A connected tenant and a paid, fulfilled order of two units, synced here."""
+    tenant = await connect_sim_tenant(sim_control, settings)
+    [variant] = returnable_variants(simulator, tenant.domain, 1)
+    order = await sim_synced_order(
+        sim_control, settings, sim_http, tenant, [{"variant_id": variant, "quantity": 2}]
+    )
+    return tenant, order
+
+
+async def _deliver(
+    settings: Settings, tenant: SimTenant, topic: str, shopify_return: dict[str, Any]
+) -> str:
+    """The `topic` delivery Shopify sends for the return, stored and processed; its result."""
+    number = int(str(shopify_return["id"]).rsplit("/", 1)[-1])
+    payload = {
+        "id": number,
+        "admin_graphql_api_id": shopify_return["id"],
+        "status": str(shopify_return["status"]).lower(),
+        "order": {"id": 1, "admin_graphql_api_id": shopify_return["order_id"]},
+    }
+    stored = await store_event(topic, payload, shop=tenant.domain)
+    await WebhookProcessor(settings, "test", policy=FAST).run_until_idle()
+    event = await WebhookEvent.find_one({"event_id": stored["event_id"]})
+    assert event is not None and event.processed, event
+    return str(event.result)
+
+
+async def _staff(
+    control: SimulatorControl, tenant: SimTenant, action: str, **body: Any
+) -> dict[str, Any]:
+    answer = await control.staff_return(tenant.domain, action, **body)
+    found: dict[str, Any] = answer["return"]
+    return found
+
+
+async def test_a_return_created_in_shopify_admin_appears_here_and_follows_a_decline_there(
+    settings: Settings, sim_control: SimulatorControl, shop: tuple[SimTenant, Order]
+) -> None:
+    tenant, order = shop
+    line = order.line_items[0]
+    requested = await _staff(
+        sim_control,
+        tenant,
+        "request",
+        orderId=f"gid://shopify/Order/{order.shopify_id}",
+        returnLineItems=[
+            {
+                "lineItemId": f"gid://shopify/LineItem/{line.id}",
+                "quantity": 1,
+                "returnReason": "SIZE_TOO_SMALL",
+                "customerNote": "Too tight",
+            }
+        ],
+    )
+    result = await _deliver(settings, tenant, "returns/request", requested)
+    assert result.startswith("adopted"), result
+    [adopted] = await Return.find({"tenant_id": tenant.tenant_id}).to_list()
+    assert adopted.source is ReturnSource.SHOPIFY
+    assert adopted.status is ReturnStatus.REQUESTED
+    assert adopted.shopify_return_id == requested["id"]
+    assert [(i.line_item_id, i.quantity, i.reason, i.note) for i in adopted.items] == [
+        (line.id, 1, ReturnReason.SIZE_TOO_SMALL, "Too tight")
+    ]
+    assert [h.actor for h in adopted.history] == ["shopify"]
+    assert adopted.shopify_sync is None  # nothing to push back
+    assert await reserved_units(tenant.tenant_id, order.order_number) == {line.id: 1}
+
+    # The same delivery again (Shopify retries): still one return.
+    again = await _deliver(settings, tenant, "returns/request", requested)
+    assert again.startswith("echo"), again
+    assert await Return.find({"tenant_id": tenant.tenant_id}).count() == 1
+
+    declined = await _staff(
+        sim_control,
+        tenant,
+        "decline",
+        id=requested["id"],
+        declineReason="OTHER",
+        declineNote="Worn",
+    )
+    result = await _deliver(settings, tenant, "returns/decline", declined)
+    assert result.startswith("applied"), result
+    stored = await Return.get(adopted.id)
+    assert stored is not None and stored.status is ReturnStatus.DECLINED
+    assert stored.decline_reason == "Worn"
+    assert stored.history[-1].actor == "shopify"
+    assert stored.shopify_sync is None
+    assert await reserved_units(tenant.tenant_id, order.order_number) == {line.id: 0}
+
+
+async def test_decisions_there_move_ours_and_our_own_mirror_calls_come_back_as_echoes(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    shop: tuple[SimTenant, Order],
+) -> None:
+    tenant, order = shop
+    headers = await merchant_headers(tenant.tenant_id)
+    mine = await create(client, tenant.tenant_id, return_input(order))
+    return_id = str(mine["return"]["id"])
+    await run_mirror(settings, sim_http)  # Shopify has it, REQUESTED
+    stored = await Return.find_one({"tenant_id": tenant.tenant_id})
+    assert stored is not None and stored.shopify_return_id is not None
+    gid = stored.shopify_return_id
+
+    approved = await _staff(sim_control, tenant, "approve", id=gid)
+    assert (await _deliver(settings, tenant, "returns/approve", approved)).startswith("applied")
+    after = await Return.get(stored.id)
+    assert after is not None and after.status is ReturnStatus.APPROVED
+    assert after.history[-1].actor == "shopify"
+    assert "approve" in after.shopify_applied  # the mirror will not approve it again
+
+    # Ours moves on; the mirror's own call comes back as a delivery: an echo, nothing moves.
+    await decide(client, headers, "cancel", return_id)
+    await run_mirror(settings, sim_http)
+    canceled_there = {"id": gid, "status": "CANCELED", "order_id": approved["order_id"]}
+    history = len((await Return.get(stored.id) or after).history)
+    assert (await _deliver(settings, tenant, "returns/cancel", canceled_there)).startswith("echo")
+    final = await Return.get(PydanticObjectId(stored.id))
+    assert final is not None and final.status is ReturnStatus.CANCELED
+    assert len(final.history) == history
+
+
+async def test_a_body_re_sent_under_another_returns_topic_applies_only_what_shopify_shows(
+    settings: Settings, sim_control: SimulatorControl, shop: tuple[SimTenant, Order]
+) -> None:
+    tenant, order = shop
+    requested = await _staff(
+        sim_control,
+        tenant,
+        "request",
+        orderId=f"gid://shopify/Order/{order.shopify_id}",
+        returnLineItems=[
+            {"lineItemId": f"gid://shopify/LineItem/{order.line_items[0].id}", "quantity": 2}
+        ],
+    )
+    await _deliver(settings, tenant, "returns/request", requested)
+    # A captured request body posted as returns/decline (and as cancel): Shopify says REQUESTED.
+    for topic in ("returns/decline", "returns/cancel", "returns/approve"):
+        result = await _deliver(settings, tenant, topic, requested)
+        assert result.startswith("echo"), (topic, result)
+    [ours] = await Return.find({"tenant_id": tenant.tenant_id}).to_list()
+    assert ours.status is ReturnStatus.REQUESTED
