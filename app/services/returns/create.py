@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
 from app.models import Order, Return
+from app.models.order import LineItem
 from app.models.return_policy import ResolutionType, ReturnMethod, ReturnPolicy
 from app.models.return_request import (
     ReturnItem,
@@ -192,6 +193,27 @@ def _auto_approves(policy: ReturnPolicy, order: Order, request: ReturnRequest) -
     return not allowed or all(item.reason.value in allowed for item in request.items)
 
 
+def returned_item(
+    line: LineItem, quantity: int, reason: ReturnReason, note: str | None
+) -> ReturnItem:
+    """`quantity` units of the order's `line` coming back, priced as the customer paid them."""
+    # Per-unit share of the line's discount, unrounded; the outcome is rounded once.
+    unit_discount = line.total_discount / line.quantity if line.quantity else Decimal("0")
+    return ReturnItem(
+        line_item_id=line.id,
+        title=line.title,
+        sku=line.sku,
+        variant_id=line.variant_id,
+        product_id=line.product_id,
+        product_type=line.product_type,
+        quantity=quantity,
+        reason=reason,
+        note=note,
+        unit_price=line.price,
+        unit_discount=unit_discount,
+    )
+
+
 def _build(
     tenant_id: str,
     order: Order,
@@ -201,26 +223,15 @@ def _build(
     now: datetime,
 ) -> Return:
     lines = {line.id: line for line in order.line_items}
-    items = []
-    for item in request.items:
-        line = lines[numeric_id(item.line_item_id) or ""]
-        # Per-unit share of the line's discount, unrounded; the outcome is rounded once.
-        unit_discount = line.total_discount / line.quantity if line.quantity else Decimal("0")
-        items.append(
-            ReturnItem(
-                line_item_id=line.id,
-                title=line.title,
-                sku=line.sku,
-                variant_id=line.variant_id,
-                product_id=line.product_id,
-                product_type=line.product_type,
-                quantity=item.quantity,
-                reason=item.reason,
-                note=(item.note or "").strip() or None,
-                unit_price=line.price,
-                unit_discount=unit_discount,
-            )
+    items = [
+        returned_item(
+            lines[numeric_id(item.line_item_id) or ""],
+            item.quantity,
+            item.reason,
+            (item.note or "").strip() or None,
         )
+        for item in request.items
+    ]
     history = [ReturnTransition(at=now, actor=CUSTOMER_ACTOR, to_status=ReturnStatus.REQUESTED)]
     if status is ReturnStatus.APPROVED:
         history.append(

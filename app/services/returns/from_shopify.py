@@ -18,7 +18,6 @@ from the webhook's topic or body: those are not signed). Then:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -29,13 +28,13 @@ from app.clock import utcnow
 from app.models import Order, Return
 from app.models.return_policy import ResolutionType, ReturnMethod
 from app.models.return_request import (
-    ReturnItem,
     ReturnReason,
     ReturnSource,
     ReturnStatus,
     ReturnTransition,
 )
 from app.models.transactions import in_transaction
+from app.services.returns.create import returned_item
 from app.services.returns.ledger import ensure_ledger, reserve, units_by_line
 from app.services.returns.state_machine import ReturnAction, allowed_from, target_of
 from app.services.returns.transitions import apply_shopify_decision
@@ -166,7 +165,10 @@ async def _adopt(tenant_id: str, shopify: ShopifyReturn) -> str:
         customer_email=(order.email or "").strip().lower(),
         status=status,
         source=ReturnSource.SHOPIFY,
-        items=[_item(lines[line.line_item_id], line) for line in shopify.lines],
+        items=[
+            returned_item(lines[line.line_item_id], line.quantity, line.reason, line.note)
+            for line in shopify.lines
+        ],
         return_method=ReturnMethod.CUSTOMER_SHIPS,
         resolution_type=ResolutionType.REFUND,
         currency=order.currency,
@@ -196,20 +198,3 @@ async def _adopt(tenant_id: str, shopify: ShopifyReturn) -> str:
     except DuplicateKeyError:
         return "echo: already adopted"
     return f"adopted: {status.value} (created in Shopify admin)"
-
-
-def _item(line: Any, shopify: ShopifyReturnLine) -> ReturnItem:
-    unit_discount = line.total_discount / line.quantity if line.quantity else Decimal(0)
-    return ReturnItem(
-        line_item_id=line.id,
-        title=line.title,
-        sku=line.sku,
-        variant_id=line.variant_id,
-        product_id=line.product_id,
-        product_type=line.product_type,
-        quantity=shopify.quantity,
-        reason=shopify.reason,
-        note=shopify.note,
-        unit_price=line.price,
-        unit_discount=unit_discount,
-    )
