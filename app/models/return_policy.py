@@ -34,6 +34,15 @@ class AutoApproveRule(BaseModel):
     reasons: list[str] = Field(default_factory=list)  # empty: any reason
 
 
+class SerialReturnerRule(BaseModel):
+    """Flag a customer who, with this return, returned more than `max_units` units in the last
+    `window_days` days: the return says so and is never approved automatically."""
+
+    enabled: bool = False
+    max_units: int = Field(default=10, ge=1, le=100_000)
+    window_days: int = Field(default=365, ge=1, le=3650)
+
+
 class ReturnPolicy(BaseModel):
     window_days: int = Field(default=30, ge=0, le=3650)
     window_starts: WindowStart = WindowStart.DELIVERY
@@ -53,3 +62,6 @@ class ReturnPolicy(BaseModel):
     restocking_fee_percent: DecimalAnnotation = Decimal("0")
     store_credit_bonus_percent: DecimalAnnotation = Decimal("0")
     auto_approve: AutoApproveRule = Field(default_factory=AutoApproveRule)
+    # Customers (e-mail, lower case) whose return requests are refused at request time.
+    blocked_emails: list[str] = Field(default_factory=list)
+    serial_returner: SerialReturnerRule = Field(default_factory=SerialReturnerRule)

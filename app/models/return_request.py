@@ -112,6 +112,18 @@ class ReturnRefund(BaseModel):
     processed_at: datetime
 
 
+class ReturnRisk(BaseModel):
+    """What the customer returned before this return, over the policy's window (returns not
+    declined or canceled), and whether the tenant's serial-returner rule flags it."""
+
+    window_days: int
+    returns_count: int = 0
+    units: int = 0
+    value: DecimalAnnotation = Decimal("0")  # in the return's currency (other currencies left out)
+    flagged: bool = False
+    reason: str | None = None
+
+
 class ShopifySyncStatus(StrEnum):
     PENDING = "pending"
     SYNCED = "synced"
@@ -154,6 +166,7 @@ class Return(Document):
     # that changes the status, cleared by the (single) release; a sweeper finishes crashed ones.
     ledger_release_pending: bool = False
     decline_reason: str | None = None
+    risk: ReturnRisk | None = None  # computed when the customer asked
     outcome: ReturnOutcome | None = None
     shopify_return_id: str | None = None
     # The lines of a `returnRequest` sent to Shopify whose answer may have been lost: recorded

@@ -9,7 +9,7 @@ import strawberry
 
 from app.graphql.returns.enums import ItemConditionEnum, ReturnReasonEnum, ReturnStatusEnum
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, WindowStartEnum
-from app.services.returns.policy_update import AutoApproveChange, PolicyChange
+from app.services.returns.policy_update import AutoApproveChange, PolicyChange, SerialReturnerChange
 from app.services.returns.queries import ReturnFilter
 from app.services.returns.transitions import ItemReceipt
 
@@ -59,6 +59,13 @@ class AutoApproveRuleInput:
     )
 
 
+@strawberry.input
+class SerialReturnerRuleInput:
+    enabled: bool
+    max_units: int = 10
+    window_days: int = 365
+
+
 @strawberry.input(description="Settings left out (null) stay as they are.")
 class UpdateReturnPolicyInput:
     window_days: int | None = None
@@ -71,9 +78,14 @@ class UpdateReturnPolicyInput:
     restocking_fee_percent: Decimal | None = None
     store_credit_bonus_percent: Decimal | None = None
     auto_approve: AutoApproveRuleInput | None = None
+    blocked_emails: list[str] | None = strawberry.field(
+        default=None, description="Replaces the list; customers whose requests are refused."
+    )
+    serial_returner: SerialReturnerRuleInput | None = None
 
     def to_service(self) -> PolicyChange:
         rule = self.auto_approve
+        serial = self.serial_returner
         return PolicyChange(
             window_days=self.window_days,
             window_starts=self.window_starts,
@@ -91,6 +103,16 @@ class UpdateReturnPolicyInput:
                     reasons=list(rule.reasons),
                 )
                 if rule is not None
+                else None
+            ),
+            blocked_emails=self.blocked_emails,
+            serial_returner=(
+                SerialReturnerChange(
+                    enabled=serial.enabled,
+                    max_units=serial.max_units,
+                    window_days=serial.window_days,
+                )
+                if serial is not None
                 else None
             ),
         )

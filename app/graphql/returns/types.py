@@ -25,6 +25,7 @@ from app.models.return_request import RefundTransaction as RefundTransactionReco
 from app.models.return_request import ReturnItem as ReturnItemRecord
 from app.models.return_request import ReturnOutcome as ReturnOutcomeRecord
 from app.models.return_request import ReturnRefund as ReturnRefundRecord
+from app.models.return_request import ReturnRisk as ReturnRiskRecord
 from app.models.return_request import ReturnTransition as ReturnTransitionRecord
 from app.models.return_request import ShopifySync as ShopifySyncRecord
 from app.services.returns.analytics import Bucket as BucketRecord
@@ -137,6 +138,39 @@ class ReturnOutcome:
     @strawberry.field
     def exchange_variant_id(self) -> str | None:
         return self.record.exchange_variant_id
+
+
+@strawberry.type(
+    description="What the customer returned before this return (not declined or canceled) over "
+    "the policy's serial-returner window, and whether the rule flags it."
+)
+class ReturnRisk:
+    record: strawberry.Private[ReturnRiskRecord]
+    currency: strawberry.Private[str]
+
+    @strawberry.field
+    def window_days(self) -> int:
+        return self.record.window_days
+
+    @strawberry.field
+    def returns_count(self) -> int:
+        return self.record.returns_count
+
+    @strawberry.field
+    def units(self) -> int:
+        return self.record.units
+
+    @strawberry.field(description="In the return's currency (returns in others left out).")
+    def value(self) -> MoneyV2:
+        return money_v2(self.record.value, self.currency)
+
+    @strawberry.field(description="Flagged returns are never approved automatically.")
+    def flagged(self) -> bool:
+        return self.record.flagged
+
+    @strawberry.field
+    def reason(self) -> str | None:
+        return self.record.reason
 
 
 @strawberry.type(description="One payment of the order given back by a refund.")
@@ -261,6 +295,11 @@ class Return(Node):
     @strawberry.field
     def decline_reason(self) -> str | None:
         return self.record.decline_reason
+
+    @strawberry.field(description="Null for returns asked for before risk signals existed.")
+    def risk(self) -> ReturnRisk | None:
+        risk = self.record.risk
+        return ReturnRisk(record=risk, currency=self.record.currency) if risk else None
 
     @strawberry.field
     def outcome(self) -> ReturnOutcome | None:

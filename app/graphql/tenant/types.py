@@ -24,6 +24,16 @@ class AutoApproveRule:
     reasons: list[str]
 
 
+@strawberry.type(
+    description="Flag a customer who, with a new return, returned more than `maxUnits` units in "
+    "`windowDays` days: the return shows it and is never approved automatically."
+)
+class SerialReturnerRule:
+    enabled: bool
+    max_units: int
+    window_days: int
+
+
 @strawberry.type
 class ReturnPolicy:
     record: strawberry.Private[ReturnPolicyRecord]
@@ -63,6 +73,17 @@ class ReturnPolicy:
     @strawberry.field
     def store_credit_bonus_percent(self) -> Decimal:
         return self.record.store_credit_bonus_percent
+
+    @strawberry.field(description="Customers whose return requests are refused (lower case).")
+    def blocked_emails(self) -> list[str]:
+        return self.record.blocked_emails
+
+    @strawberry.field
+    def serial_returner(self) -> SerialReturnerRule:
+        rule = self.record.serial_returner
+        return SerialReturnerRule(
+            enabled=rule.enabled, max_units=rule.max_units, window_days=rule.window_days
+        )
 
     @strawberry.field
     def auto_approve(self) -> AutoApproveRule:

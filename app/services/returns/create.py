@@ -40,6 +40,7 @@ from app.services.returns.portal_attempts import (
     recent_failures,
     record_failure,
 )
+from app.services.returns.risk import assess, is_blocked
 from app.services.returns.shopify_mirror import MirrorAction, shopify_connected
 from app.services.shopify_values import numeric_id
 
@@ -75,6 +76,12 @@ class CreateResult:
 
 _NOT_FOUND = ReturnUserError(
     ["order_id"], ReturnErrorCode.ORDER_NOT_FOUND, "No order matches this id and email."
+)
+# A customer on the tenant's block list: told to contact the store, not that they are blocked.
+_BLOCKED = ReturnUserError(
+    ["customer_email"],
+    ReturnErrorCode.ORDER_NOT_ELIGIBLE,
+    "Returns for this order can't be requested online; please contact the store.",
 )
 
 
@@ -303,16 +310,22 @@ async def _create_return(
     errors = _validate(request, policy, eligibility)
     if errors:
         return CreateResult(user_errors=errors)
+    if is_blocked(policy, request.customer_email):
+        return CreateResult(user_errors=[_BLOCKED])
 
     wanted = units_by_line(
         [((numeric_id(i.line_item_id) or ""), i.quantity) for i in request.items]
     )
     limits = {line.id: line.fulfilled_quantity for line in order.line_items if line.id in wanted}
-    status = (
-        ReturnStatus.APPROVED if _auto_approves(policy, order, request) else ReturnStatus.REQUESTED
-    )
     connected = await shopify_connected(tenant_id)
-    record = _build(tenant_id, order, request, status, connected, moment)
+    record = _build(tenant_id, order, request, ReturnStatus.REQUESTED, connected, moment)
+    risk = await assess(
+        tenant_id, request.customer_email, record.items, order.currency, policy, moment
+    )
+    # A flagged customer's request waits for staff, whatever the auto-approve rule says.
+    if not risk.flagged and _auto_approves(policy, order, request):
+        record = _build(tenant_id, order, request, ReturnStatus.APPROVED, connected, moment)
+    record.risk = risk
     record.ledger_reserved = True
     # Our own id: a commit retried after its first attempt landed finds the return by it.
     record.id = PydanticObjectId()

@@ -13,14 +13,18 @@ from app.models.return_policy import (
     ResolutionType,
     ReturnMethod,
     ReturnPolicy,
+    SerialReturnerRule,
     WindowStart,
 )
 from app.models.return_request import ReturnReason
+from app.services.orders.queries import normalize_email
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
 from app.services.tenants import get_tenant
 
 MAX_WINDOW_DAYS = 3650
 MAX_LIST_ENTRIES = 200
+MAX_BLOCKED_EMAILS = 1000
+MAX_SERIAL_UNITS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,13 @@ class AutoApproveChange:
     enabled: bool
     max_order_total: Decimal | None = None
     reasons: list[ReturnReason] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SerialReturnerChange:
+    enabled: bool
+    max_units: int = 10
+    window_days: int = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +55,8 @@ class PolicyChange:
     restocking_fee_percent: Decimal | None = None
     store_credit_bonus_percent: Decimal | None = None
     auto_approve: AutoApproveChange | None = None
+    blocked_emails: list[str] | None = None
+    serial_returner: SerialReturnerChange | None = None
 
 
 @dataclass(slots=True)
@@ -101,6 +114,29 @@ def validate_change(change: PolicyChange) -> list[ReturnUserError]:
     ):
         if values is not None and len(values) > MAX_LIST_ENTRIES:
             errors.append(ReturnUserError([name], codes.TOO_LONG, f"At most {MAX_LIST_ENTRIES}."))
+    if change.blocked_emails is not None and len(change.blocked_emails) > MAX_BLOCKED_EMAILS:
+        errors.append(
+            ReturnUserError(
+                ["blocked_emails"], codes.TOO_LONG, f"At most {MAX_BLOCKED_EMAILS} addresses."
+            )
+        )
+    serial = change.serial_returner
+    if serial is not None and not 1 <= serial.max_units <= MAX_SERIAL_UNITS:
+        errors.append(
+            ReturnUserError(
+                ["serial_returner", "max_units"],
+                codes.OUT_OF_RANGE,
+                f"Must be between 1 and {MAX_SERIAL_UNITS}.",
+            )
+        )
+    if serial is not None and not 1 <= serial.window_days <= MAX_WINDOW_DAYS:
+        errors.append(
+            ReturnUserError(
+                ["serial_returner", "window_days"],
+                codes.OUT_OF_RANGE,
+                f"Must be between 1 and {MAX_WINDOW_DAYS} days.",
+            )
+        )
     rule = change.auto_approve
     limit = rule.max_order_total if rule is not None else None
     if limit is not None and (not limit.is_finite() or limit < 0):
@@ -137,6 +173,16 @@ def changed_settings(change: PolicyChange) -> dict[str, object]:
             enabled=change.auto_approve.enabled,
             max_order_total=change.auto_approve.max_order_total,
             reasons=[reason.value for reason in change.auto_approve.reasons],
+        )
+    if change.blocked_emails is not None:
+        updates["blocked_emails"] = _clean_list(
+            [normalize_email(email) for email in change.blocked_emails]
+        )
+    if change.serial_returner is not None:
+        updates["serial_returner"] = SerialReturnerRule(
+            enabled=change.serial_returner.enabled,
+            max_units=change.serial_returner.max_units,
+            window_days=change.serial_returner.window_days,
         )
     return updates
 

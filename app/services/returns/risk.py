@@ -1,0 +1,98 @@
+"""Risk signals on a return request: the tenant's block list, and what the customer returned
+before (count, units, value over the policy's window) with the serial-returner flag.
+
+One indexed read per request (`returns (tenant_id, customer_email)`), projected to what the
+figures need. Declined and canceled returns do not count: nothing came back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from app.models import Return
+from app.models.money import round_to_minor_unit
+from app.models.return_policy import ReturnPolicy
+from app.models.return_request import ACTIVE_RETURN_STATUSES, ReturnItem, ReturnRisk
+from app.services.orders.queries import normalize_email
+
+# The figures read at most this many earlier returns (the newest): beyond it a customer is a
+# serial returner by any rule, and the request stays cheap.
+MAX_HISTORY = 500
+
+
+def is_blocked(policy: ReturnPolicy, email: str) -> bool:
+    return normalize_email(email) in policy.blocked_emails
+
+
+def _units(items: list[ReturnItem] | list[dict[str, object]]) -> int:
+    total = 0
+    for item in items:
+        quantity = item.quantity if isinstance(item, ReturnItem) else item.get("quantity")
+        total += int(quantity) if isinstance(quantity, int) else 0
+    return total
+
+
+def _value(items: list[dict[str, object]], currency: str) -> Decimal:
+    total = Decimal(0)
+    for item in items:
+        price, discount = item.get("unit_price"), item.get("unit_discount")
+        quantity = item.get("quantity")
+        if isinstance(quantity, int):
+            total += quantity * (_decimal(price) - _decimal(discount))
+    return round_to_minor_unit(max(total, Decimal(0)), currency)
+
+
+def _decimal(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    to_decimal = getattr(value, "to_decimal", None)  # BSON Decimal128
+    return to_decimal() if callable(to_decimal) else Decimal(0)
+
+
+async def assess(
+    tenant_id: str,
+    email: str,
+    items: list[ReturnItem],
+    currency: str,
+    policy: ReturnPolicy,
+    now: datetime,
+) -> ReturnRisk:
+    """The customer's earlier returns over the rule's window, and the flag for this request."""
+    rule = policy.serial_returner
+    since = now - timedelta(days=rule.window_days)
+    cursor = (
+        Return.get_pymongo_collection()
+        .find(
+            {"tenant_id": tenant_id, "customer_email": normalize_email(email)},
+            {"status": 1, "items": 1, "currency": 1, "created_at": 1},
+        )
+        .sort("created_at", -1)
+        .limit(MAX_HISTORY)
+    )
+    count, units, value = 0, 0, Decimal(0)
+    async for doc in cursor:
+        created = doc.get("created_at")
+        if not isinstance(created, datetime) or created < since:
+            continue
+        if doc.get("status") not in {status.value for status in ACTIVE_RETURN_STATUSES}:
+            continue
+        count += 1
+        units += _units(doc.get("items") or [])
+        if doc.get("currency") == currency:
+            value += _value(doc.get("items") or [], currency)
+    with_this = units + _units(items)
+    flagged = rule.enabled and with_this > rule.max_units
+    return ReturnRisk(
+        window_days=rule.window_days,
+        returns_count=count,
+        units=units,
+        value=value,
+        flagged=flagged,
+        reason=(
+            f"{with_this} units returned in {rule.window_days} days with this return"
+            f" (more than {rule.max_units})"
+            if flagged
+            else None
+        ),
+    )
