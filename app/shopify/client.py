@@ -15,6 +15,10 @@ Behaviour:
   exponential backoff and jitter, all bounded by `RetryPolicy.max_retry_time`;
 - on 401 asks the token source for a new token once (`refresh(rejected_token)`) and retries;
   a second 401, or any 403, is a `ShopifyAuthError`.
+- `may_repeat=False` (a mutation Shopify may apply twice, e.g. `returnRequest`): a request that
+  may have reached Shopify (a timeout, a reset, a 5xx, an unreadable answer) is not sent again
+  here: `ShopifyUnavailableError` at once, so the caller's outbox looks at Shopify before it
+  tries again. Refused connections, 429 and THROTTLED were not applied and are still retried.
 """
 
 from __future__ import annotations
@@ -161,8 +165,10 @@ class ShopifyAdminClient:
         *,
         operation_name: str | None = None,
         estimated_cost: int | None = None,
+        may_repeat: bool = True,
     ) -> JSON:
-        """Run one operation and return its `data`; raises a `ShopifyError` subclass."""
+        """Run one operation and return its `data`; raises a `ShopifyError` subclass.
+        `may_repeat`: whether sending it twice is harmless (see the module docstring)."""
         body = {"query": query, "variables": variables or {}}
         if operation_name:
             body["operationName"] = operation_name
@@ -179,6 +185,10 @@ class ShopifyAdminClient:
                 response = await self._send(content, token)
             except httpx.TransportError as error:  # timeouts, refused connections, resets
                 metrics.shopify_api_call(ADMIN_GRAPHQL, "unreachable")
+                if not may_repeat and not isinstance(error, httpx.ConnectError):
+                    raise ShopifyUnavailableError(
+                        f"{type(error).__name__} after sending: {error}", shop=self.shop_domain
+                    ) from error
                 failures += 1
                 await self._backoff_or_raise(
                     failures,
@@ -222,6 +232,10 @@ class ShopifyAdminClient:
                 await self._throttle_or_raise(throttles, deadline, delay)
                 continue
             if status >= 500:
+                if not may_repeat:
+                    raise ShopifyUnavailableError(
+                        f"HTTP {status} after sending", shop=self.shop_domain, status_code=status
+                    )
                 failures += 1
                 await self._backoff_or_raise(
                     failures,
@@ -234,6 +248,10 @@ class ShopifyAdminClient:
             payload = self._decode(response)
             if payload is None:
                 metrics.shopify_api_call(ADMIN_GRAPHQL, "unreadable", seconds=seconds)
+                if not may_repeat:
+                    raise ShopifyUnavailableError(
+                        f"unreadable answer (HTTP {status}) after sending", shop=self.shop_domain
+                    )
                 failures += 1
                 await self._backoff_or_raise(
                     failures,

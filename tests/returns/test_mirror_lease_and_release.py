@@ -52,7 +52,9 @@ class FakeShopify:
         self.on_returnable: Any = None
         self.on_request: Any = None
 
-    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    async def execute(
+        self, query: str, variables: dict[str, Any], *, may_repeat: bool = True
+    ) -> dict[str, Any]:
         if query == RETURNABLE_FULFILLMENTS:
             if self.on_returnable is not None:
                 await self.on_returnable()

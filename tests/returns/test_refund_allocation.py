@@ -105,3 +105,11 @@ def test_an_amount_finer_than_the_minor_unit_is_refused() -> None:
 def test_a_payment_in_another_currency_is_refused_not_converted() -> None:
     with pytest.raises(RefundNotPossible, match="paid in EUR"):
         refundable_payments([_transaction(1, "10.00", currency="EUR")], "USD")
+
+
+def test_payments_of_one_kind_are_refunded_oldest_first_whatever_their_order_in_the_list() -> None:
+    newer = _transaction(2, "5.00")
+    older = _transaction(1, "5.00")
+    older_card, newer_card = older["id"], newer["id"]
+    payments = refundable_payments([newer, older], "USD")
+    assert [p.transaction_id for p in payments] == [older_card, newer_card]

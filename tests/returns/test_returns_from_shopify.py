@@ -190,3 +190,38 @@ async def test_a_body_re_sent_under_another_returns_topic_applies_only_what_shop
         assert result.startswith("echo"), (topic, result)
     [ours] = await Return.find({"tenant_id": tenant.tenant_id}).to_list()
     assert ours.status is ReturnStatus.REQUESTED
+
+
+async def test_the_echo_of_our_own_request_whose_answer_was_lost_is_not_a_second_return(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    shop: tuple[SimTenant, Order],
+) -> None:
+    """The mirror's returnRequest reached Shopify but its answer was lost; Shopify's
+    returns/request for it arrives before the mirror tries again. It is our return, recorded as
+    such, not a return created in Shopify admin (which would hold the same units twice)."""
+    tenant, order = shop
+    mine = await create(client, tenant.tenant_id, return_input(order))
+    await sim_control.drop_next_responses(tenant.domain, 1, operation="returnRequest")
+    await run_mirror(settings, sim_http)  # Shopify created it; we did not hear
+    [ours] = await Return.find({"tenant_id": tenant.tenant_id}).to_list()
+    assert ours.shopify_return_id is None and ours.shopify_requested_lines
+    [on_shopify] = (await sim_control.shop_state(tenant.domain))["returns"]
+
+    result = await _deliver(settings, tenant, "returns/request", on_shopify)
+    assert result.startswith("echo: our own request"), result
+    stored = await Return.find({"tenant_id": tenant.tenant_id}).to_list()
+    assert [r.id for r in stored] == [ours.id]
+    assert stored[0].shopify_return_id == on_shopify["id"]
+
+    await Return.get_pymongo_collection().update_one(
+        {"_id": ours.id}, {"$set": {"shopify_sync.lease_expires_at": None}}
+    )
+    await run_mirror(settings, sim_http)
+    synced = await Return.get(ours.id)
+    assert synced is not None and synced.shopify_sync is not None
+    assert synced.shopify_sync.status == "synced"
+    assert len((await sim_control.shop_state(tenant.domain))["returns"]) == 1
+    assert mine["return"]["id"]

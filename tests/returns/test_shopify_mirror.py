@@ -471,8 +471,10 @@ class _AnswerLost:
         self.inner = inner
         self.lost = False
 
-    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        data = await self.inner.execute(query, variables)
+    async def execute(
+        self, query: str, variables: dict[str, Any], *, may_repeat: bool = True
+    ) -> dict[str, Any]:
+        data = await self.inner.execute(query, variables, may_repeat=may_repeat)
         if query is RETURN_REQUEST and not self.lost:
             self.lost = True
             raise httpx.ReadTimeout("the answer to returnRequest never arrived")

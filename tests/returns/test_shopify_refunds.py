@@ -15,7 +15,7 @@ import pytest
 
 from app.config import Settings
 from app.db import Database
-from app.models import Order
+from app.models import Order, Return
 from app.services.returns import shopify_mirror
 from app.shopify.documents.returns import ORDER_PAYMENTS, RETURN_APPROVE, RETURN_REQUEST
 from tests.factories import graphql, merchant_headers
@@ -173,13 +173,37 @@ async def test_a_refund_goes_to_the_card_before_the_gift_card_and_is_recorded_on
         t["shopifyTransactionId"] for t in refund["transactions"]
     }
 
-    # The sync queued again (by mistake, or by an operator): read back, never paid again.
-    await shop.control.reset_faults(shop.tenant.domain)
+    # Only a failed sync can be queued again by staff.
     body = await graphql(shop.client, RETRY, {"id": return_id}, shop.headers)
     assert body["data"]["retryReturnShopifySync"]["userErrors"] == [
         {"field": ["id"], "code": "SYNC_NOT_FAILED"}
     ]
-    assert len((await shop.shopify_order())["refunds"]) == 1
+
+
+async def test_a_paid_return_reopened_by_staff_is_never_paid_again(new_shop: NewShop) -> None:
+    """The worker recorded the refund and died before marking the step done; staff then reopened
+    the return in Shopify admin. The retry finds it open, but paid: it pays nothing."""
+    shop = await new_shop()
+    return_id = await shop.resolved_return()
+    await shop.mirror()
+    [paid] = (await shop.shopify_order())["refunds"]
+    gid = await Return.find_one({"tenant_id": shop.tenant.tenant_id})
+    assert gid is not None and gid.shopify_return_id is not None
+    await Return.get_pymongo_collection().update_one(
+        {"_id": gid.id},
+        {
+            "$pull": {"shopify_applied": "process"},
+            "$set": {"shopify_sync.status": "pending", "shopify_sync.lease_expires_at": None},
+        },
+    )
+    await shop.control.staff_return(shop.tenant.domain, "reopen", id=gid.shopify_return_id)
+
+    await shop.mirror()
+
+    assert [r["id"] for r in (await shop.shopify_order())["refunds"]] == [paid["id"]]
+    view = await shop.view(return_id)
+    assert view["refund"]["shopifyRefundId"] == paid["id"]
+    assert view["shopifySync"]["status"] == "SYNCED"
 
 
 async def test_a_lost_answer_after_shopify_paid_is_read_back_not_paid_again(
@@ -187,13 +211,14 @@ async def test_a_lost_answer_after_shopify_paid_is_read_back_not_paid_again(
 ) -> None:
     shop = await new_shop()
     return_id = await shop.resolved_return()
-    await shop.control.drop_next_responses(shop.tenant.domain, 2, operation="returnProcess")
+    await shop.control.drop_next_responses(shop.tenant.domain, 1, operation="returnProcess")
     await shop.mirror()
     await make_retry_due(return_id)
     await shop.mirror()
 
     state = await shop.control.shop_state(shop.tenant.domain)
-    assert state["counters"]["faults_dropped"] == 2  # Shopify paid; we never heard
+    # Shopify paid; we never heard, and did not send it again: the next attempt read it back.
+    assert state["counters"]["faults_dropped"] == 1
     view = await shop.view(return_id)
     assert view["shopifySync"]["status"] == "SYNCED", view
     [paid] = (await shop.shopify_order())["refunds"]

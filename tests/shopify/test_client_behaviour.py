@@ -103,6 +103,31 @@ async def test_5xx_is_retried(sim_control: SimulatorControl, sim_http):
     assert client.stats.by_status == {502: 2, 200: 1}
 
 
+async def test_a_mutation_that_may_not_repeat_is_sent_once_when_its_answer_is_lost(
+    sim_control: SimulatorControl, sim_http
+):
+    """Applied by Shopify, then a 502: sending it again could apply it twice (a second return),
+    so the caller is told at once and decides from what Shopify shows."""
+    shop = await sim_control.create_shop(orders=3)
+    await sim_control.drop_next_responses(shop.domain, 1)
+    client = make_client(sim_http, shop)
+    with pytest.raises(ShopifyUnavailableError, match="after sending"):
+        await client.execute("{ shop { name } }", may_repeat=False)
+    assert client.stats.by_status == {502: 1}
+    assert (await sim_control.shop_state(shop.domain))["counters"]["faults_dropped"] == 1
+
+
+async def test_a_mutation_that_may_not_repeat_still_waits_out_a_refused_connection(
+    sim_control: SimulatorControl, sim_http
+):
+    shop = await sim_control.create_shop(orders=3)
+    await sim_control.set_faults(shop.domain, fail_next=1, error_status=429)
+    client = make_client(sim_http, shop)
+    data = await client.execute("{ shop { name } }", may_repeat=False)
+    assert data["shop"]["name"]
+    assert client.stats.by_status == {429: 1, 200: 1}
+
+
 async def test_error_rate_is_survived(sim_control: SimulatorControl, sim_http):
     shop = await sim_control.create_shop(orders=3)
     await sim_control.set_faults(shop.domain, error_rate=0.3, seed=11)

@@ -365,6 +365,22 @@ async def test_shop_redact_for_a_connected_shop_whose_refresh_lapsed_erases_noth
     assert (await _integration()).status == IntegrationStatus.CONNECTED
 
 
+async def test_shop_redact_for_a_connected_shop_whose_token_a_refresh_cures_erases_nothing(
+    settings: Settings, shop: ConnectedShop, sim_control: SimulatorControl
+) -> None:
+    """Shopify answers 401 to a stored token that should still be valid (retired early, or
+    rotated by another worker a moment ago) but refreshes it: no revocation, nothing erased."""
+    await store_event("orders/create", shop.order(number=1001))
+    await _process(settings)
+    await sim_control.expire_tokens(SHOP)  # our record still says valid for an hour
+    await store_event("shop/redact", {"shop_id": 1, "shop_domain": SHOP})
+    await _process(settings)
+
+    assert await _only_result("shop/redact") == SHOP_REDACT_REFUSED
+    assert await Tenant.get(TENANT) is not None
+    assert await Order.find({"tenant_id": TENANT}).count() == 1
+
+
 async def test_shop_redact_for_a_connected_shop_is_refused_kept_and_alerted(
     settings: Settings, shop: ConnectedShop
 ) -> None:

@@ -10,8 +10,10 @@ from the webhook's topic or body: those are not signed). Then:
   duplicate delivery) and changes nothing; a return processed in Shopify admin (CLOSED) is not
   resolved here by itself: staff resolve it here to record the outcome, and the mirror then reads
   back whatever Shopify already paid instead of paying again.
-- A return we do not hold, still REQUESTED or OPEN on Shopify (created in Shopify admin), is
-  adopted: a return of `source: shopify` for the same lines, its units counted in the order's
+- A return we do not hold, still REQUESTED or OPEN on Shopify, may be the answer to our own
+  `returnRequest` that the mirror has not recorded yet (lost, or not back yet): it is matched
+  with the lines the mirror recorded before sending, and its id recorded on ours. Otherwise
+  (created in Shopify admin) it is adopted: a return of `source: shopify` for the same lines, its units counted in the order's
   ledger, Shopify's return id recorded (unique per tenant, so two deliveries adopt it once).
 """
 
@@ -51,12 +53,14 @@ ADOPTED_STATUSES = {"REQUESTED": ReturnStatus.REQUESTED, "OPEN": ReturnStatus.AP
 
 
 class OrderNotHeldYet(Exception):
-    """The return's order has not reached us yet (its webhook or sync is on the way): retry."""
+    """The return's order has not reached us yet (its webhook or sync is on the way), or a
+    request of ours to Shopify on that order is in flight (the return may be ours): retry."""
 
 
 @dataclass(frozen=True, slots=True)
 class ShopifyReturnLine:
     line_item_id: str
+    fulfillment_line_item_id: str  # GID
     quantity: int
     reason: ReturnReason
     note: str | None
@@ -76,11 +80,13 @@ class ShopifyReturn:
     def from_node(cls, node: dict[str, Any]) -> ShopifyReturn:
         lines = []
         for line in (node.get("returnLineItems") or {}).get("nodes") or []:
-            item = (line.get("fulfillmentLineItem") or {}).get("lineItem") or {}
+            fulfilled = line.get("fulfillmentLineItem") or {}
+            item = fulfilled.get("lineItem") or {}
             reason = str(line.get("returnReason") or "UNKNOWN").lower()
             lines.append(
                 ShopifyReturnLine(
                     line_item_id=numeric_id(item.get("id")) or "",
+                    fulfillment_line_item_id=str(fulfilled.get("id") or ""),
                     quantity=int(line.get("quantity") or 0),
                     reason=ReturnReason(reason)
                     if reason in ReturnReason.__members__.values()
@@ -132,10 +138,55 @@ async def _follow(
     return f"applied: {result.record.status.value} (from Shopify admin)"
 
 
+async def _claim_our_request(tenant_id: str, shopify: ShopifyReturn) -> bool:
+    """Whether `shopify` is the return one of our requests created whose answer we have not
+    recorded yet (the mirror records the lines before sending, the id after the answer): then
+    its id is recorded on ours now, and it is not adopted as a second return of the same units.
+    `OrderNotHeldYet` while a request of ours on the order is in flight and does not match."""
+    collection = Return.get_pymongo_collection()
+    in_flight = await collection.find(
+        {
+            "tenant_id": tenant_id,
+            "order_id": shopify.order_id,
+            "shopify_return_id": None,
+            "shopify_requested_lines": {"$type": "array"},
+            # A request Shopify refused for good created nothing: only pending ones can be ours.
+            "shopify_sync.status": "pending",
+        },
+        {"shopify_requested_lines": 1},
+    ).to_list(None)
+    if not in_flight:
+        return False
+    wanted = units_by_line(
+        [(line.fulfillment_line_item_id, line.quantity) for line in shopify.lines]
+    )
+    for doc in in_flight:
+        sent = units_by_line(
+            [
+                (str(line.get("fulfillment_line_item_id")), int(line.get("quantity") or 0))
+                for line in doc.get("shopify_requested_lines") or []
+            ]
+        )
+        if sent != wanted:
+            continue
+        claimed = await collection.update_one(
+            {"_id": doc["_id"], "tenant_id": tenant_id, "shopify_return_id": None},
+            {
+                "$set": {"shopify_return_id": shopify.gid},
+                "$addToSet": {"shopify_applied": "request"},
+            },
+        )
+        if claimed.matched_count == 1:
+            return True
+    raise OrderNotHeldYet(f"a request of ours on order {shopify.order_id} is in flight")
+
+
 async def _adopt(tenant_id: str, shopify: ShopifyReturn) -> str:
     order = await Order.find_one({"tenant_id": tenant_id, "shopify_id": shopify.order_id})
     if order is None:
         raise OrderNotHeldYet(f"order {shopify.order_id} of {shopify.gid} is not here yet")
+    if await _claim_our_request(tenant_id, shopify):
+        return "echo: our own request; its Shopify id recorded"
     lines = {line.id: line for line in order.line_items}
     wanted = units_by_line([(line.line_item_id, line.quantity) for line in shopify.lines])
     unknown = sorted(set(wanted) - set(lines))

@@ -79,7 +79,8 @@ from app.shopify.documents.returns import (
 
 logger = logging.getLogger("app.returns.mirror")
 
-# A claim outlives the longest push: up to 7 Admin API calls, each bounded by MIRROR_RETRY.
+# A claim outlives a push: about 10 Admin API calls (more when an order has many fulfillments),
+# each bounded by MIRROR_RETRY.
 LEASE_SECONDS = 300
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 5.0
@@ -130,7 +131,9 @@ async def shopify_connected(tenant_id: str) -> bool:
 
 
 class ShopifyGraphQL(Protocol):
-    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]: ...
+    async def execute(
+        self, query: str, variables: dict[str, Any], *, may_repeat: bool = True
+    ) -> dict[str, Any]: ...
 
 
 # What Shopify's status is once a step has been applied (a retried step whose first attempt did
@@ -294,9 +297,11 @@ async def _transition(
     variables: dict[str, Any],
     key: str,
 ) -> None:
-    """One status change on Shopify; refused but already in the target status counts as done."""
+    """One status change on Shopify; refused but already in the target status counts as done.
+    Sent once per attempt (`may_repeat=False`): a lost answer is settled by the next attempt,
+    which reads Shopify first."""
     try:
-        _check(await api.execute(query, variables), key)
+        _check(await api.execute(query, variables, may_repeat=False), key)
     except MirrorError:
         current = await shopify_return(api, return_gid)
         if current.get("status") not in REACHED[step]:
@@ -321,6 +326,11 @@ async def _refund_transfer(api: ShopifyGraphQL, record: Return) -> dict[str, Any
     data = await api.execute(ORDER_PAYMENTS, {"id": f"gid://shopify/Order/{record.order_id}"})
     order = data.get("order") or {}
     try:
+        if not order:
+            raise RefundNotPossible(
+                "Shopify did not show the order's payments (an order older than 60 days needs"
+                " the read_all_orders scope)"
+            )
         paid_in = str(order.get("presentmentCurrencyCode") or "")
         if paid_in != outcome.currency:
             raise RefundNotPossible(
@@ -337,18 +347,21 @@ async def _process(
     api: ShopifyGraphQL, record: Return, return_gid: str, journal: MirrorJournal
 ) -> None:
     """`returnProcess` for every line's processable quantity (Shopify requires the lines), paying
-    the refund when the return has one. Exactly once: Shopify closes the return in the same
-    operation that pays, so a return found closed (an earlier attempt whose answer was lost, or
-    a worker that died before recording) is never processed again; its refund is read back."""
+    the refund when the return has one. At most once: nothing is paid when our return records a
+    refund or Shopify's return already has one (an earlier attempt whose answer was lost, a
+    worker that died before recording, a return staff reopened after it was paid); a return
+    already closed, or with no line left to process, is not processed again. What Shopify paid
+    is then read back."""
     current = await shopify_return(api, return_gid)
-    if current.get("status") not in REACHED[MirrorAction.PROCESS]:
-        lines = [
-            {"id": node["id"], "quantity": int(node["processableQuantity"])}
-            for node in (current.get("returnLineItems") or {}).get("nodes") or []
-            if int(node.get("processableQuantity") or 0) > 0
-        ]
+    lines = [
+        {"id": node["id"], "quantity": int(node["processableQuantity"])}
+        for node in (current.get("returnLineItems") or {}).get("nodes") or []
+        if int(node.get("processableQuantity") or 0) > 0
+    ]
+    if current.get("status") not in REACHED[MirrorAction.PROCESS] and lines:
         process_input: dict[str, Any] = {"returnId": return_gid, "returnLineItems": lines}
-        if pays_refund(record):
+        paid_before = record.refund is not None or bool((current.get("refunds") or {}).get("nodes"))
+        if pays_refund(record) and not paid_before:
             process_input["financialTransfer"] = await _refund_transfer(api, record)
         await _transition(
             api,
@@ -465,7 +478,9 @@ async def _request(
     await journal.sending_request(lines)
     created = _check(
         await api.execute(
-            RETURN_REQUEST, {"input": {"orderId": order_gid, "returnLineItems": lines}}
+            RETURN_REQUEST,
+            {"input": {"orderId": order_gid, "returnLineItems": lines}},
+            may_repeat=False,  # a second request would be a second return on Shopify
         ),
         "returnRequest",
     )

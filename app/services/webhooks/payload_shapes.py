@@ -13,7 +13,7 @@ fields that mark the other topics' bodies, which it must not carry:
 | `customers/redact` | `shop_id`, `shop_domain`, `customer`, `orders_to_redact` | `orders_to_redact` |
 | `shop/redact` | `shop_id`, `shop_domain` | neither a customer nor orders |
 | `app/scopes_update` | `previous`, `current` (lists of scopes) | no `shop_domain`, customer or orders |
-| `returns/*` | `id`, `admin_graphql_api_id` (`gid://shopify/Return/<id>`), `status` | a Return GID, no `line_items` |
+| `returns/*` | `id`, `admin_graphql_api_id` (`gid://shopify/Return/<id>`) | a Return GID, no `line_items` |
 
 Every pair of topics is told apart by one of these, except `orders/create` and `orders/updated`:
 their bodies are the same order object and they run the same newer-wins upsert, so one sent as
@@ -172,7 +172,6 @@ _RETURN = PayloadShape(
     required={
         "id": (_numeric_id, "a positive integer"),
         "admin_graphql_api_id": (_text, "a Return GID"),
-        "status": (_text, "a return status"),
     },
     forbidden=frozenset({"line_items"})
     | _SHOP_MARKS

@@ -9,9 +9,10 @@ would do harm, a handler asks Shopify first, with one cheap Admin API call:
   replayed uninstall); a 401 that a refresh does not cure, or a refresh Shopify refuses, means
   the uninstall is real (marking it is undone by a reinstall).
 - `shop/redact` for a shop still connected here: erasing cannot be undone, so only the proof
-  counts: Shopify answering 401 to a stored access token that has not expired
-  (`stored_token_revoked`). A refused refresh proves nothing there (a refresh token can lapse
-  on its own), so the redaction is refused and a person looks.
+  counts (`stored_token_revoked`): Shopify refusing a stored access token that has not expired
+  and then refusing its refresh. An expired token is not tried (a refresh token can lapse on
+  its own), and a 401 a refresh cures is no revocation: the redaction is refused and a person
+  looks.
 - `app/scopes_update`: `currentAppInstallation { accessScopes }`: the scopes granted now, so a
   body replayed (or re-sent under another shop's header) can only store the truth.
 - `returns/*`: `return(id:)`: the return as it is now, whatever the topic or body said.
@@ -159,10 +160,9 @@ async def _ask(
     query: str,
     variables: dict[str, Any] | None = None,
     *,
-    refresh: bool = True,
     stored: _StoredCredentials | None = None,
 ) -> dict[str, Any]:
-    """One Admin API call with the stored token (refreshed after a 401 when `refresh`). Raises
+    """One Admin API call with the stored token (refreshed after a 401). Raises
     `IntegrationNotConnected` (no token stored), `StoredTokenRefused`, `ShopifyUnreachable`,
     `HandlerError` (we cannot use the token), `ShopifyAuthError` (403) or `ShopifyGraphQLError`
     (Shopify answered, with errors)."""
@@ -180,9 +180,7 @@ async def _ask(
             shop_domain=stored.shop_domain,
             api_version=settings.shopify_api_version,
             admin_base_template=settings.shopify_admin_base_url,
-            token_source=_StoredTokenProbe(
-                context, http, token, refresh and stored.has_refresh_token
-            ),
+            token_source=_StoredTokenProbe(context, http, token, stored.has_refresh_token),
             http=http,
             retry=CHECK_RETRY,
         )
@@ -222,16 +220,18 @@ async def stored_token_accepted(context: WebhookContext) -> bool:
 
 
 async def stored_token_revoked(context: WebhookContext) -> bool:
-    """Whether Shopify refused the shop's stored access token before it expired: the proof that
-    the app was uninstalled (Shopify revokes an app's tokens then). One `shop { id }` call, no
-    refresh. False when the token has expired (or expires within a minute) or Shopify accepted
-    it: neither proves anything. Raises `IntegrationNotConnected` when no token is stored and
-    `ShopifyUnreachable` when Shopify could not be asked."""
+    """Whether Shopify revoked the shop's credentials: it refused the stored access token before
+    its expiry, and then refused its refresh too (Shopify revokes both when the app is
+    uninstalled). One `shop { id }` call, and a refresh only after a 401. A token that expired
+    (or expires within a minute) proves nothing and is not tried; a 401 that a refresh cures (a
+    token another worker just rotated, or one Shopify retired early) is not a revocation.
+    Raises `IntegrationNotConnected` when no token is stored and `ShopifyUnreachable` when
+    Shopify could not be asked."""
     stored = await _stored_credentials(context.tenant_id)
     if stored.expires_at is not None and stored.expires_at <= context.now + UNEXPIRED_MARGIN:
         return False
     try:
-        await _ask(context, INSTALLATION_CHECK, refresh=False, stored=stored)
+        await _ask(context, INSTALLATION_CHECK, stored=stored)
     except StoredTokenRefused as exc:
         logger.info("revocation check: %s", exc, extra={"tenant_id": context.tenant_id})
         return True

@@ -44,7 +44,8 @@ query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { 
 
 RETURN_STATE = """
 query ($id: ID!) { return(id: $id) { id status
-  returnLineItems(first: 100) { nodes { id processableQuantity } } } }
+  returnLineItems(first: 100) { nodes { id processableQuantity } }
+  refunds(first: 10) { nodes { id } } } }
 """
 
 # What a refund can go back to: the order's payments and the refunds already taken from them
@@ -72,5 +73,5 @@ query ($id: ID!) { return(id: $id) { id status order { id }
   decline { reason note }
   returnLineItems(first: 50) { nodes { quantity
     ... on ReturnLineItem { returnReason customerNote
-      fulfillmentLineItem { lineItem { id } } } } } } }
+      fulfillmentLineItem { id lineItem { id } } } } } } }
 """

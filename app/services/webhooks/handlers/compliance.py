@@ -373,9 +373,10 @@ SHOP_REDACT_REFUSED = (
 async def _record_an_uninstall_that_never_arrived(context: WebhookContext) -> None:
     """A shop still connected here may have uninstalled the app without our hearing of it (its
     `app/uninstalled` went dead while Shopify was unreachable): if Shopify now refuses the
-    stored access token before its expiry (revoked, the proof of an uninstall), the uninstall is
-    recorded, and the redaction proceeds. Anything less (a refused refresh, an expired token)
-    leaves the shop connected and the redaction refused: erasing cannot be undone. Shopify
+    stored access token before its expiry and then its refresh (revoked, the proof of an
+    uninstall), the uninstall is recorded, and the redaction proceeds. Anything less (an expired
+    token, a 401 a refresh cures) leaves the shop connected and the redaction refused: erasing
+    cannot be undone. Shopify
     unreachable: the event is retried later (`ShopifyUnreachable`)."""
     current = await ShopifyIntegration.get_pymongo_collection().find_one(
         {"tenant_id": context.tenant_id}, {"status": 1, "access_token": 1}
