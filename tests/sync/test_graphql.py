@@ -9,6 +9,7 @@ import httpx
 
 from app.config import Settings
 from app.models import ShopifyIntegration, SyncJob
+from app.services.integration.webhook_subscriptions import WEBHOOK_TOPICS
 from tests.factories import graphql, merchant_headers
 from tests.sync.helpers import connect_shop, make_worker, run_queued
 from tools.shopify_sim import SimulatorControl
@@ -62,9 +63,10 @@ async def test_concurrent_resyncs_from_ten_clients_create_one_job(
     assert len(fresh) == 1 and len(repeats) == 9
     assert all(p["userErrors"][0]["code"] == "SYNC_ALREADY_RUNNING" for p in repeats)
     assert fresh[0]["job"]["status"] == "QUEUED" and fresh[0]["job"]["type"] == "FULL"
-    assert fresh[0]["webhooksRepaired"] == 3  # the runbook's "re-register webhooks" step
+    # The runbook's "re-register webhooks" step: every topic the app registers per shop.
+    assert fresh[0]["webhooksRepaired"] == len(WEBHOOK_TOPICS)
     integration = await ShopifyIntegration.find_one({"tenant_id": shop.tenant_id})
-    assert integration is not None and len(integration.webhooks) == 3
+    assert integration is not None and len(integration.webhooks) == len(WEBHOOK_TOPICS)
 
 
 async def test_a_failing_webhook_repair_does_not_fail_the_resync(
