@@ -36,8 +36,14 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
     dispatcher = WebhookDispatcher(config, default_api_version=config.api_versions[-1])
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await dispatcher.start()
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await dispatcher.start()
+        except Exception as exc:
+            # uvicorn reports a failed startup as an exit code only: keep the cause for
+            # `ThreadedASGIServer.start` to say (seen once, under heavy load, without a cause).
+            app.state.startup_error = f"{type(exc).__name__}: {exc}"
+            raise
         try:
             yield
         finally:

@@ -61,7 +61,11 @@ class ThreadedASGIServer:
         deadline = time.monotonic() + timeout
         while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("Shopify simulator did not start")
+                state = getattr(self.app, "state", None)
+                cause = getattr(state, "startup_error", None) or (
+                    "timed out" if self._thread.is_alive() else "the server thread exited"
+                )
+                raise RuntimeError(f"{type(self.app).__name__} server did not start: {cause}")
             time.sleep(0.01)
         return self
 
