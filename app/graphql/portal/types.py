@@ -206,6 +206,14 @@ class CreateReturnItemInput:
     reason: ReturnReasonEnum  # type: ignore[valid-type]
     note: str | None = None
 
+    def to_service(self) -> RequestedItem:
+        return RequestedItem(
+            line_item_id=str(self.line_item_id),
+            quantity=self.quantity,
+            reason=self.reason,
+            note=self.note,
+        )
+
 
 @strawberry.input
 class CreateReturnInput:
@@ -222,15 +230,7 @@ class CreateReturnInput:
             customer_email=self.customer_email,
             return_method=self.return_method,
             resolution_type=self.resolution_type,
-            items=[
-                RequestedItem(
-                    line_item_id=str(item.line_item_id),
-                    quantity=item.quantity,
-                    reason=item.reason,
-                    note=item.note,
-                )
-                for item in self.items
-            ],
+            items=[item.to_service() for item in self.items],
             exchange_variant_id=str(self.exchange_variant_id) if self.exchange_variant_id else None,
         )
 

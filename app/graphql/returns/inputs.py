@@ -7,8 +7,11 @@ from decimal import Decimal
 
 import strawberry
 
+from app.graphql.core.node import argument_id
+from app.graphql.portal.types import CreateReturnItemInput
 from app.graphql.returns.enums import ItemConditionEnum, ReturnReasonEnum, ReturnStatusEnum
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, WindowStartEnum
+from app.services.returns.create import ReturnRequest
 from app.services.returns.policy_update import AutoApproveChange, PolicyChange, SerialReturnerChange
 from app.services.returns.queries import ReturnFilter
 from app.services.returns.transitions import ItemReceipt
@@ -115,4 +118,29 @@ class UpdateReturnPolicyInput:
                 if serial is not None
                 else None
             ),
+        )
+
+
+@strawberry.input(description="A return staff create for the order's customer.")
+class CreateReturnForOrderInput:
+    order_id: strawberry.ID = strawberry.field(description="Shopify id or GID of the order.")
+    return_method: ReturnMethodEnum  # type: ignore[valid-type]
+    items: list[CreateReturnItemInput]
+    resolution_type: ResolutionTypeEnum  # type: ignore[valid-type]
+    exchange_variant_id: strawberry.ID | None = None
+    policy_exception: str | None = strawberry.field(
+        default=None,
+        description="Why the shop's return policy (window, final sale, non-returnable items, "
+        "offered methods and resolutions) is set aside; recorded in the history. Needed only "
+        "when the policy would refuse the return.",
+    )
+
+    def to_service(self) -> ReturnRequest:
+        return ReturnRequest(
+            order_id=argument_id(self.order_id, "Order"),
+            customer_email="",  # the order's, filled in by the service
+            return_method=self.return_method,
+            resolution_type=self.resolution_type,
+            items=[item.to_service() for item in self.items],
+            exchange_variant_id=str(self.exchange_variant_id) if self.exchange_variant_id else None,
         )

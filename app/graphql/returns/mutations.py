@@ -8,7 +8,11 @@ from app.graphql.core.context import Info
 from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.returns.errors import to_user_errors
-from app.graphql.returns.inputs import ReturnItemReceiptInput, UpdateReturnPolicyInput
+from app.graphql.returns.inputs import (
+    CreateReturnForOrderInput,
+    ReturnItemReceiptInput,
+    UpdateReturnPolicyInput,
+)
 from app.graphql.returns.types import (
     BulkReturnsPayload,
     Return,
@@ -17,6 +21,7 @@ from app.graphql.returns.types import (
 )
 from app.graphql.tenant.types import Tenant
 from app.services.returns.policy_update import change_return_policy
+from app.services.returns.staff_create import create_return_for_order
 from app.services.returns.state_machine import ReturnAction
 from app.services.returns.transitions import (
     BulkResult,
@@ -102,6 +107,23 @@ class ReturnMutations:
     async def resolve_return(self, info: Info, id: strawberry.ID) -> ReturnPayload:
         return _payload(
             await resolve_return(info.context.tenant_id, argument_id(id, "Return"), _actor(info))
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="Staff create a return for the order's customer, APPROVED at once. The "
+        "shop's own rules may be set aside with `policyException` (recorded); what cannot be "
+        "returned at all (not fulfilled, more than shipped or still free) is refused.",
+    )
+    async def create_return_for_order(
+        self, info: Info, input: CreateReturnForOrderInput
+    ) -> ReturnPayload:
+        result = await create_return_for_order(
+            info.context.tenant_id, input.to_service(), _actor(info), input.policy_exception
+        )
+        return ReturnPayload(
+            return_=Return(record=result.record) if result.record else None,
+            user_errors=to_user_errors(result.user_errors),
         )
 
     @strawberry.mutation(

@@ -85,7 +85,7 @@ _BLOCKED = ReturnUserError(
 )
 
 
-def _validate(
+def validate_request(
     request: ReturnRequest, policy: ReturnPolicy, eligibility: OrderEligibility
 ) -> list[ReturnUserError]:
     errors: list[ReturnUserError] = []
@@ -221,7 +221,7 @@ def returned_item(
     )
 
 
-def _build(
+def build_return(
     tenant_id: str,
     order: Order,
     request: ReturnRequest,
@@ -307,25 +307,34 @@ async def _create_return(
         return CreateResult(user_errors=[_NOT_FOUND])
     reserved = await reserved_units(tenant_id, order.order_number)
     eligibility = evaluate_order(order, policy, reserved, moment)
-    errors = _validate(request, policy, eligibility)
+    errors = validate_request(request, policy, eligibility)
     if errors:
         return CreateResult(user_errors=errors)
     if is_blocked(policy, request.customer_email):
         return CreateResult(user_errors=[_BLOCKED])
 
-    wanted = units_by_line(
-        [((numeric_id(i.line_item_id) or ""), i.quantity) for i in request.items]
-    )
-    limits = {line.id: line.fulfilled_quantity for line in order.line_items if line.id in wanted}
     connected = await shopify_connected(tenant_id)
-    record = _build(tenant_id, order, request, ReturnStatus.REQUESTED, connected, moment)
+    record = build_return(tenant_id, order, request, ReturnStatus.REQUESTED, connected, moment)
     risk = await assess(
         tenant_id, request.customer_email, record.items, order.currency, policy, moment
     )
     # A flagged customer's request waits for staff, whatever the auto-approve rule says.
     if not risk.flagged and _auto_approves(policy, order, request):
-        record = _build(tenant_id, order, request, ReturnStatus.APPROVED, connected, moment)
+        record = build_return(tenant_id, order, request, ReturnStatus.APPROVED, connected, moment)
     record.risk = risk
+    return await reserve_and_insert_return(record, order, request, policy, moment)
+
+
+async def reserve_and_insert_return(
+    record: Return, order: Order, request: ReturnRequest, policy: ReturnPolicy, moment: datetime
+) -> CreateResult:
+    """Hold the units and insert `record` in one transaction: both or neither, whatever
+    crashes or times out. Units someone else took meanwhile: user errors, nothing written."""
+    tenant_id = record.tenant_id
+    wanted = units_by_line(
+        [((numeric_id(i.line_item_id) or ""), i.quantity) for i in request.items]
+    )
+    limits = {line.id: line.fulfilled_quantity for line in order.line_items if line.id in wanted}
     record.ledger_reserved = True
     # Our own id: a commit retried after its first attempt landed finds the return by it.
     record.id = PydanticObjectId()
@@ -357,7 +366,7 @@ async def _create_return(
         fresh = evaluate_order(
             order, policy, await reserved_units(tenant_id, order.order_number), moment
         )
-        return CreateResult(user_errors=_validate(request, policy, fresh) or [_conflict()])
+        return CreateResult(user_errors=validate_request(request, policy, fresh) or [_conflict()])
     return CreateResult(record=record)
 
 
