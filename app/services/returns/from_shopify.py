@@ -34,6 +34,7 @@ from app.models.return_request import (
     ReturnSource,
     ReturnStatus,
     ReturnTransition,
+    ShopifySyncStatus,
 )
 from app.models.transactions import in_transaction
 from app.services.returns.create import returned_item
@@ -151,7 +152,7 @@ async def _claim_our_request(tenant_id: str, shopify: ShopifyReturn) -> bool:
             "shopify_return_id": None,
             "shopify_requested_lines": {"$type": "array"},
             # A request Shopify refused for good created nothing: only pending ones can be ours.
-            "shopify_sync.status": "pending",
+            "shopify_sync.status": ShopifySyncStatus.PENDING.value,
         },
         {"shopify_requested_lines": 1},
     ).to_list(None)

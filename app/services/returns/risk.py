@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from app.models import Return
-from app.models.money import round_to_minor_unit
 from app.models.return_policy import ReturnPolicy
 from app.models.return_request import ACTIVE_RETURN_STATUSES, ReturnItem, ReturnRisk
 from app.services.orders.queries import normalize_email
+from app.services.returns.resolution import items_total
 
 # The figures read at most this many earlier returns (the newest): beyond it a customer is a
 # serial returner by any rule, and the request stays cheap.
@@ -23,31 +23,6 @@ MAX_HISTORY = 500
 
 def is_blocked(policy: ReturnPolicy, email: str) -> bool:
     return normalize_email(email) in policy.blocked_emails
-
-
-def _units(items: list[ReturnItem] | list[dict[str, object]]) -> int:
-    total = 0
-    for item in items:
-        quantity = item.quantity if isinstance(item, ReturnItem) else item.get("quantity")
-        total += int(quantity) if isinstance(quantity, int) else 0
-    return total
-
-
-def _value(items: list[dict[str, object]], currency: str) -> Decimal:
-    total = Decimal(0)
-    for item in items:
-        price, discount = item.get("unit_price"), item.get("unit_discount")
-        quantity = item.get("quantity")
-        if isinstance(quantity, int):
-            total += quantity * (_decimal(price) - _decimal(discount))
-    return round_to_minor_unit(max(total, Decimal(0)), currency)
-
-
-def _decimal(value: object) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    to_decimal = getattr(value, "to_decimal", None)  # BSON Decimal128
-    return to_decimal() if callable(to_decimal) else Decimal(0)
 
 
 async def assess(
@@ -70,18 +45,18 @@ async def assess(
         .sort("created_at", -1)
         .limit(MAX_HISTORY)
     )
+    active = {status.value for status in ACTIVE_RETURN_STATUSES}
     count, units, value = 0, 0, Decimal(0)
     async for doc in cursor:
         created = doc.get("created_at")
-        if not isinstance(created, datetime) or created < since:
+        if not isinstance(created, datetime) or created < since or doc.get("status") not in active:
             continue
-        if doc.get("status") not in {status.value for status in ACTIVE_RETURN_STATUSES}:
-            continue
+        earlier = [ReturnItem.model_validate(item) for item in doc.get("items") or []]
         count += 1
-        units += _units(doc.get("items") or [])
+        units += sum(item.quantity for item in earlier)
         if doc.get("currency") == currency:
-            value += _value(doc.get("items") or [], currency)
-    with_this = units + _units(items)
+            value += items_total(earlier, currency)  # priced as a refund would be
+    with_this = units + sum(item.quantity for item in items)
     flagged = rule.enabled and with_this > rule.max_units
     return ReturnRisk(
         window_days=rule.window_days,

@@ -18,7 +18,12 @@ from pymongo import ReturnDocument
 from app.clock import utcnow
 from app.models import Return
 from app.models.bson import to_bson
-from app.models.return_request import ItemCondition, ReturnStatus, ReturnTransition
+from app.models.return_request import (
+    ItemCondition,
+    ReturnStatus,
+    ReturnTransition,
+    ShopifySyncStatus,
+)
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
 from app.services.returns.ledger import release_return_units
 from app.services.returns.policy_store import load_policy
@@ -371,10 +376,10 @@ async def retry_shopify_sync(tenant_id: str, return_id: str) -> TransitionResult
         return _not_found()
     now = utcnow()
     raw = await Return.get_pymongo_collection().find_one_and_update(
-        {"_id": oid, "tenant_id": tenant_id, "shopify_sync.status": "failed"},
+        {"_id": oid, "tenant_id": tenant_id, "shopify_sync.status": ShopifySyncStatus.FAILED.value},
         {
             "$set": {
-                "shopify_sync.status": "pending",
+                "shopify_sync.status": ShopifySyncStatus.PENDING.value,
                 "shopify_sync.attempts": 0,
                 "shopify_sync.lease_owner": None,
                 "shopify_sync.lease_expires_at": None,

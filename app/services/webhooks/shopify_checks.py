@@ -251,39 +251,35 @@ async def granted_scopes(context: WebhookContext) -> list[str]:
     )
 
 
-async def shopify_return_now(context: WebhookContext, return_gid: str) -> dict[str, Any] | None:
-    """The return as Shopify shows it now (`SHOPIFY_RETURN`), or None if Shopify has no such
-    return for this shop. Raises `CannotVerify` / `ShopifyUnreachable` like `shop_has_order`."""
+async def _look_up(
+    context: WebhookContext, query: str, gid: str, key: str
+) -> dict[str, Any] | None:
+    """The object `gid` as Shopify shows it (`data[key]`), or None if this shop has no such
+    object. Raises `CannotVerify` when the shop's credentials cannot ask (no token stored, the
+    token refused, access denied, e.g. an order older than `read_orders` lets us see),
+    `ShopifyUnreachable` to retry later."""
     try:
-        data = await _ask(context, SHOPIFY_RETURN, {"id": return_gid})
-    except IntegrationNotConnected as exc:
-        raise CannotVerify(f"integration is {exc.status or 'missing'}") from exc
-    except ShopifyAuthError as exc:
-        raise CannotVerify(f"Shopify denied the return lookup (HTTP {exc.status_code})") from exc
-    except ShopifyGraphQLError as exc:
-        if "ACCESS_DENIED" in exc.codes:
-            raise CannotVerify("Shopify denied access to the return") from exc
-        raise HandlerError(f"the return lookup failed: {exc}") from exc
-    found = data.get("return")
-    return found if isinstance(found, dict) and found.get("id") == return_gid else None
-
-
-async def shop_has_order(context: WebhookContext, order_id: str) -> bool:
-    """Whether the tenant's shop has the order `order_id` (one `order(id:)` call).
-
-    Raises `CannotVerify` when the shop's credentials cannot ask (no token stored, the token
-    refused, access to the order denied), `ShopifyUnreachable` to retry later.
-    """
-    gid = f"{ORDER_GID_PREFIX}{order_id}"
-    try:
-        data = await _ask(context, ORDER_CHECK, {"id": gid})
+        data = await _ask(context, query, {"id": gid})
     except IntegrationNotConnected as exc:
         raise CannotVerify(f"integration is {exc.status or 'missing'}") from exc
     except ShopifyAuthError as exc:  # 403: the token lacks the scope
-        raise CannotVerify(f"Shopify denied the order lookup (HTTP {exc.status_code})") from exc
+        raise CannotVerify(f"Shopify denied the {key} lookup (HTTP {exc.status_code})") from exc
     except ShopifyGraphQLError as exc:
-        if "ACCESS_DENIED" in exc.codes:  # e.g. older than `read_orders` lets us see
-            raise CannotVerify("Shopify denied access to the order") from exc
-        raise HandlerError(f"the order lookup failed: {exc}") from exc
-    node = data.get("order")
-    return isinstance(node, dict) and node.get("id") == gid
+        if "ACCESS_DENIED" in exc.codes:
+            raise CannotVerify(f"Shopify denied access to the {key}") from exc
+        raise HandlerError(f"the {key} lookup failed: {exc}") from exc
+    found = data.get(key)
+    return found if isinstance(found, dict) and found.get("id") == gid else None
+
+
+async def shopify_return_now(context: WebhookContext, return_gid: str) -> dict[str, Any] | None:
+    """The return as Shopify shows it now (`SHOPIFY_RETURN`), or None if Shopify has no such
+    return for this shop. Raises like `_look_up`."""
+    return await _look_up(context, SHOPIFY_RETURN, return_gid, "return")
+
+
+async def shop_has_order(context: WebhookContext, order_id: str) -> bool:
+    """Whether the tenant's shop has the order `order_id` (one `order(id:)` call). Raises like
+    `_look_up`."""
+    gid = f"{ORDER_GID_PREFIX}{order_id}"
+    return await _look_up(context, ORDER_CHECK, gid, "order") is not None
