@@ -467,9 +467,10 @@ async def test_process_without_a_transfer_pays_nothing(sim_control: SimulatorCon
     assert order["refunds"] == [] and order["displayFinancialStatus"] == "PAID"
 
 
-async def test_store_credit_refund_methods_are_noted_not_paid(
+async def test_store_credit_refund_methods_are_paid_in_the_same_refund(
     sim_control: SimulatorControl,
 ) -> None:
+    """(More in test_sim_store_credit.py.)"""
     shop = await sim_control.create_shop(orders=0)
     created = (
         await sim_control.create_order(
@@ -491,8 +492,14 @@ async def test_store_credit_refund_methods_are_noted_not_paid(
     )
     assert processed["userErrors"] == []
     (refund,) = (await return_of(sim_control, shop, return_id))["refunds"]["nodes"]
-    assert refund["totalRefundedSet"] == money("10.00", "USD")
-    assert "store credit 5.00 USD" in refund["note"]
+    assert refund["totalRefundedSet"] == money("15.00", "USD") and refund["note"] is None
+    assert [
+        (t["gateway"], t["parentTransaction"], t["amountSet"])
+        for t in refund["transactions"]["nodes"]
+    ] == [
+        ("shopify_payments", {"id": sale["id"]}, money("10.00", "USD")),
+        ("shopify_store_credit", None, money("5.00", "USD")),
+    ]
 
 
 async def test_seeded_paid_orders_are_paid_exactly_and_payments_are_checked(

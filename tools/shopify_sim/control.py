@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import payloads
+from . import inventory, payloads
 from . import returns as returns_api
+from . import store_credit as credits
 from .config import BucketConfig
 from .http import json_response
 from .models import JSON, ShopState, WebhookFaults, utcnow
@@ -453,6 +454,53 @@ async def expire_tokens(request: Request) -> Response:
     return json_response({"expired": changed})
 
 
+async def customer_store_credit(request: Request) -> Response:
+    """`GET /_sim/shops/{shop}/customers/{customer}/store_credit` (numeric id or GID)."""
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    customer_id = inventory.normalize_gid("Customer", request.path_params["customer"])
+    customer = shop.customers_by_id.get(customer_id)
+    if customer is None:
+        return _not_found("customer")
+    return json_response(
+        {
+            "customer_id": customer["id"],
+            "accounts": [credits.public_account(a) for a in credits.accounts_of(shop, customer)],
+        }
+    )
+
+
+async def list_locations(request: Request) -> Response:
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    return json_response({"locations": [inventory.public_location(loc) for loc in shop.locations]})
+
+
+async def variant_inventory(request: Request) -> Response:
+    """`GET` a variant's stock per location; `POST {location_id, available}` sets `available`
+    there (`on_hand` moves by the same difference)."""
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    item = inventory.inventory_item(shop, request.path_params["variant"])
+    if item is None:
+        return _not_found("variant")
+    if request.method == "POST":
+        body = await _body(request)
+        location = inventory.find_location(shop, body.get("location_id"))
+        if location is None:
+            return json_response({"error": "location_id is not a location of the shop"}, 400)
+        value = body.get("available")
+        if isinstance(value, bool) or not isinstance(value, int):
+            return json_response({"error": "available must be an integer"}, 400)
+        level = inventory.level_at(item, location)
+        assert level is not None  # every item has a level at every location
+        inventory.set_available(level, value)
+    return json_response(inventory.public_inventory(item))
+
+
 # Staff in Shopify admin: each action's webhook topic and what it does to the shop's returns.
 StaffAction = Callable[[ShopState, JSON], JSON]
 
@@ -471,6 +519,8 @@ def _staff_reopen(shop: ShopState, body: JSON) -> JSON:
 
 STAFF_ACTIONS: dict[str, tuple[str, StaffAction]] = {
     "request": ("returns/request", returns_api.request_return),
+    # staff create a return in admin: OPEN at once (with its reverse fulfillment order)
+    "create": ("returns/approve", returns_api.create_open),
     "approve": ("returns/approve", returns_api.approve),
     "decline": ("returns/decline", returns_api.decline),
     "cancel": ("returns/cancel", _staff_cancel),
@@ -482,7 +532,7 @@ STAFF_ACTIONS: dict[str, tuple[str, StaffAction]] = {
 
 async def staff_return_action(request: Request) -> Response:
     """`POST /_sim/shops/{shop}/staff/returns`: act on a return as staff in Shopify admin would
-    (`action`: request, approve, decline, cancel, process, close, reopen; the rest of the body is the Admin
+    (`action`: request, create, approve, decline, cancel, process, close, reopen; the rest of the body is the Admin
     mutation's input), and deliver the `returns/*` webhook Shopify sends for it."""
     _, dispatcher = _sim(request)
     shop = _shop(request)
@@ -522,6 +572,11 @@ def control_routes() -> list[Route]:
         Route(f"{prefix}/scopes", scopes, methods=["POST"]),
         Route(f"{prefix}/compliance", compliance, methods=["POST"]),
         Route(f"{prefix}/staff/returns", staff_return_action, methods=["POST"]),
+        Route(
+            f"{prefix}/customers/{{customer}}/store_credit", customer_store_credit, methods=["GET"]
+        ),
+        Route(f"{prefix}/locations", list_locations, methods=["GET"]),
+        Route(f"{prefix}/inventory/{{variant}}", variant_inventory, methods=["GET", "POST"]),
         Route(f"{prefix}/faults", set_faults, methods=["PUT", "POST", "DELETE"]),
         Route(f"{prefix}/webhook-faults", set_webhook_faults, methods=["PUT", "POST"]),
         Route(f"{prefix}/tokens/expire", expire_tokens, methods=["POST"]),

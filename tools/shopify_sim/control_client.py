@@ -177,10 +177,42 @@ class SimulatorControl:
         )
 
     async def staff_return(self, domain: str, action: str, **body: Any) -> JSON:
-        """Act on a return as staff in Shopify admin (`request`, `approve`, `decline`, `cancel`,
-        `process`; `body` is the Admin mutation's input): the simulator delivers the webhook."""
+        """Act on a return as staff in Shopify admin (`request`, `create` (OPEN at once),
+        `approve`, `decline`, `cancel`, `process`, `close`, `reopen`; `body` is the Admin
+        mutation's input, e.g. `returnShippingFee` and line `restockingFee` for `request` and
+        `create`): the simulator delivers the webhook."""
         return await self._call(
             "POST", f"/_sim/shops/{domain}/staff/returns", {"action": action, **body}
+        )
+
+    async def store_credit(self, domain: str, customer_id: str) -> JSON:
+        """The customer's store credit accounts (GID or number): `{customer_id, accounts: [{id,
+        currency, balance, transactions: [{id, type: "CREDIT", amount, balanceAfterTransaction,
+        createdAt, expiresAt, origin: null | {id, kind, gateway}}]}]}`; money as MoneyV2
+        (`{amount: "30.00", currencyCode: "USD"}`), transactions oldest first."""
+        reference = quote(customer_id.rsplit("/", 1)[-1], safe="")
+        return await self._call("GET", f"/_sim/shops/{domain}/customers/{reference}/store_credit")
+
+    async def locations(self, domain: str) -> JSON:
+        """`{locations: [{id, name, is_active}]}` (the main warehouse first)."""
+        return await self._call("GET", f"/_sim/shops/{domain}/locations")
+
+    async def inventory(self, domain: str, variant_id: str) -> JSON:
+        """A variant's stock: `{variant_id, inventory_item_id, available, levels: [{id,
+        location_id, location_name, available, on_hand}]}`."""
+        reference = quote(variant_id.rsplit("/", 1)[-1], safe="")
+        return await self._call("GET", f"/_sim/shops/{domain}/inventory/{reference}")
+
+    async def set_inventory(
+        self, domain: str, variant_id: str, location_id: str, available: int
+    ) -> JSON:
+        """Set the variant's `available` at a location (GIDs or numbers); answers as
+        `inventory`."""
+        reference = quote(variant_id.rsplit("/", 1)[-1], safe="")
+        return await self._call(
+            "POST",
+            f"/_sim/shops/{domain}/inventory/{reference}",
+            {"location_id": location_id, "available": available},
         )
 
     async def uninstall(self, domain: str) -> JSON:

@@ -6,7 +6,9 @@ Requested cost, computed from the document before execution:
 - a connection (a type named `...Connection`): 2 + size x (cost of one node), where size is
   `first` or `last` (a missing size counts as 1) and a node costs 1 plus its own selection;
   `edges { node }` and `nodes` share the node cost; `pageInfo` and `cursor` are covered by the 2
-- a list of objects that takes `first` (e.g. `fulfillments(first: 5)`): size x object cost
+- a list of objects that takes `first` (e.g. `fulfillments(first: 5)`): size x object cost;
+  one sized by a `names` list (`quantities(names: [...])`): len(names) x object cost; any other
+  list of objects counts as one object when requested, and its actual cost is capped there
 - each top-level mutation field: 10 (its payload selection is not added)
 
 Actual cost uses the same rules with the number of nodes and objects really returned (null
@@ -139,12 +141,20 @@ class CostCalculator:
         return None
 
     def _size(self, node: FieldNode) -> int:
+        return self._given_size(node) or 1
+
+    def _given_size(self, node: FieldNode) -> int | None:
+        """`first`/`last`, or the length of a `names` list; None when neither is given."""
         for argument in node.arguments or ():
             if argument.name.value in {"first", "last"}:
                 value = value_from_ast_untyped(argument.value, self.variables)
                 if isinstance(value, int):
                     return max(value, 0)
-        return 1
+            if argument.name.value == "names":
+                names = value_from_ast_untyped(argument.value, self.variables)
+                if isinstance(names, list):
+                    return len(names)
+        return None
 
     def _field(
         self, field_type: GraphQLOutputType, nodes: list[FieldNode], value: Any, actual: bool
@@ -159,13 +169,16 @@ class CostCalculator:
             )
         unwrapped = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         if isinstance(unwrapped, GraphQLList):
+            requested = self._size(nodes[0]) * (1 + self._selection(named, selection, None))
             if actual:
-                return sum(
+                spent = sum(
                     1 + self._selection(named, selection, item)
                     for item in value or []
                     if item is not None
                 )
-            return self._size(nodes[0]) * (1 + self._selection(named, selection, None))
+                # an unsized list was priced as one object: never charge more than that
+                return spent if self._given_size(nodes[0]) is not None else min(spent, requested)
+            return requested
         return 1 + self._selection(named, selection, value if actual else None)
 
     def _connection_nodes(

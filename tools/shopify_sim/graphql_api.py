@@ -6,10 +6,19 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_schema
+from graphql import (
+    GraphQLAbstractType,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_schema,
+)
 
-from . import payloads
+from . import inventory, payloads
 from . import returns as returns_api
+from . import store_credit as credits
 from .connections import check_page_args, connection, positional
 from .context import ResolveContext
 from .models import JSON, ShopState, Subscription, gid, iso, utcnow
@@ -189,12 +198,74 @@ def resolve_returnable_fulfillments(_root: Any, info: Info, **args: Any) -> JSON
     return positional(list(grouped.values()), args, bulk=_ctx(info).bulk)
 
 
+def resolve_store_credit_account(_root: Any, info: Info, id: str) -> JSON | None:
+    return _shop(info).store_credit_accounts.get(id)
+
+
+def resolve_locations(_root: Any, info: Info, **args: Any) -> JSON:
+    return positional(_shop(info).locations, args, bulk=_ctx(info).bulk)
+
+
+def resolve_location(_root: Any, info: Info, id: str | None = None) -> JSON | None:
+    shop = _shop(info)
+    if id is None:  # Shopify answers the shop's primary location
+        return shop.locations[0] if shop.locations else None
+    return inventory.find_location(shop, id)
+
+
+def resolve_product_variant(_root: Any, info: Info, id: str) -> JSON | None:
+    return _shop(info).variants_by_id.get(id)
+
+
 # Nested connections ----------------------------------------------------------------------
 def _positional_field(key: str) -> Resolver:
     def resolve(parent: JSON, info: Info, **args: Any) -> JSON:
         return positional(parent[key], args, bulk=_ctx(info).bulk)
 
     return resolve
+
+
+def resolve_customer_store_credit_accounts(customer: JSON, info: Info, **args: Any) -> JSON:
+    accounts = credits.accounts_of(_shop(info), customer)
+    return positional(accounts, args, bulk=_ctx(info).bulk)
+
+
+def resolve_account_transactions(account: JSON, info: Info, **args: Any) -> JSON:
+    """Newest first."""
+    return positional(account["_transactions"][::-1], args, bulk=_ctx(info).bulk)
+
+
+def _variant_record(info: Info, variant: JSON) -> JSON | None:
+    """The shop's variant behind `variant` (line items carry copies without internal keys)."""
+    return _shop(info).variants_by_id.get(variant["id"])
+
+
+def resolve_variant_product(variant: JSON, info: Info) -> JSON | None:
+    if "product" in variant:
+        product: JSON = variant["product"]
+        return product
+    record = _variant_record(info, variant)
+    return None if record is None else record["_product"]
+
+
+def resolve_variant_inventory_item(variant: JSON, info: Info) -> JSON | None:
+    return _shop(info).inventory_items.get(variant["id"])
+
+
+def resolve_variant_inventory_quantity(variant: JSON, info: Info) -> int | None:
+    item = _shop(info).inventory_items.get(variant["id"])
+    return None if item is None else inventory.available(item)
+
+
+def resolve_level_quantities(level: JSON, _info: Info, names: list[str]) -> list[JSON]:
+    try:
+        return inventory.quantities(level, names)
+    except ValueError as error:
+        raise GraphQLError(str(error)) from None
+
+
+def resolve_suggested_outcome(record: JSON, _info: Info, **args: Any) -> JSON:
+    return returns_api.suggested_outcome(record, list(args.get("returnLineItems") or []))
 
 
 def resolve_order_returns(order: JSON, info: Info, **args: Any) -> JSON:
@@ -353,6 +424,14 @@ def resolve_return_process(_root: Any, info: Info, input: JSON) -> JSON:
     return result
 
 
+def resolve_store_credit_credit(_root: Any, info: Info, id: str, **args: Any) -> JSON:
+    """`storeCreditAccountCredit`: by customer (account created per currency) or account."""
+    try:
+        return credits.credit_account(_shop(info), id, args["creditInput"])
+    except ValueError as error:  # a DateTime that is not one
+        raise GraphQLError(str(error)) from None
+
+
 def _returns_event(info: Info, result: JSON, topic: str) -> None:
     context = _ctx(info)
     if result["userErrors"] or result["return"] is None:
@@ -376,6 +455,10 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "currentBulkOperation": resolve_current_bulk_operation,
             "return": resolve_return,
             "returnableFulfillments": resolve_returnable_fulfillments,
+            "storeCreditAccount": resolve_store_credit_account,
+            "locations": resolve_locations,
+            "location": resolve_location,
+            "productVariant": resolve_product_variant,
         },
         "Mutation": {
             "webhookSubscriptionCreate": resolve_webhook_create,
@@ -390,8 +473,20 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "returnCancel": _returns_by_id(returns_api.cancel, "returns/cancel"),
             "returnClose": _returns_by_id(returns_api.close, "returns/close"),
             "returnReopen": _returns_by_id(returns_api.reopen, "returns/reopen"),
+            "storeCreditAccountCredit": resolve_store_credit_credit,
         },
-        "Customer": {"orders": resolve_customer_orders},
+        "Customer": {
+            "orders": resolve_customer_orders,
+            "storeCreditAccounts": resolve_customer_store_credit_accounts,
+        },
+        "StoreCreditAccount": {"transactions": resolve_account_transactions},
+        "ProductVariant": {
+            "product": resolve_variant_product,
+            "inventoryItem": resolve_variant_inventory_item,
+            "inventoryQuantity": resolve_variant_inventory_quantity,
+        },
+        "InventoryItem": {"inventoryLevels": _positional_field("_levels")},
+        "InventoryLevel": {"quantities": resolve_level_quantities},
         "Order": {
             "lineItems": _positional_field("_lineItems"),
             "fulfillments": _first_list("_fulfillments"),
@@ -408,7 +503,10 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "returnLineItems": _positional_field("_lines"),
             "totalQuantity": resolve_total_quantity,
             "refunds": _positional_field("_refunds"),
+            "reverseFulfillmentOrders": _positional_field("_reverse_fulfillment_orders"),
+            "suggestedFinancialOutcome": resolve_suggested_outcome,
         },
+        "ReverseFulfillmentOrder": {"lineItems": _positional_field("_lines")},
         "ReturnLineItem": {"processableQuantity": resolve_processable},
         "ReturnableFulfillment": {"returnableFulfillmentLineItems": _positional_field("_items")},
     }
@@ -417,7 +515,15 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
         assert isinstance(graphql_type, GraphQLObjectType), type_name
         for field_name, resolver in fields.items():
             graphql_type.fields[field_name].resolve = resolver
+    # the only origin of a store credit transaction is an order transaction (a refund)
+    origin = schema.get_type("StoreCreditAccountTransactionOrigin")
+    assert isinstance(origin, GraphQLUnionType)
+    origin.resolve_type = _order_transaction_type
     return schema
+
+
+def _order_transaction_type(_value: Any, _info: Info, _type: GraphQLAbstractType) -> str:
+    return "OrderTransaction"
 
 
 def build_admin_schema() -> GraphQLSchema:

@@ -240,6 +240,17 @@ class ShopState:
     # ids of payments (order transactions, refunds) come from their own stream, so adding them
     # left every other seeded id and value as it was
     payments_rng: random.Random = field(default_factory=lambda: random.Random(0))
+    # likewise their own streams: seeded locations and stock (`inventory_rng`); reverse
+    # fulfillment orders, dispositions and return fees (`returns_rng`); store credit accounts and
+    # their transactions (`store_credit_rng`). None of them draws from `rng`.
+    inventory_rng: random.Random = field(default_factory=lambda: random.Random(0))
+    returns_rng: random.Random = field(default_factory=lambda: random.Random(0))
+    store_credit_rng: random.Random = field(default_factory=lambda: random.Random(0))
+    variants_by_id: dict[str, JSON] = field(default_factory=dict)
+    locations: list[JSON] = field(default_factory=list)
+    # by variant id: {"id", "_levels": [{"id", "location", "_quantities": {name: int}}]}
+    inventory_items: dict[str, JSON] = field(default_factory=dict)
+    store_credit_accounts: dict[str, JSON] = field(default_factory=dict)
 
     def next_id(self, kind: str, *, rng: random.Random | None = None) -> int:
         current = self.id_counters[kind]

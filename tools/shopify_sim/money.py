@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 JSON = dict[str, Any]
@@ -23,6 +23,16 @@ def quantum(currency: str) -> Decimal:
 def rounded(amount: Decimal, currency: str) -> Decimal:
     """`amount` rounded to the currency's minor unit (half-even, Decimal's default)."""
     return amount.quantize(quantum(currency))
+
+
+def rounded_half_up(amount: Decimal, currency: str) -> Decimal:
+    """`amount` rounded half up (0.005 -> 0.01) to the currency's minor unit."""
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def money_v2(amount: Decimal, currency: str) -> JSON:
+    """A MoneyV2: `{amount, currencyCode}` with the currency's minor-unit digits."""
+    return {"amount": amount_text(amount, currency), "currencyCode": currency}
 
 
 def amount_text(amount: Decimal, currency: str) -> str:

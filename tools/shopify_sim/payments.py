@@ -9,6 +9,7 @@ the shop's own rng stream, and every other seeded value, is what it was before p
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -36,7 +37,10 @@ GATEWAY_NAMES = {
     "manual": "Manual",
     "bogus": "Bogus",
     "paypal": "PayPal Express Checkout",
+    "shopify_store_credit": "Store credit",
 }
+# the gateway of a REFUND paid to the customer's store credit account (no parent transaction)
+STORE_CREDIT_GATEWAY = "shopify_store_credit"
 SPLIT_SHARE = 0.15  # paid orders partly paid with a gift card
 
 
@@ -179,6 +183,21 @@ def refundable(order: JSON, transaction: JSON) -> Decimal:
     return Decimal(transaction["_amount"]) - refunded_from(order, transaction)
 
 
+def order_refundable(order: JSON) -> Decimal:
+    """What the order's payments can still give back: successful SALE/CAPTURE amounts less every
+    successful REFUND (those to store credit, which have no parent, included)."""
+    taken = Decimal(0)
+    given = Decimal(0)
+    for transaction in order["_transactions"]:
+        if transaction["status"] != "SUCCESS":
+            continue
+        if transaction["kind"] in REFUNDABLE_KINDS:
+            taken += transaction["_amount"]
+        elif transaction["kind"] == "REFUND":
+            given += transaction["_amount"]
+    return max(taken - given, Decimal(0))
+
+
 def add_refund(
     shop: ShopState,
     order: JSON,
@@ -187,11 +206,14 @@ def add_refund(
     at: datetime,
     note: str | None = None,
     return_record: JSON | None = None,
+    store_credits: Sequence[Decimal] = (),
 ) -> JSON:
     """A Refund paying `shares` (parent transaction, amount) back, one REFUND transaction each,
-    recorded on the order (and the return). The order's totals are the caller's to update."""
+    then one parentless REFUND on the `shopify_store_credit` gateway per `store_credits` amount,
+    recorded on the order (and the return). The order's totals are the caller's to update, and
+    crediting the store credit account the caller's too."""
     currency = order["presentmentCurrencyCode"]
-    total = sum((amount for _parent, amount in shares), Decimal(0))
+    total = sum((amount for _parent, amount in shares), Decimal(0)) + sum(store_credits, Decimal(0))
     number = shop.next_id("Refund", rng=shop.payments_rng)
     refund: JSON = {
         "id": gid("Refund", number),
@@ -214,6 +236,18 @@ def add_refund(
             amount=amount,
             at=at,
             parent=parent,
+        )
+        refund["_transactions"].append(transaction)
+        order["_transactions"].append(transaction)
+    for amount in store_credits:
+        transaction = new_transaction(
+            shop,
+            order,
+            kind="REFUND",
+            status="SUCCESS",
+            gateway=STORE_CREDIT_GATEWAY,
+            amount=amount,
+            at=at,
         )
         refund["_transactions"].append(transaction)
         order["_transactions"].append(transaction)

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from graphql import GraphQLError
+
+from . import inventory
+from . import store_credit as credits
 from .models import JSON, ShopState, gid, iso, utcnow
-from .money import fits_currency, minor_digits, parse_amount, rounded
-from .payments import REFUNDABLE_KINDS, add_refund, apply_refund_to_order, refundable
+from .money import (
+    bag_amount,
+    fits_currency,
+    minor_digits,
+    money_bag,
+    parse_amount,
+    rounded,
+    rounded_half_up,
+)
+from .payments import (
+    REFUNDABLE_KINDS,
+    add_refund,
+    apply_refund_to_order,
+    order_refundable,
+    refundable,
+)
+from .seed import TAX_RATE
 
 ACTIVE = {"REQUESTED", "OPEN", "CLOSED"}
 TRANSFER = ["input", "financialTransfer"]
-ORDER_TRANSACTIONS = [*TRANSFER, "issueRefund", "orderTransactions"]
+ISSUE_REFUND = [*TRANSFER, "issueRefund"]
+ORDER_TRANSACTIONS = [*ISSUE_REFUND, "orderTransactions"]
+REFUND_METHODS = [*ISSUE_REFUND, "refundMethods"]
 EXCEEDS = "Refund amount exceeds the refundable amount of the transaction."
+EXCEEDS_ORDER = "Refund amount exceeds the refundable amount of the order."
+DISPOSITION_TYPES = {"MISSING", "NOT_RESTOCKED", "PROCESSING_REQUIRED", "RESTOCKED"}
+HUNDRED = Decimal(100)
 
 
 def user_error(field: list[str] | None, message: str, code: str) -> JSON:
@@ -41,6 +66,73 @@ def returnable_items(shop: ShopState, order: JSON) -> list[tuple[JSON, int]]:
     return found
 
 
+def line_subtotal(line_item: JSON, quantity: int, currency: str) -> Decimal:
+    """`quantity` units of an order line after its discount: the original unit price less the
+    line's total discount over its ordered quantity (exact), times `quantity`, rounded half up
+    once."""
+    unit = bag_amount(line_item["originalUnitPriceSet"])
+    discount = bag_amount(line_item["totalDiscountSet"])
+    ordered = max(int(line_item["quantity"]), 1)
+    return rounded_half_up(quantity * (unit - discount / ordered), currency)
+
+
+def percent_of(amount: Decimal, percentage: Any, currency: str) -> Decimal:
+    return rounded_half_up(amount * Decimal(str(percentage)) / HUNDRED, currency)
+
+
+def _restocking_percentage(spec: JSON, path: list[str]) -> tuple[float | None, list[JSON]]:
+    fee = spec.get("restockingFee")
+    if fee is None:
+        return None, []
+    value = fee.get("percentage") if isinstance(fee, dict) else None
+    fee_path = [*path, "restockingFee", "percentage"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, [user_error(fee_path, "Percentage must be a number.", "NOT_A_NUMBER")]
+    if value < 0:
+        return None, [
+            user_error(fee_path, "Percentage must be at least 0.", "GREATER_THAN_OR_EQUAL_TO")
+        ]
+    if value > 100:
+        return None, [
+            user_error(fee_path, "Percentage must be at most 100.", "LESS_THAN_OR_EQUAL_TO")
+        ]
+    return float(value), []
+
+
+def _shipping_fee(order: JSON, data: JSON) -> tuple[Decimal | None, list[JSON]]:
+    """`returnShippingFee: {amount: {amount, currencyCode}}` in the order's currency, >= 0."""
+    fee = data.get("returnShippingFee")
+    if fee is None:
+        return None, []
+    path = ["input", "returnShippingFee", "amount"]
+    money = fee.get("amount") if isinstance(fee, dict) else None
+    money = money if isinstance(money, dict) else {}
+    currency = order["presentmentCurrencyCode"]
+    if money.get("currencyCode") != currency:
+        return None, [
+            user_error(
+                [*path, "currencyCode"],
+                f"Currency must be the order's presentment currency ({currency}).",
+                "INVALID",
+            )
+        ]
+    amount = parse_amount(money.get("amount"))
+    if amount is None or amount < 0:
+        return None, [
+            user_error([*path, "amount"], "Amount must be at least 0.", "GREATER_THAN_OR_EQUAL_TO")
+        ]
+    if not fits_currency(amount, currency):
+        return None, [
+            user_error(
+                [*path, "amount"],
+                f"Amount has more decimal places than {currency} allows"
+                f" ({minor_digits(currency)}).",
+                "INVALID",
+            )
+        ]
+    return rounded(amount, currency), []
+
+
 def request_return(shop: ShopState, data: JSON) -> JSON:
     order = shop.orders_by_id.get(str(data.get("orderId")))
     if order is None:
@@ -65,9 +157,14 @@ def request_return(shop: ShopState, data: JSON) -> JSON:
             item_id
         )
     lines: list[JSON] = []
-    errors: list[JSON] = []
+    percentages: list[float | None] = []
+    shipping_fee, errors = _shipping_fee(order, data)
     for index, spec in enumerate(requested):
         path = ["input", "returnLineItems", str(index)]
+        percentage, fee_errors = _restocking_percentage(spec, path)
+        if fee_errors:
+            errors.extend(fee_errors)
+            continue
         quantity = int(spec.get("quantity") or 0)
         item_id = spec.get("fulfillmentLineItemId")
         if not item_id and spec.get("lineItemId"):
@@ -125,10 +222,33 @@ def request_return(shop: ShopState, data: JSON) -> JSON:
                 "returnReasonNote": spec.get("returnReasonNote") or "",
                 "customerNote": spec.get("customerNote"),
                 "fulfillmentLineItem": shop.fulfillment_line_items_by_id[item_id],
+                "restockingFee": None,
             }
         )
+        percentages.append(percentage)
     if errors:
         return {"return": None, "userErrors": errors}
+    currency = order["presentmentCurrencyCode"]
+    for line, percentage in zip(lines, percentages, strict=True):
+        if percentage is not None:
+            subtotal = line_subtotal(
+                line["fulfillmentLineItem"]["lineItem"], line["quantity"], currency
+            )
+            line["restockingFee"] = {
+                "id": gid("RestockingFee", shop.next_id("RestockingFee", rng=shop.returns_rng)),
+                "amountSet": money_bag(percent_of(subtotal, percentage, currency), currency),
+                "percentage": percentage,
+            }
+    shipping_fees = []
+    if shipping_fee is not None:
+        number = shop.next_id("ReturnShippingFee", rng=shop.returns_rng)
+        shipping_fees.append(
+            {
+                "id": gid("ReturnShippingFee", number),
+                "amountSet": money_bag(shipping_fee, currency),
+                "_amount": shipping_fee,
+            }
+        )
     existing = sum(1 for record in shop.returns.values() if record["order"] is order)
     record: JSON = {
         "id": gid("Return", shop.next_id("Return")),
@@ -139,11 +259,55 @@ def request_return(shop: ShopState, data: JSON) -> JSON:
         "createdAt": iso(utcnow()),
         "closedAt": None,
         "requestApprovedAt": None,
+        "returnShippingFees": shipping_fees,
         "_lines": lines,
         "_refunds": [],
+        "_reverse_fulfillment_orders": [],
     }
     shop.returns[record["id"]] = record
     return {"return": record, "userErrors": []}
+
+
+def create_open(shop: ShopState, data: JSON) -> JSON:
+    """A return staff create in Shopify admin (as `returnCreate`): the same input and checks as
+    `returnRequest`, but OPEN at once, with its reverse fulfillment order."""
+    result = request_return(shop, data)
+    record = result["return"]
+    if record is not None and not result["userErrors"]:
+        _open(shop, record)
+    return result
+
+
+def _open(shop: ShopState, record: JSON) -> None:
+    """REQUESTED -> OPEN: the return gets one reverse fulfillment order, a line per return line."""
+    record["status"] = "OPEN"
+    record["requestApprovedAt"] = iso(utcnow())
+    rng = shop.returns_rng
+    number = shop.next_id("ReverseFulfillmentOrder", rng=rng)
+    record["_reverse_fulfillment_orders"].append(
+        {
+            "id": gid("ReverseFulfillmentOrder", number),
+            "status": "OPEN",
+            "_lines": [
+                {
+                    "id": gid(
+                        "ReverseFulfillmentOrderLineItem",
+                        shop.next_id("ReverseFulfillmentOrderLineItem", rng=rng),
+                    ),
+                    "totalQuantity": line["quantity"],
+                    "fulfillmentLineItem": line["fulfillmentLineItem"],
+                    "dispositions": [],
+                    "_return_line": line,
+                }
+                for line in record["_lines"]
+            ],
+        }
+    )
+
+
+def _set_reverse_status(record: JSON, status: str) -> None:
+    for order in record.get("_reverse_fulfillment_orders", []):
+        order["status"] = status
 
 
 def _find(shop: ShopState, return_id: Any, field: list[str]) -> tuple[JSON | None, list[JSON]]:
@@ -172,8 +336,7 @@ def approve(shop: ShopState, data: JSON) -> JSON:
         return {"return": None, "userErrors": errors}
     errors = _wrong_state(record, ["input", "id"], "approved", {"REQUESTED"})
     if not errors:
-        record["status"] = "OPEN"
-        record["requestApprovedAt"] = iso(utcnow())
+        _open(shop, record)
     return {"return": record, "userErrors": errors}
 
 
@@ -191,6 +354,124 @@ def decline(shop: ShopState, data: JSON) -> JSON:
     return {"return": record, "userErrors": errors}
 
 
+@dataclass
+class Disposition:
+    """A checked `dispositions` entry of `returnProcess`, applied once everything passed."""
+
+    line: JSON  # the reverse fulfillment order line item
+    quantity: int
+    type: str
+    location: JSON | None
+
+
+@dataclass
+class StoreCredit:
+    amount: Decimal
+    expires_at: str | None
+
+
+@dataclass
+class RefundPlan:
+    """`financialTransfer.issueRefund` checked against the order, nothing changed yet."""
+
+    shares: list[tuple[JSON, Decimal]] = field(default_factory=list)
+    store_credits: list[StoreCredit] = field(default_factory=list)
+    errors: list[JSON] = field(default_factory=list)
+
+
+def _dispositions(
+    shop: ShopState, record: JSON, line: JSON, spec: JSON, path: list[str]
+) -> tuple[list[Disposition], list[JSON]]:
+    """`returnLineItems[i].dispositions`: reverse fulfillment order line items of this return
+    line, at most the quantity processed on it, a location of the shop to restock at."""
+    given = spec.get("dispositions") or []
+    if not isinstance(given, list):
+        return [], [user_error([*path, "dispositions"], "Dispositions are invalid.", "INVALID")]
+    reverse_lines = {
+        reverse_line["id"]: reverse_line
+        for order in record.get("_reverse_fulfillment_orders", [])
+        for reverse_line in order["_lines"]
+    }
+    found: list[Disposition] = []
+    errors: list[JSON] = []
+    for index, entry in enumerate(given):
+        entry_path = [*path, "dispositions", str(index)]
+        if not isinstance(entry, dict):
+            errors.append(user_error(entry_path, "Disposition is invalid.", "INVALID"))
+            continue
+        reverse_line = reverse_lines.get(str(entry.get("reverseFulfillmentOrderLineItemId")))
+        id_path = [*entry_path, "reverseFulfillmentOrderLineItemId"]
+        if reverse_line is None:
+            errors.append(
+                user_error(
+                    id_path,
+                    "Reverse fulfillment order line item does not exist on this return.",
+                    "NOT_FOUND",
+                )
+            )
+            continue
+        if reverse_line["fulfillmentLineItem"] is not line["fulfillmentLineItem"]:
+            errors.append(
+                user_error(
+                    id_path,
+                    "Reverse fulfillment order line item is not of this return line item.",
+                    "INVALID",
+                )
+            )
+            continue
+        quantity = entry.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            errors.append(
+                user_error(
+                    [*entry_path, "quantity"], "Quantity must be greater than 0.", "GREATER_THAN"
+                )
+            )
+            continue
+        kind = entry.get("dispositionType")
+        if kind not in DISPOSITION_TYPES:
+            errors.append(
+                user_error(
+                    [*entry_path, "dispositionType"], "Disposition type is invalid.", "INCLUSION"
+                )
+            )
+            continue
+        location = inventory.find_location(shop, entry.get("locationId"))
+        location_path = [*entry_path, "locationId"]
+        if entry.get("locationId") is None and kind == "RESTOCKED":
+            errors.append(user_error(location_path, "A location is required to restock.", "BLANK"))
+            continue
+        if entry.get("locationId") is not None and location is None:
+            errors.append(user_error(location_path, "Location does not exist.", "NOT_FOUND"))
+            continue
+        found.append(Disposition(reverse_line, quantity, str(kind), location))
+    processed = int(spec.get("quantity") or 0)
+    if not errors and sum(d.quantity for d in found) > processed:
+        errors.append(
+            user_error(
+                [*path, "dispositions"],
+                "Disposed quantity exceeds the quantity being processed.",
+                "LESS_THAN_OR_EQUAL_TO",
+            )
+        )
+    return ([] if errors else found), errors
+
+
+def _dispose(shop: ShopState, disposition: Disposition, at: datetime) -> None:
+    number = shop.next_id("ReverseFulfillmentOrderDisposition", rng=shop.returns_rng)
+    disposition.line["dispositions"].append(
+        {
+            "id": gid("ReverseFulfillmentOrderDisposition", number),
+            "quantity": disposition.quantity,
+            "type": disposition.type,
+            "location": disposition.location,
+            "createdAt": iso(at),
+        }
+    )
+    if disposition.type == "RESTOCKED" and disposition.location is not None:
+        variant = disposition.line["fulfillmentLineItem"]["lineItem"].get("variant") or {}
+        inventory.restock(shop, variant.get("id"), disposition.location, disposition.quantity)
+
+
 def process(shop: ShopState, data: JSON) -> JSON:
     record, errors = _find(shop, data.get("returnId"), ["input", "returnId"])
     if record is None:
@@ -205,6 +486,7 @@ def process(shop: ShopState, data: JSON) -> JSON:
             {"id": line["id"], "quantity": line["quantity"] - line["processedQuantity"]}
             for line in record["_lines"]
         ]
+    dispositions: list[Disposition] = []
     for index, spec in enumerate(wanted):
         line = lines.get(str(spec.get("id")))
         path = ["input", "returnLineItems", str(index)]
@@ -212,26 +494,52 @@ def process(shop: ShopState, data: JSON) -> JSON:
             errors.append(
                 user_error([*path, "id"], "Return line item does not exist.", "NOT_FOUND")
             )
-        elif int(spec.get("quantity") or 0) > line["quantity"] - line["processedQuantity"]:
+            continue
+        if int(spec.get("quantity") or 0) > line["quantity"] - line["processedQuantity"]:
             errors.append(
                 user_error(
                     [*path, "quantity"], "Quantity exceeds the processable quantity.", "INVALID"
                 )
             )
-    shares, note, transfer_errors = refund_plan(record["order"], data.get("financialTransfer"))
-    errors.extend(transfer_errors)
+            continue
+        found, disposition_errors = _dispositions(shop, record, line, spec, path)
+        dispositions.extend(found)
+        errors.extend(disposition_errors)
+    order = record["order"]
+    plan = refund_plan(order, data.get("financialTransfer"))
+    errors.extend(plan.errors)
     if errors:
         return {"return": record, "userErrors": errors}
     for spec in wanted:
         lines[str(spec["id"])]["processedQuantity"] += int(spec.get("quantity") or 0)
     now = utcnow()
+    for disposition in dispositions:
+        _dispose(shop, disposition, now)
     if all(line["processedQuantity"] >= line["quantity"] for line in record["_lines"]):
         record["status"] = "CLOSED"
         record["closedAt"] = iso(now)
+        _set_reverse_status(record, "CLOSED")
     result: JSON = {"return": record, "userErrors": []}
-    if shares or note:
-        order = record["order"]
-        refund = add_refund(shop, order, shares, at=now, note=note, return_record=record)
+    if plan.shares or plan.store_credits:
+        refund = add_refund(
+            shop,
+            order,
+            plan.shares,
+            at=now,
+            return_record=record,
+            store_credits=[credit.amount for credit in plan.store_credits],
+        )
+        paid_to_credit = refund["_transactions"][len(plan.shares) :]
+        for credit, transaction in zip(plan.store_credits, paid_to_credit, strict=True):
+            account = credits.account_for(shop, order["customer"], order["presentmentCurrencyCode"])
+            credits.credit(
+                shop,
+                account,
+                credit.amount,
+                at=now,
+                expires_at=credit.expires_at,
+                origin=transaction,
+            )
         apply_refund_to_order(order, refund)
         moment = max(now, order["_updated"] + timedelta(seconds=1))  # strictly newer
         order["_updated"] = moment
@@ -240,47 +548,94 @@ def process(shop: ShopState, data: JSON) -> JSON:
     return result
 
 
-def _refund_methods_note(methods: list[Any]) -> str | None:
-    """`refundMethods` (store credit) are not paid by the simulator; the refund notes them."""
-    described = []
-    for method in methods:
-        credit = method.get("storeCreditRefund") if isinstance(method, dict) else None
-        amount = credit.get("amount") if isinstance(credit, dict) else None
-        if isinstance(amount, dict):
-            described.append(f"store credit {amount.get('amount')} {amount.get('currencyCode')}")
-        else:
-            described.append(f"refund method {method!r}")
-    if not described:
+def _money_amount(money: Any, currency: str, path: list[str], errors: list[JSON]) -> Decimal | None:
+    """A `{amount, currencyCode}` in the order's currency, > 0, within its minor unit."""
+    money = money if isinstance(money, dict) else {}
+    if money.get("currencyCode") != currency:
+        errors.append(
+            user_error(
+                [*path, "currencyCode"],
+                f"Currency must be the order's presentment currency ({currency}).",
+                "INVALID",
+            )
+        )
         return None
-    return "Not issued by the simulator: " + "; ".join(described)
+    amount = parse_amount(money.get("amount"))
+    if amount is None or amount <= 0:
+        errors.append(user_error([*path, "amount"], "Amount must be greater than 0.", "INVALID"))
+        return None
+    if not fits_currency(amount, currency):
+        errors.append(
+            user_error(
+                [*path, "amount"],
+                f"Amount has more decimal places than {currency} allows"
+                f" ({minor_digits(currency)}).",
+                "INVALID",
+            )
+        )
+        return None
+    return rounded(amount, currency)
 
 
-def refund_plan(
-    order: JSON, transfer: Any
-) -> tuple[list[tuple[JSON, Decimal]], str | None, list[JSON]]:
+def _store_credits(order: JSON, methods: list[Any]) -> tuple[list[StoreCredit], list[JSON]]:
+    """`refundMethods: [{storeCreditRefund: {amount: {amount, currencyCode}, expiresAt}}]`."""
+    currency = order["presentmentCurrencyCode"]
+    found: list[StoreCredit] = []
+    errors: list[JSON] = []
+    now = utcnow()
+    for index, method in enumerate(methods):
+        path = [*REFUND_METHODS, str(index)]
+        refund = method.get("storeCreditRefund") if isinstance(method, dict) else None
+        if not isinstance(refund, dict):
+            errors.append(user_error(path, "Refund method must be a storeCreditRefund.", "INVALID"))
+            continue
+        path = [*path, "storeCreditRefund"]
+        if order.get("customer") is None:
+            errors.append(
+                user_error(path, "The order has no customer to give store credit to.", "INVALID")
+            )
+            continue
+        amount = _money_amount(refund.get("amount"), currency, [*path, "amount"], errors)
+        if amount is None:
+            continue
+        expires_at = refund.get("expiresAt")
+        expiry = None
+        if expires_at is not None:
+            try:
+                expiry = credits.parse_datetime(expires_at)
+            except ValueError:
+                expiry = None
+            if expiry is None or expiry <= now:
+                errors.append(
+                    user_error(
+                        [*path, "expiresAt"], "The expiry date must be in the future.", "INVALID"
+                    )
+                )
+                continue
+        found.append(StoreCredit(amount, None if expiry is None else iso(expiry)))
+    return found, errors
+
+
+def refund_plan(order: JSON, transfer: Any) -> RefundPlan:
     """`financialTransfer.issueRefund` checked against the order's payments, changing nothing:
-    (parent transaction, amount) shares, a note for refund methods, user errors."""
+    (parent transaction, amount) shares, store credit to give, user errors."""
     if transfer is None:
-        return [], None, []
+        return RefundPlan()
     if not isinstance(transfer, dict):
-        return [], None, [user_error(TRANSFER, "Financial transfer must be an object.", "INVALID")]
+        return RefundPlan(
+            errors=[user_error(TRANSFER, "Financial transfer must be an object.", "INVALID")]
+        )
     issue = transfer.get("issueRefund")
     if issue is None:
-        return [], None, []
+        return RefundPlan()
     if not isinstance(issue, dict):
-        return (
-            [],
-            None,
-            [user_error([*TRANSFER, "issueRefund"], "Issue refund must be an object.", "INVALID")],
+        return RefundPlan(
+            errors=[user_error(ISSUE_REFUND, "Issue refund must be an object.", "INVALID")]
         )
     entries = issue.get("orderTransactions") or []
     methods = issue.get("refundMethods") or []
     if not isinstance(entries, list) or not isinstance(methods, list):
-        return (
-            [],
-            None,
-            [user_error([*TRANSFER, "issueRefund"], "Issue refund is invalid.", "INVALID")],
-        )
+        return RefundPlan(errors=[user_error(ISSUE_REFUND, "Issue refund is invalid.", "INVALID")])
     over_refunding = bool(issue.get("allowOverRefunding"))
     currency = order["presentmentCurrencyCode"]
     transactions = {transaction["id"]: transaction for transaction in order["_transactions"]}
@@ -311,41 +666,78 @@ def refund_plan(
                 )
             )
             continue
-        money = entry.get("transactionAmount")
-        money = money if isinstance(money, dict) else {}
-        if money.get("currencyCode") != currency:
-            errors.append(
-                user_error(
-                    [*path, "transactionAmount", "currencyCode"],
-                    f"Currency must be the order's presentment currency ({currency}).",
-                    "INVALID",
-                )
-            )
+        amount = _money_amount(
+            entry.get("transactionAmount"), currency, [*path, "transactionAmount"], errors
+        )
+        if amount is None:
             continue
-        amount = parse_amount(money.get("amount"))
-        amount_path = [*path, "transactionAmount", "amount"]
-        if amount is None or amount <= 0:
-            errors.append(user_error(amount_path, "Amount must be greater than 0.", "INVALID"))
-            continue
-        if not fits_currency(amount, currency):
-            digits = minor_digits(currency)
-            errors.append(
-                user_error(
-                    amount_path,
-                    f"Amount has more decimal places than {currency} allows ({digits}).",
-                    "INVALID",
-                )
-            )
-            continue
-        amount = rounded(amount, currency)
         taken[parent["id"]] = taken.get(parent["id"], Decimal(0)) + amount
         if not over_refunding and taken[parent["id"]] > refundable(order, parent):
-            errors.append(user_error(amount_path, EXCEEDS, "INVALID"))
+            errors.append(user_error([*path, "transactionAmount", "amount"], EXCEEDS, "INVALID"))
             continue
         shares.append((parent, amount))
+    store_credits, credit_errors = _store_credits(order, methods)
+    errors.extend(credit_errors)
     if errors:
-        return [], None, errors
-    return shares, _refund_methods_note(methods), []
+        return RefundPlan(errors=errors)
+    total = sum((amount for _parent, amount in shares), Decimal(0)) + sum(
+        (credit.amount for credit in store_credits), Decimal(0)
+    )
+    if not over_refunding and total > order_refundable(order):
+        return RefundPlan(errors=[user_error(ISSUE_REFUND, EXCEEDS_ORDER, "INVALID")])
+    return RefundPlan(shares, store_credits)
+
+
+def suggested_outcome(record: JSON, return_line_items: list[JSON]) -> JSON:
+    """`Return.suggestedFinancialOutcome`: in the order's currency, per return line (each rounded
+    half up once): subtotal = round(quantity x discounted unit price), restocking fee =
+    round(subtotal x percentage / 100), tax = round(subtotal x the order's tax rate); summed,
+    fees plus the return's shipping fees; amount = subtotal - fees + tax, at most what the
+    order's payments can still refund: a refund when >= 0, else an invoice of what is owed.
+    An unknown line or more than its processable quantity is a GraphQL error."""
+    order = record["order"]
+    currency = order["presentmentCurrencyCode"]
+    rate = Decimal(str(order.get("_tax_rate", TAX_RATE)))
+    lines = {line["id"]: line for line in record["_lines"]}
+    asked: dict[str, int] = {}
+    for spec in return_line_items:
+        line = lines.get(str(spec.get("returnLineItemId")))
+        if line is None:
+            raise GraphQLError(
+                f"Return line item {spec.get('returnLineItemId')} does not exist on this return."
+            )
+        quantity = int(spec.get("quantity") or 0)
+        if quantity < 0:
+            raise GraphQLError("Quantity must be at least 0.")
+        asked[line["id"]] = asked.get(line["id"], 0) + quantity
+        if asked[line["id"]] > line["quantity"] - line["processedQuantity"]:
+            raise GraphQLError(
+                f"Quantity of return line item {line['id']} exceeds its processable quantity."
+            )
+    zero = rounded(Decimal(0), currency)
+    subtotal, fees, tax = zero, zero, zero
+    for line_id, quantity in asked.items():
+        line = lines[line_id]
+        line_total = line_subtotal(line["fulfillmentLineItem"]["lineItem"], quantity, currency)
+        fee = line["restockingFee"]
+        subtotal += line_total
+        fees += zero if fee is None else percent_of(line_total, fee["percentage"], currency)
+        tax += rounded_half_up(line_total * rate, currency)
+    fees += sum((fee["_amount"] for fee in record.get("returnShippingFees", [])), zero)
+    maximum = rounded(order_refundable(order), currency)
+    amount = min(subtotal - fees + tax, maximum)
+    transfer: JSON = (
+        {"__typename": "RefundReturnOutcome", "amount": money_bag(amount, currency)}
+        if amount >= 0
+        else {"__typename": "InvoiceReturnOutcome", "amount": money_bag(-amount, currency)}
+    )
+    return {
+        "discountedSubtotal": money_bag(subtotal, currency),
+        "totalAdditionalFees": money_bag(fees, currency),
+        "totalTax": money_bag(tax, currency),
+        "maximumRefundable": money_bag(maximum, currency),
+        "financialTransfer": transfer,
+    }
 
 
 def cancel(shop: ShopState, return_id: Any) -> JSON:
@@ -361,6 +753,7 @@ def cancel(shop: ShopState, return_id: Any) -> JSON:
         ]
     if not errors:
         record["status"] = "CANCELED"
+        _set_reverse_status(record, "CANCELED")
     return {"return": record, "userErrors": errors}
 
 
@@ -372,6 +765,7 @@ def close(shop: ShopState, return_id: Any) -> JSON:
     if not errors:
         record["status"] = "CLOSED"
         record["closedAt"] = iso(utcnow())
+        _set_reverse_status(record, "CLOSED")
     return {"return": record, "userErrors": errors}
 
 
@@ -383,11 +777,18 @@ def reopen(shop: ShopState, return_id: Any) -> JSON:
     if not errors:
         record["status"] = "OPEN"
         record["closedAt"] = None
+        _set_reverse_status(record, "OPEN")
     return {"return": record, "userErrors": errors}
 
 
 def public(record: JSON) -> JSON:
     """A return as the control API shows it."""
+    reverse_orders = record.get("_reverse_fulfillment_orders", [])
+    reverse_lines = {
+        reverse_line["_return_line"]["id"]: reverse_line
+        for reverse in reverse_orders
+        for reverse_line in reverse["_lines"]
+    }
     return {
         "id": record["id"],
         "name": record["name"],
@@ -397,6 +798,18 @@ def public(record: JSON) -> JSON:
         "created_at": record["createdAt"],
         "closed_at": record["closedAt"],
         "refund_ids": [refund["id"] for refund in record.get("_refunds", [])],
+        "return_shipping_fees": [
+            {"id": fee["id"], "amount": fee["amountSet"]["presentmentMoney"]["amount"]}
+            for fee in record.get("returnShippingFees", [])
+        ],
+        "reverse_fulfillment_orders": [
+            {
+                "id": reverse["id"],
+                "status": reverse["status"],
+                "line_item_ids": [reverse_line["id"] for reverse_line in reverse["_lines"]],
+            }
+            for reverse in reverse_orders
+        ],
         "line_items": [
             {
                 "id": line["id"],
@@ -406,9 +819,39 @@ def public(record: JSON) -> JSON:
                 "customer_note": line["customerNote"],
                 "fulfillment_line_item_id": line["fulfillmentLineItem"]["id"],
                 "line_item_id": line["fulfillmentLineItem"]["lineItem"]["id"],
+                "restocking_fee": _public_fee(line.get("restockingFee")),
+                "reverse_fulfillment_order_line_item_id": (
+                    None if line["id"] not in reverse_lines else reverse_lines[line["id"]]["id"]
+                ),
+                "dispositions": [
+                    {
+                        "id": disposition["id"],
+                        "quantity": disposition["quantity"],
+                        "type": disposition["type"],
+                        "location_id": None
+                        if disposition["location"] is None
+                        else disposition["location"]["id"],
+                        "created_at": disposition["createdAt"],
+                    }
+                    for disposition in (
+                        reverse_lines[line["id"]]["dispositions"]
+                        if line["id"] in reverse_lines
+                        else []
+                    )
+                ],
             }
             for line in record["_lines"]
         ],
+    }
+
+
+def _public_fee(fee: JSON | None) -> JSON | None:
+    if fee is None:
+        return None
+    return {
+        "id": fee["id"],
+        "percentage": fee["percentage"],
+        "amount": fee["amountSet"]["presentmentMoney"]["amount"],
     }
 
 

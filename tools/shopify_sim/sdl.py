@@ -29,6 +29,10 @@ enum ReturnReason { COLOR DEFECTIVE NOT_AS_DESCRIBED OTHER SIZE_TOO_LARGE SIZE_T
 enum ReturnDeclineReason { FINAL_SALE OTHER RETURN_PERIOD_ENDED }
 enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID }
 enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
+enum StoreCreditAccountCreditUserErrorCode { ACCOUNT_NOT_FOUND CREDIT_LIMIT_EXCEEDED EXPIRES_AT_IN_PAST MISMATCHING_CURRENCY NEGATIVE_OR_ZERO_AMOUNT OWNER_NOT_FOUND UNSUPPORTED_CURRENCY }
+enum RefundMethodAllocation { ORIGINAL_PAYMENT_METHODS STORE_CREDIT }
+enum ReverseFulfillmentOrderStatus { CANCELED CLOSED OPEN }
+enum ReverseFulfillmentOrderDispositionType { MISSING NOT_RESTOCKED PROCESSING_REQUIRED RESTOCKED }
 enum ReturnErrorCode { ALREADY_EXISTS BLANK CREATION_FAILED EQUAL_TO FEATURE_NOT_ENABLED GREATER_THAN GREATER_THAN_OR_EQUAL_TO INCLUSION INTERNAL_ERROR INVALID INVALID_STATE LESS_THAN LESS_THAN_OR_EQUAL_TO NOTIFICATION_FAILED NOT_A_NUMBER NOT_EDITABLE NOT_FOUND PRESENT TAKEN TOO_BIG TOO_LONG TOO_SHORT WRONG_LENGTH }
 
 type AccessScope { handle: String! description: String }
@@ -48,6 +52,10 @@ type Query {
   currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
   return(id: ID!): Return
   returnableFulfillments(orderId: ID!, first: Int, last: Int, after: String, before: String, reverse: Boolean = false): ReturnableFulfillmentConnection!
+  storeCreditAccount(id: ID!): StoreCreditAccount
+  locations(first: Int, after: String): LocationConnection!
+  location(id: ID): Location
+  productVariant(id: ID!): ProductVariant
 }
 
 type Mutation {
@@ -63,12 +71,14 @@ type Mutation {
   returnCancel(id: ID!, notifyCustomer: Boolean = false): ReturnCancelPayload
   returnClose(id: ID!): ReturnClosePayload
   returnReopen(id: ID!): ReturnReopenPayload
+  storeCreditAccountCredit(id: ID!, creditInput: StoreCreditAccountCreditInput!): StoreCreditAccountCreditPayload
 }
 
 type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
 type Count { count: Int! precision: CountPrecision! }
 type MoneyV2 { amount: Decimal! currencyCode: CurrencyCode! }
 type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
+input MoneyInput { amount: Decimal! currencyCode: CurrencyCode! }
 type ShopPlan { displayName: String! partnerDevelopment: Boolean! shopifyPlus: Boolean! publicDisplayName: String! }
 type Domain { host: String! url: URL! }
 type Shop {
@@ -84,11 +94,23 @@ type Customer {
   phone: String state: CustomerState! tags: [String!]! note: String verifiedEmail: Boolean! numberOfOrders: UnsignedInt64!
   createdAt: DateTime! updatedAt: DateTime! defaultAddress: MailingAddress
   orders(first: Int, last: Int, after: String, before: String, query: String, sortKey: OrderSortKeys = ID, reverse: Boolean = false): OrderConnection!
+  storeCreditAccounts(first: Int, after: String): StoreCreditAccountConnection!
 }
 type CustomerEdge { cursor: String! node: Customer! }
 type CustomerConnection { edges: [CustomerEdge!]! nodes: [Customer!]! pageInfo: PageInfo! }
 type Product { id: ID! legacyResourceId: UnsignedInt64! title: String! productType: String! vendor: String! tags: [String!]! }
-type ProductVariant { id: ID! legacyResourceId: UnsignedInt64! title: String! displayName: String! sku: String price: Money! product: Product! }
+type ProductVariant {
+  id: ID! legacyResourceId: UnsignedInt64! title: String! displayName: String! sku: String price: Money! product: Product!
+  inventoryItem: InventoryItem! inventoryQuantity: Int
+}
+type Location { id: ID! name: String! isActive: Boolean! }
+type LocationEdge { cursor: String! node: Location! }
+type LocationConnection { edges: [LocationEdge!]! nodes: [Location!]! pageInfo: PageInfo! }
+type InventoryItem { id: ID! inventoryLevels(first: Int): InventoryLevelConnection! }
+type InventoryQuantity { name: String! quantity: Int! }
+type InventoryLevel { id: ID! location: Location! quantities(names: [String!]!): [InventoryQuantity!]! }
+type InventoryLevelEdge { cursor: String! node: InventoryLevel! }
+type InventoryLevelConnection { edges: [InventoryLevelEdge!]! nodes: [InventoryLevel!]! pageInfo: PageInfo! }
 type DiscountAllocation { allocatedAmountSet: MoneyBag! }
 type LineItem {
   id: ID! title: String! name: String! sku: String vendor: String variantTitle: String quantity: Int! currentQuantity: Int!
@@ -135,6 +157,30 @@ type Refund {
   transactions(first: Int, after: String): OrderTransactionConnection!
 }
 type RefundEdge { cursor: String! node: Refund! }
+union StoreCreditAccountTransactionOrigin = OrderTransaction
+interface StoreCreditAccountTransaction {
+  account: StoreCreditAccount! amount: MoneyV2! balanceAfterTransaction: MoneyV2! createdAt: DateTime!
+  origin: StoreCreditAccountTransactionOrigin
+}
+type StoreCreditAccountCreditTransaction implements StoreCreditAccountTransaction {
+  id: ID! account: StoreCreditAccount! amount: MoneyV2! balanceAfterTransaction: MoneyV2! createdAt: DateTime!
+  expiresAt: DateTime origin: StoreCreditAccountTransactionOrigin
+}
+type StoreCreditAccountDebitTransaction implements StoreCreditAccountTransaction {
+  id: ID! account: StoreCreditAccount! amount: MoneyV2! balanceAfterTransaction: MoneyV2! createdAt: DateTime!
+  origin: StoreCreditAccountTransactionOrigin
+}
+type StoreCreditAccountTransactionEdge { cursor: String! node: StoreCreditAccountTransaction! }
+type StoreCreditAccountTransactionConnection { edges: [StoreCreditAccountTransactionEdge!]! nodes: [StoreCreditAccountTransaction!]! pageInfo: PageInfo! }
+type StoreCreditAccount {
+  id: ID! balance: MoneyV2! owner: Customer
+  transactions(first: Int, after: String): StoreCreditAccountTransactionConnection!
+}
+type StoreCreditAccountEdge { cursor: String! node: StoreCreditAccount! }
+type StoreCreditAccountConnection { edges: [StoreCreditAccountEdge!]! nodes: [StoreCreditAccount!]! pageInfo: PageInfo! }
+input StoreCreditAccountCreditInput { creditAmount: MoneyInput! expiresAt: DateTime notify: Boolean }
+type StoreCreditAccountCreditUserError { field: [String!] message: String! code: StoreCreditAccountCreditUserErrorCode }
+type StoreCreditAccountCreditPayload { storeCreditAccountTransaction: StoreCreditAccountCreditTransaction userErrors: [StoreCreditAccountCreditUserError!]! }
 type RefundConnection { edges: [RefundEdge!]! nodes: [Refund!]! pageInfo: PageInfo! }
 
 type WebhookHttpEndpoint { callbackUrl: URL! }
@@ -163,9 +209,11 @@ type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [User
 
 type ReturnUserError { field: [String!] message: String! code: ReturnErrorCode }
 type ReturnDecline { reason: ReturnDeclineReason! note: String }
+type RestockingFee { id: ID! amountSet: MoneyBag! percentage: Float! }
+type ReturnShippingFee { id: ID! amountSet: MoneyBag! }
 type ReturnLineItem {
   id: ID! quantity: Int! processedQuantity: Int! processableQuantity: Int! returnReason: ReturnReason! returnReasonNote: String!
-  customerNote: String fulfillmentLineItem: FulfillmentLineItem!
+  customerNote: String fulfillmentLineItem: FulfillmentLineItem! restockingFee: RestockingFee
 }
 type ReturnLineItemEdge { cursor: String! node: ReturnLineItem! }
 type ReturnLineItemConnection { edges: [ReturnLineItemEdge!]! nodes: [ReturnLineItem!]! pageInfo: PageInfo! }
@@ -174,7 +222,32 @@ type Return {
   createdAt: DateTime! closedAt: DateTime requestApprovedAt: DateTime
   returnLineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean = false): ReturnLineItemConnection!
   refunds(first: Int, after: String): RefundConnection!
+  returnShippingFees: [ReturnShippingFee!]!
+  reverseFulfillmentOrders(first: Int): ReverseFulfillmentOrderConnection!
+  suggestedFinancialOutcome(
+    returnLineItems: [SuggestedOutcomeReturnLineItemInput!]!, exchangeLineItems: [JSON!], refundShipping: JSON,
+    refundDuties: [JSON!], refundMethodAllocation: RefundMethodAllocation = ORIGINAL_PAYMENT_METHODS
+  ): SuggestedReturnFinancialOutcome
 }
+input SuggestedOutcomeReturnLineItemInput { returnLineItemId: ID! quantity: Int! }
+type RefundReturnOutcome { amount: MoneyBag! }
+type InvoiceReturnOutcome { amount: MoneyBag! }
+union ReturnOutcomeFinancialTransfer = RefundReturnOutcome | InvoiceReturnOutcome
+type SuggestedReturnFinancialOutcome {
+  discountedSubtotal: MoneyBag! totalAdditionalFees: MoneyBag! totalTax: MoneyBag! maximumRefundable: MoneyBag!
+  financialTransfer: ReturnOutcomeFinancialTransfer
+}
+type ReverseFulfillmentOrderDisposition {
+  id: ID! quantity: Int! type: ReverseFulfillmentOrderDispositionType! location: Location createdAt: DateTime!
+}
+type ReverseFulfillmentOrderLineItem {
+  id: ID! totalQuantity: Int! fulfillmentLineItem: FulfillmentLineItem dispositions: [ReverseFulfillmentOrderDisposition!]!
+}
+type ReverseFulfillmentOrderLineItemEdge { cursor: String! node: ReverseFulfillmentOrderLineItem! }
+type ReverseFulfillmentOrderLineItemConnection { edges: [ReverseFulfillmentOrderLineItemEdge!]! nodes: [ReverseFulfillmentOrderLineItem!]! pageInfo: PageInfo! }
+type ReverseFulfillmentOrder { id: ID! status: ReverseFulfillmentOrderStatus! lineItems(first: Int): ReverseFulfillmentOrderLineItemConnection! }
+type ReverseFulfillmentOrderEdge { cursor: String! node: ReverseFulfillmentOrder! }
+type ReverseFulfillmentOrderConnection { edges: [ReverseFulfillmentOrderEdge!]! nodes: [ReverseFulfillmentOrder!]! pageInfo: PageInfo! }
 type ReturnEdge { cursor: String! node: Return! }
 type ReturnConnection { edges: [ReturnEdge!]! nodes: [Return!]! pageInfo: PageInfo! }
 type ReturnableFulfillmentLineItem { quantity: Int! fulfillmentLineItem: FulfillmentLineItem! }
@@ -187,11 +260,19 @@ type ReturnableFulfillment {
 type ReturnableFulfillmentEdge { cursor: String! node: ReturnableFulfillment! }
 type ReturnableFulfillmentConnection { edges: [ReturnableFulfillmentEdge!]! nodes: [ReturnableFulfillment!]! pageInfo: PageInfo! }
 
-input ReturnRequestLineItemInput { fulfillmentLineItemId: ID lineItemId: ID quantity: Int! returnReason: ReturnReason returnReasonNote: String customerNote: String }
-input ReturnRequestInput { orderId: ID! returnLineItems: [ReturnRequestLineItemInput!]! }
+input RestockingFeeInput { percentage: Float! }
+input ReturnShippingFeeInput { amount: MoneyInput! }
+input ReturnRequestLineItemInput {
+  fulfillmentLineItemId: ID lineItemId: ID quantity: Int! returnReason: ReturnReason returnReasonNote: String customerNote: String
+  restockingFee: RestockingFeeInput
+}
+input ReturnRequestInput { orderId: ID! returnLineItems: [ReturnRequestLineItemInput!]! returnShippingFee: ReturnShippingFeeInput }
 input ReturnApproveRequestInput { id: ID! notifyCustomer: Boolean }
 input ReturnDeclineRequestInput { id: ID! declineReason: ReturnDeclineReason! declineNote: String notifyCustomer: Boolean }
-input ReturnProcessReturnLineItemInput { id: ID! quantity: Int! dispositions: [JSON!] }
+input ReverseFulfillmentOrderDisposeInput {
+  reverseFulfillmentOrderLineItemId: ID! quantity: Int! dispositionType: ReverseFulfillmentOrderDispositionType! locationId: ID
+}
+input ReturnProcessReturnLineItemInput { id: ID! quantity: Int! dispositions: [ReverseFulfillmentOrderDisposeInput!] }
 input ReturnProcessInput { returnId: ID! returnLineItems: [ReturnProcessReturnLineItemInput!] exchangeLineItems: [JSON!] refundShipping: JSON refundDuties: [JSON!] financialTransfer: JSON notifyCustomer: Boolean }
 type ReturnRequestPayload { return: Return userErrors: [ReturnUserError!]! }
 type ReturnApproveRequestPayload { return: Return userErrors: [ReturnUserError!]! }

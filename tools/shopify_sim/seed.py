@@ -112,7 +112,21 @@ ID_BASES = {
     "MailingAddress": 9_100_200_300_001,
     "OrderTransaction": 6_712_004_100_017,
     "Refund": 912_300_400_001,
+    # kinds added later count from their own random streams (see ShopState)
+    "Location": 72_615_000_001,
+    "InventoryItem": 46_800_200_100_001,
+    "ReverseFulfillmentOrderLineItem": 41_002_000_001,
+    "ReverseFulfillmentOrderDisposition": 51_003_000_001,
+    "RestockingFee": 61_004_000_001,
+    "ReturnShippingFee": 62_005_000_001,
+    "StoreCreditAccount": 73_006_000_001,
+    "StoreCreditAccountTransaction": 84_007_000_001,
 }
+# Seeded orders are taxed at a flat rate on their discounted subtotal (kept on each order as
+# `_tax_rate`: what `Return.suggestedFinancialOutcome` taxes a returned line at).
+TAX_RATE = Decimal("0.08")
+LOCATION_NAMES = ("Main warehouse", "Returns center")
+OUT_OF_STOCK_SHARE = 0.1  # seeded variants with no stock at the main warehouse
 SEED_WINDOW = timedelta(days=182)
 # Shopify's ids are global: no two shops share an order (or customer, line item...) id. Each
 # shop counts up from its own region of 2**31 ids (one of 4096, chosen by its domain), so shops
@@ -163,7 +177,11 @@ def new_shop(
     )
     shop.faults.rng = random.Random(f"faults:{seed}:{domain}")
     shop.payments_rng = random.Random(f"payment-ids:{seed}:{domain}")
+    shop.inventory_rng = random.Random(f"inventory:{seed}:{domain}")
+    shop.returns_rng = random.Random(f"return-extras:{seed}:{domain}")
+    shop.store_credit_rng = random.Random(f"store-credit:{seed}:{domain}")
     _seed_products(shop)
+    _seed_inventory(shop)
     now = now or utcnow()
     customer_count = max(1, orders // 3)
     for _ in range(customer_count):
@@ -204,18 +222,52 @@ def _seed_products(shop: ShopState) -> None:
             for color in colors:
                 for size in rng.sample(sizes, 3):
                     variant_number = shop.next_id("ProductVariant")
-                    product["_variants"].append(
-                        {
-                            "id": gid("ProductVariant", variant_number),
-                            "legacyResourceId": str(variant_number),
-                            "title": f"{color} / {size}",
-                            "displayName": f"{title} - {color} / {size}",
-                            "sku": f"{sku_stem}-{color[:3].upper()}-{size}",
-                            "price": str(rounded(price, shop.currency)),
-                            "_product": product,
-                        }
-                    )
+                    variant: JSON = {
+                        "id": gid("ProductVariant", variant_number),
+                        "legacyResourceId": str(variant_number),
+                        "title": f"{color} / {size}",
+                        "displayName": f"{title} - {color} / {size}",
+                        "sku": f"{sku_stem}-{color[:3].upper()}-{size}",
+                        "price": str(rounded(price, shop.currency)),
+                        "_product": product,
+                    }
+                    product["_variants"].append(variant)
+                    shop.variants_by_id[variant["id"]] = variant
             shop.products.append(product)
+
+
+def _seed_inventory(shop: ShopState) -> None:
+    """Two locations; every variant stocked at the main warehouse (a few at 0), none at the
+    returns center. Ids and quantities come from `inventory_rng` alone."""
+    rng = shop.inventory_rng
+    for name in LOCATION_NAMES:
+        number = shop.next_id("Location", rng=rng)
+        shop.locations.append(
+            {"id": gid("Location", number), "name": name, "isActive": True, "_number": number}
+        )
+    main = shop.locations[0]
+    for product in shop.products:
+        for variant in product["_variants"]:
+            item_number = shop.next_id("InventoryItem", rng=rng)
+            stocked = 0 if rng.random() < OUT_OF_STOCK_SHARE else rng.randint(1, 40)
+            levels = [
+                {
+                    # Shopify's InventoryLevel ids name the location and the inventory item
+                    "id": f"gid://shopify/InventoryLevel/{location['_number']}"
+                    f"?inventory_item_id={item_number}",
+                    "location": location,
+                    "_quantities": {
+                        "available": stocked if location is main else 0,
+                        "on_hand": stocked if location is main else 0,
+                    },
+                }
+                for location in shop.locations
+            ]
+            shop.inventory_items[variant["id"]] = {
+                "id": gid("InventoryItem", item_number),
+                "_variant_id": variant["id"],
+                "_levels": levels,
+            }
 
 
 def add_customer(shop: ShopState, *, created: datetime, email: str | None = None) -> JSON:
@@ -338,7 +390,7 @@ def add_order(
         subtotal += total - discount
         discounts += discount
     shipping = Decimal("0") if subtotal > 100 else rounded(Decimal("7.95"), currency)
-    tax = rounded(subtotal * Decimal("0.08"), currency)
+    tax = rounded(subtotal * TAX_RATE, currency)
     if financial_status is None:
         roll = rng.random()
         financial_status = (
@@ -404,6 +456,7 @@ def add_order(
         "billingAddress": address,
         "_number": number,
         "_order_number": order_number,
+        "_tax_rate": TAX_RATE,
         "_created": created,
         "_updated": updated,
         "_lineItems": line_items,
