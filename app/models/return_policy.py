@@ -65,3 +65,6 @@ class ReturnPolicy(BaseModel):
     # Customers (e-mail, lower case) whose return requests are refused at request time.
     blocked_emails: list[str] = Field(default_factory=list)
     serial_returner: SerialReturnerRule = Field(default_factory=SerialReturnerRule)
+    # The Shopify location (GID) where items received resellable are restocked when the return
+    # is processed; None: Shopify leaves them awaiting a disposition in admin.
+    restock_location_id: str | None = None

@@ -89,15 +89,20 @@ class ReturnOutcome(BaseModel):
     items_total: DecimalAnnotation = Decimal("0")
     restocking_fee: DecimalAnnotation = Decimal("0")
     refund_amount: DecimalAnnotation = Decimal("0")
-    store_credit_amount: DecimalAnnotation = Decimal("0")
+    store_credit_amount: DecimalAnnotation = Decimal("0")  # refund base + bonus
+    store_credit_bonus: DecimalAnnotation = Decimal("0")  # the part credited on top
     exchange_variant_id: str | None = None
+    # Where items that come back resellable are restocked (a Shopify Location GID), from the
+    # policy when the return was resolved; None leaves the items awaiting a disposition.
+    restock_location_id: str | None = None
 
 
 class RefundTransaction(BaseModel):
     """One payment of the order given back: Shopify's REFUND transaction and its parent."""
 
     shopify_transaction_id: str  # GID of the REFUND transaction
-    parent_transaction_id: str  # GID of the SALE/CAPTURE it gives back
+    # GID of the SALE/CAPTURE it gives back; None for a refund to store credit
+    parent_transaction_id: str | None = None
     gateway: str
     amount: DecimalAnnotation
 
@@ -112,6 +117,20 @@ class ReturnRefund(BaseModel):
     processed_at: datetime
 
 
+class StoreCreditBonus(BaseModel):
+    """The store-credit bonus credited on top of a store-credit refund, through Shopify's
+    `storeCreditAccountCredit` (Shopify has no idempotency key for it): `requested_at` is
+    written before the credit is sent, so an attempt whose answer was lost looks for that credit
+    on the customer's account instead of sending a second one."""
+
+    amount: DecimalAnnotation
+    currency: str
+    requested_at: datetime | None = None
+    shopify_transaction_id: str | None = None  # GID of the credit transaction, once credited
+    shopify_account_id: str | None = None
+    credited_at: datetime | None = None
+
+
 class ReturnRisk(BaseModel):
     """What the customer returned before this return, over the policy's window (returns not
     declined or canceled), and whether the tenant's serial-returner rule flags it."""
@@ -120,6 +139,8 @@ class ReturnRisk(BaseModel):
     returns_count: int = 0
     units: int = 0
     value: DecimalAnnotation = Decimal("0")  # in the return's currency (other currencies left out)
+    ordered_units: int = 0  # units the customer ordered over the window
+    rate: float | None = None  # units / ordered_units; None without orders in the window
     flagged: bool = False
     reason: str | None = None
 
@@ -159,6 +180,9 @@ class Return(Document):
     resolution_type: ResolutionType
     exchange_variant_id: str | None = None
     currency: str = DEFAULT_CURRENCY  # the order's, copied so resolving needs no order read
+    # The policy's restocking fee when the customer asked (None: returns older than this field,
+    # which take the policy's when resolved); sent to Shopify with the return's lines.
+    restocking_fee_percent: DecimalAnnotation | None = None
     order_created_at: datetime | None = None
     # Its units are counted in the order's return ledger, so a decline or cancel gives them back.
     ledger_reserved: bool = False
@@ -176,6 +200,7 @@ class Return(Document):
     shopify_applied: list[str] = Field(default_factory=list)  # mirror steps Shopify has seen
     # Written once, from what Shopify answers (or shows when its answer was lost).
     refund: ReturnRefund | None = None
+    store_credit_bonus: StoreCreditBonus | None = None
     history: list[ReturnTransition] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

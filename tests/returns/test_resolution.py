@@ -1,5 +1,6 @@
-"""Resolving computes exact Decimal amounts, rounded once per amount (ROUND_HALF_UP) to the minor
-unit of the return's currency: cents for USD, whole yen, thousandths of a Kuwaiti dinar."""
+"""Resolving computes exact Decimal amounts, rounded half up (ROUND_HALF_UP) to the minor unit of
+the return's currency (cents for USD, whole yen, thousandths of a Kuwaiti dinar) per returned
+line, then summed: the way Shopify's suggested outcome rounds, so the two agree."""
 
 from __future__ import annotations
 
@@ -56,8 +57,10 @@ def test_refund_less_per_unit_discount_and_restocking_fee() -> None:
     items = [item(2, "19.99", "1.00"), item(1, "0.10")]
     outcome = compute_outcome(ResolutionType.REFUND, items, policy, currency="USD")
     assert outcome.items_total == Decimal("38.08")  # 2 x 18.99 + 0.10
-    assert outcome.restocking_fee == Decimal("5.71")  # 5.712
-    assert outcome.refund_amount == Decimal("32.37")
+    # per line: 37.98 x 15% = 5.697 -> 5.70, 0.10 x 15% = 0.015 -> 0.02 (5.712 -> 5.71 on the
+    # total would differ from Shopify's fees by a cent)
+    assert outcome.restocking_fee == Decimal("5.72")
+    assert outcome.refund_amount == Decimal("32.36")
     assert outcome.store_credit_amount == Decimal("0.00")
     assert all(isinstance(v, Decimal) for v in (outcome.items_total, outcome.refund_amount))
 
@@ -83,6 +86,7 @@ def test_store_credit_adds_bonus_on_the_refund_base() -> None:
     )
     assert outcome.restocking_fee == Decimal("3.33")
     assert outcome.store_credit_amount == Decimal("33.75")  # 30.00 + 3.75
+    assert outcome.store_credit_bonus == Decimal("3.75")  # credited on top of the 30.00 refund
     assert outcome.refund_amount == Decimal("0.00")
 
 
@@ -98,6 +102,13 @@ def test_exchange_has_no_fee_and_records_the_variant() -> None:
     assert outcome.exchange_variant_id == "77"
     assert outcome.restocking_fee == Decimal("0.00")
     assert outcome.refund_amount == Decimal("0.00")
+
+
+def test_each_line_is_rounded_before_the_lines_are_summed() -> None:
+    # Two lines of 0.005 each: 0.01 + 0.01 (Shopify's per-line rounding), not round(0.010).
+    items = [item(1, "0.015", "0.01"), item(1, "0.015", "0.01")]
+    outcome = compute_outcome(ResolutionType.REFUND, items, ReturnPolicy(), currency="USD")
+    assert outcome.items_total == Decimal("0.02")
 
 
 def test_missing_items_are_not_refunded() -> None:

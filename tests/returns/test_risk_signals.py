@@ -19,7 +19,8 @@ POLICY = """mutation ($input: UpdateReturnPolicyInput!) { updateReturnPolicy(inp
   tenant { returnPolicy { blockedEmails serialReturner { enabled maxUnits windowDays } } }
   userErrors { field code } } }"""
 RISK = """query ($id: ID!) { return(id: $id) { status
-  risk { windowDays returnsCount units value { amount currencyCode } flagged reason } } }"""
+  risk { windowDays returnsCount units value { amount currencyCode } orderedUnits rate
+    flagged reason } } }"""
 
 
 async def _policy(
@@ -88,6 +89,8 @@ async def test_a_serial_returner_is_flagged_and_not_approved_automatically(
         "returnsCount": 2,
         "units": 2,
         "value": {"amount": "50.00", "currencyCode": "USD"},
+        "orderedUnits": 5,
+        "rate": 0.4,  # 2 of the 5 units ordered came back before
         "flagged": True,
         "reason": "3 units returned in 365 days with this return (more than 2)",
     }

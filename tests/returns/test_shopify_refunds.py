@@ -6,142 +6,25 @@ staff resolving together never pay twice."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from app.config import Settings
-from app.db import Database
-from app.models import Order, Return
+from app.models import Return
 from app.services.returns import shopify_mirror
 from app.shopify.documents.returns import ORDER_PAYMENTS, RETURN_APPROVE, RETURN_REQUEST
 from tests.factories import graphql, merchant_headers
-from tests.returns.builders import (
-    SimTenant,
-    connect_sim_tenant,
-    create,
-    return_input,
-    returnable_variants,
-    sim_settings,
-    sim_synced_order,
-)
-from tests.returns.test_shopify_mirror import decide, make_retry_due, run_mirror
+from tests.returns.builders import sim_settings
+from tests.returns.sim_shop import PROCESS_WITH_REFUND, RESOLVE, RETRY, NewShop, Shop
+from tests.returns.test_shopify_mirror import make_retry_due
 from tools.shopify_sim import SimulatorControl, SimulatorServer
 
 
 @pytest.fixture
 def settings(mongo_uri: str, simulator: SimulatorServer) -> Settings:
     return sim_settings(mongo_uri, simulator)
-
-
-VIEW = """query ($id: ID!) { return(id: $id) { status
-  outcome { refundAmount { amount currencyCode } }
-  refund { shopifyRefundId amount { amount currencyCode }
-    transactions { shopifyTransactionId parentTransactionId gateway
-      amount { amount currencyCode } } }
-  shopifySync { status error } } }"""
-RESOLVE = """mutation ($id: ID!) { resolveReturn(id: $id) {
-  return { status } userErrors { code } } }"""
-PROCESS_WITH_REFUND = """mutation ($input: ReturnProcessInput!) { returnProcess(input: $input) {
-  return { id status } userErrors { field code message } } }"""
-RETRY = """mutation ($id: ID!) { retryReturnShopifySync(id: $id) {
-  return { shopifySync { status } } userErrors { field code } } }"""
-
-
-class Shop:
-    """One tenant on a simulator shop, its staff's headers and a synced order."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        control: SimulatorControl,
-        settings: Settings,
-        http: httpx.AsyncClient,
-        tenant: SimTenant,
-        order: Order,
-    ) -> None:
-        self.client = client
-        self.control = control
-        self.settings = settings
-        self.http = http
-        self.tenant = tenant
-        self.order = order
-        self.headers: dict[str, str] = {}
-
-    async def mirror(self) -> None:
-        """The mirror worker, until nothing is left to claim."""
-        await run_mirror(self.settings, self.http)
-
-    async def resolved_return(self) -> str:
-        return_id = await self.received_return()
-        await decide(self.client, self.headers, "resolve", return_id)
-        return return_id
-
-    async def received_return(self, quantity: int = 1) -> str:
-        """A customer's refund return of the order's first line, approved and received."""
-        line = self.order.line_items[0].id
-        created = await create(
-            self.client, self.tenant.tenant_id, return_input(self.order, [(line, quantity)])
-        )
-        assert created["userErrors"] == [], created
-        return_id = str(created["return"]["id"])
-        for action in ("approve", "receive"):
-            await decide(self.client, self.headers, action, return_id)
-        return return_id
-
-    async def view(self, return_id: str) -> dict[str, Any]:
-        body = await graphql(self.client, VIEW, {"id": return_id}, self.headers)
-        assert "errors" not in body, body
-        found: dict[str, Any] = body["data"]["return"]
-        return found
-
-    async def shopify_order(self) -> dict[str, Any]:
-        return await self.control.order(self.tenant.domain, self.order.shopify_id)
-
-
-async def _shop(
-    client: httpx.AsyncClient,
-    settings: Settings,
-    simulator: SimulatorServer,
-    control: SimulatorControl,
-    http: httpx.AsyncClient,
-    *,
-    currency: str = "USD",
-    units: int = 2,
-    payments: list[dict[str, str]] | None = None,
-) -> Shop:
-    tenant = await connect_sim_tenant(control, settings, currency=currency)
-    [variant] = returnable_variants(simulator, tenant.domain, 1)
-    options: dict[str, Any] = {"payments": payments} if payments is not None else {}
-    order = await sim_synced_order(
-        control, settings, http, tenant, [{"variant_id": variant, "quantity": units}], **options
-    )
-    shop = Shop(client, control, settings, http, tenant, order)
-    shop.headers = await merchant_headers(tenant.tenant_id)
-    return shop
-
-
-NewShop = Callable[..., Awaitable[Shop]]
-
-
-@pytest.fixture
-def new_shop(
-    client: httpx.AsyncClient,
-    db: Database,
-    settings: Settings,
-    simulator: SimulatorServer,
-    sim_control: SimulatorControl,
-    sim_http: httpx.AsyncClient,
-) -> NewShop:
-    """A tenant on a new simulator shop with one paid order (`_shop`'s options)."""
-
-    async def make(**options: Any) -> Shop:
-        return await _shop(client, settings, simulator, sim_control, sim_http, **options)
-
-    return make
 
 
 def _amounts(refund: dict[str, Any]) -> list[tuple[str, str]]:

@@ -85,6 +85,12 @@ class UpdateReturnPolicyInput:
         default=None, description="Replaces the list; customers whose requests are refused."
     )
     serial_returner: SerialReturnerRuleInput | None = None
+    restock_location_id: str | None = strawberry.field(
+        default=None,
+        description="The Shopify location where items received resellable are restocked when "
+        'the return is processed (`gid://shopify/Location/123`); `""` clears it (Shopify then '
+        "leaves them awaiting a disposition).",
+    )
 
     def to_service(self) -> PolicyChange:
         rule = self.auto_approve
@@ -118,6 +124,7 @@ class UpdateReturnPolicyInput:
                 if serial is not None
                 else None
             ),
+            restock_location_id=self.restock_location_id,
         )
 
 

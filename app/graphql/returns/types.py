@@ -28,6 +28,7 @@ from app.models.return_request import ReturnRefund as ReturnRefundRecord
 from app.models.return_request import ReturnRisk as ReturnRiskRecord
 from app.models.return_request import ReturnTransition as ReturnTransitionRecord
 from app.models.return_request import ShopifySync as ShopifySyncRecord
+from app.models.return_request import StoreCreditBonus as StoreCreditBonusRecord
 from app.services.returns.analytics import Bucket as BucketRecord
 from app.services.returns.analytics import ReturnsAnalytics as ReturnsAnalyticsRecord
 
@@ -131,9 +132,17 @@ class ReturnOutcome:
     def refund_amount(self) -> MoneyV2:
         return money_v2(self.record.refund_amount, self.record.currency)
 
-    @strawberry.field
+    @strawberry.field(description="Store credit in all: the refund to store credit plus the bonus.")
     def store_credit_amount(self) -> MoneyV2:
         return money_v2(self.record.store_credit_amount, self.record.currency)
+
+    @strawberry.field(description="The policy's bonus, credited on top of the store-credit refund.")
+    def store_credit_bonus(self) -> MoneyV2:
+        return money_v2(self.record.store_credit_bonus, self.record.currency)
+
+    @strawberry.field(description="Where resellable items are restocked (a Shopify Location GID).")
+    def restock_location_id(self) -> str | None:
+        return self.record.restock_location_id
 
     @strawberry.field
     def exchange_variant_id(self) -> str | None:
@@ -164,6 +173,17 @@ class ReturnRisk:
     def value(self) -> MoneyV2:
         return money_v2(self.record.value, self.currency)
 
+    @strawberry.field(description="Units the customer ordered over the window.")
+    def ordered_units(self) -> int:
+        return self.record.ordered_units
+
+    @strawberry.field(
+        description="Units returned before this return per unit ordered over the window (0 to "
+        "1, rounded to 4 places); null when the customer ordered nothing in it."
+    )
+    def rate(self) -> float | None:
+        return self.record.rate
+
     @strawberry.field(description="Flagged returns are never approved automatically.")
     def flagged(self) -> bool:
         return self.record.flagged
@@ -182,9 +202,13 @@ class ReturnRefundTransaction:
     def shopify_transaction_id(self) -> strawberry.ID:
         return strawberry.ID(self.record.shopify_transaction_id)
 
-    @strawberry.field(description="Shopify's id of the payment (SALE or CAPTURE) given back.")
-    def parent_transaction_id(self) -> strawberry.ID:
-        return strawberry.ID(self.record.parent_transaction_id)
+    @strawberry.field(
+        description="Shopify's id of the payment (SALE or CAPTURE) given back; null for a refund "
+        "to store credit (gateway `shopify_store_credit`)."
+    )
+    def parent_transaction_id(self) -> strawberry.ID | None:
+        parent = self.record.parent_transaction_id
+        return strawberry.ID(parent) if parent else None
 
     @strawberry.field(description="The payment's gateway, e.g. `shopify_payments`, `gift_card`.")
     def gateway(self) -> str:
@@ -219,6 +243,32 @@ class ReturnRefund:
     @strawberry.field
     def processed_at(self) -> datetime:
         return self.record.processed_at
+
+
+@strawberry.type(
+    description="The store-credit bonus credited on the customer's store credit account in Shopify "
+    "(`storeCreditAccountCredit`), on top of the refund to store credit."
+)
+class ReturnStoreCreditBonus:
+    record: strawberry.Private[StoreCreditBonusRecord]
+
+    @strawberry.field
+    def amount(self) -> MoneyV2:
+        return money_v2(self.record.amount, self.record.currency)
+
+    @strawberry.field(description="Null until credited; `shopifySync` shows why while pending.")
+    def shopify_transaction_id(self) -> strawberry.ID | None:
+        found = self.record.shopify_transaction_id
+        return strawberry.ID(found) if found else None
+
+    @strawberry.field(description="The customer's store credit account in Shopify.")
+    def shopify_account_id(self) -> strawberry.ID | None:
+        found = self.record.shopify_account_id
+        return strawberry.ID(found) if found else None
+
+    @strawberry.field
+    def credited_at(self) -> datetime | None:
+        return self.record.credited_at
 
 
 @strawberry.type(description="Mirroring of the latest decision to Shopify's Returns API.")
@@ -312,6 +362,14 @@ class Return(Node):
     )
     def refund(self) -> ReturnRefund | None:
         return ReturnRefund(record=self.record.refund) if self.record.refund else None
+
+    @strawberry.field(
+        description="The store-credit bonus of a STORE_CREDIT return, once it is due; a refund "
+        "paid with the bonus still uncredited shows here (no transaction id) and in `shopifySync`."
+    )
+    def store_credit_bonus(self) -> ReturnStoreCreditBonus | None:
+        bonus = self.record.store_credit_bonus
+        return ReturnStoreCreditBonus(record=bonus) if bonus else None
 
     @strawberry.field
     def shopify_return_id(self) -> str | None:

@@ -78,6 +78,10 @@ class ReturnPolicy:
     def blocked_emails(self) -> list[str]:
         return self.record.blocked_emails
 
+    @strawberry.field(description="Where items received resellable are restocked (a Location GID).")
+    def restock_location_id(self) -> str | None:
+        return self.record.restock_location_id
+
     @strawberry.field
     def serial_returner(self) -> SerialReturnerRule:
         rule = self.record.serial_returner

@@ -225,6 +225,7 @@ def build_return(
     tenant_id: str,
     order: Order,
     request: ReturnRequest,
+    policy: ReturnPolicy,
     status: ReturnStatus,
     connected: bool,
     now: datetime,
@@ -263,6 +264,12 @@ def build_return(
         exchange_variant_id=numeric_id(variant) if variant else None,
         currency=order.currency,
         order_created_at=order.created_at,
+        # The fee the customer was shown applies, whatever the policy says when it is resolved.
+        restocking_fee_percent=(
+            Decimal(0)
+            if request.resolution_type is ResolutionType.EXCHANGE
+            else policy.restocking_fee_percent
+        ),
         shopify_sync=ShopifySync(action=MirrorAction.REQUEST.value) if connected else None,
         history=history,
         created_at=now,
@@ -314,13 +321,17 @@ async def _create_return(
         return CreateResult(user_errors=[_BLOCKED])
 
     connected = await shopify_connected(tenant_id)
-    record = build_return(tenant_id, order, request, ReturnStatus.REQUESTED, connected, moment)
+    record = build_return(
+        tenant_id, order, request, policy, ReturnStatus.REQUESTED, connected, moment
+    )
     risk = await assess(
         tenant_id, request.customer_email, record.items, order.currency, policy, moment
     )
     # A flagged customer's request waits for staff, whatever the auto-approve rule says.
     if not risk.flagged and _auto_approves(policy, order, request):
-        record = build_return(tenant_id, order, request, ReturnStatus.APPROVED, connected, moment)
+        record = build_return(
+            tenant_id, order, request, policy, ReturnStatus.APPROVED, connected, moment
+        )
     record.risk = risk
     return await reserve_and_insert_return(record, order, request, policy, moment)
 

@@ -20,6 +20,7 @@ from the webhook's topic or body: those are not signed). Then:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -225,6 +226,8 @@ async def _adopt(tenant_id: str, shopify: ShopifyReturn) -> str:
         resolution_type=ResolutionType.REFUND,
         currency=order.currency,
         order_created_at=order.created_at,
+        # Fees on a return made in Shopify admin are Shopify's; ours charges none on top.
+        restocking_fee_percent=Decimal(0),
         shopify_return_id=shopify.gid,
         shopify_applied=["request", *(["approve"] if status is ReturnStatus.APPROVED else [])],
         history=history,

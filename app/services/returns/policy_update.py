@@ -25,6 +25,7 @@ MAX_WINDOW_DAYS = 3650
 MAX_LIST_ENTRIES = 200
 MAX_BLOCKED_EMAILS = 1000
 MAX_SERIAL_UNITS = 100_000
+LOCATION_GID_PREFIX = "gid://shopify/Location/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class PolicyChange:
     auto_approve: AutoApproveChange | None = None
     blocked_emails: list[str] | None = None
     serial_returner: SerialReturnerChange | None = None
+    restock_location_id: str | None = None  # "" clears it
 
 
 @dataclass(slots=True)
@@ -73,6 +75,15 @@ def _percent_error(name: str, value: Decimal | None) -> ReturnUserError | None:
             [name], ReturnErrorCode.OUT_OF_RANGE, "Must be a percentage between 0 and 100."
         )
     return None
+
+
+def location_gid(value: str) -> str | None:
+    """A Shopify Location GID from a GID or a numeric id; None when it is neither."""
+    text = value.strip()
+    number = text.removeprefix(LOCATION_GID_PREFIX)
+    if not number.isascii() or not number.isdigit() or len(number) > 20:
+        return None
+    return f"{LOCATION_GID_PREFIX}{int(number)}"
 
 
 def _clean_list(values: list[str]) -> list[str]:
@@ -137,6 +148,15 @@ def validate_change(change: PolicyChange) -> list[ReturnUserError]:
                 f"Must be between 1 and {MAX_WINDOW_DAYS} days.",
             )
         )
+    location = change.restock_location_id
+    if location and location_gid(location) is None:
+        errors.append(
+            ReturnUserError(
+                ["restock_location_id"],
+                codes.INVALID,
+                "Must be a Shopify location id (gid://shopify/Location/123 or 123).",
+            )
+        )
     rule = change.auto_approve
     limit = rule.max_order_total if rule is not None else None
     if limit is not None and (not limit.is_finite() or limit < 0):
@@ -184,6 +204,8 @@ def changed_settings(change: PolicyChange) -> dict[str, object]:
             max_units=change.serial_returner.max_units,
             window_days=change.serial_returner.window_days,
         )
+    if change.restock_location_id is not None:
+        updates["restock_location_id"] = location_gid(change.restock_location_id)
     return updates
 
 

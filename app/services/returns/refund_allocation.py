@@ -127,3 +127,24 @@ def financial_transfer(shares: list[RefundShare], currency: str) -> dict[str, An
             "allowOverRefunding": False,
         }
     }
+
+
+def store_credit_transfer(amount: Decimal, currency: str) -> dict[str, Any]:
+    """`returnProcess`'s `financialTransfer` refunding `amount` to the customer's store credit
+    (Shopify's `storeCreditRefund` refund method) instead of the original payments."""
+    return {
+        "issueRefund": {
+            "orderTransactions": [],
+            "refundMethods": [
+                {
+                    "storeCreditRefund": {
+                        "amount": {
+                            "amount": f"{amount:.{minor_unit(currency)}f}",
+                            "currencyCode": currency,
+                        }
+                    }
+                }
+            ],
+            "allowOverRefunding": False,
+        }
+    }

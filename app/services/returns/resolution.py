@@ -1,11 +1,15 @@
 """What resolving a return is worth: refund, store credit or exchange, in exact Decimal.
 
 Rounding: every amount is rounded half up (0.005 -> 0.01) to the minor unit of the return's
-currency (yen to the unit, dollars to the cent, dinars to the fils), once per amount:
-- items total   = sum over items of quantity x (unit price - per-unit discount), rounded;
-- restocking fee = items total x restocking_fee_percent / 100, rounded (no fee on exchanges);
-- refund        = items total - restocking fee (never below zero);
-- store credit  = that refund base + base x store_credit_bonus_percent / 100 (bonus rounded).
+currency (yen to the unit, dollars to the cent, dinars to the fils), per returned line and then
+summed, the way Shopify computes a return's `suggestedFinancialOutcome` (so that the two agree
+to the minor unit before anything is paid):
+- line subtotal  = quantity x (unit price - per-unit discount), rounded;
+- line fee       = line subtotal x restocking_fee_percent / 100, rounded (no fee on exchanges);
+- items total    = sum of line subtotals; restocking fee = sum of line fees;
+- refund         = items total - restocking fee (never below zero);
+- store credit   = that refund base + bonus, bonus = base x store_credit_bonus_percent / 100,
+                   rounded (the base is refunded to store credit, the bonus credited on top).
 Items received with condition MISSING are not refunded.
 """
 
@@ -20,16 +24,19 @@ from app.models.return_request import ItemCondition, ReturnItem, ReturnOutcome
 HUNDRED = Decimal(100)
 
 
+def line_subtotal(item: ReturnItem, currency: str) -> Decimal:
+    """What one returned line is worth after its discount (0 when it came back MISSING)."""
+    if item.condition is ItemCondition.MISSING:
+        return round_to_minor_unit(Decimal(0), currency)
+    value = Decimal(item.quantity) * (item.unit_price - item.unit_discount)
+    return round_to_minor_unit(max(value, Decimal(0)), currency)
+
+
 def items_total(items: list[ReturnItem], currency: str) -> Decimal:
-    total = sum(
-        (
-            Decimal(item.quantity) * (item.unit_price - item.unit_discount)
-            for item in items
-            if item.condition is not ItemCondition.MISSING
-        ),
-        Decimal(0),
+    return sum(
+        (line_subtotal(item, currency) for item in items),
+        round_to_minor_unit(Decimal(0), currency),
     )
-    return round_to_minor_unit(max(total, Decimal(0)), currency)
 
 
 def percent_of(amount: Decimal, percent: Decimal, currency: str) -> Decimal:
@@ -56,18 +63,27 @@ def compute_outcome(
             refund_amount=zero,
             store_credit_amount=zero,
             exchange_variant_id=exchange_variant_id,
+            restock_location_id=policy.restock_location_id,
         )
-    fee = percent_of(total, policy.restocking_fee_percent, currency)
+    fee = sum(
+        (
+            percent_of(line_subtotal(item, currency), policy.restocking_fee_percent, currency)
+            for item in items
+        ),
+        zero,
+    )
     base = max(total - fee, zero)
     if resolution_type is ResolutionType.STORE_CREDIT:
-        credit = base + percent_of(base, policy.store_credit_bonus_percent, currency)
+        bonus = percent_of(base, policy.store_credit_bonus_percent, currency)
         return ReturnOutcome(
             resolution_type=resolution_type,
             currency=currency,
             items_total=total,
             restocking_fee=fee,
             refund_amount=zero,
-            store_credit_amount=credit,
+            store_credit_amount=base + bonus,
+            store_credit_bonus=bonus,
+            restock_location_id=policy.restock_location_id,
         )
     return ReturnOutcome(
         resolution_type=resolution_type,
@@ -76,4 +92,5 @@ def compute_outcome(
         restocking_fee=fee,
         refund_amount=base,
         store_credit_amount=zero,
+        restock_location_id=policy.restock_location_id,
     )

@@ -1,8 +1,10 @@
 """Risk signals on a return request: the tenant's block list, and what the customer returned
-before (count, units, value over the policy's window) with the serial-returner flag.
+before (count, units, value and the rate of units returned to units ordered, over the policy's
+window) with the serial-returner flag.
 
-One indexed read per request (`returns (tenant_id, customer_email)`), projected to what the
-figures need. Declined and canceled returns do not count: nothing came back.
+Two indexed reads per request (`returns (tenant_id, customer_email)`, `orders (tenant_id,
+customer.email)`), projected to what the figures need. Declined and canceled returns do not
+count: nothing came back.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from app.models import Return
+from app.models import Order, Return
 from app.models.return_policy import ReturnPolicy
 from app.models.return_request import ACTIVE_RETURN_STATUSES, ReturnItem, ReturnRisk
 from app.services.orders.queries import normalize_email
@@ -56,6 +58,7 @@ async def assess(
         units += sum(item.quantity for item in earlier)
         if doc.get("currency") == currency:
             value += items_total(earlier, currency)  # priced as a refund would be
+    ordered = await ordered_units(tenant_id, email, since)
     with_this = units + sum(item.quantity for item in items)
     flagged = rule.enabled and with_this > rule.max_units
     return ReturnRisk(
@@ -63,6 +66,8 @@ async def assess(
         returns_count=count,
         units=units,
         value=value,
+        ordered_units=ordered,
+        rate=round(units / ordered, 4) if ordered else None,
         flagged=flagged,
         reason=(
             f"{with_this} units returned in {rule.window_days} days with this return"
@@ -70,4 +75,27 @@ async def assess(
             if flagged
             else None
         ),
+    )
+
+
+async def ordered_units(tenant_id: str, email: str, since: datetime) -> int:
+    """Units the customer ordered since `since` (the newest MAX_HISTORY orders)."""
+    cursor = (
+        Order.get_pymongo_collection()
+        .find(
+            {
+                "tenant_id": tenant_id,
+                "customer.email": normalize_email(email),
+                "created_at": {"$gte": since},
+            },
+            {"line_items.quantity": 1},
+        )
+        .sort("created_at", -1)
+        .limit(MAX_HISTORY)
+    )
+    return sum(
+        [
+            sum(int(line.get("quantity") or 0) for line in doc.get("line_items") or [])
+            async for doc in cursor
+        ]
     )

@@ -15,10 +15,19 @@ the message (the same request would be refused again). A step Shopify refuses be
 is already in the step's target status (an earlier attempt whose answer was lost) counts as done.
 
 Money: a resolved REFUND return's `returnProcess` carries `financialTransfer.issueRefund`, the
-refund spread over the order's payments (`refund_allocation`), and the refund Shopify made is read
-back and recorded on the return (`refund`). At most once: Shopify closes the return in the same
-operation that pays, and `_process` reads the return's status before sending, so a return already
-closed (an answer lost after Shopify paid, a worker that died before recording) is only read back.
+refund spread over the order's payments (`refund_allocation`); a STORE_CREDIT return's carries the
+refund base as a `storeCreditRefund` refund method, and its bonus is credited on the customer's
+store credit account afterwards (`storeCreditAccountCredit`, `_credit_bonus`). Before paying,
+Shopify's `suggestedFinancialOutcome` for the lines must agree with ours (items and fees, to the
+minor unit); on a mismatch nothing is paid and the sync fails with both amounts. The refund
+Shopify made is read back and recorded on the return (`refund`). At most once: Shopify closes the
+return in the same operation that pays, and `_process` reads the return's status before sending,
+so a return already closed (an answer lost after Shopify paid, a worker that died before
+recording) is only read back; the bonus is recorded as requested before it is sent and looked for
+on the customer's account before any second send.
+
+Goods: each processed line carries its disposition from what `markReturnReceived` recorded
+(resellable: RESTOCKED at the policy's restock location; otherwise NOT_RESTOCKED; MISSING).
 
 No duplicate Shopify return: the lines of a `returnRequest` are recorded on our return before it
 is sent. An attempt that finds them recorded but no Shopify id (the answer was lost, or the
@@ -46,25 +55,32 @@ from app.clock import utcnow
 from app.models import Return, ShopifyIntegration
 from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus
+from app.models.money import minor_unit
 from app.models.return_policy import ResolutionType
 from app.models.return_request import (
+    ItemCondition,
     RefundTransaction,
+    ReturnItem,
     ReturnRefund,
     ReturnStatus,
     ShopifyRequestedLine,
     ShopifySync,
     ShopifySyncStatus,
+    StoreCreditBonus,
 )
 from app.services.returns.refund_allocation import (
     RefundNotPossible,
     allocate_refund,
     financial_transfer,
     refundable_payments,
+    store_credit_transfer,
 )
 from app.services.shopify_values import numeric_id, parse_time
 from app.shopify.client import RetryPolicy
 from app.shopify.documents.returns import (
+    CUSTOMER_STORE_CREDIT,
     MAX_FULFILLMENT_PAGES,
+    ORDER_CUSTOMER,
     ORDER_PAYMENTS,
     ORDER_RETURNS,
     RETURN_APPROVE,
@@ -74,7 +90,9 @@ from app.shopify.documents.returns import (
     RETURN_REFUNDS,
     RETURN_REQUEST,
     RETURN_STATE,
+    RETURN_SUGGESTED_OUTCOME,
     RETURNABLE_FULFILLMENTS,
+    STORE_CREDIT_CREDIT,
 )
 
 logger = logging.getLogger("app.returns.mirror")
@@ -204,7 +222,9 @@ async def returnable_lines(api: ShopifyGraphQL, order_gid: str) -> dict[str, lis
 
 
 def request_lines(record: Return, returnable: dict[str, list[list[Any]]]) -> list[dict[str, Any]]:
-    """`returnLineItems` for our items, each spread over the fulfillments that shipped it."""
+    """`returnLineItems` for our items, each spread over the fulfillments that shipped it, with
+    the restocking fee the customer was shown (so Shopify's suggested outcome charges it too)."""
+    fee = record.restocking_fee_percent
     lines: list[dict[str, Any]] = []
     for item in record.items:
         wanted = item.quantity
@@ -214,14 +234,15 @@ def request_lines(record: Return, returnable: dict[str, list[list[Any]]]) -> lis
                 continue
             entry[1] -= take
             wanted -= take
-            lines.append(
-                {
-                    "fulfillmentLineItemId": entry[0],
-                    "quantity": take,
-                    "returnReason": item.reason.value.upper(),
-                    "customerNote": item.note or "",
-                }
-            )
+            line: dict[str, Any] = {
+                "fulfillmentLineItemId": entry[0],
+                "quantity": take,
+                "returnReason": item.reason.value.upper(),
+                "customerNote": item.note or "",
+            }
+            if fee:
+                line["restockingFee"] = {"percentage": float(fee)}
+            lines.append(line)
         if wanted > 0:
             raise MirrorError(
                 f"line item {item.line_item_id} is not returnable on Shopify"
@@ -278,6 +299,18 @@ class MirrorJournal(Protocol):
     async def refund_paid(self, refund: ReturnRefund) -> None:
         """Record the refund Shopify made (once: an earlier record is kept)."""
 
+    async def stored_bonus(self) -> StoreCreditBonus | None:
+        """The store-credit bonus as recorded by now."""
+
+    async def bonus_requested(self, at: datetime) -> None:
+        """Record, durably and before it is sent, that the bonus credit is being requested."""
+
+    async def bonus_credited(self, transaction_id: str, account_id: str | None) -> None:
+        """Record the credit transaction Shopify made for the bonus (once)."""
+
+    async def taken_bonus_credits(self) -> set[str]:
+        """Credit transaction ids our other returns of the same customer hold as their bonus."""
+
 
 async def shopify_return(api: ShopifyGraphQL, return_gid: str) -> dict[str, Any]:
     """Shopify's view of a return: status and line items with their processable quantity."""
@@ -308,19 +341,24 @@ async def _transition(
             raise
 
 
-def pays_refund(record: Return) -> bool:
-    """Whether processing `record` on Shopify pays money back to the order's payments."""
+def refund_due(record: Return) -> Decimal:
+    """What processing `record` on Shopify pays back through `returnProcess`: a REFUND's refund
+    to the order's payments, a STORE_CREDIT's refund base to store credit (its bonus is credited
+    separately); 0 for exchanges and for nothing to pay."""
     outcome = record.outcome
-    return (
-        outcome is not None
-        and outcome.resolution_type is ResolutionType.REFUND
-        and outcome.refund_amount > 0
-    )
+    if outcome is None:
+        return Decimal(0)
+    if outcome.resolution_type is ResolutionType.REFUND:
+        return outcome.refund_amount
+    if outcome.resolution_type is ResolutionType.STORE_CREDIT:
+        return outcome.store_credit_amount - outcome.store_credit_bonus
+    return Decimal(0)
 
 
-async def _refund_transfer(api: ShopifyGraphQL, record: Return) -> dict[str, Any]:
-    """`financialTransfer` paying the return's refund to the order's payments
-    (`refund_allocation`); a refund they cannot carry is a permanent failure, nothing sent."""
+async def _refund_transfer(api: ShopifyGraphQL, record: Return, due: Decimal) -> dict[str, Any]:
+    """`financialTransfer` paying `due`: to the order's payments (`refund_allocation`) for a
+    refund, as a store-credit refund method for store credit (never more than the payments can
+    still give back). A refund they cannot carry is a permanent failure, nothing sent."""
     outcome = record.outcome
     assert outcome is not None
     data = await api.execute(ORDER_PAYMENTS, {"id": f"gid://shopify/Order/{record.order_id}"})
@@ -337,32 +375,140 @@ async def _refund_transfer(api: ShopifyGraphQL, record: Return) -> dict[str, Any
                 f"the order was paid in {paid_in}; the return's amounts are in {outcome.currency}"
             )
         payments = refundable_payments(order.get("transactions") or [], outcome.currency)
-        shares = allocate_refund(outcome.refund_amount, outcome.currency, payments)
+        if outcome.resolution_type is ResolutionType.STORE_CREDIT:
+            if not order.get("customer"):
+                raise RefundNotPossible("the order has no customer to give store credit to")
+            allocate_refund(due, outcome.currency, payments)  # within what was paid
+            return store_credit_transfer(due, outcome.currency)
+        shares = allocate_refund(due, outcome.currency, payments)
     except RefundNotPossible as exc:
         raise MirrorError(f"refund not sent: {exc}", permanent=True) from exc
     return financial_transfer(shares, outcome.currency)
 
 
+def _presentment(node: dict[str, Any], key: str) -> tuple[Decimal, str]:
+    money = (node.get(key) or {}).get("presentmentMoney") or {}
+    return Decimal(str(money.get("amount") or "0")), str(money.get("currencyCode") or "")
+
+
+def _by_line_item(record: Return) -> dict[str, ReturnItem]:
+    return {item.line_item_id: item for item in record.items}
+
+
+def _line_item_of(node: dict[str, Any]) -> str:
+    return (
+        numeric_id(((node.get("fulfillmentLineItem") or {}).get("lineItem") or {}).get("id")) or ""
+    )
+
+
+async def _check_outcome(
+    api: ShopifyGraphQL, record: Return, return_gid: str, lines: list[dict[str, Any]]
+) -> None:
+    """Refuse to pay (permanently, nothing sent) unless Shopify's `suggestedFinancialOutcome`
+    for the lines we refund agrees with ours on the items' value and the fees, to the minor
+    unit. Items that came back MISSING are left out of both."""
+    outcome = record.outcome
+    assert outcome is not None
+    items = _by_line_item(record)
+    refunded = [
+        {"returnLineItemId": line["id"], "quantity": line["quantity"]}
+        for line in lines
+        if (item := items.get(line["_line_item_id"])) is None
+        or item.condition is not ItemCondition.MISSING
+    ]
+    if not refunded:
+        return
+    data = await api.execute(RETURN_SUGGESTED_OUTCOME, {"id": return_gid, "lines": refunded})
+    suggested = ((data.get("return") or {}).get("suggestedFinancialOutcome")) or {}
+    subtotal, currency = _presentment(suggested, "discountedSubtotal")
+    fees, _ = _presentment(suggested, "totalAdditionalFees")
+    if (subtotal, fees, currency) != (
+        outcome.items_total,
+        outcome.restocking_fee,
+        outcome.currency,
+    ):
+        raise MirrorError(
+            "refund not sent: Shopify's suggested outcome differs from ours: items"
+            f" {subtotal} {currency} and fees {fees} {currency} on Shopify, items"
+            f" {outcome.items_total} {outcome.currency} and fees {outcome.restocking_fee}"
+            f" {outcome.currency} here; correct the return in Shopify admin or here, then retry",
+            permanent=True,
+        )
+
+
+def dispositions(
+    record: Return, lines: list[dict[str, Any]], current: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """`returnLineItems` for `returnProcess`, each with what becomes of its units, from what
+    `markReturnReceived` recorded: resellable items RESTOCKED at the outcome's restock location,
+    the others NOT_RESTOCKED, missing ones MISSING. Left out (Shopify then leaves the units
+    awaiting a disposition) when an item was never inspected, when resellable items have no
+    restock location, or when Shopify shows no reverse fulfillment order line for the line."""
+    outcome = record.outcome
+    location = outcome.restock_location_id if outcome is not None else None
+    reverse_lines: dict[str, str] = {}
+    for order in (current.get("reverseFulfillmentOrders") or {}).get("nodes") or []:
+        for node in (order.get("lineItems") or {}).get("nodes") or []:
+            fulfillment_line = (node.get("fulfillmentLineItem") or {}).get("id")
+            if fulfillment_line:
+                reverse_lines.setdefault(str(fulfillment_line), str(node["id"]))
+    items = _by_line_item(record)
+    processed: list[dict[str, Any]] = []
+    for line in lines:
+        entry = {"id": line["id"], "quantity": line["quantity"]}
+        item = items.get(line["_line_item_id"])
+        reverse_line = reverse_lines.get(line["_fulfillment_line_item_id"])
+        kind: str | None = None
+        if item is not None and item.condition is ItemCondition.MISSING:
+            kind = "MISSING"
+        elif item is not None and item.restock is True and location:
+            kind = "RESTOCKED"
+        elif item is not None and item.restock is False:
+            kind = "NOT_RESTOCKED"
+        if kind and reverse_line:
+            disposition: dict[str, Any] = {
+                "reverseFulfillmentOrderLineItemId": reverse_line,
+                "quantity": line["quantity"],
+                "dispositionType": kind,
+            }
+            if kind == "RESTOCKED":
+                disposition["locationId"] = location
+            entry["dispositions"] = [disposition]
+        processed.append(entry)
+    return processed
+
+
 async def _process(
     api: ShopifyGraphQL, record: Return, return_gid: str, journal: MirrorJournal
 ) -> None:
-    """`returnProcess` for every line's processable quantity (Shopify requires the lines), paying
-    the refund when the return has one. At most once: nothing is paid when our return records a
-    refund or Shopify's return already has one (an earlier attempt whose answer was lost, a
-    worker that died before recording, a return staff reopened after it was paid); a return
-    already closed, or with no line left to process, is not processed again. What Shopify paid
-    is then read back."""
+    """`returnProcess` for every line's processable quantity (Shopify requires the lines), with
+    their dispositions, paying what the return is due after Shopify's suggested outcome agreed
+    with ours. At most once: nothing is paid when our return records a refund or Shopify's
+    return already has one (an earlier attempt whose answer was lost, a worker that died before
+    recording, a return staff reopened after it was paid); a return already closed, or with no
+    line left to process, is not processed again. What Shopify paid is then read back, and a
+    store-credit bonus credited (`_credit_bonus`)."""
     current = await shopify_return(api, return_gid)
     lines = [
-        {"id": node["id"], "quantity": int(node["processableQuantity"])}
+        {
+            "id": node["id"],
+            "quantity": int(node["processableQuantity"]),
+            "_line_item_id": _line_item_of(node),
+            "_fulfillment_line_item_id": str((node.get("fulfillmentLineItem") or {}).get("id")),
+        }
         for node in (current.get("returnLineItems") or {}).get("nodes") or []
         if int(node.get("processableQuantity") or 0) > 0
     ]
+    due = refund_due(record)
     if current.get("status") not in REACHED[MirrorAction.PROCESS] and lines:
-        process_input: dict[str, Any] = {"returnId": return_gid, "returnLineItems": lines}
+        process_input: dict[str, Any] = {
+            "returnId": return_gid,
+            "returnLineItems": dispositions(record, lines, current),
+        }
         paid_before = record.refund is not None or bool((current.get("refunds") or {}).get("nodes"))
-        if pays_refund(record) and not paid_before:
-            process_input["financialTransfer"] = await _refund_transfer(api, record)
+        if due > 0 and not paid_before:
+            await _check_outcome(api, record, return_gid, lines)
+            process_input["financialTransfer"] = await _refund_transfer(api, record, due)
         await _transition(
             api,
             MirrorAction.PROCESS,
@@ -371,16 +517,15 @@ async def _process(
             {"input": process_input},
             "returnProcess",
         )
-    if pays_refund(record) and record.refund is None:
-        await journal.refund_paid(await _paid_refund(api, record, return_gid))
+    if due > 0 and record.refund is None:
+        await journal.refund_paid(await _paid_refund(api, record, return_gid, due))
+    if record.store_credit_bonus is not None:
+        await _credit_bonus(api, record, journal)
 
 
-def _money(node: dict[str, Any], key: str) -> tuple[Decimal, str]:
-    money = (node.get(key) or {}).get("presentmentMoney") or {}
-    return Decimal(str(money.get("amount") or "0")), str(money.get("currencyCode") or "")
-
-
-async def _paid_refund(api: ShopifyGraphQL, record: Return, return_gid: str) -> ReturnRefund:
+async def _paid_refund(
+    api: ShopifyGraphQL, record: Return, return_gid: str, due: Decimal
+) -> ReturnRefund:
     """The refund Shopify made for `record` when it processed it, read back from Shopify."""
     outcome = record.outcome
     assert outcome is not None
@@ -388,9 +533,9 @@ async def _paid_refund(api: ShopifyGraphQL, record: Return, return_gid: str) -> 
     refunds = (((data.get("return") or {}).get("refunds")) or {}).get("nodes") or []
     found = []
     for refund in refunds:
-        amount, currency = _money(refund, "totalRefundedSet")
+        amount, currency = _presentment(refund, "totalRefundedSet")
         found.append(f"{amount} {currency}")
-        if amount == outcome.refund_amount and currency == outcome.currency:
+        if amount == due and currency == outcome.currency:
             return ReturnRefund(
                 shopify_refund_id=str(refund["id"]),
                 amount=amount,
@@ -399,20 +544,98 @@ async def _paid_refund(api: ShopifyGraphQL, record: Return, return_gid: str) -> 
                 transactions=[
                     RefundTransaction(
                         shopify_transaction_id=str(node["id"]),
-                        parent_transaction_id=str((node.get("parentTransaction") or {}).get("id")),
+                        parent_transaction_id=(node.get("parentTransaction") or {}).get("id"),
                         gateway=str(node.get("gateway") or ""),
-                        amount=_money(node, "amountSet")[0],
+                        amount=_presentment(node, "amountSet")[0],
                     )
                     for node in (refund.get("transactions") or {}).get("nodes") or []
                 ],
             )
     # Processed on Shopify without our refund (by staff, say): never paid a second time here.
     raise MirrorError(
-        f"the return was processed on Shopify without a refund of {outcome.refund_amount}"
-        f" {outcome.currency} (refunds found: {', '.join(found) or 'none'}); check it in Shopify"
-        " admin",
+        f"the return was processed on Shopify without a refund of {due} {outcome.currency}"
+        f" (refunds found: {', '.join(found) or 'none'}); check it in Shopify admin",
         permanent=True,
     )
+
+
+# How long before our recorded request a bonus credit found on the customer's account may have
+# been made (clocks differ): a credit older than that is someone else's.
+BONUS_CLOCK_SKEW = timedelta(minutes=5)
+
+
+async def _credit_bonus(api: ShopifyGraphQL, record: Return, journal: MirrorJournal) -> None:
+    """Credit the store-credit bonus on the customer's account, once. Shopify's
+    `storeCreditAccountCredit` has no idempotency key, so the request is recorded before it is
+    sent; an attempt that finds it recorded without a transaction (the answer was lost, or the
+    worker died) first looks for that credit among the customer's recent credits (same amount
+    and currency, no origin, made after the request, held by none of our other returns) and
+    adopts it; it credits again only when Shopify shows none."""
+    bonus = await journal.stored_bonus()
+    if bonus is None or bonus.shopify_transaction_id is not None or bonus.amount <= 0:
+        return
+    data = await api.execute(ORDER_CUSTOMER, {"id": f"gid://shopify/Order/{record.order_id}"})
+    customer = (((data.get("order") or {}).get("customer")) or {}).get("id")
+    if not customer:
+        raise MirrorError(
+            "store-credit bonus not credited: the order has no customer", permanent=True
+        )
+    if bonus.requested_at is not None:
+        adopted = await _bonus_on_account(
+            api, str(customer), bonus, await journal.taken_bonus_credits()
+        )
+        if adopted is not None:
+            await journal.bonus_credited(*adopted)
+            return
+    await journal.bonus_requested(utcnow())
+    answer = await api.execute(
+        STORE_CREDIT_CREDIT,
+        {
+            "id": customer,
+            "creditInput": {
+                "creditAmount": {
+                    "amount": f"{bonus.amount:.{minor_unit(bonus.currency)}f}",
+                    "currencyCode": bonus.currency,
+                }
+            },
+        },
+        may_repeat=False,  # a second send would be a second bonus
+    )
+    result = answer.get("storeCreditAccountCredit") or {}
+    errors = result.get("userErrors") or []
+    if errors:
+        raise MirrorError(
+            f"store-credit bonus not credited: {errors[0].get('message')}", permanent=True
+        )
+    made = result.get("storeCreditAccountTransaction") or {}
+    if not made.get("id"):
+        raise MirrorError("storeCreditAccountCredit answered without a transaction")
+    await journal.bonus_credited(str(made["id"]), (made.get("account") or {}).get("id"))
+
+
+async def _bonus_on_account(
+    api: ShopifyGraphQL, customer: str, bonus: StoreCreditBonus, taken: set[str]
+) -> tuple[str, str | None] | None:
+    """(credit transaction id, account id) of the bonus credit a lost answer made, if any."""
+    assert bonus.requested_at is not None
+    since = bonus.requested_at - BONUS_CLOCK_SKEW
+    data = await api.execute(CUSTOMER_STORE_CREDIT, {"id": customer})
+    accounts = (((data.get("customer") or {}).get("storeCreditAccounts")) or {}).get("nodes") or []
+    for account in accounts:
+        for node in (account.get("transactions") or {}).get("nodes") or []:
+            money = node.get("amount") or {}
+            made_at = parse_time(node.get("createdAt"))
+            if (
+                node.get("id")
+                and str(node["id"]) not in taken
+                and node.get("origin") is None
+                and Decimal(str(money.get("amount") or "0")) == bonus.amount
+                and money.get("currencyCode") == bonus.currency
+                and made_at is not None
+                and made_at >= since
+            ):
+                return str(node["id"]), account.get("id")
+    return None
 
 
 async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJournal) -> None:
@@ -568,6 +791,41 @@ class _ReturnJournal:
         await Return.get_pymongo_collection().update_one(
             {**self.mine, "refund": None}, {"$set": {"refund": to_bson(refund)}}
         )
+
+    async def stored_bonus(self) -> StoreCreditBonus | None:
+        fresh = await Return.get_pymongo_collection().find_one(self.mine, {"store_credit_bonus": 1})
+        found = (fresh or {}).get("store_credit_bonus")
+        return StoreCreditBonus.model_validate(found) if found else None
+
+    async def bonus_requested(self, at: datetime) -> None:
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "store_credit_bonus.shopify_transaction_id": None},
+            {"$set": {"store_credit_bonus.requested_at": at}},
+        )
+
+    async def bonus_credited(self, transaction_id: str, account_id: str | None) -> None:
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "store_credit_bonus.shopify_transaction_id": None},
+            {
+                "$set": {
+                    "store_credit_bonus.shopify_transaction_id": transaction_id,
+                    "store_credit_bonus.shopify_account_id": account_id,
+                    "store_credit_bonus.credited_at": utcnow(),
+                }
+            },
+        )
+
+    async def taken_bonus_credits(self) -> set[str]:
+        cursor = Return.get_pymongo_collection().find(
+            {
+                "tenant_id": self.record.tenant_id,
+                "customer_email": self.record.customer_email,
+                "_id": {"$ne": self.record.id},
+                "store_credit_bonus.shopify_transaction_id": {"$type": "string"},
+            },
+            {"store_credit_bonus.shopify_transaction_id": 1},
+        )
+        return {str(doc["store_credit_bonus"]["shopify_transaction_id"]) async for doc in cursor}
 
 
 ClientFactory = Callable[[str], Awaitable[ShopifyGraphQL | None]]

@@ -100,7 +100,9 @@ async def create_return_for_order(
         policy = lifted
     request = replace(request, customer_email=order.email or "")
     connected = await shopify_connected(tenant_id)
-    record = build_return(tenant_id, order, request, ReturnStatus.APPROVED, connected, moment)
+    record = build_return(
+        tenant_id, order, request, policy, ReturnStatus.APPROVED, connected, moment
+    )
     note = f"Created by staff; policy exception: {reason}" if excepted else "Created by staff."
     record.history = [
         ReturnTransition(at=moment, actor=actor, to_status=ReturnStatus.REQUESTED, note=note),

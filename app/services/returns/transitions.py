@@ -23,6 +23,7 @@ from app.models.return_request import (
     ReturnStatus,
     ReturnTransition,
     ShopifySyncStatus,
+    StoreCreditBonus,
 )
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
 from app.services.returns.ledger import release_return_units
@@ -335,7 +336,8 @@ async def mark_return_received(
 
 
 async def resolve_return(tenant_id: str, return_id: str, actor: str) -> TransitionResult:
-    """Compute the outcome under the tenant's current policy and move RECEIVED -> RESOLVED."""
+    """Compute the outcome under the tenant's current policy (with the restocking fee the
+    customer was shown when asking) and move RECEIVED -> RESOLVED."""
     oid = parse_return_id(return_id)
     if oid is None:
         return _not_found()
@@ -347,6 +349,8 @@ async def resolve_return(tenant_id: str, return_id: str, actor: str) -> Transiti
     policy = await load_policy(tenant_id)
     if policy is None:
         return _not_found()
+    if record.restocking_fee_percent is not None:
+        policy = policy.model_copy(update={"restocking_fee_percent": record.restocking_fee_percent})
     outcome = compute_outcome(
         record.resolution_type,
         record.items,
@@ -362,7 +366,16 @@ async def resolve_return(tenant_id: str, return_id: str, actor: str) -> Transiti
         actor,
         None,
         from_statuses=(record.status,),
-        extra={"outcome": to_bson(outcome), "resolved_at": moment},
+        extra={
+            "outcome": to_bson(outcome),
+            "resolved_at": moment,
+            # Due from now on; credited on Shopify by the mirror after the store-credit refund.
+            "store_credit_bonus": to_bson(
+                StoreCreditBonus(amount=outcome.store_credit_bonus, currency=outcome.currency)
+            )
+            if outcome.store_credit_bonus > 0
+            else None,
+        },
         now=moment,
     )
 

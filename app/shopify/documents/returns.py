@@ -12,6 +12,7 @@ query ($orderId: ID!, $after: String) {
     pageInfo { hasNextPage endCursor } } }
 """
 MAX_FULFILLMENT_PAGES = 20
+# Lines may carry `restockingFee { percentage }` (the policy's fee the customer was shown).
 RETURN_REQUEST = """
 mutation ($input: ReturnRequestInput!) { returnRequest(input: $input) {
   return { id status } userErrors { field code message } } }
@@ -42,16 +43,31 @@ query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { 
     nodes { quantity ... on ReturnLineItem { fulfillmentLineItem { id } } } } } } } }
 """
 
+# What processing needs: the return's status, its lines (with what each returns, to match our
+# items), the reverse fulfillment order lines their dispositions name, and any refund already made.
+# Cost: 1 + 50 * 4 + 10 + 5 * (1 + 50 * 2) = 716.
 RETURN_STATE = """
 query ($id: ID!) { return(id: $id) { id status
-  returnLineItems(first: 100) { nodes { id processableQuantity } }
+  returnLineItems(first: 50) { nodes { id processableQuantity
+    ... on ReturnLineItem { fulfillmentLineItem { id lineItem { id } } } } }
+  reverseFulfillmentOrders(first: 5) { nodes { lineItems(first: 50) { nodes { id
+    fulfillmentLineItem { id } } } } }
   refunds(first: 10) { nodes { id } } } }
+"""
+
+# Shopify's own computation of what processing these lines is worth, compared with ours before
+# anything is paid.
+RETURN_SUGGESTED_OUTCOME = """
+query ($id: ID!, $lines: [SuggestedOutcomeReturnLineItemInput!]!) { return(id: $id) {
+  suggestedFinancialOutcome(returnLineItems: $lines) {
+    discountedSubtotal { presentmentMoney { amount currencyCode } }
+    totalAdditionalFees { presentmentMoney { amount currencyCode } } } } }
 """
 
 # What a refund can go back to: the order's payments and the refunds already taken from them
 # (REFUND transactions name their parent), in the currency the customer paid.
 ORDER_PAYMENTS = """
-query ($id: ID!) { order(id: $id) { id presentmentCurrencyCode
+query ($id: ID!) { order(id: $id) { id presentmentCurrencyCode customer { id }
   transactions(first: 100) { id kind status gateway createdAt
     amountSet { presentmentMoney { amount currencyCode } } parentTransaction { id } } } }
 """
@@ -74,4 +90,26 @@ query ($id: ID!) { return(id: $id) { id status order { id }
   returnLineItems(first: 50) { nodes { quantity
     ... on ReturnLineItem { returnReason customerNote
       fulfillmentLineItem { id lineItem { id } } } } } } }
+"""
+
+# The customer a store-credit bonus goes to.
+ORDER_CUSTOMER = """
+query ($id: ID!) { order(id: $id) { id customer { id } } }
+"""
+
+# A store-credit bonus: a credit on the customer's account in the order's currency (Shopify
+# creates the account if the customer has none in it). Not idempotent on Shopify's side.
+STORE_CREDIT_CREDIT = """
+mutation ($id: ID!, $creditInput: StoreCreditAccountCreditInput!) {
+  storeCreditAccountCredit(id: $id, creditInput: $creditInput) {
+    storeCreditAccountTransaction { id createdAt amount { amount currencyCode } account { id } }
+    userErrors { field code message } } }
+"""
+
+# The customer's recent store credit transactions: where a bonus whose answer was lost is found.
+# Cost: 1 + 1 + 5 * (1 + 50 * 3) = 757.
+CUSTOMER_STORE_CREDIT = """
+query ($id: ID!) { customer(id: $id) { id storeCreditAccounts(first: 5) { nodes { id
+  transactions(first: 50) { nodes { createdAt amount { amount currencyCode } origin { __typename }
+    ... on StoreCreditAccountCreditTransaction { id } } } } } } }
 """

@@ -1,0 +1,311 @@
+"""Processing a return in Shopify beyond refunds to the card: store credit with the policy's
+bonus on top (once, even when Shopify's answer is lost), fees that Shopify's own suggested
+outcome agrees with before anything is paid, and goods restocked at the return location."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.db import Database
+from app.models import Return
+from tests.factories import graphql, merchant_headers
+from tests.returns.builders import (
+    connect_sim_tenant,
+    create,
+    return_input,
+    returnable_variants,
+    sim_settings,
+    sim_synced_order,
+)
+from tests.returns.sim_shop import NewShop, Shop
+from tests.returns.test_shopify_mirror import decide, make_retry_due
+from tools.shopify_sim import SimulatorControl, SimulatorServer
+
+
+@pytest.fixture
+def settings(mongo_uri: str, simulator: SimulatorServer) -> Settings:
+    return sim_settings(mongo_uri, simulator)
+
+
+POLICY = """mutation ($input: UpdateReturnPolicyInput!) { updateReturnPolicy(input: $input) {
+  tenant { returnPolicy { restockLocationId } } userErrors { field code message } } }"""
+ON_SHOPIFY = """query ($id: ID!) { return(id: $id) {
+  returnLineItems(first: 10) { nodes { ... on ReturnLineItem { restockingFee { percentage } } } }
+  reverseFulfillmentOrders(first: 5) { nodes { lineItems(first: 10) { nodes {
+    dispositions { type quantity location { id } } } } } } } }"""
+VIEW = """query ($id: ID!) { return(id: $id) { status
+  outcome { itemsTotal { amount } restockingFee { amount } refundAmount { amount }
+    storeCreditAmount { amount currencyCode } storeCreditBonus { amount } restockLocationId }
+  refund { shopifyRefundId amount { amount currencyCode }
+    transactions { gateway parentTransactionId amount { amount } } }
+  storeCreditBonus { amount { amount currencyCode } shopifyTransactionId shopifyAccountId
+    creditedAt }
+  shopifySync { status error } } }"""
+RECEIVE = """mutation ($id: ID!, $items: [ReturnItemReceiptInput!]) {
+  markReturnReceived(id: $id, items: $items) { userErrors { code message } } }"""
+
+
+async def set_policy(shop: Shop, **settings: Any) -> dict[str, Any]:
+    body = await graphql(shop.client, POLICY, {"input": settings}, shop.headers)
+    assert "errors" not in body, body
+    payload: dict[str, Any] = body["data"]["updateReturnPolicy"]
+    return payload
+
+
+def policy_of(payload: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = payload["tenant"]["returnPolicy"]
+    return found
+
+
+async def on_shopify(shop: Shop) -> dict[str, Any]:
+    """Our tenant's (only) return as Shopify's Admin API shows it."""
+    record = await Return.find_one({"tenant_id": shop.tenant.tenant_id})
+    assert record is not None and record.shopify_return_id is not None
+    response = await shop.control.graphql(
+        shop.tenant.shop, ON_SHOPIFY, {"id": record.shopify_return_id}
+    )
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()["data"]["return"]
+    return found
+
+
+async def view(shop: Shop, return_id: str) -> dict[str, Any]:
+    body = await graphql(shop.client, VIEW, {"id": return_id}, shop.headers)
+    assert "errors" not in body, body
+    found: dict[str, Any] = body["data"]["return"]
+    return found
+
+
+async def resolved(
+    shop: Shop,
+    items: list[tuple[str, int]],
+    *,
+    resolution: str = "REFUND",
+    receipts: list[dict[str, Any]] | None = None,
+) -> str:
+    """A customer's return of `items`, approved, received (with `receipts`) and resolved."""
+    created = await create(
+        shop.client,
+        shop.tenant.tenant_id,
+        return_input(shop.order, items, resolution=resolution),
+    )
+    assert created["userErrors"] == [], created
+    return_id = str(created["return"]["id"])
+    await decide(shop.client, shop.headers, "approve", return_id)
+    body = await graphql(shop.client, RECEIVE, {"id": return_id, "items": receipts}, shop.headers)
+    assert body["data"]["markReturnReceived"]["userErrors"] == [], body
+    await decide(shop.client, shop.headers, "resolve", return_id)
+    return return_id
+
+
+async def store_credit(shop: Shop) -> dict[str, Any]:
+    assert shop.order.customer is not None and shop.order.customer.id is not None
+    return await shop.control.store_credit(shop.tenant.domain, shop.order.customer.id)
+
+
+def credits(accounts: dict[str, Any]) -> list[tuple[str, bool]]:
+    """(amount, made by a refund) of every credit on the customer's accounts."""
+    return sorted(
+        (str(Decimal(t["amount"]["amount"]).normalize()), t.get("origin") is not None)
+        for account in accounts["accounts"]
+        for t in account["transactions"]
+    )
+
+
+async def test_store_credit_refunds_the_base_and_credits_the_bonus_on_top(
+    new_shop: NewShop,
+) -> None:
+    shop = await new_shop()
+    await set_policy(shop, storeCreditBonusPercent="10")
+    line = shop.order.line_items[0]
+    return_id = await resolved(shop, [(line.id, 1)], resolution="STORE_CREDIT")
+    await shop.mirror()
+
+    found = await view(shop, return_id)
+    assert found["shopifySync"] == {"status": "SYNCED", "error": None}
+    outcome = found["outcome"]
+    total = Decimal(outcome["storeCreditAmount"]["amount"])
+    bonus = Decimal(outcome["storeCreditBonus"]["amount"])
+    assert bonus == (total - bonus) * Decimal("0.1")  # prices in cents: 10% of them is exact
+    # The base is refunded to store credit through returnProcess...
+    assert Decimal(found["refund"]["amount"]["amount"]) == total - bonus
+    [paid] = found["refund"]["transactions"]
+    assert paid["gateway"] == "shopify_store_credit"
+    assert paid["parentTransactionId"] is None
+    # ... and the bonus credited on top, once, both on the customer's account.
+    assert found["storeCreditBonus"]["shopifyTransactionId"]
+    assert found["storeCreditBonus"]["creditedAt"]
+    accounts = await store_credit(shop)
+    [account] = accounts["accounts"]
+    assert Decimal(account["balance"]["amount"]) == total
+    assert credits(accounts) == sorted(
+        [(str((total - bonus).normalize()), True), (str(bonus.normalize()), False)]
+    )
+
+
+async def test_a_lost_bonus_answer_is_found_on_the_account_not_credited_twice(
+    new_shop: NewShop,
+) -> None:
+    shop = await new_shop()
+    await set_policy(shop, storeCreditBonusPercent="25")
+    return_id = await resolved(shop, [(shop.order.line_items[0].id, 1)], resolution="STORE_CREDIT")
+    await shop.control.drop_next_responses(
+        shop.tenant.domain, 1, operation="storeCreditAccountCredit"
+    )
+    await shop.mirror()
+
+    # Paid to store credit, the bonus credited by Shopify but unheard of: a visible partial state.
+    partial = await view(shop, return_id)
+    assert partial["refund"] is not None
+    assert partial["storeCreditBonus"]["shopifyTransactionId"] is None
+    assert partial["shopifySync"]["status"] == "PENDING"
+    assert partial["shopifySync"]["error"]
+
+    await make_retry_due(return_id)
+    await shop.mirror()
+    found = await view(shop, return_id)
+    assert found["shopifySync"] == {"status": "SYNCED", "error": None}
+    accounts = await store_credit(shop)
+    bonus_credits = [t for a in accounts["accounts"] for t in a["transactions"] if not t["origin"]]
+    assert [t["id"] for t in bonus_credits] == [found["storeCreditBonus"]["shopifyTransactionId"]]
+    assert Decimal(accounts["accounts"][0]["balance"]["amount"]) == Decimal(
+        found["outcome"]["storeCreditAmount"]["amount"]
+    )
+
+
+@pytest.mark.parametrize(("currency", "decimals"), [("JPY", 0), ("KWD", 3)])
+async def test_store_credit_and_bonus_are_exact_in_the_minor_unit(
+    new_shop: NewShop, currency: str, decimals: int
+) -> None:
+    shop = await new_shop(currency=currency)
+    await set_policy(shop, storeCreditBonusPercent="12.5", restockingFeePercent="3")
+    return_id = await resolved(shop, [(shop.order.line_items[0].id, 1)], resolution="STORE_CREDIT")
+    await shop.mirror()
+
+    found = await view(shop, return_id)
+    assert found["shopifySync"]["status"] == "SYNCED", found
+    bonus = found["storeCreditBonus"]["amount"]
+    assert bonus["currencyCode"] == currency
+    assert len(bonus["amount"].partition(".")[2]) == decimals
+    balance = (await store_credit(shop))["accounts"][0]["balance"]
+    assert Decimal(balance["amount"]) == Decimal(found["outcome"]["storeCreditAmount"]["amount"])
+    assert balance["currencyCode"] == currency
+
+
+async def test_the_restocking_fee_reaches_shopify_which_agrees_before_paying(
+    new_shop: NewShop,
+) -> None:
+    shop = await new_shop(units=3)
+    await set_policy(shop, restockingFeePercent="15")
+    return_id = await resolved(shop, [(shop.order.line_items[0].id, 2)])
+    await shop.mirror()
+
+    found = await view(shop, return_id)
+    assert found["shopifySync"] == {"status": "SYNCED", "error": None}, found
+    outcome = found["outcome"]
+    assert Decimal(outcome["restockingFee"]["amount"]) > 0
+    assert found["refund"]["amount"]["amount"] == outcome["refundAmount"]["amount"]
+    lines = (await on_shopify(shop))["returnLineItems"]["nodes"]
+    assert [line["restockingFee"] for line in lines] == [{"percentage": 15.0}]
+
+
+async def test_an_outcome_shopify_disagrees_with_is_refused_and_nothing_paid(
+    new_shop: NewShop,
+) -> None:
+    """A return asked for before fees reached Shopify carries none there; the policy's fee since
+    makes ours smaller than Shopify's suggestion: refused, with both shown, nothing paid."""
+    shop = await new_shop()
+    created = await create(
+        shop.client,
+        shop.tenant.tenant_id,
+        return_input(shop.order, [(shop.order.line_items[0].id, 1)]),
+    )
+    return_id = str(created["return"]["id"])
+    await Return.get_pymongo_collection().update_one(
+        {"tenant_id": shop.tenant.tenant_id}, {"$set": {"restocking_fee_percent": None}}
+    )
+    await set_policy(shop, restockingFeePercent="20")
+    for action in ("approve", "receive", "resolve"):
+        await decide(shop.client, shop.headers, action, return_id)
+    await shop.mirror()
+
+    found = await view(shop, return_id)
+    assert found["refund"] is None
+    assert found["shopifySync"]["status"] == "FAILED"
+    error = found["shopifySync"]["error"]
+    assert "suggested outcome differs" in error
+    assert f"fees {found['outcome']['restockingFee']['amount']} USD here" in error
+    assert "fees 0.00 USD on Shopify" in error
+    assert (await shop.shopify_order())["refunds"] == []
+
+
+async def test_resellable_items_are_restocked_at_the_return_location_damaged_ones_not(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    tenant = await connect_sim_tenant(sim_control, settings)
+    resellable, damaged = returnable_variants(simulator, tenant.domain, 2)
+    order = await sim_synced_order(
+        sim_control,
+        settings,
+        sim_http,
+        tenant,
+        [{"variant_id": resellable, "quantity": 1}, {"variant_id": damaged, "quantity": 1}],
+    )
+    shop = Shop(client, sim_control, settings, sim_http, tenant, order)
+    shop.headers = await merchant_headers(tenant.tenant_id)
+    locations = (await sim_control.locations(tenant.domain))["locations"]
+    returns_center = next(loc for loc in locations if loc["name"] == "Returns center")["id"]
+    changed = await set_policy(shop, restockLocationId=returns_center)
+    assert changed["userErrors"] == []
+    assert policy_of(changed) == {"restockLocationId": returns_center}
+
+    async def stock(variant: str) -> dict[str, int]:
+        levels = (await sim_control.inventory(tenant.domain, variant))["levels"]
+        return {level["location_id"]: level["available"] for level in levels}
+
+    before = {variant: await stock(variant) for variant in (resellable, damaged)}
+    lines = {line.variant_id: line.id for line in order.line_items}
+    return_id = await resolved(
+        shop,
+        [(lines[resellable.rsplit("/", 1)[-1]], 1), (lines[damaged.rsplit("/", 1)[-1]], 1)],
+        receipts=[
+            {"lineItemId": lines[resellable.rsplit("/", 1)[-1]], "condition": "NEW"},
+            {"lineItemId": lines[damaged.rsplit("/", 1)[-1]], "condition": "DAMAGED"},
+        ],
+    )
+    await shop.mirror()
+
+    found = await view(shop, return_id)
+    assert found["shopifySync"] == {"status": "SYNCED", "error": None}, found
+    assert found["outcome"]["restockLocationId"] == returns_center
+    after = {variant: await stock(variant) for variant in (resellable, damaged)}
+    assert after[resellable][returns_center] == before[resellable][returns_center] + 1
+    assert after[damaged] == before[damaged]
+    [reverse_order] = (await on_shopify(shop))["reverseFulfillmentOrders"]["nodes"]
+    dispositions = sorted(
+        (disposition["type"], (disposition["location"] or {}).get("id"))
+        for line in reverse_order["lineItems"]["nodes"]
+        for disposition in line["dispositions"]
+    )
+    assert dispositions == [("NOT_RESTOCKED", None), ("RESTOCKED", returns_center)]
+
+
+async def test_a_restock_location_must_be_a_shopify_location_id(new_shop: NewShop) -> None:
+    shop = await new_shop()
+    refused = await set_policy(shop, restockLocationId="the back room")
+    assert refused["userErrors"][0]["field"] == ["restockLocationId"]
+    assert refused["userErrors"][0]["code"] == "INVALID"
+    assert policy_of(await set_policy(shop, restockLocationId="42")) == {
+        "restockLocationId": "gid://shopify/Location/42"
+    }
+    assert policy_of(await set_policy(shop, restockLocationId="")) == {"restockLocationId": None}
