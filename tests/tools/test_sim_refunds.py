@@ -478,6 +478,7 @@ async def test_store_credit_refund_methods_are_paid_in_the_same_refund(
             fulfilled=True,
             financial_status="PAID",
             line_items=[{"quantity": 1, "price": "20.00", "discount": "0"}],
+            payments=ONE_CARD,  # never split with a gift card
         )
     )["order"]
     (sale,) = created["transactions"]

@@ -52,7 +52,7 @@ async def suggest(
         SUGGEST,
         {
             "id": return_id,
-            "lines": [{"returnLineItemId": line, "quantity": quantity} for line, quantity in lines],
+            "lines": [{"id": line, "quantity": quantity} for line, quantity in lines],
             "allocation": allocation,
         },
     )

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import inventory, payloads
+from . import exchanges, inventory, payloads
 from . import returns as returns_api
 from . import store_credit as credits
 from .config import BucketConfig
@@ -67,6 +67,9 @@ def public_order(order: JSON) -> JSON:
     ]
     shown["transactions"] = [public_transaction(t) for t in order["_transactions"]]
     shown["refunds"] = [public_refund(r) for r in order["_refunds"]]
+    shown["fulfillment_orders"] = [
+        exchanges.public_fulfillment_order(f) for f in order.get("_fulfillment_orders", [])
+    ]
     return shown
 
 
@@ -519,7 +522,8 @@ def _staff_reopen(shop: ShopState, body: JSON) -> JSON:
 
 STAFF_ACTIONS: dict[str, tuple[str, StaffAction]] = {
     "request": ("returns/request", returns_api.request_return),
-    # staff create a return in admin: OPEN at once (with its reverse fulfillment order)
+    # staff create a return in admin (as `returnCreate`, exchange lines too): OPEN at once
+    # (with its reverse fulfillment order)
     "create": ("returns/approve", returns_api.create_open),
     "approve": ("returns/approve", returns_api.approve),
     "decline": ("returns/decline", returns_api.decline),

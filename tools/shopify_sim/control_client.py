@@ -177,13 +177,21 @@ class SimulatorControl:
         )
 
     async def staff_return(self, domain: str, action: str, **body: Any) -> JSON:
-        """Act on a return as staff in Shopify admin (`request`, `create` (OPEN at once),
-        `approve`, `decline`, `cancel`, `process`, `close`, `reopen`; `body` is the Admin
-        mutation's input, e.g. `returnShippingFee` and line `restockingFee` for `request` and
-        `create`): the simulator delivers the webhook."""
+        """Act on a return as staff in Shopify admin (`request`, `create` (OPEN at once, as
+        `returnCreate`, `exchangeLineItems` too), `approve`, `decline`, `cancel`, `process`,
+        `close`, `reopen`; `body` is the Admin mutation's input, e.g. `returnShippingFee` and
+        line `restockingFee` for `request` and `create`): the simulator delivers the webhook.
+        The answer's `return` shows `exchange_line_items: [{id, variant_id, quantity,
+        processed_quantity, unit_price, discount, discount_description, line_item_ids}]`."""
         return await self._call(
             "POST", f"/_sim/shops/{domain}/staff/returns", {"action": action, **body}
         )
+
+    async def fulfillment_orders(self, domain: str, order: str) -> list[JSON]:
+        """The order's fulfillment orders (those exchanges opened): `[{id, status, hold_reasons,
+        return_id, line_items: [{id, line_item_id, variant_id, quantity}]}]`."""
+        shown: list[JSON] = (await self.order(domain, order))["fulfillment_orders"]
+        return shown
 
     async def store_credit(self, domain: str, customer_id: str) -> JSON:
         """The customer's store credit accounts (GID or number): `{customer_id, accounts: [{id,

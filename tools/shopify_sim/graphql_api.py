@@ -257,6 +257,11 @@ def resolve_variant_inventory_quantity(variant: JSON, info: Info) -> int | None:
     return None if item is None else inventory.available(item)
 
 
+def resolve_variant_available_for_sale(variant: JSON, info: Info) -> bool:
+    quantity = resolve_variant_inventory_quantity(variant, info)
+    return quantity is not None and quantity > 0
+
+
 def resolve_level_quantities(level: JSON, _info: Info, names: list[str]) -> list[JSON]:
     try:
         return inventory.quantities(level, names)
@@ -265,7 +270,30 @@ def resolve_level_quantities(level: JSON, _info: Info, names: list[str]) -> list
 
 
 def resolve_suggested_outcome(record: JSON, _info: Info, **args: Any) -> JSON:
-    return returns_api.suggested_outcome(record, list(args.get("returnLineItems") or []))
+    return returns_api.suggested_outcome(
+        record,
+        list(args.get("returnLineItems") or []),
+        list(args.get("exchangeLineItems") or []),
+    )
+
+
+def _listed(key: str) -> Resolver:
+    """A connection over an internal list that older records may not have yet."""
+
+    def resolve(parent: JSON, info: Info, **args: Any) -> JSON:
+        return positional(parent.get(key, []), args, bulk=_ctx(info).bulk)
+
+    return resolve
+
+
+def resolve_exchange_line_items(line: JSON, _info: Info) -> list[JSON]:
+    items: list[JSON] = line["_line_items"]
+    return items
+
+
+def resolve_exchange_line_item(line: JSON, _info: Info) -> JSON | None:
+    """Deprecated in Shopify: the first of `lineItems`."""
+    return line["_line_items"][0] if line["_line_items"] else None
 
 
 def resolve_order_returns(order: JSON, info: Info, **args: Any) -> JSON:
@@ -412,6 +440,14 @@ def _returns_by_id(action: Callable[[ShopState, Any], JSON], topic: str) -> Reso
     return resolve
 
 
+def resolve_return_create(_root: Any, info: Info, **args: Any) -> JSON:
+    """`returnCreate(returnInput:)`: OPEN at once, as staff create returns in admin (and the
+    same `returns/approve` webhook)."""
+    result = returns_api.create_open(_shop(info), args["returnInput"], root="returnInput")
+    _returns_event(info, result, "returns/approve")
+    return result
+
+
 def resolve_return_process(_root: Any, info: Info, input: JSON) -> JSON:
     """`returnProcess`: the lines, and the refund its `financialTransfer` pays (refunds/create)."""
     result = returns_api.process(_shop(info), input)
@@ -467,6 +503,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "bulkOperationRunQuery": resolve_bulk_run,
             "bulkOperationCancel": resolve_bulk_cancel,
             "returnRequest": _returns_mutation(returns_api.request_return, "returns/request"),
+            "returnCreate": resolve_return_create,
             "returnApproveRequest": _returns_mutation(returns_api.approve, "returns/approve"),
             "returnDeclineRequest": _returns_mutation(returns_api.decline, "returns/decline"),
             "returnProcess": resolve_return_process,
@@ -484,6 +521,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "product": resolve_variant_product,
             "inventoryItem": resolve_variant_inventory_item,
             "inventoryQuantity": resolve_variant_inventory_quantity,
+            "availableForSale": resolve_variant_available_for_sale,
         },
         "InventoryItem": {"inventoryLevels": _positional_field("_levels")},
         "InventoryLevel": {"quantities": resolve_level_quantities},
@@ -493,7 +531,9 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "returns": resolve_order_returns,
             "transactions": _first_list("_transactions"),
             "refunds": _first_list("_refunds"),
+            "fulfillmentOrders": _listed("_fulfillment_orders"),
         },
+        "FulfillmentOrder": {"lineItems": _positional_field("_lines")},
         "Refund": {"transactions": _positional_field("_transactions")},
         "Fulfillment": {
             "fulfillmentLineItems": _positional_field("_fulfillmentLineItems"),
@@ -501,6 +541,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
         },
         "Return": {
             "returnLineItems": _positional_field("_lines"),
+            "exchangeLineItems": _listed("_exchange_lines"),
             "totalQuantity": resolve_total_quantity,
             "refunds": _positional_field("_refunds"),
             "reverseFulfillmentOrders": _positional_field("_reverse_fulfillment_orders"),
@@ -508,6 +549,12 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
         },
         "ReverseFulfillmentOrder": {"lineItems": _positional_field("_lines")},
         "ReturnLineItem": {"processableQuantity": resolve_processable},
+        "ExchangeLineItem": {
+            "processableQuantity": resolve_processable,
+            "unprocessedQuantity": resolve_processable,
+            "lineItems": resolve_exchange_line_items,
+            "lineItem": resolve_exchange_line_item,
+        },
         "ReturnableFulfillment": {"returnableFulfillmentLineItems": _positional_field("_items")},
     }
     for type_name, fields in table.items():

@@ -9,10 +9,11 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from . import inventory
+from . import exchanges, inventory
 from . import store_credit as credits
 from .models import JSON, ShopState, gid, iso, utcnow
 from .money import (
+    amount_text,
     bag_amount,
     fits_currency,
     minor_digits,
@@ -99,12 +100,12 @@ def _restocking_percentage(spec: JSON, path: list[str]) -> tuple[float | None, l
     return float(value), []
 
 
-def _shipping_fee(order: JSON, data: JSON) -> tuple[Decimal | None, list[JSON]]:
+def _shipping_fee(order: JSON, data: JSON, root: str) -> tuple[Decimal | None, list[JSON]]:
     """`returnShippingFee: {amount: {amount, currencyCode}}` in the order's currency, >= 0."""
     fee = data.get("returnShippingFee")
     if fee is None:
         return None, []
-    path = ["input", "returnShippingFee", "amount"]
+    path = [root, "returnShippingFee", "amount"]
     money = fee.get("amount") if isinstance(fee, dict) else None
     money = money if isinstance(money, dict) else {}
     currency = order["presentmentCurrencyCode"]
@@ -133,34 +134,43 @@ def _shipping_fee(order: JSON, data: JSON) -> tuple[Decimal | None, list[JSON]]:
     return rounded(amount, currency), []
 
 
-def request_return(shop: ShopState, data: JSON) -> JSON:
+@dataclass
+class ReturnDraft:
+    """A checked `returnRequest` / `returnCreate` input, nothing saved yet (`order` is None when
+    the order does not exist)."""
+
+    order: JSON | None
+    lines: list[tuple[JSON, JSON, float | None]] = field(default_factory=list)  # spec, item, fee %
+    shipping_fee: Decimal | None = None
+    errors: list[JSON] = field(default_factory=list)
+
+
+def _check_return(shop: ShopState, data: JSON, root: str) -> ReturnDraft:
+    """The order, its return lines (fulfilled, still returnable quantities, fees) and the return
+    shipping fee of a return input; user errors at `[root, ...]`."""
     order = shop.orders_by_id.get(str(data.get("orderId")))
     if order is None:
-        return {
-            "return": None,
-            "userErrors": [user_error(["input", "orderId"], "Order does not exist.", "NOT_FOUND")],
-        }
+        return ReturnDraft(
+            None, errors=[user_error([root, "orderId"], "Order does not exist.", "NOT_FOUND")]
+        )
     requested = data.get("returnLineItems") or []
     if not requested:
-        return {
-            "return": None,
-            "userErrors": [
-                user_error(
-                    ["input", "returnLineItems"], "Return line items can't be blank.", "BLANK"
-                )
+        return ReturnDraft(
+            order,
+            errors=[
+                user_error([root, "returnLineItems"], "Return line items can't be blank.", "BLANK")
             ],
-        }
+        )
     available = {item["id"]: remaining for item, remaining in returnable_items(shop, order)}
     by_line: dict[str, list[str]] = {}
     for item_id in available:
         by_line.setdefault(shop.fulfillment_line_items_by_id[item_id]["lineItem"]["id"], []).append(
             item_id
         )
-    lines: list[JSON] = []
-    percentages: list[float | None] = []
-    shipping_fee, errors = _shipping_fee(order, data)
+    shipping_fee, errors = _shipping_fee(order, data, root)
+    draft = ReturnDraft(order, shipping_fee=shipping_fee, errors=errors)
     for index, spec in enumerate(requested):
-        path = ["input", "returnLineItems", str(index)]
+        path = [root, "returnLineItems", str(index)]
         percentage, fee_errors = _restocking_percentage(spec, path)
         if fee_errors:
             errors.extend(fee_errors)
@@ -213,40 +223,45 @@ def request_return(shop: ShopState, data: JSON) -> JSON:
             )
             continue
         available[item_id] -= quantity
-        lines.append(
-            {
-                "id": gid("ReturnLineItem", shop.next_id("ReturnLineItem")),
-                "quantity": quantity,
-                "processedQuantity": 0,
-                "returnReason": spec.get("returnReason") or "UNKNOWN",
-                "returnReasonNote": spec.get("returnReasonNote") or "",
-                "customerNote": spec.get("customerNote"),
-                "fulfillmentLineItem": shop.fulfillment_line_items_by_id[item_id],
-                "restockingFee": None,
-            }
-        )
-        percentages.append(percentage)
-    if errors:
-        return {"return": None, "userErrors": errors}
+        draft.lines.append((spec, shop.fulfillment_line_items_by_id[item_id], percentage))
+    return draft
+
+
+def _save_return(shop: ShopState, draft: ReturnDraft) -> JSON:
+    """A REQUESTED return from a checked draft: its lines, their restocking fees, its shipping
+    fee. Line and return ids come from the shop's own stream, fees' from `returns_rng`."""
+    order = draft.order
+    assert order is not None
     currency = order["presentmentCurrencyCode"]
-    for line, percentage in zip(lines, percentages, strict=True):
+    lines: list[JSON] = []
+    for spec, item, percentage in draft.lines:
+        quantity = int(spec["quantity"])
+        line: JSON = {
+            "id": gid("ReturnLineItem", shop.next_id("ReturnLineItem")),
+            "quantity": quantity,
+            "processedQuantity": 0,
+            "returnReason": spec.get("returnReason") or "UNKNOWN",
+            "returnReasonNote": spec.get("returnReasonNote") or "",
+            "customerNote": spec.get("customerNote"),
+            "fulfillmentLineItem": item,
+            "restockingFee": None,
+        }
+        lines.append(line)
         if percentage is not None:
-            subtotal = line_subtotal(
-                line["fulfillmentLineItem"]["lineItem"], line["quantity"], currency
-            )
+            subtotal = line_subtotal(item["lineItem"], quantity, currency)
             line["restockingFee"] = {
                 "id": gid("RestockingFee", shop.next_id("RestockingFee", rng=shop.returns_rng)),
                 "amountSet": money_bag(percent_of(subtotal, percentage, currency), currency),
                 "percentage": percentage,
             }
     shipping_fees = []
-    if shipping_fee is not None:
+    if draft.shipping_fee is not None:
         number = shop.next_id("ReturnShippingFee", rng=shop.returns_rng)
         shipping_fees.append(
             {
                 "id": gid("ReturnShippingFee", number),
-                "amountSet": money_bag(shipping_fee, currency),
-                "_amount": shipping_fee,
+                "amountSet": money_bag(draft.shipping_fee, currency),
+                "_amount": draft.shipping_fee,
             }
         )
     existing = sum(1 for record in shop.returns.values() if record["order"] is order)
@@ -261,21 +276,149 @@ def request_return(shop: ShopState, data: JSON) -> JSON:
         "requestApprovedAt": None,
         "returnShippingFees": shipping_fees,
         "_lines": lines,
+        "_exchange_lines": [],
         "_refunds": [],
         "_reverse_fulfillment_orders": [],
     }
     shop.returns[record["id"]] = record
+    return record
+
+
+def request_return(shop: ShopState, data: JSON, root: str = "input") -> JSON:
+    """`returnRequest`: a REQUESTED return (user errors at `[root, ...]`, nothing saved)."""
+    draft = _check_return(shop, data, root)
+    if draft.errors:
+        return {"return": None, "userErrors": draft.errors}
+    return {"return": _save_return(shop, draft), "userErrors": []}
+
+
+def _applied_discount(
+    spec: Any, line_total: Decimal, currency: str, path: list[str], errors: list[JSON]
+) -> tuple[Decimal, str | None] | None:
+    """`appliedDiscount: {description, value: {amount: MoneyInput} | {percentage}}` on an exchange
+    line: (discount on the whole line, description); None after a user error."""
+    if spec is None:
+        return Decimal(0), None
+    value = spec.get("value") if isinstance(spec, dict) else None
+    value = value if isinstance(value, dict) else {}
+    value_path = [*path, "value"]
+    amount, percentage = value.get("amount"), value.get("percentage")
+    if (amount is None) == (percentage is None):
+        errors.append(
+            user_error(value_path, "Give exactly one of amount or percentage.", "INVALID")
+        )
+        return None
+    if amount is not None:
+        discount = _money_amount(amount, currency, [*value_path, "amount"], errors)
+        if discount is None:
+            return None
+        if discount > line_total:
+            errors.append(
+                user_error(
+                    [*value_path, "amount", "amount"],
+                    "Discount exceeds the line's price times its quantity.",
+                    "INVALID",
+                )
+            )
+            return None
+    else:
+        if isinstance(percentage, bool) or not isinstance(percentage, int | float):
+            percentage = None
+        if percentage is None or not 0 < percentage <= 100:
+            errors.append(
+                user_error(
+                    [*value_path, "percentage"],
+                    "Percentage must be greater than 0 and at most 100.",
+                    "INVALID",
+                )
+            )
+            return None
+        discount = percent_of(line_total, percentage, currency)
+    description = spec.get("description")
+    return discount, None if description is None else str(description)
+
+
+def _check_exchanges(
+    shop: ShopState, order: JSON, data: JSON, root: str
+) -> tuple[list[exchanges.ExchangeDraft], list[JSON]]:
+    """`exchangeLineItems`: each a variant of the shop with enough stock available over all
+    locations (summed per variant), quantity > 0, a discount not above price x quantity."""
+    currency = order["presentmentCurrencyCode"]
+    drafts: list[exchanges.ExchangeDraft] = []
+    errors: list[JSON] = []
+    wanted: dict[str, int] = {}
+    for index, spec in enumerate(data.get("exchangeLineItems") or []):
+        path = [root, "exchangeLineItems", str(index)]
+        variant_id = spec.get("variantId") if isinstance(spec, dict) else None
+        variant = (
+            None
+            if variant_id is None
+            else shop.variants_by_id.get(inventory.normalize_gid("ProductVariant", str(variant_id)))
+        )
+        if variant is None:
+            errors.append(
+                user_error([*path, "variantId"], "Product variant does not exist.", "NOT_FOUND")
+            )
+            continue
+        quantity = spec.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            errors.append(
+                user_error([*path, "quantity"], "Quantity must be greater than 0.", "GREATER_THAN")
+            )
+            continue
+        total = wanted.get(variant["id"], 0) + quantity
+        item = shop.inventory_items.get(variant["id"])
+        in_stock = 0 if item is None else inventory.available(item)
+        if total > in_stock:
+            errors.append(
+                user_error(
+                    [*path, "quantity"],
+                    f"{variant['displayName']} is out of stock: {in_stock} available,"
+                    f" {total} wanted.",
+                    "INVALID",
+                )
+            )
+            continue
+        price = rounded(Decimal(str(variant["price"])), currency)
+        discount = _applied_discount(
+            spec.get("appliedDiscount"),
+            price * quantity,
+            currency,
+            [*path, "appliedDiscount"],
+            errors,
+        )
+        if discount is None:
+            continue
+        wanted[variant["id"]] = total
+        drafts.append(
+            exchanges.ExchangeDraft(
+                variant=variant,
+                quantity=quantity,
+                unit_price=price,
+                discount=discount[0],
+                description=discount[1],
+                gift_card_codes=[str(code) for code in spec.get("giftCardCodes") or []],
+            )
+        )
+    return drafts, errors
+
+
+def create_open(shop: ShopState, data: JSON, root: str = "input") -> JSON:
+    """A return staff create in Shopify admin, and `returnCreate(returnInput:)`: the checks of
+    `returnRequest` plus its exchange lines, all or nothing; OPEN at once, with its reverse
+    fulfillment order and exchange lines (whose price is the variant's now)."""
+    draft = _check_return(shop, data, root)
+    if draft.order is None:
+        return {"return": None, "userErrors": draft.errors}
+    planned, exchange_errors = _check_exchanges(shop, draft.order, data, root)
+    errors = draft.errors + exchange_errors
+    if errors:
+        return {"return": None, "userErrors": errors}
+    record = _save_return(shop, draft)
+    record["_requested_at"] = data.get("requestedAt")
+    _open(shop, record)
+    record["_exchange_lines"] = [exchanges.new_exchange_line(shop, plan) for plan in planned]
     return {"return": record, "userErrors": []}
-
-
-def create_open(shop: ShopState, data: JSON) -> JSON:
-    """A return staff create in Shopify admin (as `returnCreate`): the same input and checks as
-    `returnRequest`, but OPEN at once, with its reverse fulfillment order."""
-    result = request_return(shop, data)
-    record = result["return"]
-    if record is not None and not result["userErrors"]:
-        _open(shop, record)
-    return result
 
 
 def _open(shop: ShopState, record: JSON) -> None:
@@ -472,6 +615,63 @@ def _dispose(shop: ShopState, disposition: Disposition, at: datetime) -> None:
         inventory.restock(shop, variant.get("id"), disposition.location, disposition.quantity)
 
 
+def _exchange_quantities(
+    record: JSON, wanted: list[Any], path_root: list[str], errors: list[JSON]
+) -> dict[str, int]:
+    """Exchange line id -> quantity asked for (summed over repeats), as user errors at
+    `[*path_root, "<i>", ...]`: an exchange line of this return (NOT_FOUND), a quantity from 0 to
+    what is still processable (INVALID)."""
+    lines = {line["id"]: line for line in record.get("_exchange_lines", [])}
+    asked: dict[str, int] = {}
+    for index, spec in enumerate(wanted):
+        path = [*path_root, str(index)]
+        spec = spec if isinstance(spec, dict) else {}
+        line = lines.get(str(spec.get("id")))
+        if line is None:
+            errors.append(
+                user_error(
+                    [*path, "id"], "Exchange line item does not exist on this return.", "NOT_FOUND"
+                )
+            )
+            continue
+        quantity = spec.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            errors.append(
+                user_error([*path, "quantity"], "Quantity must be at least 0.", "INVALID")
+            )
+            continue
+        asked[line["id"]] = asked.get(line["id"], 0) + quantity
+        if asked[line["id"]] > exchanges.processable(line):
+            errors.append(
+                user_error(
+                    [*path, "quantity"], "Quantity exceeds the processable quantity.", "INVALID"
+                )
+            )
+    return asked
+
+
+def _returned_value(
+    record: JSON, asked: dict[str, int], currency: str, rate: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(discounted subtotal, restocking fees, tax) of `asked` return line quantities, each
+    rounded half up once per line."""
+    lines = {line["id"]: line for line in record["_lines"]}
+    zero = rounded(Decimal(0), currency)
+    subtotal, fees, tax = zero, zero, zero
+    for line_id, quantity in asked.items():
+        line = lines[line_id]
+        line_total = line_subtotal(line["fulfillmentLineItem"]["lineItem"], quantity, currency)
+        fee = line["restockingFee"]
+        subtotal += line_total
+        fees += zero if fee is None else percent_of(line_total, fee["percentage"], currency)
+        tax += rounded_half_up(line_total * rate, currency)
+    return subtotal, fees, tax
+
+
+def _tax_rate(order: JSON) -> Decimal:
+    return Decimal(str(order.get("_tax_rate", TAX_RATE)))
+
+
 def process(shop: ShopState, data: JSON) -> JSON:
     record, errors = _find(shop, data.get("returnId"), ["input", "returnId"])
     if record is None:
@@ -481,12 +681,19 @@ def process(shop: ShopState, data: JSON) -> JSON:
         return {"return": record, "userErrors": errors}
     lines = {line["id"]: line for line in record["_lines"]}
     wanted = data.get("returnLineItems")
+    wanted_exchanges = data.get("exchangeLineItems")
     if wanted is None:
         wanted = [
             {"id": line["id"], "quantity": line["quantity"] - line["processedQuantity"]}
             for line in record["_lines"]
         ]
+        if wanted_exchanges is None:  # neither given: everything still to process
+            wanted_exchanges = [
+                {"id": line["id"], "quantity": exchanges.processable(line)}
+                for line in record.get("_exchange_lines", [])
+            ]
     dispositions: list[Disposition] = []
+    returned: dict[str, int] = {}
     for index, spec in enumerate(wanted):
         line = lines.get(str(spec.get("id")))
         path = ["input", "returnLineItems", str(index)]
@@ -502,12 +709,34 @@ def process(shop: ShopState, data: JSON) -> JSON:
                 )
             )
             continue
+        returned[line["id"]] = returned.get(line["id"], 0) + max(int(spec.get("quantity") or 0), 0)
         found, disposition_errors = _dispositions(shop, record, line, spec, path)
         dispositions.extend(found)
         errors.extend(disposition_errors)
+    exchanged = _exchange_quantities(
+        record, wanted_exchanges or [], ["input", "exchangeLineItems"], errors
+    )
     order = record["order"]
+    currency = order["presentmentCurrencyCode"]
+    rate = _tax_rate(order)
+    subtotal, fees, tax = _returned_value(record, returned, currency, rate)
+    exchange_lines = {line["id"]: line for line in record.get("_exchange_lines", [])}
+    # what the customer owes for the exchange beyond what the returned goods are worth
+    owed = exchanges.value(exchange_lines, exchanged, currency, rate) - (subtotal - fees + tax)
     plan = refund_plan(order, data.get("financialTransfer"))
     errors.extend(plan.errors)
+    refunded = sum((amount for _parent, amount in plan.shares), Decimal(0)) + sum(
+        (credit.amount for credit in plan.store_credits), Decimal(0)
+    )
+    if owed > 0 and refunded > 0:
+        errors.append(
+            user_error(
+                TRANSFER,
+                f"Nothing to refund: the customer owes {amount_text(owed, currency)} {currency}"
+                " for the exchange.",
+                "INVALID",
+            )
+        )
     if errors:
         return {"return": record, "userErrors": errors}
     for spec in wanted:
@@ -515,7 +744,20 @@ def process(shop: ShopState, data: JSON) -> JSON:
     now = utcnow()
     for disposition in dispositions:
         _dispose(shop, disposition, now)
-    if all(line["processedQuantity"] >= line["quantity"] for line in record["_lines"]):
+    new_items: list[JSON] = []
+    for line_id, quantity in exchanged.items():
+        if quantity <= 0:
+            continue
+        line = exchange_lines[line_id]
+        line["processedQuantity"] += quantity
+        new_items.append(exchanges.add_line_item(shop, order, line, quantity))
+        exchanges.take_stock(shop, line["variantId"], quantity)
+    if new_items:
+        # held while the customer owes: the exchange is worth more than what they got back
+        exchanges.open_fulfillment_order(shop, order, record, new_items, owed + refunded, now)
+    if all(line["processedQuantity"] >= line["quantity"] for line in record["_lines"]) and all(
+        exchanges.processable(line) <= 0 for line in record.get("_exchange_lines", [])
+    ):
         record["status"] = "CLOSED"
         record["closedAt"] = iso(now)
         _set_reverse_status(record, "CLOSED")
@@ -541,10 +783,11 @@ def process(shop: ShopState, data: JSON) -> JSON:
                 origin=transaction,
             )
         apply_refund_to_order(order, refund)
+        result["_refund"] = refund  # for the resolver's refunds/create event
+    if new_items or plan.shares or plan.store_credits:
         moment = max(now, order["_updated"] + timedelta(seconds=1))  # strictly newer
         order["_updated"] = moment
         order["updatedAt"] = iso(moment)
-        result["_refund"] = refund  # for the resolver's refunds/create event
     return result
 
 
@@ -688,24 +931,26 @@ def refund_plan(order: JSON, transfer: Any) -> RefundPlan:
     return RefundPlan(shares, store_credits)
 
 
-def suggested_outcome(record: JSON, return_line_items: list[JSON]) -> JSON:
+def suggested_outcome(
+    record: JSON, return_line_items: list[JSON], exchange_line_items: list[JSON] | None = None
+) -> JSON:
     """`Return.suggestedFinancialOutcome`: in the order's currency, per return line (each rounded
     half up once): subtotal = round(quantity x discounted unit price), restocking fee =
     round(subtotal x percentage / 100), tax = round(subtotal x the order's tax rate); summed,
-    fees plus the return's shipping fees; amount = subtotal - fees + tax, at most what the
-    order's payments can still refund: a refund when >= 0, else an invoice of what is owed.
-    An unknown line or more than its processable quantity is a GraphQL error."""
+    fees plus the return's shipping fees. Exchange lines are worth, per line, round(quantity x
+    (price - discount / quantity)) + its tax, rounded the same way. amount = subtotal - fees +
+    tax - exchanges: a refund (at most what the order's payments can still refund) when >= 0,
+    else an invoice of what the customer owes. An unknown line, or more than its processable
+    quantity, is a GraphQL error."""
     order = record["order"]
     currency = order["presentmentCurrencyCode"]
-    rate = Decimal(str(order.get("_tax_rate", TAX_RATE)))
+    rate = _tax_rate(order)
     lines = {line["id"]: line for line in record["_lines"]}
     asked: dict[str, int] = {}
     for spec in return_line_items:
-        line = lines.get(str(spec.get("returnLineItemId")))
+        line = lines.get(str(spec.get("id")))
         if line is None:
-            raise GraphQLError(
-                f"Return line item {spec.get('returnLineItemId')} does not exist on this return."
-            )
+            raise GraphQLError(f"Return line item {spec.get('id')} does not exist on this return.")
         quantity = int(spec.get("quantity") or 0)
         if quantity < 0:
             raise GraphQLError("Quantity must be at least 0.")
@@ -714,18 +959,19 @@ def suggested_outcome(record: JSON, return_line_items: list[JSON]) -> JSON:
             raise GraphQLError(
                 f"Quantity of return line item {line['id']} exceeds its processable quantity."
             )
+    errors: list[JSON] = []
+    exchanged = _exchange_quantities(
+        record, exchange_line_items or [], ["exchangeLineItems"], errors
+    )
+    if errors:
+        raise GraphQLError(f"{errors[0]['message']} ({'.'.join(errors[0]['field'])})")
+    subtotal, fees, tax = _returned_value(record, asked, currency, rate)
     zero = rounded(Decimal(0), currency)
-    subtotal, fees, tax = zero, zero, zero
-    for line_id, quantity in asked.items():
-        line = lines[line_id]
-        line_total = line_subtotal(line["fulfillmentLineItem"]["lineItem"], quantity, currency)
-        fee = line["restockingFee"]
-        subtotal += line_total
-        fees += zero if fee is None else percent_of(line_total, fee["percentage"], currency)
-        tax += rounded_half_up(line_total * rate, currency)
     fees += sum((fee["_amount"] for fee in record.get("returnShippingFees", [])), zero)
+    exchange_lines = {line["id"]: line for line in record.get("_exchange_lines", [])}
+    exchange_value = exchanges.value(exchange_lines, exchanged, currency, rate)
     maximum = rounded(order_refundable(order), currency)
-    amount = min(subtotal - fees + tax, maximum)
+    amount = min(subtotal - fees + tax - exchange_value, maximum)
     transfer: JSON = (
         {"__typename": "RefundReturnOutcome", "amount": money_bag(amount, currency)}
         if amount >= 0
@@ -745,7 +991,10 @@ def cancel(shop: ShopState, return_id: Any) -> JSON:
     if record is None:
         return {"return": None, "userErrors": errors}
     errors = _wrong_state(record, ["id"], "canceled", {"REQUESTED", "OPEN"})
-    if not errors and any(line["processedQuantity"] for line in record["_lines"]):
+    if not errors and any(
+        line["processedQuantity"]
+        for line in [*record["_lines"], *record.get("_exchange_lines", [])]
+    ):
         errors = [
             user_error(
                 ["id"], "Return has processed items and cannot be canceled.", "INVALID_STATE"
@@ -801,6 +1050,10 @@ def public(record: JSON) -> JSON:
         "return_shipping_fees": [
             {"id": fee["id"], "amount": fee["amountSet"]["presentmentMoney"]["amount"]}
             for fee in record.get("returnShippingFees", [])
+        ],
+        "exchange_line_items": [
+            exchanges.public_line(line, record["order"]["presentmentCurrencyCode"])
+            for line in record.get("_exchange_lines", [])
         ],
         "reverse_fulfillment_orders": [
             {

@@ -33,6 +33,8 @@ enum StoreCreditAccountCreditUserErrorCode { ACCOUNT_NOT_FOUND CREDIT_LIMIT_EXCE
 enum RefundMethodAllocation { ORIGINAL_PAYMENT_METHODS STORE_CREDIT }
 enum ReverseFulfillmentOrderStatus { CANCELED CLOSED OPEN }
 enum ReverseFulfillmentOrderDispositionType { MISSING NOT_RESTOCKED PROCESSING_REQUIRED RESTOCKED }
+enum FulfillmentOrderStatus { CANCELLED CLOSED INCOMPLETE IN_PROGRESS ON_HOLD OPEN SCHEDULED }
+enum FulfillmentHoldReason { AWAITING_PAYMENT AWAITING_RETURN_ITEMS HIGH_RISK_OF_FRAUD INCORRECT_ADDRESS INVENTORY_OUT_OF_STOCK ONLINE_STORE_POST_PURCHASE_CROSS_SELL OTHER UNKNOWN_DELIVERY_DATE }
 enum ReturnErrorCode { ALREADY_EXISTS BLANK CREATION_FAILED EQUAL_TO FEATURE_NOT_ENABLED GREATER_THAN GREATER_THAN_OR_EQUAL_TO INCLUSION INTERNAL_ERROR INVALID INVALID_STATE LESS_THAN LESS_THAN_OR_EQUAL_TO NOTIFICATION_FAILED NOT_A_NUMBER NOT_EDITABLE NOT_FOUND PRESENT TAKEN TOO_BIG TOO_LONG TOO_SHORT WRONG_LENGTH }
 
 type AccessScope { handle: String! description: String }
@@ -65,6 +67,7 @@ type Mutation {
   bulkOperationRunQuery(query: String!, groupObjects: Boolean = false): BulkOperationRunQueryPayload
   bulkOperationCancel(id: ID!): BulkOperationCancelPayload
   returnRequest(input: ReturnRequestInput!): ReturnRequestPayload
+  returnCreate(returnInput: ReturnInput!): ReturnCreatePayload
   returnApproveRequest(input: ReturnApproveRequestInput!): ReturnApproveRequestPayload
   returnDeclineRequest(input: ReturnDeclineRequestInput!): ReturnDeclineRequestPayload
   returnProcess(input: ReturnProcessInput!): ReturnProcessPayload
@@ -101,7 +104,7 @@ type CustomerConnection { edges: [CustomerEdge!]! nodes: [Customer!]! pageInfo: 
 type Product { id: ID! legacyResourceId: UnsignedInt64! title: String! productType: String! vendor: String! tags: [String!]! }
 type ProductVariant {
   id: ID! legacyResourceId: UnsignedInt64! title: String! displayName: String! sku: String price: Money! product: Product!
-  inventoryItem: InventoryItem! inventoryQuantity: Int
+  inventoryItem: InventoryItem! inventoryQuantity: Int availableForSale: Boolean!
 }
 type Location { id: ID! name: String! isActive: Boolean! }
 type LocationEdge { cursor: String! node: Location! }
@@ -143,7 +146,18 @@ type Order {
   returns(first: Int, last: Int, after: String, before: String, reverse: Boolean = false, query: String): ReturnConnection!
   transactions(first: Int): [OrderTransaction!]!
   refunds(first: Int): [Refund!]!
+  fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!
 }
+type FulfillmentHold { reason: FulfillmentHoldReason! reasonNotes: String }
+type FulfillmentOrderLineItem { id: ID! totalQuantity: Int! lineItem: LineItem! }
+type FulfillmentOrderLineItemEdge { cursor: String! node: FulfillmentOrderLineItem! }
+type FulfillmentOrderLineItemConnection { edges: [FulfillmentOrderLineItemEdge!]! nodes: [FulfillmentOrderLineItem!]! pageInfo: PageInfo! }
+type FulfillmentOrder {
+  id: ID! status: FulfillmentOrderStatus! fulfillmentHolds: [FulfillmentHold!]!
+  lineItems(first: Int, after: String): FulfillmentOrderLineItemConnection!
+}
+type FulfillmentOrderEdge { cursor: String! node: FulfillmentOrder! }
+type FulfillmentOrderConnection { edges: [FulfillmentOrderEdge!]! nodes: [FulfillmentOrder!]! pageInfo: PageInfo! }
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
 type OrderTransaction {
@@ -221,15 +235,23 @@ type Return {
   id: ID! name: String! status: ReturnStatus! order: Order! totalQuantity: Int! decline: ReturnDecline
   createdAt: DateTime! closedAt: DateTime requestApprovedAt: DateTime
   returnLineItems(first: Int, last: Int, after: String, before: String, reverse: Boolean = false): ReturnLineItemConnection!
+  exchangeLineItems(first: Int, after: String): ExchangeLineItemConnection!
   refunds(first: Int, after: String): RefundConnection!
   returnShippingFees: [ReturnShippingFee!]!
   reverseFulfillmentOrders(first: Int): ReverseFulfillmentOrderConnection!
   suggestedFinancialOutcome(
-    returnLineItems: [SuggestedOutcomeReturnLineItemInput!]!, exchangeLineItems: [JSON!], refundShipping: JSON,
+    returnLineItems: [SuggestedOutcomeReturnLineItemInput!]!, exchangeLineItems: [SuggestedOutcomeExchangeLineItemInput!], refundShipping: JSON,
     refundDuties: [JSON!], refundMethodAllocation: RefundMethodAllocation = ORIGINAL_PAYMENT_METHODS
   ): SuggestedReturnFinancialOutcome
 }
-input SuggestedOutcomeReturnLineItemInput { returnLineItemId: ID! quantity: Int! }
+input SuggestedOutcomeReturnLineItemInput { id: ID! quantity: Int! }
+input SuggestedOutcomeExchangeLineItemInput { id: ID! quantity: Int! }
+type ExchangeLineItem {
+  id: ID! quantity: Int! processedQuantity: Int! processableQuantity: Int! unprocessedQuantity: Int!
+  variantId: ID lineItems: [LineItem!] lineItem: LineItem
+}
+type ExchangeLineItemEdge { cursor: String! node: ExchangeLineItem! }
+type ExchangeLineItemConnection { edges: [ExchangeLineItemEdge!]! nodes: [ExchangeLineItem!]! pageInfo: PageInfo! }
 type RefundReturnOutcome { amount: MoneyBag! }
 type InvoiceReturnOutcome { amount: MoneyBag! }
 union ReturnOutcomeFinancialTransfer = RefundReturnOutcome | InvoiceReturnOutcome
@@ -267,14 +289,30 @@ input ReturnRequestLineItemInput {
   restockingFee: RestockingFeeInput
 }
 input ReturnRequestInput { orderId: ID! returnLineItems: [ReturnRequestLineItemInput!]! returnShippingFee: ReturnShippingFeeInput }
+input ReturnLineItemInput {
+  fulfillmentLineItemId: ID! quantity: Int! returnReason: ReturnReason returnReasonNote: String customerNote: String
+  restockingFee: RestockingFeeInput
+}
+input ExchangeLineItemAppliedDiscountValueInput { amount: MoneyInput percentage: Float }
+input ExchangeLineItemAppliedDiscountInput { description: String value: ExchangeLineItemAppliedDiscountValueInput! }
+input ExchangeLineItemInput { variantId: ID quantity: Int! appliedDiscount: ExchangeLineItemAppliedDiscountInput giftCardCodes: [String!] }
+input ReturnInput {
+  orderId: ID! returnLineItems: [ReturnLineItemInput!]! exchangeLineItems: [ExchangeLineItemInput!]
+  returnShippingFee: ReturnShippingFeeInput notifyCustomer: Boolean requestedAt: DateTime
+}
 input ReturnApproveRequestInput { id: ID! notifyCustomer: Boolean }
 input ReturnDeclineRequestInput { id: ID! declineReason: ReturnDeclineReason! declineNote: String notifyCustomer: Boolean }
 input ReverseFulfillmentOrderDisposeInput {
   reverseFulfillmentOrderLineItemId: ID! quantity: Int! dispositionType: ReverseFulfillmentOrderDispositionType! locationId: ID
 }
 input ReturnProcessReturnLineItemInput { id: ID! quantity: Int! dispositions: [ReverseFulfillmentOrderDisposeInput!] }
-input ReturnProcessInput { returnId: ID! returnLineItems: [ReturnProcessReturnLineItemInput!] exchangeLineItems: [JSON!] refundShipping: JSON refundDuties: [JSON!] financialTransfer: JSON notifyCustomer: Boolean }
+input ReturnProcessExchangeLineItemInput { id: ID! quantity: Int! }
+input ReturnProcessInput {
+  returnId: ID! returnLineItems: [ReturnProcessReturnLineItemInput!] exchangeLineItems: [ReturnProcessExchangeLineItemInput!]
+  refundShipping: JSON refundDuties: [JSON!] financialTransfer: JSON notifyCustomer: Boolean
+}
 type ReturnRequestPayload { return: Return userErrors: [ReturnUserError!]! }
+type ReturnCreatePayload { return: Return userErrors: [ReturnUserError!]! }
 type ReturnApproveRequestPayload { return: Return userErrors: [ReturnUserError!]! }
 type ReturnDeclineRequestPayload { return: Return userErrors: [ReturnUserError!]! }
 type ReturnProcessPayload { return: Return userErrors: [ReturnUserError!]! }

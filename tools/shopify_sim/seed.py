@@ -121,6 +121,9 @@ ID_BASES = {
     "ReturnShippingFee": 62_005_000_001,
     "StoreCreditAccount": 73_006_000_001,
     "StoreCreditAccountTransaction": 84_007_000_001,
+    "ExchangeLineItem": 95_008_000_001,
+    "FulfillmentOrder": 6_301_009_000_001,
+    "FulfillmentOrderLineItem": 13_402_010_000_001,
 }
 # Seeded orders are taxed at a flat rate on their discounted subtotal (kept on each order as
 # `_tax_rate`: what `Return.suggestedFinancialOutcome` taxes a returned line at).
@@ -317,6 +320,44 @@ def add_customer(shop: ShopState, *, created: datetime, email: str | None = None
     return customer
 
 
+def line_item_node(
+    number: int,
+    title: str,
+    product: JSON,
+    variant: JSON,
+    quantity: int,
+    unit: Decimal,
+    discount: Decimal,
+    currency: str,
+) -> JSON:
+    """An order's `LineItem`: `quantity` units of `variant` at `unit`, `discount` off the line."""
+    total = unit * quantity
+    return {
+        "id": gid("LineItem", number),
+        "title": title,
+        "name": f"{title} - {variant['title']}",
+        "sku": variant["sku"],
+        "vendor": product["vendor"],
+        "variantTitle": variant["title"],
+        "quantity": quantity,
+        "currentQuantity": quantity,
+        "refundableQuantity": quantity,
+        "unfulfilledQuantity": quantity,
+        "requiresShipping": True,
+        "taxable": True,
+        "variant": {k: v for k, v in variant.items() if not k.startswith("_")},
+        "product": {k: v for k, v in product.items() if not k.startswith("_")},
+        "originalUnitPriceSet": money(unit, currency),
+        "discountedUnitPriceSet": money((total - discount) / quantity, currency),
+        "originalTotalSet": money(total, currency),
+        "discountedTotalSet": money(total - discount, currency),
+        "totalDiscountSet": money(discount, currency),
+        "discountAllocations": (
+            [{"allocatedAmountSet": money(discount, currency)}] if discount else []
+        ),
+    }
+
+
 def add_order(
     shop: ShopState,
     *,
@@ -362,30 +403,9 @@ def add_order(
         line_number = shop.next_id("LineItem")
         total = unit * quantity
         title = str(spec.get("title") or product["title"])
-        line: JSON = {
-            "id": gid("LineItem", line_number),
-            "title": title,
-            "name": f"{title} - {variant['title']}",
-            "sku": variant["sku"],
-            "vendor": product["vendor"],
-            "variantTitle": variant["title"],
-            "quantity": quantity,
-            "currentQuantity": quantity,
-            "refundableQuantity": quantity,
-            "unfulfilledQuantity": quantity,
-            "requiresShipping": True,
-            "taxable": True,
-            "variant": {k: v for k, v in variant.items() if not k.startswith("_")},
-            "product": {k: v for k, v in product.items() if not k.startswith("_")},
-            "originalUnitPriceSet": money(unit, currency),
-            "discountedUnitPriceSet": money((total - discount) / quantity, currency),
-            "originalTotalSet": money(total, currency),
-            "discountedTotalSet": money(total - discount, currency),
-            "totalDiscountSet": money(discount, currency),
-            "discountAllocations": (
-                [{"allocatedAmountSet": money(discount, currency)}] if discount else []
-            ),
-        }
+        line = line_item_node(
+            line_number, title, product, variant, quantity, unit, discount, currency
+        )
         line_items.append(line)
         subtotal += total - discount
         discounts += discount
@@ -493,9 +513,20 @@ def add_order(
 
 
 def fulfill(shop: ShopState, order: JSON, *, at: datetime, partial: bool = False) -> None:
-    """Fulfil every unfulfilled line (or only the first when `partial` and there are several)."""
+    """Fulfil every unfulfilled line (or only the first when `partial` and there are several);
+    lines of a fulfillment order on hold wait, and fulfillment orders all shipped close."""
     rng = shop.rng
-    pending = [line for line in order["_lineItems"] if line["unfulfilledQuantity"] > 0]
+    held = {
+        id(line["lineItem"])
+        for fulfillment_order in order.get("_fulfillment_orders", [])
+        if fulfillment_order["status"] == "ON_HOLD"
+        for line in fulfillment_order["_lines"]
+    }
+    pending = [
+        line
+        for line in order["_lineItems"]
+        if line["unfulfilledQuantity"] > 0 and id(line) not in held
+    ]
     if partial and len(pending) > 1:
         pending = pending[:1]
     if not pending:
@@ -533,6 +564,11 @@ def fulfill(shop: ShopState, order: JSON, *, at: datetime, partial: bool = False
         fulfillment["_fulfillmentLineItems"].append(item)
         shop.fulfillment_line_items_by_id[item["id"]] = item
     order["_fulfillments"].append(fulfillment)
+    for fulfillment_order in order.get("_fulfillment_orders", []):
+        if all(
+            line["lineItem"]["unfulfilledQuantity"] == 0 for line in fulfillment_order["_lines"]
+        ):
+            fulfillment_order["status"] = "CLOSED"
     remaining = any(line["unfulfilledQuantity"] > 0 for line in order["_lineItems"])
     order["displayFulfillmentStatus"] = "PARTIALLY_FULFILLED" if remaining else "FULFILLED"
 
