@@ -61,6 +61,9 @@ class ReturnPolicy(BaseModel):
     final_sale_tag: str = "final-sale"
     restocking_fee_percent: DecimalAnnotation = Decimal("0")
     store_credit_bonus_percent: DecimalAnnotation = Decimal("0")
+    # A dearer exchange's difference the shop absorbs, up to this amount (shop currency); the
+    # customer owes the rest.
+    exchange_absorb_limit: DecimalAnnotation = Decimal("0")
     auto_approve: AutoApproveRule = Field(default_factory=AutoApproveRule)
     # Customers (e-mail, lower case) whose return requests are refused at request time.
     blocked_emails: list[str] = Field(default_factory=list)

@@ -92,6 +92,9 @@ class ReturnOutcome(BaseModel):
     store_credit_amount: DecimalAnnotation = Decimal("0")  # refund base + bonus
     store_credit_bonus: DecimalAnnotation = Decimal("0")  # the part credited on top
     exchange_variant_id: str | None = None
+    exchange_total: DecimalAnnotation = Decimal("0")  # the exchange's price x units
+    exchange_discount: DecimalAnnotation = Decimal("0")  # the part of a dearer one absorbed
+    balance_due: DecimalAnnotation = Decimal("0")  # what the customer owes for a dearer one
     # Where items that come back resellable are restocked (a Shopify Location GID), from the
     # policy when the return was resolved; None leaves the items awaiting a disposition.
     restock_location_id: str | None = None
@@ -115,6 +118,23 @@ class ReturnRefund(BaseModel):
     currency: str
     transactions: list[RefundTransaction] = Field(default_factory=list)
     processed_at: datetime
+
+
+class ReturnExchange(BaseModel):
+    """The variant sent instead of the returned items, priced on Shopify when the customer
+    asked; what Shopify made of it once processed (the order's new line items, the exchange's
+    fulfillment order, held while the customer owes a balance)."""
+
+    variant_id: str  # GID
+    title: str = ""
+    quantity: int
+    unit_price: DecimalAnnotation
+    total: DecimalAnnotation  # unit price x quantity
+    absorbed: DecimalAnnotation = Decimal("0")  # the policy's discount on a dearer exchange
+    shopify_line_item_ids: list[str] = Field(default_factory=list)
+    fulfillment_order_id: str | None = None
+    fulfillment_status: str | None = None  # Shopify's: OPEN, ON_HOLD, CLOSED, ...
+    hold_reasons: list[str] = Field(default_factory=list)  # e.g. AWAITING_PAYMENT
 
 
 class StoreCreditBonus(BaseModel):
@@ -179,6 +199,7 @@ class Return(Document):
     return_method: ReturnMethod
     resolution_type: ResolutionType
     exchange_variant_id: str | None = None
+    exchange: ReturnExchange | None = None  # priced on Shopify when asked (connected shops)
     currency: str = DEFAULT_CURRENCY  # the order's, copied so resolving needs no order read
     # The policy's restocking fee when the customer asked (None: returns older than this field,
     # which take the policy's when resolved); sent to Shopify with the return's lines.

@@ -68,7 +68,7 @@ def _harmless(kind: str, result: str | None, own_shop: bool) -> bool:
             return text.startswith("ignored: Shopify has no return")
         return kind in ORDER_TOPICS and text.startswith("refused: order ")
     if kind in RETURN_TOPICS:  # what Shopify shows now, which ours already follows
-        return text.startswith(("echo: ", "not applied: processed on Shopify"))
+        return text.startswith("echo: ")
     if kind in ORDER_TOPICS:
         return text.startswith("applied: order ") and text.endswith(
             "unchanged (stored order is as new)"

@@ -11,7 +11,7 @@ import httpx
 from app.db import Database
 from app.models.money import round_to_minor_unit
 from app.models.return_policy import ResolutionType, ReturnPolicy
-from app.models.return_request import ItemCondition, ReturnItem, ReturnReason
+from app.models.return_request import ItemCondition, ReturnExchange, ReturnItem, ReturnReason
 from app.services.returns.resolution import compute_outcome
 from tests.factories import graphql, make_tenant, merchant_headers
 from tests.returns.builders import create, decide, line, return_input, shop_order
@@ -109,6 +109,39 @@ def test_each_line_is_rounded_before_the_lines_are_summed() -> None:
     items = [item(1, "0.015", "0.01"), item(1, "0.015", "0.01")]
     outcome = compute_outcome(ResolutionType.REFUND, items, ReturnPolicy(), currency="USD")
     assert outcome.items_total == Decimal("0.02")
+
+
+def exchange(total: str, absorbed: str = "0") -> ReturnExchange:
+    return ReturnExchange(
+        variant_id="gid://shopify/ProductVariant/9",
+        quantity=1,
+        unit_price=Decimal(total),
+        total=Decimal(total),
+        absorbed=Decimal(absorbed),
+    )
+
+
+def test_a_cheaper_exchange_refunds_the_difference_and_a_dearer_one_is_owed() -> None:
+    policy = ReturnPolicy(restocking_fee_percent=Decimal("50"))  # never on exchanges
+    cheaper = compute_outcome(
+        ResolutionType.EXCHANGE,
+        [item(1, "30.00")],
+        policy,
+        currency="USD",
+        exchange=exchange("22.75"),
+    )
+    assert (cheaper.refund_amount, cheaper.balance_due) == (Decimal("7.25"), Decimal("0.00"))
+    assert cheaper.exchange_total == Decimal("22.75")
+    dearer = compute_outcome(
+        ResolutionType.EXCHANGE,
+        [item(1, "30.00")],
+        policy,
+        currency="USD",
+        exchange=exchange("41.00", absorbed="5.00"),
+    )
+    # 41.00 - 30.00 = 11.00 owed, 5.00 of it absorbed by the policy
+    assert (dearer.refund_amount, dearer.balance_due) == (Decimal("0.00"), Decimal("6.00"))
+    assert dearer.exchange_discount == Decimal("5.00")
 
 
 def test_missing_items_are_not_refunded() -> None:

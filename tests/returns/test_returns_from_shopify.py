@@ -224,3 +224,57 @@ async def test_the_echo_of_our_own_request_whose_answer_was_lost_is_not_a_second
     assert synced is not None and synced.shopify_sync is not None
     assert synced.shopify_sync.status == "synced"
     assert len((await sim_control.shop_state(tenant.domain))["returns"]) == 1
+
+
+async def test_a_return_processed_in_shopify_admin_is_resolved_here_with_what_shopify_paid(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    shop: tuple[SimTenant, Order],
+) -> None:
+    tenant, order = shop
+    headers = await merchant_headers(tenant.tenant_id)
+    mine = await create(client, tenant.tenant_id, return_input(order))
+    return_id = str(mine["return"]["id"])
+    await decide(client, headers, "approve", return_id)
+    await run_mirror(settings, sim_http)  # OPEN on Shopify
+    stored = await Return.find_one({"tenant_id": tenant.tenant_id})
+    assert stored is not None and stored.shopify_return_id is not None
+    gid = stored.shopify_return_id
+
+    # Staff process it in Shopify admin, refunding 5.00 to the card.
+    payments = await sim_control.order(tenant.domain, order.shopify_id)
+    [sale] = [t for t in payments["transactions"] if t["kind"] == "SALE"]
+    processed = await _staff(
+        sim_control,
+        tenant,
+        "process",
+        returnId=gid,
+        financialTransfer={
+            "issueRefund": {
+                "orderTransactions": [
+                    {
+                        "transactionId": sale["id"],
+                        "transactionAmount": {"amount": "5.00", "currencyCode": "USD"},
+                    }
+                ]
+            }
+        },
+    )
+    result = await _deliver(settings, tenant, "returns/process", processed)
+
+    assert result == "applied: resolved (processed in Shopify admin; refunded 5.00 USD)"
+    after = await Return.get(stored.id)
+    assert after is not None and after.status is ReturnStatus.RESOLVED
+    assert [step.actor for step in after.history[-2:]] == ["shopify", "shopify"]
+    assert after.outcome is not None and after.outcome.refund_amount == 5
+    assert after.refund is not None and after.refund.amount == 5
+    [refund_id] = processed["refund_ids"]
+    assert after.refund.shopify_refund_id == refund_id
+    # The mirror has nothing left to do: no second refund.
+    await run_mirror(settings, sim_http)
+    assert len((await sim_control.order(tenant.domain, order.shopify_id))["refunds"]) == 1
+    # A second delivery of the same event is an echo.
+    again = await _deliver(settings, tenant, "returns/process", processed)
+    assert again.startswith("echo")

@@ -13,6 +13,7 @@ from app.graphql.portal.types import (
     PortalOrder,
     PortalReturn,
 )
+from app.graphql.returns.catalog import shopify_catalog
 from app.graphql.returns.errors import to_user_errors
 from app.services.returns.create import create_return
 from app.services.returns.errors import PortalRateLimited
@@ -60,6 +61,7 @@ class PortalMutations:
                 input.to_service(),
                 context.client_ip,
                 locks=context.portal_locks,
+                catalog=shopify_catalog(context.portal_tenant_id, info),
             )
         except PortalRateLimited as exc:
             raise RateLimited(RATE_LIMITED_MESSAGE) from exc

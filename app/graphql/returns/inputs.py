@@ -92,6 +92,13 @@ class UpdateReturnPolicyInput:
         "leaves them awaiting a disposition).",
     )
 
+    exchange_absorb_limit: Decimal | None = strawberry.field(
+        default=None,
+        description="A dearer exchange's price difference the shop absorbs, up to this amount in "
+        "the shop's currency (sent to Shopify as the exchange's discount); the customer owes the "
+        "rest.",
+    )
+
     def to_service(self) -> PolicyChange:
         rule = self.auto_approve
         serial = self.serial_returner
@@ -125,6 +132,7 @@ class UpdateReturnPolicyInput:
                 else None
             ),
             restock_location_id=self.restock_location_id,
+            exchange_absorb_limit=self.exchange_absorb_limit,
         )
 
 

@@ -7,6 +7,7 @@ import strawberry
 from app.graphql.core.context import Info
 from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
+from app.graphql.returns.catalog import shopify_catalog
 from app.graphql.returns.errors import to_user_errors
 from app.graphql.returns.inputs import (
     CreateReturnForOrderInput,
@@ -119,7 +120,11 @@ class ReturnMutations:
         self, info: Info, input: CreateReturnForOrderInput
     ) -> ReturnPayload:
         result = await create_return_for_order(
-            info.context.tenant_id, input.to_service(), _actor(info), input.policy_exception
+            info.context.tenant_id,
+            input.to_service(),
+            _actor(info),
+            input.policy_exception,
+            catalog=shopify_catalog(info.context.tenant_id, info),
         )
         return ReturnPayload(
             return_=Return(record=result.record) if result.record else None,

@@ -22,6 +22,7 @@ from app.graphql.returns.errors import ReturnUserError
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, Tenant
 from app.models import Return as ReturnRecord
 from app.models.return_request import RefundTransaction as RefundTransactionRecord
+from app.models.return_request import ReturnExchange as ReturnExchangeRecord
 from app.models.return_request import ReturnItem as ReturnItemRecord
 from app.models.return_request import ReturnOutcome as ReturnOutcomeRecord
 from app.models.return_request import ReturnRefund as ReturnRefundRecord
@@ -140,6 +141,21 @@ class ReturnOutcome:
     def store_credit_bonus(self) -> MoneyV2:
         return money_v2(self.record.store_credit_bonus, self.record.currency)
 
+    @strawberry.field(description="An exchange's price (price x units), before the absorbed part.")
+    def exchange_total(self) -> MoneyV2:
+        return money_v2(self.record.exchange_total, self.record.currency)
+
+    @strawberry.field(description="The part of a dearer exchange's difference the shop absorbed.")
+    def exchange_discount(self) -> MoneyV2:
+        return money_v2(self.record.exchange_discount, self.record.currency)
+
+    @strawberry.field(
+        description="What the customer owes for a dearer exchange; Shopify holds the exchange's "
+        "fulfillment until it is paid."
+    )
+    def balance_due(self) -> MoneyV2:
+        return money_v2(self.record.balance_due, self.record.currency)
+
     @strawberry.field(description="Where resellable items are restocked (a Shopify Location GID).")
     def restock_location_id(self) -> str | None:
         return self.record.restock_location_id
@@ -243,6 +259,56 @@ class ReturnRefund:
     @strawberry.field
     def processed_at(self) -> datetime:
         return self.record.processed_at
+
+
+@strawberry.type(
+    description="The variant sent instead of the returned items, priced on Shopify when the "
+    "customer asked, and what Shopify made of it once the return was processed."
+)
+class ReturnExchange:
+    record: strawberry.Private[ReturnExchangeRecord]
+    currency: strawberry.Private[str]
+
+    @strawberry.field(description="Shopify's ProductVariant GID.")
+    def variant_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.variant_id)
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.record.title
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.record.quantity
+
+    @strawberry.field
+    def unit_price(self) -> MoneyV2:
+        return money_v2(self.record.unit_price, self.currency)
+
+    @strawberry.field(description="Unit price x quantity.")
+    def total(self) -> MoneyV2:
+        return money_v2(self.record.total, self.currency)
+
+    @strawberry.field(description="The policy's discount on a dearer exchange.")
+    def absorbed(self) -> MoneyV2:
+        return money_v2(self.record.absorbed, self.currency)
+
+    @strawberry.field(description="The order's line items Shopify added for the exchange.")
+    def shopify_line_item_ids(self) -> list[strawberry.ID]:
+        return [strawberry.ID(found) for found in self.record.shopify_line_item_ids]
+
+    @strawberry.field(description="The exchange's fulfillment order on Shopify, once processed.")
+    def fulfillment_order_id(self) -> strawberry.ID | None:
+        found = self.record.fulfillment_order_id
+        return strawberry.ID(found) if found else None
+
+    @strawberry.field(description="Shopify's status of it: OPEN, ON_HOLD (a balance owed), ...")
+    def fulfillment_status(self) -> str | None:
+        return self.record.fulfillment_status
+
+    @strawberry.field(description="Why Shopify holds it, e.g. AWAITING_PAYMENT.")
+    def hold_reasons(self) -> list[str]:
+        return self.record.hold_reasons
 
 
 @strawberry.type(
@@ -362,6 +428,14 @@ class Return(Node):
     )
     def refund(self) -> ReturnRefund | None:
         return ReturnRefund(record=self.record.refund) if self.record.refund else None
+
+    @strawberry.field(
+        description="An EXCHANGE return's variant, priced on Shopify when the customer asked "
+        "(null for shops not connected to Shopify, and for returns older than this field)."
+    )
+    def exchange(self) -> ReturnExchange | None:
+        found = self.record.exchange
+        return ReturnExchange(record=found, currency=self.record.currency) if found else None
 
     @strawberry.field(
         description="The store-credit bonus of a STORE_CREDIT return, once it is due; a refund "

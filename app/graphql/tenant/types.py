@@ -78,6 +78,10 @@ class ReturnPolicy:
     def blocked_emails(self) -> list[str]:
         return self.record.blocked_emails
 
+    @strawberry.field(description="A dearer exchange's difference the shop absorbs, up to this.")
+    def exchange_absorb_limit(self) -> Decimal:
+        return self.record.exchange_absorb_limit
+
     @strawberry.field(description="Where items received resellable are restocked (a Location GID).")
     def restock_location_id(self) -> str | None:
         return self.record.restock_location_id

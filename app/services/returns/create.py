@@ -30,6 +30,7 @@ from app.models.return_request import (
 from app.models.transactions import in_transaction
 from app.services.orders.queries import normalize_email
 from app.services.returns.errors import PortalRateLimited, ReturnErrorCode, ReturnUserError
+from app.services.returns.exchange import ExchangeCatalog, price_exchange
 from app.services.returns.ledger import ensure_ledger, reserve, reserved_units, units_by_line
 from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order
 from app.services.returns.policy_store import load_policy
@@ -284,19 +285,25 @@ async def create_return(
     *,
     locks: ClientLocks | None = None,
     now: datetime | None = None,
+    catalog: ExchangeCatalog | None = None,
 ) -> CreateResult:
     """A customer's return request; refused with user errors and nothing written, or created.
     `PortalRateLimited` when the client has used up its failures; `locks` as for
-    `lookup_order`."""
+    `lookup_order`; `catalog`: the shop's Shopify catalogue, where an exchange variant is checked
+    and priced (`exchange.price_exchange`)."""
     lock = (
         locks.one_at_a_time(tenant_id, client_ip) if locks is not None else contextlib.nullcontext()
     )
     async with lock:
-        return await _create_return(tenant_id, request, client_ip, now)
+        return await _create_return(tenant_id, request, client_ip, now, catalog)
 
 
 async def _create_return(
-    tenant_id: str, request: ReturnRequest, client_ip: str, now: datetime | None
+    tenant_id: str,
+    request: ReturnRequest,
+    client_ip: str,
+    now: datetime | None,
+    catalog: ExchangeCatalog | None,
 ) -> CreateResult:
     if is_limited(await recent_failures(tenant_id, client_ip)):
         raise PortalRateLimited()
@@ -333,7 +340,19 @@ async def _create_return(
             tenant_id, order, request, policy, ReturnStatus.APPROVED, connected, moment
         )
     record.risk = risk
+    if errors := await checked_exchange(record, policy, connected, catalog):
+        return CreateResult(user_errors=errors)
     return await reserve_and_insert_return(record, order, request, policy, moment)
+
+
+async def checked_exchange(
+    record: Return, policy: ReturnPolicy, connected: bool, catalog: ExchangeCatalog | None
+) -> list[ReturnUserError]:
+    """An exchange of a shop connected to Shopify, checked and priced there (nothing for other
+    resolutions, or without a connection to ask)."""
+    if record.resolution_type is not ResolutionType.EXCHANGE or not connected or catalog is None:
+        return []
+    return await price_exchange(record, policy, catalog)
 
 
 async def reserve_and_insert_return(

@@ -26,6 +26,9 @@ class ReturnErrorCode(StrEnum):
     OUT_OF_RANGE = "OUT_OF_RANGE"
     INVALID = "INVALID"
     SYNC_NOT_FAILED = "SYNC_NOT_FAILED"
+    EXCHANGE_VARIANT_NOT_FOUND = "EXCHANGE_VARIANT_NOT_FOUND"
+    EXCHANGE_OUT_OF_STOCK = "EXCHANGE_OUT_OF_STOCK"
+    EXCHANGE_UNAVAILABLE = "EXCHANGE_UNAVAILABLE"  # Shopify could not be asked: try again
 
 
 class ReturnUserError(UserFacingError[ReturnErrorCode]):

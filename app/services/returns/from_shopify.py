@@ -7,9 +7,10 @@ from the webhook's topic or body: those are not signed). Then:
   APPROVED here, declined -> DECLINED (with Shopify's note), canceled -> CANCELED, each through
   the same conditional update as a merchant's decision, with history actor `shopify` and nothing
   queued for the mirror. A status ours already has is an echo of our own mirror call (or a
-  duplicate delivery) and changes nothing; a return processed in Shopify admin (CLOSED) is not
-  resolved here by itself: staff resolve it here to record the outcome, and the mirror then reads
-  back whatever Shopify already paid instead of paying again.
+  duplicate delivery) and changes nothing. A return processed in Shopify admin (CLOSED) while
+  ours is not resolved moves on to RESOLVED here (approved and received first where needed,
+  actor `shopify`), with what Shopify refunded as its outcome and the refund recorded; the
+  processing counts as a step Shopify has seen, so the mirror pays nothing more.
 - A return we do not hold, still REQUESTED or OPEN on Shopify, may be the answer to our own
   `returnRequest` that the mirror has not recorded yet (lost, or not back yet): it is matched
   with the lines the mirror recorded before sending, and its id recorded on ours. Otherwise
@@ -19,7 +20,7 @@ from the webhook's topic or body: those are not signed). Then:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -29,9 +30,13 @@ from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
 from app.models import Order, Return
+from app.models.bson import to_bson
+from app.models.money import round_to_minor_unit
 from app.models.return_policy import ResolutionType, ReturnMethod
 from app.models.return_request import (
+    ReturnOutcome,
     ReturnReason,
+    ReturnRefund,
     ReturnSource,
     ReturnStatus,
     ReturnTransition,
@@ -40,6 +45,8 @@ from app.models.return_request import (
 from app.models.transactions import in_transaction
 from app.services.returns.create import returned_item
 from app.services.returns.ledger import ensure_ledger, reserve, units_by_line
+from app.services.returns.resolution import items_total
+from app.services.returns.shopify_mirror import refund_from_node
 from app.services.returns.state_machine import ReturnAction, allowed_from, target_of
 from app.services.returns.transitions import apply_shopify_decision
 from app.services.shopify_values import numeric_id
@@ -77,6 +84,7 @@ class ShopifyReturn:
     order_id: str  # numeric
     lines: list[ShopifyReturnLine]
     decline_note: str | None
+    refunds: list[ReturnRefund] = field(default_factory=list)
 
     @classmethod
     def from_node(cls, node: dict[str, Any]) -> ShopifyReturn:
@@ -102,6 +110,10 @@ class ShopifyReturn:
             status=str(node.get("status") or ""),
             order_id=numeric_id((node.get("order") or {}).get("id")) or "",
             lines=lines,
+            refunds=[
+                refund_from_node(refund)
+                for refund in (node.get("refunds") or {}).get("nodes") or []
+            ],
             decline_note=(str(decline.get("note") or "").strip() or None),
         )
 
@@ -124,8 +136,8 @@ async def _follow(
 ) -> str:
     action = FOLLOWED.get(shopify.status)
     if action is None:
-        if shopify.status == "CLOSED" and current is not ReturnStatus.RESOLVED:
-            return f"not applied: processed on Shopify while {current.value} here; resolve it here"
+        if shopify.status == "CLOSED" and current in PROCESSED_FROM:
+            return await _resolve_processed(tenant_id, oid, current, shopify)
         return f"echo: {shopify.status} on Shopify, {current.value} here"
     if current is target_of(action):
         return f"echo: already {current.value}"
@@ -138,6 +150,62 @@ async def _follow(
     if result.record is None:
         return f"ignored: {result.user_errors[0].message if result.user_errors else 'raced'}"
     return f"applied: {result.record.status.value} (from Shopify admin)"
+
+
+# Ours can follow a return processed in Shopify admin from these, through the steps after them.
+PROCESSED_FROM = {
+    ReturnStatus.REQUESTED: [ReturnAction.APPROVE, ReturnAction.RECEIVE, ReturnAction.RESOLVE],
+    ReturnStatus.APPROVED: [ReturnAction.RECEIVE, ReturnAction.RESOLVE],
+    ReturnStatus.RECEIVED: [ReturnAction.RESOLVE],
+}
+
+
+def processed_outcome(record: Return, shopify: ShopifyReturn) -> ReturnOutcome:
+    """What a return processed in Shopify admin came to: Shopify's refunds of it in the return's
+    currency (to store credit for a STORE_CREDIT return, else to the payments), with the
+    items' value as we price them. No fee is invented: what Shopify kept is theirs to show."""
+    currency = record.currency
+    paid = sum(
+        (refund.amount for refund in shopify.refunds if refund.currency == currency),
+        round_to_minor_unit(Decimal(0), currency),
+    )
+    zero = round_to_minor_unit(Decimal(0), currency)
+    to_store_credit = record.resolution_type is ResolutionType.STORE_CREDIT
+    return ReturnOutcome(
+        resolution_type=record.resolution_type,
+        currency=currency,
+        items_total=items_total(record.items, currency),
+        restocking_fee=zero,
+        refund_amount=zero if to_store_credit else paid,
+        store_credit_amount=paid if to_store_credit else zero,
+        exchange_variant_id=record.exchange_variant_id,
+    )
+
+
+async def _resolve_processed(
+    tenant_id: str, oid: PydanticObjectId, current: ReturnStatus, shopify: ShopifyReturn
+) -> str:
+    """Staff processed our return in Shopify admin: ours follows to RESOLVED, recording what
+    Shopify paid, and the mirror counts the processing as done (nothing is paid twice)."""
+    result = None
+    for action in PROCESSED_FROM[current]:
+        extra: dict[str, Any] | None = None
+        if action is ReturnAction.RESOLVE:
+            record = await Return.find_one({"_id": oid, "tenant_id": tenant_id})
+            if record is None:
+                return "ignored: the return is gone"
+            outcome = processed_outcome(record, shopify)
+            # (the step is recorded as one Shopify has seen, so the mirror never processes it)
+            extra = {"outcome": to_bson(outcome), "resolved_at": utcnow()}
+            if record.refund is None and shopify.refunds:
+                extra["refund"] = to_bson(shopify.refunds[0])
+        result = await apply_shopify_decision(
+            tenant_id, oid, action, SHOPIFY_ACTOR, "Processed in Shopify admin.", extra
+        )
+        if result.record is None:
+            return f"ignored: {result.user_errors[0].message if result.user_errors else 'raced'}"
+    paid = ", ".join(f"{refund.amount} {refund.currency}" for refund in shopify.refunds)
+    return f"applied: resolved (processed in Shopify admin; refunded {paid or 'nothing'})"
 
 
 async def _claim_our_request(tenant_id: str, shopify: ShopifyReturn) -> bool:
@@ -175,7 +243,12 @@ async def _claim_our_request(tenant_id: str, shopify: ShopifyReturn) -> bool:
             {"_id": doc["_id"], "tenant_id": tenant_id, "shopify_return_id": None},
             {
                 "$set": {"shopify_return_id": shopify.gid},
-                "$addToSet": {"shopify_applied": "request"},
+                # An exchange's returnCreate opens it: approved on Shopify too.
+                "$addToSet": {
+                    "shopify_applied": {
+                        "$each": ["request", *(["approve"] if shopify.status == "OPEN" else [])]
+                    }
+                },
             },
         )
         if claimed.matched_count == 1:

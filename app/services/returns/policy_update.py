@@ -59,6 +59,7 @@ class PolicyChange:
     blocked_emails: list[str] | None = None
     serial_returner: SerialReturnerChange | None = None
     restock_location_id: str | None = None  # "" clears it
+    exchange_absorb_limit: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -148,6 +149,11 @@ def validate_change(change: PolicyChange) -> list[ReturnUserError]:
                 f"Must be between 1 and {MAX_WINDOW_DAYS} days.",
             )
         )
+    absorb = change.exchange_absorb_limit
+    if absorb is not None and (not absorb.is_finite() or absorb < 0):
+        errors.append(
+            ReturnUserError(["exchange_absorb_limit"], codes.OUT_OF_RANGE, "Must not be negative.")
+        )
     location = change.restock_location_id
     if location and location_gid(location) is None:
         errors.append(
@@ -206,6 +212,8 @@ def changed_settings(change: PolicyChange) -> dict[str, object]:
         )
     if change.restock_location_id is not None:
         updates["restock_location_id"] = location_gid(change.restock_location_id)
+    if change.exchange_absorb_limit is not None:
+        updates["exchange_absorb_limit"] = change.exchange_absorb_limit
     return updates
 
 

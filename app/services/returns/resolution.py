@@ -10,6 +10,8 @@ to the minor unit before anything is paid):
 - refund         = items total - restocking fee (never below zero);
 - store credit   = that refund base + bonus, bonus = base x store_credit_bonus_percent / 100,
                    rounded (the base is refunded to store credit, the bonus credited on top).
+- exchange       = items total - (exchange price x units - the absorbed part): refunded when
+                   positive (a cheaper exchange), owed (`balance_due`) when negative.
 Items received with condition MISSING are not refunded.
 """
 
@@ -19,7 +21,7 @@ from decimal import Decimal
 
 from app.models.money import round_to_minor_unit
 from app.models.return_policy import ResolutionType, ReturnPolicy
-from app.models.return_request import ItemCondition, ReturnItem, ReturnOutcome
+from app.models.return_request import ItemCondition, ReturnExchange, ReturnItem, ReturnOutcome
 
 HUNDRED = Decimal(100)
 
@@ -50,19 +52,26 @@ def compute_outcome(
     *,
     currency: str,
     exchange_variant_id: str | None = None,
+    exchange: ReturnExchange | None = None,
 ) -> ReturnOutcome:
-    """The recorded outcome of resolving a return under `policy`, in the return's `currency`."""
+    """The recorded outcome of resolving a return under `policy`, in the return's `currency`.
+    An exchange priced when asked (`exchange`) settles the difference: the items' value less
+    what the exchange costs after the absorbed part is refunded when positive, owed when not."""
     total = items_total(items, currency)
     zero = round_to_minor_unit(Decimal(0), currency)
     if resolution_type is ResolutionType.EXCHANGE:
+        net = total - (exchange.total - exchange.absorbed) if exchange is not None else zero
         return ReturnOutcome(
             resolution_type=resolution_type,
             currency=currency,
             items_total=total,
             restocking_fee=zero,
-            refund_amount=zero,
+            refund_amount=max(net, zero),
             store_credit_amount=zero,
             exchange_variant_id=exchange_variant_id,
+            exchange_total=exchange.total if exchange is not None else zero,
+            exchange_discount=exchange.absorbed if exchange is not None else zero,
+            balance_due=max(-net, zero),
             restock_location_id=policy.restock_location_id,
         )
     fee = sum(

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -85,7 +86,9 @@ from app.shopify.documents.returns import (
     ORDER_RETURNS,
     RETURN_APPROVE,
     RETURN_CANCEL,
+    RETURN_CREATE,
     RETURN_DECLINE,
+    RETURN_EXCHANGE,
     RETURN_PROCESS,
     RETURN_REFUNDS,
     RETURN_REQUEST,
@@ -173,12 +176,23 @@ class MirrorError(Exception):
         self.permanent = permanent
 
 
+def created_on_approval(record: Return) -> bool:
+    """An exchange priced on Shopify reaches it only once approved, through `returnCreate`
+    (open at once, with its exchange line): `returnRequest` takes no exchange lines."""
+    return record.resolution_type is ResolutionType.EXCHANGE and record.exchange is not None
+
+
 def plan_steps(record: Return) -> list[MirrorAction]:
     """What Shopify still needs, in order, to match our status."""
     steps: list[MirrorAction] = []
+    done = set(record.shopify_applied)
     if record.shopify_return_id is None:
         if record.status is ReturnStatus.CANCELED:
             return []  # never reached Shopify: nothing to cancel
+        if created_on_approval(record):
+            if record.status in (ReturnStatus.REQUESTED, ReturnStatus.DECLINED):
+                return []  # not approved: nothing to tell Shopify yet, or ever
+            done.add(MirrorAction.APPROVE.value)  # returnCreate opens it
         steps.append(MirrorAction.REQUEST)
     by_status = {
         ReturnStatus.REQUESTED: [],
@@ -188,7 +202,6 @@ def plan_steps(record: Return) -> list[MirrorAction]:
         ReturnStatus.DECLINED: [MirrorAction.DECLINE],
         ReturnStatus.CANCELED: [MirrorAction.CANCEL],
     }
-    done = set(record.shopify_applied)
     steps.extend(step for step in by_status[record.status] if step.value not in done)
     return steps
 
@@ -311,6 +324,9 @@ class MirrorJournal(Protocol):
     async def taken_bonus_credits(self) -> set[str]:
         """Credit transaction ids our other returns of the same customer hold as their bonus."""
 
+    async def exchange_processed(self, processed: ProcessedExchange) -> None:
+        """Record what Shopify made of the exchange once processed."""
+
 
 async def shopify_return(api: ShopifyGraphQL, return_gid: str) -> dict[str, Any]:
     """Shopify's view of a return: status and line items with their processable quantity."""
@@ -344,7 +360,7 @@ async def _transition(
 def refund_due(record: Return) -> Decimal:
     """What processing `record` on Shopify pays back through `returnProcess`: a REFUND's refund
     to the order's payments, a STORE_CREDIT's refund base to store credit (its bonus is credited
-    separately); 0 for exchanges and for nothing to pay."""
+    separately), a cheaper EXCHANGE's difference to the order's payments."""
     outcome = record.outcome
     if outcome is None:
         return Decimal(0)
@@ -352,7 +368,7 @@ def refund_due(record: Return) -> Decimal:
         return outcome.refund_amount
     if outcome.resolution_type is ResolutionType.STORE_CREDIT:
         return outcome.store_credit_amount - outcome.store_credit_bonus
-    return Decimal(0)
+    return outcome.refund_amount  # an exchange: a cheaper one's difference
 
 
 async def _refund_transfer(api: ShopifyGraphQL, record: Return, due: Decimal) -> dict[str, Any]:
@@ -402,7 +418,11 @@ def _line_item_of(node: dict[str, Any]) -> str:
 
 
 async def _check_outcome(
-    api: ShopifyGraphQL, record: Return, return_gid: str, lines: list[dict[str, Any]]
+    api: ShopifyGraphQL,
+    record: Return,
+    return_gid: str,
+    lines: list[dict[str, Any]],
+    exchanges: list[dict[str, Any]],
 ) -> None:
     """Refuse to pay (permanently, nothing sent) unless Shopify's `suggestedFinancialOutcome`
     for the lines we refund agrees with ours on the items' value and the fees, to the minor
@@ -411,14 +431,17 @@ async def _check_outcome(
     assert outcome is not None
     items = _by_line_item(record)
     refunded = [
-        {"returnLineItemId": line["id"], "quantity": line["quantity"]}
+        {"id": line["id"], "quantity": line["quantity"]}
         for line in lines
         if (item := items.get(line["_line_item_id"])) is None
         or item.condition is not ItemCondition.MISSING
     ]
     if not refunded:
         return
-    data = await api.execute(RETURN_SUGGESTED_OUTCOME, {"id": return_gid, "lines": refunded})
+    data = await api.execute(
+        RETURN_SUGGESTED_OUTCOME,
+        {"id": return_gid, "lines": refunded, "exchanges": exchanges or None},
+    )
     suggested = ((data.get("return") or {}).get("suggestedFinancialOutcome")) or {}
     subtotal, currency = _presentment(suggested, "discountedSubtotal")
     fees, _ = _presentment(suggested, "totalAdditionalFees")
@@ -499,15 +522,22 @@ async def _process(
         for node in (current.get("returnLineItems") or {}).get("nodes") or []
         if int(node.get("processableQuantity") or 0) > 0
     ]
+    exchanges = [
+        {"id": node["id"], "quantity": int(node["processableQuantity"])}
+        for node in (current.get("exchangeLineItems") or {}).get("nodes") or []
+        if int(node.get("processableQuantity") or 0) > 0
+    ]
     due = refund_due(record)
     if current.get("status") not in REACHED[MirrorAction.PROCESS] and lines:
         process_input: dict[str, Any] = {
             "returnId": return_gid,
             "returnLineItems": dispositions(record, lines, current),
         }
+        if exchanges:
+            process_input["exchangeLineItems"] = exchanges
         paid_before = record.refund is not None or bool((current.get("refunds") or {}).get("nodes"))
         if due > 0 and not paid_before:
-            await _check_outcome(api, record, return_gid, lines)
+            await _check_outcome(api, record, return_gid, lines, exchanges)
             process_input["financialTransfer"] = await _refund_transfer(api, record, due)
         await _transition(
             api,
@@ -519,8 +549,30 @@ async def _process(
         )
     if due > 0 and record.refund is None:
         await journal.refund_paid(await _paid_refund(api, record, return_gid, due))
+    if record.exchange is not None and record.exchange.fulfillment_order_id is None:
+        await journal.exchange_processed(await _processed_exchange(api, return_gid))
     if record.store_credit_bonus is not None:
         await _credit_bonus(api, record, journal)
+
+
+def refund_from_node(refund: dict[str, Any]) -> ReturnRefund:
+    """Our record of a Shopify `Refund` (`RETURN_REFUNDS`' selection), in presentment money."""
+    amount, currency = _presentment(refund, "totalRefundedSet")
+    return ReturnRefund(
+        shopify_refund_id=str(refund["id"]),
+        amount=amount,
+        currency=currency,
+        processed_at=parse_time(refund.get("createdAt")) or utcnow(),
+        transactions=[
+            RefundTransaction(
+                shopify_transaction_id=str(node["id"]),
+                parent_transaction_id=(node.get("parentTransaction") or {}).get("id"),
+                gateway=str(node.get("gateway") or ""),
+                amount=_presentment(node, "amountSet")[0],
+            )
+            for node in (refund.get("transactions") or {}).get("nodes") or []
+        ],
+    )
 
 
 async def _paid_refund(
@@ -536,27 +588,46 @@ async def _paid_refund(
         amount, currency = _presentment(refund, "totalRefundedSet")
         found.append(f"{amount} {currency}")
         if amount == due and currency == outcome.currency:
-            return ReturnRefund(
-                shopify_refund_id=str(refund["id"]),
-                amount=amount,
-                currency=currency,
-                processed_at=parse_time(refund.get("createdAt")) or utcnow(),
-                transactions=[
-                    RefundTransaction(
-                        shopify_transaction_id=str(node["id"]),
-                        parent_transaction_id=(node.get("parentTransaction") or {}).get("id"),
-                        gateway=str(node.get("gateway") or ""),
-                        amount=_presentment(node, "amountSet")[0],
-                    )
-                    for node in (refund.get("transactions") or {}).get("nodes") or []
-                ],
-            )
+            return refund_from_node(refund)
     # Processed on Shopify without our refund (by staff, say): never paid a second time here.
     raise MirrorError(
         f"the return was processed on Shopify without a refund of {due} {outcome.currency}"
         f" (refunds found: {', '.join(found) or 'none'}); check it in Shopify admin",
         permanent=True,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedExchange:
+    line_item_ids: list[str]
+    fulfillment_order_id: str | None
+    status: str | None
+    hold_reasons: list[str]
+
+
+async def _processed_exchange(api: ShopifyGraphQL, return_gid: str) -> ProcessedExchange:
+    """The order's line items Shopify added for the exchange and their fulfillment order."""
+    data = await api.execute(RETURN_EXCHANGE, {"id": return_gid})
+    found = data.get("return") or {}
+    line_ids = [
+        str(item["id"])
+        for node in (found.get("exchangeLineItems") or {}).get("nodes") or []
+        for item in node.get("lineItems") or []
+    ]
+    orders = (((found.get("order") or {}).get("fulfillmentOrders")) or {}).get("nodes") or []
+    for order in orders:
+        items = {
+            str((node.get("lineItem") or {}).get("id"))
+            for node in (order.get("lineItems") or {}).get("nodes") or []
+        }
+        if items & set(line_ids):
+            return ProcessedExchange(
+                line_ids,
+                str(order["id"]),
+                order.get("status"),
+                [str(hold.get("reason")) for hold in order.get("fulfillmentHolds") or []],
+            )
+    return ProcessedExchange(line_ids, None, None, [])
 
 
 # How long before our recorded request a bonus credit found on the customer's account may have
@@ -645,6 +716,8 @@ async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJourna
     for step in plan_steps(record):
         if step is MirrorAction.REQUEST:
             return_gid = await _request(record, api, journal, order_gid)
+            if created_on_approval(record):
+                await journal.step_done(MirrorAction.APPROVE, return_gid)
         elif return_gid is None:
             raise MirrorError(f"cannot {step.value}: the return was never requested on Shopify")
         elif step is MirrorAction.APPROVE:
@@ -699,17 +772,44 @@ async def _request(
     if existing is not None:
         return existing
     await journal.sending_request(lines)
+    if created_on_approval(record):
+        mutation, key = RETURN_CREATE, "returnCreate"
+        return_input: dict[str, Any] = {
+            "orderId": order_gid,
+            "returnLineItems": lines,
+            "exchangeLineItems": [exchange_line(record)],
+            "notifyCustomer": False,
+        }
+    else:
+        mutation, key = RETURN_REQUEST, "returnRequest"
+        return_input = {"orderId": order_gid, "returnLineItems": lines}
     created = _check(
-        await api.execute(
-            RETURN_REQUEST,
-            {"input": {"orderId": order_gid, "returnLineItems": lines}},
-            may_repeat=False,  # a second request would be a second return on Shopify
-        ),
-        "returnRequest",
+        # Sent once: a second request would be a second return on Shopify.
+        await api.execute(mutation, {"input": return_input}, may_repeat=False),
+        key,
     )
     if not created.get("id"):
-        raise MirrorError("returnRequest answered without a return")
+        raise MirrorError(f"{key} answered without a return")
     return str(created["id"])
+
+
+def exchange_line(record: Return) -> dict[str, Any]:
+    """`exchangeLineItems` entry of an exchange: the variant, its units, and the part of a
+    dearer exchange's difference the policy absorbs as its discount."""
+    exchange = record.exchange
+    assert exchange is not None
+    line: dict[str, Any] = {"variantId": exchange.variant_id, "quantity": exchange.quantity}
+    if exchange.absorbed > 0:
+        line["appliedDiscount"] = {
+            "description": "Price difference absorbed by the return policy",
+            "value": {
+                "amount": {
+                    "amount": f"{exchange.absorbed:.{minor_unit(record.currency)}f}",
+                    "currencyCode": record.currency,
+                }
+            },
+        }
+    return line
 
 
 class _ReturnJournal:
@@ -826,6 +926,19 @@ class _ReturnJournal:
             {"store_credit_bonus.shopify_transaction_id": 1},
         )
         return {str(doc["store_credit_bonus"]["shopify_transaction_id"]) async for doc in cursor}
+
+    async def exchange_processed(self, processed: ProcessedExchange) -> None:
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "exchange": {"$ne": None}},
+            {
+                "$set": {
+                    "exchange.shopify_line_item_ids": processed.line_item_ids,
+                    "exchange.fulfillment_order_id": processed.fulfillment_order_id,
+                    "exchange.fulfillment_status": processed.status,
+                    "exchange.hold_reasons": processed.hold_reasons,
+                }
+            },
+        )
 
 
 ClientFactory = Callable[[str], Awaitable[ShopifyGraphQL | None]]

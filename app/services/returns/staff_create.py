@@ -22,10 +22,12 @@ from app.services.returns.create import (
     CreateResult,
     ReturnRequest,
     build_return,
+    checked_exchange,
     reserve_and_insert_return,
     validate_request,
 )
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
+from app.services.returns.exchange import ExchangeCatalog
 from app.services.returns.ledger import reserved_units
 from app.services.returns.policy import evaluate_order
 from app.services.returns.policy_store import load_policy
@@ -56,9 +58,12 @@ async def create_return_for_order(
     actor: str,
     policy_exception: str | None = None,
     now: datetime | None = None,
+    *,
+    catalog: ExchangeCatalog | None = None,
 ) -> CreateResult:
     """A return staff create for the order's customer; refused with user errors and nothing
-    written, or created APPROVED. `policy_exception`: why the shop's rules are set aside (only
+    written, or created APPROVED. `catalog`: the shop's Shopify catalogue, where an exchange
+    variant is checked and priced (`exchange.price_exchange`). `policy_exception`: why the shop's rules are set aside (only
     needed, and only recorded, when they would refuse the request)."""
     moment = now or utcnow()
     reason = (policy_exception or "").strip() or None
@@ -116,4 +121,6 @@ async def create_return_for_order(
     record.risk = await assess(
         tenant_id, request.customer_email, record.items, order.currency, policy, moment
     )
+    if errors := await checked_exchange(record, policy, connected, catalog):
+        return CreateResult(user_errors=errors)
     return await reserve_and_insert_return(record, order, request, policy, moment)

@@ -357,6 +357,7 @@ async def resolve_return(tenant_id: str, return_id: str, actor: str) -> Transiti
         policy,
         currency=record.currency,
         exchange_variant_id=record.exchange_variant_id,
+        exchange=record.exchange,
     )
     moment = utcnow()
     return await _apply(

@@ -17,6 +17,12 @@ RETURN_REQUEST = """
 mutation ($input: ReturnRequestInput!) { returnRequest(input: $input) {
   return { id status } userErrors { field code message } } }
 """
+# An exchange return is created on Shopify when approved here: OPEN at once, with its exchange
+# lines (`returnRequest` takes none).
+RETURN_CREATE = """
+mutation ($input: ReturnInput!) { returnCreate(returnInput: $input) {
+  return { id status } userErrors { field code message } } }
+"""
 RETURN_APPROVE = """
 mutation ($input: ReturnApproveRequestInput!) { returnApproveRequest(input: $input) {
   return { id status } userErrors { field code message } } }
@@ -52,14 +58,16 @@ query ($id: ID!) { return(id: $id) { id status
     ... on ReturnLineItem { fulfillmentLineItem { id lineItem { id } } } } }
   reverseFulfillmentOrders(first: 5) { nodes { lineItems(first: 50) { nodes { id
     fulfillmentLineItem { id } } } } }
+  exchangeLineItems(first: 10) { nodes { id processableQuantity } }
   refunds(first: 10) { nodes { id } } } }
 """
 
 # Shopify's own computation of what processing these lines is worth, compared with ours before
 # anything is paid.
 RETURN_SUGGESTED_OUTCOME = """
-query ($id: ID!, $lines: [SuggestedOutcomeReturnLineItemInput!]!) { return(id: $id) {
-  suggestedFinancialOutcome(returnLineItems: $lines) {
+query ($id: ID!, $lines: [SuggestedOutcomeReturnLineItemInput!]!,
+  $exchanges: [SuggestedOutcomeExchangeLineItemInput!]) { return(id: $id) {
+  suggestedFinancialOutcome(returnLineItems: $lines, exchangeLineItems: $exchanges) {
     discountedSubtotal { presentmentMoney { amount currencyCode } }
     totalAdditionalFees { presentmentMoney { amount currencyCode } } } } }
 """
@@ -83,13 +91,18 @@ query ($id: ID!) { return(id: $id) { id status
 """
 
 # A return as staff left it in Shopify admin: what the `returns/*` handler applies (the topic and
-# body are not trusted for it). Cost: 1 + 1 + 50 * 3 = 152.
+# body are not trusted for it), with the refunds of a return processed there.
+# Cost: 1 + 1 + 50 * 3 + 5 * (1 + 20 * 2) = 357.
 SHOPIFY_RETURN = """
 query ($id: ID!) { return(id: $id) { id status order { id }
   decline { reason note }
   returnLineItems(first: 50) { nodes { quantity
     ... on ReturnLineItem { returnReason customerNote
-      fulfillmentLineItem { id lineItem { id } } } } } } }
+      fulfillmentLineItem { id lineItem { id } } } } }
+  refunds(first: 5) { nodes { id createdAt
+    totalRefundedSet { presentmentMoney { amount currencyCode } }
+    transactions(first: 20) { nodes { id gateway parentTransaction { id }
+      amountSet { presentmentMoney { amount currencyCode } } } } } } } }
 """
 
 # The customer a store-credit bonus goes to.
@@ -112,4 +125,19 @@ CUSTOMER_STORE_CREDIT = """
 query ($id: ID!) { customer(id: $id) { id storeCreditAccounts(first: 5) { nodes { id
   transactions(first: 50) { nodes { createdAt amount { amount currencyCode } origin { __typename }
     ... on StoreCreditAccountCreditTransaction { id } } } } } } }
+"""
+
+# An exchange variant when the customer asks: does it exist, what does it cost, is it in stock.
+PRODUCT_VARIANT = """
+query ($id: ID!) { productVariant(id: $id) { id title price inventoryQuantity
+  product { id title } } }
+"""
+
+# What Shopify made of a processed exchange: the order's new line items and their fulfillment
+# order (held while the customer owes a balance). Cost: 1 + 10 * 2 + 1 + 20 * (1 + 1 + 10 * 2).
+RETURN_EXCHANGE = """
+query ($id: ID!) { return(id: $id) { id
+  exchangeLineItems(first: 10) { nodes { id lineItems { id } } }
+  order { id fulfillmentOrders(first: 20) { nodes { id status fulfillmentHolds { reason }
+    lineItems(first: 10) { nodes { lineItem { id } } } } } } } }
 """

@@ -1,0 +1,144 @@
+"""Exchanges: the variant sent instead of the returned items, and the price difference.
+
+When the customer asks (createReturn, createReturnForOrder) for a shop connected to Shopify, the
+variant is looked up on Shopify: it must exist and have the units in stock (`inventoryQuantity`),
+else the request is refused with nothing written; its price is recorded on the return
+(`Return.exchange`). The returned items are worth their items total; the exchange is worth
+price x units (as many units as are returned). When the exchange is dearer the policy's
+`exchange_absorb_limit` absorbs the difference up to that amount (sent to Shopify as the
+exchange line's discount); the customer owes the rest, Shopify holding the exchange's
+fulfillment until it is paid. When it is cheaper, the difference is refunded (`resolution`).
+
+A shop that is not connected to Shopify has no catalogue to check: its exchanges record the
+variant id only and settle no difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+import httpx
+
+from app.config import Settings
+from app.models.money import round_to_minor_unit
+from app.models.return_policy import ReturnPolicy
+from app.models.return_request import Return, ReturnExchange
+from app.services.integration.session import IntegrationNotConnected, admin_client_for
+from app.services.returns.errors import ReturnErrorCode, ReturnUserError
+from app.services.returns.resolution import items_total
+from app.shopify.client import RetryPolicy
+from app.shopify.documents.returns import PRODUCT_VARIANT
+from app.shopify.errors import ShopifyError
+
+# A customer waits on this lookup: a short budget, then "try again".
+LOOKUP_RETRY = RetryPolicy(max_attempts=2, max_retry_time=5.0, read_timeout=5.0)
+VARIANT_GID_PREFIX = "gid://shopify/ProductVariant/"
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeVariant:
+    gid: str
+    title: str
+    price: Decimal
+    available: int
+
+
+class CatalogUnavailable(Exception):
+    """Shopify could not be asked about the variant (outage, throttling, disconnected)."""
+
+
+class ExchangeCatalog(Protocol):
+    async def variant(self, variant_gid: str) -> ExchangeVariant | None:
+        """The variant, or None when Shopify has none with that id."""
+
+
+def parse_variant(node: dict[str, Any] | None) -> ExchangeVariant | None:
+    if not node:
+        return None
+    try:
+        price = Decimal(str(node.get("price")))
+    except InvalidOperation:
+        return None
+    product = node.get("product") or {}
+    title = " - ".join(
+        part for part in (str(product.get("title") or ""), str(node.get("title") or "")) if part
+    )
+    return ExchangeVariant(
+        gid=str(node["id"]),
+        title=title,
+        price=price,
+        available=int(node.get("inventoryQuantity") or 0),
+    )
+
+
+class ShopifyCatalog:
+    """The tenant's Shopify catalogue, through its Admin API client (made on first use)."""
+
+    def __init__(self, tenant_id: str, settings: Settings, http: httpx.AsyncClient) -> None:
+        self.tenant_id = tenant_id
+        self.settings = settings
+        self.http = http
+
+    async def variant(self, variant_gid: str) -> ExchangeVariant | None:
+        try:
+            client = await admin_client_for(self.tenant_id, self.settings, self.http)
+            client.retry = LOOKUP_RETRY
+            data = await client.execute(PRODUCT_VARIANT, {"id": variant_gid})
+        except (ShopifyError, IntegrationNotConnected, httpx.HTTPError) as exc:
+            raise CatalogUnavailable(str(exc)) from exc
+        return parse_variant(data.get("productVariant"))
+
+
+def variant_gid(variant_id: str) -> str:
+    return f"{VARIANT_GID_PREFIX}{variant_id.removeprefix(VARIANT_GID_PREFIX)}"
+
+
+async def price_exchange(
+    record: Return, policy: ReturnPolicy, catalog: ExchangeCatalog
+) -> list[ReturnUserError]:
+    """Check `record`'s exchange variant on Shopify and record it priced on `record.exchange`;
+    user errors (nothing recorded) when it does not exist, is out of stock or cannot be asked."""
+    if record.exchange_variant_id is None:
+        return []
+    field = ["exchange_variant_id"]
+    units = sum(item.quantity for item in record.items)
+    try:
+        found = await catalog.variant(variant_gid(record.exchange_variant_id))
+    except CatalogUnavailable:
+        return [
+            ReturnUserError(
+                field,
+                ReturnErrorCode.EXCHANGE_UNAVAILABLE,
+                "The exchange cannot be checked right now; please try again in a minute.",
+            )
+        ]
+    if found is None:
+        return [
+            ReturnUserError(
+                field, ReturnErrorCode.EXCHANGE_VARIANT_NOT_FOUND, "This variant does not exist."
+            )
+        ]
+    if found.available < units:
+        return [
+            ReturnUserError(
+                field,
+                ReturnErrorCode.EXCHANGE_OUT_OF_STOCK,
+                f"Only {max(found.available, 0)} of this variant are in stock; {units} needed.",
+            )
+        ]
+    currency = record.currency
+    price = round_to_minor_unit(found.price, currency)
+    total = round_to_minor_unit(price * units, currency)
+    owed = total - items_total(record.items, currency)
+    limit = round_to_minor_unit(max(policy.exchange_absorb_limit, Decimal(0)), currency)
+    record.exchange = ReturnExchange(
+        variant_id=found.gid,
+        title=found.title,
+        quantity=units,
+        unit_price=price,
+        total=total,
+        absorbed=min(max(owed, Decimal(0)), limit),
+    )
+    return []
