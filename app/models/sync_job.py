@@ -37,6 +37,9 @@ class SyncProgress(BaseModel):
     unchanged: int = 0
     failed: int = 0
     total_estimate: int | None = None
+    # After the orders: the returns Shopify shows on them, and those applied here (reconcile)
+    returns_seen: int = 0
+    returns_applied: int = 0
 
 
 class SyncJob(Document):

@@ -235,6 +235,15 @@ async def sim_synced_order(
     created = await control.create_order(
         tenant.domain, email=email, line_items=lines, fulfilled=fulfilled, **order_options
     )
+    await resync(settings, http, tenant)
+    shopify_id = str(created["order"]["id"]).rsplit("/", 1)[-1]
+    order = await Order.find_one({"tenant_id": tenant.tenant_id, "shopify_id": shopify_id})
+    assert order is not None, created
+    return order
+
+
+async def resync(settings: Settings, http: httpx.AsyncClient, tenant: SimTenant) -> SyncJob:
+    """A full resync of the tenant's last 30 days, run to completion by a sync worker."""
     queued = await queue_sync(tenant.tenant_id, SyncType.FULL, 30)
     assert queued.job is not None
     fast = SyncOptions(lease_seconds=5.0, retry_backoff=0.05, bulk_poll_interval=0.05)
@@ -243,10 +252,7 @@ async def sim_synced_order(
         pass
     job = await SyncJob.get(queued.job.id)
     assert job is not None and job.status == SyncStatus.COMPLETED, job and job.error
-    shopify_id = str(created["order"]["id"]).rsplit("/", 1)[-1]
-    order = await Order.find_one({"tenant_id": tenant.tenant_id, "shopify_id": shopify_id})
-    assert order is not None, created
-    return order
+    return job
 
 
 async def sim_returns(control: SimulatorControl, domain: str) -> list[dict[str, Any]]:

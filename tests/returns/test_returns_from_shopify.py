@@ -21,6 +21,7 @@ from tests.returns.builders import (
     SimTenant,
     connect_sim_tenant,
     create,
+    resync,
     return_input,
     returnable_variants,
     sim_settings,
@@ -278,3 +279,44 @@ async def test_a_return_processed_in_shopify_admin_is_resolved_here_with_what_sh
     # A second delivery of the same event is an echo.
     again = await _deliver(settings, tenant, "returns/process", processed)
     assert again.startswith("echo")
+
+
+async def test_a_resync_brings_returns_whose_webhooks_were_missed(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    shop: tuple[SimTenant, Order],
+) -> None:
+    """Staff create one return and decline another of ours in Shopify admin; neither webhook
+    reaches us. The next resync adopts the first and declines ours."""
+    tenant, order = shop
+    mine = await create(client, tenant.tenant_id, return_input(order))
+    await run_mirror(settings, sim_http)  # ours is on Shopify, REQUESTED
+    ours = await Return.find_one({"tenant_id": tenant.tenant_id})
+    assert ours is not None and ours.shopify_return_id is not None
+    await _staff(sim_control, tenant, "decline", id=ours.shopify_return_id, declineNote="No")
+    line = f"gid://shopify/LineItem/{order.line_items[0].id}"
+    theirs = await _staff(
+        sim_control,
+        tenant,
+        "request",
+        orderId=f"gid://shopify/Order/{order.shopify_id}",
+        returnLineItems=[{"lineItemId": line, "quantity": 1, "returnReason": "SIZE_TOO_SMALL"}],
+    )
+
+    job = await resync(settings, sim_http, tenant)
+
+    assert (job.progress.returns_seen, job.progress.returns_applied) == (2, 2)
+    declined = await Return.get(ours.id)
+    assert declined is not None and declined.status is ReturnStatus.DECLINED
+    assert declined.history[-1].actor == "shopify"
+    adopted = await Return.find_one(
+        {"tenant_id": tenant.tenant_id, "shopify_return_id": theirs["id"]}
+    )
+    assert adopted is not None and adopted.source is ReturnSource.SHOPIFY
+    assert adopted.status is ReturnStatus.REQUESTED
+    assert mine["return"]["id"]
+    # A second resync finds nothing left to apply.
+    again = await resync(settings, sim_http, tenant)
+    assert (again.progress.returns_seen, again.progress.returns_applied) == (2, 0)

@@ -23,7 +23,14 @@ from .connections import check_page_args, connection, positional
 from .context import ResolveContext
 from .models import JSON, ShopState, Subscription, gid, iso, utcnow
 from .sdl import SDL
-from .search import compile_query, customer_field, customer_free_text, order_field, order_free_text
+from .search import (
+    compile_query,
+    customer_field,
+    customer_free_text,
+    order_field,
+    order_free_text,
+    order_return_status,
+)
 from .webhooks import TOPICS
 
 Resolver = Callable[..., Any]
@@ -529,6 +536,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "lineItems": _positional_field("_lineItems"),
             "fulfillments": _first_list("_fulfillments"),
             "returns": resolve_order_returns,
+            "returnStatus": lambda order, _info: order_return_status(order),
             "transactions": _first_list("_transactions"),
             "refunds": _first_list("_refunds"),
             "fulfillmentOrders": _listed("_fulfillment_orders"),

@@ -281,6 +281,7 @@ def _save_return(shop: ShopState, draft: ReturnDraft) -> JSON:
         "_reverse_fulfillment_orders": [],
     }
     shop.returns[record["id"]] = record
+    order.setdefault("_returns", []).append(record)  # for the `return_status` search filter
     return record
 
 

@@ -25,6 +25,7 @@ enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
 enum BulkOperationType { MUTATION QUERY }
 enum BulkOperationUserErrorCode { INVALID OPERATION_IN_PROGRESS }
 enum ReturnStatus { CANCELED CLOSED DECLINED OPEN REQUESTED }
+enum OrderReturnStatus { IN_PROGRESS INSPECTION_COMPLETE NO_RETURN RETURN_FAILED RETURN_REQUESTED RETURNED }
 enum ReturnReason { COLOR DEFECTIVE NOT_AS_DESCRIBED OTHER SIZE_TOO_LARGE SIZE_TOO_SMALL STYLE UNKNOWN UNWANTED WRONG_ITEM }
 enum ReturnDeclineReason { FINAL_SALE OTHER RETURN_PERIOD_ENDED }
 enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID }
@@ -138,6 +139,7 @@ type Order {
   createdAt: DateTime! updatedAt: DateTime! processedAt: DateTime! cancelledAt: DateTime cancelReason: String closedAt: DateTime
   closed: Boolean! test: Boolean! note: String tags: [String!]! currencyCode: CurrencyCode! presentmentCurrencyCode: CurrencyCode!
   displayFinancialStatus: OrderDisplayFinancialStatus displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
+  returnStatus: OrderReturnStatus!
   subtotalPriceSet: MoneyBag totalDiscountsSet: MoneyBag totalShippingPriceSet: MoneyBag! totalTaxSet: MoneyBag
   totalPriceSet: MoneyBag! totalRefundedSet: MoneyBag!
   customer: Customer shippingAddress: MailingAddress billingAddress: MailingAddress

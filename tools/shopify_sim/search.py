@@ -129,6 +129,25 @@ FULFILLMENT_ALIASES = {
 }
 
 
+# Shopify's OrderReturnStatus of an order, from its returns' statuses, most pressing first.
+RETURN_STATUS_PRECEDENCE = (
+    ("OPEN", "IN_PROGRESS"),
+    ("REQUESTED", "RETURN_REQUESTED"),
+    ("CLOSED", "RETURNED"),
+    ("DECLINED", "RETURN_FAILED"),
+    ("CANCELED", "RETURN_FAILED"),
+)
+
+
+def order_return_status(order: JSON) -> str:
+    """The order's aggregated return status (`Order.returnStatus`, the `return_status` filter)."""
+    statuses = {record["status"] for record in order.get("_returns") or []}
+    for status, shown in RETURN_STATUS_PRECEDENCE:
+        if status in statuses:
+            return shown
+    return "NO_RETURN"
+
+
 def order_field(name: str, spec: str) -> Predicate | None:
     op, value = spec.split("\x00", 1)
     if name in {"created_at", "updated_at", "processed_at"}:
@@ -156,6 +175,9 @@ def order_field(name: str, spec: str) -> Predicate | None:
             bool(record.get("customer"))
             and record["customer"]["id"].endswith(f"/{value.rsplit('/', 1)[-1]}")
         )
+    if name == "return_status":
+        wanted_status = value.upper()
+        return lambda record: order_return_status(record) == wanted_status
     if name == "status":
         lowered = value.lower()
         if lowered == "any":

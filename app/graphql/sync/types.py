@@ -58,6 +58,14 @@ class SyncProgress:
         description="Shopify's `ordersCount` for the job's window, taken when it started."
     )
     percent: float | None
+    returns_seen: int = strawberry.field(
+        default=0, description="After the orders: returns Shopify shows on them."
+    )
+    returns_applied: int = strawberry.field(
+        default=0,
+        description="Of those, returns changed here to match Shopify (adopted, followed or "
+        "resolved: their webhooks were missed).",
+    )
 
 
 @strawberry.type(description="One pull of orders and customers from Shopify.")
@@ -105,6 +113,8 @@ class SyncJob(Node):
             failed=p.failed,
             total_estimate=p.total_estimate,
             percent=percent,
+            returns_seen=p.returns_seen,
+            returns_applied=p.returns_applied,
         )
 
     @strawberry.field(description="Seconds left at the rate so far (running jobs only).")

@@ -39,6 +39,7 @@ from app.observability import metrics
 from app.services.integration.session import IntegrationNotConnected, TokenRefreshFailed
 from app.services.orders.redacted_customers import keep_redacted_customers_erased
 from app.services.orders.store import upsert_customers, upsert_orders
+from app.services.returns.reconcile import reconcile_returns
 from app.services.sync import bulk, jobs
 from app.services.sync.mapping import MappingError, customers_of_orders, order_from_node
 from app.shopify.client import ShopifyAdminClient
@@ -131,6 +132,7 @@ class _JobRun:
                 raise JobCanceled(f"Shopify is not connected ({exc}): sync canceled") from exc
             await self._plan(client)
             await self._pull_with_retries(client)
+            await self._reconcile_returns(client)
             return await self._finish(SyncStatus.COMPLETED, None)
         except JobCanceled as exc:
             return await self._finish(SyncStatus.CANCELED, str(exc))
@@ -279,6 +281,21 @@ class _JobRun:
                     "sync job %s: %s; retry %s in %.1fs", self.job.id, exc, attempt, delay
                 )
                 await asyncio.sleep(delay)
+
+    async def _reconcile_returns(self, client: ShopifyAdminClient) -> None:
+        """The synced orders' returns brought in line with Shopify (`returns.reconcile`)."""
+        await self._check_cancel()
+        counts = await reconcile_returns(self.job.tenant_id, client, self.job.query or "")
+        await self._set(
+            {
+                "progress.returns_seen": counts.seen,
+                "progress.returns_applied": counts.applied,
+            }
+        )
+        if counts.waiting:
+            logger.info(
+                "sync job %s: %s returns wait for their orders", self.job.id, counts.waiting
+            )
 
     async def _reload(self) -> None:
         doc = await SyncJob.get_pymongo_collection().find_one(
