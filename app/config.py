@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
     webhook_retry_max_seconds: float = Field(default=1800.0, gt=0)
     webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    # Returns mirrored to Shopify at once per runner process (each holds its own return's lease):
+    # one slow shop does not hold up the others, and a binding rate limit is used in full.
+    returns_mirror_workers: int = Field(default=4, ge=1, le=32)
     # When set, `systemStatus` needs a matching `X-Operator-Key` header; unset, production
     # refuses it and development accepts any merchant credential.
     operator_api_key: str = ""

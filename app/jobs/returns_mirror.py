@@ -16,7 +16,8 @@ from app.services.returns.shopify_mirror import (
 
 
 def workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) -> list[Worker]:
-    """The mirror worker wired to the per-tenant Admin API client, and the release sweeper."""
+    """`RETURNS_MIRROR_WORKERS` mirror workers wired to the per-tenant Admin API client, and the
+    release sweeper."""
 
     async def client_for(tenant_id: str) -> ShopifyGraphQL | None:
         try:
@@ -26,4 +27,10 @@ def workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) -> list
         client.retry = MIRROR_RETRY
         return client
 
-    return [ReturnMirrorWorker(worker_id, client_for), LedgerReleaseSweeper()]
+    mirrors: list[Worker] = [
+        ReturnMirrorWorker(
+            f"{worker_id}:mirror:{index}", client_for, name=f"returns-shopify-mirror-{index}"
+        )
+        for index in range(settings.returns_mirror_workers)
+    ]
+    return [*mirrors, LedgerReleaseSweeper()]

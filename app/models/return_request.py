@@ -98,6 +98,9 @@ class ReturnOutcome(BaseModel):
     # Where items that come back resellable are restocked (a Shopify Location GID), from the
     # policy when the return was resolved; None leaves the items awaiting a disposition.
     restock_location_id: str | None = None
+    # Computed by a version that settles store credit and exchanges in Shopify; outcomes older
+    # than that were settled by hand (only their card refunds are paid by the mirror).
+    pays_in_shopify: bool = False
 
 
 class RefundTransaction(BaseModel):

@@ -216,3 +216,34 @@ async def test_an_exchange_waits_for_approval_before_reaching_shopify(
     record = await Return.find_one({"tenant_id": setup.shop.tenant.tenant_id})
     assert record is not None and record.shopify_return_id is not None
     assert set(record.shopify_applied) == {"request", "approve"}
+
+
+async def test_an_exchange_whose_items_did_not_come_back_is_not_processed(
+    exchange_shop: Any,
+) -> None:
+    """Shopify would count missing units as returned and ship the exchange: refused, visibly."""
+    setup: ExchangeShop = await exchange_shop(difference="-4.50")
+    created = await setup.ask()
+    return_id = str(created["return"]["id"])
+    shop = setup.shop
+    await decide(shop.client, shop.headers, "approve", return_id)
+    body = await graphql(
+        shop.client,
+        """mutation ($id: ID!, $items: [ReturnItemReceiptInput!]) {
+          markReturnReceived(id: $id, items: $items) { userErrors { code } } }""",
+        {
+            "id": return_id,
+            "items": [{"lineItemId": shop.order.line_items[0].id, "condition": "MISSING"}],
+        },
+        shop.headers,
+    )
+    assert body["data"]["markReturnReceived"]["userErrors"] == []
+    await decide(shop.client, shop.headers, "resolve", return_id)
+    await run_mirror(shop.settings, shop.http)
+
+    found = await setup.view(return_id)
+    assert found["shopifySync"]["status"] == "FAILED"
+    assert "did not come back" in found["shopifySync"]["error"]
+    assert found["exchange"]["fulfillmentOrderId"] is None
+    order = await shop.control.order(shop.tenant.domain, shop.order.shopify_id)
+    assert order["fulfillment_orders"] == [] and order["refunds"] == []

@@ -73,12 +73,12 @@ async def decide(
 
 
 async def run_mirror(settings: Settings, http: httpx.AsyncClient) -> int:
-    """Run the mirror worker (as the job registry wires it) until nothing is claimable."""
-    [worker] = [
+    """Run one mirror worker (as the job registry wires it) until nothing is claimable."""
+    worker = next(
         found
         for found in mirror_workers(settings, http, "test-mirror")
         if isinstance(found, ReturnMirrorWorker)
-    ]
+    )
     runs = 0
     while await worker.run_once():
         runs += 1
@@ -520,3 +520,18 @@ async def test_a_request_whose_answer_was_lost_is_adopted_not_sent_again(
     assert record.shopify_return_id == on_shopify[0]["id"]
     view = await shopify_view(sim_control, tenant, record.shopify_return_id or "")
     assert view["status"] == "OPEN"
+
+
+async def test_the_registry_runs_several_mirror_workers_each_its_own_lease_owner(
+    settings: Settings, sim_http: httpx.AsyncClient
+) -> None:
+    mirrors = [
+        found
+        for found in mirror_workers(
+            settings.model_copy(update={"returns_mirror_workers": 3}), sim_http, "w1"
+        )
+        if isinstance(found, ReturnMirrorWorker)
+    ]
+    assert len(mirrors) == 3
+    assert len({worker.worker_id for worker in mirrors}) == 3
+    assert len({worker.name for worker in mirrors}) == 3

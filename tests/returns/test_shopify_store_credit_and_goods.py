@@ -4,15 +4,20 @@ outcome agrees with before anything is paid, and goods restocked at the return l
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from app.clock import utcnow
 from app.config import Settings
 from app.db import Database
 from app.models import Return
+from app.models.money import round_to_minor_unit
+from app.services.returns import shopify_mirror
 from tests.factories import graphql, merchant_headers
 from tests.returns.builders import (
     connect_sim_tenant,
@@ -131,7 +136,7 @@ async def test_store_credit_refunds_the_base_and_credits_the_bonus_on_top(
     outcome = found["outcome"]
     total = Decimal(outcome["storeCreditAmount"]["amount"])
     bonus = Decimal(outcome["storeCreditBonus"]["amount"])
-    assert bonus == (total - bonus) * Decimal("0.1")  # prices in cents: 10% of them is exact
+    assert bonus == round_to_minor_unit((total - bonus) * Decimal("0.1"), "USD")
     # The base is refunded to store credit through returnProcess...
     assert Decimal(found["refund"]["amount"]["amount"]) == total - bonus
     [paid] = found["refund"]["transactions"]
@@ -309,3 +314,52 @@ async def test_a_restock_location_must_be_a_shopify_location_id(new_shop: NewSho
         "restockLocationId": "gid://shopify/Location/42"
     }
     assert policy_of(await set_policy(shop, restockLocationId="")) == {"restockLocationId": None}
+
+
+async def test_a_bonus_request_that_may_be_in_flight_is_not_sent_again_until_it_cannot_be(
+    new_shop: NewShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker recorded the bonus request and died before sending it. A retry at once finds
+    nothing on the account but cannot tell a lost send from one still on its way: it waits.
+    Once the request is old enough, it credits the bonus, once."""
+    shop = await new_shop()
+    await set_policy(shop, storeCreditBonusPercent="20")
+    return_id = await resolved(shop, [(shop.order.line_items[0].id, 1)], resolution="STORE_CREDIT")
+    recorded = shopify_mirror._ReturnJournal.bonus_requested
+
+    async def recorded_then_died(self: Any, at: Any) -> None:
+        await recorded(self, at)
+        raise asyncio.CancelledError  # the process dies before the credit is sent
+
+    with monkeypatch.context() as patched:
+        patched.setattr(shopify_mirror._ReturnJournal, "bonus_requested", recorded_then_died)
+        with pytest.raises(asyncio.CancelledError):
+            await shop.mirror()
+
+    await make_retry_due(return_id)
+    await shop.mirror()
+    waiting = await view(shop, return_id)
+    assert waiting["storeCreditBonus"]["shopifyTransactionId"] is None
+    assert "never sent twice" in waiting["shopifySync"]["error"]
+    assert [
+        t
+        for a in (await store_credit(shop))["accounts"]
+        for t in a["transactions"]
+        if not t["origin"]
+    ] == []
+
+    await Return.get_pymongo_collection().update_one(
+        {"tenant_id": shop.tenant.tenant_id},
+        {"$set": {"store_credit_bonus.requested_at": utcnow() - timedelta(minutes=3)}},
+    )
+    await make_retry_due(return_id)
+    await shop.mirror()
+    found = await view(shop, return_id)
+    assert found["shopifySync"] == {"status": "SYNCED", "error": None}
+    bonuses = [
+        t
+        for a in (await store_credit(shop))["accounts"]
+        for t in a["transactions"]
+        if not t["origin"]
+    ]
+    assert [t["id"] for t in bonuses] == [found["storeCreditBonus"]["shopifyTransactionId"]]

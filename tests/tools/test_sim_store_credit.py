@@ -38,6 +38,10 @@ ACCOUNT = """
 query ($id: ID!) { storeCreditAccount(id: $id) { id balance { amount currencyCode } owner { id }
   transactions(first: 1) { edges { cursor node { amount { amount } } } pageInfo { hasNextPage } } } }
 """
+NEWEST = """
+query ($id: ID!) { storeCreditAccount(id: $id) {
+  transactions(last: 1) { nodes { amount { amount } } pageInfo { hasPreviousPage } } } }
+"""
 RETURN_REFUNDS = """
 query ($id: ID!) { return(id: $id) { status
   refunds(first: 5) { nodes { id note totalRefundedSet { presentmentMoney { amount currencyCode } }
@@ -402,20 +406,23 @@ async def test_store_credit_account_credit_by_customer_and_by_account(
         "16.00",
         {"amount": "3.00", "currencyCode": "EUR"},
     )
-    # newest first
+    # oldest first, as Shopify lists them
     assert [t["amount"]["amount"] for t in usd["transactions"]["nodes"]] == [
-        "0.50",
-        "5.50",
         "10.00",
+        "5.50",
+        "0.50",
     ]
     assert [t["balanceAfterTransaction"]["amount"] for t in usd["transactions"]["nodes"]] == [
-        "16.00",
-        "15.50",
         "10.00",
+        "15.50",
+        "16.00",
     ]
     page = (await data_of(sim_control, shop, ACCOUNT, {"id": account["id"]}))["storeCreditAccount"]
     assert page["transactions"]["pageInfo"]["hasNextPage"] is True
-    assert [e["node"]["amount"]["amount"] for e in page["transactions"]["edges"]] == ["0.50"]
+    assert [e["node"]["amount"]["amount"] for e in page["transactions"]["edges"]] == ["10.00"]
+    newest = (await data_of(sim_control, shop, NEWEST, {"id": account["id"]}))["storeCreditAccount"]
+    assert newest["transactions"]["pageInfo"]["hasPreviousPage"] is True
+    assert [n["amount"]["amount"] for n in newest["transactions"]["nodes"]] == ["0.50"]
 
     response = await sim_control.graphql(
         shop,

@@ -33,12 +33,13 @@ from app.models import ApiKey, ShopifyIntegration, SyncJob, Tenant, WebhookEvent
 from app.models.bson import to_bson
 from app.services.integration.token_cipher import TokenCipher
 from app.shopify.hmac import sign_webhook
-from tools.bench import graphql_exec, scale
+from tools.bench import graphql_exec, refunds, scale
 from tools.bench.baseline import WEBHOOK_COLLECTION
 from tools.bench.fixtures import FixtureSummary, TenantFixture, load_fixtures, new_api_key
 from tools.bench.load import LoadResult, LoadSpec, PreparedRequest, run_load
 from tools.bench.options import DEFAULT_RESTORE_RATE, OPERATIONS
 from tools.bench.process import ServerProcess
+from tools.bench.refunds import budget_row, refund_rows
 from tools.bench.report import ERROR, FAIL, PASS, PENDING, REPORTED, Report, Row
 from tools.bench.sim_meter import CostMeter
 from tools.devdb import EmbeddedDatabase
@@ -87,6 +88,7 @@ class BenchConfig:
     # The durability measurement (on disk): a sync bounded by Shopify's bucket, as in production.
     durability_sync_orders: int
     durability_restore_rate: float
+    refund_returns: int = 200  # refund returns resolved through the simulator
     only: tuple[str, ...] = OPERATIONS
     results_dir: Path | None = None  # None: bench/results
 
@@ -125,6 +127,7 @@ QUICK = replace(
     sync_timeout=35.0,
     graphql_iterations=10,
     durability_sync_orders=1_000,
+    refund_returns=100,
 )
 # For the smoke test: seconds, a few hundred documents.
 TINY = replace(
@@ -141,6 +144,7 @@ TINY = replace(
     graphql_orders=50,
     graphql_iterations=2,
     durability_sync_orders=60,
+    refund_returns=8,
 )
 
 
@@ -679,19 +683,26 @@ async def _prepare_sync(stack: Stack, http: httpx.AsyncClient) -> tuple[Installe
         bucket_size=config.bucket_size,
     )
     assert isinstance(shop, InstalledShop)
+    tenant_id, key = await _connect_tenant(stack, shop, SYNC_SHOP, "Bench sync shop")
+    return shop, tenant_id, key
+
+
+async def _connect_tenant(
+    stack: Stack, shop: InstalledShop, domain: str, name: str
+) -> tuple[str, str]:
+    """Our tenant of `shop`, its integration connected with the shop's tokens, and an API key;
+    webhook events of earlier measurements are dropped (no worker spends this one on them)."""
     database = await connect(stack.settings(), create_indexes=False)
     try:
         db = database.db
-        tenant_id = "tenant-" + SYNC_SHOP.split(".", 1)[0]
+        tenant_id = "tenant-" + domain.split(".", 1)[0]
         now = datetime.now(UTC)
-        await db[Tenant.Settings.name].insert_one(
-            to_bson(Tenant.new(tenant_id, SYNC_SHOP, "Bench sync shop"))
-        )
+        await db[Tenant.Settings.name].insert_one(to_bson(Tenant.new(tenant_id, domain, name)))
         cipher = TokenCipher([DEVELOPMENT_ENCRYPTION_KEY])
         integration = to_bson(
             ShopifyIntegration.model_construct(
                 tenant_id=tenant_id,
-                shop_domain=SYNC_SHOP,
+                shop_domain=domain,
                 access_token=cipher.encrypt(shop.access_token),
                 refresh_token=cipher.encrypt(shop.refresh_token),
                 expires_at=datetime.fromtimestamp(now.timestamp() + shop.expires_in, UTC),
@@ -711,7 +722,7 @@ async def _prepare_sync(stack: Stack, http: httpx.AsyncClient) -> tuple[Installe
                 tenant_id=tenant_id,
                 key_id=key_id,
                 key_hash=key_hash,
-                name="bench-sync",
+                name=f"bench-{tenant_id}",
                 created_at=now,
                 revoked_at=None,
                 last_used_at=None,
@@ -726,7 +737,7 @@ async def _prepare_sync(stack: Stack, http: httpx.AsyncClient) -> tuple[Installe
         await db[WEBHOOK_COLLECTION].delete_many({})
     finally:
         await database.close()
-    return shop, tenant_id, key
+    return tenant_id, key
 
 
 async def _wait_for_bucket(stack: Stack) -> None:
@@ -920,6 +931,72 @@ def measure_sync(stack: Stack, base: ServerProcess, report: Report) -> None:
             + (" (a bulk export is not paid from the bucket)" if mode == "bulk" else ""),
         )
     )
+
+
+def measure_refunds(stack: Stack, report: Report) -> None:
+    """Resolving refund returns through the simulator (`tools/bench/refunds.py`)."""
+    count = stack.config.refund_returns
+    ours, raw, note, problem = asyncio.run(_refund_runs(stack, count))
+    refund_rows(report, count, ours, raw, note, problem)
+    if ours is not None:
+        seconds, _, points = ours
+        binding = "bound by the bucket" in note
+        budget_row(report, count, budget_used(points, seconds, stack.config), binding, note)
+
+
+async def _refund_runs(
+    stack: Stack, count: int
+) -> tuple[tuple[float, int, float] | None, tuple[float, float], str, str | None]:
+    config = stack.config
+    async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
+        control = SimulatorControl(http, stack.sim_base, API_KEY, API_SECRET)
+        raw_shop, ours_shop = [
+            await control.create_shop(
+                domain,
+                orders=0,
+                restore_rate=config.restore_rate,
+                bucket_size=config.bucket_size,
+            )
+            for domain in (refunds.RAW_SHOP, refunds.OURS_SHOP)
+        ]
+        assert isinstance(raw_shop, InstalledShop) and isinstance(ours_shop, InstalledShop)
+        log(f"refunds: {count} paid orders on two shops, returns opened on the raw one")
+        shops = stack.meter.state.sim.shops
+        raw_orders = await refunds.paid_orders(
+            control, raw_shop.domain, refunds.returnable_variant(shops[raw_shop.domain]), count
+        )
+        await refunds.paid_orders(
+            control, ours_shop.domain, refunds.returnable_variant(shops[ours_shop.domain]), count
+        )
+        prepared = await refunds.raw_returns(http, raw_shop, API_VERSION, raw_orders)
+        await _wait_for_bucket(stack)
+        before = stack.meter.snapshot(refunds.RAW_SHOP)
+        raw_seconds = await refunds.raw_loop(http, raw_shop, API_VERSION, prepared)
+        raw_points = stack.meter.snapshot(refunds.RAW_SHOP).points - before.points
+        raw = (raw_seconds, raw_points)
+        tenant_id, key = await _connect_tenant(stack, ours_shop, refunds.OURS_SHOP, "Refunds")
+        env = service_env(stack.db, stack.db_name, stack.sim_base, background=True)
+        with ServerProcess("ours", env, stack.workdir) as server:
+            synced = await _run_our_sync(stack, server, http, tenant_id, key)
+            if synced["status"] != "completed":
+                return None, raw, "", f"the orders did not sync: {synced}"
+            log("refunds: our returns created, approved, received and mirrored")
+            try:
+                ids = await refunds.our_returns(stack, http, server.url, tenant_id, key)
+            except RuntimeError as exc:
+                return None, raw, "", str(exc)[:300]
+            await _wait_for_bucket(stack)
+            log(f"refunds: ours resolves {count} returns")
+            before = stack.meter.snapshot(refunds.OURS_SHOP)
+            seconds, paid = await refunds.our_resolves(stack, http, server.url, tenant_id, key, ids)
+            after = stack.meter.snapshot(refunds.OURS_SHOP)
+        bound = after.throttled > before.throttled
+        note = (
+            f"bucket {config.bucket_size:.0f} points, restore {config.restore_rate:.0f} points/s;"
+            + (" bound by the bucket" if bound else " the bucket never bound")
+            + f" ({after.throttled - before.throttled} throttled answers)"
+        )
+        return (seconds, paid, after.points - before.points), raw, note, None
 
 
 def measure_durability(config: BenchConfig, workdir: Path, report: Report) -> None:
@@ -1158,6 +1235,8 @@ def run(config: BenchConfig) -> Report:
                 _guarded(report, "graphql", lambda: measure_graphql(stack, report))
             if config.runs("sync"):
                 _guarded(report, "sync", lambda: measure_sync(stack, base, report))
+            if config.runs("refunds"):
+                _guarded(report, "refunds", lambda: measure_refunds(stack, report))
         finally:
             base.stop()
         if config.runs("durability"):

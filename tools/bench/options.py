@@ -12,6 +12,7 @@ OPERATIONS = (
     "commands",
     "graphql",
     "sync",
+    "refunds",
     "durability",
     "scale",
 )

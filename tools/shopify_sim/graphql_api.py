@@ -238,8 +238,8 @@ def resolve_customer_store_credit_accounts(customer: JSON, info: Info, **args: A
 
 
 def resolve_account_transactions(account: JSON, info: Info, **args: Any) -> JSON:
-    """Newest first."""
-    return positional(account["_transactions"][::-1], args, bulk=_ctx(info).bulk)
+    """Oldest first, as Shopify lists them (`last`, or `reverse: true`, for the newest)."""
+    return positional(account["_transactions"], args, bulk=_ctx(info).bulk)
 
 
 def _variant_record(info: Info, variant: JSON) -> JSON | None:

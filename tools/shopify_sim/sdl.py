@@ -190,7 +190,7 @@ type StoreCreditAccountTransactionEdge { cursor: String! node: StoreCreditAccoun
 type StoreCreditAccountTransactionConnection { edges: [StoreCreditAccountTransactionEdge!]! nodes: [StoreCreditAccountTransaction!]! pageInfo: PageInfo! }
 type StoreCreditAccount {
   id: ID! balance: MoneyV2! owner: Customer
-  transactions(first: Int, after: String): StoreCreditAccountTransactionConnection!
+  transactions(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): StoreCreditAccountTransactionConnection!
 }
 type StoreCreditAccountEdge { cursor: String! node: StoreCreditAccount! }
 type StoreCreditAccountConnection { edges: [StoreCreditAccountEdge!]! nodes: [StoreCreditAccount!]! pageInfo: PageInfo! }
@@ -292,7 +292,7 @@ input ReturnRequestLineItemInput {
 }
 input ReturnRequestInput { orderId: ID! returnLineItems: [ReturnRequestLineItemInput!]! returnShippingFee: ReturnShippingFeeInput }
 input ReturnLineItemInput {
-  fulfillmentLineItemId: ID! quantity: Int! returnReason: ReturnReason returnReasonNote: String customerNote: String
+  fulfillmentLineItemId: ID! quantity: Int! returnReason: ReturnReason returnReasonNote: String
   restockingFee: RestockingFeeInput
 }
 input ExchangeLineItemAppliedDiscountValueInput { amount: MoneyInput percentage: Float }

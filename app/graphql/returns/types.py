@@ -150,8 +150,8 @@ class ReturnOutcome:
         return money_v2(self.record.exchange_discount, self.record.currency)
 
     @strawberry.field(
-        description="What the customer owes for a dearer exchange; Shopify holds the exchange's "
-        "fulfillment until it is paid."
+        description="What the customer owes for a dearer exchange, before tax (Shopify's "
+        "invoice adds it); Shopify holds the exchange's fulfillment until it is paid."
     )
     def balance_due(self) -> MoneyV2:
         return money_v2(self.record.balance_due, self.record.currency)
@@ -194,8 +194,9 @@ class ReturnRisk:
         return self.record.ordered_units
 
     @strawberry.field(
-        description="Units returned before this return per unit ordered over the window (0 to "
-        "1, rounded to 4 places); null when the customer ordered nothing in it."
+        description="Units returned before this return per unit ordered over the window, "
+        "rounded to 4 places (above 1 when earlier returns were of orders older than the "
+        "window); null when the customer ordered nothing in it."
     )
     def rate(self) -> float | None:
         return self.record.rate

@@ -104,6 +104,12 @@ async def price_exchange(
         return []
     field = ["exchange_variant_id"]
     units = sum(item.quantity for item in record.items)
+    if not record.exchange_variant_id.isascii() or not record.exchange_variant_id.isdigit():
+        return [
+            ReturnUserError(
+                field, ReturnErrorCode.EXCHANGE_VARIANT_NOT_FOUND, "This variant does not exist."
+            )
+        ]
     try:
         found = await catalog.variant(variant_gid(record.exchange_variant_id))
     except CatalogUnavailable:

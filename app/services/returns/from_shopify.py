@@ -160,24 +160,31 @@ PROCESSED_FROM = {
 }
 
 
+STORE_CREDIT_GATEWAY = "shopify_store_credit"
+
+
 def processed_outcome(record: Return, shopify: ShopifyReturn) -> ReturnOutcome:
     """What a return processed in Shopify admin came to: Shopify's refunds of it in the return's
-    currency (to store credit for a STORE_CREDIT return, else to the payments), with the
+    currency, to store credit (gateway `shopify_store_credit`) or to the payments, with the
     items' value as we price them. No fee is invented: what Shopify kept is theirs to show."""
     currency = record.currency
-    paid = sum(
-        (refund.amount for refund in shopify.refunds if refund.currency == currency),
-        round_to_minor_unit(Decimal(0), currency),
-    )
     zero = round_to_minor_unit(Decimal(0), currency)
-    to_store_credit = record.resolution_type is ResolutionType.STORE_CREDIT
+    to_payments, to_store_credit = zero, zero
+    for refund in shopify.refunds:
+        if refund.currency != currency:
+            continue
+        credited = sum(
+            (t.amount for t in refund.transactions if t.gateway == STORE_CREDIT_GATEWAY), zero
+        )
+        to_store_credit += credited
+        to_payments += refund.amount - credited
     return ReturnOutcome(
         resolution_type=record.resolution_type,
         currency=currency,
         items_total=items_total(record.items, currency),
         restocking_fee=zero,
-        refund_amount=zero if to_store_credit else paid,
-        store_credit_amount=paid if to_store_credit else zero,
+        refund_amount=to_payments,
+        store_credit_amount=to_store_credit,
         exchange_variant_id=record.exchange_variant_id,
     )
 

@@ -109,18 +109,19 @@ def allocate_refund(amount: Decimal, currency: str, payments: list[Payment]) -> 
     return shares
 
 
+def money_input(amount: Decimal, currency: str) -> dict[str, str]:
+    """Shopify's `MoneyInput`: the amount written out in the currency's minor unit."""
+    return {"amount": f"{amount:.{minor_unit(currency)}f}", "currencyCode": currency}
+
+
 def financial_transfer(shares: list[RefundShare], currency: str) -> dict[str, Any]:
     """`returnProcess`'s `financialTransfer` paying `shares` to the original payments."""
-    places = minor_unit(currency)
     return {
         "issueRefund": {
             "orderTransactions": [
                 {
                     "transactionId": share.transaction_id,
-                    "transactionAmount": {
-                        "amount": f"{share.amount:.{places}f}",
-                        "currencyCode": currency,
-                    },
+                    "transactionAmount": money_input(share.amount, currency),
                 }
                 for share in shares
             ],
@@ -135,16 +136,7 @@ def store_credit_transfer(amount: Decimal, currency: str) -> dict[str, Any]:
     return {
         "issueRefund": {
             "orderTransactions": [],
-            "refundMethods": [
-                {
-                    "storeCreditRefund": {
-                        "amount": {
-                            "amount": f"{amount:.{minor_unit(currency)}f}",
-                            "currencyCode": currency,
-                        }
-                    }
-                }
-            ],
+            "refundMethods": [{"storeCreditRefund": {"amount": money_input(amount, currency)}}],
             "allowOverRefunding": False,
         }
     }

@@ -73,6 +73,7 @@ def compute_outcome(
             exchange_discount=exchange.absorbed if exchange is not None else zero,
             balance_due=max(-net, zero),
             restock_location_id=policy.restock_location_id,
+            pays_in_shopify=True,
         )
     fee = sum(
         (
@@ -93,6 +94,7 @@ def compute_outcome(
             store_credit_amount=base + bonus,
             store_credit_bonus=bonus,
             restock_location_id=policy.restock_location_id,
+            pays_in_shopify=True,
         )
     return ReturnOutcome(
         resolution_type=resolution_type,
@@ -102,4 +104,5 @@ def compute_outcome(
         refund_amount=base,
         store_credit_amount=zero,
         restock_location_id=policy.restock_location_id,
+        pays_in_shopify=True,
     )

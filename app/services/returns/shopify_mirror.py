@@ -56,7 +56,6 @@ from app.clock import utcnow
 from app.models import Return, ShopifyIntegration
 from app.models.bson import to_bson
 from app.models.integration import IntegrationStatus
-from app.models.money import minor_unit
 from app.models.return_policy import ResolutionType
 from app.models.return_request import (
     ItemCondition,
@@ -73,6 +72,7 @@ from app.services.returns.refund_allocation import (
     RefundNotPossible,
     allocate_refund,
     financial_transfer,
+    money_input,
     refundable_payments,
     store_credit_transfer,
 )
@@ -93,6 +93,7 @@ from app.shopify.documents.returns import (
     RETURN_REFUNDS,
     RETURN_REQUEST,
     RETURN_STATE,
+    RETURN_STATE_LINES,
     RETURN_SUGGESTED_OUTCOME,
     RETURNABLE_FULFILLMENTS,
     STORE_CREDIT_CREDIT,
@@ -366,6 +367,8 @@ def refund_due(record: Return) -> Decimal:
         return Decimal(0)
     if outcome.resolution_type is ResolutionType.REFUND:
         return outcome.refund_amount
+    if not outcome.pays_in_shopify:
+        return Decimal(0)  # resolved before store credit and exchanges were paid here
     if outcome.resolution_type is ResolutionType.STORE_CREDIT:
         return outcome.store_credit_amount - outcome.store_credit_bonus
     return outcome.refund_amount  # an exchange: a cheaper one's difference
@@ -440,7 +443,7 @@ async def _check_outcome(
         return
     data = await api.execute(
         RETURN_SUGGESTED_OUTCOME,
-        {"id": return_gid, "lines": refunded, "exchanges": exchanges or None},
+        {"id": return_gid, "lines": refunded, "exchanges": exchanges},
     )
     suggested = ((data.get("return") or {}).get("suggestedFinancialOutcome")) or {}
     subtotal, currency = _presentment(suggested, "discountedSubtotal")
@@ -512,6 +515,12 @@ async def _process(
     line left to process, is not processed again. What Shopify paid is then read back, and a
     store-credit bonus credited (`_credit_bonus`)."""
     current = await shopify_return(api, return_gid)
+    if ((current.get("returnLineItems") or {}).get("pageInfo") or {}).get("hasNextPage"):
+        raise MirrorError(
+            f"the return has more than {RETURN_STATE_LINES} lines on Shopify; process it in"
+            " Shopify admin (the return then follows from Shopify)",
+            permanent=True,
+        )
     lines = [
         {
             "id": node["id"],
@@ -535,9 +544,17 @@ async def _process(
         }
         if exchanges:
             process_input["exchangeLineItems"] = exchanges
+        if exchanges and any(item.condition is ItemCondition.MISSING for item in record.items):
+            # Shopify would count the missing units as returned and ship the exchange.
+            raise MirrorError(
+                "an exchange with items that did not come back is not processed here; settle it"
+                " in Shopify admin (the return then follows from Shopify)",
+                permanent=True,
+            )
         paid_before = record.refund is not None or bool((current.get("refunds") or {}).get("nodes"))
-        if due > 0 and not paid_before:
+        if (due > 0 or exchanges) and not paid_before:
             await _check_outcome(api, record, return_gid, lines, exchanges)
+        if due > 0 and not paid_before:
             process_input["financialTransfer"] = await _refund_transfer(api, record, due)
         await _transition(
             api,
@@ -633,6 +650,10 @@ async def _processed_exchange(api: ShopifyGraphQL, return_gid: str) -> Processed
 # How long before our recorded request a bonus credit found on the customer's account may have
 # been made (clocks differ): a credit older than that is someone else's.
 BONUS_CLOCK_SKEW = timedelta(minutes=5)
+# How long a bonus request may still be on its way (one send, MIRROR_RETRY's read timeout, with a
+# wide margin): an attempt that finds none on the account sends again only after this, so it
+# never races a send another worker (whose lease ran out) has not heard back from yet.
+BONUS_IN_FLIGHT = timedelta(minutes=2)
 
 
 async def _credit_bonus(api: ShopifyGraphQL, record: Return, journal: MirrorJournal) -> None:
@@ -658,17 +679,17 @@ async def _credit_bonus(api: ShopifyGraphQL, record: Return, journal: MirrorJour
         if adopted is not None:
             await journal.bonus_credited(*adopted)
             return
+        if utcnow() - bonus.requested_at < BONUS_IN_FLIGHT:
+            raise MirrorError(
+                "store-credit bonus requested moments ago and not on the account yet: looked"
+                " again later, never sent twice"
+            )
     await journal.bonus_requested(utcnow())
     answer = await api.execute(
         STORE_CREDIT_CREDIT,
         {
             "id": customer,
-            "creditInput": {
-                "creditAmount": {
-                    "amount": f"{bonus.amount:.{minor_unit(bonus.currency)}f}",
-                    "currencyCode": bonus.currency,
-                }
-            },
+            "creditInput": {"creditAmount": money_input(bonus.amount, bonus.currency)},
         },
         may_repeat=False,  # a second send would be a second bonus
     )
@@ -693,7 +714,18 @@ async def _bonus_on_account(
     data = await api.execute(CUSTOMER_STORE_CREDIT, {"id": customer})
     accounts = (((data.get("customer") or {}).get("storeCreditAccounts")) or {}).get("nodes") or []
     for account in accounts:
-        for node in (account.get("transactions") or {}).get("nodes") or []:
+        transactions = account.get("transactions") or {}
+        nodes = transactions.get("nodes") or []
+        older = (transactions.get("pageInfo") or {}).get("hasPreviousPage")
+        oldest = parse_time(nodes[0].get("createdAt")) if nodes else None
+        if older and (oldest is None or oldest >= since):
+            # Fifty credits and debits since the request: the bonus may be among older ones.
+            raise MirrorError(
+                "store-credit bonus: too many store credit transactions since it was requested to"
+                " tell whether it was credited; check the customer's account in Shopify admin",
+                permanent=True,
+            )
+        for node in nodes:
             money = node.get("amount") or {}
             made_at = parse_time(node.get("createdAt"))
             if (
@@ -776,7 +808,14 @@ async def _request(
         mutation, key = RETURN_CREATE, "returnCreate"
         return_input: dict[str, Any] = {
             "orderId": order_gid,
-            "returnLineItems": lines,
+            # `returnCreate`'s lines carry the customer's words as the reason's note.
+            "returnLineItems": [
+                {
+                    **{key: value for key, value in line.items() if key != "customerNote"},
+                    "returnReasonNote": line.get("customerNote") or "",
+                }
+                for line in lines
+            ],
             "exchangeLineItems": [exchange_line(record)],
             "notifyCustomer": False,
         }
@@ -802,12 +841,7 @@ def exchange_line(record: Return) -> dict[str, Any]:
     if exchange.absorbed > 0:
         line["appliedDiscount"] = {
             "description": "Price difference absorbed by the return policy",
-            "value": {
-                "amount": {
-                    "amount": f"{exchange.absorbed:.{minor_unit(record.currency)}f}",
-                    "currencyCode": record.currency,
-                }
-            },
+            "value": {"amount": money_input(exchange.absorbed, record.currency)},
         }
     return line
 
@@ -947,12 +981,14 @@ ClientFactory = Callable[[str], Awaitable[ShopifyGraphQL | None]]
 class ReturnMirrorWorker:
     """Claims one return with a pending Shopify sync (leased) and mirrors it."""
 
-    name = "returns-shopify-mirror"
-    idle_seconds = 5.0
+    idle_seconds = 1.0  # a decision reaches Shopify within about a second when all is idle
 
-    def __init__(self, worker_id: str, client_for: ClientFactory) -> None:
-        self.worker_id = worker_id
+    def __init__(
+        self, worker_id: str, client_for: ClientFactory, name: str = "returns-shopify-mirror"
+    ) -> None:
+        self.worker_id = worker_id  # the lease owner: unique per worker
         self.client_for = client_for
+        self.name = name
 
     async def run_once(self) -> bool:
         now = utcnow()

@@ -52,9 +52,10 @@ query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { 
 # What processing needs: the return's status, its lines (with what each returns, to match our
 # items), the reverse fulfillment order lines their dispositions name, and any refund already made.
 # Cost: 1 + 50 * 4 + 10 + 5 * (1 + 50 * 2) = 716.
+RETURN_STATE_LINES = 50
 RETURN_STATE = """
 query ($id: ID!) { return(id: $id) { id status
-  returnLineItems(first: 50) { nodes { id processableQuantity
+  returnLineItems(first: 50) { pageInfo { hasNextPage } nodes { id processableQuantity
     ... on ReturnLineItem { fulfillmentLineItem { id lineItem { id } } } } }
   reverseFulfillmentOrders(first: 5) { nodes { lineItems(first: 50) { nodes { id
     fulfillmentLineItem { id } } } } }
@@ -66,7 +67,7 @@ query ($id: ID!) { return(id: $id) { id status
 # anything is paid.
 RETURN_SUGGESTED_OUTCOME = """
 query ($id: ID!, $lines: [SuggestedOutcomeReturnLineItemInput!]!,
-  $exchanges: [SuggestedOutcomeExchangeLineItemInput!]) { return(id: $id) {
+  $exchanges: [SuggestedOutcomeExchangeLineItemInput!]!) { return(id: $id) {
   suggestedFinancialOutcome(returnLineItems: $lines, exchangeLineItems: $exchanges) {
     discountedSubtotal { presentmentMoney { amount currencyCode } }
     totalAdditionalFees { presentmentMoney { amount currencyCode } } } } }
@@ -119,12 +120,13 @@ mutation ($id: ID!, $creditInput: StoreCreditAccountCreditInput!) {
     userErrors { field code message } } }
 """
 
-# The customer's recent store credit transactions: where a bonus whose answer was lost is found.
-# Cost: 1 + 1 + 5 * (1 + 50 * 3) = 757.
+# The customer's newest store credit transactions (Shopify lists them oldest first: `last`):
+# where a bonus whose answer was lost is found. Cost: 1 + 1 + 5 * (1 + 2 + 50 * 3) = 767.
 CUSTOMER_STORE_CREDIT = """
 query ($id: ID!) { customer(id: $id) { id storeCreditAccounts(first: 5) { nodes { id
-  transactions(first: 50) { nodes { createdAt amount { amount currencyCode } origin { __typename }
-    ... on StoreCreditAccountCreditTransaction { id } } } } } } }
+  transactions(last: 50) { pageInfo { hasPreviousPage }
+    nodes { createdAt amount { amount currencyCode } origin { __typename }
+      ... on StoreCreditAccountCreditTransaction { id } } } } } } }
 """
 
 # An exchange variant when the customer asks: does it exist, what does it cost, is it in stock.

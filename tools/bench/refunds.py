@@ -1,0 +1,344 @@
+"""`rms bench` refunds: resolving refund returns through the simulator, against a raw loop.
+
+Two simulator shops get the same paid, fulfilled one-line orders. On the baseline's shop each
+order has a return requested and approved on Shopify; the raw loop then sends one
+`returnProcess` per return (lines and `financialTransfer` prepared beforehand), one after the
+other over httpx: what a script that knows every id would do. On ours, the orders are synced,
+returns created through the portal, approved and received through GraphQL, and mirrored to
+Shopify (untimed); the timed part is every `resolveReturn` until the last refund Shopify paid is
+recorded on its return. Our mirror reads Shopify's return, its order's payments and its
+suggested outcome before paying and reads the refund back after (the exactly-once rules), so
+it pays more query cost per return than the raw loop: when the bucket binds, the rate follows.
+
+The rows: returns/s (ours vs the raw loop), and the share of the bucket our run used (points
+charged / what the bucket could give), both measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from app.db import connect
+from app.models import Return
+from app.shopify.documents.returns import RETURN_APPROVE, RETURN_PROCESS
+from tools.bench.report import ERROR, FAIL, PASS, REPORTED, Report, Row
+from tools.shopify_sim import InstalledShop, SimulatorControl
+
+if TYPE_CHECKING:
+    from tools.bench.harness import Stack
+
+OURS_SHOP = "benchrefunds.myshopify.com"
+RAW_SHOP = "benchrefundsraw.myshopify.com"
+ONE_CARD = [{"gateway": "shopify_payments"}]
+CREATE = """mutation BenchCreate($input: CreateReturnInput!) { createReturn(input: $input) {
+  return { id } userErrors { code message } } }"""
+DECIDE = """mutation BenchDecide($id: ID!) { %s(id: $id) { userErrors { code message } } }"""
+REQUEST_LINES = """
+mutation ($input: ReturnRequestInput!) { returnRequest(input: $input) {
+  return { id returnLineItems(first: 5) { nodes { id } } } userErrors { field message } } }
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RawReturn:
+    return_id: str
+    line_id: str
+    transaction_id: str
+    amount: str
+    currency: str
+
+
+def returnable_variant(shop: Any) -> str:
+    """A variant of the simulator's shop (in-process state) the default policy lets customers
+    return (not tagged final sale)."""
+    return next(
+        str(variant["id"])
+        for product in shop.products
+        if "final-sale" not in product["tags"]
+        for variant in product["_variants"]
+    )
+
+
+async def paid_orders(
+    control: SimulatorControl, domain: str, variant: str, count: int
+) -> list[dict[str, Any]]:
+    """`count` fulfilled orders of one unit of `variant`, no discount, paid by one card."""
+    orders = []
+    for _ in range(count):
+        created = await control.create_order(
+            domain,
+            fulfilled=True,
+            financial_status="PAID",
+            payments=ONE_CARD,
+            line_items=[{"variant_id": variant, "quantity": 1, "discount": "0"}],
+        )
+        orders.append(created["order"])
+    return orders
+
+
+async def _admin(
+    http: httpx.AsyncClient, shop: InstalledShop, api_version: str, query: str, variables: Any
+) -> dict[str, Any]:
+    response = await http.post(
+        shop.graphql_url(api_version),
+        json={"query": query, "variables": variables},
+        headers={"X-Shopify-Access-Token": shop.access_token},
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"Admin API error: {body['errors']}")
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def raw_returns(
+    http: httpx.AsyncClient,
+    shop: InstalledShop,
+    api_version: str,
+    orders: list[dict[str, Any]],
+) -> list[RawReturn]:
+    """The baseline's open returns, one per order, with what `returnProcess` needs."""
+    prepared = []
+    for order in orders:
+        line = order["lineItems"][0]
+        requested = await _admin(
+            http,
+            shop,
+            api_version,
+            REQUEST_LINES,
+            {
+                "input": {
+                    "orderId": order["id"],
+                    "returnLineItems": [
+                        {"lineItemId": line["id"], "quantity": 1, "returnReason": "DEFECTIVE"}
+                    ],
+                }
+            },
+        )
+        found = requested["returnRequest"]["return"]
+        await _admin(http, shop, api_version, RETURN_APPROVE, {"input": {"id": found["id"]}})
+        [sale] = [t for t in order["transactions"] if t["kind"] == "SALE"]
+        money = line["discountedTotalSet"]["presentmentMoney"]
+        prepared.append(
+            RawReturn(
+                found["id"],
+                found["returnLineItems"]["nodes"][0]["id"],
+                sale["id"],
+                str(money["amount"]),
+                str(money["currencyCode"]),
+            )
+        )
+    return prepared
+
+
+async def raw_loop(
+    http: httpx.AsyncClient, shop: InstalledShop, api_version: str, returns: list[RawReturn]
+) -> float:
+    """Seconds to process (and refund) every return, one `returnProcess` after another."""
+    started = time.perf_counter()
+    for item in returns:
+        data = await _admin(
+            http,
+            shop,
+            api_version,
+            RETURN_PROCESS,
+            {
+                "input": {
+                    "returnId": item.return_id,
+                    "returnLineItems": [{"id": item.line_id, "quantity": 1}],
+                    "financialTransfer": {
+                        "issueRefund": {
+                            "orderTransactions": [
+                                {
+                                    "transactionId": item.transaction_id,
+                                    "transactionAmount": {
+                                        "amount": item.amount,
+                                        "currencyCode": item.currency,
+                                    },
+                                }
+                            ]
+                        }
+                    },
+                }
+            },
+        )
+        if data["returnProcess"]["userErrors"]:
+            raise RuntimeError(f"raw returnProcess refused: {data['returnProcess']['userErrors']}")
+    return time.perf_counter() - started
+
+
+async def _graphql(
+    http: httpx.AsyncClient, url: str, query: str, variables: Any, headers: dict[str, str]
+) -> dict[str, Any]:
+    response = await http.post(
+        f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"GraphQL error: {body['errors']}")
+    payload: dict[str, Any] = next(iter(body["data"].values()))
+    if payload.get("userErrors"):
+        raise RuntimeError(f"refused: {payload['userErrors']}")
+    return payload
+
+
+async def our_returns(
+    stack: Stack, http: httpx.AsyncClient, url: str, tenant_id: str, key: str
+) -> list[str]:
+    """A received refund return per synced order (through the portal and staff's GraphQL),
+    each mirrored to Shopify (requested and approved there) before the timed part."""
+    staff = {"Authorization": f"Bearer {key}"}
+    portal = {"X-Tenant-Id": tenant_id}
+    database = await connect(stack.settings(), create_indexes=False)
+    try:
+        orders = await (
+            database.db["orders"]
+            .find({"tenant_id": tenant_id}, {"shopify_id": 1, "email": 1, "line_items.id": 1})
+            .to_list(None)
+        )
+        ids = []
+        for order in orders:
+            created = await _graphql(
+                http,
+                url,
+                CREATE,
+                {
+                    "input": {
+                        "orderId": order["shopify_id"],
+                        "customerEmail": order["email"],
+                        "returnMethod": "CUSTOMER_SHIPS",
+                        "resolutionType": "REFUND",
+                        "items": [
+                            {
+                                "lineItemId": order["line_items"][0]["id"],
+                                "quantity": 1,
+                                "reason": "DEFECTIVE",
+                            }
+                        ],
+                    }
+                },
+                portal,
+            )
+            return_id = str(created["return"]["id"])
+            for action in ("approveReturn", "markReturnReceived"):
+                await _graphql(http, url, DECIDE % action, {"id": return_id}, staff)
+            ids.append(return_id)
+        await _until(
+            database.db["returns"],
+            {"tenant_id": tenant_id, "shopify_sync.status": "synced"},
+            len(ids),
+            stack.config.sync_timeout,
+        )
+        return ids
+    finally:
+        await database.close()
+
+
+async def _until(collection: Any, query: dict[str, Any], wanted: int, timeout: float) -> int:
+    """Poll until `wanted` documents match (or the time is up); how many did."""
+    deadline = time.perf_counter() + timeout
+    found = 0
+    while time.perf_counter() < deadline:
+        found = await collection.count_documents(query)
+        if found >= wanted:
+            return int(found)
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def our_resolves(
+    stack: Stack, http: httpx.AsyncClient, url: str, tenant_id: str, key: str, ids: list[str]
+) -> tuple[float, int]:
+    """Seconds from the first `resolveReturn` until every refund is recorded; how many were."""
+    staff = {"Authorization": f"Bearer {key}"}
+    database = await connect(stack.settings(), create_indexes=False)
+    try:
+        started = time.perf_counter()
+        for return_id in ids:
+            await _graphql(http, url, DECIDE % "resolveReturn", {"id": return_id}, staff)
+        paid = await _until(
+            database.db[Return.Settings.name],
+            {"tenant_id": tenant_id, "refund": {"$ne": None}, "shopify_sync.status": "synced"},
+            len(ids),
+            stack.config.sync_timeout,
+        )
+        return time.perf_counter() - started, paid
+    finally:
+        await database.close()
+
+
+def refund_rows(
+    report: Report,
+    count: int,
+    ours: tuple[float, int, float] | None,
+    raw: tuple[float, float],
+    note: str,
+    problem: str | None = None,
+) -> None:
+    """Rows for `count` returns: ours (seconds, refunds recorded, points) vs raw (seconds,
+    points)."""
+    operation = f"resolve {count} refund returns through the simulator"
+    raw_rate = count / raw[0] if raw[0] else 0.0
+    if ours is None:
+        report.add(
+            Row(
+                operation,
+                "returns/s",
+                "returns/s",
+                None,
+                raw_rate,
+                ">= 70% of baseline",
+                ERROR,
+                note=problem or "",
+            )
+        )
+        return
+    seconds, paid, points = ours
+    rate = paid / seconds if seconds else 0.0
+    finished = paid == count
+    report.add(
+        Row(
+            operation,
+            "returns/s (resolve to refund recorded)",
+            "returns/s",
+            rate,
+            raw_rate,
+            ">= 70% of baseline",
+            PASS if finished and rate >= 0.7 * raw_rate else FAIL,
+            note=note if finished else f"{paid} of {count} refunds recorded; {note}",
+            details={"ours_seconds": seconds, "raw_seconds": raw[0]},
+        )
+    )
+    report.add(
+        Row(
+            operation,
+            "query cost per return",
+            "points",
+            points / count,
+            raw[1] / count,
+            "reported",
+            REPORTED,
+            note="reads before paying (state, payments, suggested outcome) and after",
+        )
+    )
+
+
+def budget_row(report: Report, count: int, used: float, binding: bool, note: str) -> None:
+    report.add(
+        Row(
+            f"resolve {count} refund returns through the simulator",
+            "throttle budget used",
+            "%",
+            used,
+            None,
+            ">= 90% when the bucket binds",
+            (PASS if used >= 90.0 else FAIL) if binding else REPORTED,
+            note=note,
+        )
+    )
