@@ -14,12 +14,17 @@ import pytest
 from app.config import Settings
 from app.models import Return
 from app.services.returns import shopify_mirror
-from app.shopify.documents.returns import ORDER_PAYMENTS, RETURN_APPROVE, RETURN_REQUEST
+from app.shopify.documents.returns import RETURN_APPROVE, RETURN_REQUEST
 from tests.factories import graphql, merchant_headers
 from tests.returns.builders import sim_settings
 from tests.returns.sim_shop import PROCESS_WITH_REFUND, RESOLVE, RETRY, NewShop, Shop
 from tests.returns.test_shopify_mirror import make_retry_due
 from tools.shopify_sim import SimulatorControl, SimulatorServer
+
+ORDER_PAYMENTS = """
+query ($id: ID!) { order(id: $id) { transactions(first: 20) { id kind
+  amountSet { presentmentMoney { amount currencyCode } } } } }
+"""
 
 
 @pytest.fixture

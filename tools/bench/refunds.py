@@ -6,9 +6,9 @@ order has a return requested and approved on Shopify; the raw loop then sends on
 other over httpx: what a script that knows every id would do. On ours, the orders are synced,
 returns created through the portal, approved and received through GraphQL, and mirrored to
 Shopify (untimed); the timed part is every `resolveReturn` until the last refund Shopify paid is
-recorded on its return. Our mirror reads Shopify's return, its order's payments and its
-suggested outcome before paying and reads the refund back after (the exactly-once rules), so
-it pays more query cost per return than the raw loop: when the bucket binds, the rate follows.
+recorded on its return. Our mirror reads Shopify's return (with its order's payments) and its
+suggested outcome before paying (the exactly-once and agree-before-paying rules), so it pays
+more query cost per return than the raw loop: when the bucket binds, the rate follows.
 
 The rows: returns/s (ours vs the raw loop), and the share of the bucket our run used (points
 charged / what the bucket could give), both measured in the same run.
@@ -324,7 +324,7 @@ def refund_rows(
             raw[1] / count,
             "reported",
             REPORTED,
-            note="reads before paying (state, payments, suggested outcome) and after",
+            note="reads before paying: the return with its order's payments, and the suggested outcome",
         )
     )
 

@@ -81,15 +81,13 @@ from app.shopify.client import RetryPolicy
 from app.shopify.documents.returns import (
     CUSTOMER_STORE_CREDIT,
     MAX_FULFILLMENT_PAGES,
-    ORDER_CUSTOMER,
-    ORDER_PAYMENTS,
     ORDER_RETURNS,
     RETURN_APPROVE,
     RETURN_CANCEL,
     RETURN_CREATE,
     RETURN_DECLINE,
     RETURN_EXCHANGE,
-    RETURN_PROCESS,
+    RETURN_PROCESS_PAID,
     RETURN_REFUNDS,
     RETURN_REQUEST,
     RETURN_STATE,
@@ -346,16 +344,17 @@ async def _transition(
     query: str,
     variables: dict[str, Any],
     key: str,
-) -> None:
+) -> dict[str, Any]:
     """One status change on Shopify; refused but already in the target status counts as done.
     Sent once per attempt (`may_repeat=False`): a lost answer is settled by the next attempt,
-    which reads Shopify first."""
+    which reads Shopify first. The return as the answer shows it (empty when refused as done)."""
     try:
-        _check(await api.execute(query, variables, may_repeat=False), key)
+        return _check(await api.execute(query, variables, may_repeat=False), key)
     except MirrorError:
         current = await shopify_return(api, return_gid)
         if current.get("status") not in REACHED[step]:
             raise
+        return {}
 
 
 def refund_due(record: Return) -> Decimal:
@@ -374,14 +373,13 @@ def refund_due(record: Return) -> Decimal:
     return outcome.refund_amount  # an exchange: a cheaper one's difference
 
 
-async def _refund_transfer(api: ShopifyGraphQL, record: Return, due: Decimal) -> dict[str, Any]:
+def _refund_transfer(record: Return, due: Decimal, order: dict[str, Any]) -> dict[str, Any]:
     """`financialTransfer` paying `due`: to the order's payments (`refund_allocation`) for a
     refund, as a store-credit refund method for store credit (never more than the payments can
-    still give back). A refund they cannot carry is a permanent failure, nothing sent."""
+    still give back). `order`: the order's payments as `RETURN_STATE` reads them. A refund they
+    cannot carry is a permanent failure, nothing sent."""
     outcome = record.outcome
     assert outcome is not None
-    data = await api.execute(ORDER_PAYMENTS, {"id": f"gid://shopify/Order/{record.order_id}"})
-    order = data.get("order") or {}
     try:
         if not order:
             raise RefundNotPossible(
@@ -537,6 +535,7 @@ async def _process(
         if int(node.get("processableQuantity") or 0) > 0
     ]
     due = refund_due(record)
+    answered: dict[str, Any] = {}
     if current.get("status") not in REACHED[MirrorAction.PROCESS] and lines:
         process_input: dict[str, Any] = {
             "returnId": return_gid,
@@ -555,21 +554,24 @@ async def _process(
         if (due > 0 or exchanges) and not paid_before:
             await _check_outcome(api, record, return_gid, lines, exchanges)
         if due > 0 and not paid_before:
-            process_input["financialTransfer"] = await _refund_transfer(api, record, due)
-        await _transition(
+            process_input["financialTransfer"] = _refund_transfer(
+                record, due, current.get("order") or {}
+            )
+        answered = await _transition(
             api,
             MirrorAction.PROCESS,
             return_gid,
-            RETURN_PROCESS,
+            RETURN_PROCESS_PAID,
             {"input": process_input},
             "returnProcess",
         )
     if due > 0 and record.refund is None:
-        await journal.refund_paid(await _paid_refund(api, record, return_gid, due))
+        await journal.refund_paid(await _paid_refund(api, record, return_gid, due, answered))
     if record.exchange is not None and record.exchange.fulfillment_order_id is None:
         await journal.exchange_processed(await _processed_exchange(api, return_gid))
     if record.store_credit_bonus is not None:
-        await _credit_bonus(api, record, journal)
+        customer = ((current.get("order") or {}).get("customer") or {}).get("id")
+        await _credit_bonus(api, journal, customer)
 
 
 def refund_from_node(refund: dict[str, Any]) -> ReturnRefund:
@@ -593,13 +595,20 @@ def refund_from_node(refund: dict[str, Any]) -> ReturnRefund:
 
 
 async def _paid_refund(
-    api: ShopifyGraphQL, record: Return, return_gid: str, due: Decimal
+    api: ShopifyGraphQL,
+    record: Return,
+    return_gid: str,
+    due: Decimal,
+    answered: dict[str, Any] | None = None,
 ) -> ReturnRefund:
-    """The refund Shopify made for `record` when it processed it, read back from Shopify."""
+    """The refund Shopify made for `record` when it processed it: from `returnProcess`'s answer
+    (`answered`) when it carries it, else read back from Shopify."""
     outcome = record.outcome
     assert outcome is not None
-    data = await api.execute(RETURN_REFUNDS, {"id": return_gid})
-    refunds = (((data.get("return") or {}).get("refunds")) or {}).get("nodes") or []
+    refunds = ((answered or {}).get("refunds") or {}).get("nodes") or []
+    if not refunds:
+        data = await api.execute(RETURN_REFUNDS, {"id": return_gid})
+        refunds = (((data.get("return") or {}).get("refunds")) or {}).get("nodes") or []
     found = []
     for refund in refunds:
         amount, currency = _presentment(refund, "totalRefundedSet")
@@ -656,7 +665,7 @@ BONUS_CLOCK_SKEW = timedelta(minutes=5)
 BONUS_IN_FLIGHT = timedelta(minutes=2)
 
 
-async def _credit_bonus(api: ShopifyGraphQL, record: Return, journal: MirrorJournal) -> None:
+async def _credit_bonus(api: ShopifyGraphQL, journal: MirrorJournal, customer: str | None) -> None:
     """Credit the store-credit bonus on the customer's account, once. Shopify's
     `storeCreditAccountCredit` has no idempotency key, so the request is recorded before it is
     sent; an attempt that finds it recorded without a transaction (the answer was lost, or the
@@ -666,8 +675,6 @@ async def _credit_bonus(api: ShopifyGraphQL, record: Return, journal: MirrorJour
     bonus = await journal.stored_bonus()
     if bonus is None or bonus.shopify_transaction_id is not None or bonus.amount <= 0:
         return
-    data = await api.execute(ORDER_CUSTOMER, {"id": f"gid://shopify/Order/{record.order_id}"})
-    customer = (((data.get("order") or {}).get("customer")) or {}).get("id")
     if not customer:
         raise MirrorError(
             "store-credit bonus not credited: the order has no customer", permanent=True

@@ -50,17 +50,23 @@ query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { 
 """
 
 # What processing needs: the return's status, its lines (with what each returns, to match our
-# items), the reverse fulfillment order lines their dispositions name, and any refund already made.
-# Cost: 1 + 50 * 4 + 10 + 5 * (1 + 50 * 2) = 716.
+# items), the reverse fulfillment order lines their dispositions name, its exchange lines, any
+# refund already made, and the order's payments (what a refund goes back to, with the refunds
+# already taken from them: REFUND transactions name their parent, in the currency the customer
+# paid). One read before paying.
+# Cost: 1 + (2 + 50 * 4) + (2 + 2 * (1 + 2 + 50 * 2)) + (2 + 10) + (2 + 10) + (1 + 1 + 50 * 4).
 RETURN_STATE_LINES = 50
 RETURN_STATE = """
 query ($id: ID!) { return(id: $id) { id status
   returnLineItems(first: 50) { pageInfo { hasNextPage } nodes { id processableQuantity
     ... on ReturnLineItem { fulfillmentLineItem { id lineItem { id } } } } }
-  reverseFulfillmentOrders(first: 5) { nodes { lineItems(first: 50) { nodes { id
+  reverseFulfillmentOrders(first: 2) { nodes { lineItems(first: 50) { nodes { id
     fulfillmentLineItem { id } } } } }
   exchangeLineItems(first: 10) { nodes { id processableQuantity } }
-  refunds(first: 10) { nodes { id } } } }
+  refunds(first: 10) { nodes { id } }
+  order { id presentmentCurrencyCode customer { id }
+    transactions(first: 50) { id kind status gateway createdAt
+      amountSet { presentmentMoney { amount currencyCode } } parentTransaction { id } } } } }
 """
 
 # Shopify's own computation of what processing these lines is worth, compared with ours before
@@ -73,43 +79,38 @@ query ($id: ID!, $lines: [SuggestedOutcomeReturnLineItemInput!]!,
     totalAdditionalFees { presentmentMoney { amount currencyCode } } } } }
 """
 
-# What a refund can go back to: the order's payments and the refunds already taken from them
-# (REFUND transactions name their parent), in the currency the customer paid.
-ORDER_PAYMENTS = """
-query ($id: ID!) { order(id: $id) { id presentmentCurrencyCode customer { id }
-  transactions(first: 100) { id kind status gateway createdAt
-    amountSet { presentmentMoney { amount currencyCode } } parentTransaction { id } } } }
-"""
-
-# The refunds Shopify made when it processed a return: read after `returnProcess`, and before
-# any retry of it (its answer may have been lost after Shopify paid).
-RETURN_REFUNDS = """
-query ($id: ID!) { return(id: $id) { id status
-  refunds(first: 10) { nodes { id createdAt
+REFUND_FIELDS = """id createdAt
     totalRefundedSet { presentmentMoney { amount currencyCode } }
     transactions(first: 20) { nodes { id gateway parentTransaction { id }
-      amountSet { presentmentMoney { amount currencyCode } } } } } } } }
+      amountSet { presentmentMoney { amount currencyCode } } } }"""
+
+# The refunds Shopify made when it processed a return: read after a `returnProcess` whose answer
+# did not carry them, and before any retry of it (its answer may have been lost after Shopify
+# paid).
+RETURN_REFUNDS = f"""
+query ($id: ID!) {{ return(id: $id) {{ id status
+  refunds(first: 10) {{ nodes {{ {REFUND_FIELDS} }} }} }} }}
+"""
+
+# The mirror's `returnProcess`: its answer carries the refund Shopify made (no read-back call).
+RETURN_PROCESS_PAID = f"""
+mutation ($input: ReturnProcessInput!) {{ returnProcess(input: $input) {{
+  return {{ id status refunds(first: 10) {{ nodes {{ {REFUND_FIELDS} }} }} }}
+  userErrors {{ field code message }} }} }}
 """
 
 # A return as staff left it in Shopify admin: what the `returns/*` handler applies (the topic and
 # body are not trusted for it), with the refunds of a return processed there.
 # Cost: 1 + 1 + 50 * 3 + 5 * (1 + 20 * 2) = 357.
-SHOPIFY_RETURN = """
-query ($id: ID!) { return(id: $id) { id status order { id }
-  decline { reason note }
-  returnLineItems(first: 50) { nodes { quantity
-    ... on ReturnLineItem { returnReason customerNote
-      fulfillmentLineItem { id lineItem { id } } } } }
-  refunds(first: 5) { nodes { id createdAt
-    totalRefundedSet { presentmentMoney { amount currencyCode } }
-    transactions(first: 20) { nodes { id gateway parentTransaction { id }
-      amountSet { presentmentMoney { amount currencyCode } } } } } } } }
+SHOPIFY_RETURN = f"""
+query ($id: ID!) {{ return(id: $id) {{ id status order {{ id }}
+  decline {{ reason note }}
+  returnLineItems(first: 50) {{ nodes {{ quantity
+    ... on ReturnLineItem {{ returnReason customerNote
+      fulfillmentLineItem {{ id lineItem {{ id }} }} }} }} }}
+  refunds(first: 5) {{ nodes {{ {REFUND_FIELDS} }} }} }} }}
 """
 
-# The customer a store-credit bonus goes to.
-ORDER_CUSTOMER = """
-query ($id: ID!) { order(id: $id) { id customer { id } } }
-"""
 
 # A store-credit bonus: a credit on the customer's account in the order's currency (Shopify
 # creates the account if the customer has none in it). Not idempotent on Shopify's side.
