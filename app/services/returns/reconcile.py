@@ -30,7 +30,7 @@ from app.shopify.documents.returns import (
     SHOPIFY_RETURN,
 )
 
-MAX_PAGES = 200  # 10,000 orders with returns in one sync's window
+MAX_PAGES = 400  # 10,000 orders with returns in one sync's window
 # What ours may be while Shopify's return is in a status (ours may be ahead, never behind).
 REFLECTED: dict[str, frozenset[ReturnStatus]] = {
     "REQUESTED": frozenset(ReturnStatus),

@@ -146,11 +146,12 @@ query ($id: ID!) { return(id: $id) { id
 """
 
 # The synced orders that have returns on Shopify (`return_status` filter), with their returns'
-# statuses: what a resync compares with ours. Cost: 2 + 50 * (1 + 2 + 10) = 652.
+# statuses: what a resync compares with ours. Cost: 2 + 25 * (1 + 2 + 10) = 327, within the
+# smallest bucket a throttled shop may have left.
 ORDERS_WITH_RETURNS = """
 query ($first: Int!, $after: String, $query: String) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
     nodes { id returns(first: 10) { nodes { id status } } } } }
 """
-RECONCILE_PAGE_SIZE = 50
+RECONCILE_PAGE_SIZE = 25
