@@ -248,6 +248,19 @@ class Return(Document):
                 unique=True,
                 partialFilterExpression={"shopify_return_id": {"$type": "string"}},
             ),
+            # One return of ours per store-credit bonus credit: two workers that both find the
+            # same credit after lost answers cannot both adopt it (the second retries).
+            IndexModel(
+                [
+                    ("tenant_id", ASCENDING),
+                    ("store_credit_bonus.shopify_transaction_id", ASCENDING),
+                ],
+                name="tenant_bonus_credit",
+                unique=True,
+                partialFilterExpression={
+                    "store_credit_bonus.shopify_transaction_id": {"$type": "string"}
+                },
+            ),
             IndexModel(
                 [("tenant_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)],
                 name="tenant_status_created",

@@ -219,7 +219,8 @@ async def _claim_our_request(tenant_id: str, shopify: ShopifyReturn) -> bool:
     """Whether `shopify` is the return one of our requests created whose answer we have not
     recorded yet (the mirror records the lines before sending, the id after the answer): then
     its id is recorded on ours now, and it is not adopted as a second return of the same units.
-    `OrderNotHeldYet` while a request of ours on the order is in flight and does not match."""
+    A request whose sync failed (its answers lost) may still claim it when its lines match.
+    `OrderNotHeldYet` while a request of ours on the order is pending and none matches."""
     collection = Return.get_pymongo_collection()
     in_flight = await collection.find(
         {
@@ -227,10 +228,13 @@ async def _claim_our_request(tenant_id: str, shopify: ShopifyReturn) -> bool:
             "order_id": shopify.order_id,
             "shopify_return_id": None,
             "shopify_requested_lines": {"$type": "array"},
-            # A request Shopify refused for good created nothing: only pending ones can be ours.
-            "shopify_sync.status": ShopifySyncStatus.PENDING.value,
+            # Pending, or failed after its answers were lost (a resync finds it much later): a
+            # request Shopify refused created nothing, so only matching lines can claim.
+            "shopify_sync.status": {
+                "$in": [ShopifySyncStatus.PENDING.value, ShopifySyncStatus.FAILED.value]
+            },
         },
-        {"shopify_requested_lines": 1},
+        {"shopify_requested_lines": 1, "shopify_sync.status": 1},
     ).to_list(None)
     if not in_flight:
         return False
@@ -260,7 +264,10 @@ async def _claim_our_request(tenant_id: str, shopify: ShopifyReturn) -> bool:
         )
         if claimed.matched_count == 1:
             return True
-    raise OrderNotHeldYet(f"a request of ours on order {shopify.order_id} is in flight")
+    pending = ShopifySyncStatus.PENDING.value
+    if any((doc.get("shopify_sync") or {}).get("status") == pending for doc in in_flight):
+        raise OrderNotHeldYet(f"a request of ours on order {shopify.order_id} is in flight")
+    return False  # only failed requests of ours, none of them this one
 
 
 async def _adopt(tenant_id: str, shopify: ShopifyReturn) -> str:

@@ -12,6 +12,8 @@ reached Shopify yet) are echoes there and change nothing.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,9 @@ from app.shopify.documents.returns import (
     RECONCILE_PAGE_SIZE,
     SHOPIFY_RETURN,
 )
+from app.shopify.errors import ShopifyAuthError, ShopifyError
+
+logger = logging.getLogger("app.returns.reconcile")
 
 MAX_PAGES = 400  # 10,000 orders with returns in one sync's window
 # What ours may be while Shopify's return is in a status (ours may be ahead, never behind).
@@ -53,6 +58,7 @@ class ReconcileCounts:
     seen: int = 0  # returns Shopify shows on the synced orders
     applied: int = 0  # ours changed (adopted, followed, resolved)
     waiting: int = 0  # their order is not here yet (or our request is in flight): next time
+    failed: int = 0  # Shopify did not show the return when asked: next time
 
 
 async def _reflected(tenant_id: str, return_gid: str, status: str) -> bool:
@@ -65,12 +71,21 @@ async def _reflected(tenant_id: str, return_gid: str, status: str) -> bool:
     return ReturnStatus(ours["status"]) in REFLECTED.get(status, frozenset(ReturnStatus))
 
 
-async def reconcile_returns(tenant_id: str, api: ShopifyGraphQL, search: str) -> ReconcileCounts:
-    """Apply what Shopify shows of the returns on the orders matching `search` (the sync's)."""
+async def reconcile_returns(
+    tenant_id: str,
+    api: ShopifyGraphQL,
+    search: str,
+    between_pages: Callable[[], Awaitable[None]] | None = None,
+) -> ReconcileCounts:
+    """Apply what Shopify shows of the returns on the orders matching `search` (the sync's).
+    `between_pages` runs before each page (the sync job checks it was not canceled). A page
+    Shopify does not answer raises; a return it does not show is counted as failed."""
     counts = ReconcileCounts()
     after: str | None = None
     query = f"{search} -return_status:no_return"
     for _ in range(MAX_PAGES):
+        if between_pages is not None:
+            await between_pages()
         data = await api.execute(
             ORDERS_WITH_RETURNS, {"first": RECONCILE_PAGE_SIZE, "after": after, "query": query}
         )
@@ -92,7 +107,14 @@ async def _apply(
     return_gid, status = str(node.get("id") or ""), str(node.get("status") or "")
     if not return_gid or await _reflected(tenant_id, return_gid, status):
         return
-    found = (await api.execute(SHOPIFY_RETURN, {"id": return_gid})).get("return")
+    try:
+        found = (await api.execute(SHOPIFY_RETURN, {"id": return_gid})).get("return")
+    except ShopifyAuthError:
+        raise
+    except ShopifyError as exc:
+        logger.warning("return %s not reconciled: %s", return_gid, exc)
+        counts.failed += 1
+        return
     if not found:
         return
     try:

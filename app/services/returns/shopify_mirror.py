@@ -51,6 +51,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
 from app.models import Return, ShopifyIntegration
@@ -569,7 +570,7 @@ async def _process(
         await journal.refund_paid(await _paid_refund(api, record, return_gid, due, answered))
     if record.exchange is not None and record.exchange.fulfillment_order_id is None:
         await journal.exchange_processed(await _processed_exchange(api, return_gid))
-    if record.store_credit_bonus is not None:
+    if record.store_credit_bonus is not None and record.outcome and record.outcome.pays_in_shopify:
         customer = ((current.get("order") or {}).get("customer") or {}).get("id")
         await _credit_bonus(api, journal, customer)
 
@@ -945,16 +946,21 @@ class _ReturnJournal:
         )
 
     async def bonus_credited(self, transaction_id: str, account_id: str | None) -> None:
-        await Return.get_pymongo_collection().update_one(
-            {**self.mine, "store_credit_bonus.shopify_transaction_id": None},
-            {
-                "$set": {
-                    "store_credit_bonus.shopify_transaction_id": transaction_id,
-                    "store_credit_bonus.shopify_account_id": account_id,
-                    "store_credit_bonus.credited_at": utcnow(),
-                }
-            },
-        )
+        try:
+            await Return.get_pymongo_collection().update_one(
+                {**self.mine, "store_credit_bonus.shopify_transaction_id": None},
+                {
+                    "$set": {
+                        "store_credit_bonus.shopify_transaction_id": transaction_id,
+                        "store_credit_bonus.shopify_account_id": account_id,
+                        "store_credit_bonus.credited_at": utcnow(),
+                    }
+                },
+            )
+        except DuplicateKeyError as exc:  # another return adopted that credit first
+            raise MirrorError(
+                f"store-credit credit {transaction_id} is another return's; looked again later"
+            ) from exc
 
     async def taken_bonus_credits(self) -> set[str]:
         cursor = Return.get_pymongo_collection().find(
