@@ -68,6 +68,14 @@ def money(value: Any) -> Decimal:
     return amount if amount.is_finite() else Decimal("0")
 
 
+def presentment(node: Mapping[str, Any] | None, key: str) -> tuple[Decimal, str]:
+    """(amount, currency) of a `MoneyBag` field's `presentmentMoney` (the currency the customer
+    paid in); zero and "" when absent or malformed."""
+    bag = (node or {}).get(key) or {}
+    found = bag.get("presentmentMoney") or {} if isinstance(bag, Mapping) else {}
+    return money(found), str(found.get("currencyCode") or "")
+
+
 def text(value: Any) -> str | None:
     """Stripped text, or None for missing and blank values."""
     if value is None:

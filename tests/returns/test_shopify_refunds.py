@@ -250,3 +250,19 @@ async def _staff_refund_everything(control: SimulatorControl, shop: Shop) -> Non
         },
     )
     assert processed["returnProcess"]["userErrors"] == [], processed
+
+
+async def test_the_refund_is_taken_from_the_process_answer_without_reading_it_back(
+    new_shop: NewShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`returnProcess`'s answer carries the refund: a read-back (broken here) is never needed
+    when the answer arrives, so paying costs one call less."""
+    shop = await new_shop()
+    return_id = await shop.resolved_return()
+    monkeypatch.setattr(shopify_mirror, "RETURN_REFUNDS", "query { notAField }")
+    await shop.mirror()
+
+    view = await shop.view(return_id)
+    assert view["shopifySync"] == {"status": "SYNCED", "error": None}
+    [paid] = (await shop.shopify_order())["refunds"]
+    assert view["refund"]["shopifyRefundId"] == paid["id"]

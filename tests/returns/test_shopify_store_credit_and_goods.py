@@ -307,6 +307,8 @@ async def test_resellable_items_are_restocked_at_the_return_location_damaged_one
 
 async def test_a_restock_location_must_be_a_shopify_location_id(new_shop: NewShop) -> None:
     shop = await new_shop()
+    another_kind = await set_policy(shop, restockLocationId="gid://shopify/Order/42")
+    assert [e["code"] for e in another_kind["userErrors"]] == ["INVALID"]
     refused = await set_policy(shop, restockLocationId="the back room")
     assert refused["userErrors"][0]["field"] == ["restockLocationId"]
     assert refused["userErrors"][0]["code"] == "INVALID"

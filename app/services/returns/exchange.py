@@ -34,7 +34,6 @@ from app.shopify.errors import ShopifyError
 
 # A customer waits on this lookup: a short budget, then "try again".
 LOOKUP_RETRY = RetryPolicy(max_attempts=2, max_retry_time=5.0, read_timeout=5.0)
-VARIANT_GID_PREFIX = "gid://shopify/ProductVariant/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +90,6 @@ class ShopifyCatalog:
         return parse_variant(data.get("productVariant"))
 
 
-def variant_gid(variant_id: str) -> str:
-    return f"{VARIANT_GID_PREFIX}{variant_id.removeprefix(VARIANT_GID_PREFIX)}"
-
-
 async def price_exchange(
     record: Return, policy: ReturnPolicy, catalog: ExchangeCatalog
 ) -> list[ReturnUserError]:
@@ -111,7 +106,7 @@ async def price_exchange(
             )
         ]
     try:
-        found = await catalog.variant(variant_gid(record.exchange_variant_id))
+        found = await catalog.variant(f"gid://shopify/ProductVariant/{record.exchange_variant_id}")
     except CatalogUnavailable:
         return [
             ReturnUserError(

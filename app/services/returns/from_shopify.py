@@ -45,6 +45,7 @@ from app.models.return_request import (
 from app.models.transactions import in_transaction
 from app.services.returns.create import returned_item
 from app.services.returns.ledger import ensure_ledger, reserve, units_by_line
+from app.services.returns.refund_allocation import STORE_CREDIT_GATEWAY
 from app.services.returns.resolution import items_total
 from app.services.returns.shopify_mirror import refund_from_node
 from app.services.returns.state_machine import ReturnAction, allowed_from, target_of
@@ -158,9 +159,6 @@ PROCESSED_FROM = {
     ReturnStatus.APPROVED: [ReturnAction.RECEIVE, ReturnAction.RESOLVE],
     ReturnStatus.RECEIVED: [ReturnAction.RESOLVE],
 }
-
-
-STORE_CREDIT_GATEWAY = "shopify_store_credit"
 
 
 def processed_outcome(record: Return, shopify: ShopifyReturn) -> ReturnOutcome:

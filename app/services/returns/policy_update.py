@@ -19,13 +19,13 @@ from app.models.return_policy import (
 from app.models.return_request import ReturnReason
 from app.services.orders.queries import normalize_email
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
+from app.services.shopify_values import gid, numeric_id
 from app.services.tenants import get_tenant
 
 MAX_WINDOW_DAYS = 3650
 MAX_LIST_ENTRIES = 200
 MAX_BLOCKED_EMAILS = 1000
 MAX_SERIAL_UNITS = 100_000
-LOCATION_GID_PREFIX = "gid://shopify/Location/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +81,11 @@ def _percent_error(name: str, value: Decimal | None) -> ReturnUserError | None:
 def location_gid(value: str) -> str | None:
     """A Shopify Location GID from a GID or a numeric id; None when it is neither."""
     text = value.strip()
-    number = text.removeprefix(LOCATION_GID_PREFIX)
-    if not number.isascii() or not number.isdigit() or len(number) > 20:
+    number = numeric_id(text) or ""
+    is_location = text == number or text == f"gid://shopify/Location/{number}"
+    if not is_location or not number.isascii() or not number.isdigit() or len(number) > 20:
         return None
-    return f"{LOCATION_GID_PREFIX}{int(number)}"
+    return gid("Location", int(number))
 
 
 def _clean_list(values: list[str]) -> list[str]:

@@ -17,13 +17,15 @@ agree on one answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from app.models.money import minor_unit, round_to_minor_unit
+from app.services.shopify_values import presentment
 
 PARENT_KINDS = frozenset({"SALE", "CAPTURE"})
 GIFT_CARD_GATEWAY = "gift_card"
+STORE_CREDIT_GATEWAY = "shopify_store_credit"  # a refund to store credit (no parent payment)
 
 
 class RefundNotPossible(Exception):
@@ -46,14 +48,6 @@ class RefundShare:
     amount: Decimal
 
 
-def _amount(transaction: dict[str, Any]) -> tuple[Decimal, str]:
-    money = ((transaction.get("amountSet") or {}).get("presentmentMoney")) or {}
-    try:
-        return Decimal(str(money.get("amount"))), str(money.get("currencyCode") or "")
-    except InvalidOperation as exc:
-        raise RefundNotPossible(f"transaction {transaction.get('id')} has no amount") from exc
-
-
 def refundable_payments(transactions: list[dict[str, Any]], currency: str) -> list[Payment]:
     """The order's parent transactions with what each can still refund, in refund order.
     `transactions`: Shopify's `Order.transactions` (id, kind, status, gateway, createdAt,
@@ -63,12 +57,14 @@ def refundable_payments(transactions: list[dict[str, Any]], currency: str) -> li
         if transaction.get("kind") == "REFUND" and transaction.get("status") == "SUCCESS":
             parent = (transaction.get("parentTransaction") or {}).get("id")
             if parent:
-                refunded[parent] = refunded.get(parent, Decimal(0)) + _amount(transaction)[0]
+                refunded[parent] = (
+                    refunded.get(parent, Decimal(0)) + presentment(transaction, "amountSet")[0]
+                )
     payments: list[tuple[bool, str, int, Payment]] = []
     for index, transaction in enumerate(transactions):
         if transaction.get("kind") not in PARENT_KINDS or transaction.get("status") != "SUCCESS":
             continue
-        amount, paid_in = _amount(transaction)
+        amount, paid_in = presentment(transaction, "amountSet")
         if paid_in != currency:
             raise RefundNotPossible(
                 f"the order was paid in {paid_in}; the return's amounts are in {currency}"

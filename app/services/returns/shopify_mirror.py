@@ -77,7 +77,7 @@ from app.services.returns.refund_allocation import (
     refundable_payments,
     store_credit_transfer,
 )
-from app.services.shopify_values import numeric_id, parse_time
+from app.services.shopify_values import money, numeric_id, parse_time, presentment
 from app.shopify.client import RetryPolicy
 from app.shopify.documents.returns import (
     CUSTOMER_STORE_CREDIT,
@@ -404,11 +404,6 @@ def _refund_transfer(record: Return, due: Decimal, order: dict[str, Any]) -> dic
     return financial_transfer(shares, outcome.currency)
 
 
-def _presentment(node: dict[str, Any], key: str) -> tuple[Decimal, str]:
-    money = (node.get(key) or {}).get("presentmentMoney") or {}
-    return Decimal(str(money.get("amount") or "0")), str(money.get("currencyCode") or "")
-
-
 def _by_line_item(record: Return) -> dict[str, ReturnItem]:
     return {item.line_item_id: item for item in record.items}
 
@@ -445,8 +440,8 @@ async def _check_outcome(
         {"id": return_gid, "lines": refunded, "exchanges": exchanges},
     )
     suggested = ((data.get("return") or {}).get("suggestedFinancialOutcome")) or {}
-    subtotal, currency = _presentment(suggested, "discountedSubtotal")
-    fees, _ = _presentment(suggested, "totalAdditionalFees")
+    subtotal, currency = presentment(suggested, "discountedSubtotal")
+    fees, _ = presentment(suggested, "totalAdditionalFees")
     if (subtotal, fees, currency) != (
         outcome.items_total,
         outcome.restocking_fee,
@@ -577,7 +572,7 @@ async def _process(
 
 def refund_from_node(refund: dict[str, Any]) -> ReturnRefund:
     """Our record of a Shopify `Refund` (`RETURN_REFUNDS`' selection), in presentment money."""
-    amount, currency = _presentment(refund, "totalRefundedSet")
+    amount, currency = presentment(refund, "totalRefundedSet")
     return ReturnRefund(
         shopify_refund_id=str(refund["id"]),
         amount=amount,
@@ -588,7 +583,7 @@ def refund_from_node(refund: dict[str, Any]) -> ReturnRefund:
                 shopify_transaction_id=str(node["id"]),
                 parent_transaction_id=(node.get("parentTransaction") or {}).get("id"),
                 gateway=str(node.get("gateway") or ""),
-                amount=_presentment(node, "amountSet")[0],
+                amount=presentment(node, "amountSet")[0],
             )
             for node in (refund.get("transactions") or {}).get("nodes") or []
         ],
@@ -612,7 +607,7 @@ async def _paid_refund(
         refunds = (((data.get("return") or {}).get("refunds")) or {}).get("nodes") or []
     found = []
     for refund in refunds:
-        amount, currency = _presentment(refund, "totalRefundedSet")
+        amount, currency = presentment(refund, "totalRefundedSet")
         found.append(f"{amount} {currency}")
         if amount == due and currency == outcome.currency:
             return refund_from_node(refund)
@@ -734,14 +729,13 @@ async def _bonus_on_account(
                 permanent=True,
             )
         for node in nodes:
-            money = node.get("amount") or {}
             made_at = parse_time(node.get("createdAt"))
             if (
                 node.get("id")
                 and str(node["id"]) not in taken
                 and node.get("origin") is None
-                and Decimal(str(money.get("amount") or "0")) == bonus.amount
-                and money.get("currencyCode") == bonus.currency
+                and money(node.get("amount")) == bonus.amount
+                and (node.get("amount") or {}).get("currencyCode") == bonus.currency
                 and made_at is not None
                 and made_at >= since
             ):
