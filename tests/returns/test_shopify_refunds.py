@@ -19,10 +19,10 @@ from tests.factories import graphql, merchant_headers
 from tests.returns.builders import sim_settings
 from tests.returns.sim_shop import PROCESS_WITH_REFUND, RESOLVE, RETRY, NewShop, Shop
 from tests.returns.test_shopify_mirror import make_retry_due
-from tools.shopify_sim import SimulatorControl, SimulatorServer
+from tools.shopify_sim import SimulatorServer
 
 ORDER_PAYMENTS = """
-query ($id: ID!) { order(id: $id) { transactions(first: 20) { id kind
+query ($id: ID!) { order(id: $id) { transactions(first: 20) { id kind gateway
   amountSet { presentmentMoney { amount currencyCode } } } } }
 """
 
@@ -187,7 +187,7 @@ async def test_a_refund_the_payments_cannot_carry_fails_visibly_and_pays_nothing
 ) -> None:
     shop = await new_shop()
     # Staff refunded the whole order in Shopify admin, with a return of one unit.
-    await _staff_refund_everything(shop.control, shop)
+    await _staff_refund(shop)
     return_id = await shop.resolved_return()
     await shop.mirror()
 
@@ -204,12 +204,13 @@ async def test_a_refund_the_payments_cannot_carry_fails_visibly_and_pays_nothing
     assert retried == {"return": {"shopifySync": {"status": "PENDING"}}, "userErrors": []}
 
 
-async def _staff_refund_everything(control: SimulatorControl, shop: Shop) -> None:
-    """As staff in Shopify admin: return one unit and refund the whole order for it."""
+async def _staff_refund(shop: Shop, amounts: dict[str, str] | None = None) -> None:
+    """As staff in Shopify admin: return one unit and refund for it `amounts` (gateway ->
+    amount), or the whole order."""
     order_gid = f"gid://shopify/Order/{shop.order.shopify_id}"
 
     async def admin(query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        response = await control.graphql(shop.tenant.shop, query, variables)
+        response = await shop.control.graphql(shop.tenant.shop, query, variables)
         assert response.status_code == 200, response.text
         data: dict[str, Any] = response.json()["data"]
         return data
@@ -235,10 +236,12 @@ async def _staff_refund_everything(control: SimulatorControl, shop: Shop) -> Non
     transfer = [
         {
             "transactionId": t["id"],
-            "transactionAmount": t["amountSet"]["presentmentMoney"],
+            "transactionAmount": t["amountSet"]["presentmentMoney"]
+            if amounts is None
+            else {"amount": amounts[t["gateway"]], "currencyCode": "USD"},
         }
         for t in order["transactions"]
-        if t["kind"] == "SALE"
+        if t["kind"] == "SALE" and (amounts is None or t["gateway"] in amounts)
     ]
     processed = await admin(
         PROCESS_WITH_REFUND,
@@ -266,3 +269,39 @@ async def test_the_refund_is_taken_from_the_process_answer_without_reading_it_ba
     assert view["shopifySync"] == {"status": "SYNCED", "error": None}
     [paid] = (await shop.shopify_order())["refunds"]
     assert view["refund"]["shopifyRefundId"] == paid["id"]
+
+
+async def test_a_refund_refused_because_the_payments_changed_meanwhile_is_retried_afresh(
+    new_shop: NewShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the mirror's read of the order's payments and its `returnProcess`, another refund
+    takes the card's money (another worker paying another return of the order, or staff in
+    admin). Shopify refuses ours; nothing was paid, so the sync stays pending and the next
+    attempt allocates from a fresh read: the gift card pays."""
+    payments = [{"gateway": "shopify_payments", "amount": "1.00"}, {"gateway": "gift_card"}]
+    shop = await new_shop(payments=payments, units=2)
+    return_id = await shop.resolved_return()
+    checked = shopify_mirror._check_outcome
+    raced: list[bool] = []
+
+    async def check_then_race(*args: Any) -> None:
+        await checked(*args)
+        if not raced:
+            raced.append(True)
+            await _staff_refund(shop, {"shopify_payments": "1.00"})
+
+    monkeypatch.setattr(shopify_mirror, "_check_outcome", check_then_race)
+    await shop.mirror()
+
+    pending = await shop.view(return_id)
+    assert pending["refund"] is None
+    assert pending["shopifySync"]["status"] == "PENDING", pending
+    assert "payments changed" in pending["shopifySync"]["error"]
+    await make_retry_due(return_id)
+    await shop.mirror()
+
+    view = await shop.view(return_id)
+    assert view["shopifySync"] == {"status": "SYNCED", "error": None}
+    owed = view["outcome"]["refundAmount"]["amount"]
+    assert _amounts(view["refund"]) == [("gift_card", owed)]
+    assert len((await shop.shopify_order())["refunds"]) == 2  # the staff's and ours

@@ -13,6 +13,9 @@ Failures: transient ones (5xx, timeouts, throttling, integration not connected) 
 `MAX_ATTEMPTS`; Shopify's `userErrors` and lines Shopify will not return are `failed` at once with
 the message (the same request would be refused again). A step Shopify refuses because its return
 is already in the step's target status (an earlier attempt whose answer was lost) counts as done.
+A refund Shopify refuses for its payments (`financialTransfer`) is transient: the payments changed
+since they were read (two returns of one order paid by two workers at once), and the next attempt
+allocates from a fresh read.
 
 Money: a resolved REFUND return's `returnProcess` carries `financialTransfer.issueRefund`, the
 refund spread over the order's payments (`refund_allocation`); a STORE_CREDIT return's carries the
@@ -171,9 +174,12 @@ class MirrorError(Exception):
     """Shopify refused a step. `permanent`: retrying the same request cannot succeed (userErrors,
     a line Shopify does not consider returnable), so the sync is recorded as failed at once."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, field: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.field = field or []  # the refused input's path, as Shopify's userErrors give it
 
 
 def created_on_approval(record: Return) -> bool:
@@ -210,7 +216,11 @@ def _check(payload: dict[str, Any], key: str) -> dict[str, Any]:
     result = payload.get(key) or {}
     errors = result.get("userErrors") or []
     if errors:
-        raise MirrorError(f"{key}: {errors[0].get('message')}", permanent=True)
+        raise MirrorError(
+            f"{key}: {errors[0].get('message')}",
+            permanent=True,
+            field=[str(part) for part in errors[0].get("field") or []],
+        )
     found: dict[str, Any] = result.get("return") or {}
     return found
 
@@ -553,14 +563,25 @@ async def _process(
             process_input["financialTransfer"] = _refund_transfer(
                 record, due, current.get("order") or {}
             )
-        answered = await _transition(
-            api,
-            MirrorAction.PROCESS,
-            return_gid,
-            RETURN_PROCESS_PAID,
-            {"input": process_input},
-            "returnProcess",
-        )
+        try:
+            answered = await _transition(
+                api,
+                MirrorAction.PROCESS,
+                return_gid,
+                RETURN_PROCESS_PAID,
+                {"input": process_input},
+                "returnProcess",
+            )
+        except MirrorError as exc:
+            if exc.field[:2] != ["input", "financialTransfer"]:
+                raise
+            # The order's payments changed between our read and Shopify's check (another
+            # return of the order paid meanwhile, or staff refunded in admin): nothing was
+            # paid, and the next attempt allocates from a fresh read (which fails for good,
+            # with what is left, if the payments cannot carry the refund any more).
+            raise MirrorError(
+                f"{exc} (the order's payments changed while the refund was prepared; retried)"
+            ) from exc
     if due > 0 and record.refund is None:
         await journal.refund_paid(await _paid_refund(api, record, return_gid, due, answered))
     if record.exchange is not None and record.exchange.fulfillment_order_id is None:
