@@ -64,6 +64,9 @@ class ReturnPolicy(BaseModel):
     # A dearer exchange's difference the shop absorbs, up to this amount (shop currency); the
     # customer owes the rest.
     exchange_absorb_limit: DecimalAnnotation = Decimal("0")
+    # A fixed fee (shop currency) for shipping the goods back, deducted from refunds and store
+    # credit (never from exchanges); sent to Shopify as the return's shipping fee.
+    return_shipping_fee: DecimalAnnotation = Decimal("0")
     auto_approve: AutoApproveRule = Field(default_factory=AutoApproveRule)
     # Customers (e-mail, lower case) whose return requests are refused at request time.
     blocked_emails: list[str] = Field(default_factory=list)

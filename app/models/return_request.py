@@ -88,6 +88,7 @@ class ReturnOutcome(BaseModel):
     currency: str = DEFAULT_CURRENCY
     items_total: DecimalAnnotation = Decimal("0")
     restocking_fee: DecimalAnnotation = Decimal("0")
+    return_shipping_fee: DecimalAnnotation = Decimal("0")
     refund_amount: DecimalAnnotation = Decimal("0")
     store_credit_amount: DecimalAnnotation = Decimal("0")  # refund base + bonus
     store_credit_bonus: DecimalAnnotation = Decimal("0")  # the part credited on top
@@ -207,6 +208,9 @@ class Return(Document):
     # The policy's restocking fee when the customer asked (None: returns older than this field,
     # which take the policy's when resolved); sent to Shopify with the return's lines.
     restocking_fee_percent: DecimalAnnotation | None = None
+    # The policy's return shipping fee when the customer asked, in the return's currency (None:
+    # returns older than this field, which were shown none); sent to Shopify with the request.
+    return_shipping_fee: DecimalAnnotation | None = None
     order_created_at: datetime | None = None
     # Its units are counted in the order's return ledger, so a decline or cancel gives them back.
     ledger_reserved: bool = False

@@ -90,8 +90,31 @@ def test_store_credit_adds_bonus_on_the_refund_base() -> None:
     assert outcome.refund_amount == Decimal("0.00")
 
 
+def test_the_return_shipping_fee_comes_off_refunds_and_store_credit_before_the_bonus() -> None:
+    policy = ReturnPolicy(
+        return_shipping_fee=Decimal("4.995"), store_credit_bonus_percent=Decimal("10")
+    )
+    refund = compute_outcome(ResolutionType.REFUND, [item(1, "20.00")], policy, currency="USD")
+    assert (refund.return_shipping_fee, refund.refund_amount) == (Decimal("5.00"), Decimal("15.00"))
+    credit = compute_outcome(
+        ResolutionType.STORE_CREDIT, [item(1, "20.00")], policy, currency="USD"
+    )
+    assert (credit.store_credit_amount, credit.store_credit_bonus) == (
+        Decimal("16.50"),  # 15.00 + 10% of it
+        Decimal("1.50"),
+    )
+    yen = compute_outcome(
+        ResolutionType.REFUND,
+        [item(1, "3")],
+        ReturnPolicy(return_shipping_fee=Decimal("499.5")),
+        currency="JPY",
+    )
+    # 500 yen of fee on a 3 yen item: nothing is refunded, never less than nothing
+    assert (str(yen.return_shipping_fee), str(yen.refund_amount)) == ("500", "0")
+
+
 def test_exchange_has_no_fee_and_records_the_variant() -> None:
-    policy = ReturnPolicy(restocking_fee_percent=Decimal("50"))
+    policy = ReturnPolicy(restocking_fee_percent=Decimal("50"), return_shipping_fee=Decimal("5"))
     outcome = compute_outcome(
         ResolutionType.EXCHANGE,
         [item(1, "10.00")],
@@ -101,6 +124,7 @@ def test_exchange_has_no_fee_and_records_the_variant() -> None:
     )
     assert outcome.exchange_variant_id == "77"
     assert outcome.restocking_fee == Decimal("0.00")
+    assert outcome.return_shipping_fee == Decimal("0")
     assert outcome.refund_amount == Decimal("0.00")
 
 

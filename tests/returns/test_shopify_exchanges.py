@@ -152,6 +152,10 @@ async def test_an_unknown_exchange_variant_is_refused(exchange_shop: Any) -> Non
 async def test_a_cheaper_exchange_refunds_the_difference(exchange_shop: Any, currency: str) -> None:
     difference = "7.25" if currency == "USD" else "725"
     setup: ExchangeShop = await exchange_shop(difference=difference, currency=currency)
+    # Fees are for refunds and store credit: an exchange is charged neither.
+    fees = {"restockingFeePercent": "10", "returnShippingFee": "3"}
+    body = await graphql(setup.shop.client, POLICY, {"input": fees}, setup.shop.headers)
+    assert body["data"]["updateReturnPolicy"]["userErrors"] == [], body
     return_id = await setup.resolved()
 
     found = await setup.view(return_id)

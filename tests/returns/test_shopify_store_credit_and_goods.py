@@ -41,10 +41,12 @@ POLICY = """mutation ($input: UpdateReturnPolicyInput!) { updateReturnPolicy(inp
   tenant { returnPolicy { restockLocationId } } userErrors { field code message } } }"""
 ON_SHOPIFY = """query ($id: ID!) { return(id: $id) {
   returnLineItems(first: 10) { nodes { ... on ReturnLineItem { restockingFee { percentage } } } }
+  returnShippingFees { amountSet { presentmentMoney { amount currencyCode } } }
   reverseFulfillmentOrders(first: 5) { nodes { lineItems(first: 10) { nodes {
     dispositions { type quantity location { id } } } } } } } }"""
 VIEW = """query ($id: ID!) { return(id: $id) { status
-  outcome { itemsTotal { amount } restockingFee { amount } refundAmount { amount }
+  outcome { itemsTotal { amount } restockingFee { amount } returnShippingFee { amount }
+    refundAmount { amount }
     storeCreditAmount { amount currencyCode } storeCreditBonus { amount } restockLocationId }
   refund { shopifyRefundId amount { amount currencyCode }
     transactions { gateway parentTransactionId amount { amount } } }
@@ -217,6 +219,50 @@ async def test_the_restocking_fee_reaches_shopify_which_agrees_before_paying(
     assert found["refund"]["amount"]["amount"] == outcome["refundAmount"]["amount"]
     lines = (await on_shopify(shop))["returnLineItems"]["nodes"]
     assert [line["restockingFee"] for line in lines] == [{"percentage": 15.0}]
+
+
+async def test_the_return_shipping_fee_shown_when_asking_reaches_shopify_and_is_deducted(
+    new_shop: NewShop,
+) -> None:
+    """The fee recorded when the customer asked is sent with the request and deducted at
+    resolution, with the restocking fee, whatever the policy says by then; Shopify's suggested
+    outcome (both fees) agrees, so the refund is paid."""
+    shop = await new_shop(units=2)
+    await set_policy(shop, restockingFeePercent="10", returnShippingFee="4.5")
+    created = await create(
+        shop.client,
+        shop.tenant.tenant_id,
+        return_input(shop.order, [(shop.order.line_items[0].id, 1)]),
+    )
+    assert created["userErrors"] == [], created
+    return_id = str(created["return"]["id"])
+    await set_policy(shop, returnShippingFee="9")  # too late for this return
+    for action in ("approve", "receive", "resolve"):
+        await decide(shop.client, shop.headers, action, return_id)
+    await shop.mirror()
+
+    found = await view(shop, return_id)
+    assert found["shopifySync"] == {"status": "SYNCED", "error": None}, found
+    outcome = found["outcome"]
+    assert outcome["returnShippingFee"] == {"amount": "4.50"}
+    items = Decimal(outcome["itemsTotal"]["amount"])
+    restocking = Decimal(outcome["restockingFee"]["amount"])
+    assert restocking == round_to_minor_unit(items / 10, "USD")
+    refund = Decimal(outcome["refundAmount"]["amount"])
+    assert refund == items - restocking - Decimal("4.50")
+    assert Decimal(found["refund"]["amount"]["amount"]) == refund
+    fees = (await on_shopify(shop))["returnShippingFees"]
+    assert [fee["amountSet"]["presentmentMoney"] for fee in fees] == [
+        {"amount": "4.50", "currencyCode": "USD"}
+    ]
+
+
+async def test_a_negative_return_shipping_fee_is_refused(new_shop: NewShop) -> None:
+    shop = await new_shop()
+    refused = await set_policy(shop, returnShippingFee="-1")
+    assert refused["userErrors"] == [
+        {"field": ["returnShippingFee"], "code": "OUT_OF_RANGE", "message": "Must not be negative."}
+    ]
 
 
 async def test_an_outcome_shopify_disagrees_with_is_refused_and_nothing_paid(

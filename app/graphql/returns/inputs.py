@@ -99,6 +99,13 @@ class UpdateReturnPolicyInput:
         "rest.",
     )
 
+    return_shipping_fee: Decimal | None = strawberry.field(
+        default=None,
+        description="A fixed fee for shipping the goods back, in the shop's currency, deducted "
+        "from refunds and store credit (never from exchanges) of returns requested from now on; "
+        "sent to Shopify as the return's shipping fee.",
+    )
+
     def to_service(self) -> PolicyChange:
         rule = self.auto_approve
         serial = self.serial_returner
@@ -133,6 +140,7 @@ class UpdateReturnPolicyInput:
             ),
             restock_location_id=self.restock_location_id,
             exchange_absorb_limit=self.exchange_absorb_limit,
+            return_shipping_fee=self.return_shipping_fee,
         )
 
 

@@ -129,6 +129,10 @@ class ReturnOutcome:
     def restocking_fee(self) -> MoneyV2:
         return money_v2(self.record.restocking_fee, self.record.currency)
 
+    @strawberry.field(description="The policy's fixed fee for shipping the goods back.")
+    def return_shipping_fee(self) -> MoneyV2:
+        return money_v2(self.record.return_shipping_fee, self.record.currency)
+
     @strawberry.field
     def refund_amount(self) -> MoneyV2:
         return money_v2(self.record.refund_amount, self.record.currency)

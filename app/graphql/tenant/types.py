@@ -82,6 +82,13 @@ class ReturnPolicy:
     def exchange_absorb_limit(self) -> Decimal:
         return self.record.exchange_absorb_limit
 
+    @strawberry.field(
+        description="The fixed return shipping fee (shop currency) deducted from refunds and "
+        "store credit."
+    )
+    def return_shipping_fee(self) -> Decimal:
+        return self.record.return_shipping_fee
+
     @strawberry.field(description="Where items received resellable are restocked (a Location GID).")
     def restock_location_id(self) -> str | None:
         return self.record.restock_location_id

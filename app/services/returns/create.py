@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
 from app.models import Order, Return
+from app.models.money import round_to_minor_unit
 from app.models.order import LineItem
 from app.models.return_policy import ResolutionType, ReturnMethod, ReturnPolicy
 from app.models.return_request import (
@@ -270,6 +271,11 @@ def build_return(
             Decimal(0)
             if request.resolution_type is ResolutionType.EXCHANGE
             else policy.restocking_fee_percent
+        ),
+        return_shipping_fee=(
+            Decimal(0)
+            if request.resolution_type is ResolutionType.EXCHANGE
+            else round_to_minor_unit(max(policy.return_shipping_fee, Decimal(0)), order.currency)
         ),
         shopify_sync=ShopifySync(action=MirrorAction.REQUEST.value) if connected else None,
         history=history,

@@ -313,6 +313,7 @@ async def _adopt(tenant_id: str, shopify: ShopifyReturn) -> str:
         order_created_at=order.created_at,
         # Fees on a return made in Shopify admin are Shopify's; ours charges none on top.
         restocking_fee_percent=Decimal(0),
+        return_shipping_fee=Decimal(0),
         shopify_return_id=shopify.gid,
         shopify_applied=["request", *(["approve"] if status is ReturnStatus.APPROVED else [])],
         history=history,

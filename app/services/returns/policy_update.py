@@ -60,6 +60,7 @@ class PolicyChange:
     serial_returner: SerialReturnerChange | None = None
     restock_location_id: str | None = None  # "" clears it
     exchange_absorb_limit: Decimal | None = None
+    return_shipping_fee: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -155,6 +156,11 @@ def validate_change(change: PolicyChange) -> list[ReturnUserError]:
         errors.append(
             ReturnUserError(["exchange_absorb_limit"], codes.OUT_OF_RANGE, "Must not be negative.")
         )
+    shipping = change.return_shipping_fee
+    if shipping is not None and (not shipping.is_finite() or shipping < 0):
+        errors.append(
+            ReturnUserError(["return_shipping_fee"], codes.OUT_OF_RANGE, "Must not be negative.")
+        )
     location = change.restock_location_id
     if location and location_gid(location) is None:
         errors.append(
@@ -215,6 +221,8 @@ def changed_settings(change: PolicyChange) -> dict[str, object]:
         updates["restock_location_id"] = location_gid(change.restock_location_id)
     if change.exchange_absorb_limit is not None:
         updates["exchange_absorb_limit"] = change.exchange_absorb_limit
+    if change.return_shipping_fee is not None:
+        updates["return_shipping_fee"] = change.return_shipping_fee
     return updates
 
 

@@ -7,7 +7,8 @@ to the minor unit before anything is paid):
 - line subtotal  = quantity x (unit price - per-unit discount), rounded;
 - line fee       = line subtotal x restocking_fee_percent / 100, rounded (no fee on exchanges);
 - items total    = sum of line subtotals; restocking fee = sum of line fees;
-- refund         = items total - restocking fee (never below zero);
+- shipping fee   = the policy's fixed return shipping fee, rounded (no fee on exchanges);
+- refund         = items total - restocking fee - shipping fee (never below zero);
 - store credit   = that refund base + bonus, bonus = base x store_credit_bonus_percent / 100,
                    rounded (the base is refunded to store credit, the bonus credited on top).
 - exchange       = items total - (exchange price x units - the absorbed part): refunded when
@@ -82,7 +83,8 @@ def compute_outcome(
         ),
         zero,
     )
-    base = max(total - fee, zero)
+    shipping = round_to_minor_unit(max(policy.return_shipping_fee, zero), currency)
+    base = max(total - fee - shipping, zero)
     if resolution_type is ResolutionType.STORE_CREDIT:
         bonus = percent_of(base, policy.store_credit_bonus_percent, currency)
         return ReturnOutcome(
@@ -90,6 +92,7 @@ def compute_outcome(
             currency=currency,
             items_total=total,
             restocking_fee=fee,
+            return_shipping_fee=shipping,
             refund_amount=zero,
             store_credit_amount=base + bonus,
             store_credit_bonus=bonus,
@@ -101,6 +104,7 @@ def compute_outcome(
         currency=currency,
         items_total=total,
         restocking_fee=fee,
+        return_shipping_fee=shipping,
         refund_amount=base,
         store_credit_amount=zero,
         restock_location_id=policy.restock_location_id,

@@ -452,15 +452,12 @@ async def _check_outcome(
     suggested = ((data.get("return") or {}).get("suggestedFinancialOutcome")) or {}
     subtotal, currency = presentment(suggested, "discountedSubtotal")
     fees, _ = presentment(suggested, "totalAdditionalFees")
-    if (subtotal, fees, currency) != (
-        outcome.items_total,
-        outcome.restocking_fee,
-        outcome.currency,
-    ):
+    ours = outcome.restocking_fee + outcome.return_shipping_fee  # restocking and shipping
+    if (subtotal, fees, currency) != (outcome.items_total, ours, outcome.currency):
         raise MirrorError(
             "refund not sent: Shopify's suggested outcome differs from ours: items"
             f" {subtotal} {currency} and fees {fees} {currency} on Shopify, items"
-            f" {outcome.items_total} {outcome.currency} and fees {outcome.restocking_fee}"
+            f" {outcome.items_total} {outcome.currency} and fees {ours}"
             f" {outcome.currency} here; correct the return in Shopify admin or here, then retry",
             permanent=True,
         )
@@ -845,6 +842,11 @@ async def _request(
     else:
         mutation, key = RETURN_REQUEST, "returnRequest"
         return_input = {"orderId": order_gid, "returnLineItems": lines}
+        if record.return_shipping_fee:
+            # The fee the customer was shown, so Shopify's suggested outcome charges it too.
+            return_input["returnShippingFee"] = {
+                "amount": money_input(record.return_shipping_fee, record.currency)
+            }
     created = _check(
         # Sent once: a second request would be a second return on Shopify.
         await api.execute(mutation, {"input": return_input}, may_repeat=False),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from bson import ObjectId
@@ -349,8 +350,12 @@ async def resolve_return(tenant_id: str, return_id: str, actor: str) -> Transiti
     policy = await load_policy(tenant_id)
     if policy is None:
         return _not_found()
+    # The fees the customer was shown when asking apply (returns older than the shipping fee
+    # were shown none).
+    shown: dict[str, Decimal] = {"return_shipping_fee": record.return_shipping_fee or Decimal(0)}
     if record.restocking_fee_percent is not None:
-        policy = policy.model_copy(update={"restocking_fee_percent": record.restocking_fee_percent})
+        shown["restocking_fee_percent"] = record.restocking_fee_percent
+    policy = policy.model_copy(update=shown)
     outcome = compute_outcome(
         record.resolution_type,
         record.items,
