@@ -284,6 +284,90 @@ async def test_a_return_processed_in_shopify_admin_is_resolved_here_with_what_sh
     assert again.startswith("echo")
 
 
+async def _deliver_refund(
+    settings: Settings, tenant: SimTenant, refund_gid: str, return_gid: str | None
+) -> str:
+    """The `refunds/create` delivery for a refund (of the return, if any), processed."""
+    linked = (
+        None
+        if return_gid is None
+        else {"id": int(return_gid.rsplit("/", 1)[-1]), "admin_graphql_api_id": return_gid}
+    )
+    payload = {
+        "id": int(refund_gid.rsplit("/", 1)[-1]),
+        "admin_graphql_api_id": refund_gid,
+        "order_id": 1,
+        "transactions": [],
+        "return": linked,
+    }
+    stored = await store_event("refunds/create", payload, shop=tenant.domain)
+    await WebhookProcessor(settings, "test", policy=FAST).run_until_idle()
+    event = await WebhookEvent.find_one({"event_id": stored["event_id"]})
+    assert event is not None and event.processed, event
+    return str(event.result)
+
+
+async def test_a_refund_staff_made_in_admin_on_a_return_resolved_here_is_recorded_on_it(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    shop: tuple[SimTenant, Order],
+) -> None:
+    """Resolved here, but processed (and refunded) by staff in Shopify admin before our mirror
+    paid: `refunds/create` records Shopify's refund on ours, and the mirror then pays nothing
+    (without it the mirror would fail the return: "processed without a refund of ...")."""
+    tenant, order = shop
+    headers = await merchant_headers(tenant.tenant_id)
+    mine = await create(client, tenant.tenant_id, return_input(order))
+    return_id = str(mine["return"]["id"])
+    await decide(client, headers, "approve", return_id)
+    await run_mirror(settings, sim_http)  # OPEN on Shopify
+    for action in ("receive", "resolve"):
+        await decide(client, headers, action, return_id)
+    stored = await Return.find_one({"tenant_id": tenant.tenant_id})
+    assert stored is not None and stored.shopify_return_id is not None
+    assert stored.status is ReturnStatus.RESOLVED and stored.refund is None
+    payments = await sim_control.order(tenant.domain, order.shopify_id)
+    sale = next(
+        t for t in payments["transactions"] if t["kind"] == "SALE" and t["gateway"] != "gift_card"
+    )
+    processed = await _staff(
+        sim_control,
+        tenant,
+        "process",
+        returnId=stored.shopify_return_id,
+        financialTransfer={
+            "issueRefund": {
+                "orderTransactions": [
+                    {
+                        "transactionId": sale["id"],
+                        "transactionAmount": {"amount": "3.00", "currencyCode": "USD"},
+                    }
+                ]
+            }
+        },
+    )
+    [refund_gid] = processed["refund_ids"]
+
+    outside = await _deliver_refund(settings, tenant, refund_gid, None)
+    assert outside == "ignored: a refund outside any return"
+    result = await _deliver_refund(settings, tenant, refund_gid, stored.shopify_return_id)
+    assert result.endswith("recorded: refund 3.00 USD on the return"), result
+    after = await Return.get(stored.id)
+    assert after is not None and after.refund is not None
+    assert after.refund.shopify_refund_id == refund_gid
+    assert after.refund.amount == 3
+
+    await run_mirror(settings, sim_http)
+    synced = await Return.get(stored.id)
+    assert synced is not None and synced.shopify_sync is not None
+    assert synced.shopify_sync.status.value == "synced", synced.shopify_sync
+    assert len((await sim_control.order(tenant.domain, order.shopify_id))["refunds"]) == 1
+    again = await _deliver_refund(settings, tenant, refund_gid, stored.shopify_return_id)
+    assert again.endswith("echo: the refund is recorded, or the return is not resolved here")
+
+
 async def test_a_resync_brings_returns_whose_webhooks_were_missed(
     client: httpx.AsyncClient,
     settings: Settings,

@@ -18,7 +18,7 @@ from app.services.integration.integrations import disconnect_integration
 from app.services.webhooks.handlers.app_uninstalled import STALE_UNINSTALL
 from app.services.webhooks.ingest import RejectedWebhook, build_event_document
 from app.services.webhooks.processing import ProcessingPolicy, WebhookProcessor
-from app.services.webhooks.topics import ORDER_TOPICS, WEBHOOK_TOPICS
+from app.services.webhooks.topics import ORDER_TOPICS, RETURN_TOPICS, WEBHOOK_TOPICS
 from tests.simulator_fixtures import WebhookReceiver
 from tests.webhooks.capture import Capturer
 from tests.webhooks.helpers import (
@@ -82,6 +82,19 @@ def _genuine_bodies() -> dict[str, dict[str, Any]]:
             "updated_at": "2026-01-01T10:00:00+00:00",
             "shop_id": 1,
         },
+        "returns/request": {
+            "id": 5,
+            "admin_graphql_api_id": "gid://shopify/Return/5",
+            "status": "requested",
+            "order": {"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1"},
+        },
+        "refunds/create": {
+            "id": 9,
+            "admin_graphql_api_id": "gid://shopify/Refund/9",
+            "order_id": 1,
+            "transactions": [],
+            "return": {"id": 5, "admin_graphql_api_id": "gid://shopify/Return/5"},
+        },
     }
 
 
@@ -93,13 +106,27 @@ def _document(route: str, body: dict[str, Any]) -> dict[str, Any]:
 def test_each_topic_accepts_its_own_body_and_refuses_every_other_topics() -> None:
     for kind, body in _genuine_bodies().items():
         for route in sorted(WEBHOOK_TOPICS):
-            same = route == kind or (route in ORDER_TOPICS and kind in ORDER_TOPICS)
+            same = route == kind or any(
+                route in family and kind in family for family in (ORDER_TOPICS, RETURN_TOPICS)
+            )
             if same:
                 assert _document(route, body)["topic"] == route
                 continue
             with pytest.raises(RejectedWebhook) as refused:
                 _document(route, body)
             assert refused.value.code == "payload_topic_mismatch", (kind, route)
+
+
+def test_a_refund_must_name_a_refund_and_link_a_return_or_nothing() -> None:
+    body = _genuine_bodies()["refunds/create"]
+    assert _document("refunds/create", {**body, "return": None})["topic"] == "refunds/create"
+    for changed in (
+        {"admin_graphql_api_id": "gid://shopify/Refund/10"},  # not the refund `id`
+        {"return": {"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1"}},
+        {"return": "gid://shopify/Return/5"},
+    ):
+        with pytest.raises(RejectedWebhook):
+            _document("refunds/create", {**body, **changed})
 
 
 def test_a_shop_redact_body_carrying_a_customer_is_refused() -> None:

@@ -43,6 +43,8 @@ WEBHOOK_TOPICS = (
     "returns/close",
     "returns/reopen",
     "returns/process",
+    # Refunds made on those returns (staff refunding in admin) are recorded on ours.
+    "refunds/create",
 )
 _ENUM_TO_TOPIC = {topic.upper().replace("/", "_"): topic for topic in WEBHOOK_TOPICS}
 

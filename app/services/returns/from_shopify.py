@@ -132,6 +132,30 @@ async def apply_shopify_return(tenant_id: str, shopify: ShopifyReturn) -> str:
     return await _adopt(tenant_id, shopify)
 
 
+async def record_shopify_refund(tenant_id: str, shopify: ShopifyReturn, refund_gid: str) -> str:
+    """A refund Shopify made on one of our returns (`refunds/create`): recorded on ours when it
+    is resolved and shows no refund yet (staff refunded it in admin after our mirror could not,
+    or the echo of the mirror's own refund before the mirror recorded it: the same refund
+    either way, and neither records a second). Says what it did."""
+    refund = next(
+        (found for found in shopify.refunds if found.shopify_refund_id == refund_gid), None
+    )
+    if refund is None:
+        return f"ignored: Shopify shows no refund {refund_gid} on return {shopify.gid}"
+    result = await Return.get_pymongo_collection().update_one(
+        {
+            "tenant_id": tenant_id,
+            "shopify_return_id": shopify.gid,
+            "status": ReturnStatus.RESOLVED.value,
+            "refund": None,
+        },
+        {"$set": {"refund": to_bson(refund), "updated_at": utcnow()}},
+    )
+    if result.modified_count:
+        return f"recorded: refund {refund.amount} {refund.currency} on the return"
+    return "echo: the refund is recorded, or the return is not resolved here"
+
+
 async def _follow(
     tenant_id: str, oid: PydanticObjectId, current: ReturnStatus, shopify: ShopifyReturn
 ) -> str:

@@ -14,6 +14,7 @@ fields that mark the other topics' bodies, which it must not carry:
 | `shop/redact` | `shop_id`, `shop_domain` | neither a customer nor orders |
 | `app/scopes_update` | `previous`, `current` (lists of scopes) | no `shop_domain`, customer or orders |
 | `returns/*` | `id`, `admin_graphql_api_id` (`gid://shopify/Return/<id>`) | a Return GID, no `line_items` |
+| `refunds/create` | `id`, `admin_graphql_api_id` (`gid://shopify/Refund/<id>`), `order_id`, `transactions`; `return` null or naming a Return GID | a Refund GID, no `line_items` |
 
 Every pair of topics is told apart by one of these, except `orders/create` and `orders/updated`:
 their bodies are the same order object and they run the same newer-wins upsert, so one sent as
@@ -35,12 +36,14 @@ from app.services.webhooks.topics import (
     CUSTOMERS_REDACT,
     ORDERS_CREATE,
     ORDERS_UPDATED,
+    REFUNDS_CREATE,
     RETURN_TOPICS,
     SHOP_REDACT,
 )
 
 ORDER_GID_PREFIX = "gid://shopify/Order/"
 RETURN_GID_PREFIX = "gid://shopify/Return/"
+REFUND_GID_PREFIX = "gid://shopify/Refund/"
 
 
 class PayloadShapeMismatch(ValueError):
@@ -102,6 +105,19 @@ def _order_gid_matches_id(payload: Mapping[str, Any]) -> str | None:
 def _return_gid_matches_id(payload: Mapping[str, Any]) -> str | None:
     if payload["admin_graphql_api_id"] != f"{RETURN_GID_PREFIX}{payload['id']}":
         return "`admin_graphql_api_id` does not name the return `id`"
+    return None
+
+
+def _refund_gids_match(payload: Mapping[str, Any]) -> str | None:
+    if payload["admin_graphql_api_id"] != f"{REFUND_GID_PREFIX}{payload['id']}":
+        return "`admin_graphql_api_id` does not name the refund `id`"
+    linked = payload.get("return")
+    if linked is None:
+        return None
+    if not isinstance(linked, Mapping) or not str(
+        linked.get("admin_graphql_api_id") or ""
+    ).startswith(RETURN_GID_PREFIX):
+        return "`return` must be null or name a Return GID"
     return None
 
 
@@ -181,6 +197,21 @@ _RETURN = PayloadShape(
     cross_check=_return_gid_matches_id,
 )
 
+_REFUND = PayloadShape(
+    required={
+        "id": (_numeric_id, "a positive integer"),
+        "admin_graphql_api_id": (_text, "a Refund GID"),
+        "order_id": (_numeric_id, "a positive integer"),
+        "transactions": (_list, "a list"),
+    },
+    forbidden=frozenset({"line_items"})
+    | _SHOP_MARKS
+    | _COMPLIANCE_ENVELOPE
+    | _DATA_REQUEST_MARKS
+    | _REDACT_MARKS,
+    cross_check=_refund_gids_match,
+)
+
 PAYLOAD_SHAPES: dict[str, PayloadShape] = {
     ORDERS_CREATE: _ORDER,
     ORDERS_UPDATED: _ORDER,
@@ -190,6 +221,7 @@ PAYLOAD_SHAPES: dict[str, PayloadShape] = {
     SHOP_REDACT: _SHOP_REDACT,
     APP_SCOPES_UPDATE: _SCOPES_UPDATE,
     **dict.fromkeys(RETURN_TOPICS, _RETURN),
+    REFUNDS_CREATE: _REFUND,
 }
 
 

@@ -17,6 +17,8 @@ RETURNS_CANCEL = "returns/cancel"
 RETURNS_CLOSE = "returns/close"
 RETURNS_REOPEN = "returns/reopen"
 RETURNS_PROCESS = "returns/process"
+# A refund made in Shopify (by staff, or our own `returnProcess`): recorded on its return here.
+REFUNDS_CREATE = "refunds/create"
 
 ORDER_TOPICS = frozenset({ORDERS_CREATE, ORDERS_UPDATED})
 COMPLIANCE_TOPICS = frozenset({CUSTOMERS_DATA_REQUEST, CUSTOMERS_REDACT, SHOP_REDACT})
@@ -32,5 +34,12 @@ RETURN_TOPICS = frozenset(
     }
 )
 WEBHOOK_TOPICS = frozenset(
-    {*ORDER_TOPICS, APP_UNINSTALLED, APP_SCOPES_UPDATE, *COMPLIANCE_TOPICS, *RETURN_TOPICS}
+    {
+        *ORDER_TOPICS,
+        APP_UNINSTALLED,
+        APP_SCOPES_UPDATE,
+        *COMPLIANCE_TOPICS,
+        *RETURN_TOPICS,
+        REFUNDS_CREATE,
+    }
 )

@@ -11,7 +11,7 @@ from app.services.webhooks.handlers.compliance import (
     shop_redact,
 )
 from app.services.webhooks.handlers.orders import apply_order
-from app.services.webhooks.handlers.returns import apply_return_event
+from app.services.webhooks.handlers.returns import apply_refund_event, apply_return_event
 from app.services.webhooks.topics import (
     APP_SCOPES_UPDATE,
     APP_UNINSTALLED,
@@ -19,6 +19,7 @@ from app.services.webhooks.topics import (
     CUSTOMERS_REDACT,
     ORDERS_CREATE,
     ORDERS_UPDATED,
+    REFUNDS_CREATE,
     RETURN_TOPICS,
     SHOP_REDACT,
 )
@@ -32,6 +33,7 @@ HANDLERS: dict[str, Handler] = {
     CUSTOMERS_REDACT: customers_redact,
     SHOP_REDACT: shop_redact,
     **dict.fromkeys(RETURN_TOPICS, apply_return_event),
+    REFUNDS_CREATE: apply_refund_event,
 }
 
 __all__ = ["HANDLERS"]
