@@ -82,6 +82,28 @@ async def _staff(
     return found
 
 
+async def _staff_process_refunding(
+    control: SimulatorControl, tenant: SimTenant, order: Order, return_gid: str, amount: str
+) -> dict[str, Any]:
+    """Staff process the return in Shopify admin, refunding `amount` USD to the card (a seeded
+    15% of orders is paid partly by gift card: the card's payment is the one refunded)."""
+    payments = await control.order(tenant.domain, order.shopify_id)
+    sale = next(
+        t for t in payments["transactions"] if t["kind"] == "SALE" and t["gateway"] != "gift_card"
+    )
+    transfer = {
+        "transactionId": sale["id"],
+        "transactionAmount": {"amount": amount, "currencyCode": "USD"},
+    }
+    return await _staff(
+        control,
+        tenant,
+        "process",
+        returnId=return_gid,
+        financialTransfer={"issueRefund": {"orderTransactions": [transfer]}},
+    )
+
+
 async def test_a_return_created_in_shopify_admin_appears_here_and_follows_a_decline_there(
     settings: Settings, sim_control: SimulatorControl, shop: tuple[SimTenant, Order]
 ) -> None:
@@ -245,27 +267,7 @@ async def test_a_return_processed_in_shopify_admin_is_resolved_here_with_what_sh
     gid = stored.shopify_return_id
 
     # Staff process it in Shopify admin, refunding 5.00 to the card.
-    payments = await sim_control.order(tenant.domain, order.shopify_id)
-    # (a seeded 15% of orders is paid partly by gift card: refund the card's payment)
-    sale = next(
-        t for t in payments["transactions"] if t["kind"] == "SALE" and t["gateway"] != "gift_card"
-    )
-    processed = await _staff(
-        sim_control,
-        tenant,
-        "process",
-        returnId=gid,
-        financialTransfer={
-            "issueRefund": {
-                "orderTransactions": [
-                    {
-                        "transactionId": sale["id"],
-                        "transactionAmount": {"amount": "5.00", "currencyCode": "USD"},
-                    }
-                ]
-            }
-        },
-    )
+    processed = await _staff_process_refunding(sim_control, tenant, order, gid, "5.00")
     result = await _deliver(settings, tenant, "returns/process", processed)
 
     assert result == "applied: resolved (processed in Shopify admin; refunded 5.00 USD)"
@@ -328,25 +330,8 @@ async def test_a_refund_staff_made_in_admin_on_a_return_resolved_here_is_recorde
     stored = await Return.find_one({"tenant_id": tenant.tenant_id})
     assert stored is not None and stored.shopify_return_id is not None
     assert stored.status is ReturnStatus.RESOLVED and stored.refund is None
-    payments = await sim_control.order(tenant.domain, order.shopify_id)
-    sale = next(
-        t for t in payments["transactions"] if t["kind"] == "SALE" and t["gateway"] != "gift_card"
-    )
-    processed = await _staff(
-        sim_control,
-        tenant,
-        "process",
-        returnId=stored.shopify_return_id,
-        financialTransfer={
-            "issueRefund": {
-                "orderTransactions": [
-                    {
-                        "transactionId": sale["id"],
-                        "transactionAmount": {"amount": "3.00", "currencyCode": "USD"},
-                    }
-                ]
-            }
-        },
+    processed = await _staff_process_refunding(
+        sim_control, tenant, order, stored.shopify_return_id, "3.00"
     )
     [refund_gid] = processed["refund_ids"]
 

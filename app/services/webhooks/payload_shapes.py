@@ -184,16 +184,20 @@ _SCOPES_UPDATE = PayloadShape(
     | {"customer", "shop_domain"},
 )
 
+# Returns and refunds (told apart by their GIDs) carry none of the others' fields.
+_RETURN_AND_REFUND_MARKS = (
+    frozenset({"line_items"})
+    | _SHOP_MARKS
+    | _COMPLIANCE_ENVELOPE
+    | _DATA_REQUEST_MARKS
+    | _REDACT_MARKS
+)
 _RETURN = PayloadShape(
     required={
         "id": (_numeric_id, "a positive integer"),
         "admin_graphql_api_id": (_text, "a Return GID"),
     },
-    forbidden=frozenset({"line_items"})
-    | _SHOP_MARKS
-    | _COMPLIANCE_ENVELOPE
-    | _DATA_REQUEST_MARKS
-    | _REDACT_MARKS,
+    forbidden=_RETURN_AND_REFUND_MARKS,
     cross_check=_return_gid_matches_id,
 )
 
@@ -204,11 +208,7 @@ _REFUND = PayloadShape(
         "order_id": (_numeric_id, "a positive integer"),
         "transactions": (_list, "a list"),
     },
-    forbidden=frozenset({"line_items"})
-    | _SHOP_MARKS
-    | _COMPLIANCE_ENVELOPE
-    | _DATA_REQUEST_MARKS
-    | _REDACT_MARKS,
+    forbidden=_RETURN_AND_REFUND_MARKS,
     cross_check=_refund_gids_match,
 )
 
