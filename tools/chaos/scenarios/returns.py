@@ -101,8 +101,9 @@ def _decision(mutation: str) -> str:
 class Refused(Exception):
     """The app did not answer the call (no response, 5xx, a retryable GraphQL error)."""
 
-    def __init__(self, internal: bool = False) -> None:
-        super().__init__("refused")
+    def __init__(self, reason: str, internal: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason  # what the caller saw, for a caller still refused at the end
         self.internal = internal
 
 
@@ -118,14 +119,17 @@ async def _post(
             timeout=20.0,
         )
     except httpx.HTTPError as exc:
-        raise Refused() from exc
+        raise Refused(f"no answer ({type(exc).__name__})") from exc
     if response.status_code >= 500:
-        raise Refused()
+        raise Refused(f"HTTP {response.status_code}: {response.text[:120]}")
     body: dict[str, Any] = response.json()
     errors = body.get("errors") or []
     codes = {str((error.get("extensions") or {}).get("code")) for error in errors}
     if errors and codes <= RETRYABLE:
-        raise Refused(internal="INTERNAL_SERVER_ERROR" in codes)
+        message = str(errors[0].get("message") or "")[:120]
+        raise Refused(
+            f"{'/'.join(sorted(codes))}: {message}", internal="INTERNAL_SERVER_ERROR" in codes
+        )
     return body.get("data"), codes
 
 
@@ -151,6 +155,8 @@ class Burst:
     refused_internal: int = 0  # refusals masked as internal errors rather than "unavailable"
     turned_down: int = 0  # answered with userErrors: units already taken, a decision raced
     gave_up: int = 0  # callers still refused at the deadline
+    # What those callers were last told (why they were still refused), with how many.
+    gave_up_reasons: Counter[str] = field(default_factory=Counter)
     first_wave_done: asyncio.Event = field(default_factory=asyncio.Event)
     second_wave: asyncio.Event = field(default_factory=asyncio.Event)  # let the rest arrive
     customers_done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -158,6 +164,10 @@ class Burst:
     def refusal(self, refused: Refused) -> None:
         self.refused += 1
         self.refused_internal += int(refused.internal)
+
+    def give_up(self, last: Refused | None) -> None:
+        self.gave_up += 1
+        self.gave_up_reasons[last.reason if last is not None else "never answered in time"] += 1
 
 
 class Outages:
@@ -384,11 +394,13 @@ async def _customer(
         ],
     }
     attempt = 0
+    last: Refused | None = None
     while deadline.open():
         try:
             data = await _call(stack, CREATE_RETURN, {"input": request}, headers)
         except Refused as refused:
             burst.refusal(refused)
+            last = refused
             attempt += 1
             await asyncio.sleep(_backoff(attempt))
             continue
@@ -398,7 +410,7 @@ async def _customer(
         else:
             burst.creates[_local(payload["return"]["id"])] = units
         return
-    burst.gave_up += 1
+    burst.give_up(last)
 
 
 async def _waiting_return(
@@ -427,6 +439,7 @@ async def _merchant(
     headers = {"Authorization": f"Bearer {api_key}"}
     key_id = _key_id(api_key)
     refusals = 0
+    last: Refused | None = None
     while deadline.open():
         try:
             chosen = await _waiting_return(stack, headers, rng)
@@ -439,17 +452,18 @@ async def _merchant(
             data = await _call(stack, _decision(mutation), {"id": chosen["id"]}, headers)
         except Refused as refused:
             burst.refusal(refused)
+            last = refused
             refusals += 1
             await asyncio.sleep(_backoff(refusals))
             continue
-        refusals = 0
+        refusals, last = 0, None
         payload = data[mutation]
         reached = (payload.get("return") or {}).get("status")
         if payload["userErrors"] or reached != REACHES[mutation]:
             burst.turned_down += 1
         else:
             burst.decisions.append((_local(payload["return"]["id"]), reached.lower(), key_id))
-    burst.gave_up += 1
+    burst.give_up(last)
 
 
 async def _customers(
@@ -710,7 +724,11 @@ async def returns_with_database_restart(
                 await eventually(drained, 30, 0.1)
             for moment, _, _ in CRASH_POINTS:
                 figures.check(moment in outages.struck, f"never crashed at {moment}")
-            figures.check(burst.gave_up == 0, f"{burst.gave_up} callers still refused at the end")
+            figures.check(
+                burst.gave_up == 0,
+                f"{burst.gave_up} callers still refused at the end"
+                f" (last told: {dict(burst.gave_up_reasons)})",
+            )
             docs = await _check_returns(stack, figures, burst, tenant_id, stored_orders)
             await _check_shopify(stack, figures, domain, docs)
             reader = await stack.api_key(other)
