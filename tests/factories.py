@@ -148,3 +148,13 @@ class CounterDeltas:
 async def forget_portal_attempts(db: Any) -> None:
     """Clear every client's portal failures (for tests whose subject is not the limiter)."""
     await db[PORTAL_ATTEMPTS_COLLECTION].delete_many({})
+
+
+def index_keys(plan: Any) -> list[Any]:
+    """Every `keyPattern` of an explain output (wherever the planner nests its stages)."""
+    if isinstance(plan, dict):
+        found = [plan["keyPattern"]] if "keyPattern" in plan else []
+        return found + [key for value in plan.values() for key in index_keys(value)]
+    if isinstance(plan, list):
+        return [key for value in plan for key in index_keys(value)]
+    return []

@@ -16,12 +16,12 @@ from app.services.returns.shopify_mirror import (
 
 
 def workers(settings: Settings, http: httpx.AsyncClient, worker_id: str) -> list[Worker]:
-    """`RETURNS_MIRROR_WORKERS` mirror workers wired to the per-tenant Admin API client, and the
-    release sweeper."""
+    """`RETURNS_MIRROR_WORKERS` mirror workers wired to the per-tenant Admin API client (a new
+    one per claimed return, reading the stored token once), and the release sweeper."""
 
     async def client_for(tenant_id: str) -> ShopifyGraphQL | None:
         try:
-            client = await admin_client_for(tenant_id, settings, http)
+            client = await admin_client_for(tenant_id, settings, http, read_token_once=True)
         except IntegrationNotConnected:
             return None
         client.retry = MIRROR_RETRY

@@ -1,7 +1,9 @@
 """The lease-based background runner: loops over workers that claim work from MongoDB.
 
-Each worker claims one unit of work with an atomic `find_one_and_update` lease, so any number
-of runner processes can share the database without running the same unit twice.
+Each worker claims one unit of work with an atomic lease (a conditional update), so any number
+of runner processes can share the database without running the same unit twice. Idle, a worker
+polls every `idle_seconds`; one that can be woken sooner (work queued by this process) waits
+through its own `idle` (`WakesEarly`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 logger = logging.getLogger("app.jobs")
 
@@ -29,6 +31,15 @@ class Worker(Protocol):
 
     async def run_once(self) -> bool:
         """Claim and do one unit of work; `False` when there was nothing to do."""
+        ...
+
+
+@runtime_checkable
+class WakesEarly(Protocol):
+    """A worker whose idle wait may end early, when work is queued in this process."""
+
+    async def idle(self, seconds: float) -> None:
+        """Wait up to `seconds` before the next `run_once`."""
         ...
 
 
@@ -54,8 +65,24 @@ class BackgroundRunner:
                 await asyncio.sleep(0)
                 continue
             delay = worker.idle_seconds * (min(2**failures, 30) if failures else 1)
+            await self._idle(worker, delay)
+
+    async def _idle(self, worker: Worker, delay: float) -> None:
+        """Until `delay` is over, the runner stops or the worker wakes up early."""
+        if not isinstance(worker, WakesEarly):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            return
+        waits = [
+            asyncio.ensure_future(self._stopping.wait()),
+            asyncio.ensure_future(worker.idle(delay)),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     def workers_not_running(self) -> list[str]:
         """Workers whose loop is not running (never started, ended or stopping): a runner that

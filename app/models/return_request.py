@@ -96,6 +96,9 @@ class ReturnOutcome(BaseModel):
     exchange_total: DecimalAnnotation = Decimal("0")  # the exchange's price x units
     exchange_discount: DecimalAnnotation = Decimal("0")  # the part of a dearer one absorbed
     balance_due: DecimalAnnotation = Decimal("0")  # what the customer owes for a dearer one
+    # The tax paid back with the items, as Shopify computes it for the returned lines: recorded
+    # by the mirror (first write wins) before it pays; None until then, or when nothing is paid.
+    tax: DecimalAnnotation | None = None
     # Where items that come back resellable are restocked (a Shopify Location GID), from the
     # policy when the return was resolved; None leaves the items awaiting a disposition.
     restock_location_id: str | None = None
@@ -296,6 +299,13 @@ class Return(Document):
             IndexModel(
                 [("shopify_sync.status", ASCENDING), ("shopify_sync.lease_expires_at", ASCENDING)],
                 name="shopify_sync_pending",
+                partialFilterExpression={"shopify_sync.status": "pending"},
+            ),
+            # Its claim of a sync re-queued by a decision (attempts reset, no lease owner), which
+            # skips the back-off; without it that claim reads every pending sync (migration 9).
+            IndexModel(
+                [("shopify_sync.attempts", ASCENDING), ("shopify_sync.lease_owner", ASCENDING)],
+                name="shopify_sync_requeued",
                 partialFilterExpression={"shopify_sync.status": "pending"},
             ),
         ]

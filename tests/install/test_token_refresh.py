@@ -24,6 +24,7 @@ from app.services.integration.integrations import (
 from app.services.integration.session import (
     IntegrationNotConnected,
     StoredTokenSource,
+    TokenReadOnce,
     TokenRefreshFailed,
     admin_client_for,
     grant_fields,
@@ -316,3 +317,29 @@ async def test_a_refresh_that_lost_the_race_to_another_process_uses_its_token(
     assert await sim_counter(sim_control, shop, "token_refresh_rejected") == 1
     after = await stored(tenant_id)
     assert after.token_refresh_lease_owner is None and after.last_error is None
+
+
+async def test_a_token_read_once_is_read_once_and_replaced_by_a_refresh() -> None:
+    """The returns mirror's client reads the stored token once for its few calls; a token
+    Shopify refuses goes through the stored source's refresh, and the fresh one is used next."""
+
+    class Counting:
+        def __init__(self) -> None:
+            self.reads = 0
+            self.refreshed: list[str] = []
+
+        async def access_token(self) -> str:
+            self.reads += 1
+            return f"token-{self.reads}"
+
+        async def refresh(self, rejected_token: str) -> str:
+            self.refreshed.append(rejected_token)
+            return "token-refreshed"
+
+    stored = Counting()
+    once = TokenReadOnce(stored)
+    assert [await once.access_token() for _ in range(3)] == ["token-1"] * 3
+    assert stored.reads == 1
+    assert await once.refresh("token-1") == "token-refreshed"
+    assert await once.access_token() == "token-refreshed"
+    assert (stored.reads, stored.refreshed) == (1, ["token-1"])

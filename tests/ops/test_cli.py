@@ -67,16 +67,17 @@ def test_db_migrate_status_rollback(
     assert "created_ttl" in db["persisted_queries"].index_information()
     assert "tenant_shopify_return" in db["returns"].index_information()
     assert "tenant_bonus_credit" in db["returns"].index_information()
-    assert [m["version"] for m in db["schema_migrations"].find()] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert "shopify_sync_requeued" in db["returns"].index_information()
+    assert [m["version"] for m in db["schema_migrations"].find()] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
     assert main(["db", "migrate"]) == 0
     assert "no change" in capsys.readouterr().out
     assert main(["db", "status"]) == 0
 
     assert main(["db", "rollback", "--to", "previous"]) == 0
-    assert "reverted 0008 bonus_credits" in capsys.readouterr().out
-    assert "tenant_bonus_credit" not in db["returns"].index_information()
-    assert "tenant_shopify_return" in db["returns"].index_information()
+    assert "reverted 0009 mirror_claim" in capsys.readouterr().out
+    assert "shopify_sync_requeued" not in db["returns"].index_information()
+    assert "tenant_bonus_credit" in db["returns"].index_information()
     assert main(["db", "rollback", "--to", "0"]) == 0
     assert "reverted 0001 initial_indexes" in capsys.readouterr().out
     assert "tenant_id_1_created_at_-1" not in db["returns"].index_information()

@@ -203,9 +203,11 @@ async def connect_sim_tenant(
     return SimTenant(tenant.tenant_id, shop)
 
 
-def returnable_variants(simulator: SimulatorServer, domain: str, count: int = 1) -> list[str]:
+def returnable_variants(
+    simulator: SimulatorServer, domain: str, count: int | None = 1
+) -> list[str]:
     """Variant GIDs of the simulator shop's products the default policy lets customers return
-    (no `final-sale` tag), read in-process."""
+    (no `final-sale` tag), read in-process: the first `count`, or all of them (None)."""
     shop = simulator.app.state.sim.shops[domain]
     found = [
         str(variant["id"])
@@ -213,6 +215,8 @@ def returnable_variants(simulator: SimulatorServer, domain: str, count: int = 1)
         if "final-sale" not in product["tags"]
         for variant in product["_variants"]
     ]
+    if count is None:
+        return found
     assert len(found) >= count
     return found[:count]
 

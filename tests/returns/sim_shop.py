@@ -4,12 +4,14 @@ shared by the tests of paying returns back in Shopify."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from app.config import Settings
 from app.models import Order
+from app.models.money import minor_unit
 from tests.factories import graphql, merchant_headers
 from tests.returns.builders import (
     SimTenant,
@@ -23,7 +25,7 @@ from tests.returns.test_shopify_mirror import decide, run_mirror
 from tools.shopify_sim import SimulatorControl, SimulatorServer
 
 VIEW = """query ($id: ID!) { return(id: $id) { status
-  outcome { refundAmount { amount currencyCode } }
+  outcome { itemsTotal { amount } refundAmount { amount currencyCode } tax { amount } }
   refund { shopifyRefundId amount { amount currencyCode }
     transactions { shopifyTransactionId parentTransactionId gateway
       amount { amount currencyCode } } }
@@ -34,6 +36,16 @@ PROCESS_WITH_REFUND = """mutation ($input: ReturnProcessInput!) { returnProcess(
   return { id status } userErrors { field code message } } }"""
 RETRY = """mutation ($id: ID!) { retryReturnShopifySync(id: $id) {
   return { shopifySync { status } } userErrors { field code } } }"""
+
+
+def paid_back(outcome: dict[str, Any]) -> dict[str, str]:
+    """What a resolved return's outcome pays back in Shopify, as a MoneyV2: its refund amount
+    and the tax Shopify computed for the returned lines (recorded once the mirror paid)."""
+    money = outcome["refundAmount"]
+    assert outcome["tax"] is not None, outcome  # the simulator taxes every order
+    total = Decimal(money["amount"]) + Decimal(outcome["tax"]["amount"])
+    places = minor_unit(money["currencyCode"])
+    return {"amount": f"{total:.{places}f}", "currencyCode": money["currencyCode"]}
 
 
 class Shop:

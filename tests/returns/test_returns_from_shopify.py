@@ -4,6 +4,7 @@ our own mirror calls and duplicate or re-topiced deliveries change nothing."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -309,17 +310,25 @@ async def _deliver_refund(
     return str(event.result)
 
 
-async def test_a_refund_staff_made_in_admin_on_a_return_resolved_here_is_recorded_on_it(
+async def _resolved_here_not_yet_paid(
     client: httpx.AsyncClient,
     settings: Settings,
     sim_control: SimulatorControl,
     sim_http: httpx.AsyncClient,
-    shop: tuple[SimTenant, Order],
-) -> None:
-    """Resolved here, but processed (and refunded) by staff in Shopify admin before our mirror
-    paid: `refunds/create` records Shopify's refund on ours, and the mirror then pays nothing
-    (without it the mirror would fail the return: "processed without a refund of ...")."""
-    tenant, order = shop
+    simulator: SimulatorServer,
+) -> tuple[SimTenant, Order, Return]:
+    """A return of an order paid by card alone, on Shopify (OPEN), resolved here, its refund
+    not paid yet."""
+    tenant = await connect_sim_tenant(sim_control, settings)
+    [variant] = returnable_variants(simulator, tenant.domain, 1)
+    order = await sim_synced_order(
+        sim_control,
+        settings,
+        sim_http,
+        tenant,
+        [{"variant_id": variant, "quantity": 2}],
+        payments=[{"gateway": "shopify_payments"}],
+    )
     headers = await merchant_headers(tenant.tenant_id)
     mine = await create(client, tenant.tenant_id, return_input(order))
     return_id = str(mine["return"]["id"])
@@ -330,19 +339,37 @@ async def test_a_refund_staff_made_in_admin_on_a_return_resolved_here_is_recorde
     stored = await Return.find_one({"tenant_id": tenant.tenant_id})
     assert stored is not None and stored.shopify_return_id is not None
     assert stored.status is ReturnStatus.RESOLVED and stored.refund is None
+    return tenant, order, stored
+
+
+async def test_a_refund_staff_made_in_admin_on_a_return_resolved_here_is_recorded_on_it(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    simulator: SimulatorServer,
+) -> None:
+    """Resolved here, but processed (and refunded in full) by staff in Shopify admin before our
+    mirror paid: `refunds/create` records Shopify's refund on ours, and the mirror then pays
+    nothing (without it the mirror would fail the return: "processed without a refund of ...")."""
+    tenant, order, stored = await _resolved_here_not_yet_paid(
+        client, settings, sim_control, sim_http, simulator
+    )
+    assert stored.outcome is not None and stored.shopify_return_id is not None
+    owed = stored.outcome.refund_amount + Decimal("0.50")  # a little more than due: fine
     processed = await _staff_process_refunding(
-        sim_control, tenant, order, stored.shopify_return_id, "3.00"
+        sim_control, tenant, order, stored.shopify_return_id, f"{owed:.2f}"
     )
     [refund_gid] = processed["refund_ids"]
 
     outside = await _deliver_refund(settings, tenant, refund_gid, None)
     assert outside == "ignored: a refund outside any return"
     result = await _deliver_refund(settings, tenant, refund_gid, stored.shopify_return_id)
-    assert result.endswith("recorded: refund 3.00 USD on the return"), result
+    assert result.endswith(f"recorded: refund {owed:.2f} USD on the return"), result
     after = await Return.get(stored.id)
     assert after is not None and after.refund is not None
     assert after.refund.shopify_refund_id == refund_gid
-    assert after.refund.amount == 3
+    assert after.refund.amount == owed
 
     await run_mirror(settings, sim_http)
     synced = await Return.get(stored.id)
@@ -351,6 +378,37 @@ async def test_a_refund_staff_made_in_admin_on_a_return_resolved_here_is_recorde
     assert len((await sim_control.order(tenant.domain, order.shopify_id))["refunds"]) == 1
     again = await _deliver_refund(settings, tenant, refund_gid, stored.shopify_return_id)
     assert again.endswith("echo: the refund is recorded, or the return is not resolved here")
+
+
+async def test_a_smaller_refund_made_in_admin_is_not_taken_as_paid(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+    simulator: SimulatorServer,
+) -> None:
+    """Staff refund less than ours is due: the refund is not recorded as ours, and the mirror
+    reports the return as processed without its refund (the customer is not silently short)."""
+    tenant, order, stored = await _resolved_here_not_yet_paid(
+        client, settings, sim_control, sim_http, simulator
+    )
+    assert stored.outcome is not None and stored.shopify_return_id is not None
+    processed = await _staff_process_refunding(
+        sim_control, tenant, order, stored.shopify_return_id, "1.00"
+    )
+    [refund_gid] = processed["refund_ids"]
+
+    result = await _deliver_refund(settings, tenant, refund_gid, stored.shopify_return_id)
+    assert result.endswith(
+        f"ignored: refund 1.00 USD is less than the {stored.outcome.refund_amount} USD due here"
+        " (the mirror reports the return)"
+    ), result
+    await run_mirror(settings, sim_http)
+    after = await Return.get(stored.id)
+    assert after is not None and after.refund is None and after.shopify_sync is not None
+    assert after.shopify_sync.status.value == "failed"
+    assert "processed on Shopify without a refund of" in (after.shopify_sync.error or "")
+    assert len((await sim_control.order(tenant.domain, order.shopify_id))["refunds"]) == 1
 
 
 async def test_a_resync_brings_returns_whose_webhooks_were_missed(

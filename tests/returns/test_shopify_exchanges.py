@@ -15,6 +15,7 @@ import pytest
 from app.config import Settings
 from app.db import Database
 from app.models import Return
+from app.models.money import round_to_minor_unit
 from tests.factories import graphql, merchant_headers
 from tests.returns.builders import (
     connect_sim_tenant,
@@ -36,7 +37,7 @@ def settings(mongo_uri: str, simulator: SimulatorServer) -> Settings:
 
 VIEW = """query ($id: ID!) { return(id: $id) { status
   outcome { itemsTotal { amount } refundAmount { amount } exchangeTotal { amount }
-    exchangeDiscount { amount } balanceDue { amount currencyCode } }
+    exchangeDiscount { amount } balanceDue { amount currencyCode } tax { amount } }
   exchange { variantId quantity unitPrice { amount } total { amount } absorbed { amount }
     shopifyLineItemIds fulfillmentOrderId fulfillmentStatus holdReasons }
   refund { amount { amount } }
@@ -95,20 +96,23 @@ def exchange_shop(
     async def make(*, difference: str, currency: str = "USD") -> ExchangeShop:
         """`difference`: what the returned unit was paid more than the wanted variant costs."""
         tenant = await connect_sim_tenant(sim_control, settings, currency=currency)
-        candidates = returnable_variants(simulator, tenant.domain, 8)
         shop_state = simulator.app.state.sim.shops[tenant.domain]
         prices = {
             str(variant["id"]): Decimal(str(variant["price"]))
             for product in shop_state.products
             for variant in product["_variants"]
         }
-        stocked = [
-            variant
-            for variant in candidates
-            # dear enough that the order's price stays positive, and in stock
-            if prices[variant] > 20
-            and (await sim_control.inventory(tenant.domain, variant))["available"] >= 2
-        ]
+        stocked: list[str] = []
+        # Two variants dear enough that the order's price stays positive, and in stock (read
+        # one by one among all returnable ones: the seed leaves some out of stock).
+        for variant in returnable_variants(simulator, tenant.domain, None):
+            if len(stocked) == 2:
+                break
+            if (
+                prices[variant] > 20
+                and (await sim_control.inventory(tenant.domain, variant))["available"] >= 2
+            ):
+                stocked.append(variant)
         returned, wanted = stocked[0], stocked[1]
         paid = prices[wanted] + Decimal(difference)
         order = await sim_synced_order(
@@ -161,7 +165,13 @@ async def test_a_cheaper_exchange_refunds_the_difference(exchange_shop: Any, cur
     found = await setup.view(return_id)
     assert found["shopifySync"] == {"status": "SYNCED", "error": None}, found
     assert Decimal(found["outcome"]["refundAmount"]["amount"]) == Decimal(difference)
-    assert Decimal(found["refund"]["amount"]["amount"]) == Decimal(difference)
+    # With the tax on the difference: the returned unit's (8% in the simulator) less the new one's.
+    paid = setup.wanted_price + Decimal(difference)
+    tax = round_to_minor_unit(paid * Decimal("0.08"), currency) - round_to_minor_unit(
+        setup.wanted_price * Decimal("0.08"), currency
+    )
+    assert Decimal(found["outcome"]["tax"]["amount"]) == tax
+    assert Decimal(found["refund"]["amount"]["amount"]) == Decimal(difference) + tax
     assert Decimal(found["outcome"]["balanceDue"]["amount"]) == 0
     exchange = found["exchange"]
     assert exchange["variantId"] == setup.wanted

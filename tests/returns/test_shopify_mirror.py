@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -13,17 +14,28 @@ from app.clock import utcnow
 from app.config import Settings
 from app.db import Database
 from app.jobs.returns_mirror import workers as mirror_workers
+from app.jobs.runner import BackgroundRunner
 from app.models import Order, Return, ShopifyIntegration
 from app.models.return_request import ReturnStatus
 from app.services.integration.session import admin_client_for
+from app.services.returns import shopify_mirror
 from app.services.returns.shopify_mirror import (
     MirrorAction,
     ReturnMirrorWorker,
     ShopifyGraphQL,
+    claimable,
+    mirror_intent,
     plan_steps,
 )
 from app.shopify.documents.returns import RETURN_REQUEST
-from tests.factories import graphql, make_order, make_return, make_tenant, merchant_headers
+from tests.factories import (
+    graphql,
+    index_keys,
+    make_order,
+    make_return,
+    make_tenant,
+    merchant_headers,
+)
 from tests.returns.builders import (
     SimTenant,
     connect_sim_tenant,
@@ -138,7 +150,8 @@ async def test_decisions_record_a_pending_sync_and_still_succeed(
     }
 
 
-async def test_worker_records_failure_without_touching_the_decision(db: Database) -> None:
+async def _approved_waiting_for_the_mirror() -> Return:
+    """An approved return of a connected tenant, its approval queued for the mirror."""
     tenant = await make_tenant("shop")
     await connect(tenant.id)
     record = await make_return(await make_order(tenant.id, 1), status=ReturnStatus.APPROVED)
@@ -146,9 +159,16 @@ async def test_worker_records_failure_without_touching_the_decision(db: Database
         {"_id": record.id},
         {"$set": {"shopify_sync": {"status": "pending", "action": "approve", "attempts": 0}}},
     )
+    return record
 
-    async def not_connected(tenant_id: str) -> ShopifyGraphQL | None:
-        return None
+
+async def not_connected(tenant_id: str) -> ShopifyGraphQL | None:
+    """A client factory that finds the integration disconnected."""
+    return None
+
+
+async def test_worker_records_failure_without_touching_the_decision(db: Database) -> None:
+    record = await _approved_waiting_for_the_mirror()
 
     worker = ReturnMirrorWorker("test-worker", not_connected)
     assert await worker.run_once() is True
@@ -535,3 +555,66 @@ async def test_the_registry_runs_several_mirror_workers_each_its_own_lease_owner
     assert len(mirrors) == 3
     assert len({worker.worker_id for worker in mirrors}) == 3
     assert len({worker.name for worker in mirrors}) == 3
+
+
+# Claiming ----------------------------------------------------------------------------------------
+PENDING_SYNC_INDEXES = [
+    {"shopify_sync.status": 1, "shopify_sync.lease_expires_at": 1},
+    {"shopify_sync.attempts": 1, "shopify_sync.lease_owner": 1},
+]
+
+
+@pytest.mark.parametrize("case", [0, 1, 2], ids=["unleased", "lapsed", "requeued"])
+async def test_each_claim_filter_reads_the_pending_syncs_through_an_index(
+    db: Database, case: int
+) -> None:
+    """Idle mirror workers poll these all the time: SecantusDB scans the whole collection for a
+    filter no index serves (one with a top-level `$or` is one)."""
+    plan = await Return.get_pymongo_collection().database.command(
+        {
+            "explain": {"find": "returns", "filter": claimable(utcnow())[case]},
+            "verbosity": "queryPlanner",
+        }
+    )
+    keys = index_keys(plan)
+    assert keys and all(dict(key) in PENDING_SYNC_INDEXES for key in keys), plan
+
+
+async def test_two_workers_claiming_at_once_lease_a_return_once(db: Database) -> None:
+    record = await _approved_waiting_for_the_mirror()
+
+    workers = [ReturnMirrorWorker(f"worker-{n}", not_connected) for n in range(4)]
+    claimed = await asyncio.gather(*(worker._claim() for worker in workers))
+    owners = [raw["shopify_sync"]["lease_owner"] for raw in claimed if raw is not None]
+    assert len(owners) == 1
+    stored = await Return.get(record.id)
+    assert stored is not None and stored.shopify_sync is not None
+    assert (stored.shopify_sync.lease_owner, stored.shopify_sync.attempts) == (owners[0], 1)
+
+
+async def test_a_decision_queued_in_the_process_wakes_an_idle_worker(db: Database) -> None:
+    """The runner's idle wait of a mirror worker ends when a decision is queued for the mirror
+    in the same process, long before its `idle_seconds`."""
+    polled = asyncio.Queue[None]()
+
+    class Idle(ReturnMirrorWorker):
+        idle_seconds = 3600.0
+
+        async def run_once(self) -> bool:
+            polled.put_nowait(None)
+            return False
+
+    async def never(tenant_id: str) -> ShopifyGraphQL | None:
+        raise AssertionError("nothing to claim")
+
+    runner = BackgroundRunner([Idle("sleepy", never)])
+    runner.start()
+    try:
+        await asyncio.wait_for(polled.get(), 5)  # polled once, then idle for an hour
+        wakeups = shopify_mirror._wakeups(asyncio.get_running_loop())
+        while not wakeups.waiting:  # until the worker waits
+            await asyncio.sleep(0)
+        mirror_intent(MirrorAction.REQUEST)  # as a decision builds its write
+        await asyncio.wait_for(polled.get(), 5)
+    finally:
+        await runner.stop()

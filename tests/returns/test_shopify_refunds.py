@@ -13,11 +13,14 @@ import pytest
 
 from app.config import Settings
 from app.models import Return
+from app.models.money import round_to_minor_unit
+from app.models.return_policy import ResolutionType
+from app.models.return_request import ReturnOutcome
 from app.services.returns import shopify_mirror
 from app.shopify.documents.returns import RETURN_APPROVE, RETURN_REQUEST
 from tests.factories import graphql, merchant_headers
 from tests.returns.builders import sim_settings
-from tests.returns.sim_shop import PROCESS_WITH_REFUND, RESOLVE, RETRY, NewShop, Shop
+from tests.returns.sim_shop import PROCESS_WITH_REFUND, RESOLVE, RETRY, NewShop, Shop, paid_back
 from tests.returns.test_shopify_mirror import make_retry_due
 from tools.shopify_sim import SimulatorServer
 
@@ -45,8 +48,13 @@ async def test_a_refund_goes_to_the_card_before_the_gift_card_and_is_recorded_on
     await shop.mirror()
 
     view = await shop.view(return_id)
-    owed = Decimal(view["outcome"]["refundAmount"]["amount"])
+    outcome = view["outcome"]
+    owed = Decimal(paid_back(outcome)["amount"])
     assert owed > Decimal("1.00")
+    # The tax Shopify charged on the returned items (8% in the simulator) is paid back too.
+    items = Decimal(outcome["itemsTotal"]["amount"])
+    assert Decimal(outcome["tax"]["amount"]) == round_to_minor_unit(items * Decimal("0.08"), "USD")
+    assert owed == Decimal(outcome["refundAmount"]["amount"]) + Decimal(outcome["tax"]["amount"])
     refund = view["refund"]
     assert view["shopifySync"] == {"status": "SYNCED", "error": None}
     assert refund["amount"] == {"amount": f"{owed:.2f}", "currencyCode": "USD"}
@@ -111,7 +119,7 @@ async def test_a_lost_answer_after_shopify_paid_is_read_back_not_paid_again(
     assert view["shopifySync"]["status"] == "SYNCED", view
     [paid] = (await shop.shopify_order())["refunds"]
     assert view["refund"]["shopifyRefundId"] == paid["id"]
-    assert view["refund"]["amount"] == view["outcome"]["refundAmount"]
+    assert view["refund"]["amount"] == paid_back(view["outcome"])
 
 
 async def test_a_worker_killed_after_shopify_paid_leaves_the_refund_to_be_read_back(
@@ -171,7 +179,7 @@ async def test_amounts_are_exact_in_the_currency_minor_unit(
     await shop.mirror()
 
     view = await shop.view(return_id)
-    owed = view["outcome"]["refundAmount"]
+    owed = paid_back(view["outcome"])
     assert owed["currencyCode"] == currency
     assert view["refund"]["amount"] == owed
     places = len(owed["amount"].partition(".")[2])
@@ -284,11 +292,12 @@ async def test_a_refund_refused_because_the_payments_changed_meanwhile_is_retrie
     checked = shopify_mirror._check_outcome
     raced: list[bool] = []
 
-    async def check_then_race(*args: Any) -> None:
-        await checked(*args)
+    async def check_then_race(*args: Any) -> Decimal | None:
+        tax = await checked(*args)
         if not raced:
             raced.append(True)
             await _staff_refund(shop, {"shopify_payments": "1.00"})
+        return tax
 
     monkeypatch.setattr(shopify_mirror, "_check_outcome", check_then_race)
     await shop.mirror()
@@ -302,6 +311,108 @@ async def test_a_refund_refused_because_the_payments_changed_meanwhile_is_retrie
 
     view = await shop.view(return_id)
     assert view["shopifySync"] == {"status": "SYNCED", "error": None}
-    owed = view["outcome"]["refundAmount"]["amount"]
-    assert _amounts(view["refund"]) == [("gift_card", owed)]
+    assert _amounts(view["refund"]) == [("gift_card", paid_back(view["outcome"])["amount"])]
     assert len((await shop.shopify_order())["refunds"]) == 2  # the staff's and ours
+
+
+async def test_a_refund_refused_and_retried_pays_the_tax_the_order_can_still_give_back(
+    new_shop: NewShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt records its tax T and is refused (staff refunded meanwhile, leaving
+    the order a cent short of items + T). The retry must not keep T (it could never be paid):
+    it pays the items and the tax that is left, as Shopify suggests."""
+    payments = [{"gateway": "shopify_payments", "amount": "1.00"}, {"gateway": "gift_card"}]
+    shop = await new_shop(payments=payments, units=2)
+    return_id = await shop.resolved_return()
+    record = await Return.get(return_id)
+    assert record is not None and record.outcome is not None
+    items = record.outcome.refund_amount
+    checked = shopify_mirror._check_outcome
+    raced: list[Decimal] = []
+
+    async def check_then_race(*args: Any) -> Decimal | None:
+        tax = await checked(*args)
+        if not raced and tax is not None:
+            raced.append(tax)
+            sales = [t for t in (await shop.shopify_order())["transactions"] if t["kind"] == "SALE"]
+            paid = sum(Decimal(t["amountSet"]["presentmentMoney"]["amount"]) for t in sales)
+            gift = paid - Decimal("1.00") - (items + tax - Decimal("0.01"))
+            await _staff_refund(shop, {"shopify_payments": "1.00", "gift_card": f"{gift:.2f}"})
+        return tax
+
+    monkeypatch.setattr(shopify_mirror, "_check_outcome", check_then_race)
+    await shop.mirror()
+    assert (await shop.view(return_id))["shopifySync"]["status"] == "PENDING"
+    await make_retry_due(return_id)
+    await shop.mirror()
+
+    view = await shop.view(return_id)
+    assert view["shopifySync"] == {"status": "SYNCED", "error": None}, view
+    [first_tax] = raced
+    assert Decimal(view["outcome"]["tax"]["amount"]) == first_tax - Decimal("0.01")
+    assert Decimal(view["refund"]["amount"]["amount"]) == items + first_tax - Decimal("0.01")
+
+
+class _Suggesting:
+    """An Admin API that answers only `suggestedFinancialOutcome`, with the given refund."""
+
+    def __init__(self, refund: str, tax: str) -> None:
+        self.refund, self.tax = refund, tax
+
+    async def execute(self, query: str, variables: Any, **_: Any) -> dict[str, Any]:
+        def bag(amount: str) -> dict[str, Any]:
+            return {"presentmentMoney": {"amount": amount, "currencyCode": "USD"}}
+
+        return {
+            "return": {
+                "suggestedFinancialOutcome": {
+                    "discountedSubtotal": bag("20.00"),
+                    "totalAdditionalFees": bag("0.00"),
+                    "totalTax": bag(self.tax),
+                    "financialTransfer": {
+                        "__typename": "RefundReturnOutcome",
+                        "amount": bag(self.refund),
+                    },
+                }
+            }
+        }
+
+
+@pytest.mark.parametrize(
+    ("refund", "tax", "expected"),
+    [
+        ("21.60", "1.60", Decimal("1.60")),
+        ("21.59", "1.60", Decimal("1.59")),  # capped at what the order can still give back
+        ("21.61", "1.60", None),
+        ("19.99", "1.60", "less"),
+    ],
+)
+async def test_only_shopify_s_tax_is_paid_on_top_of_what_is_due(
+    refund: str, tax: str, expected: Decimal | str | None
+) -> None:
+    """Shopify's suggested refund may exceed what is due here by at most its tax for the lines;
+    a suggestion below what is due is reported as such (None)."""
+    record = Return.model_construct(
+        outcome=ReturnOutcome(
+            resolution_type=ResolutionType.REFUND,
+            currency="USD",
+            items_total=Decimal("20.00"),
+            refund_amount=Decimal("20.00"),
+            pays_in_shopify=True,
+        ),
+        items=[],
+        currency="USD",
+    )
+    lines = [{"id": "gid://shopify/ReturnLineItem/1", "quantity": 1, "_line_item_id": "9"}]
+    check = shopify_mirror._check_outcome(
+        _Suggesting(refund, tax), record, "gid://shopify/Return/1", lines, [], Decimal("20.00")
+    )
+    if expected is None:
+        with pytest.raises(shopify_mirror.MirrorError) as refused:
+            await check
+        assert refused.value.permanent
+        assert "Shopify's tax of 1.60 USD make 21.60 USD" in str(refused.value)
+    elif expected == "less":
+        assert await check is None
+    else:
+        assert await check == expected

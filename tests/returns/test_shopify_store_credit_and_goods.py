@@ -47,7 +47,8 @@ ON_SHOPIFY = """query ($id: ID!) { return(id: $id) {
 VIEW = """query ($id: ID!) { return(id: $id) { status
   outcome { itemsTotal { amount } restockingFee { amount } returnShippingFee { amount }
     refundAmount { amount }
-    storeCreditAmount { amount currencyCode } storeCreditBonus { amount } restockLocationId }
+    storeCreditAmount { amount currencyCode } storeCreditBonus { amount } restockLocationId
+    tax { amount } }
   refund { shopifyRefundId amount { amount currencyCode }
     transactions { gateway parentTransactionId amount { amount } } }
   storeCreditBonus { amount { amount currencyCode } shopifyTransactionId shopifyAccountId
@@ -115,6 +116,14 @@ async def store_credit(shop: Shop) -> dict[str, Any]:
     return await shop.control.store_credit(shop.tenant.domain, shop.order.customer.id)
 
 
+def tax_of(found: dict[str, Any]) -> Decimal:
+    """The tax Shopify computed for the returned lines, paid back with them (recorded: the
+    simulator taxes every order, so a paid return without it is a failure)."""
+    tax = found["outcome"]["tax"]
+    assert tax is not None, found
+    return Decimal(tax["amount"])
+
+
 def credits(accounts: dict[str, Any]) -> list[tuple[str, bool]]:
     """(amount, made by a refund) of every credit on the customer's accounts."""
     return sorted(
@@ -139,8 +148,10 @@ async def test_store_credit_refunds_the_base_and_credits_the_bonus_on_top(
     total = Decimal(outcome["storeCreditAmount"]["amount"])
     bonus = Decimal(outcome["storeCreditBonus"]["amount"])
     assert bonus == round_to_minor_unit((total - bonus) * Decimal("0.1"), "USD")
-    # The base is refunded to store credit through returnProcess...
-    assert Decimal(found["refund"]["amount"]["amount"]) == total - bonus
+    # The base (with the items' tax) is refunded to store credit through returnProcess...
+    tax = tax_of(found)
+    assert tax > 0
+    assert Decimal(found["refund"]["amount"]["amount"]) == total - bonus + tax
     [paid] = found["refund"]["transactions"]
     assert paid["gateway"] == "shopify_store_credit"
     assert paid["parentTransactionId"] is None
@@ -149,9 +160,9 @@ async def test_store_credit_refunds_the_base_and_credits_the_bonus_on_top(
     assert found["storeCreditBonus"]["creditedAt"]
     accounts = await store_credit(shop)
     [account] = accounts["accounts"]
-    assert Decimal(account["balance"]["amount"]) == total
+    assert Decimal(account["balance"]["amount"]) == total + tax
     assert credits(accounts) == sorted(
-        [(str((total - bonus).normalize()), True), (str(bonus.normalize()), False)]
+        [(str((total - bonus + tax).normalize()), True), (str(bonus.normalize()), False)]
     )
 
 
@@ -182,7 +193,7 @@ async def test_a_lost_bonus_answer_is_found_on_the_account_not_credited_twice(
     assert [t["id"] for t in bonus_credits] == [found["storeCreditBonus"]["shopifyTransactionId"]]
     assert Decimal(accounts["accounts"][0]["balance"]["amount"]) == Decimal(
         found["outcome"]["storeCreditAmount"]["amount"]
-    )
+    ) + tax_of(found)
 
 
 @pytest.mark.parametrize(("currency", "decimals"), [("JPY", 0), ("KWD", 3)])
@@ -200,7 +211,9 @@ async def test_store_credit_and_bonus_are_exact_in_the_minor_unit(
     assert bonus["currencyCode"] == currency
     assert len(bonus["amount"].partition(".")[2]) == decimals
     balance = (await store_credit(shop))["accounts"][0]["balance"]
-    assert Decimal(balance["amount"]) == Decimal(found["outcome"]["storeCreditAmount"]["amount"])
+    assert Decimal(balance["amount"]) == Decimal(
+        found["outcome"]["storeCreditAmount"]["amount"]
+    ) + tax_of(found)
     assert balance["currencyCode"] == currency
 
 
@@ -216,7 +229,9 @@ async def test_the_restocking_fee_reaches_shopify_which_agrees_before_paying(
     assert found["shopifySync"] == {"status": "SYNCED", "error": None}, found
     outcome = found["outcome"]
     assert Decimal(outcome["restockingFee"]["amount"]) > 0
-    assert found["refund"]["amount"]["amount"] == outcome["refundAmount"]["amount"]
+    assert Decimal(found["refund"]["amount"]["amount"]) == Decimal(
+        outcome["refundAmount"]["amount"]
+    ) + tax_of(found)
     lines = (await on_shopify(shop))["returnLineItems"]["nodes"]
     assert [line["restockingFee"] for line in lines] == [{"percentage": 15.0}]
 
@@ -250,7 +265,9 @@ async def test_the_return_shipping_fee_shown_when_asking_reaches_shopify_and_is_
     assert restocking == round_to_minor_unit(items / 10, "USD")
     refund = Decimal(outcome["refundAmount"]["amount"])
     assert refund == items - restocking - Decimal("4.50")
-    assert Decimal(found["refund"]["amount"]["amount"]) == refund
+    # The tax on the items is paid back whole: the fees are not taxed.
+    assert tax_of(found) == round_to_minor_unit(items * Decimal("0.08"), "USD")
+    assert Decimal(found["refund"]["amount"]["amount"]) == refund + tax_of(found)
     fees = (await on_shopify(shop))["returnShippingFees"]
     assert [fee["amountSet"]["presentmentMoney"] for fee in fees] == [
         {"amount": "4.50", "currencyCode": "USD"}

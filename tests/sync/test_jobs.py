@@ -15,6 +15,7 @@ from app.models import ShopifyIntegration, SyncJob
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.sync import jobs
 from app.services.sync.jobs import SyncErrorCode
+from tests.factories import index_keys
 from tests.sync.helpers import rms
 
 
@@ -198,16 +199,6 @@ async def test_cli_clear_stale_locks_fails_stale_jobs_with_timeout(
     assert "Timeout" in await rms(settings, "sync", "list", "--tenant", "tenant-stale")
 
 
-def _index_keys(plan: Any) -> list[Any]:
-    """Every `keyPattern` of an explain output (wherever the planner nests its stages)."""
-    if isinstance(plan, dict):
-        found = [plan["keyPattern"]] if "keyPattern" in plan else []
-        return found + [key for value in plan.values() for key in _index_keys(value)]
-    if isinstance(plan, list):
-        return [key for value in plan for key in _index_keys(value)]
-    return []
-
-
 @pytest.mark.parametrize(
     "query",
     [
@@ -225,7 +216,7 @@ async def test_the_claim_and_last_completed_filters_use_an_index(
     plan = await SyncJob.get_pymongo_collection().database.command(
         {"explain": {"find": "sync_jobs", "filter": query}, "verbosity": "queryPlanner"}
     )
-    assert _index_keys(plan), plan
+    assert index_keys(plan), plan
 
 
 async def test_takeover_skips_exhausted_jobs_which_the_sweeper_fails(db: Database) -> None:

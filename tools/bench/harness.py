@@ -936,8 +936,8 @@ def measure_sync(stack: Stack, base: ServerProcess, report: Report) -> None:
 def measure_refunds(stack: Stack, report: Report) -> None:
     """Resolving refund returns through the simulator (`tools/bench/refunds.py`)."""
     count = stack.config.refund_returns
-    ours, raw, note, problem = asyncio.run(_refund_runs(stack, count))
-    refund_rows(report, count, ours, raw, note, problem)
+    ours, raw, note, problem, details = asyncio.run(_refund_runs(stack, count))
+    refund_rows(report, count, ours, raw, note, problem, details)
     if ours is not None:
         seconds, _, points = ours
         binding = "bound by the bucket" in note
@@ -946,7 +946,7 @@ def measure_refunds(stack: Stack, report: Report) -> None:
 
 async def _refund_runs(
     stack: Stack, count: int
-) -> tuple[tuple[float, int, float] | None, tuple[float, float], str, str | None]:
+) -> tuple[tuple[float, int, float] | None, tuple[float, float], str, str | None, dict[str, Any]]:
     config = stack.config
     async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
         control = SimulatorControl(http, stack.sim_base, API_KEY, API_SECRET)
@@ -979,16 +979,16 @@ async def _refund_runs(
         with ServerProcess("ours", env, stack.workdir) as server:
             synced = await _run_our_sync(stack, server, http, tenant_id, key)
             if synced["status"] != "completed":
-                return None, raw, "", f"the orders did not sync: {synced}"
+                return None, raw, "", f"the orders did not sync: {synced}", {}
             log("refunds: our returns created, approved, received and mirrored")
             try:
                 ids = await refunds.our_returns(stack, http, server.url, tenant_id, key)
             except RuntimeError as exc:
-                return None, raw, "", str(exc)[:300]
+                return None, raw, "", str(exc)[:300], {}
             await _wait_for_bucket(stack)
             log(f"refunds: ours resolves {count} returns")
             before = stack.meter.snapshot(refunds.OURS_SHOP)
-            seconds, paid = await refunds.our_resolves(stack, http, server.url, tenant_id, key, ids)
+            resolved = await refunds.our_resolves(stack, http, server.url, tenant_id, key, ids)
             after = stack.meter.snapshot(refunds.OURS_SHOP)
         bound = after.throttled > before.throttled
         note = (
@@ -996,7 +996,13 @@ async def _refund_runs(
             + (" bound by the bucket" if bound else " the bucket never bound")
             + f" ({after.throttled - before.throttled} throttled answers)"
         )
-        return (seconds, paid, after.points - before.points), raw, note, None
+        details = {
+            "resolves_seconds": resolved.resolves_seconds,
+            "resolve_p50_ms": resolved.resolve_p50_ms,
+            "recorded_after_last_resolve_seconds": resolved.seconds - resolved.resolves_seconds,
+        }
+        ours = (resolved.seconds, resolved.paid, after.points - before.points)
+        return ours, raw, note, None, details
 
 
 def measure_durability(config: BenchConfig, workdir: Path, report: Report) -> None:

@@ -133,6 +133,16 @@ class ReturnOutcome:
     def return_shipping_fee(self) -> MoneyV2:
         return money_v2(self.record.return_shipping_fee, self.record.currency)
 
+    @strawberry.field(
+        description="The tax paid back with the items, as Shopify computed it for the returned "
+        "lines, on top of `refundAmount` (or of the store-credit refund); null until the refund "
+        "is being paid in Shopify."
+    )
+    def tax(self) -> MoneyV2 | None:
+        if self.record.tax is None:
+            return None
+        return money_v2(self.record.tax, self.record.currency)
+
     @strawberry.field
     def refund_amount(self) -> MoneyV2:
         return money_v2(self.record.refund_amount, self.record.currency)

@@ -46,6 +46,7 @@ from app.services.integration.token_cipher import TokenCipher, TokenDecryptionEr
 from app.shopify.client import ShopifyAdminClient
 from app.shopify.errors import ShopifyAuthError, ShopifyOAuthError, ShopifyUnavailableError
 from app.shopify.oauth_client import TokenGrant, refresh_access_token
+from app.shopify.tokens import TokenSource
 
 logger = logging.getLogger(__name__)
 
@@ -407,19 +408,42 @@ async def connected_integration(tenant_id: str) -> ShopifyIntegration:
     return integration
 
 
+class TokenReadOnce:
+    """A token source that reads the stored token once, for a client used a few seconds (the
+    returns mirror's few Admin calls for one return) rather than before every call. A token
+    Shopify refuses (401: refreshed or revoked meanwhile) goes through the stored source's
+    refresh, which reads the stored pair again (and finds the integration disconnected, if it
+    was)."""
+
+    def __init__(self, source: TokenSource) -> None:
+        self._source = source
+        self._token: str | None = None
+
+    async def access_token(self) -> str:
+        if self._token is None:
+            self._token = await self._source.access_token()
+        return self._token
+
+    async def refresh(self, rejected_token: str) -> str:
+        self._token = await self._source.refresh(rejected_token)
+        return self._token
+
+
 async def admin_client_for(
-    tenant_id: str, settings: Settings, http: httpx.AsyncClient
+    tenant_id: str, settings: Settings, http: httpx.AsyncClient, *, read_token_once: bool = False
 ) -> ShopifyAdminClient:
-    """An Admin GraphQL client for the tenant's shop, with a stored self-refreshing token.
+    """An Admin GraphQL client for the tenant's shop, with a stored self-refreshing token
+    (`read_token_once`: read once for the client's life, `TokenReadOnce`).
 
     Raises `IntegrationNotConnected` when the tenant has no connected integration. Cheap to
     call; keep one client for a whole job so its cost-bucket estimate carries across calls.
     """
     integration = await connected_integration(tenant_id)
+    stored = StoredTokenSource(tenant_id, settings, http)
     return ShopifyAdminClient(
         shop_domain=integration.shop_domain,
         api_version=settings.shopify_api_version,
         admin_base_template=settings.shopify_admin_base_url,
-        token_source=StoredTokenSource(tenant_id, settings, http),
+        token_source=TokenReadOnce(stored) if read_token_once else stored,
         http=http,
     )

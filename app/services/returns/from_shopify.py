@@ -47,7 +47,7 @@ from app.services.returns.create import returned_item
 from app.services.returns.ledger import ensure_ledger, reserve, units_by_line
 from app.services.returns.refund_allocation import STORE_CREDIT_GATEWAY
 from app.services.returns.resolution import items_total
-from app.services.returns.shopify_mirror import refund_from_node
+from app.services.returns.shopify_mirror import items_due, refund_from_node
 from app.services.returns.state_machine import ReturnAction, allowed_from, target_of
 from app.services.returns.transitions import apply_shopify_decision
 from app.services.shopify_values import numeric_id
@@ -134,22 +134,34 @@ async def apply_shopify_return(tenant_id: str, shopify: ShopifyReturn) -> str:
 
 async def record_shopify_refund(tenant_id: str, shopify: ShopifyReturn, refund_gid: str) -> str:
     """A refund Shopify made on one of our returns (`refunds/create`): recorded on ours when it
-    is resolved and shows no refund yet (staff refunded it in admin after our mirror could not,
-    or the echo of the mirror's own refund before the mirror recorded it: the same refund
-    either way, and neither records a second). Says what it did."""
+    is resolved, shows no refund yet, and the refund pays at least what ours is due for the
+    items (staff refunded it in admin after our mirror could not, or the echo of the mirror's
+    own refund before the mirror recorded it: the same refund either way, and neither records a
+    second). A smaller refund is left unrecorded, so the mirror flags the return as processed
+    without its refund instead of taking it as paid. Says what it did."""
     refund = next(
         (found for found in shopify.refunds if found.shopify_refund_id == refund_gid), None
     )
     if refund is None:
         return f"ignored: Shopify shows no refund {refund_gid} on return {shopify.gid}"
+    mine = {
+        "tenant_id": tenant_id,
+        "shopify_return_id": shopify.gid,
+        "status": ReturnStatus.RESOLVED.value,
+        "refund": None,
+    }
+    ours = await Return.find_one(mine)
+    if ours is None or ours.outcome is None:
+        return "echo: the refund is recorded, or the return is not resolved here"
+    owed = items_due(ours.outcome)
+    if refund.currency != ours.outcome.currency or refund.amount < owed:
+        return (
+            f"ignored: refund {refund.amount} {refund.currency} is less than the {owed}"
+            f" {ours.outcome.currency} due here (the mirror reports the return)"
+        )
+    # `updated_at` is left alone: it guards a mirror attempt in flight, which may then settle.
     result = await Return.get_pymongo_collection().update_one(
-        {
-            "tenant_id": tenant_id,
-            "shopify_return_id": shopify.gid,
-            "status": ReturnStatus.RESOLVED.value,
-            "refund": None,
-        },
-        {"$set": {"refund": to_bson(refund), "updated_at": utcnow()}},
+        {**mine, "_id": ours.id}, {"$set": {"refund": to_bson(refund)}}
     )
     if result.modified_count:
         return f"recorded: refund {refund.amount} {refund.currency} on the return"

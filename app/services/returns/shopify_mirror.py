@@ -22,7 +22,9 @@ refund spread over the order's payments (`refund_allocation`); a STORE_CREDIT re
 refund base as a `storeCreditRefund` refund method, and its bonus is credited on the customer's
 store credit account afterwards (`storeCreditAccountCredit`, `_credit_bonus`). Before paying,
 Shopify's `suggestedFinancialOutcome` for the lines must agree with ours (items and fees, to the
-minor unit); on a mismatch nothing is paid and the sync fails with both amounts. The refund
+minor unit); on a mismatch nothing is paid and the sync fails with both amounts. The tax on the
+returned lines is paid with them: Shopify's suggested refund less what is due here, at most its
+tax for the lines, recorded on the outcome (`ReturnOutcome.tax`) before paying. The refund
 Shopify made is read back and recorded on the return (`refund`). At most once: Shopify closes the
 return in the same operation that pays, and `_process` reads the return's status before sending,
 so a return already closed (an answer lost after Shopify paid, a worker that died before
@@ -38,22 +40,31 @@ worker or database died before the id was stored) first looks for that return am
 returns on Shopify and adopts it; it requests again only when Shopify has none.
 
 The worker takes a per-tenant client factory (`client_for(tenant_id)`); `app/jobs/returns_mirror.py`
-wires it to `app.services.integration.session.admin_client_for` (anything with `async execute(query,
+wires it to an Admin API client on the tenant's stored token (anything with `async execute(query,
 variables)` returning the response's `data` works). The documents are in
 `app/shopify/documents/returns.py`.
+
+Claiming: the worker reads a few claimable returns (`claimable`: one indexed query per way a sync
+is claimable) and leases one with a conditional update that lands only while its sync is as read,
+so exactly one worker holds it. Idle, it polls every `idle_seconds`; a decision queued in the same
+process wakes one idle worker at once (`announce_mirror_work`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import random
+import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
@@ -65,6 +76,7 @@ from app.models.return_request import (
     ItemCondition,
     RefundTransaction,
     ReturnItem,
+    ReturnOutcome,
     ReturnRefund,
     ReturnStatus,
     ShopifyRequestedLine,
@@ -129,15 +141,19 @@ class MirrorAction(StrEnum):
 
 def mirror_intent(action: MirrorAction) -> dict[str, Any]:
     """The whole `shopify_sync` value recording that `action` should reach Shopify; only for a
-    return with no sync yet (no worker can hold a lease on it)."""
+    return with no sync yet (no worker can hold a lease on it). Wakes an idle mirror worker of
+    this process (`announce_mirror_work`)."""
     encoded: dict[str, Any] = to_bson(ShopifySync(action=action.value))
+    announce_mirror_work()
     return encoded
 
 
 def mirror_requeue(action: MirrorAction, now: datetime) -> dict[str, Any]:
     """`$set` fields re-queueing an existing sync for `action`. The lease is left alone: a worker
     inside a push keeps it (no second worker claims the return meanwhile) and releases it when
-    its settle finds the newer decision; `attempts: 0` lets an idle sync be claimed at once."""
+    its settle finds the newer decision; `attempts: 0` lets an idle sync be claimed at once.
+    Wakes an idle mirror worker of this process (`announce_mirror_work`)."""
+    announce_mirror_work()
     return {
         "shopify_sync.status": ShopifySyncStatus.PENDING.value,
         "shopify_sync.action": action.value,
@@ -322,6 +338,14 @@ class MirrorJournal(Protocol):
     async def refund_paid(self, refund: ReturnRefund) -> None:
         """Record the refund Shopify made (once: an earlier record is kept)."""
 
+    async def tax_planned(self, tax: Decimal) -> None:
+        """Record, durably and before paying, the tax this attempt pays back with the items.
+        Called only while Shopify shows the return unpaid, so an earlier attempt's figure (sent
+        and refused, or never sent) is replaced: the order may give back less by now."""
+
+    async def stored_tax(self) -> Decimal | None:
+        """The tax recorded by now (an attempt that paid, or may have, recorded it first)."""
+
     async def stored_bonus(self) -> StoreCreditBonus | None:
         """The store-credit bonus as recorded by now."""
 
@@ -371,10 +395,16 @@ async def _transition(
 def refund_due(record: Return) -> Decimal:
     """What processing `record` on Shopify pays back through `returnProcess`: a REFUND's refund
     to the order's payments, a STORE_CREDIT's refund base to store credit (its bonus is credited
-    separately), a cheaper EXCHANGE's difference to the order's payments."""
+    separately), a cheaper EXCHANGE's difference to the order's payments; each with the tax
+    Shopify computed for the returned lines once recorded (`ReturnOutcome.tax`)."""
     outcome = record.outcome
     if outcome is None:
         return Decimal(0)
+    return items_due(outcome) + (outcome.tax or Decimal(0))
+
+
+def items_due(outcome: ReturnOutcome) -> Decimal:
+    """`refund_due` before tax: what the outcome pays for the items, less the fees."""
     if outcome.resolution_type is ResolutionType.REFUND:
         return outcome.refund_amount
     if not outcome.pays_in_shopify:
@@ -430,10 +460,15 @@ async def _check_outcome(
     return_gid: str,
     lines: list[dict[str, Any]],
     exchanges: list[dict[str, Any]],
-) -> None:
+    due: Decimal,
+) -> Decimal | None:
     """Refuse to pay (permanently, nothing sent) unless Shopify's `suggestedFinancialOutcome`
     for the lines we refund agrees with ours on the items' value and the fees, to the minor
-    unit. Items that came back MISSING are left out of both."""
+    unit. Items that came back MISSING are left out of both. The tax to pay back with `due`
+    (what we pay for the items): Shopify's suggested refund less `due`, at most Shopify's tax
+    for the lines (for an exchange, the tax on the difference; less when Shopify caps it at
+    what the order can still refund). Shopify suggesting less than `due` gives None; more than
+    its tax on top is refused the same way."""
     outcome = record.outcome
     assert outcome is not None
     items = _by_line_item(record)
@@ -444,7 +479,7 @@ async def _check_outcome(
         or item.condition is not ItemCondition.MISSING
     ]
     if not refunded:
-        return
+        return Decimal(0)
     data = await api.execute(
         RETURN_SUGGESTED_OUTCOME,
         {"id": return_gid, "lines": refunded, "exchanges": exchanges},
@@ -461,6 +496,24 @@ async def _check_outcome(
             f" {outcome.currency} here; correct the return in Shopify admin or here, then retry",
             permanent=True,
         )
+    if due <= 0:
+        return Decimal(0)
+    transfer = suggested.get("financialTransfer") or {}
+    suggested_refund, _ = presentment(transfer, "amount")
+    tax, _ = presentment(suggested, "totalTax")
+    if transfer.get("__typename") != "RefundReturnOutcome" or suggested_refund < due:
+        return None
+    # Less than the whole tax when Shopify caps its suggestion at what the order can still give
+    # back (per-line tax rounding can leave the last return of an order a cent short).
+    extra = suggested_refund - due
+    if extra > tax:
+        raise MirrorError(
+            f"refund not sent: Shopify suggests refunding {suggested_refund} {currency}; the"
+            f" {due} {outcome.currency} due here and Shopify's tax of {tax} {currency} make"
+            f" {due + tax} {outcome.currency}; check the return in Shopify admin",
+            permanent=True,
+        )
+    return extra
 
 
 def dispositions(
@@ -555,7 +608,23 @@ async def _process(
             )
         paid_before = record.refund is not None or bool((current.get("refunds") or {}).get("nodes"))
         if (due > 0 or exchanges) and not paid_before:
-            await _check_outcome(api, record, return_gid, lines, exchanges)
+            items = items_due(record.outcome) if record.outcome is not None else Decimal(0)
+            tax = await _check_outcome(api, record, return_gid, lines, exchanges, items)
+            if tax is None:
+                # Shopify would refund less than the items are due: the order's payments say
+                # how much is left (a permanent failure), else the suggestion is refused.
+                _refund_transfer(record, items, current.get("order") or {})
+                raise MirrorError(
+                    f"refund not sent: Shopify suggests refunding less than the {items}"
+                    f" {record.currency} due here; check the return in Shopify admin",
+                    permanent=True,
+                )
+            if due > 0:
+                # Recorded before paying, so a retry after a lost answer knows what was paid.
+                await journal.tax_planned(tax)
+                assert record.outcome is not None
+                record.outcome.tax = tax
+                due = items + tax
         if due > 0 and not paid_before:
             process_input["financialTransfer"] = _refund_transfer(
                 record, due, current.get("order") or {}
@@ -580,6 +649,11 @@ async def _process(
                 f"{exc} (the order's payments changed while the refund was prepared; retried)"
             ) from exc
     if due > 0 and record.refund is None:
+        if not answered and record.outcome is not None:
+            # Paid (or maybe paid) by an earlier attempt: with the tax it recorded before
+            # sending, which this claim may have read before that attempt wrote it.
+            record.outcome.tax = await journal.stored_tax()
+            due = refund_due(record)
         await journal.refund_paid(await _paid_refund(api, record, return_gid, due, answered))
     if record.exchange is not None and record.exchange.fulfillment_order_id is None:
         await journal.exchange_processed(await _processed_exchange(api, return_gid))
@@ -951,6 +1025,17 @@ class _ReturnJournal:
             {**self.mine, "refund": None}, {"$set": {"refund": to_bson(refund)}}
         )
 
+    async def tax_planned(self, tax: Decimal) -> None:
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "outcome": {"$ne": None}, "refund": None},
+            {"$set": {"outcome.tax": to_bson(tax)}},
+        )
+
+    async def stored_tax(self) -> Decimal | None:
+        fresh = await Return.get_pymongo_collection().find_one(self.mine, {"outcome.tax": 1})
+        recorded = ((fresh or {}).get("outcome") or {}).get("tax")
+        return None if recorded is None else Decimal(str(recorded))
+
     async def stored_bonus(self) -> StoreCreditBonus | None:
         fresh = await Return.get_pymongo_collection().find_one(self.mine, {"store_credit_bonus": 1})
         found = (fresh or {}).get("store_credit_bonus")
@@ -1007,11 +1092,101 @@ class _ReturnJournal:
 
 ClientFactory = Callable[[str], Awaitable[ShopifyGraphQL | None]]
 
+# Before any lease a worker writes (`$gte` it keeps null leases out of the range).
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+# Claimable returns a worker reads at once (it tries them in random order, so workers polling
+# together rarely race for the same one).
+CLAIM_CANDIDATES = 8
+
+
+def claimable(now: datetime) -> list[dict[str, Any]]:
+    """A pending sync is claimable when (1) it has no lease, (2) its lease ran out (a worker
+    died, or a failed attempt's back-off is over), or (3) a decision re-queued it since its last
+    attempt (attempts reset), which skips that attempt's back-off but never takes a lease a
+    running worker still holds (owner set). One filter per case, each served by an index on
+    the pending syncs only (`shopify_sync_pending`, `shopify_sync_requeued`): SecantusDB scans
+    the whole collection for a filter with a top-level `$or`, and leaves an index unused for a
+    bare `None` on a partial index's second field (hence `$eq`). A decision just queued is
+    always in case (3) (`mirror_intent`, `mirror_requeue`: attempts 0), so it comes last."""
+    pending = {"shopify_sync.status": ShopifySyncStatus.PENDING.value}
+    return [
+        {**pending, "shopify_sync.lease_expires_at": {"$eq": None}},
+        {**pending, "shopify_sync.lease_expires_at": {"$gte": EARLIEST, "$lt": now}},
+        {**pending, "shopify_sync.attempts": 0, "shopify_sync.lease_owner": None},
+    ]
+
+
+class _Wakeups:
+    """The idle mirror workers of one event loop, woken one per decision queued in this process
+    (other processes' workers find it by polling). Announcements made in one step of the loop
+    wake one worker (a decision builds both forms of its write: `mirror_requeue` and
+    `mirror_intent`), once that step has handed over (its write is on its way)."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[asyncio.Future[None]] = deque()
+        self.scheduled = False
+
+    def announce(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            loop.call_soon(self.wake_one)
+
+    def wake_one(self) -> None:
+        self.scheduled = False
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait up to `seconds`; whether a decision was announced meanwhile."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=seconds)
+            return bool(done)
+        finally:
+            waiter.cancel()
+            with contextlib.suppress(ValueError):
+                self.waiting.remove(waiter)
+
+
+_WAKEUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Wakeups] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _wakeups(loop: asyncio.AbstractEventLoop) -> _Wakeups:
+    found = _WAKEUPS.get(loop)
+    if found is None:
+        found = _WAKEUPS[loop] = _Wakeups()
+    return found
+
+
+def announce_mirror_work() -> None:
+    """A decision is being queued for the mirror: wake one idle mirror worker of this process
+    (of the running event loop; none: nothing to do, the workers poll). Called as the intent is
+    built, just before the decision's write: the woken worker that finds nothing yet looks again
+    shortly (`ReturnMirrorWorker.idle`)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    found = _WAKEUPS.get(loop)
+    if found is not None:
+        found.announce(loop)
+
 
 class ReturnMirrorWorker:
     """Claims one return with a pending Shopify sync (leased) and mirrors it."""
 
-    idle_seconds = 1.0  # a decision reaches Shopify within about a second when all is idle
+    idle_seconds = 1.0  # a decision queued by another process reaches Shopify within about 1 s
+    # Woken by a decision of this process whose write may not have landed yet: looked for again
+    # after this long, then twice as long each time while under `recheck_max_seconds` (about
+    # 0.3 s in all), unless found first; then back to `idle_seconds`.
+    recheck_seconds = 0.02
+    recheck_max_seconds = 0.2
 
     def __init__(
         self, worker_id: str, client_for: ClientFactory, name: str = "returns-shopify-mirror"
@@ -1019,35 +1194,70 @@ class ReturnMirrorWorker:
         self.worker_id = worker_id  # the lease owner: unique per worker
         self.client_for = client_for
         self.name = name
+        self._turn = 0  # which claim filter goes first (each in turn: none waits on the others)
+        self._recheck: float | None = None
+
+    async def idle(self, seconds: float) -> None:
+        """Wait up to `seconds` before the next claim (`app.jobs.runner`), less when a decision
+        of this process is announced (`announce_mirror_work`) or was announced moments ago."""
+        delay = seconds if self._recheck is None else min(seconds, self._recheck)
+        if await _wakeups(asyncio.get_running_loop()).wait(delay):
+            self._recheck = self.recheck_seconds
+        elif self._recheck is not None:
+            self._recheck *= 2
+            if self._recheck > self.recheck_max_seconds:
+                self._recheck = None
 
     async def run_once(self) -> bool:
-        now = utcnow()
-        collection = Return.get_pymongo_collection()
-        raw = await collection.find_one_and_update(
-            {
-                "shopify_sync.status": ShopifySyncStatus.PENDING.value,
-                "$or": [
-                    {"shopify_sync.lease_expires_at": None},
-                    {"shopify_sync.lease_expires_at": {"$lt": now}},
-                    # A decision since the last attempt (attempts reset) skips that attempt's
-                    # back-off, but never a lease a running worker still holds (owner set).
-                    {"shopify_sync.attempts": 0, "shopify_sync.lease_owner": None},
-                ],
-            },
-            {
-                "$set": {
-                    "shopify_sync.lease_owner": self.worker_id,
-                    "shopify_sync.lease_expires_at": now + timedelta(seconds=LEASE_SECONDS),
-                },
-                "$inc": {"shopify_sync.attempts": 1},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+        # Woken for a decision of this process: only case (3) of `claimable` can hold it.
+        raw = await self._claim(announced=self._recheck is not None)
         if raw is None:
             return False
+        self._recheck = None
         record = Return.model_validate(raw)
         await self._mirror(record, raw["updated_at"])
         return True
+
+    async def _claim(self, announced: bool = False) -> dict[str, Any] | None:
+        """Lease one claimable return (`claimable`; `announced`: a just-queued decision only):
+        read a few candidates, then a conditional update per candidate that lands only while
+        the sync is exactly as read (no other claim, settle, release or decision since: each
+        changes `attempts`, the lease or `updated_at`), so one worker leases it. The claimed
+        return as read plus the lease (its journal fields are as read: only a worker whose lease
+        ran out can still be writing them, as after any claim)."""
+        now = utcnow()
+        collection = Return.get_pymongo_collection()
+        filters = claimable(now)
+        first = self._turn % len(filters)
+        self._turn += 1
+        order = filters[-1:] if announced else filters[first:] + filters[:first]
+        for query in order:
+            candidates: list[dict[str, Any]] = await collection.find(
+                query, limit=CLAIM_CANDIDATES
+            ).to_list(None)
+            random.shuffle(candidates)
+            for seen in candidates:
+                sync = seen["shopify_sync"]
+                lease = {
+                    "lease_owner": self.worker_id,
+                    "lease_expires_at": now + timedelta(seconds=LEASE_SECONDS),
+                    "attempts": int(sync.get("attempts") or 0) + 1,
+                }
+                claimed = await collection.update_one(
+                    {
+                        "_id": seen["_id"],  # first: SecantusDB looks the return up by it
+                        "updated_at": seen["updated_at"],
+                        "shopify_sync.status": ShopifySyncStatus.PENDING.value,
+                        "shopify_sync.attempts": sync.get("attempts"),
+                        "shopify_sync.lease_owner": sync.get("lease_owner"),
+                        "shopify_sync.lease_expires_at": sync.get("lease_expires_at"),
+                    },
+                    {"$set": {f"shopify_sync.{key}": value for key, value in lease.items()}},
+                )
+                if claimed.matched_count == 1:
+                    seen["shopify_sync"] = {**sync, **lease}
+                    return seen
+        return None
 
     async def _mirror(self, record: Return, seen_updated_at: datetime) -> None:
         sync = record.shopify_sync
@@ -1055,8 +1265,9 @@ class ReturnMirrorWorker:
         collection = Return.get_pymongo_collection()
         mine = {"_id": record.id, "shopify_sync.lease_owner": self.worker_id}
         # Only settle the sync if no newer decision re-queued it meanwhile (updated_at unchanged)
-        # and the lease is still ours.
-        guard = {"tenant_id": record.tenant_id, "updated_at": seen_updated_at, **mine}
+        # and the lease is still ours. `_id` first: SecantusDB then looks the return up by it
+        # (led by `tenant_id`, it read every return of the tenant).
+        guard = {**mine, "tenant_id": record.tenant_id, "updated_at": seen_updated_at}
         try:
             api = await self.client_for(record.tenant_id)
             if api is None:

@@ -142,15 +142,20 @@ async def _apply(
             at=moment, actor=actor, from_status=from_status, to_status=target, note=note
         )
         for extra_filter, extra_set in forms:
-            raw = await collection.find_one_and_update(
+            # A conditional update, then a read of the return: SecantusDB (development, tests)
+            # applies a findAndModify that matched through a collection scan, which made each
+            # decision cost a scan of every return; MongoDB pays one more round trip.
+            applied = await collection.update_one(
                 {"_id": oid, "tenant_id": tenant_id, "status": from_status.value, **extra_filter},
                 {
                     "$set": {**to_set, **extra_set},
                     "$push": {"history": to_bson(entry)},
                     **seen_on_shopify,
                 },
-                return_document=ReturnDocument.AFTER,
             )
+            raw = None
+            if applied.matched_count == 1:
+                raw = await collection.find_one({"_id": oid, "tenant_id": tenant_id})
             if raw is not None:
                 record = Return.model_validate(raw)
                 if record.ledger_release_pending and record.id is not None:

@@ -76,7 +76,11 @@ query ($id: ID!, $lines: [SuggestedOutcomeReturnLineItemInput!]!,
   $exchanges: [SuggestedOutcomeExchangeLineItemInput!]!) { return(id: $id) {
   suggestedFinancialOutcome(returnLineItems: $lines, exchangeLineItems: $exchanges) {
     discountedSubtotal { presentmentMoney { amount currencyCode } }
-    totalAdditionalFees { presentmentMoney { amount currencyCode } } } } }
+    totalAdditionalFees { presentmentMoney { amount currencyCode } }
+    totalTax { presentmentMoney { amount currencyCode } }
+    financialTransfer { __typename
+      ... on RefundReturnOutcome { amount { presentmentMoney { amount currencyCode } } }
+      ... on InvoiceReturnOutcome { amount { presentmentMoney { amount currencyCode } } } } } } }
 """
 
 REFUND_FIELDS = """id createdAt

@@ -167,7 +167,8 @@ class Burst:
 
     def give_up(self, last: Refused | None) -> None:
         self.gave_up += 1
-        self.gave_up_reasons[last.reason if last is not None else "never answered in time"] += 1
+        reason = last.reason if last is not None else "still answered, but not done in time"
+        self.gave_up_reasons[reason] += 1
 
 
 class Outages:
@@ -350,13 +351,25 @@ RECOVERY_SECONDS = 30.0
 
 
 class Deadline:
-    """When callers give up; pushed back (never forward) once the last crash is over."""
+    """When callers give up; pushed back (never forward) once the last crash is over, and
+    again by every answered call after that: what is checked is that callers keep getting
+    through once the database is back, not how fast a loaded machine serves them."""
 
     def __init__(self, at: float) -> None:
         self.at = at
+        self.recovering = False  # the last crash is over
 
     def extend(self, at: float) -> None:
         self.at = max(self.at, at)
+
+    def recovered(self) -> None:
+        self.recovering = True
+        self.extend(time.monotonic() + RECOVERY_SECONDS)
+
+    def answered(self) -> None:
+        """A call got through: after the last crash, callers get `RECOVERY_SECONDS` more."""
+        if self.recovering and self.open():
+            self.extend(time.monotonic() + RECOVERY_SECONDS)
 
     def open(self) -> bool:
         return time.monotonic() < self.at
@@ -404,6 +417,7 @@ async def _customer(
             attempt += 1
             await asyncio.sleep(_backoff(attempt))
             continue
+        deadline.answered()
         payload = data["createReturn"]
         if payload["userErrors"] or payload["return"] is None:
             burst.turned_down += 1
@@ -456,6 +470,7 @@ async def _merchant(
             refusals += 1
             await asyncio.sleep(_backoff(refusals))
             continue
+        deadline.answered()
         refusals, last = 0, None
         payload = data[mutation]
         reached = (payload.get("return") or {}).get("status")
@@ -778,7 +793,7 @@ async def _burst_with_outages(
             burst.second_wave.set()
         # Callers have as long after the last restart as the scenario gives them from the start
         # (crashes that waited long for their moment, on a busy machine, do not eat into it).
-        deadline.extend(time.monotonic() + RECOVERY_SECONDS)
+        deadline.recovered()
         await asyncio.gather(*callers)
     finally:
         for caller in callers:
