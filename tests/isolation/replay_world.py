@@ -103,13 +103,32 @@ async def build_history(
     assert order is not None and order.tags == ["replayed"]
     await make_return(order)
 
-    # Staff in Shopify admin: one return through every step, one declined, one canceled.
+    # Staff in Shopify admin: one return through every step (processed with a refund), one
+    # declined, one canceled.
     line = created["order"]["lineItems"][0]["id"]
+    sale = next(t for t in created["order"]["transactions"] if t["kind"] == "SALE")
+    refund = {
+        "issueRefund": {
+            "orderTransactions": [
+                {
+                    "transactionId": sale["id"],
+                    "transactionAmount": {
+                        "amount": "1.00",
+                        "currencyCode": created["order"]["presentmentCurrencyCode"],
+                    },
+                }
+            ]
+        }
+    }
     first = await _staff_return(control, capturer, client, settings, domain, created, line)
     for action in ("approve", "process", "reopen", "close"):
-        await control.staff_return(domain, action, id=first, returnId=first)
+        paid = {"financialTransfer": refund} if action == "process" else {}
+        await control.staff_return(domain, action, id=first, returnId=first, **paid)
         captured[f"returns/{action}"] = await capturer.next(domain, f"returns/{action}")
         await _apply(client, settings, captured[f"returns/{action}"])
+        if paid:
+            captured["refunds/create"] = await capturer.next(domain, "refunds/create")
+            await _apply(client, settings, captured["refunds/create"])
     captured["returns/request"] = await capturer.first_of(domain, "returns/request")
     for action in ("decline", "cancel"):
         other = await _staff_return(control, capturer, client, settings, domain, created, line)

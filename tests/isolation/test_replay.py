@@ -41,7 +41,7 @@ def settings(mongo_uri: str, simulator: SimulatorServer) -> Settings:
 
 
 # Bodies that do not name their shop: the route cannot tell a re-sent one from the shop's own.
-UNNAMED_SHOP = {*ORDER_TOPICS, *RETURN_TOPICS, "app/scopes_update"}
+UNNAMED_SHOP = {*ORDER_TOPICS, *RETURN_TOPICS, "refunds/create", "app/scopes_update"}
 # Bodies of one object shared by several topics (a return's under every `returns/*` topic): the
 # handler reads the object from Shopify rather than trusting the topic.
 ONE_KIND = (ORDER_TOPICS, RETURN_TOPICS)
@@ -64,11 +64,13 @@ def _harmless(kind: str, result: str | None, own_shop: bool) -> bool:
     if not own_shop:  # a body that does not name its shop, under the other shop's header
         if kind == "app/scopes_update":  # the other shop's own scopes, asked of Shopify
             return text.startswith("scopes ")
-        if kind in RETURN_TOPICS:  # the other shop's Shopify has no such return
+        if kind in RETURN_TOPICS or kind == "refunds/create":  # no such return in that shop
             return text.startswith("ignored: Shopify has no return")
         return kind in ORDER_TOPICS and text.startswith("refused: order ")
     if kind in RETURN_TOPICS:  # what Shopify shows now, which ours already follows
         return text.startswith("echo: ")
+    if kind == "refunds/create":  # the return as Shopify shows it, its refund already ours
+        return text.startswith("echo: ") and "recorded:" not in text
     if kind in ORDER_TOPICS:
         return text.startswith("applied: order ") and text.endswith(
             "unchanged (stored order is as new)"

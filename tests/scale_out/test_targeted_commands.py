@@ -38,7 +38,14 @@ CROSS_TENANT: dict[tuple[str, str, tuple[str, ...]], str] = {
     ("sync_jobs", "find", ("lease_expires_at", "status")): "sync worker: jobs whose lease ran out",
     ("sync_jobs", "update", ("$or", "status")): "clear_stale_locks: the stale-job sweep",
     ("sync_jobs", "update", ("active", "status")): "release_finished_active_flags: the sweep",
-    ("returns", "findAndModify", ("$or", "shopify_sync.status")): "mirror worker: next outbox item",
+    ("returns", "find", ("shopify_sync.lease_expires_at", "shopify_sync.status")): (
+        "mirror worker: outbox items never leased, or whose lease ran out"
+    ),
+    (
+        "returns",
+        "find",
+        ("shopify_sync.attempts", "shopify_sync.lease_owner", "shopify_sync.status"),
+    ): ("mirror worker: outbox items a new decision re-queued"),
     ("returns", "find", ("ledger_release_pending", "updated_at")): "ledger release sweeper",
     ("sync_jobs", "aggregate", ("status",)): "systemStatus (operators): jobs per status",
     ("sync_jobs", "find", ("status",)): "systemStatus (operators): stale running jobs",

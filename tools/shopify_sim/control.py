@@ -537,7 +537,8 @@ STAFF_ACTIONS: dict[str, tuple[str, StaffAction]] = {
 async def staff_return_action(request: Request) -> Response:
     """`POST /_sim/shops/{shop}/staff/returns`: act on a return as staff in Shopify admin would
     (`action`: request, create, approve, decline, cancel, process, close, reopen; the rest of the body is the Admin
-    mutation's input), and deliver the `returns/*` webhook Shopify sends for it."""
+    mutation's input), and deliver the `returns/*` webhook Shopify sends for it (and
+    `refunds/create` for the refund a `process` paid)."""
     _, dispatcher = _sim(request)
     shop = _shop(request)
     if shop is None:
@@ -554,6 +555,9 @@ async def staff_return_action(request: Request) -> Response:
         return json_response({"userErrors": result["userErrors"]}, status_code=422)
     record = result["return"]
     event = dispatcher.emit(shop, topic, returns_api.webhook_payload(record))
+    refund = result.get("_refund")
+    if refund is not None:
+        dispatcher.emit(shop, "refunds/create", payloads.refund(refund))
     return json_response({"return": returns_api.public(record), "event": event})
 
 

@@ -1246,6 +1246,7 @@ class ReturnMirrorWorker:
                 claimed = await collection.update_one(
                     {
                         "_id": seen["_id"],  # first: SecantusDB looks the return up by it
+                        "tenant_id": seen["tenant_id"],  # the shard key: one shard is asked
                         "updated_at": seen["updated_at"],
                         "shopify_sync.status": ShopifySyncStatus.PENDING.value,
                         "shopify_sync.attempts": sync.get("attempts"),
