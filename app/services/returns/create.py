@@ -43,7 +43,11 @@ from app.services.returns.portal_attempts import (
     record_failure,
 )
 from app.services.returns.risk import assess, is_blocked
-from app.services.returns.shopify_mirror import MirrorAction, shopify_connected
+from app.services.returns.shopify_mirror import (
+    MirrorAction,
+    announce_mirror_work,
+    shopify_connected,
+)
 from app.services.shopify_values import numeric_id
 
 MAX_NOTE_LENGTH = 1000
@@ -253,6 +257,8 @@ def build_return(
                 note="Approved automatically by the return policy.",
             )
         )
+    if connected:
+        announce_mirror_work()  # its request is queued for the mirror with the return
     variant = (request.exchange_variant_id or "").strip()
     return Return(
         tenant_id=tenant_id,

@@ -33,6 +33,7 @@ from app.services.returns.queries import parse_return_id
 from app.services.returns.resolution import compute_outcome
 from app.services.returns.shopify_mirror import (
     MirrorAction,
+    announce_mirror_work,
     mirror_intent,
     mirror_requeue,
     shopify_connected,
@@ -414,6 +415,7 @@ async def retry_shopify_sync(tenant_id: str, return_id: str) -> TransitionResult
         return_document=ReturnDocument.AFTER,
     )
     if raw is not None:
+        announce_mirror_work()
         return TransitionResult(record=Return.model_validate(raw))
     mine = {"_id": oid, "tenant_id": tenant_id}
     if await Return.get_pymongo_collection().find_one(mine, {"_id": 1}) is None:
