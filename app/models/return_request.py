@@ -97,7 +97,8 @@ class ReturnOutcome(BaseModel):
     exchange_discount: DecimalAnnotation = Decimal("0")  # the part of a dearer one absorbed
     balance_due: DecimalAnnotation = Decimal("0")  # what the customer owes for a dearer one
     # The tax paid back with the items, as Shopify computes it for the returned lines: recorded
-    # by the mirror (first write wins) before it pays; None until then, or when nothing is paid.
+    # by the mirror before it pays (again by a retry while Shopify shows nothing paid); None until
+    # then.
     tax: DecimalAnnotation | None = None
     # Where items that come back resellable are restocked (a Shopify Location GID), from the
     # policy when the return was resolved; None leaves the items awaiting a disposition.

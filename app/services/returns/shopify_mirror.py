@@ -343,8 +343,9 @@ class MirrorJournal(Protocol):
         Called only while Shopify shows the return unpaid, so an earlier attempt's figure (sent
         and refused, or never sent) is replaced: the order may give back less by now."""
 
-    async def stored_tax(self) -> Decimal | None:
-        """The tax recorded by now (an attempt that paid, or may have, recorded it first)."""
+    async def stored_payment(self) -> tuple[Decimal | None, bool]:
+        """The tax recorded by now (an attempt that paid, or may have, recorded it first), and
+        whether a refund is recorded by now (by that attempt, or by `refunds/create`)."""
 
     async def stored_bonus(self) -> StoreCreditBonus | None:
         """The store-credit bonus as recorded by now."""
@@ -648,12 +649,14 @@ async def _process(
             raise MirrorError(
                 f"{exc} (the order's payments changed while the refund was prepared; retried)"
             ) from exc
-    if due > 0 and record.refund is None:
-        if not answered and record.outcome is not None:
-            # Paid (or maybe paid) by an earlier attempt: with the tax it recorded before
-            # sending, which this claim may have read before that attempt wrote it.
-            record.outcome.tax = await journal.stored_tax()
-            due = refund_due(record)
+    refunded = record.refund is not None
+    if due > 0 and not refunded and not answered and record.outcome is not None:
+        # Paid (or maybe paid) before this attempt: with the tax that attempt recorded before
+        # sending, and perhaps recorded since (`refunds/create`); this claim read the return
+        # before either may have been written.
+        record.outcome.tax, refunded = await journal.stored_payment()
+        due = refund_due(record)
+    if due > 0 and not refunded:
         await journal.refund_paid(await _paid_refund(api, record, return_gid, due, answered))
     if record.exchange is not None and record.exchange.fulfillment_order_id is None:
         await journal.exchange_processed(await _processed_exchange(api, return_gid))
@@ -1031,10 +1034,13 @@ class _ReturnJournal:
             {"$set": {"outcome.tax": to_bson(tax)}},
         )
 
-    async def stored_tax(self) -> Decimal | None:
-        fresh = await Return.get_pymongo_collection().find_one(self.mine, {"outcome.tax": 1})
+    async def stored_payment(self) -> tuple[Decimal | None, bool]:
+        fresh = await Return.get_pymongo_collection().find_one(
+            self.mine, {"outcome.tax": 1, "refund": 1}
+        )
         recorded = ((fresh or {}).get("outcome") or {}).get("tax")
-        return None if recorded is None else Decimal(str(recorded))
+        tax = None if recorded is None else Decimal(str(recorded))
+        return tax, (fresh or {}).get("refund") is not None
 
     async def stored_bonus(self) -> StoreCreditBonus | None:
         fresh = await Return.get_pymongo_collection().find_one(self.mine, {"store_credit_bonus": 1})
@@ -1230,7 +1236,9 @@ class ReturnMirrorWorker:
         filters = claimable(now)
         first = self._turn % len(filters)
         self._turn += 1
-        order = filters[-1:] if announced else filters[first:] + filters[:first]
+        # Woken by a decision: its re-queued return first, then the rest as usual (so a stream
+        # of announcements never keeps this worker from lapsed leases and back-offs).
+        order = filters[-1:] + filters[:-1] if announced else filters[first:] + filters[:first]
         for query in order:
             candidates: list[dict[str, Any]] = await collection.find(
                 query, limit=CLAIM_CANDIDATES

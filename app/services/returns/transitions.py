@@ -1,8 +1,9 @@
 """Merchant decisions on a return: approve, decline, receive, resolve, cancel.
 
-Each transition is ONE conditional update: `find_one_and_update({_id, tenant_id, status: from},
-{$set: {status: to, ...}, $push: {history: ...}})`. Two staff deciding at once: the first update
-matches, the second matches nothing and is answered INVALID_TRANSITION. Receive and resolve read
+Each transition is ONE conditional update: `update_one({_id, tenant_id, status: from},
+{$set: {status: to, ...}, $push: {history: ...}})`, then a read of the return for the answer
+(which may show a later change already). Two staff deciding at once: the first update matches,
+the second matches nothing and is answered INVALID_TRANSITION. Receive and resolve read
 the return first to compute what they write, and still guard the write on the status they read.
 """
 
