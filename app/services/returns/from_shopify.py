@@ -47,7 +47,7 @@ from app.services.returns.create import returned_item
 from app.services.returns.ledger import ensure_ledger, reserve, units_by_line
 from app.services.returns.refund_allocation import STORE_CREDIT_GATEWAY
 from app.services.returns.resolution import items_total
-from app.services.returns.shopify_mirror import items_due, refund_from_node
+from app.services.returns.shopify_mirror import refund_due, refund_from_node
 from app.services.returns.state_machine import ReturnAction, allowed_from, target_of
 from app.services.returns.transitions import apply_shopify_decision
 from app.services.shopify_values import numeric_id
@@ -134,8 +134,8 @@ async def apply_shopify_return(tenant_id: str, shopify: ShopifyReturn) -> str:
 
 async def record_shopify_refund(tenant_id: str, shopify: ShopifyReturn, refund_gid: str) -> str:
     """A refund Shopify made on one of our returns (`refunds/create`): recorded on ours when it
-    is resolved, shows no refund yet, and the refund pays at least what ours is due for the
-    items (staff refunded it in admin after our mirror could not, or the echo of the mirror's
+    is resolved, shows no refund yet, and the refund pays at least what ours is due (the items,
+    and their tax once recorded: `refund_due`) (staff refunded it in admin after our mirror could not, or the echo of the mirror's
     own refund before the mirror recorded it: the same refund either way, and neither records a
     second). A smaller refund is left unrecorded, so the mirror flags the return as processed
     without its refund instead of taking it as paid. Says what it did."""
@@ -153,7 +153,7 @@ async def record_shopify_refund(tenant_id: str, shopify: ShopifyReturn, refund_g
     ours = await Return.find_one(mine)
     if ours is None or ours.outcome is None:
         return "echo: the refund is recorded, or the return is not resolved here"
-    owed = items_due(ours.outcome)
+    owed = refund_due(ours)  # the items, and their tax once the mirror recorded it
     if refund.currency != ours.outcome.currency or refund.amount < owed:
         return (
             f"ignored: refund {refund.amount} {refund.currency} is less than the {owed}"
