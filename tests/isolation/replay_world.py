@@ -91,8 +91,15 @@ async def build_history(
     await capturer.subscribe(domain, *SUBSCRIBED_TOPICS)
 
     email = f"buyer@{prefix}.test"
+    # Paid by card alone: staff refund 1.00 of it below (a random order may be refunded
+    # already, unpaid, or hold a gift card payment smaller than that).
     created = await control.create_order(
-        domain, email=email, fulfilled=True, line_items=[{"quantity": 3}]
+        domain,
+        email=email,
+        fulfilled=True,
+        line_items=[{"quantity": 3}],
+        financial_status="PAID",
+        payments=[{"gateway": "shopify_payments"}],
     )
     captured["orders/create"] = await capturer.next(domain, "orders/create")
     await _apply(client, settings, captured["orders/create"])
