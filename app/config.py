@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # Returns mirrored to Shopify at once per runner process (each holds its own return's lease):
     # one slow shop does not hold up the others, and a binding rate limit is used in full.
     returns_mirror_workers: int = Field(default=4, ge=1, le=32)
+    # Merchants' webhooks sent at once per runner process (each waits up to the timeout on one
+    # receiver, so a slow receiver holds up only its own worker).
+    merchant_webhook_workers: int = Field(default=4, ge=1, le=32)
+    merchant_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     # When set, `systemStatus` needs a matching `X-Operator-Key` header; unset, production
     # refuses it and development accepts any merchant credential.
     operator_api_key: str = ""

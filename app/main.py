@@ -15,6 +15,7 @@ from app.cors import add_cors
 from app.db import Database, connect
 from app.graphql.graphiql import GraphiQLOptions, mount_graphiql, page_hosts
 from app.graphql.persisted_queries import PersistedQueryStore
+from app.graphql.returns.snapshot import make_return_renderer
 from app.graphql.router import DatabasePersistedQueries, ServiceGraphQLRouter, make_context_getter
 from app.graphql.schema import build_schema
 from app.http import health, metrics, shopify_oauth, shopify_webhooks
@@ -59,7 +60,11 @@ def create_app(
         shopify_http = make_shopify_http()
         runner = None
         if settings.run_background_jobs:
-            runner = BackgroundRunner(build_workers(settings, shopify_http, make_worker_id()))
+            runner = BackgroundRunner(
+                build_workers(
+                    settings, shopify_http, make_worker_id(), make_return_renderer(settings)
+                )
+            )
             runner.start()
         app.state.resources = Resources(settings, database, shopify_http, runner)
         try:

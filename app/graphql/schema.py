@@ -29,6 +29,7 @@ from app.graphql.core.query_cost import QueryCostLimit
 from app.graphql.core.tracing import TraceOperation
 from app.graphql.customer.queries import CustomerQueries
 from app.graphql.integration.schema import IntegrationMutations, IntegrationQueries
+from app.graphql.merchant_webhooks.schema import MerchantWebhookMutations, MerchantWebhookQueries
 from app.graphql.node.schema import NODE_TYPES, NodeQueries
 from app.graphql.operations.schema import OperationsMutations, OperationsQueries
 from app.graphql.order.queries import OrderQueries
@@ -49,6 +50,7 @@ QUERY_TYPES: tuple[type, ...] = (
     CustomerQueries,
     ReturnQueries,
     WebhookQueries,
+    MerchantWebhookQueries,
     OperationsQueries,
     PortalQueries,
 )
@@ -58,6 +60,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     PortalMutations,
     ReturnMutations,
     WebhookMutations,
+    MerchantWebhookMutations,
     OperationsMutations,
 )
 

@@ -18,6 +18,7 @@ from app.models.return_request import Return
 from app.models.schema_migration import SchemaMigration
 from app.models.sync_job import SyncJob
 from app.models.tenant import Tenant
+from app.models.webhook_endpoint import WebhookDelivery, WebhookEndpoint
 from app.models.webhook_event import WebhookEvent
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -38,6 +39,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     PortalAttempts,
     PersistedQuery,
     InstallLease,
+    WebhookEndpoint,
+    WebhookDelivery,
 ]
 
 __all__ = [
@@ -58,5 +61,7 @@ __all__ = [
     "ShopifyIntegration",
     "SyncJob",
     "Tenant",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WebhookEvent",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -196,6 +196,31 @@ class ShopifyRequestedLine(BaseModel):
     quantity: int
 
 
+class ReturnEventType(StrEnum):
+    """What happened to a return, as merchants' systems are told (`type` of a delivery)."""
+
+    REQUESTED = "return.requested"
+    APPROVED = "return.approved"
+    DECLINED = "return.declined"
+    RECEIVED = "return.received"
+    RESOLVED = "return.resolved"
+    CANCELED = "return.canceled"
+
+
+class ReturnEvent(BaseModel):
+    """An event of the return not yet handed to its notifications (the outbox, kept on the
+    return itself: written by the same update as the status it reports)."""
+
+    id: str  # "evt_<hex>": one per event, the deliveries' `webhook-id` derives from it
+    type: ReturnEventType
+    at: datetime
+
+
+# Every due time is after this: the dispatcher's claim filters `$gte` it, which matches the
+# partial index's filter (a bare range on a date would not be known to imply it).
+EVENTS_DUE_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Return(Document):
     tenant_id: str
     order_id: str  # the order's Shopify id, as in the runbook ("5813364687033")
@@ -234,6 +259,11 @@ class Return(Document):
     refund: ReturnRefund | None = None
     store_credit_bonus: StoreCreditBonus | None = None
     history: list[ReturnTransition] = Field(default_factory=list)
+    # The outbox of its notifications: events pushed by the write that made them, taken off by
+    # the dispatcher once their deliveries exist (`services/notifications/dispatch.py`);
+    # `events_due_at` is set while any are pending (the dispatcher's claim, and its lease).
+    pending_events: list[ReturnEvent] = Field(default_factory=list)
+    events_due_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
@@ -308,5 +338,11 @@ class Return(Document):
                 [("shopify_sync.attempts", ASCENDING), ("shopify_sync.lease_owner", ASCENDING)],
                 name="shopify_sync_requeued",
                 partialFilterExpression={"shopify_sync.status": "pending"},
+            ),
+            # The notification dispatcher's queue: only returns with pending events (migration 10).
+            IndexModel(
+                [("events_due_at", ASCENDING)],
+                name="events_due",
+                partialFilterExpression={"events_due_at": {"$gte": EVENTS_DUE_SINCE}},
             ),
         ]

@@ -40,6 +40,8 @@ SHARDING: dict[str, ShardRule] = {
     "customer_data_exports": Sharded(),
     "portal_attempts": Sharded(),
     "journal_barrier": Sharded(),
+    "webhook_endpoints": Sharded(),
+    "webhook_deliveries": Sharded(),
     "tenants": Unsharded(_BY_SHOP + " (`shop_domain_unique`)"),
     "integrations_shopify": Unsharded(_BY_SHOP + " (`shop_domain_unique`)"),
     "api_keys": Unsharded(

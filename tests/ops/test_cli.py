@@ -68,7 +68,7 @@ def test_db_migrate_status_rollback(
     assert "tenant_shopify_return" in db["returns"].index_information()
     assert "tenant_bonus_credit" in db["returns"].index_information()
     assert "shopify_sync_requeued" in db["returns"].index_information()
-    assert [m["version"] for m in db["schema_migrations"].find()] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert [m["version"] for m in db["schema_migrations"].find()] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 
     assert main(["db", "migrate"]) == 0
     assert "no change" in capsys.readouterr().out

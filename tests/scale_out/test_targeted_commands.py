@@ -17,6 +17,7 @@ from pymongo import monitoring
 
 from app.config import Settings
 from app.db import Database
+from app.graphql.returns.snapshot import make_return_renderer
 from app.jobs.registry import build_workers
 from app.main import create_app
 from app.models import SyncJob
@@ -153,7 +154,12 @@ async def test_every_command_on_a_sharded_collection_names_one_tenant(
             headers={"X-Tenant-Id": synced.tenant_id},
         )
         assert created.json()["data"]["createReturn"]["return"] is not None, created.text
-    workers = build_workers(settings, app.state.resources.shopify_http, "targeting-test")
+    workers = build_workers(
+        settings,
+        app.state.resources.shopify_http,
+        "targeting-test",
+        make_return_renderer(settings),
+    )
     for worker in workers:
         for _ in range(50):  # until each has nothing left to do
             if not await worker.run_once():

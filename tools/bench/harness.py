@@ -37,6 +37,7 @@ from tools.bench import graphql_exec, refunds, scale
 from tools.bench.baseline import WEBHOOK_COLLECTION
 from tools.bench.fixtures import FixtureSummary, TenantFixture, load_fixtures, new_api_key
 from tools.bench.load import LoadResult, LoadSpec, PreparedRequest, run_load
+from tools.bench.notifications import measure_notifications
 from tools.bench.options import DEFAULT_RESTORE_RATE, OPERATIONS
 from tools.bench.process import ServerProcess
 from tools.bench.refunds import budget_row, refund_rows
@@ -89,6 +90,8 @@ class BenchConfig:
     durability_sync_orders: int
     durability_restore_rate: float
     refund_returns: int = 200  # refund returns resolved through the simulator
+    notify_deliveries: int = 2_000  # merchant webhook deliveries drained to a loopback receiver
+    notify_approvals: int = 300  # approvals timed with and without an endpoint
     only: tuple[str, ...] = OPERATIONS
     results_dir: Path | None = None  # None: bench/results
 
@@ -128,6 +131,8 @@ QUICK = replace(
     graphql_iterations=10,
     durability_sync_orders=1_000,
     refund_returns=100,
+    notify_deliveries=500,
+    notify_approvals=150,
 )
 # For the smoke test: seconds, a few hundred documents.
 TINY = replace(
@@ -145,6 +150,8 @@ TINY = replace(
     graphql_iterations=2,
     durability_sync_orders=60,
     refund_returns=8,
+    notify_deliveries=40,
+    notify_approvals=10,
 )
 
 
@@ -1243,6 +1250,8 @@ def run(config: BenchConfig) -> Report:
                 _guarded(report, "sync", lambda: measure_sync(stack, base, report))
             if config.runs("refunds"):
                 _guarded(report, "refunds", lambda: measure_refunds(stack, report))
+            if config.runs("notifications"):
+                _guarded(report, "notifications", lambda: measure_notifications(stack, report))
         finally:
             base.stop()
         if config.runs("durability"):

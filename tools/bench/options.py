@@ -13,6 +13,7 @@ OPERATIONS = (
     "graphql",
     "sync",
     "refunds",
+    "notifications",
     "durability",
     "scale",
 )

@@ -18,6 +18,7 @@ import prometheus_client
 
 from app.config import Settings
 from app.db import connect
+from app.graphql.returns.snapshot import make_return_renderer
 from app.jobs.registry import build_workers
 from app.jobs.runner import BackgroundRunner, make_worker_id
 from app.observability import metrics, tracing
@@ -35,7 +36,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> i
     database = await connect(settings, create_indexes=False)
     shopify_http = make_shopify_http()
     worker_id = make_worker_id()
-    runner = BackgroundRunner(build_workers(settings, shopify_http, worker_id))
+    runner = BackgroundRunner(
+        build_workers(settings, shopify_http, worker_id, make_return_renderer(settings))
+    )
     try:
         runner.start()
         logger.info(

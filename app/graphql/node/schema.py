@@ -13,11 +13,14 @@ from app.graphql.core.errors import BadUserInput
 from app.graphql.core.node import Node, parse_global_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.customer.types import Customer
+from app.graphql.merchant_webhooks.types import WebhookDelivery, WebhookEndpoint
 from app.graphql.order.types import Order
 from app.graphql.returns.types import Return
 from app.graphql.sync.types import SyncJob
 from app.graphql.tenant.types import Tenant
 from app.graphql.webhooks.types import CustomerDataExport, WebhookEvent
+from app.services.notifications.delivery import get_delivery
+from app.services.notifications.endpoints import get_endpoint
 from app.services.orders.queries import get_customer, get_order
 from app.services.returns.queries import get_return
 from app.services.sync.jobs import get_sync_job
@@ -65,6 +68,16 @@ async def _export(tenant_id: str, local: str) -> Node | None:
     return CustomerDataExport(record=record) if record else None
 
 
+async def _webhook_endpoint(tenant_id: str, local: str) -> Node | None:
+    record = await get_endpoint(tenant_id, local)
+    return WebhookEndpoint(record=record) if record else None
+
+
+async def _webhook_delivery(tenant_id: str, local: str) -> Node | None:
+    record = await get_delivery(tenant_id, local)
+    return WebhookDelivery(record=record) if record else None
+
+
 FETCHERS: dict[str, Fetch] = {
     "Tenant": _tenant,
     "Order": _order,
@@ -73,6 +86,8 @@ FETCHERS: dict[str, Fetch] = {
     "SyncJob": _sync_job,
     "WebhookEvent": _webhook_event,
     "CustomerDataExport": _export,
+    "WebhookEndpoint": _webhook_endpoint,
+    "WebhookDelivery": _webhook_delivery,
 }
 # The types `node` can answer with, for the schema (an interface needs its implementations).
 NODE_TYPES: tuple[type, ...] = (
@@ -83,6 +98,8 @@ NODE_TYPES: tuple[type, ...] = (
     SyncJob,
     WebhookEvent,
     CustomerDataExport,
+    WebhookEndpoint,
+    WebhookDelivery,
 )
 
 

@@ -31,6 +31,7 @@ from app.models.return_request import (
 from app.models.transactions import in_transaction
 from app.services.orders.queries import normalize_email
 from app.services.returns.errors import PortalRateLimited, ReturnErrorCode, ReturnUserError
+from app.services.returns.events import queue_creation_events
 from app.services.returns.exchange import ExchangeCatalog, price_exchange
 from app.services.returns.ledger import ensure_ledger, reserve, reserved_units, units_by_line
 from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order
@@ -380,6 +381,7 @@ async def reserve_and_insert_return(
     record.ledger_reserved = True
     # Our own id: a commit retried after its first attempt landed finds the return by it.
     record.id = PydanticObjectId()
+    queue_creation_events(record)  # inserted with it: the outbox is the return (events.py)
     await ensure_ledger(tenant_id, order.shopify_id, order.order_number)
 
     async def reserve_and_insert(session: AsyncClientSession) -> bool:

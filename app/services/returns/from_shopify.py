@@ -44,6 +44,7 @@ from app.models.return_request import (
 )
 from app.models.transactions import in_transaction
 from app.services.returns.create import returned_item
+from app.services.returns.events import queue_creation_events
 from app.services.returns.ledger import ensure_ledger, reserve, units_by_line
 from app.services.returns.refund_allocation import STORE_CREDIT_GATEWAY
 from app.services.returns.resolution import items_total
@@ -356,6 +357,7 @@ async def _adopt(tenant_id: str, shopify: ShopifyReturn) -> str:
         created_at=now,
         updated_at=now,
     )
+    queue_creation_events(record)
     limits = {line_id: lines[line_id].fulfilled_quantity for line_id in wanted}
     await ensure_ledger(tenant_id, order.shopify_id, order.order_number)
 

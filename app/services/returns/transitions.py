@@ -28,6 +28,7 @@ from app.models.return_request import (
     StoreCreditBonus,
 )
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
+from app.services.returns.events import event_update, new_event
 from app.services.returns.ledger import release_return_units
 from app.services.returns.policy_store import load_policy
 from app.services.returns.queries import parse_return_id
@@ -139,6 +140,8 @@ async def _apply(
             # No sync yet (created before the integration was connected): no lease can exist.
             ({"shopify_sync": None}, {"shopify_sync": mirror_intent(mirrored)}),
         ]
+    # Its notifications' event, queued by the same update (the return is the outbox: events.py).
+    event_set, event_push = event_update(new_event(target, moment))
     for from_status in from_statuses or allowed_from(action):
         entry = ReturnTransition(
             at=moment, actor=actor, from_status=from_status, to_status=target, note=note
@@ -150,8 +153,8 @@ async def _apply(
             applied = await collection.update_one(
                 {"_id": oid, "tenant_id": tenant_id, "status": from_status.value, **extra_filter},
                 {
-                    "$set": {**to_set, **extra_set},
-                    "$push": {"history": to_bson(entry)},
+                    "$set": {**to_set, **extra_set, **event_set},
+                    "$push": {"history": to_bson(entry), **event_push},
                     **seen_on_shopify,
                 },
             )

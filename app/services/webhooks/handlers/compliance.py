@@ -21,11 +21,14 @@ from app.models import (
     ShopifyIntegration,
     SyncJob,
     Tenant,
+    WebhookDelivery,
+    WebhookEndpoint,
     WebhookEvent,
 )
 from app.models.integration import IntegrationStatus
 from app.services.integration.integrations import mark_uninstalled
 from app.services.integration.session import IntegrationNotConnected
+from app.services.notifications.redaction import redact_deliveries
 from app.services.operations.alerts import SHOP_REDACT_REFUSED_ALERT, SHOP_REDACT_REFUSED_FIELD
 from app.services.shopify_values import numeric_id
 from app.services.webhooks.context import WebhookContext
@@ -84,11 +87,12 @@ class RedactionCounts:
     returns: int = 0
     events: int = 0
     exports: int = 0
+    deliveries: int = 0  # merchants' webhook messages about their returns
 
     def summary(self) -> str:
         return (
             f"redacted customers={self.customers} orders={self.orders} returns={self.returns} "
-            f"events={self.events} exports_deleted={self.exports}"
+            f"events={self.events} exports_deleted={self.exports} deliveries={self.deliveries}"
         )
 
 
@@ -195,6 +199,14 @@ async def redact_customer(
     if matched_ids:
         return_clauses.append({"order_id": {"$in": sorted(set(matched_ids))}})
     if return_clauses:
+        # Their webhook messages too (found before the email below is replaced).
+        redacted_returns = [
+            str(doc["_id"])
+            async for doc in Return.get_pymongo_collection().find(
+                {"tenant_id": tenant_id, "$or": return_clauses}, {"_id": 1}
+            )
+        ]
+        counts.deliveries = await redact_deliveries(tenant_id, redacted_returns, now)
         result = await Return.get_pymongo_collection().update_many(
             {"tenant_id": tenant_id, "$or": return_clauses},
             # free-text notes may carry anything the customer or staff wrote about them
@@ -446,6 +458,8 @@ async def shop_redact(context: WebhookContext) -> str:
         CustomerDataExport,
         AuditLog,
         PortalAttempts,
+        WebhookEndpoint,
+        WebhookDelivery,
     ):
         collection = model.get_pymongo_collection()
         result = await collection.delete_many({"tenant_id": tenant_id})

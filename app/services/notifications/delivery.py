@@ -1,0 +1,457 @@
+"""Sending merchants' webhooks: one delivery at a time per worker, leased, retried with back-off.
+
+A worker claims a due delivery (a conditional update that pushes its due time out by a lease),
+checks the endpoint's address (after DNS, `addresses.py`), signs the body afresh and POSTs it
+with a 10 s timeout. A 2xx answer settles it; anything else (another status, a redirect, a
+timeout, a refused address) is a failed attempt, logged with its status, duration and the first
+1 KB of the answer, and tried again after `RETRY_SCHEDULE` (about a day in all). A delivery that
+fails its last attempt is given up; if its endpoint has had no success since that delivery was
+made, the endpoint is disabled (the merchant enables it again, and replays what failed).
+
+At least once: a worker that dies after the receiver answered but before the result is written
+loses its lease, and the delivery is sent again under the same `webhook-id` (receivers drop a
+repeat by it, as Standard Webhooks asks of them). At most once would lose events a receiver
+never saw, which it cannot ask for again; a repeat it can recognise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument, UpdateOne
+
+from app.clock import utcnow
+from app.config import Settings
+from app.models import WebhookDelivery, WebhookEndpoint
+from app.models.bson import to_bson
+from app.models.webhook_endpoint import DeliveryAttempt, DeliveryStatus, EndpointStatus
+from app.services.notifications.addresses import (
+    AddressPolicy,
+    AddressRefused,
+    pinned_request,
+    resolve_checked,
+)
+from app.services.notifications.endpoints import (
+    WebhookEndpointErrorCode,
+    parse_endpoint_id,
+    signing_secrets,
+)
+from app.services.notifications.signing import signed_headers
+from app.services.pagination import Page, PageRequest
+
+logger = logging.getLogger(__name__)
+
+# After the 1st, 2nd, ... failed attempt: 8 attempts over about 28 hours.
+RETRY_SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+RESPONSE_LOG_BYTES = 1024
+MAX_LOGGED_ATTEMPTS = 20  # the newest are kept (a replayed delivery adds more)
+USER_AGENT = "returns-management-webhooks/1"
+PUBLIC_ONLY = AddressPolicy(allow_loopback=False)
+ENDPOINT_CACHE_SECONDS = 2.0
+MAX_CACHED_ENDPOINTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    timeout_seconds: float = 10.0
+    lease_seconds: float = 60.0  # longer than a whole attempt: DNS, connect, the 10 s answer
+    batch: int = 8  # deliveries a worker claims at once and sends concurrently
+    schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
+    addresses: AddressPolicy = PUBLIC_ONLY
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        return cls(
+            timeout_seconds=settings.merchant_webhook_timeout_seconds,
+            addresses=AddressPolicy.for_environment(settings.is_production),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    attempt: DeliveryAttempt
+
+    @property
+    def succeeded(self) -> bool:
+        code = self.attempt.status_code
+        return code is not None and 200 <= code < 300
+
+
+async def _read_start(response: httpx.Response) -> str:
+    """The first `RESPONSE_LOG_BYTES` of the answer, not reading the rest."""
+    taken = bytearray()
+    async for chunk in response.aiter_raw():
+        taken.extend(chunk)
+        if len(taken) >= RESPONSE_LOG_BYTES:
+            break
+    return bytes(taken[:RESPONSE_LOG_BYTES]).decode("utf-8", errors="replace")
+
+
+async def send_once(
+    http: httpx.AsyncClient,
+    endpoint: WebhookEndpoint,
+    delivery: WebhookDelivery,
+    settings: Settings,
+    policy: DeliveryPolicy,
+) -> AttemptResult:
+    """One signed POST of the delivery's body to its endpoint; never raises for the receiver's
+    failures (they are the attempt's result)."""
+    started = time.monotonic()
+    at = utcnow()
+
+    def attempt(**fields: Any) -> AttemptResult:
+        duration = int((time.monotonic() - started) * 1000)
+        return AttemptResult(DeliveryAttempt(at=at, duration_ms=duration, **fields))
+
+    try:
+        url = httpx.URL(endpoint.url)
+        async with asyncio.timeout(policy.timeout_seconds):
+            address = await resolve_checked(url, policy.addresses)
+            target, host, extensions = pinned_request(url, address)
+            headers = {
+                **host,
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+                **signed_headers(
+                    delivery.event_id, at, delivery.body, signing_secrets(endpoint, settings, at)
+                ),
+            }
+            request = http.build_request(
+                "POST",
+                target,
+                content=delivery.body.encode(),
+                headers=headers,
+                extensions=extensions,
+            )
+            response = await http.send(request, stream=True, follow_redirects=False)
+            try:
+                start = await _read_start(response)
+            finally:
+                await response.aclose()
+    except AddressRefused as exc:
+        return attempt(error=f"address refused: {exc}")
+    except TimeoutError:
+        return attempt(error=f"no answer within {policy.timeout_seconds:g} s")
+    except httpx.HTTPError as exc:
+        return attempt(error=f"{type(exc).__name__}: {exc}"[:500])
+    return attempt(status_code=response.status_code, response=start)
+
+
+class DeliveryWorker:
+    """Claims one due delivery, sends it, records the attempt."""
+
+    idle_seconds = 0.5
+
+    def __init__(
+        self,
+        worker_id: str,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        policy: DeliveryPolicy | None = None,
+        name: str = "merchant-webhooks",
+    ) -> None:
+        self.worker_id = worker_id
+        self.settings = settings
+        self.http = http
+        self.policy = policy or DeliveryPolicy.from_settings(settings)
+        self.name = name
+        self._endpoints: dict[tuple[str, str], tuple[float, WebhookEndpoint | None]] = {}
+
+    async def claim(self, limit: int = 1) -> list[WebhookDelivery]:
+        """Lease up to `limit` due deliveries, oldest first: read them, lease those still due
+        with one conditional update under a token of this claim, read back which it won (two
+        workers reading the same ones split them; each is leased by one)."""
+        deliveries = WebhookDelivery.get_pymongo_collection()
+        now = utcnow()
+        due = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
+        candidates = await deliveries.find(
+            due, {"_id": 1}, sort=[("next_attempt_at", 1)], limit=limit
+        ).to_list(limit)
+        if not candidates:
+            return []
+        ids = [doc["_id"] for doc in candidates]
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+        lease_end = now + timedelta(seconds=self.policy.lease_seconds)
+        await deliveries.update_many(
+            {"_id": {"$in": ids}, **due},
+            {
+                # the lease doubles as the retry time: due again only if this worker dies
+                "$set": {"next_attempt_at": lease_end, "lease_owner": token},
+                "$inc": {"claims": 1},
+            },
+        )
+        won = await deliveries.find({"_id": {"$in": ids}, "lease_owner": token}).to_list(limit)
+        return [WebhookDelivery.model_validate(doc) for doc in won]
+
+    async def run_once(self) -> bool:
+        """Claim a batch (`DeliveryPolicy.batch`) and send them at once: one slow receiver
+        holds up its own delivery only, and the claim's reads and writes are shared."""
+        batch = await self.claim(self.policy.batch)
+        if not batch:
+            return False
+        outcomes: list[UpdateOne] = []
+        await asyncio.gather(*(self.deliver(delivery, outcomes) for delivery in batch))
+        if outcomes:
+            # One round trip for the batch's outcomes, each still guarded by its lease.
+            written = await WebhookDelivery.get_pymongo_collection().bulk_write(
+                outcomes, ordered=False
+            )
+            if written.modified_count != len(outcomes):
+                logger.warning(
+                    "webhook deliveries: %d of %d outcomes found their lease lost",
+                    len(outcomes) - written.modified_count,
+                    len(outcomes),
+                )
+        return True
+
+    async def run_until_idle(self) -> int:
+        handled = 0
+        while await self.run_once():
+            handled += 1
+        return handled
+
+    async def _endpoint(self, delivery: WebhookDelivery) -> WebhookEndpoint | None:
+        """The delivery's endpoint, read at most every `ENDPOINT_CACHE_SECONDS` per worker: a
+        burst of one shop's events costs one read, and a change (disabled, deleted, a new URL or
+        secret) is seen within that time."""
+        key = (delivery.tenant_id, delivery.endpoint_id)
+        cached = self._endpoints.get(key)
+        moment = time.monotonic()
+        if cached is not None and moment - cached[0] < ENDPOINT_CACHE_SECONDS:
+            return cached[1]
+        oid = parse_endpoint_id(delivery.endpoint_id)
+        found = (
+            await WebhookEndpoint.find_one({"_id": oid, "tenant_id": delivery.tenant_id})
+            if oid is not None
+            else None
+        )
+        if len(self._endpoints) >= MAX_CACHED_ENDPOINTS:
+            self._endpoints.clear()
+        self._endpoints[key] = (moment, found)
+        return found
+
+    async def deliver(
+        self, delivery: WebhookDelivery, outcomes: list[UpdateOne] | None = None
+    ) -> None:
+        """Send it once and record the outcome; a success or a retry to schedule is appended
+        to `outcomes` for the caller to write with the rest of its batch, when given."""
+        endpoint = await self._endpoint(delivery)
+        if endpoint is None:
+            await self._settle(delivery, DeliveryStatus.FAILED, "the endpoint was deleted")
+            return
+        if endpoint.status is not EndpointStatus.ENABLED:
+            await self._settle(delivery, DeliveryStatus.FAILED, "the endpoint is disabled")
+            return
+        result = await send_once(self.http, endpoint, delivery, self.settings, self.policy)
+        if result.succeeded:
+            await self._settle(
+                delivery, DeliveryStatus.SUCCEEDED, None, result.attempt, outcomes=outcomes
+            )
+            return
+        failures = delivery.failures + 1
+        reason = _describe(result.attempt)
+        if failures > len(self.policy.schedule):
+            settled = await self._settle(delivery, DeliveryStatus.FAILED, reason, result.attempt)
+            if settled:
+                await _disable_if_failing(endpoint, delivery, reason)
+            return
+        await self._record(
+            delivery,
+            result.attempt,
+            {
+                "failures": failures,
+                "failure": reason,
+                "next_attempt_at": utcnow() + self.policy.schedule[failures - 1],
+                "lease_owner": None,
+            },
+            outcomes=outcomes,
+        )
+
+    async def _record(
+        self,
+        delivery: WebhookDelivery,
+        attempt: DeliveryAttempt | None,
+        values: dict[str, Any],
+        outcomes: list[UpdateOne] | None = None,
+    ) -> bool:
+        """Write the outcome if this worker still holds the lease (else another took over);
+        appended to `outcomes` instead, when given (then taken as written)."""
+        update: dict[str, Any] = {"$set": values}
+        if attempt is not None:
+            update["$push"] = {
+                "attempts": {"$each": [to_bson(attempt)], "$slice": -MAX_LOGGED_ATTEMPTS}
+            }
+        leased = {
+            "_id": delivery.id,
+            "tenant_id": delivery.tenant_id,
+            "status": DeliveryStatus.PENDING.value,
+            "lease_owner": delivery.lease_owner,
+        }
+        if outcomes is not None:
+            outcomes.append(UpdateOne(leased, update))
+            return True
+        written = await WebhookDelivery.get_pymongo_collection().update_one(leased, update)
+        if written.modified_count != 1:
+            logger.warning("webhook delivery %s: lease lost before its result", delivery.id)
+        return bool(written.modified_count == 1)
+
+    async def _settle(
+        self,
+        delivery: WebhookDelivery,
+        status: DeliveryStatus,
+        reason: str | None,
+        attempt: DeliveryAttempt | None = None,
+        outcomes: list[UpdateOne] | None = None,
+    ) -> bool:
+        return await self._record(
+            delivery,
+            attempt,
+            {
+                "status": status.value,
+                "failure": reason,
+                "next_attempt_at": None,
+                "lease_owner": None,
+                "settled_at": utcnow(),
+            },
+            outcomes,
+        )
+
+
+def _describe(attempt: DeliveryAttempt) -> str:
+    if attempt.status_code is not None:
+        return f"answered {attempt.status_code}"
+    return attempt.error or "failed"
+
+
+async def _disable_if_failing(
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, reason: str
+) -> None:
+    """Disable the endpoint when nothing reached it since `delivery` was made (about a day of
+    failing): its deliveries stop until the merchant enables it again."""
+    succeeded_since = await WebhookDelivery.find_one(
+        {
+            "tenant_id": endpoint.tenant_id,
+            "endpoint_id": str(endpoint.id),
+            "status": DeliveryStatus.SUCCEEDED.value,
+            "settled_at": {"$gt": delivery.created_at},
+        }
+    )
+    if succeeded_since is not None:
+        return
+    now = utcnow()
+    disabled = await WebhookEndpoint.get_pymongo_collection().update_one(
+        {
+            "_id": endpoint.id,
+            "tenant_id": endpoint.tenant_id,
+            "status": EndpointStatus.ENABLED.value,
+        },
+        {
+            "$set": {
+                "status": EndpointStatus.DISABLED.value,
+                "disabled_reason": f"Every delivery failed since {delivery.created_at:%Y-%m-%d %H:%M} UTC (last: {reason}).",
+                "disabled_at": now,
+                "updated_at": now,
+            }
+        },
+    )
+    if disabled.modified_count == 1:
+        logger.warning(
+            "webhook endpoint %s of tenant %s disabled: every delivery failed since %s (%s)",
+            endpoint.id,
+            endpoint.tenant_id,
+            delivery.created_at,
+            reason,
+        )
+
+
+# Reading and replaying -------------------------------------------------------------------------
+
+
+class ReplayRefused(ValueError):
+    def __init__(self, code: WebhookEndpointErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_delivery_id(raw: str) -> ObjectId | None:
+    try:
+        return ObjectId(raw)
+    except (InvalidId, TypeError):
+        return None
+
+
+async def get_delivery(tenant_id: str, delivery_id: str) -> WebhookDelivery | None:
+    oid = parse_delivery_id(delivery_id)
+    if oid is None:
+        return None
+    return await WebhookDelivery.find_one({"_id": oid, "tenant_id": tenant_id})
+
+
+async def replay_delivery(tenant_id: str, delivery_id: str) -> WebhookDelivery:
+    """Send a settled delivery again, now, with a fresh round of attempts (same body, same
+    `webhook-id`). Its endpoint must exist and be enabled."""
+    found = await get_delivery(tenant_id, delivery_id)
+    if found is None:
+        raise ReplayRefused(WebhookEndpointErrorCode.NOT_FOUND, "No such webhook delivery.")
+    endpoint_oid = parse_endpoint_id(found.endpoint_id)
+    endpoint = await WebhookEndpoint.find_one({"_id": endpoint_oid, "tenant_id": tenant_id})
+    if endpoint is None or endpoint.status is not EndpointStatus.ENABLED:
+        raise ReplayRefused(
+            WebhookEndpointErrorCode.INVALID,
+            "Its endpoint is deleted or disabled; enable the endpoint first.",
+        )
+    now = utcnow()
+    raw = await WebhookDelivery.get_pymongo_collection().find_one_and_update(
+        {"_id": found.id, "tenant_id": tenant_id, "status": {"$ne": DeliveryStatus.PENDING.value}},
+        {
+            "$set": {
+                "status": DeliveryStatus.PENDING.value,
+                "next_attempt_at": now,
+                "failures": 0,
+                "failure": None,
+                "settled_at": None,
+                "lease_owner": None,
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is None:
+        raise ReplayRefused(
+            WebhookEndpointErrorCode.DELIVERY_PENDING, "This delivery is still being sent."
+        )
+    replayed: WebhookDelivery = WebhookDelivery.model_validate(raw)
+    return replayed
+
+
+async def list_deliveries(
+    tenant_id: str,
+    page: PageRequest,
+    endpoint_id: str | None = None,
+    status: DeliveryStatus | None = None,
+) -> Page[WebhookDelivery]:
+    """A page of deliveries, newest first."""
+    query: dict[str, Any] = {"tenant_id": tenant_id}
+    if endpoint_id is not None:
+        query["endpoint_id"] = endpoint_id
+    if status is not None:
+        query["status"] = status.value
+    query.update(page.filter())
+    items = await WebhookDelivery.find(query).sort(page.sort).limit(page.limit).to_list()
+    return page.page(items, lambda delivery: (delivery.created_at, delivery.id))

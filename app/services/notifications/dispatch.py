@@ -1,0 +1,134 @@
+"""The dispatcher: turns a return's pending events into deliveries, one per subscribed endpoint.
+
+It claims a return whose `events_due_at` has come (pushing it out by a lease, so no other
+dispatcher takes it meanwhile), renders the return as the API shows it, writes one delivery per
+(event, enabled endpoint subscribed to its type) and then takes those events off the return.
+Dying anywhere is safe: the lease runs out, the events are still there, and a delivery that
+exists already is not written twice (unique per tenant, event and endpoint; the first body
+stays). Events no endpoint wants are taken off all the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from pymongo.errors import DuplicateKeyError
+
+from app.clock import utcnow
+from app.models import Return, WebhookDelivery, WebhookEndpoint
+from app.models.bson import to_bson
+from app.models.return_request import EVENTS_DUE_SINCE, ReturnEvent
+from app.models.webhook_endpoint import EndpointStatus
+
+logger = logging.getLogger(__name__)
+
+# The return as the API shows it (GraphQL's `Return`, camelCase), rendered by the edge that owns
+# that shape and handed to the workers when they are built.
+RenderReturn = Callable[[Return], Awaitable[dict[str, Any]]]
+
+DISPATCH_LEASE = timedelta(seconds=30)
+
+
+def message_body(event: ReturnEvent, rendered: dict[str, Any]) -> str:
+    """The Standard Webhooks payload: `type`, `timestamp` (the event's), `data`."""
+    payload = {
+        "type": event.type.value,
+        "timestamp": event.at.isoformat().replace("+00:00", "Z"),
+        "data": {"eventId": event.id, "return": rendered},
+    }
+    return orjson.dumps(payload).decode()
+
+
+class ReturnEventDispatcher:
+    """Claims one return with due events and hands them to their endpoints."""
+
+    idle_seconds = 0.5  # an event reaches its deliveries within about half a second
+
+    def __init__(self, worker_id: str, render: RenderReturn, name: str = "return-events") -> None:
+        self.worker_id = worker_id
+        self.render = render
+        self.name = name
+
+    async def claim(self) -> Return | None:
+        returns = Return.get_pymongo_collection()
+        now = utcnow()
+        while True:
+            due = await returns.find_one(
+                {"events_due_at": {"$gte": EVENTS_DUE_SINCE, "$lte": now}},
+                {"_id": 1, "tenant_id": 1, "events_due_at": 1},
+                sort=[("events_due_at", 1)],
+            )
+            if due is None:
+                return None
+            taken = await returns.update_one(
+                {
+                    "_id": due["_id"],
+                    "tenant_id": due["tenant_id"],
+                    "events_due_at": due["events_due_at"],
+                },
+                {"$set": {"events_due_at": now + DISPATCH_LEASE}},
+            )
+            if taken.modified_count == 1:
+                raw = await returns.find_one({"_id": due["_id"], "tenant_id": due["tenant_id"]})
+                return Return.model_validate(raw) if raw is not None else None
+            # another dispatcher took it (or a transition moved it): look again
+
+    async def run_once(self) -> bool:
+        record = await self.claim()
+        if record is None:
+            return False
+        await self.dispatch(record)
+        return True
+
+    async def dispatch(self, record: Return) -> None:
+        events = list(record.pending_events)
+        if events:
+            endpoints = await WebhookEndpoint.find(
+                {"tenant_id": record.tenant_id, "status": EndpointStatus.ENABLED.value}
+            ).to_list()
+            wanted = [(event, [e for e in endpoints if event.type in e.topics]) for event in events]
+            if any(targets for _event, targets in wanted):
+                rendered = await self.render(record)
+                for event, targets in wanted:
+                    body = message_body(event, rendered)
+                    for endpoint in targets:
+                        await _write_delivery(record, event, str(endpoint.id), body)
+        await self._take_off(record, [event.id for event in events])
+
+    async def _take_off(self, record: Return, event_ids: list[str]) -> None:
+        """The events are handed over; the return leaves the queue unless a newer event came."""
+        returns = Return.get_pymongo_collection()
+        mine = {"_id": record.id, "tenant_id": record.tenant_id}
+        if event_ids:
+            await returns.update_one(
+                mine, {"$pull": {"pending_events": {"id": {"$in": event_ids}}}}
+            )
+        await returns.update_one(
+            {**mine, "pending_events": {"$size": 0}}, {"$set": {"events_due_at": None}}
+        )
+
+
+async def _write_delivery(record: Return, event: ReturnEvent, endpoint_id: str, body: str) -> None:
+    delivery = WebhookDelivery(
+        tenant_id=record.tenant_id,
+        endpoint_id=endpoint_id,
+        event_id=event.id,
+        event_type=event.type,
+        return_id=str(record.id),
+        body=body,
+        created_at=utcnow(),
+    )
+    document = to_bson(delivery)
+    document.pop("_id", None)
+    document.pop("id", None)
+    key = {"tenant_id": record.tenant_id, "event_id": event.id, "endpoint_id": endpoint_id}
+    # Two dispatchers racing: the other's insert is the delivery.
+    with contextlib.suppress(DuplicateKeyError):
+        await WebhookDelivery.get_pymongo_collection().update_one(
+            key, {"$setOnInsert": document}, upsert=True
+        )

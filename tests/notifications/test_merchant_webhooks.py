@@ -1,0 +1,395 @@
+"""Merchants' webhooks end to end: endpoints made through GraphQL, a return's life turned into
+signed deliveries that a real HTTP receiver on loopback verifies with the `standardwebhooks`
+package, retries and disablement, a worker dying mid-send, secret rotation, and addresses a
+webhook may never reach."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from bson import ObjectId
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from app.config import Settings
+from app.db import Database
+from app.graphql.returns.snapshot import make_return_renderer
+from app.models import Return, WebhookDelivery, WebhookEndpoint
+from app.models.return_request import ReturnEvent, ReturnEventType
+from app.models.webhook_endpoint import DeliveryStatus
+from app.services.notifications.addresses import (
+    AddressPolicy,
+    AddressRefused,
+    check_url,
+    resolve_checked,
+)
+from app.services.notifications.delivery import DeliveryPolicy, DeliveryWorker, send_once
+from app.services.notifications.dispatch import ReturnEventDispatcher, message_body
+from tests.factories import graphql, make_tenant, merchant_headers
+from tests.returns.builders import create, return_input, shop_order
+from tests.returns.test_transitions import act
+from tests.simulator_fixtures import ReceivedWebhook, WebhookReceiver
+
+CREATE = """
+mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) {
+    webhookEndpoint { id url topics status }
+    secret
+    userErrors { field code message }
+  }
+}"""
+UPDATE = """
+mutation($id: ID!, $input: UpdateWebhookEndpointInput!) {
+  updateWebhookEndpoint(id: $id, input: $input) {
+    webhookEndpoint { id status disabledReason }
+    userErrors { field code message }
+  }
+}"""
+ROTATE = """
+mutation($id: ID!) {
+  rotateWebhookEndpointSecret(id: $id) {
+    webhookEndpoint { id previousSecretExpiresAt }
+    secret
+    userErrors { field code message }
+  }
+}"""
+DELIVERIES = """
+query($endpoint: ID) {
+  webhookDeliveries(first: 50, endpointId: $endpoint) {
+    nodes { id messageId topic status failure attempts { statusCode error response } }
+  }
+}"""
+REPLAY = """
+mutation($id: ID!) {
+  replayWebhookDelivery(id: $id) {
+    webhookDelivery { id status }
+    userErrors { field code message }
+  }
+}"""
+ALL_TOPICS = [
+    "RETURN_REQUESTED",
+    "RETURN_APPROVED",
+    "RETURN_DECLINED",
+    "RETURN_RECEIVED",
+    "RETURN_RESOLVED",
+    "RETURN_CANCELED",
+]
+# Attempts without waiting: the schedule's steps are what is under test, not their lengths.
+QUICK = DeliveryPolicy(
+    schedule=(timedelta(0), timedelta(0)), addresses=AddressPolicy(allow_loopback=True)
+)
+
+
+async def _endpoint(
+    client: httpx.AsyncClient, headers: dict[str, str], url: str, topics: list[str] | None = None
+) -> dict[str, Any]:
+    body = await graphql(
+        client, CREATE, {"input": {"url": url, "topics": topics or ALL_TOPICS}}, headers
+    )
+    payload: dict[str, Any] = body["data"]["createWebhookEndpoint"]
+    assert payload["userErrors"] == [], payload
+    return payload
+
+
+async def _drain(settings: Settings, policy: DeliveryPolicy = QUICK) -> None:
+    """Dispatch every due event and send every due delivery, as the runner's workers would."""
+    dispatcher = ReturnEventDispatcher("test:events", make_return_renderer(settings))
+    async with httpx.AsyncClient() as http:
+        sender = DeliveryWorker("test:webhooks", settings, http, policy)
+        while await dispatcher.run_once() or await sender.run_once():
+            pass
+
+
+def _verified(secret: str, message: ReceivedWebhook) -> dict[str, Any]:
+    payload: dict[str, Any] = Webhook(secret).verify(message.body, message.headers)
+    return payload
+
+
+async def test_a_returns_life_reaches_its_endpoints_signed_as_each_step_left_it(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    tenant = await make_tenant("hooked")
+    headers = await merchant_headers(tenant.id)
+    everything = webhook_receiver.new_path(200)
+    approvals = webhook_receiver.new_path(200)
+    secret = (await _endpoint(client, headers, webhook_receiver.url(everything)))["secret"]
+    approvals_secret = (
+        await _endpoint(client, headers, webhook_receiver.url(approvals), ["RETURN_APPROVED"])
+    )["secret"]
+    assert secret.startswith("whsec_") and approvals_secret != secret
+    # Another shop's endpoint hears nothing of this shop's returns.
+    other = await make_tenant("elsewhere")
+    elsewhere = webhook_receiver.new_path(200)
+    await _endpoint(client, await merchant_headers(other.id), webhook_receiver.url(elsewhere))
+
+    order = await shop_order(tenant.id, 1001)
+    created = await create(client, tenant.id, return_input(order))
+    return_id = created["return"]["id"]
+    await _drain(settings)
+    for step in ("approve", "receive", "resolve"):
+        assert (await act(client, headers, step, return_id))["userErrors"] == []
+        await _drain(settings)
+
+    messages = webhook_receiver.at(everything)
+    payloads = [_verified(secret, message) for message in messages]
+    assert [p["type"] for p in payloads] == [
+        "return.requested",
+        "return.approved",
+        "return.received",
+        "return.resolved",
+    ]
+    # Each shows the return as the API showed it when the event was handed over.
+    assert [p["data"]["return"]["status"] for p in payloads] == [
+        "REQUESTED",
+        "APPROVED",
+        "RECEIVED",
+        "RESOLVED",
+    ]
+    assert {p["data"]["return"]["id"] for p in payloads} == {
+        f"gid://returns-management/Return/{return_id}"
+    }
+    resolved = payloads[-1]["data"]["return"]
+    assert resolved["outcome"]["refundAmount"]["currencyCode"] == "USD"
+    assert [entry["toStatus"] for entry in resolved["history"]][-1] == "RESOLVED"
+    ids = [message.headers["webhook-id"] for message in messages]
+    assert ids == [p["data"]["eventId"] for p in payloads] and len(set(ids)) == 4
+    with pytest.raises(WebhookVerificationError):  # signed with its own endpoint's secret only
+        Webhook(approvals_secret).verify(messages[0].body, messages[0].headers)
+
+    [approval] = webhook_receiver.at(approvals)
+    assert _verified(approvals_secret, approval)["type"] == "return.approved"
+    assert webhook_receiver.at(elsewhere) == []
+
+    log = await graphql(client, DELIVERIES, {}, headers)
+    nodes = log["data"]["webhookDeliveries"]["nodes"]
+    assert len(nodes) == 5 and {n["status"] for n in nodes} == {"SUCCEEDED"}
+    assert all(n["attempts"] == [{"statusCode": 200, "error": None, "response": ""}] for n in nodes)
+    assert (await Return.find_one({"tenant_id": tenant.id})).events_due_at is None  # type: ignore[union-attr]
+
+
+async def test_the_event_is_written_by_the_transition_itself(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    db: Database,
+    webhook_receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No dispatcher has run: the approval's event is on the return, queued by its one update;
+    a dispatcher that dies after writing the deliveries and runs again writes none twice."""
+    tenant = await make_tenant("outboxed")
+    headers = await merchant_headers(tenant.id)
+    path = webhook_receiver.new_path(200)
+    await _endpoint(client, headers, webhook_receiver.url(path))
+    order = await shop_order(tenant.id, 1001)
+    return_id = (await create(client, tenant.id, return_input(order)))["return"]["id"]
+    await act(client, headers, "approve", return_id)
+    stored = await Return.find_one({"tenant_id": tenant.id})
+    assert stored is not None and stored.events_due_at is not None
+    assert [e.type.value for e in stored.pending_events] == ["return.requested", "return.approved"]
+
+    dispatcher = ReturnEventDispatcher("test:events", make_return_renderer(settings))
+    claimed = await dispatcher.claim()
+    assert claimed is not None
+
+    async def die(*_args: Any) -> None:
+        raise RuntimeError("dispatcher died after writing the deliveries")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(dispatcher, "_take_off", die)
+        with pytest.raises(RuntimeError):
+            await dispatcher.dispatch(claimed)
+    await dispatcher.dispatch(claimed)  # as after the lease ran out
+    deliveries = await WebhookDelivery.find({"tenant_id": tenant.id}).to_list()
+    assert sorted(d.event_type.value for d in deliveries) == ["return.approved", "return.requested"]
+    await _drain(settings)
+    assert len(webhook_receiver.at(path)) == 2
+
+
+async def test_a_failing_receiver_gets_retries_then_its_endpoint_is_disabled(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    tenant = await make_tenant("failing")
+    headers = await merchant_headers(tenant.id)
+    flaky = webhook_receiver.new_path(500, 503, 200)  # recovers at the third attempt
+    broken = webhook_receiver.new_path(500)  # never does
+    await _endpoint(client, headers, webhook_receiver.url(flaky), ["RETURN_REQUESTED"])
+    dead = (await _endpoint(client, headers, webhook_receiver.url(broken), ["RETURN_REQUESTED"]))[
+        "webhookEndpoint"
+    ]
+    order = await shop_order(tenant.id, 1001)
+    await create(client, tenant.id, return_input(order))
+    await _drain(settings)
+
+    assert [m.status for m in webhook_receiver.at(flaky)] == [500, 503, 200]
+    assert [m.status for m in webhook_receiver.at(broken)] == [500, 500, 500]
+    ids = {
+        m.headers["webhook-id"] for m in [*webhook_receiver.at(flaky), *webhook_receiver.at(broken)]
+    }
+    assert len(ids) == 1  # every attempt, to every endpoint, is the one message
+    log = (await graphql(client, DELIVERIES, {"endpoint": dead["id"]}, headers))["data"]
+    [failed] = log["webhookDeliveries"]["nodes"]
+    assert failed["status"] == "FAILED" and failed["failure"] == "answered 500"
+    assert [a["statusCode"] for a in failed["attempts"]] == [500, 500, 500]
+
+    endpoints = await graphql(
+        client,
+        "{ webhookEndpoints(first: 10) { nodes { id status disabledReason } } }",
+        {},
+        headers,
+    )
+    by_id = {n["id"]: n for n in endpoints["data"]["webhookEndpoints"]["nodes"]}
+    assert by_id[dead["id"]]["status"] == "DISABLED"
+    assert "answered 500" in by_id[dead["id"]]["disabledReason"]
+    assert {n["status"] for i, n in by_id.items() if i != dead["id"]} == {"ENABLED"}
+
+    # A replay waits for the endpoint to be enabled again; then it goes through.
+    refused = await graphql(client, REPLAY, {"id": failed["id"]}, headers)
+    assert refused["data"]["replayWebhookDelivery"]["userErrors"][0]["code"] == "INVALID"
+    webhook_receiver.scripts[broken] = [200]
+    enabled = await graphql(client, UPDATE, {"id": dead["id"], "input": {"enabled": True}}, headers)
+    assert enabled["data"]["updateWebhookEndpoint"]["webhookEndpoint"]["status"] == "ENABLED"
+    replayed = await graphql(client, REPLAY, {"id": failed["id"]}, headers)
+    assert replayed["data"]["replayWebhookDelivery"]["webhookDelivery"]["status"] == "PENDING"
+    await _drain(settings)
+    assert [m.status for m in webhook_receiver.at(broken)] == [500, 500, 500, 200]
+    assert len({m.headers["webhook-id"] for m in webhook_receiver.at(broken)}) == 1
+
+
+async def test_a_worker_dying_mid_send_leaves_the_message_to_be_sent_again_under_its_id(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    """The receiver answered, the worker died before writing so: at least once, and the repeat
+    carries the same `webhook-id` for the receiver to drop."""
+    tenant = await make_tenant("dying")
+    headers = await merchant_headers(tenant.id)
+    path = webhook_receiver.new_path(200)
+    secret = (await _endpoint(client, headers, webhook_receiver.url(path)))["secret"]
+    order = await shop_order(tenant.id, 1001)
+    await create(client, tenant.id, return_input(order))
+    dispatcher = ReturnEventDispatcher("test:events", make_return_renderer(settings))
+    assert await dispatcher.run_once()
+
+    short_lease = DeliveryPolicy(lease_seconds=0.3, addresses=AddressPolicy(allow_loopback=True))
+    async with httpx.AsyncClient() as http:
+        dying = DeliveryWorker("test:dying", settings, http, short_lease)
+        [claimed] = await dying.claim()
+        endpoint = await WebhookEndpoint.find_one({"_id": ObjectId(claimed.endpoint_id)})
+        assert endpoint is not None
+        assert (await send_once(http, endpoint, claimed, settings, short_lease)).succeeded
+        # ... and the worker is gone before recording it. Nobody else may take it meanwhile:
+        other = DeliveryWorker("test:other", settings, http, short_lease)
+        assert await other.claim() == []
+        await asyncio.sleep(0.4)
+        assert await other.run_once()
+        assert not await other.run_once()
+    first, second = webhook_receiver.at(path)
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert _verified(secret, first) == _verified(secret, second)
+    stored = await WebhookDelivery.find_one({"tenant_id": tenant.id})
+    assert stored is not None and stored.status is DeliveryStatus.SUCCEEDED and stored.claims == 2
+
+
+async def _endpoint_record(endpoint_id: str) -> Any:
+    from bson import ObjectId
+
+    from app.models import WebhookEndpoint
+
+    return await WebhookEndpoint.find_one({"_id": ObjectId(endpoint_id)})
+
+
+async def _wait_past(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_for_its_grace(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    tenant = await make_tenant("rotating")
+    headers = await merchant_headers(tenant.id)
+    path = webhook_receiver.new_path(200)
+    made = await _endpoint(client, headers, webhook_receiver.url(path))
+    rotated = (await graphql(client, ROTATE, {"id": made["webhookEndpoint"]["id"]}, headers))[
+        "data"
+    ]["rotateWebhookEndpointSecret"]
+    assert rotated["userErrors"] == [] and rotated["secret"] != made["secret"]
+    assert rotated["webhookEndpoint"]["previousSecretExpiresAt"] is not None
+    order = await shop_order(tenant.id, 1001)
+    await create(client, tenant.id, return_input(order))
+    await _drain(settings)
+    [message] = webhook_receiver.at(path)
+    assert len(message.headers["webhook-signature"].split(" ")) == 2
+    assert _verified(made["secret"], message) == _verified(rotated["secret"], message)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://example.com/hook", "https"),
+        ("ftp://example.com/hook", "https"),
+        ("https://10.0.0.7/hook", "not a public address"),
+        ("https://192.168.1.1/hook", "not a public address"),
+        ("https://169.254.169.254/latest/meta-data", "metadata"),
+        ("https://[::ffff:10.0.0.1]/hook", "not a public address"),
+        ("https://user:pw@example.com/hook", "credentials"),
+        ("not a url", "https"),
+    ],
+)
+async def test_urls_a_webhook_may_not_reach_are_refused_when_saved(
+    client: httpx.AsyncClient, db: Database, url: str, why: str
+) -> None:
+    tenant = await make_tenant("ssrf")
+    headers = await merchant_headers(tenant.id)
+    body = await graphql(client, CREATE, {"input": {"url": url, "topics": ALL_TOPICS}}, headers)
+    payload = body["data"]["createWebhookEndpoint"]
+    assert payload["webhookEndpoint"] is None and payload["secret"] is None
+    [error] = payload["userErrors"]
+    assert error["field"] == ["url"] and error["code"] == "INVALID_URL"
+    assert why in error["message"]
+    empty = await graphql(client, "{ webhookEndpoints(first: 5) { nodes { id } } }", {}, headers)
+    assert empty["data"]["webhookEndpoints"]["nodes"] == []
+
+
+async def test_in_production_a_name_that_resolves_to_loopback_is_refused_at_delivery(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    """`localhost` passes the URL check (a name), then resolves to 127.0.0.1: refused when it
+    is sent, and the receiver listening there hears nothing."""
+    production = AddressPolicy.for_environment(production=True)
+    assert check_url("https://localhost:8443/hook", production).host == "localhost"
+    with pytest.raises(AddressRefused, match="loopback"):
+        await resolve_checked(httpx.URL("https://localhost/hook"), production)
+    with pytest.raises(AddressRefused, match="loopback"):
+        check_url(webhook_receiver.url("/x"), production)  # loopback: development only
+    with pytest.raises(AddressRefused, match="https"):
+        check_url("http://localhost/x", production)
+
+    tenant = await make_tenant("rebinding")
+    headers = await merchant_headers(tenant.id)
+    path = webhook_receiver.new_path(200)
+    port = httpx.URL(webhook_receiver.url(path)).port
+    await _endpoint(client, headers, f"http://localhost:{port}{path}")
+    order = await shop_order(tenant.id, 1001)
+    await create(client, tenant.id, return_input(order))
+    in_production = DeliveryPolicy(schedule=(), addresses=production)
+    await _drain(settings, in_production)
+    assert webhook_receiver.at(path) == []
+    [delivery] = await WebhookDelivery.find({"tenant_id": tenant.id}).to_list()
+    assert delivery.status is DeliveryStatus.FAILED
+    assert delivery.attempts[0].error is not None and "loopback" in delivery.attempts[0].error
+
+
+def test_the_delivery_body_is_json_with_the_standard_fields() -> None:
+    event = ReturnEvent(
+        id="evt_1", type=ReturnEventType.CANCELED, at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    )
+    assert orjson.loads(message_body(event, {"id": "r"})) == {
+        "type": "return.canceled",
+        "timestamp": "2026-01-02T03:04:05Z",
+        "data": {"eventId": "evt_1", "return": {"id": "r"}},
+    }

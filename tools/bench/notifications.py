@@ -1,0 +1,257 @@
+"""`rms bench` notifications: merchants' webhooks, measured in this process on the bench's
+database, against a receiver on loopback (uvicorn in a thread, answering 204).
+
+- Drain rate: the same number of deliveries sent by `MERCHANT_WEBHOOK_WORKERS` delivery workers
+  (claim a batch, address check, sign, POST them at once, record each) against a raw loop of
+  that many httpx POSTs of the same body with as many in flight (workers x batch): what a
+  script with nothing to claim, sign or record would do.
+- Transitions: `approveReturn`'s service call, p50, for a shop with an endpoint subscribed to
+  every event (the dispatcher and the senders running beside it in the same loop, as in an API
+  process with its runner) against a shop with none (the dispatcher only). Both write the same
+  document update: the event is queued by the transition either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.clock import utcnow
+from app.db import connect
+from app.graphql.returns.snapshot import make_return_renderer
+from app.models import Return, WebhookDelivery
+from app.models.bson import to_bson
+from app.models.return_policy import ResolutionType, ReturnMethod
+from app.models.return_request import (
+    ReturnEventType,
+    ReturnItem,
+    ReturnReason,
+    ReturnStatus,
+    ReturnTransition,
+)
+from app.models.webhook_endpoint import DeliveryStatus
+from app.services.notifications.addresses import AddressPolicy
+from app.services.notifications.delivery import DeliveryPolicy, DeliveryWorker
+from app.services.notifications.dispatch import ReturnEventDispatcher
+from app.services.notifications.endpoints import EndpointInput, create_endpoint
+from app.services.returns.events import queue_creation_events
+from app.services.returns.transitions import approve_return
+from tools.bench.report import FAIL, PASS, Report, Row
+from tools.shopify_sim.server import ThreadedASGIServer
+
+if TYPE_CHECKING:
+    from tools.bench.harness import Stack
+
+LOOPBACK = AddressPolicy(allow_loopback=True)
+_ITEM = {"title": "T-shirt", "quantity": 1, "unitPrice": {"amount": "25.00", "currencyCode": "USD"}}
+# About the size of a real message (a return of a dozen lines).
+BODY = orjson.dumps(
+    {"type": "return.approved", "data": {"return": {"id": "x", "items": [_ITEM] * 12}}}
+).decode()
+
+
+def _receiver() -> ThreadedASGIServer:
+    async def receive(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=204)
+
+    return ThreadedASGIServer(Starlette(routes=[Route("/hook", receive, methods=["POST"])]))
+
+
+async def _raw_drain(url: str, count: int, senders: int) -> float:
+    async with httpx.AsyncClient(trust_env=False, timeout=10.0) as http:
+        left = iter(range(count))
+
+        async def sender() -> None:
+            for _ in left:
+                response = await http.post(
+                    url, content=BODY.encode(), headers={"content-type": "application/json"}
+                )
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        return time.perf_counter() - started
+
+
+async def _our_drain(stack: Stack, url: str, count: int) -> tuple[float, int]:
+    settings = stack.settings()
+    tenant = "bench-notify-drain"
+    made = await create_endpoint(
+        tenant, EndpointInput(url=url, topics=list(ReturnEventType)), settings
+    )
+    assert made.endpoint is not None, made.user_errors
+    now = utcnow()
+    documents = []
+    for index in range(count):
+        document = to_bson(
+            WebhookDelivery(
+                tenant_id=tenant,
+                endpoint_id=str(made.endpoint.id),
+                event_id=f"evt_bench{index:08d}",
+                event_type=ReturnEventType.APPROVED,
+                return_id="bench",
+                body=BODY,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        document.pop("_id", None)
+        document.pop("id", None)
+        documents.append(document)
+    await WebhookDelivery.get_pymongo_collection().insert_many(documents)
+    policy = DeliveryPolicy(addresses=LOOPBACK)
+    async with httpx.AsyncClient(trust_env=False) as http:
+        workers = [
+            DeliveryWorker(f"bench:{index}", settings, http, policy)
+            for index in range(settings.merchant_webhook_workers)
+        ]
+        started = time.perf_counter()
+        await asyncio.gather(*(worker.run_until_idle() for worker in workers))
+        seconds = time.perf_counter() - started
+    sent = await WebhookDelivery.get_pymongo_collection().count_documents(
+        {"tenant_id": tenant, "status": DeliveryStatus.SUCCEEDED.value}
+    )
+    return seconds, int(sent)
+
+
+async def _requested_returns(tenant: str, count: int) -> list[str]:
+    ids = []
+    for index in range(count):
+        record = Return(
+            tenant_id=tenant,
+            order_id=f"90000{index}",
+            order_number=str(5000 + index),
+            customer_email="bench@example.com",
+            items=[
+                ReturnItem(
+                    line_item_id=f"80000{index}",
+                    title="T-shirt",
+                    quantity=1,
+                    unit_price=Decimal("25.00"),
+                    reason=ReturnReason.DEFECTIVE,
+                )
+            ],
+            return_method=ReturnMethod.CUSTOMER_SHIPS,
+            resolution_type=ResolutionType.REFUND,
+        )
+        record.history = [
+            ReturnTransition(at=utcnow(), actor="bench", to_status=ReturnStatus.REQUESTED)
+        ]
+        queue_creation_events(record)
+        await record.insert()
+        ids.append(str(record.id))
+    return ids
+
+
+async def _approvals(stack: Stack, url: str | None, count: int) -> float:
+    """p50 ms of `approve_return` for `count` returns of a shop with an endpoint at `url` (or
+    none), with the dispatcher (and senders) working beside it."""
+    settings = stack.settings()
+    tenant = f"bench-notify-{'on' if url else 'off'}"
+    if url is not None:
+        await create_endpoint(
+            tenant, EndpointInput(url=url, topics=list(ReturnEventType)), settings
+        )
+    ids = await _requested_returns(tenant, count)
+    stop = asyncio.Event()
+
+    async def keep_running(worker: Any) -> None:
+        while not stop.is_set():
+            if not await worker.run_once():
+                await asyncio.sleep(worker.idle_seconds)
+
+    async with httpx.AsyncClient(trust_env=False) as http:
+        background: list[Any] = [
+            ReturnEventDispatcher("bench:events", make_return_renderer(settings))
+        ]
+        if url is not None:
+            policy = DeliveryPolicy(addresses=LOOPBACK)
+            background += [
+                DeliveryWorker(f"bench:send:{i}", settings, http, policy)
+                for i in range(settings.merchant_webhook_workers)
+            ]
+        tasks = [asyncio.create_task(keep_running(worker)) for worker in background]
+        each = []
+        try:
+            for return_id in ids:
+                started = time.perf_counter()
+                result = await approve_return(tenant, return_id, "bench")
+                each.append(time.perf_counter() - started)
+                assert result.record is not None, result.user_errors
+                await asyncio.sleep(0.005)  # a staff member's pace, not a tight loop
+        finally:
+            stop.set()
+            for task in tasks:
+                with contextlib.suppress(Exception):
+                    await task
+    return statistics.median(each) * 1000
+
+
+async def _run(stack: Stack, deliveries: int, approvals: int) -> dict[str, Any]:
+    database = await connect(stack.settings(), create_indexes=False)
+    receiver = _receiver().start()
+    try:
+        url = f"{receiver.base_url}/hook"
+        # as many POSTs in flight as ours: each worker sends its claimed batch at once
+        senders = stack.settings().merchant_webhook_workers * DeliveryPolicy().batch
+        raw_seconds = await _raw_drain(url, deliveries, senders)
+        ours_seconds, sent = await _our_drain(stack, url, deliveries)
+        off_ms = await _approvals(stack, None, approvals)
+        on_ms = await _approvals(stack, url, approvals)
+        return {
+            "raw_seconds": raw_seconds,
+            "ours_seconds": ours_seconds,
+            "sent": sent,
+            "senders": senders,
+            "approve_off_ms": off_ms,
+            "approve_on_ms": on_ms,
+        }
+    finally:
+        receiver.stop()
+        await database.close()
+
+
+def measure_notifications(stack: Stack, report: Report) -> None:
+    deliveries = stack.config.notify_deliveries
+    approvals = stack.config.notify_approvals
+    found = asyncio.run(_run(stack, deliveries, approvals))
+    raw_rate = deliveries / found["raw_seconds"]
+    ours_rate = found["sent"] / found["ours_seconds"]
+    report.add(
+        Row(
+            f"drain {deliveries} merchant webhook deliveries to a loopback receiver",
+            f"deliveries/s ({found['senders']} in flight)",
+            "deliveries/s",
+            ours_rate,
+            raw_rate,
+            ">= 50% of baseline",
+            PASS if found["sent"] == deliveries and ours_rate >= 0.5 * raw_rate else FAIL,
+            note="baseline: raw httpx POSTs of the same body, as many at once",
+            details=found,
+        )
+    )
+    off, on = found["approve_off_ms"], found["approve_on_ms"]
+    report.add(
+        Row(
+            f"approveReturn ({approvals}) with an endpoint on every event vs none",
+            "p50 (service call)",
+            "ms",
+            on,
+            off,
+            "within 10% of no endpoint",
+            PASS if on <= 1.10 * off else FAIL,
+            note="dispatcher and senders running beside it; baseline: a shop with no endpoint",
+        )
+    )
