@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     # receiver, so a slow receiver holds up only its own worker).
     merchant_webhook_workers: int = Field(default=4, ge=1, le=32)
     merchant_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # Emails to customers and staff: `smtp://user:pass@host:587` (STARTTLS when the server
+    # offers it), `smtps://...:465` (implicit TLS). Empty: no emails are queued.
+    smtp_url: str = Field(default="", repr=False)  # carries the password
+    mail_from: str = "Returns <returns@localhost>"
+    email_workers: int = Field(default=2, ge=1, le=16)
     # When set, `systemStatus` needs a matching `X-Operator-Key` header; unset, production
     # refuses it and development accepts any merchant credential.
     operator_api_key: str = ""

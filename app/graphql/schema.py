@@ -31,6 +31,7 @@ from app.graphql.customer.queries import CustomerQueries
 from app.graphql.integration.schema import IntegrationMutations, IntegrationQueries
 from app.graphql.merchant_webhooks.schema import MerchantWebhookMutations, MerchantWebhookQueries
 from app.graphql.node.schema import NODE_TYPES, NodeQueries
+from app.graphql.notifications.schema import NotificationMutations, NotificationQueries
 from app.graphql.operations.schema import OperationsMutations, OperationsQueries
 from app.graphql.order.queries import OrderQueries
 from app.graphql.portal.schema import PortalMutations, PortalQueries
@@ -51,6 +52,7 @@ QUERY_TYPES: tuple[type, ...] = (
     ReturnQueries,
     WebhookQueries,
     MerchantWebhookQueries,
+    NotificationQueries,
     OperationsQueries,
     PortalQueries,
 )
@@ -61,6 +63,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     ReturnMutations,
     WebhookMutations,
     MerchantWebhookMutations,
+    NotificationMutations,
     OperationsMutations,
 )
 

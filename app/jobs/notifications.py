@@ -9,16 +9,27 @@ from app.config import Settings
 from app.jobs.runner import Worker
 from app.services.notifications.delivery import DeliveryWorker
 from app.services.notifications.dispatch import RenderReturn, ReturnEventDispatcher
+from app.services.notifications.email import EmailSender
 
 
 def workers(
     settings: Settings, http: httpx.AsyncClient, worker_id: str, render: RenderReturn
 ) -> list[Worker]:
-    """One dispatcher and `MERCHANT_WEBHOOK_WORKERS` senders (on the shared outbound client)."""
+    """One dispatcher, `MERCHANT_WEBHOOK_WORKERS` webhook senders (on the shared outbound
+    client) and, when `SMTP_URL` is set, `EMAIL_WORKERS` email senders."""
     senders: list[Worker] = [
         DeliveryWorker(
             f"{worker_id}:webhooks:{index}", settings, http, name=f"merchant-webhooks-{index}"
         )
         for index in range(settings.merchant_webhook_workers)
     ]
-    return [ReturnEventDispatcher(f"{worker_id}:events", render), *senders]
+    emails: list[Worker] = []
+    if settings.smtp_url:
+        emails = [
+            EmailSender(f"{worker_id}:emails:{index}", settings, name=f"emails-{index}")
+            for index in range(settings.email_workers)
+        ]
+    dispatcher = ReturnEventDispatcher(
+        f"{worker_id}:events", render, emails=bool(settings.smtp_url)
+    )
+    return [dispatcher, *senders, *emails]

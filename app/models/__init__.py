@@ -6,6 +6,7 @@ from app.models.api_key import ApiKey
 from app.models.audit_log import AuditLog
 from app.models.customer import Customer
 from app.models.customer_data_export import CustomerDataExport
+from app.models.email_notification import EmailNotification
 from app.models.install_lease import InstallLease
 from app.models.integration import ShopifyIntegration
 from app.models.journal_barrier import JournalBarrier
@@ -41,6 +42,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     InstallLease,
     WebhookEndpoint,
     WebhookDelivery,
+    EmailNotification,
 ]
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "AuditLog",
     "Customer",
     "CustomerDataExport",
+    "EmailNotification",
     "InstallLease",
     "JournalBarrier",
     "OAuthState",

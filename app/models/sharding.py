@@ -42,6 +42,7 @@ SHARDING: dict[str, ShardRule] = {
     "journal_barrier": Sharded(),
     "webhook_endpoints": Sharded(),
     "webhook_deliveries": Sharded(),
+    "notifications": Sharded(),
     "tenants": Unsharded(_BY_SHOP + " (`shop_domain_unique`)"),
     "integrations_shopify": Unsharded(_BY_SHOP + " (`shop_domain_unique`)"),
     "api_keys": Unsharded(

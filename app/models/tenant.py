@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, model_validator
 from pymongo import ASCENDING, IndexModel
 
 from app.clock import utcnow
+from app.models.email_notification import NotificationSettings
 from app.models.return_policy import ReturnPolicy
 
 
@@ -32,6 +33,7 @@ class Tenant(Document):
     shop_domain: str
     name: str
     return_policy: ReturnPolicy = Field(default_factory=ReturnPolicy)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

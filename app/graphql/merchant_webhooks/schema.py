@@ -12,6 +12,7 @@ from app.graphql.core.node import argument_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.merchant_webhooks.types import (
     DeleteWebhookEndpointPayload,
+    NotificationUserError,
     ReplayWebhookDeliveryPayload,
     WebhookDelivery,
     WebhookDeliveryStatusEnum,
@@ -19,7 +20,6 @@ from app.graphql.merchant_webhooks.types import (
     WebhookEndpointPayload,
     WebhookEndpointSecretPayload,
     WebhookEndpointTopic,
-    WebhookEndpointUserError,
 )
 from app.services.notifications.delivery import ReplayRefused, list_deliveries, replay_delivery
 from app.services.notifications.endpoints import (
@@ -72,7 +72,7 @@ def _service_input(
 def _payload(result: EndpointResult) -> WebhookEndpointPayload:
     return WebhookEndpointPayload(
         webhook_endpoint=WebhookEndpoint(record=result.endpoint) if result.endpoint else None,
-        user_errors=user_errors(result.user_errors, WebhookEndpointUserError),
+        user_errors=user_errors(result.user_errors, NotificationUserError),
     )
 
 
@@ -80,7 +80,7 @@ def _secret_payload(result: EndpointResult) -> WebhookEndpointSecretPayload:
     return WebhookEndpointSecretPayload(
         webhook_endpoint=WebhookEndpoint(record=result.endpoint) if result.endpoint else None,
         secret=result.secret,
-        user_errors=user_errors(result.user_errors, WebhookEndpointUserError),
+        user_errors=user_errors(result.user_errors, NotificationUserError),
     )
 
 
@@ -182,7 +182,7 @@ class MerchantWebhookMutations:
         result = await delete_endpoint(info.context.tenant_id, argument_id(id, "WebhookEndpoint"))
         return DeleteWebhookEndpointPayload(
             deleted_webhook_endpoint_id=id if result.endpoint else None,
-            user_errors=user_errors(result.user_errors, WebhookEndpointUserError),
+            user_errors=user_errors(result.user_errors, NotificationUserError),
         )
 
     @strawberry.mutation(
@@ -212,9 +212,7 @@ class MerchantWebhookMutations:
         except ReplayRefused as exc:
             return ReplayWebhookDeliveryPayload(
                 webhook_delivery=None,
-                user_errors=[
-                    WebhookEndpointUserError(field=["id"], code=exc.code, message=str(exc))
-                ],
+                user_errors=[NotificationUserError(field=["id"], code=exc.code, message=str(exc))],
             )
         return ReplayWebhookDeliveryPayload(
             webhook_delivery=WebhookDelivery(record=record), user_errors=[]

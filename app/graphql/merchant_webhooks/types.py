@@ -14,7 +14,7 @@ from app.models import WebhookEndpoint as WebhookEndpointRecord
 from app.models.return_request import ReturnEventType
 from app.models.webhook_endpoint import DeliveryAttempt as DeliveryAttemptRecord
 from app.models.webhook_endpoint import DeliveryStatus, EndpointStatus
-from app.services.notifications.endpoints import WebhookEndpointErrorCode
+from app.services.notifications.errors import NotificationErrorCode
 
 
 @strawberry.enum(
@@ -32,9 +32,7 @@ class WebhookEndpointTopic(Enum):
 
 WebhookEndpointStatusEnum = strawberry.enum(EndpointStatus, name="WebhookEndpointStatus")
 WebhookDeliveryStatusEnum = strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
-WebhookEndpointErrorCodeEnum = strawberry.enum(
-    WebhookEndpointErrorCode, name="WebhookEndpointErrorCode"
-)
+NotificationErrorCodeEnum = strawberry.enum(NotificationErrorCode, name="NotificationErrorCode")
 
 
 @strawberry.type(description="A merchant's system that receives signed return events.")
@@ -168,16 +166,16 @@ class WebhookDelivery(Node):
 
 
 @strawberry.type(description="An expected failure of an operation on webhook endpoints.")
-class WebhookEndpointUserError:
+class NotificationUserError:
     field: list[str] | None = strawberry.field(description=FIELD_DESCRIPTION)
-    code: WebhookEndpointErrorCodeEnum  # type: ignore[valid-type]
+    code: NotificationErrorCodeEnum  # type: ignore[valid-type]
     message: str
 
 
 @strawberry.type
 class WebhookEndpointPayload:
     webhook_endpoint: WebhookEndpoint | None
-    user_errors: list[WebhookEndpointUserError]
+    user_errors: list[NotificationUserError]
 
 
 @strawberry.type
@@ -187,16 +185,16 @@ class WebhookEndpointSecretPayload:
         description="The signing secret (`whsec_...`), shown this once: verify deliveries with "
         "it (any Standard Webhooks library)."
     )
-    user_errors: list[WebhookEndpointUserError]
+    user_errors: list[NotificationUserError]
 
 
 @strawberry.type
 class DeleteWebhookEndpointPayload:
     deleted_webhook_endpoint_id: strawberry.ID | None
-    user_errors: list[WebhookEndpointUserError]
+    user_errors: list[NotificationUserError]
 
 
 @strawberry.type
 class ReplayWebhookDeliveryPayload:
     webhook_delivery: WebhookDelivery | None
-    user_errors: list[WebhookEndpointUserError]
+    user_errors: list[NotificationUserError]

@@ -14,12 +14,14 @@ from app.graphql.core.node import Node, parse_global_id
 from app.graphql.core.permissions import IsMerchant
 from app.graphql.customer.types import Customer
 from app.graphql.merchant_webhooks.types import WebhookDelivery, WebhookEndpoint
+from app.graphql.notifications.schema import Notification
 from app.graphql.order.types import Order
 from app.graphql.returns.types import Return
 from app.graphql.sync.types import SyncJob
 from app.graphql.tenant.types import Tenant
 from app.graphql.webhooks.types import CustomerDataExport, WebhookEvent
 from app.services.notifications.delivery import get_delivery
+from app.services.notifications.email import get_email
 from app.services.notifications.endpoints import get_endpoint
 from app.services.orders.queries import get_customer, get_order
 from app.services.returns.queries import get_return
@@ -78,6 +80,11 @@ async def _webhook_delivery(tenant_id: str, local: str) -> Node | None:
     return WebhookDelivery(record=record) if record else None
 
 
+async def _notification(tenant_id: str, local: str) -> Node | None:
+    record = await get_email(tenant_id, local)
+    return Notification(record=record) if record else None
+
+
 FETCHERS: dict[str, Fetch] = {
     "Tenant": _tenant,
     "Order": _order,
@@ -88,6 +95,7 @@ FETCHERS: dict[str, Fetch] = {
     "CustomerDataExport": _export,
     "WebhookEndpoint": _webhook_endpoint,
     "WebhookDelivery": _webhook_delivery,
+    "Notification": _notification,
 }
 # The types `node` can answer with, for the schema (an interface needs its implementations).
 NODE_TYPES: tuple[type, ...] = (
@@ -100,6 +108,7 @@ NODE_TYPES: tuple[type, ...] = (
     CustomerDataExport,
     WebhookEndpoint,
     WebhookDelivery,
+    Notification,
 )
 
 

@@ -40,11 +40,8 @@ from app.services.notifications.addresses import (
     pinned_request,
     resolve_checked,
 )
-from app.services.notifications.endpoints import (
-    WebhookEndpointErrorCode,
-    parse_endpoint_id,
-    signing_secrets,
-)
+from app.services.notifications.endpoints import parse_endpoint_id, signing_secrets
+from app.services.notifications.errors import NotificationErrorCode
 from app.services.notifications.signing import signed_headers
 from app.services.pagination import Page, PageRequest
 
@@ -385,7 +382,7 @@ async def _disable_if_failing(
 
 
 class ReplayRefused(ValueError):
-    def __init__(self, code: WebhookEndpointErrorCode, message: str) -> None:
+    def __init__(self, code: NotificationErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -409,12 +406,12 @@ async def replay_delivery(tenant_id: str, delivery_id: str) -> WebhookDelivery:
     `webhook-id`). Its endpoint must exist and be enabled."""
     found = await get_delivery(tenant_id, delivery_id)
     if found is None:
-        raise ReplayRefused(WebhookEndpointErrorCode.NOT_FOUND, "No such webhook delivery.")
+        raise ReplayRefused(NotificationErrorCode.NOT_FOUND, "No such webhook delivery.")
     endpoint_oid = parse_endpoint_id(found.endpoint_id)
     endpoint = await WebhookEndpoint.find_one({"_id": endpoint_oid, "tenant_id": tenant_id})
     if endpoint is None or endpoint.status is not EndpointStatus.ENABLED:
         raise ReplayRefused(
-            WebhookEndpointErrorCode.INVALID,
+            NotificationErrorCode.INVALID,
             "Its endpoint is deleted or disabled; enable the endpoint first.",
         )
     now = utcnow()
@@ -434,7 +431,7 @@ async def replay_delivery(tenant_id: str, delivery_id: str) -> WebhookDelivery:
     )
     if raw is None:
         raise ReplayRefused(
-            WebhookEndpointErrorCode.DELIVERY_PENDING, "This delivery is still being sent."
+            NotificationErrorCode.DELIVERY_PENDING, "This delivery is still being sent."
         )
     replayed: WebhookDelivery = WebhookDelivery.model_validate(raw)
     return replayed

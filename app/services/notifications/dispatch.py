@@ -1,4 +1,5 @@
-"""The dispatcher: turns a return's pending events into deliveries, one per subscribed endpoint.
+"""The dispatcher: turns a return's pending events into deliveries, one per subscribed endpoint,
+and into the emails the tenant's switches ask for (when SMTP is set up).
 
 It claims a return whose `events_due_at` has come (pushing it out by a lease, so no other
 dispatcher takes it meanwhile), renders the return as the API shows it, writes one delivery per
@@ -20,10 +21,11 @@ import orjson
 from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
-from app.models import Return, WebhookDelivery, WebhookEndpoint
+from app.models import Return, Tenant, WebhookDelivery, WebhookEndpoint
 from app.models.bson import to_bson
 from app.models.return_request import EVENTS_DUE_SINCE, ReturnEvent
 from app.models.webhook_endpoint import EndpointStatus
+from app.services.notifications.email import queue_emails
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +51,18 @@ class ReturnEventDispatcher:
 
     idle_seconds = 0.5  # an event reaches its deliveries within about half a second
 
-    def __init__(self, worker_id: str, render: RenderReturn, name: str = "return-events") -> None:
+    def __init__(
+        self,
+        worker_id: str,
+        render: RenderReturn,
+        name: str = "return-events",
+        *,
+        emails: bool = False,
+    ) -> None:
         self.worker_id = worker_id
         self.render = render
         self.name = name
+        self.emails = emails  # SMTP is set up: queue the tenant's emails too
 
     async def claim(self) -> Return | None:
         returns = Return.get_pymongo_collection()
@@ -98,6 +108,10 @@ class ReturnEventDispatcher:
                     body = message_body(event, rendered)
                     for endpoint in targets:
                         await _write_delivery(record, event, str(endpoint.id), body)
+            if self.emails:
+                tenant = await Tenant.find_one({"_id": record.tenant_id})
+                for event in events:
+                    await queue_emails(record, event, tenant)
         await self._take_off(record, [event.id for event in events])
 
     async def _take_off(self, record: Return, event_ids: list[str]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from bson import ObjectId
@@ -24,29 +23,13 @@ from app.models.return_request import ReturnEventType
 from app.models.webhook_endpoint import EndpointSecret, EndpointStatus
 from app.services.integration.token_cipher import TokenCipher
 from app.services.notifications.addresses import AddressPolicy, AddressRefused, check_url
+from app.services.notifications.errors import NotificationErrorCode, NotificationUserError
 from app.services.notifications.signing import new_secret
 from app.services.pagination import Page, PageRequest
-from app.services.user_errors import UserFacingError
 
 MAX_ENDPOINTS_PER_TENANT = 20
 MAX_DESCRIPTION_LENGTH = 500
 ROTATION_GRACE = timedelta(hours=24)
-
-
-class WebhookEndpointErrorCode(StrEnum):
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_URL = "INVALID_URL"
-    BLANK = "BLANK"
-    TOO_LONG = "TOO_LONG"
-    TOO_MANY = "TOO_MANY"
-    INVALID = "INVALID"
-    DELIVERY_PENDING = "DELIVERY_PENDING"
-
-
-class EndpointUserError(UserFacingError[WebhookEndpointErrorCode]):
-    """An expected failure of an operation on webhook endpoints or their deliveries."""
-
-    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +44,11 @@ class EndpointInput:
 class EndpointResult:
     endpoint: WebhookEndpoint | None = None
     secret: str | None = None  # only when just created or rotated
-    user_errors: list[EndpointUserError] = field(default_factory=list)
+    user_errors: list[NotificationUserError] = field(default_factory=list)
 
 
-def _error(path: str, code: WebhookEndpointErrorCode, message: str) -> EndpointResult:
-    return EndpointResult(user_errors=[EndpointUserError([path], code, message)])
+def _error(path: str, code: NotificationErrorCode, message: str) -> EndpointResult:
+    return EndpointResult(user_errors=[NotificationUserError([path], code, message)])
 
 
 def parse_endpoint_id(raw: str) -> ObjectId | None:
@@ -83,23 +66,23 @@ def _checked_fields(
     if given.url is not None or creating:
         url = (given.url or "").strip()
         if not url:
-            return _error("url", WebhookEndpointErrorCode.BLANK, "A URL is required.")
+            return _error("url", NotificationErrorCode.BLANK, "A URL is required.")
         try:
             check_url(url, AddressPolicy.for_environment(settings.is_production))
         except AddressRefused as exc:
-            return _error("url", WebhookEndpointErrorCode.INVALID_URL, str(exc))
+            return _error("url", NotificationErrorCode.INVALID_URL, str(exc))
         values["url"] = url
     if given.topics is not None or creating:
         topics = sorted(set(given.topics or []))
         if not topics:
-            return _error("topics", WebhookEndpointErrorCode.BLANK, "Choose at least one topic.")
+            return _error("topics", NotificationErrorCode.BLANK, "Choose at least one topic.")
         values["topics"] = [topic.value for topic in topics]
     if given.description is not None:
         description = given.description.strip()
         if len(description) > MAX_DESCRIPTION_LENGTH:
             return _error(
                 "description",
-                WebhookEndpointErrorCode.TOO_LONG,
+                NotificationErrorCode.TOO_LONG,
                 f"At most {MAX_DESCRIPTION_LENGTH} characters.",
             )
         values["description"] = description or None
@@ -116,7 +99,7 @@ async def create_endpoint(
     if count >= MAX_ENDPOINTS_PER_TENANT:
         return _error(
             "url",
-            WebhookEndpointErrorCode.TOO_MANY,
+            NotificationErrorCode.TOO_MANY,
             f"At most {MAX_ENDPOINTS_PER_TENANT} endpoints per shop.",
         )
     secret = new_secret()
@@ -146,7 +129,7 @@ async def get_endpoint(tenant_id: str, endpoint_id: str) -> WebhookEndpoint | No
 
 
 def _not_found() -> EndpointResult:
-    return _error("id", WebhookEndpointErrorCode.NOT_FOUND, "No such webhook endpoint.")
+    return _error("id", NotificationErrorCode.NOT_FOUND, "No such webhook endpoint.")
 
 
 async def _update(tenant_id: str, endpoint_id: str, update: dict[str, Any]) -> EndpointResult:

@@ -13,6 +13,7 @@ from app.models import (
     AuditLog,
     Customer,
     CustomerDataExport,
+    EmailNotification,
     OAuthState,
     Order,
     PortalAttempts,
@@ -88,11 +89,13 @@ class RedactionCounts:
     events: int = 0
     exports: int = 0
     deliveries: int = 0  # merchants' webhook messages about their returns
+    emails: int = 0  # emails about their returns, deleted
 
     def summary(self) -> str:
         return (
             f"redacted customers={self.customers} orders={self.orders} returns={self.returns} "
-            f"events={self.events} exports_deleted={self.exports} deliveries={self.deliveries}"
+            f"events={self.events} exports_deleted={self.exports} deliveries={self.deliveries} "
+            f"emails_deleted={self.emails}"
         )
 
 
@@ -207,6 +210,11 @@ async def redact_customer(
             )
         ]
         counts.deliveries = await redact_deliveries(tenant_id, redacted_returns, now)
+        # Emails to them: what they said and where they were sent go (the record stays).
+        erased = await EmailNotification.get_pymongo_collection().delete_many(
+            {"tenant_id": tenant_id, "return_id": {"$in": redacted_returns}}
+        )
+        counts.emails = erased.deleted_count
         result = await Return.get_pymongo_collection().update_many(
             {"tenant_id": tenant_id, "$or": return_clauses},
             # free-text notes may carry anything the customer or staff wrote about them
@@ -460,6 +468,7 @@ async def shop_redact(context: WebhookContext) -> str:
         PortalAttempts,
         WebhookEndpoint,
         WebhookDelivery,
+        EmailNotification,
     ):
         collection = model.get_pymongo_collection()
         result = await collection.delete_many({"tenant_id": tenant_id})

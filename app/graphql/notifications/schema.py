@@ -1,0 +1,187 @@
+"""Emails to customers and staff: the shop's switches and the log of what was sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.graphql.core.connection import Connection, checked_page_args
+from app.graphql.core.context import Info
+from app.graphql.core.errors import user_errors
+from app.graphql.core.node import Node, argument_id, global_id
+from app.graphql.core.permissions import IsMerchant
+from app.graphql.merchant_webhooks.types import (
+    NotificationUserError as NotificationUserErrorType,
+)
+from app.graphql.merchant_webhooks.types import WebhookEndpointTopic
+from app.models import EmailNotification as EmailNotificationRecord
+from app.models.email_notification import EmailStatus, Recipient
+from app.models.email_notification import NotificationSettings as NotificationSettingsRecord
+from app.services.notifications.email import (
+    NotificationSettingsInput as SettingsInput,
+)
+from app.services.notifications.email import list_emails, update_notification_settings
+from app.services.tenants import get_tenant
+
+NotificationStatusEnum = strawberry.enum(EmailStatus, name="NotificationStatus")
+NotificationRecipientEnum = strawberry.enum(Recipient, name="NotificationRecipient")
+
+
+@strawberry.type(description="An email about a return, to its customer or to the shop's staff.")
+class Notification(Node):
+    record: strawberry.Private[EmailNotificationRecord]
+
+    @strawberry.field(description="Global id (opaque).")
+    def id(self) -> strawberry.ID:
+        return global_id("Notification", self.record.id)
+
+    @strawberry.field
+    def return_id(self) -> strawberry.ID:
+        return global_id("Return", self.record.return_id)
+
+    @strawberry.field(description="The return event it tells of.")
+    def topic(self) -> WebhookEndpointTopic:
+        return WebhookEndpointTopic(self.record.event_type)
+
+    @strawberry.field
+    def recipient(self) -> NotificationRecipientEnum:  # type: ignore[valid-type]
+        return self.record.recipient
+
+    @strawberry.field
+    def to(self) -> str:
+        return self.record.to
+
+    @strawberry.field
+    def locale(self) -> str:
+        return self.record.locale
+
+    @strawberry.field
+    def subject(self) -> str:
+        return self.record.subject
+
+    @strawberry.field
+    def status(self) -> NotificationStatusEnum:  # type: ignore[valid-type]
+        return self.record.status
+
+    @strawberry.field(description="Failed attempts since it was queued (or retried).")
+    def attempts(self) -> int:
+        return self.record.attempts
+
+    @strawberry.field(description="The last failure, as the mail server answered.")
+    def error(self) -> str | None:
+        return self.record.error
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.record.created_at
+
+    @strawberry.field
+    def sent_at(self) -> datetime | None:
+        return self.record.sent_at
+
+
+@strawberry.type(description="Which return events email the customer and the staff.")
+class NotificationSettings:
+    record: strawberry.Private[NotificationSettingsRecord]
+
+    @strawberry.field
+    def customer_events(self) -> list[WebhookEndpointTopic]:
+        return [WebhookEndpointTopic(event) for event in self.record.customer_events]
+
+    @strawberry.field
+    def staff_events(self) -> list[WebhookEndpointTopic]:
+        return [WebhookEndpointTopic(event) for event in self.record.staff_events]
+
+    @strawberry.field(description="Where staff emails go; none are sent without it.")
+    def staff_email(self) -> str | None:
+        return self.record.staff_email
+
+    @strawberry.field(description="The emails' language: en or fr.")
+    def locale(self) -> str:
+        return self.record.locale
+
+
+@strawberry.input
+class UpdateNotificationSettingsInput:
+    customer_events: list[WebhookEndpointTopic] | None = None
+    staff_events: list[WebhookEndpointTopic] | None = None
+    staff_email: str | None = strawberry.field(default=None, description='"" removes it.')
+    locale: str | None = None
+
+
+@strawberry.input
+class NotificationFilterInput:
+    status: NotificationStatusEnum | None = None  # type: ignore[valid-type]
+    return_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class UpdateNotificationSettingsPayload:
+    notification_settings: NotificationSettings | None
+    user_errors: list[NotificationUserErrorType]
+
+
+@strawberry.type
+class NotificationQueries:
+    @strawberry.field(permission_classes=[IsMerchant])
+    async def notification_settings(self, info: Info) -> NotificationSettings | None:
+        tenant = await get_tenant(info.context.tenant_id)
+        return NotificationSettings(record=tenant.notifications) if tenant else None
+
+    @strawberry.field(
+        permission_classes=[IsMerchant],
+        description="Emails about the shop's returns, newest first (queued, sent or failed).",
+    )
+    async def notifications(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: NotificationFilterInput | None = None,
+    ) -> Connection[Notification]:
+        request = checked_page_args(
+            first, after, last, before, info.context.settings.graphql_max_page_size
+        )
+        page = await list_emails(
+            info.context.tenant_id,
+            request,
+            status=filter.status if filter else None,
+            return_id=argument_id(filter.return_id, "Return")
+            if filter and filter.return_id is not None
+            else None,
+        )
+        return Connection[Notification].from_page(page, lambda record: Notification(record=record))
+
+
+@strawberry.type
+class NotificationMutations:
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="Which return events email the customer and the staff, the staff's address, "
+        "and the emails' language.",
+    )
+    async def update_notification_settings(
+        self, info: Info, input: UpdateNotificationSettingsInput
+    ) -> UpdateNotificationSettingsPayload:
+        tenant, errors = await update_notification_settings(
+            info.context.tenant_id,
+            SettingsInput(
+                customer_events=None
+                if input.customer_events is None
+                else [topic.value for topic in input.customer_events],
+                staff_events=None
+                if input.staff_events is None
+                else [topic.value for topic in input.staff_events],
+                staff_email=input.staff_email,
+                locale=input.locale,
+            ),
+        )
+        return UpdateNotificationSettingsPayload(
+            notification_settings=NotificationSettings(record=tenant.notifications)
+            if tenant
+            else None,
+            user_errors=user_errors(errors, NotificationUserErrorType),
+        )

@@ -1,0 +1,401 @@
+"""Emails about returns: queued by the dispatcher (rendered, one per event and recipient), sent
+over SMTP by `EmailSender` workers with a lease, retried with back-off.
+
+`SMTP_URL` is `smtp://user:pass@host:587` (STARTTLS when the server offers it; required unless
+the host is loopback) or `smtps://user:pass@host:465` (implicit TLS); empty, nothing is queued.
+
+At least once: a sender that dies after the server's 250 but before recording it loses its
+lease, and the email is sent again, with the same `Message-ID` (mail clients and many servers
+fold repeats of one Message-ID). Sending at most once would lose a confirmation or a refund
+notice a customer never got and cannot ask for again; a rare repeat they can ignore.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, parseaddr
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from app.clock import utcnow
+from app.config import Settings
+from app.models import EmailNotification, Return, Tenant
+from app.models.bson import to_bson
+from app.models.email_notification import (
+    LOCALES,
+    EmailStatus,
+    NotificationSettings,
+    Recipient,
+)
+from app.models.return_request import ReturnEvent
+from app.services.notifications.email_templates import render_email
+from app.services.notifications.errors import NotificationErrorCode, NotificationUserError
+from app.services.pagination import Page, PageRequest
+
+logger = logging.getLogger(__name__)
+
+# After the 1st, 2nd, ... failed attempt: 6 attempts over about 9 hours.
+EMAIL_RETRY_SCHEDULE = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+REDACTED_DOMAIN = "@redacted.invalid"  # a redacted customer's pseudonym: never mailed
+
+
+class SmtpUrlInvalid(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpTarget:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    implicit_tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise SmtpUrlInvalid("SMTP_URL must be smtp://[user:pass@]host[:port] or smtps://...")
+        implicit = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit else 587),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            implicit_tls=implicit,
+        )
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "::1", "localhost")
+
+    def describe(self) -> str:
+        """For logs: no credentials."""
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailPolicy:
+    lease_seconds: float = 120.0
+    timeout_seconds: float = 30.0
+    schedule: tuple[timedelta, ...] = EMAIL_RETRY_SCHEDULE
+
+
+# Queuing (by the dispatcher) --------------------------------------------------------------------
+
+
+async def queue_emails(record: Return, event: ReturnEvent, tenant: Tenant | None) -> int:
+    """The emails of one event as the tenant's switches say (customer, staff), rendered now;
+    each written once (unique per tenant, event and recipient). How many were new."""
+    if tenant is None:
+        return 0
+    settings: NotificationSettings = tenant.notifications
+    wanted: list[tuple[Recipient, str]] = []
+    customer = (record.customer_email or "").strip()
+    if (
+        event.type in settings.customer_events
+        and customer
+        and not customer.endswith(REDACTED_DOMAIN)
+    ):
+        wanted.append((Recipient.CUSTOMER, customer))
+    if event.type in settings.staff_events and settings.staff_email:
+        wanted.append((Recipient.STAFF, settings.staff_email))
+    written = 0
+    for recipient, to in wanted:
+        rendered = render_email(record, event.type, recipient, tenant.name, settings.locale)
+        domain = tenant.shop_domain or "returns.invalid"
+        email = EmailNotification(
+            tenant_id=record.tenant_id,
+            event_id=event.id,
+            event_type=event.type,
+            return_id=str(record.id),
+            recipient=recipient,
+            to=to,
+            locale=settings.locale,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            message_id=f"<{event.id}.{recipient.value}@{domain}>",
+            created_at=utcnow(),
+        )
+        key = {"tenant_id": record.tenant_id, "event_id": event.id, "recipient": recipient.value}
+        result = await EmailNotification.get_pymongo_collection().update_one(
+            key, {"$setOnInsert": _bson(email)}, upsert=True
+        )
+        written += 1 if result.upserted_id is not None else 0
+    return written
+
+
+def _bson(email: EmailNotification) -> dict[str, Any]:
+    document: dict[str, Any] = to_bson(email)
+    document.pop("_id", None)
+    document.pop("id", None)
+    return document
+
+
+# Sending ----------------------------------------------------------------------------------------
+
+
+def build_message(email: EmailNotification, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    name, address = parseaddr(sender)
+    message["From"] = formataddr((name, address)) if name else address
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Message-ID"] = email.message_id
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to us
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    message["Content-Language"] = email.locale  # after the content, which resets Content-*
+    return message
+
+
+async def send_email(
+    email: EmailNotification, target: SmtpTarget, sender: str, timeout: float
+) -> None:
+    """One SMTP transaction; raises `aiosmtplib.SMTPException` (or OSError) when it fails."""
+    await aiosmtplib.send(
+        build_message(email, sender),
+        hostname=target.host,
+        port=target.port,
+        username=target.username,
+        password=target.password,
+        use_tls=target.implicit_tls,
+        # STARTTLS whenever offered; required except on loopback (a local relay or the
+        # development server).
+        start_tls=False if target.implicit_tls else (None if target.loopback else True),
+        timeout=timeout,
+    )
+
+
+def _permanent(exc: BaseException) -> bool:
+    """A 5xx answer about the recipient or the message: sending again changes nothing."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= error.code < 600 for error in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return 500 <= exc.code < 600 and not isinstance(exc, aiosmtplib.SMTPAuthenticationError)
+    return False
+
+
+class EmailSender:
+    """Claims one due email, sends it, records the outcome."""
+
+    idle_seconds = 0.5
+
+    def __init__(
+        self,
+        worker_id: str,
+        settings: Settings,
+        policy: EmailPolicy | None = None,
+        name: str = "emails",
+    ) -> None:
+        self.worker_id = worker_id
+        self.settings = settings
+        self.target = SmtpTarget.parse(settings.smtp_url)
+        self.policy = policy or EmailPolicy()
+        self.name = name
+
+    async def claim(self) -> EmailNotification | None:
+        emails = EmailNotification.get_pymongo_collection()
+        now = utcnow()
+        due = {"status": EmailStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
+        while True:
+            found = await emails.find_one(due, sort=[("next_attempt_at", 1)])
+            if found is None:
+                return None
+            token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+            lease_end = now + timedelta(seconds=self.policy.lease_seconds)
+            taken = await emails.update_one(
+                {
+                    "_id": found["_id"],
+                    "tenant_id": found["tenant_id"],
+                    "status": EmailStatus.PENDING.value,
+                    "next_attempt_at": found["next_attempt_at"],
+                },
+                {"$set": {"next_attempt_at": lease_end, "lease_owner": token}},
+            )
+            if taken.modified_count == 1:
+                found.update(next_attempt_at=lease_end, lease_owner=token)
+                claimed: EmailNotification = EmailNotification.model_validate(found)
+                return claimed
+
+    async def run_once(self) -> bool:
+        email = await self.claim()
+        if email is None:
+            return False
+        await self.send(email)
+        return True
+
+    async def run_until_idle(self) -> int:
+        handled = 0
+        while await self.run_once():
+            handled += 1
+        return handled
+
+    async def send(self, email: EmailNotification) -> None:
+        try:
+            await send_email(
+                email, self.target, self.settings.mail_from, self.policy.timeout_seconds
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            await self._failed(email, exc)
+            return
+        await self._record(
+            email,
+            {
+                "status": EmailStatus.SENT.value,
+                "sent_at": utcnow(),
+                "error": None,
+                "next_attempt_at": None,
+                "lease_owner": None,
+            },
+        )
+
+    async def _failed(self, email: EmailNotification, exc: BaseException) -> None:
+        attempts = email.attempts + 1
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        give_up = _permanent(exc) or attempts > len(self.policy.schedule)
+        values: dict[str, Any] = {"attempts": attempts, "error": error, "lease_owner": None}
+        if give_up:
+            values.update(status=EmailStatus.FAILED.value, next_attempt_at=None)
+        else:
+            values["next_attempt_at"] = utcnow() + self.policy.schedule[attempts - 1]
+        await self._record(email, values)
+        (logger.error if give_up else logger.warning)(
+            "email %s to the %s of return %s failed (attempt %d, via %s)%s: %s",
+            email.id,
+            email.recipient.value,
+            email.return_id,
+            attempts,
+            self.target.describe(),
+            " - given up" if give_up else "",
+            error,
+        )
+
+    async def _record(self, email: EmailNotification, values: dict[str, Any]) -> None:
+        written = await EmailNotification.get_pymongo_collection().update_one(
+            {
+                "_id": email.id,
+                "tenant_id": email.tenant_id,
+                "status": EmailStatus.PENDING.value,
+                "lease_owner": email.lease_owner,
+            },
+            {"$set": values},
+        )
+        if written.modified_count != 1:
+            logger.warning("email %s: lease lost before its result was recorded", email.id)
+
+
+# Reading and retrying --------------------------------------------------------------------------
+
+
+async def list_emails(
+    tenant_id: str,
+    page: PageRequest,
+    status: EmailStatus | None = None,
+    return_id: str | None = None,
+) -> Page[EmailNotification]:
+    query: dict[str, Any] = {"tenant_id": tenant_id}
+    if status is not None:
+        query["status"] = status.value
+    if return_id is not None:
+        query["return_id"] = return_id
+    query.update(page.filter())
+    items = await EmailNotification.find(query).sort(page.sort).limit(page.limit).to_list()
+    return page.page(items, lambda email: (email.created_at, email.id))
+
+
+async def get_email(tenant_id: str, email_id: str) -> EmailNotification | None:
+    try:
+        oid = ObjectId(email_id)
+    except (InvalidId, TypeError):
+        return None
+    return await EmailNotification.find_one({"_id": oid, "tenant_id": tenant_id})
+
+
+async def retry_failed_emails(tenant_id: str | None = None) -> int:
+    """Put failed emails back in the queue (all tenants' when `tenant_id` is None)."""
+    query: dict[str, Any] = {"status": EmailStatus.FAILED.value}
+    if tenant_id is not None:
+        query["tenant_id"] = tenant_id
+    result = await EmailNotification.get_pymongo_collection().update_many(
+        query,
+        {
+            "$set": {
+                "status": EmailStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": utcnow(),
+                "lease_owner": None,
+            }
+        },
+    )
+    return int(result.modified_count)
+
+
+# A tenant's switches ------------------------------------------------------------------------------
+
+MAX_EMAIL_LENGTH = 254
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettingsInput:
+    customer_events: list[Any] | None = None  # ReturnEventType values
+    staff_events: list[Any] | None = None
+    staff_email: str | None = None  # "" clears it
+    locale: str | None = None
+
+
+async def update_notification_settings(
+    tenant_id: str, given: NotificationSettingsInput
+) -> tuple[Tenant | None, list[NotificationUserError]]:
+    """Change the tenant's email switches; a bad value is a user error and changes nothing."""
+    tenant = await Tenant.find_one({"_id": tenant_id})
+    if tenant is None:
+        return None, [
+            NotificationUserError(["tenant"], NotificationErrorCode.NOT_FOUND, "No such shop.")
+        ]
+    current = tenant.notifications.model_copy()
+    if given.customer_events is not None:
+        current.customer_events = sorted(set(given.customer_events))
+    if given.staff_events is not None:
+        current.staff_events = sorted(set(given.staff_events))
+    if given.staff_email is not None:
+        address = given.staff_email.strip()
+        if address and (
+            len(address) > MAX_EMAIL_LENGTH or "@" not in parseaddr(address)[1] or " " in address
+        ):
+            return None, [
+                NotificationUserError(
+                    ["staff_email"], NotificationErrorCode.INVALID, "Not an email address."
+                )
+            ]
+        current.staff_email = address or None
+    if given.locale is not None:
+        if given.locale not in LOCALES:
+            return None, [
+                NotificationUserError(
+                    ["locale"],
+                    NotificationErrorCode.INVALID,
+                    f"One of {', '.join(LOCALES)}.",
+                )
+            ]
+        current.locale = given.locale
+    await Tenant.get_pymongo_collection().update_one(
+        {"_id": tenant_id}, {"$set": {"notifications": to_bson(current), "updated_at": utcnow()}}
+    )
+    tenant.notifications = current
+    return tenant, []

@@ -1,0 +1,229 @@
+"""The emails' words and layout: a message catalog per locale, and two layouts (plain text and
+HTML) in Jinja2's sandbox.
+
+Templates see only the variables `EmailContext` lists (no objects of the service, no
+attributes beyond them: the sandbox refuses the rest), and HTML escapes every value. A return's
+numbers are formatted for the locale (decimal separator, currency after the amount).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from jinja2.sandbox import SandboxedEnvironment
+
+from app.models.email_notification import LOCALES, Recipient
+from app.models.money import minor_unit
+from app.models.return_request import Return, ReturnEventType
+
+# (subject, headline, message) per recipient kind and event; {order} and {shop} are filled in.
+CATALOG: dict[str, dict[Recipient, dict[ReturnEventType, tuple[str, str, str]]]] = {
+    "en": {
+        Recipient.CUSTOMER: {
+            ReturnEventType.REQUESTED: (
+                "We received your return request for order {order}",
+                "Your return request is in",
+                "We will review it and write to you when it is approved.",
+            ),
+            ReturnEventType.APPROVED: (
+                "Your return for order {order} is approved",
+                "Your return is approved",
+                "Please send the items back to {shop}. We will refund you once they arrive.",
+            ),
+            ReturnEventType.DECLINED: (
+                "Your return for order {order} was declined",
+                "Your return was declined",
+                "We could not accept this return.",
+            ),
+            ReturnEventType.RECEIVED: (
+                "We received the items of order {order}",
+                "Your items arrived",
+                "We are checking them and will settle your return shortly.",
+            ),
+            ReturnEventType.RESOLVED: (
+                "Your return for order {order} is complete",
+                "Your return is complete",
+                "Here is how we settled it.",
+            ),
+            ReturnEventType.CANCELED: (
+                "Your return for order {order} was canceled",
+                "Your return was canceled",
+                "Nothing more needs to be sent back.",
+            ),
+        },
+        Recipient.STAFF: {
+            event: (
+                f"Return {{order}}: {event.value.split('.', 1)[1]}",
+                f"A return was {event.value.split('.', 1)[1]}",
+                "Open the returns app to see it.",
+            )
+            for event in ReturnEventType
+        },
+    },
+    "fr": {
+        Recipient.CUSTOMER: {
+            ReturnEventType.REQUESTED: (
+                "Nous avons reçu votre demande de retour pour la commande {order}",
+                "Votre demande de retour est enregistrée",
+                "Nous allons l'examiner et vous écrirons dès qu'elle sera acceptée.",
+            ),
+            ReturnEventType.APPROVED: (
+                "Votre retour pour la commande {order} est accepté",
+                "Votre retour est accepté",
+                "Merci de renvoyer les articles à {shop}. Nous vous rembourserons à leur arrivée.",
+            ),
+            ReturnEventType.DECLINED: (
+                "Votre retour pour la commande {order} a été refusé",
+                "Votre retour a été refusé",
+                "Nous ne pouvons pas accepter ce retour.",
+            ),
+            ReturnEventType.RECEIVED: (
+                "Nous avons reçu les articles de la commande {order}",
+                "Vos articles sont arrivés",
+                "Nous les vérifions et clôturerons votre retour sous peu.",
+            ),
+            ReturnEventType.RESOLVED: (
+                "Votre retour pour la commande {order} est terminé",
+                "Votre retour est terminé",
+                "Voici comment nous l'avons réglé.",
+            ),
+            ReturnEventType.CANCELED: (
+                "Votre retour pour la commande {order} a été annulé",
+                "Votre retour a été annulé",
+                "Vous n'avez plus rien à renvoyer.",
+            ),
+        },
+        Recipient.STAFF: {
+            event: (
+                f"Retour {{order}} : {event.value.split('.', 1)[1]}",
+                f"Un retour : {event.value.split('.', 1)[1]}",
+                "Ouvrez l'application des retours pour le voir.",
+            )
+            for event in ReturnEventType
+        },
+    },
+}
+LABELS = {
+    "en": {
+        "lines": "Items",
+        "refund": "Refund",
+        "reason": "Reason",
+        "store_credit": "Store credit",
+    },
+    "fr": {
+        "lines": "Articles",
+        "refund": "Remboursement",
+        "reason": "Motif",
+        "store_credit": "Avoir",
+    },
+}
+
+TEXT_LAYOUT = """{{ headline }}
+
+{{ message }}
+{% if reason %}
+{{ labels.reason }}: {{ reason }}
+{% endif %}
+{{ labels.lines }}:
+{% for item in items %}- {{ item.quantity }} x {{ item.title }}
+{% endfor %}{% if refund %}
+{{ labels.refund }}: {{ refund }}
+{% endif %}{% if store_credit %}
+{{ labels.store_credit }}: {{ store_credit }}
+{% endif %}
+{{ shop }} - {{ order }}
+"""
+
+HTML_LAYOUT = """<!doctype html>
+<html lang="{{ locale }}"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<body style="font-family: sans-serif; color: #1a1a1a">
+<h1 style="font-size: 20px">{{ headline }}</h1>
+<p>{{ message }}</p>
+{% if reason %}<p><strong>{{ labels.reason }}:</strong> {{ reason }}</p>{% endif %}
+<h2 style="font-size: 16px">{{ labels.lines }}</h2>
+<ul>{% for item in items %}<li>{{ item.quantity }} &times; {{ item.title }}</li>{% endfor %}</ul>
+{% if refund %}<p><strong>{{ labels.refund }}:</strong> {{ refund }}</p>{% endif %}
+{% if store_credit %}<p><strong>{{ labels.store_credit }}:</strong> {{ store_credit }}</p>{% endif %}
+<p style="color: #616161">{{ shop }} &middot; {{ order }}</p>
+</body></html>
+"""
+
+_TEXT = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+_HTML = SandboxedEnvironment(autoescape=True)
+_TEXT_TEMPLATE = _TEXT.from_string(TEXT_LAYOUT)
+_HTML_TEMPLATE = _HTML.from_string(HTML_LAYOUT)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailItem:
+    title: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmailContext:
+    """Everything a template may use."""
+
+    locale: str
+    subject: str
+    headline: str
+    message: str
+    shop: str
+    order: str
+    items: list[EmailItem] = field(default_factory=list)
+    reason: str | None = None
+    refund: str | None = None
+    store_credit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def format_money(amount: Decimal, currency: str, locale: str) -> str:
+    """`25.00 USD` in English, `25,00 USD` in French: the currency's own minor unit."""
+    places = minor_unit(currency)
+    text = f"{amount:,.{places}f}"
+    if locale == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return f"{text} {currency}"
+
+
+def pick_locale(wanted: str | None) -> str:
+    base = (wanted or "en").split("-", 1)[0].split("_", 1)[0].lower()
+    return base if base in LOCALES else "en"
+
+
+def render_email(
+    record: Return, event: ReturnEventType, recipient: Recipient, shop: str, locale: str
+) -> RenderedEmail:
+    locale = pick_locale(locale)
+    subject, headline, message = CATALOG[locale][recipient][event]
+    order = f"#{record.order_number}"
+    outcome = record.outcome if event is ReturnEventType.RESOLVED else None
+    context = EmailContext(
+        locale=locale,
+        subject=subject.format(order=order, shop=shop),
+        headline=headline,
+        message=message.format(order=order, shop=shop),
+        shop=shop,
+        order=order,
+        items=[EmailItem(item.title or item.sku or "", item.quantity) for item in record.items],
+        reason=record.decline_reason if event is ReturnEventType.DECLINED else None,
+        refund=format_money(outcome.refund_amount, outcome.currency, locale)
+        if outcome is not None and outcome.refund_amount > 0
+        else None,
+        store_credit=format_money(outcome.store_credit_amount, outcome.currency, locale)
+        if outcome is not None and outcome.store_credit_amount > 0
+        else None,
+    )
+    variables = {**asdict(context), "labels": LABELS[locale]}
+    return RenderedEmail(
+        subject=context.subject,
+        text=_TEXT_TEMPLATE.render(variables),
+        html=_HTML_TEMPLATE.render(variables),
+    )

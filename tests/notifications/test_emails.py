@@ -1,0 +1,246 @@
+"""Emails about returns end to end, through a real SMTP server on loopback (aiosmtpd): what a
+return's life sends to its customer and to staff (MIME parsed), the shop's switches and
+language, a server that is down then back, a recipient refused for good, a sender dying
+between the server's 250 and our record."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from app.config import Settings
+from app.db import Database
+from app.graphql.returns.snapshot import make_return_renderer
+from app.models import EmailNotification
+from app.models.email_notification import EmailStatus
+from app.services.notifications.dispatch import ReturnEventDispatcher
+from app.services.notifications.email import EmailPolicy, EmailSender, send_email
+from tests.conftest import make_settings
+from tests.factories import graphql, make_tenant, merchant_headers
+from tests.returns.builders import create, return_input, shop_order
+from tests.returns.test_transitions import act
+
+SETTINGS = """
+mutation($input: UpdateNotificationSettingsInput!) {
+  updateNotificationSettings(input: $input) {
+    notificationSettings { customerEvents staffEvents staffEmail locale }
+    userErrors { field code message }
+  }
+}"""
+LOG = """
+query($status: NotificationStatus) {
+  notifications(first: 50, filter: {status: $status}) {
+    nodes { id to recipient topic subject status attempts error sentAt }
+  }
+}"""
+QUICK = EmailPolicy(schedule=(timedelta(0), timedelta(0)))
+
+
+@dataclass
+class MailServer:
+    """aiosmtpd on loopback, keeping what it accepts; recipients in `refused` get a 550."""
+
+    port: int
+    received: list[EmailMessage] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    controller: Controller | None = None
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        with self.lock:
+            self.received.append(parsed)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.received if m["To"] == address]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    server = MailServer(_free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(mongo_uri: str, mail_server: MailServer) -> Settings:
+    return make_settings(
+        mongo_uri,
+        smtp_url=f"smtp://127.0.0.1:{mail_server.port}",
+        mail_from="Returns of Ada's <returns@ada.example>",
+    )
+
+
+async def _drain(settings: Settings, policy: EmailPolicy = QUICK) -> None:
+    dispatcher = ReturnEventDispatcher("test:events", make_return_renderer(settings), emails=True)
+    sender = EmailSender("test:emails", settings, policy)
+    while await dispatcher.run_once() or await sender.run_once():
+        pass
+
+
+async def _configure(
+    client: httpx.AsyncClient, headers: dict[str, str], **values: Any
+) -> dict[str, Any]:
+    body = await graphql(client, SETTINGS, {"input": values}, headers)
+    payload: dict[str, Any] = body["data"]["updateNotificationSettings"]
+    return payload
+
+
+def _parts(message: EmailMessage) -> tuple[str, str]:
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content())
+
+
+async def test_a_returns_life_emails_its_customer_and_the_staff(
+    client: httpx.AsyncClient, settings: Settings, db: Database, mail_server: MailServer
+) -> None:
+    tenant = await make_tenant("mailing")
+    headers = await merchant_headers(tenant.id)
+    configured = await _configure(client, headers, staffEmail="desk@mailing.example")
+    assert configured["userErrors"] == []
+    order = await shop_order(tenant.id, 1001)
+    return_id = (await create(client, tenant.id, return_input(order)))["return"]["id"]
+    await _drain(settings)
+    for step in ("approve", "receive", "resolve"):
+        assert (await act(client, headers, step, return_id))["userErrors"] == []
+        await _drain(settings)
+
+    customer = mail_server.to("customer@example.com")
+    assert [m["Subject"] for m in customer] == [
+        "We received your return request for order #1001",
+        "Your return for order #1001 is approved",
+        "We received the items of order #1001",
+        "Your return for order #1001 is complete",
+    ]
+    assert all(m["From"] == "Returns of Ada's <returns@ada.example>" for m in customer)
+    assert len({m["Message-ID"] for m in customer}) == 4
+    text, html = _parts(customer[-1])
+    assert "Refund: 25.00 USD" in text and "Items:\n- 1 x T-shirt" in text.replace("\r", "")
+    assert "<strong>Refund:</strong> 25.00 USD" in html and html.startswith("<!doctype html>")
+    [staff] = mail_server.to("desk@mailing.example")
+    assert staff["Subject"] == "Return #1001: requested"
+
+    log = (await graphql(client, LOG, {}, headers))["data"]["notifications"]["nodes"]
+    assert len(log) == 5 and {n["status"] for n in log} == {"SENT"}
+    assert {n["recipient"] for n in log} == {"CUSTOMER", "STAFF"}
+
+
+async def test_the_shops_switches_and_language_choose_what_is_sent(
+    client: httpx.AsyncClient, settings: Settings, db: Database, mail_server: MailServer
+) -> None:
+    tenant = await make_tenant("quiet")
+    headers = await merchant_headers(tenant.id)
+    refused = await _configure(client, headers, staffEmail="not an address")
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["staffEmail"], "INVALID")]
+    assert (await _configure(client, headers, locale="de"))["userErrors"][0]["code"] == "INVALID"
+    configured = await _configure(
+        client, headers, customerEvents=["RETURN_DECLINED"], staffEvents=[], locale="fr"
+    )
+    assert configured["notificationSettings"] == {
+        "customerEvents": ["RETURN_DECLINED"],
+        "staffEvents": [],
+        "staffEmail": None,
+        "locale": "fr",
+    }
+    order = await shop_order(tenant.id, 1002)
+    return_id = (await create(client, tenant.id, return_input(order)))["return"]["id"]
+    assert (await act(client, headers, "decline", return_id))["userErrors"] == []
+    await _drain(settings)
+    [declined] = mail_server.to("customer@example.com")
+    assert declined["Subject"] == "Votre retour pour la commande #1002 a été refusé"
+    assert declined["Content-Language"] == "fr"
+    text, _html = _parts(declined)
+    assert "Motif: worn" in text
+
+
+async def test_a_server_that_is_down_is_tried_again_and_a_refused_recipient_is_given_up(
+    client: httpx.AsyncClient, settings: Settings, db: Database, mail_server: MailServer
+) -> None:
+    tenant = await make_tenant("flaky-mail")
+    headers = await merchant_headers(tenant.id)
+    await _configure(
+        client, headers, staffEmail="gone@flaky.example", customerEvents=["RETURN_REQUESTED"]
+    )
+    mail_server.refused.add("gone@flaky.example")
+    mail_server.stop()
+    order = await shop_order(tenant.id, 1003)
+    await create(client, tenant.id, return_input(order))
+    dispatcher = ReturnEventDispatcher("t", make_return_renderer(settings), emails=True)
+    assert await dispatcher.run_once()
+    sender = EmailSender("test:emails", settings, QUICK)
+    assert await sender.run_once() and await sender.run_once()
+    waiting = await EmailNotification.find({"tenant_id": tenant.id}).to_list()
+    assert {(e.status, e.attempts) for e in waiting} == {(EmailStatus.PENDING, 1)}
+    assert all(e.error and "Connect" in e.error for e in waiting)
+
+    mail_server.start()
+    await sender.run_until_idle()
+    settled = {e.to: e for e in await EmailNotification.find({"tenant_id": tenant.id}).to_list()}
+    assert settled["customer@example.com"].status is EmailStatus.SENT
+    assert settled["gone@flaky.example"].status is EmailStatus.FAILED  # 550: not tried again
+    assert "550" in (settled["gone@flaky.example"].error or "")
+    assert len(mail_server.to("customer@example.com")) == 1
+    failed = (await graphql(client, LOG, {"status": "FAILED"}, headers))["data"]["notifications"]
+    assert [n["to"] for n in failed["nodes"]] == ["gone@flaky.example"]
+
+
+async def test_a_sender_dying_after_the_servers_answer_sends_it_again_with_its_message_id(
+    client: httpx.AsyncClient, settings: Settings, db: Database, mail_server: MailServer
+) -> None:
+    tenant = await make_tenant("dying-mail")
+    order = await shop_order(tenant.id, 1004)
+    await create(client, tenant.id, return_input(order))
+    dispatcher = ReturnEventDispatcher("t", make_return_renderer(settings), emails=True)
+    assert await dispatcher.run_once()
+    short = EmailPolicy(lease_seconds=0.3)
+    dying = EmailSender("test:dying", settings, short)
+    claimed = await dying.claim()
+    assert claimed is not None
+    await send_email(claimed, dying.target, settings.mail_from, 5.0)  # 250, then it died
+    other = EmailSender("test:other", settings, short)
+    assert await other.claim() is None  # the lease holds meanwhile
+    await asyncio.sleep(0.4)
+    assert await other.run_once() and not await other.run_once()
+    first, second = mail_server.to("customer@example.com")
+    assert first["Message-ID"].strip() == second["Message-ID"].strip() == claimed.message_id
