@@ -68,6 +68,9 @@ def test_db_migrate_status_rollback(
     assert "tenant_shopify_return" in db["returns"].index_information()
     assert "tenant_bonus_credit" in db["returns"].index_information()
     assert "shopify_sync_requeued" in db["returns"].index_information()
+    assert "events_due" in db["returns"].index_information()
+    assert "tenant_event_endpoint" in db["webhook_deliveries"].index_information()
+    assert "tenant_event_recipient" in db["notifications"].index_information()
     assert [m["version"] for m in db["schema_migrations"].find()] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 
     assert main(["db", "migrate"]) == 0
@@ -75,9 +78,10 @@ def test_db_migrate_status_rollback(
     assert main(["db", "status"]) == 0
 
     assert main(["db", "rollback", "--to", "previous"]) == 0
-    assert "reverted 0009 mirror_claim" in capsys.readouterr().out
-    assert "shopify_sync_requeued" not in db["returns"].index_information()
-    assert "tenant_bonus_credit" in db["returns"].index_information()
+    assert "reverted 0010 notifications" in capsys.readouterr().out
+    assert "events_due" not in db["returns"].index_information()
+    assert "tenant_event_recipient" not in db["notifications"].index_information()
+    assert "shopify_sync_requeued" in db["returns"].index_information()
     assert main(["db", "rollback", "--to", "0"]) == 0
     assert "reverted 0001 initial_indexes" in capsys.readouterr().out
     assert "tenant_id_1_created_at_-1" not in db["returns"].index_information()
@@ -336,3 +340,53 @@ def test_worker_runs_until_sigterm_and_serves_its_metrics(cli_env: str) -> None:
             process.wait()
     assert process.returncode == 0, err
     assert "stopped" in out
+
+
+def test_notifications_list_and_retry(
+    cli_env: str, mongo_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _db(mongo_uri, cli_env)
+    now = datetime.now(UTC)
+    common = {
+        "event_type": "return.approved",
+        "return_id": "r1",
+        "recipient": "customer",
+        "locale": "en",
+        "subject": "Your return is approved",
+        "text": "t",
+        "html": "h",
+        "created_at": now,
+    }
+    db["notifications"].insert_many(
+        [
+            {
+                **common,
+                "tenant_id": "tenant-a",
+                "event_id": "evt_1",
+                "to": "ada@example.com",
+                "message_id": "<1@x>",
+                "status": "failed",
+                "attempts": 6,
+                "error": "SMTPServerDisconnected: gone",
+                "next_attempt_at": None,
+            },
+            {
+                **common,
+                "tenant_id": "tenant-b",
+                "event_id": "evt_2",
+                "to": "bob@example.com",
+                "message_id": "<2@x>",
+                "status": "failed",
+                "attempts": 6,
+                "next_attempt_at": None,
+            },
+        ]
+    )
+    assert main(["notifications", "list", "--tenant", "tenant-a"]) == 0
+    out = capsys.readouterr().out
+    assert "failed" in out and "ada@example.com" in out and "SMTPServerDisconnected" in out
+    assert "bob@example.com" not in out  # the other tenant's
+    assert main(["notifications", "retry", "--tenant", "tenant-a"]) == 0
+    assert "re-queued 1 failed email(s) of tenant-a" in capsys.readouterr().out
+    statuses = {d["to"]: (d["status"], d["attempts"]) for d in db["notifications"].find()}
+    assert statuses == {"ada@example.com": ("pending", 0), "bob@example.com": ("failed", 6)}

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "tools.cli.oauth",
     "tools.cli.tokens",
     "tools.cli.webhooks",
+    "tools.cli.notifications",
     "tools.cli.sync",
     "tools.cli.db",
     "tools.cli.backup",

@@ -46,6 +46,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8000, help="service port (default 8000)")
     parser.add_argument("--db-port", type=int, default=27018)
     parser.add_argument("--sim-port", type=int, default=9100)
+    parser.add_argument("--smtp-port", type=int, default=1025, help="development mail server")
+    parser.add_argument("--mail-port", type=int, default=8025, help="its page of received mail")
     parser.add_argument("--data-dir", default=".data", help="database files live here")
     parser.add_argument("--orders", type=int, default=120, help="orders in the demo shop")
     parser.add_argument(
@@ -63,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         (args.port, "--port"),
         (args.db_port, "--db-port"),
         (args.sim_port, "--sim-port"),
+        (args.smtp_port, "--smtp-port"),
+        (args.mail_port, "--mail-port"),
     ):
         if _port_open(port):
             print(f"port {port} is busy: pass {flag} to choose another")
@@ -82,11 +86,17 @@ def run(args: argparse.Namespace) -> int:
         ),
         port=args.sim_port,
     )
+    # A real SMTP server that keeps what it gets (imported here: a development dependency).
+    from tools.devmail import DevMailServer
+
+    mail = DevMailServer(args.smtp_port, args.mail_port)
     try:
         database.start()
         simulator.start()
+        mail.start()
         settings = base.model_copy(
             update={
+                "smtp_url": base.smtp_url or mail.smtp_url,
                 "mongodb_uri": database.uri,
                 "app_url": app_url,
                 "shopify_admin_base_url": simulator.admin_base_template,
@@ -95,18 +105,21 @@ def run(args: argparse.Namespace) -> int:
                 "log_level": "WARNING",
             }
         )
-        return asyncio.run(_run(settings, args, simulator))
+        return asyncio.run(_run(settings, args, simulator, mail.page_url))
     except KeyboardInterrupt:
         return 0
     finally:
+        mail.stop()
         simulator.stop()
         database.stop()
 
 
-async def _run(settings: Settings, args: argparse.Namespace, simulator: SimulatorServer) -> int:
+async def _run(
+    settings: Settings, args: argparse.Namespace, simulator: SimulatorServer, mail_page: str
+) -> int:
     header = await _merchant_header(settings)
     settings = settings.model_copy(update={"graphiql_default_headers": json.dumps(header)})
-    return await _serve(settings, args, header, simulator)
+    return await _serve(settings, args, header, simulator, mail_page)
 
 
 async def _merchant_header(settings: Settings) -> dict[str, str]:
@@ -137,7 +150,11 @@ def server_config(app: Any, settings: Settings, port: int) -> uvicorn.Config:
 
 
 async def _serve(
-    settings: Settings, args: argparse.Namespace, header: dict[str, str], simulator: SimulatorServer
+    settings: Settings,
+    args: argparse.Namespace,
+    header: dict[str, str],
+    simulator: SimulatorServer,
+    mail_page: str,
 ) -> int:
     app = create_app(settings)
     server = uvicorn.Server(server_config(app, settings, args.port))
@@ -151,7 +168,7 @@ async def _serve(
             await _install(http, settings)
             synced = await _wait_for_first_sync(http, settings, header)
             filed = await _file_sample_returns(http, settings, header)
-        _print_banner(settings, header, synced, filed, simulator)
+        _print_banner(settings, header, synced, filed, simulator, mail_page)
         if args.exit_after_setup:
             server.should_exit = True
         else:
@@ -304,6 +321,7 @@ def _print_banner(
     synced: int,
     filed: int,
     simulator: SimulatorServer,
+    mail_page: str,
 ) -> None:
     line = "-" * 72
     print(line)
@@ -313,6 +331,9 @@ def _print_banner(
     print(f"  Metrics:         {settings.app_url}/metrics")
     print(f"  Shopify (sim):   {simulator.base_url}/{DEMO_SHOP}  (tenant {DEMO_TENANT})")
     print(f"  Demo data:       {synced} orders synced, {filed} sample returns filed")
+    print(
+        f"  Mail (dev):      {mail_page}  (what the service emailed; SMTP {settings.smtp_url.split('@')[-1]})"
+    )
     print("  Merchant header (paste into GraphiQL's Headers pane):")
     print(f"    {json.dumps(header)}")
     print("  Customer-portal header for lookupOrder / createReturn:")
