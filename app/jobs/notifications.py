@@ -3,8 +3,6 @@ senders."""
 
 from __future__ import annotations
 
-import httpx
-
 from app.config import Settings
 from app.jobs.runner import Worker
 from app.services.notifications.delivery import DeliveryWorker
@@ -12,15 +10,12 @@ from app.services.notifications.dispatch import RenderReturn, ReturnEventDispatc
 from app.services.notifications.email import EmailSender
 
 
-def workers(
-    settings: Settings, http: httpx.AsyncClient, worker_id: str, render: RenderReturn
-) -> list[Worker]:
-    """One dispatcher, `MERCHANT_WEBHOOK_WORKERS` webhook senders (on the shared outbound
-    client) and, when `SMTP_URL` is set, `EMAIL_WORKERS` email senders."""
+def workers(settings: Settings, worker_id: str, render: RenderReturn) -> list[Worker]:
+    """One dispatcher, `MERCHANT_WEBHOOK_WORKERS` webhook senders (each attempt on a client of
+    its own: see `delivery._attempt_client`) and, when `SMTP_URL` is set, `EMAIL_WORKERS`
+    email senders."""
     senders: list[Worker] = [
-        DeliveryWorker(
-            f"{worker_id}:webhooks:{index}", settings, http, name=f"merchant-webhooks-{index}"
-        )
+        DeliveryWorker(f"{worker_id}:webhooks:{index}", settings, name=f"merchant-webhooks-{index}")
         for index in range(settings.merchant_webhook_workers)
     ]
     emails: list[Worker] = []

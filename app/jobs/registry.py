@@ -18,5 +18,5 @@ def build_workers(
         *webhook_events.workers(settings, shopify_http, worker_id),
         *sync.workers(settings, shopify_http, worker_id),
         *returns_mirror.workers(settings, shopify_http, worker_id),
-        *notifications.workers(settings, shopify_http, worker_id, render_return),
+        *notifications.workers(settings, worker_id, render_return),
     ]

@@ -69,7 +69,7 @@ class DeliveryAttempt(BaseModel):
 class WebhookDelivery(Document):
     tenant_id: str
     endpoint_id: str
-    event_id: str  # the return event's ("evt_..."); the message's `webhook-id` is "msg_" + it
+    event_id: str  # the return event's ("evt_..."), sent as the message's `webhook-id`
     event_type: ReturnEventType
     return_id: str
     body: str  # the exact JSON sent, signed anew (fresh timestamp) at each attempt

@@ -13,10 +13,12 @@ from cryptography.fernet import Fernet
 from app.clock import utcnow
 from app.config import Settings
 from app.db import Database
-from app.models import ShopifyIntegration
+from app.models import ShopifyIntegration, WebhookEndpoint
+from app.models.return_request import ReturnEventType
 from app.services.integration.integrations import check_tokens, rotate_token_keys
 from app.services.integration.session import StoredTokenSource, admin_client_for
 from app.services.integration.token_cipher import TokenCipher
+from app.services.notifications.endpoints import EndpointInput, create_endpoint, signing_secrets
 from tests.factories import merchant_headers
 from tests.install.helpers import connect_sim_shop, install
 from tests.install.test_integration_graphql import INTEGRATION
@@ -72,6 +74,13 @@ async def test_key_rotation_leaves_every_token_readable(
 ) -> None:
     tenants = [(await connect_sim_shop(sim_control, settings))[0] for _ in range(3)]
     before = {t: await plaintexts(t, settings) for t in tenants}
+    # A merchant's webhook signing secret is stored with the same keys.
+    hook = await create_endpoint(
+        tenants[0],
+        EndpointInput(url="https://hooks.example.com/returns", topics=list(ReturnEventType)),
+        settings,
+    )
+    assert hook.endpoint is not None and hook.secret is not None
     new_key = Fernet.generate_key().decode()
     both = settings.model_copy(update={"encryption_keys": [new_key, *settings.encryption_keys]})
     only_new = settings.model_copy(update={"encryption_keys": [new_key]})
@@ -79,8 +88,11 @@ async def test_key_rotation_leaves_every_token_readable(
     first = await rotate_token_keys(both)
     again = await rotate_token_keys(both)
 
-    assert (first.rotated, first.current, first.failed) == (6, 0, [])
-    assert (again.rotated, again.current, again.failed) == (0, 6, [])
+    assert (first.rotated, first.current, first.failed) == (7, 0, [])
+    assert (again.rotated, again.current, again.failed) == (0, 7, [])
+    stored = await WebhookEndpoint.find_one({"_id": hook.endpoint.id})
+    assert stored is not None
+    assert signing_secrets(stored, only_new, utcnow()) == [hook.secret]
     for tenant_id in tenants:
         assert await plaintexts(tenant_id, only_new) == before[tenant_id]
         check = await check_tokens(tenant_id, only_new)

@@ -24,11 +24,13 @@ from app.models.webhook_endpoint import DeliveryStatus
 from app.services.notifications.addresses import (
     AddressPolicy,
     AddressRefused,
+    ascii_host,
     check_url,
     resolve_checked,
 )
 from app.services.notifications.delivery import DeliveryPolicy, DeliveryWorker, send_once
 from app.services.notifications.dispatch import ReturnEventDispatcher, message_body
+from app.services.webhooks.handlers.compliance import redact_customer
 from tests.factories import graphql, make_tenant, merchant_headers
 from tests.returns.builders import create, return_input, shop_order
 from tests.returns.test_transitions import act
@@ -98,10 +100,9 @@ async def _endpoint(
 async def _drain(settings: Settings, policy: DeliveryPolicy = QUICK) -> None:
     """Dispatch every due event and send every due delivery, as the runner's workers would."""
     dispatcher = ReturnEventDispatcher("test:events", make_return_renderer(settings))
-    async with httpx.AsyncClient() as http:
-        sender = DeliveryWorker("test:webhooks", settings, http, policy)
-        while await dispatcher.run_once() or await sender.run_once():
-            pass
+    sender = DeliveryWorker("test:webhooks", settings, policy)
+    while await dispatcher.run_once() or await sender.run_once():
+        pass
 
 
 def _verified(secret: str, message: ReceivedWebhook) -> dict[str, Any]:
@@ -274,18 +275,17 @@ async def test_a_worker_dying_mid_send_leaves_the_message_to_be_sent_again_under
     assert await dispatcher.run_once()
 
     short_lease = DeliveryPolicy(lease_seconds=0.3, addresses=AddressPolicy(allow_loopback=True))
-    async with httpx.AsyncClient() as http:
-        dying = DeliveryWorker("test:dying", settings, http, short_lease)
-        [claimed] = await dying.claim()
-        endpoint = await WebhookEndpoint.find_one({"_id": ObjectId(claimed.endpoint_id)})
-        assert endpoint is not None
-        assert (await send_once(http, endpoint, claimed, settings, short_lease)).succeeded
-        # ... and the worker is gone before recording it. Nobody else may take it meanwhile:
-        other = DeliveryWorker("test:other", settings, http, short_lease)
-        assert await other.claim() == []
-        await asyncio.sleep(0.4)
-        assert await other.run_once()
-        assert not await other.run_once()
+    dying = DeliveryWorker("test:dying", settings, short_lease)
+    [claimed] = await dying.claim()
+    endpoint = await WebhookEndpoint.find_one({"_id": ObjectId(claimed.endpoint_id)})
+    assert endpoint is not None
+    assert (await send_once(endpoint, claimed, settings, short_lease)).succeeded
+    # ... and the worker is gone before recording it. Nobody else may take it meanwhile:
+    other = DeliveryWorker("test:other", settings, short_lease)
+    assert await other.claim() == []
+    await asyncio.sleep(0.4)
+    assert await other.run_once()
+    assert not await other.run_once()
     first, second = webhook_receiver.at(path)
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert _verified(secret, first) == _verified(secret, second)
@@ -314,6 +314,8 @@ async def test_a_rotated_secret_signs_beside_the_new_one_for_its_grace(
     headers = await merchant_headers(tenant.id)
     path = webhook_receiver.new_path(200)
     made = await _endpoint(client, headers, webhook_receiver.url(path))
+    await graphql(client, ROTATE, {"id": made["webhookEndpoint"]["id"]}, headers)
+    # Rotated twice: the newest and the one before sign; the first is dropped at once.
     rotated = (await graphql(client, ROTATE, {"id": made["webhookEndpoint"]["id"]}, headers))[
         "data"
     ]["rotateWebhookEndpointSecret"]
@@ -324,7 +326,9 @@ async def test_a_rotated_secret_signs_beside_the_new_one_for_its_grace(
     await _drain(settings)
     [message] = webhook_receiver.at(path)
     assert len(message.headers["webhook-signature"].split(" ")) == 2
-    assert _verified(made["secret"], message) == _verified(rotated["secret"], message)
+    assert _verified(rotated["secret"], message)["type"] == "return.requested"
+    with pytest.raises(WebhookVerificationError):
+        _verified(made["secret"], message)
 
 
 @pytest.mark.parametrize(
@@ -337,6 +341,9 @@ async def test_a_rotated_secret_signs_beside_the_new_one_for_its_grace(
         ("https://169.254.169.254/latest/meta-data", "metadata"),
         ("https://[::ffff:10.0.0.1]/hook", "not a public address"),
         ("https://user:pw@example.com/hook", "credentials"),
+        ("https://[fec0::1]/hook", "not a public address"),
+        ("https://[64:ff9b::a00:5]/hook", "10.0.0.5 is not a public address"),  # NAT64
+        ("https://[2002:a9fe:a9fe::]/hook", "metadata"),  # 6to4 around 169.254.169.254
         ("not a url", "https"),
     ],
 )
@@ -391,5 +398,132 @@ def test_the_delivery_body_is_json_with_the_standard_fields() -> None:
     assert orjson.loads(message_body(event, {"id": "r"})) == {
         "type": "return.canceled",
         "timestamp": "2026-01-02T03:04:05Z",
-        "data": {"eventId": "evt_1", "return": {"id": "r"}},
+        "data": {"eventId": "evt_1", "status": "CANCELED", "return": {"id": "r"}},
+    }
+
+
+async def test_idn_and_embedded_addresses_name_what_goes_on_the_wire() -> None:
+    """A Unicode name is looked up, certificate-checked and sent as its IDNA 2008 form (not
+    Python's IDNA 2003, which maps `straße.de` to another domain, `strasse.de`); IPv6 forms
+    that carry an IPv4 address are judged as that address."""
+    assert ascii_host(httpx.URL("https://straße.de/hook")) == "xn--strae-oqa.de"
+    production = AddressPolicy.for_environment(production=True)
+    for form in ("::127.0.0.1", "::ffff:127.0.0.1", "64:ff9b::7f00:1"):
+        with pytest.raises(AddressRefused, match=r"127\.0\.0\.1 is a loopback"):
+            await resolve_checked(httpx.URL(f"https://[{form}]/hook"), production)
+    assert await resolve_checked(httpx.URL("https://[2606:4700::1111]/x"), production)
+
+
+async def test_events_while_an_endpoint_is_disabled_are_kept_to_replay(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    tenant = await make_tenant("paused")
+    headers = await merchant_headers(tenant.id)
+    path = webhook_receiver.new_path(200)
+    endpoint = (await _endpoint(client, headers, webhook_receiver.url(path)))["webhookEndpoint"]
+    paused = await graphql(
+        client, UPDATE, {"id": endpoint["id"], "input": {"enabled": False}}, headers
+    )
+    assert paused["data"]["updateWebhookEndpoint"]["webhookEndpoint"]["status"] == "DISABLED"
+    order = await shop_order(tenant.id, 1001)
+    await create(client, tenant.id, return_input(order))
+    await _drain(settings)
+    assert webhook_receiver.at(path) == []
+    [kept] = (await graphql(client, DELIVERIES, {}, headers))["data"]["webhookDeliveries"]["nodes"]
+    assert kept["status"] == "FAILED" and "disabled" in kept["failure"]
+    await graphql(client, UPDATE, {"id": endpoint["id"], "input": {"enabled": True}}, headers)
+    replayed = await graphql(client, REPLAY, {"id": kept["id"]}, headers)
+    assert replayed["data"]["replayWebhookDelivery"]["userErrors"] == []
+    await _drain(settings)
+    [message] = webhook_receiver.at(path)
+    assert message.headers["webhook-id"] == kept["messageId"]
+
+
+async def test_a_delivery_that_fails_on_our_side_is_a_failed_attempt_and_spares_its_batch(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    """A secret no key decrypts (a key retired too early) fails that delivery's attempt; the
+    other deliveries of the batch are sent and recorded."""
+    tenant = await make_tenant("broken-secret")
+    headers = await merchant_headers(tenant.id)
+    good, bad = webhook_receiver.new_path(200), webhook_receiver.new_path(200)
+    await _endpoint(client, headers, webhook_receiver.url(good), ["RETURN_REQUESTED"])
+    broken = await _endpoint(client, headers, webhook_receiver.url(bad), ["RETURN_REQUESTED"])
+    await WebhookEndpoint.get_pymongo_collection().update_one(
+        {"_id": ObjectId(broken["webhookEndpoint"]["id"].rsplit("/", 1)[-1])},
+        {"$set": {"secrets.0.ciphertext": "gAAAAAnot-a-token"}},
+    )
+    order = await shop_order(tenant.id, 1001)
+    await create(client, tenant.id, return_input(order))
+    dispatcher = ReturnEventDispatcher("test:events", make_return_renderer(settings))
+    assert await dispatcher.run_once()
+    sender = DeliveryWorker("test:webhooks", settings, QUICK)
+    assert await sender.run_once()  # one batch: both deliveries
+    assert len(webhook_receiver.at(good)) == 1 and webhook_receiver.at(bad) == []
+    stored = {
+        d.endpoint_id: d for d in await WebhookDelivery.find({"tenant_id": tenant.id}).to_list()
+    }
+    failed = stored[broken["webhookEndpoint"]["id"].rsplit("/", 1)[-1]]
+    assert failed.status is DeliveryStatus.PENDING and failed.failures == 1
+    assert failed.attempts[0].error is not None and "internal error" in failed.attempts[0].error
+    assert {d.status for d in stored.values()} == {DeliveryStatus.SUCCEEDED, DeliveryStatus.PENDING}
+
+
+async def test_another_shops_deliveries_and_endpoints_are_not_there(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    owner = await make_tenant("owner")
+    owner_headers = await merchant_headers(owner.id)
+    path = webhook_receiver.new_path(200)
+    endpoint = (await _endpoint(client, owner_headers, webhook_receiver.url(path)))[
+        "webhookEndpoint"
+    ]
+    order = await shop_order(owner.id, 1001)
+    await create(client, owner.id, return_input(order))
+    await _drain(settings)
+    [delivery] = (await graphql(client, DELIVERIES, {}, owner_headers))["data"][
+        "webhookDeliveries"
+    ]["nodes"]
+    stranger = await merchant_headers((await make_tenant("stranger")).id)
+    seen = await graphql(
+        client,
+        "query($a: ID!, $b: ID!) { a: node(id: $a) { id } b: node(id: $b) { id } }",
+        {"a": delivery["id"], "b": endpoint["id"]},
+        stranger,
+    )
+    assert seen["data"] == {"a": None, "b": None}
+    replay = await graphql(client, REPLAY, {"id": delivery["id"]}, stranger)
+    assert replay["data"]["replayWebhookDelivery"]["userErrors"][0]["code"] == "NOT_FOUND"
+    rotate = await graphql(client, ROTATE, {"id": endpoint["id"]}, stranger)
+    assert rotate["data"]["rotateWebhookEndpointSecret"]["secret"] is None
+    assert (await graphql(client, DELIVERIES, {}, stranger))["data"]["webhookDeliveries"][
+        "nodes"
+    ] == []
+
+
+async def test_a_redacted_customers_messages_keep_only_the_event_and_the_returns_id(
+    client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
+) -> None:
+    tenant = await make_tenant("forgetful")
+    headers = await merchant_headers(tenant.id)
+    await _endpoint(client, headers, webhook_receiver.url(webhook_receiver.new_path(200)))
+    order = await shop_order(tenant.id, 1001)
+    await create(client, tenant.id, return_input(order))
+    await _drain(settings)
+    [before] = await WebhookDelivery.find({"tenant_id": tenant.id}).to_list()
+    assert "customer@example.com" in before.body
+    await redact_customer(
+        secret=settings.shopify_api_secret,
+        tenant_id=tenant.id,
+        customer_id=None,
+        email="customer@example.com",
+        now=datetime.now(UTC),
+    )
+    [after] = await WebhookDelivery.find({"tenant_id": tenant.id}).to_list()
+    assert "customer@example.com" not in after.body and after.redacted_at is not None
+    body = orjson.loads(after.body)
+    assert body["type"] == "return.requested"
+    assert body["data"]["return"] == {
+        "id": orjson.loads(before.body)["data"]["return"]["id"],
+        "redacted": True,
     }

@@ -48,6 +48,17 @@ CROSS_TENANT: dict[tuple[str, str, tuple[str, ...]], str] = {
         ("shopify_sync.attempts", "shopify_sync.lease_owner", "shopify_sync.status"),
     ): ("mirror worker: outbox items a new decision re-queued"),
     ("returns", "find", ("ledger_release_pending", "updated_at")): "ledger release sweeper",
+    ("returns", "find", ("events_due_at",)): "notification dispatcher: returns with due events",
+    ("webhook_deliveries", "find", ("next_attempt_at", "status")): (
+        "webhook senders: the oldest due deliveries"
+    ),
+    ("webhook_deliveries", "update", ("_id", "next_attempt_at", "status")): (
+        "webhook senders: lease the deliveries just read (by _id)"
+    ),
+    ("webhook_deliveries", "find", ("_id", "lease_owner")): (
+        "webhook senders: read back the deliveries this claim leased (by _id)"
+    ),
+    ("notifications", "find", ("next_attempt_at", "status")): "email senders: the oldest due email",
     ("sync_jobs", "aggregate", ("status",)): "systemStatus (operators): jobs per status",
     ("sync_jobs", "find", ("status",)): "systemStatus (operators): stale running jobs",
 }

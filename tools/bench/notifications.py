@@ -112,14 +112,13 @@ async def _our_drain(stack: Stack, url: str, count: int) -> tuple[float, int]:
         documents.append(document)
     await WebhookDelivery.get_pymongo_collection().insert_many(documents)
     policy = DeliveryPolicy(addresses=LOOPBACK)
-    async with httpx.AsyncClient(trust_env=False) as http:
-        workers = [
-            DeliveryWorker(f"bench:{index}", settings, http, policy)
-            for index in range(settings.merchant_webhook_workers)
-        ]
-        started = time.perf_counter()
-        await asyncio.gather(*(worker.run_until_idle() for worker in workers))
-        seconds = time.perf_counter() - started
+    workers = [
+        DeliveryWorker(f"bench:{index}", settings, policy)
+        for index in range(settings.merchant_webhook_workers)
+    ]
+    started = time.perf_counter()
+    await asyncio.gather(*(worker.run_until_idle() for worker in workers))
+    seconds = time.perf_counter() - started
     sent = await WebhookDelivery.get_pymongo_collection().count_documents(
         {"tenant_id": tenant, "status": DeliveryStatus.SUCCEEDED.value}
     )
@@ -172,30 +171,27 @@ async def _approvals(stack: Stack, url: str | None, count: int) -> float:
             if not await worker.run_once():
                 await asyncio.sleep(worker.idle_seconds)
 
-    async with httpx.AsyncClient(trust_env=False) as http:
-        background: list[Any] = [
-            ReturnEventDispatcher("bench:events", make_return_renderer(settings))
+    background: list[Any] = [ReturnEventDispatcher("bench:events", make_return_renderer(settings))]
+    if url is not None:
+        policy = DeliveryPolicy(addresses=LOOPBACK)
+        background += [
+            DeliveryWorker(f"bench:send:{i}", settings, policy)
+            for i in range(settings.merchant_webhook_workers)
         ]
-        if url is not None:
-            policy = DeliveryPolicy(addresses=LOOPBACK)
-            background += [
-                DeliveryWorker(f"bench:send:{i}", settings, http, policy)
-                for i in range(settings.merchant_webhook_workers)
-            ]
-        tasks = [asyncio.create_task(keep_running(worker)) for worker in background]
-        each = []
-        try:
-            for return_id in ids:
-                started = time.perf_counter()
-                result = await approve_return(tenant, return_id, "bench")
-                each.append(time.perf_counter() - started)
-                assert result.record is not None, result.user_errors
-                await asyncio.sleep(0.005)  # a staff member's pace, not a tight loop
-        finally:
-            stop.set()
-            for task in tasks:
-                with contextlib.suppress(Exception):
-                    await task
+    tasks = [asyncio.create_task(keep_running(worker)) for worker in background]
+    each = []
+    try:
+        for return_id in ids:
+            started = time.perf_counter()
+            result = await approve_return(tenant, return_id, "bench")
+            each.append(time.perf_counter() - started)
+            assert result.record is not None, result.user_errors
+            await asyncio.sleep(0.005)  # a staff member's pace, not a tight loop
+    finally:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await task
     return statistics.median(each) * 1000
 
 

@@ -16,7 +16,7 @@ from pymongo import ReturnDocument
 
 from app.clock import utcnow
 from app.config import Settings
-from app.models import ShopifyIntegration, SyncJob
+from app.models import ShopifyIntegration, SyncJob, WebhookEndpoint
 from app.models.integration import IntegrationStatus
 from app.models.sync_job import ACTIVE_SYNC_STATUSES, SyncStatus
 from app.observability import metrics
@@ -316,4 +316,34 @@ async def rotate_token_keys(settings: Settings) -> RotationReport:
                 report.rotated += 1
             else:
                 report.current += 1  # replaced meanwhile by a refresh, written with the first key
+    await _rotate_endpoint_secrets(cipher, report)
     return report
+
+
+async def _rotate_endpoint_secrets(cipher: TokenCipher, report: RotationReport) -> None:
+    """Merchants' webhook signing secrets are stored with the same keys: re-encrypted too, so
+    retiring a key never leaves one that no key decrypts. Each write is conditional on the
+    whole list it replaces (a rotation by the merchant meanwhile wins)."""
+    endpoints = WebhookEndpoint.get_pymongo_collection()
+    async for doc in endpoints.find({}, {"tenant_id": 1, "secrets": 1}):
+        secrets = doc.get("secrets") or []
+        changed = False
+        rewritten = []
+        for index, secret in enumerate(secrets):
+            ciphertext = secret.get("ciphertext")
+            try:
+                if isinstance(ciphertext, str) and cipher.needs_rotation(ciphertext):
+                    secret = {**secret, "ciphertext": cipher.rotate(ciphertext)}
+                    changed = True
+                else:
+                    report.current += 1
+            except TokenDecryptionError:
+                report.failed.append(
+                    f"{doc.get('tenant_id')}:webhook_endpoint:{doc['_id']}:{index}"
+                )
+            rewritten.append(secret)
+        if changed:
+            result = await endpoints.update_one(
+                {"_id": doc["_id"], "secrets": secrets}, {"$set": {"secrets": rewritten}}
+            )
+            report.rotated += int(result.modified_count)

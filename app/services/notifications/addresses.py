@@ -48,10 +48,33 @@ def _literal_address(host: str) -> IPAddress | None:
         return None
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address in its last 32 bits
+SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, still routed inside some networks
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, compatible, NAT64, 6to4, Teredo): a
+    gateway may deliver it there, so it is checked as that address."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    packed = int(address)
+    if address in NAT64 or (packed >> 32 == 0 and packed > 1):  # NAT64, or ::a.b.c.d
+        return ipaddress.IPv4Address(packed & 0xFFFFFFFF)
+    return None
+
+
 def _refusal(address: IPAddress, policy: AddressPolicy) -> str | None:
     """Why `address` may not be sent to, or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _refusal(address.ipv4_mapped, policy)
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return _refusal(embedded, policy)
+        if address in SITE_LOCAL:
+            return f"{address} is not a public address"
     if address in METADATA_ADDRESSES:
         return f"{address} is a cloud metadata address"
     if address.is_loopback:
@@ -59,6 +82,13 @@ def _refusal(address: IPAddress, policy: AddressPolicy) -> str | None:
     if not address.is_global or address.is_multicast:
         return f"{address} is not a public address"
     return None
+
+
+def ascii_host(url: httpx.URL) -> str:
+    """The host as it goes on the wire (IDNA 2008, `xn--...`): what DNS, TLS and the Host
+    header all name. Python's own codec (IDNA 2003) would map `straße.de` to `strasse.de`,
+    another domain."""
+    return url.raw_host.decode("ascii")
 
 
 def check_url(url: str, policy: AddressPolicy) -> httpx.URL:
@@ -77,12 +107,13 @@ def check_url(url: str, policy: AddressPolicy) -> httpx.URL:
         raise AddressRefused("The URL must not carry credentials.")
     if parsed.fragment:
         raise AddressRefused("The URL must not have a fragment.")
-    literal = _literal_address(parsed.host)
+    host = ascii_host(parsed)
+    literal = _literal_address(host)
     if literal is not None:
         reason = _refusal(literal, policy)
         if reason is not None:
-            raise AddressRefused(f"Webhooks cannot be sent to {parsed.host}: {reason}.")
-    loopback_name = parsed.host == "localhost" or (literal is not None and literal.is_loopback)
+            raise AddressRefused(f"Webhooks cannot be sent to {host}: {reason}.")
+    loopback_name = host == "localhost" or (literal is not None and literal.is_loopback)
     if parsed.scheme == "http" and not (policy.allow_loopback and loopback_name):
         raise AddressRefused("The URL must use https://.")
     return parsed
@@ -92,7 +123,7 @@ async def resolve_checked(url: httpx.URL, policy: AddressPolicy) -> IPAddress:
     """The address to connect to: the host's, looked up now, every one of them allowed (a name
     with one private address among public ones is refused: which one a client picks is not
     ours to know). Raises `AddressRefused`."""
-    host = url.host
+    host = ascii_host(url)
     literal = _literal_address(host)
     if literal is not None:
         found = [literal]
@@ -120,5 +151,6 @@ def pinned_request(
     """(URL to the checked address, headers, request extensions): the connection goes to the
     address; Host and TLS (SNI, certificate) still name the URL's host."""
     host_header = url.netloc.decode("ascii")
-    extensions = {} if _literal_address(url.host) is not None else {"sni_hostname": url.host}
+    host = ascii_host(url)
+    extensions = {} if _literal_address(host) is not None else {"sni_hostname": host}
     return url.copy_with(host=str(address)), {"Host": host_header}, extensions

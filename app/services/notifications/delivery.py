@@ -1,8 +1,9 @@
-"""Sending merchants' webhooks: one delivery at a time per worker, leased, retried with back-off.
+"""Sending merchants' webhooks: leased batches, each delivery retried with back-off.
 
-A worker claims a due delivery (a conditional update that pushes its due time out by a lease),
-checks the endpoint's address (after DNS, `addresses.py`), signs the body afresh and POSTs it
-with a 10 s timeout. A 2xx answer settles it; anything else (another status, a redirect, a
+A worker claims up to `DeliveryPolicy.batch` due deliveries (one conditional update that
+pushes their due time out by a lease, under a token of the claim) and sends them at once: for
+each it checks the endpoint's address (after DNS, `addresses.py`), signs the body afresh and
+POSTs it with a 10 s timeout, on a client of its own (`_attempt_client`). A 2xx answer settles it; anything else (another status, a redirect, a
 timeout, a refused address) is a failed attempt, logged with its status, duration and the first
 1 KB of the answer, and tried again after `RETRY_SCHEDULE` (about a day in all). A delivery that
 fails its last attempt is given up; if its endpoint has had no success since that delivery was
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
@@ -62,6 +64,9 @@ MAX_LOGGED_ATTEMPTS = 20  # the newest are kept (a replayed delivery adds more)
 USER_AGENT = "returns-management-webhooks/1"
 PUBLIC_ONLY = AddressPolicy(allow_loopback=False)
 ENDPOINT_CACHE_SECONDS = 2.0
+CLAIM_READS = 3
+MAX_CLAIMS = 3 * (len(RETRY_SCHEDULE) + 1)  # leases a delivery may take without settling
+_TLS = ssl.create_default_context()
 MAX_CACHED_ENDPOINTS = 1000
 
 
@@ -94,22 +99,36 @@ class AttemptResult:
 async def _read_start(response: httpx.Response) -> str:
     """The first `RESPONSE_LOG_BYTES` of the answer, not reading the rest."""
     taken = bytearray()
-    async for chunk in response.aiter_raw():
+    async for chunk in response.aiter_bytes():  # decoded: a gzip answer is logged readable
         taken.extend(chunk)
         if len(taken) >= RESPONSE_LOG_BYTES:
             break
     return bytes(taken[:RESPONSE_LOG_BYTES]).decode("utf-8", errors="replace")
 
 
+def _attempt_client(timeout: float) -> httpx.AsyncClient:
+    """A client for one attempt: its own connection (a pooled one, keyed by address, would be
+    reused for another host on the same address without checking that host's certificate), no
+    cookies kept from one receiver for another, no proxy from the environment (a proxy would
+    connect by name, around the address check), TLS context shared (building one is the costly
+    part)."""
+    return httpx.AsyncClient(
+        verify=_TLS,
+        trust_env=False,
+        follow_redirects=False,
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
+    )
+
+
 async def send_once(
-    http: httpx.AsyncClient,
     endpoint: WebhookEndpoint,
     delivery: WebhookDelivery,
     settings: Settings,
     policy: DeliveryPolicy,
 ) -> AttemptResult:
-    """One signed POST of the delivery's body to its endpoint; never raises for the receiver's
-    failures (they are the attempt's result)."""
+    """One signed POST of the delivery's body to its endpoint; never raises (the receiver's
+    failures, and ours, are the attempt's result)."""
     started = time.monotonic()
     at = utcnow()
 
@@ -130,25 +149,41 @@ async def send_once(
                     delivery.event_id, at, delivery.body, signing_secrets(endpoint, settings, at)
                 ),
             }
-            request = http.build_request(
-                "POST",
-                target,
-                content=delivery.body.encode(),
-                headers=headers,
-                extensions=extensions,
-            )
-            response = await http.send(request, stream=True, follow_redirects=False)
-            try:
-                start = await _read_start(response)
-            finally:
-                await response.aclose()
+            async with _attempt_client(policy.timeout_seconds) as http:
+                request = http.build_request(
+                    "POST",
+                    target,
+                    content=delivery.body.encode(),
+                    headers=headers,
+                    extensions=extensions,
+                )
+                response = await http.send(request, stream=True)
+                try:
+                    start = await _read_start(response)
+                finally:
+                    await response.aclose()
     except AddressRefused as exc:
-        return attempt(error=f"address refused: {exc}")
+        # The merchant sees that it was refused, not what our resolver answered (that would
+        # map names inside our network); operators get the detail.
+        logger.warning("webhook delivery %s: address refused: %s", delivery.id, exc)
+        return attempt(error=f"address refused: {_public_reason(exc)}")
     except TimeoutError:
         return attempt(error=f"no answer within {policy.timeout_seconds:g} s")
     except httpx.HTTPError as exc:
         return attempt(error=f"{type(exc).__name__}: {exc}"[:500])
+    except Exception as exc:  # ours (a secret that no key decrypts, ...): a failed attempt
+        logger.exception("webhook delivery %s: attempt failed on our side", delivery.id)
+        return attempt(error=f"internal error ({type(exc).__name__}); operators are alerted")
     return attempt(status_code=response.status_code, response=start)
+
+
+def _public_reason(exc: AddressRefused) -> str:
+    text = str(exc)
+    if "loopback" in text:
+        return "the host resolves to a loopback address (allowed outside production only)"
+    if "does not resolve" in text:
+        return "the host does not resolve"
+    return "the host resolves to an address that is not public"
 
 
 class DeliveryWorker:
@@ -160,13 +195,11 @@ class DeliveryWorker:
         self,
         worker_id: str,
         settings: Settings,
-        http: httpx.AsyncClient,
         policy: DeliveryPolicy | None = None,
         name: str = "merchant-webhooks",
     ) -> None:
         self.worker_id = worker_id
         self.settings = settings
-        self.http = http
         self.policy = policy or DeliveryPolicy.from_settings(settings)
         self.name = name
         self._endpoints: dict[tuple[str, str], tuple[float, WebhookEndpoint | None]] = {}
@@ -175,6 +208,15 @@ class DeliveryWorker:
         """Lease up to `limit` due deliveries, oldest first: read them, lease those still due
         with one conditional update under a token of this claim, read back which it won (two
         workers reading the same ones split them; each is leased by one)."""
+        for _ in range(CLAIM_READS):
+            won, candidates = await self._claim_from_oldest(limit)
+            if won or not candidates:
+                return won
+            # other workers took every one read: read the next oldest (not wait out the idle)
+        return []
+
+    async def _claim_from_oldest(self, limit: int) -> tuple[list[WebhookDelivery], int]:
+        """(what this claim won, how many were due when read)."""
         deliveries = WebhookDelivery.get_pymongo_collection()
         now = utcnow()
         due = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
@@ -182,7 +224,7 @@ class DeliveryWorker:
             due, {"_id": 1}, sort=[("next_attempt_at", 1)], limit=limit
         ).to_list(limit)
         if not candidates:
-            return []
+            return [], 0
         ids = [doc["_id"] for doc in candidates]
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         lease_end = now + timedelta(seconds=self.policy.lease_seconds)
@@ -195,7 +237,7 @@ class DeliveryWorker:
             },
         )
         won = await deliveries.find({"_id": {"$in": ids}, "lease_owner": token}).to_list(limit)
-        return [WebhookDelivery.model_validate(doc) for doc in won]
+        return [WebhookDelivery.model_validate(doc) for doc in won], len(candidates)
 
     async def run_once(self) -> bool:
         """Claim a batch (`DeliveryPolicy.batch`) and send them at once: one slow receiver
@@ -204,7 +246,12 @@ class DeliveryWorker:
         if not batch:
             return False
         outcomes: list[UpdateOne] = []
-        await asyncio.gather(*(self.deliver(delivery, outcomes) for delivery in batch))
+        done = await asyncio.gather(
+            *(self.deliver(delivery, outcomes) for delivery in batch), return_exceptions=True
+        )
+        for delivery, result in zip(batch, done, strict=True):
+            if isinstance(result, Exception):  # its lease runs out; the others are written
+                logger.error("webhook delivery %s failed: %r", delivery.id, result)
         if outcomes:
             # One round trip for the batch's outcomes, each still guarded by its lease.
             written = await WebhookDelivery.get_pymongo_collection().bulk_write(
@@ -231,8 +278,9 @@ class DeliveryWorker:
         key = (delivery.tenant_id, delivery.endpoint_id)
         cached = self._endpoints.get(key)
         moment = time.monotonic()
-        if cached is not None and moment - cached[0] < ENDPOINT_CACHE_SECONDS:
-            return cached[1]
+        fresh = cached is not None and moment - cached[0] < ENDPOINT_CACHE_SECONDS
+        if cached is not None and fresh and cached[1] is not None and _enabled(cached[1]):
+            return cached[1]  # only "send" is taken from the cache; "do not" is read again
         oid = parse_endpoint_id(delivery.endpoint_id)
         found = (
             await WebhookEndpoint.find_one({"_id": oid, "tenant_id": delivery.tenant_id})
@@ -256,7 +304,12 @@ class DeliveryWorker:
         if endpoint.status is not EndpointStatus.ENABLED:
             await self._settle(delivery, DeliveryStatus.FAILED, "the endpoint is disabled")
             return
-        result = await send_once(self.http, endpoint, delivery, self.settings, self.policy)
+        if delivery.claims > MAX_CLAIMS:  # leased again and again, never settled
+            await self._settle(
+                delivery, DeliveryStatus.FAILED, "given up: its sender kept stopping mid-send"
+            )
+            return
+        result = await send_once(endpoint, delivery, self.settings, self.policy)
         if result.succeeded:
             await self._settle(
                 delivery, DeliveryStatus.SUCCEEDED, None, result.attempt, outcomes=outcomes
@@ -329,6 +382,10 @@ class DeliveryWorker:
             },
             outcomes,
         )
+
+
+def _enabled(endpoint: WebhookEndpoint) -> bool:
+    return endpoint.status is EndpointStatus.ENABLED
 
 
 def _describe(attempt: DeliveryAttempt) -> str:
@@ -422,6 +479,7 @@ async def replay_delivery(tenant_id: str, delivery_id: str) -> WebhookDelivery:
                 "status": DeliveryStatus.PENDING.value,
                 "next_attempt_at": now,
                 "failures": 0,
+                "claims": 0,
                 "failure": None,
                 "settled_at": None,
                 "lease_owner": None,

@@ -24,8 +24,9 @@ from app.clock import utcnow
 from app.models import Return, Tenant, WebhookDelivery, WebhookEndpoint
 from app.models.bson import to_bson
 from app.models.return_request import EVENTS_DUE_SINCE, ReturnEvent
-from app.models.webhook_endpoint import EndpointStatus
+from app.models.webhook_endpoint import DeliveryStatus, EndpointStatus
 from app.services.notifications.email import queue_emails
+from app.services.returns.events import EVENT_OF_STATUS
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +35,18 @@ logger = logging.getLogger(__name__)
 RenderReturn = Callable[[Return], Awaitable[dict[str, Any]]]
 
 DISPATCH_LEASE = timedelta(seconds=30)
+STATUS_OF_EVENT = {event: status.name for status, event in EVENT_OF_STATUS.items()}
 
 
 def message_body(event: ReturnEvent, rendered: dict[str, Any]) -> str:
-    """The Standard Webhooks payload: `type`, `timestamp` (the event's), `data`."""
+    """The Standard Webhooks payload: `type`, `timestamp` (the event's), `data`: the event's
+    id, the status it moved the return to, and the return as the API shows it when the event is
+    handed over (a later step may show already: `data.status` is the event's own; messages may
+    arrive out of order, `timestamp` orders them)."""
     payload = {
         "type": event.type.value,
         "timestamp": event.at.isoformat().replace("+00:00", "Z"),
-        "data": {"eventId": event.id, "return": rendered},
+        "data": {"eventId": event.id, "status": STATUS_OF_EVENT[event.type], "return": rendered},
     }
     return orjson.dumps(payload).decode()
 
@@ -98,16 +103,15 @@ class ReturnEventDispatcher:
     async def dispatch(self, record: Return) -> None:
         events = list(record.pending_events)
         if events:
-            endpoints = await WebhookEndpoint.find(
-                {"tenant_id": record.tenant_id, "status": EndpointStatus.ENABLED.value}
-            ).to_list()
+            # Disabled ones too: their deliveries are written as failed, to replay once enabled.
+            endpoints = await WebhookEndpoint.find({"tenant_id": record.tenant_id}).to_list()
             wanted = [(event, [e for e in endpoints if event.type in e.topics]) for event in events]
             if any(targets for _event, targets in wanted):
                 rendered = await self.render(record)
                 for event, targets in wanted:
                     body = message_body(event, rendered)
                     for endpoint in targets:
-                        await _write_delivery(record, event, str(endpoint.id), body)
+                        await _write_delivery(record, event, endpoint, body)
             if self.emails:
                 tenant = await Tenant.find_one({"_id": record.tenant_id})
                 for event in events:
@@ -127,7 +131,11 @@ class ReturnEventDispatcher:
         )
 
 
-async def _write_delivery(record: Return, event: ReturnEvent, endpoint_id: str, body: str) -> None:
+async def _write_delivery(
+    record: Return, event: ReturnEvent, endpoint: WebhookEndpoint, body: str
+) -> None:
+    endpoint_id = str(endpoint.id)
+    now = utcnow()
     delivery = WebhookDelivery(
         tenant_id=record.tenant_id,
         endpoint_id=endpoint_id,
@@ -135,8 +143,13 @@ async def _write_delivery(record: Return, event: ReturnEvent, endpoint_id: str, 
         event_type=event.type,
         return_id=str(record.id),
         body=body,
-        created_at=utcnow(),
+        created_at=now,
     )
+    if endpoint.status is not EndpointStatus.ENABLED:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.failure = "the endpoint was disabled when the event happened"
+        delivery.next_attempt_at = None
+        delivery.settled_at = now
     document = to_bson(delivery)
     document.pop("_id", None)
     document.pop("id", None)

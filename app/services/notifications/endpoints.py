@@ -176,33 +176,35 @@ async def delete_endpoint(tenant_id: str, endpoint_id: str) -> EndpointResult:
 
 
 async def rotate_secret(tenant_id: str, endpoint_id: str, settings: Settings) -> EndpointResult:
-    """A new signing secret (shown once); the current ones keep signing for `ROTATION_GRACE`
-    (those already rotated out keep their own end), expired ones are dropped."""
+    """A new signing secret (shown once); the current one keeps signing beside it for
+    `ROTATION_GRACE` (one rotated out before is dropped: at most two sign). Written only over
+    the secrets it read, so of two rotations at once one wins and the other is told to retry."""
     found = await get_endpoint(tenant_id, endpoint_id)
     if found is None:
         return _not_found()
     now = utcnow()
     secret = new_secret()
-    kept = [
-        EndpointSecret(
-            ciphertext=old.ciphertext,
-            created_at=old.created_at,
-            expires_at=old.expires_at or now + ROTATION_GRACE,
-        )
-        for old in found.secrets
-        if old.expires_at is None or old.expires_at > now
-    ]
+    current = found.secrets[0]
+    previous = EndpointSecret(
+        ciphertext=current.ciphertext,
+        created_at=current.created_at,
+        expires_at=now + ROTATION_GRACE,
+    )
     newest = EndpointSecret(
         ciphertext=TokenCipher(settings.encryption_keys).encrypt(secret), created_at=now
     )
-    result = await _update(
-        tenant_id,
-        endpoint_id,
-        {"$set": {"secrets": to_bson([newest, *kept]), "updated_at": now}},
+    raw = await WebhookEndpoint.get_pymongo_collection().find_one_and_update(
+        {"_id": found.id, "tenant_id": tenant_id, "secrets": to_bson(found.secrets)},
+        {"$set": {"secrets": to_bson([newest, previous]), "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
     )
-    if result.endpoint is not None:
-        result.secret = secret
-    return result
+    if raw is None:
+        return _error(
+            "id",
+            NotificationErrorCode.INVALID,
+            "The secret was changed meanwhile; read the endpoint and rotate again.",
+        )
+    return EndpointResult(endpoint=WebhookEndpoint.model_validate(raw), secret=secret)
 
 
 def signing_secrets(endpoint: WebhookEndpoint, settings: Settings, now: datetime) -> list[str]:
