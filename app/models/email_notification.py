@@ -44,8 +44,8 @@ class EmailStatus(StrEnum):
 class EmailNotification(Document):
     tenant_id: str
     event_id: str
-    event_type: ReturnEventType
-    return_id: str
+    event_type: ReturnEventType | None = None  # None: not about a return (an endpoint disabled)
+    return_id: str | None = None
     recipient: Recipient
     to: str
     locale: str

@@ -25,12 +25,15 @@ from app.db import Database
 from app.graphql.returns.snapshot import make_return_renderer
 from app.models import EmailNotification
 from app.models.email_notification import EmailStatus
+from app.services.notifications.addresses import AddressPolicy
+from app.services.notifications.delivery import DeliveryPolicy, DeliveryWorker
 from app.services.notifications.dispatch import ReturnEventDispatcher
 from app.services.notifications.email import EmailPolicy, EmailSender, send_email
 from tests.conftest import make_settings
 from tests.factories import graphql, make_tenant, merchant_headers
 from tests.returns.builders import create, return_input, shop_order
 from tests.returns.test_transitions import act
+from tests.simulator_fixtures import WebhookReceiver
 
 SETTINGS = """
 mutation($input: UpdateNotificationSettingsInput!) {
@@ -244,3 +247,41 @@ async def test_a_sender_dying_after_the_servers_answer_sends_it_again_with_its_m
     assert await other.run_once() and not await other.run_once()
     first, second = mail_server.to("customer@example.com")
     assert first["Message-ID"].strip() == second["Message-ID"].strip() == claimed.message_id
+
+
+async def test_staff_are_told_when_a_webhook_endpoint_is_disabled(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    db: Database,
+    mail_server: MailServer,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    tenant = await make_tenant("hooks-down")
+    headers = await merchant_headers(tenant.id)
+    await _configure(client, headers, staffEmail="ops@hooks-down.example", staffEvents=[])
+    broken = webhook_receiver.new_path(503)
+    made = await graphql(
+        client,
+        """mutation($input: CreateWebhookEndpointInput!) {
+          createWebhookEndpoint(input: $input) { webhookEndpoint { id } userErrors { code } }
+        }""",
+        {"input": {"url": webhook_receiver.url(broken), "topics": ["RETURN_REQUESTED"]}},
+        headers,
+    )
+    assert made["data"]["createWebhookEndpoint"]["userErrors"] == []
+    order = await shop_order(tenant.id, 1005)
+    await create(client, tenant.id, return_input(order))
+    dispatcher = ReturnEventDispatcher("t", make_return_renderer(settings), emails=True)
+    hooks = DeliveryWorker(
+        "test:hooks",
+        settings,
+        DeliveryPolicy(schedule=(timedelta(0),), addresses=AddressPolicy(allow_loopback=True)),
+    )
+    mails = EmailSender("test:emails", settings, QUICK)
+    while await dispatcher.run_once() or await hooks.run_once() or await mails.run_once():
+        pass
+    assert [m.status for m in webhook_receiver.at(broken)] == [503, 503]
+    [told] = mail_server.to("ops@hooks-down.example")
+    assert told["Subject"] == "Your webhook endpoint was disabled"
+    text, _html = _parts(told)
+    assert webhook_receiver.url(broken) in text and "answered 503" in text

@@ -23,7 +23,7 @@ def list_command(args: argparse.Namespace) -> int:
     for email in page.items:
         sent = email.sent_at.isoformat() if email.sent_at else "-"
         print(
-            f"{email.created_at:%Y-%m-%d %H:%M:%S} {email.status.value:<7} {email.event_type.value:<16}"
+            f"{email.created_at:%Y-%m-%d %H:%M:%S} {email.status.value:<7} {email.event_type or 'endpoint':<16}"
             f" {email.recipient.value:<8} {email.to}  attempts={email.attempts} sent={sent}"
             + (f"  error={email.error}" if email.error else "")
         )

@@ -37,12 +37,17 @@ class Notification(Node):
         return global_id("Notification", self.record.id)
 
     @strawberry.field
-    def return_id(self) -> strawberry.ID:
-        return global_id("Return", self.record.return_id)
+    def return_id(self) -> strawberry.ID | None:
+        found = self.record.return_id
+        return global_id("Return", found) if found else None
 
-    @strawberry.field(description="The return event it tells of.")
-    def topic(self) -> WebhookEndpointTopic:
-        return WebhookEndpointTopic(self.record.event_type)
+    @strawberry.field(
+        description="The return event it tells of; null for one about the shop's webhook "
+        "endpoints (one disabled after failing)."
+    )
+    def topic(self) -> WebhookEndpointTopic | None:
+        found = self.record.event_type
+        return WebhookEndpointTopic(found) if found else None
 
     @strawberry.field
     def recipient(self) -> NotificationRecipientEnum:  # type: ignore[valid-type]

@@ -42,6 +42,7 @@ from app.services.notifications.addresses import (
     pinned_request,
     resolve_checked,
 )
+from app.services.notifications.email import queue_endpoint_disabled_email
 from app.services.notifications.endpoints import parse_endpoint_id, signing_secrets
 from app.services.notifications.errors import NotificationErrorCode
 from app.services.notifications.signing import signed_headers
@@ -320,7 +321,7 @@ class DeliveryWorker:
         if failures > len(self.policy.schedule):
             settled = await self._settle(delivery, DeliveryStatus.FAILED, reason, result.attempt)
             if settled:
-                await _disable_if_failing(endpoint, delivery, reason)
+                await _disable_if_failing(endpoint, delivery, reason, self.settings)
             return
         await self._record(
             delivery,
@@ -395,7 +396,7 @@ def _describe(attempt: DeliveryAttempt) -> str:
 
 
 async def _disable_if_failing(
-    endpoint: WebhookEndpoint, delivery: WebhookDelivery, reason: str
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, reason: str, settings: Settings
 ) -> None:
     """Disable the endpoint when nothing reached it since `delivery` was made (about a day of
     failing): its deliveries stop until the merchant enables it again."""
@@ -426,6 +427,8 @@ async def _disable_if_failing(
         },
     )
     if disabled.modified_count == 1:
+        if settings.smtp_url:  # the merchant is told (their staff address, when they gave one)
+            await queue_endpoint_disabled_email(endpoint.url, endpoint.tenant_id, reason)
         logger.warning(
             "webhook endpoint %s of tenant %s disabled: every delivery failed since %s (%s)",
             endpoint.id,

@@ -36,7 +36,7 @@ from app.models.email_notification import (
     Recipient,
 )
 from app.models.return_request import ReturnEvent
-from app.services.notifications.email_templates import render_email
+from app.services.notifications.email_templates import render_email, render_endpoint_disabled
 from app.services.notifications.errors import NotificationErrorCode, NotificationUserError
 from app.services.pagination import Page, PageRequest
 
@@ -145,6 +145,32 @@ def _bson(email: EmailNotification) -> dict[str, Any]:
     document.pop("_id", None)
     document.pop("id", None)
     return document
+
+
+async def queue_endpoint_disabled_email(endpoint_url: str, tenant_id: str, reason: str) -> bool:
+    """Tell the shop's staff that one of its webhook endpoints was disabled (when it has a
+    staff address); once per disabling. Whether one was queued."""
+    tenant = await Tenant.find_one({"_id": tenant_id})
+    if tenant is None or not tenant.notifications.staff_email:
+        return False
+    settings = tenant.notifications
+    rendered = render_endpoint_disabled(endpoint_url, reason, tenant.name, settings.locale)
+    now = utcnow()
+    key = f"endpoint_disabled_{uuid.uuid4().hex}"
+    email = EmailNotification(
+        tenant_id=tenant_id,
+        event_id=key,
+        recipient=Recipient.STAFF,
+        to=settings.staff_email,
+        locale=settings.locale,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=f"<{key}@{tenant.shop_domain or 'returns.invalid'}>",
+        created_at=now,
+    )
+    await EmailNotification.get_pymongo_collection().insert_one(_bson(email))
+    return True
 
 
 # Sending ----------------------------------------------------------------------------------------

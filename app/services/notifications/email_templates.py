@@ -124,15 +124,15 @@ TEXT_LAYOUT = """{{ headline }}
 {{ message }}
 {% if reason %}
 {{ labels.reason }}: {{ reason }}
-{% endif %}
+{% endif %}{% if items %}
 {{ labels.lines }}:
 {% for item in items %}- {{ item.quantity }} x {{ item.title }}
-{% endfor %}{% if refund %}
+{% endfor %}{% endif %}{% if refund %}
 {{ labels.refund }}: {{ refund }}
 {% endif %}{% if store_credit %}
 {{ labels.store_credit }}: {{ store_credit }}
 {% endif %}
-{{ shop }} - {{ order }}
+{{ shop }}{% if order %} - {{ order }}{% endif %}
 """
 
 HTML_LAYOUT = """<!doctype html>
@@ -141,11 +141,11 @@ HTML_LAYOUT = """<!doctype html>
 <h1 style="font-size: 20px">{{ headline }}</h1>
 <p>{{ message }}</p>
 {% if reason %}<p><strong>{{ labels.reason }}:</strong> {{ reason }}</p>{% endif %}
-<h2 style="font-size: 16px">{{ labels.lines }}</h2>
-<ul>{% for item in items %}<li>{{ item.quantity }} &times; {{ item.title }}</li>{% endfor %}</ul>
+{% if items %}<h2 style="font-size: 16px">{{ labels.lines }}</h2>
+<ul>{% for item in items %}<li>{{ item.quantity }} &times; {{ item.title }}</li>{% endfor %}</ul>{% endif %}
 {% if refund %}<p><strong>{{ labels.refund }}:</strong> {{ refund }}</p>{% endif %}
 {% if store_credit %}<p><strong>{{ labels.store_credit }}:</strong> {{ store_credit }}</p>{% endif %}
-<p style="color: #616161">{{ shop }} &middot; {{ order }}</p>
+<p style="color: #616161">{{ shop }}{% if order %} &middot; {{ order }}{% endif %}</p>
 </body></html>
 """
 
@@ -182,6 +182,42 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+
+
+ENDPOINT_DISABLED = {
+    "en": (
+        "Your webhook endpoint was disabled",
+        "A webhook endpoint was disabled",
+        "Every delivery to {url} failed for about a day ({reason}). Nothing more is sent to it "
+        "until you enable it again in the returns app; then replay what it missed.",
+    ),
+    "fr": (
+        "Votre point de terminaison webhook a été désactivé",
+        "Un point de terminaison webhook a été désactivé",
+        "Toutes les livraisons vers {url} ont échoué pendant environ un jour ({reason}). Plus rien "
+        "ne lui est envoyé tant que vous ne le réactivez pas dans l'application des retours ; "
+        "rejouez ensuite ce qu'il a manqué.",
+    ),
+}
+
+
+def render_endpoint_disabled(url: str, reason: str, shop: str, locale: str) -> RenderedEmail:
+    locale = pick_locale(locale)
+    subject, headline, message = ENDPOINT_DISABLED[locale]
+    context = EmailContext(
+        locale=locale,
+        subject=subject,
+        headline=headline,
+        message=message.format(url=url, reason=reason),
+        shop=shop,
+        order="",
+    )
+    variables = {**asdict(context), "labels": LABELS[locale]}
+    return RenderedEmail(
+        subject=subject,
+        text=_TEXT_TEMPLATE.render(variables),
+        html=_HTML_TEMPLATE.render(variables),
+    )
 
 
 def format_money(amount: Decimal, currency: str, locale: str) -> str:
