@@ -25,6 +25,11 @@ class Recipient(StrEnum):
     STAFF = "staff"
 
 
+class EmailTemplate(BaseModel):
+    subject: str | None = None  # None: the catalog's
+    message: str | None = None
+
+
 class NotificationSettings(BaseModel):
     """A tenant's email switches: which events email the customer, which the staff (at
     `staff_email`), and the language of the emails."""
@@ -33,6 +38,9 @@ class NotificationSettings(BaseModel):
     staff_events: list[ReturnEventType] = Field(default_factory=lambda: [ReturnEventType.REQUESTED])
     staff_email: str | None = None
     locale: str = "en"
+    # The shop's own words, per "<recipient>:<event name>" (e.g. "customer:approved"):
+    # a subject and a message in the sandboxed template language, checked when saved.
+    templates: dict[str, EmailTemplate] = Field(default_factory=dict)
 
 
 class EmailStatus(StrEnum):

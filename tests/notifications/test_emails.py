@@ -285,3 +285,80 @@ async def test_staff_are_told_when_a_webhook_endpoint_is_disabled(
     assert told["Subject"] == "Your webhook endpoint was disabled"
     text, _html = _parts(told)
     assert webhook_receiver.url(broken) in text and "answered 503" in text
+
+
+TEMPLATE = """
+mutation($input: UpdateNotificationTemplateInput!) {
+  updateNotificationTemplate(input: $input) {
+    notificationSettings { templates { topic recipient subject message } }
+    userErrors { field code message }
+  }
+}"""
+PREVIEW = """
+query($id: ID!) {
+  previewNotification(returnId: $id, topic: RETURN_APPROVED) { subject text html }
+}"""
+
+
+async def test_a_shops_own_words_are_checked_when_saved_previewed_and_sent(
+    client: httpx.AsyncClient, settings: Settings, db: Database, mail_server: MailServer
+) -> None:
+    tenant = await make_tenant("wordsmith")
+    headers = await merchant_headers(tenant.id)
+
+    async def save(subject: str | None, message: str | None) -> dict[str, Any]:
+        variables = {
+            "input": {
+                "topic": "RETURN_APPROVED",
+                "recipient": "CUSTOMER",
+                "subject": subject,
+                "message": message,
+            }
+        }
+        body = await graphql(client, TEMPLATE, variables, headers)
+        payload: dict[str, Any] = body["data"]["updateNotificationTemplate"]
+        return payload
+
+    broken = await save("Order {{ order", None)
+    assert [(e["field"], e["code"]) for e in broken["userErrors"]] == [(["subject"], "INVALID")]
+    unknown = await save(None, "Hello {{ customer.password }}")
+    assert unknown["userErrors"][0]["field"] == ["message"]
+    assert "Unknown variable customer" in unknown["userErrors"][0]["message"]
+    escape = await save(None, "{{ ''.__class__.__mro__ }}")  # the sandbox refuses it
+    assert escape["userErrors"][0]["code"] == "INVALID"
+    saved = await save(
+        "{{ shop }}: order {{ order }} can come back",
+        "Send {% for item in items %}{{ item.quantity }} x {{ item.title }}{% endfor %}"
+        " to <our warehouse>.",
+    )
+    assert saved["userErrors"] == []
+    assert saved["notificationSettings"]["templates"] == [
+        {
+            "topic": "RETURN_APPROVED",
+            "recipient": "CUSTOMER",
+            "subject": "{{ shop }}: order {{ order }} can come back",
+            "message": "Send {% for item in items %}{{ item.quantity }} x {{ item.title }}"
+            "{% endfor %} to <our warehouse>.",
+        }
+    ]
+
+    order = await shop_order(tenant.id, 1006)
+    return_id = (await create(client, tenant.id, return_input(order)))["return"]["id"]
+    preview = (await graphql(client, PREVIEW, {"id": return_id}, headers))["data"][
+        "previewNotification"
+    ]
+    assert preview["subject"] == "wordsmith: order #1006 can come back"
+    assert "Send 1 x T-shirt to <our warehouse>." in preview["text"]
+    assert "to &lt;our warehouse&gt;." in preview["html"]  # escaped in HTML
+    stranger = await merchant_headers((await make_tenant("nosy")).id)
+    assert (await graphql(client, PREVIEW, {"id": return_id}, stranger))["data"] == {
+        "previewNotification": None
+    }
+    assert mail_server.received == []  # a preview sends nothing
+
+    assert (await act(client, headers, "approve", return_id))["userErrors"] == []
+    await _drain(settings)
+    approved = [m for m in mail_server.to("customer@example.com") if "come back" in m["Subject"]]
+    assert [m["Subject"] for m in approved] == ["wordsmith: order #1006 can come back"]
+    cleared = await save("", "")
+    assert cleared["notificationSettings"]["templates"] == []

@@ -21,7 +21,13 @@ from app.models.email_notification import NotificationSettings as NotificationSe
 from app.services.notifications.email import (
     NotificationSettingsInput as SettingsInput,
 )
-from app.services.notifications.email import list_emails, update_notification_settings
+from app.services.notifications.email import (
+    list_emails,
+    parse_template_key,
+    preview_notification,
+    update_notification_settings,
+    update_notification_template,
+)
 from app.services.tenants import get_tenant
 
 NotificationStatusEnum = strawberry.enum(EmailStatus, name="NotificationStatus")
@@ -106,6 +112,48 @@ class NotificationSettings:
     def locale(self) -> str:
         return self.record.locale
 
+    @strawberry.field(description="The shop's own words, where it set them.")
+    def templates(self) -> list[NotificationTemplate]:
+        found = []
+        for key, own in sorted(self.record.templates.items()):
+            recipient, event = parse_template_key(key)
+            found.append(
+                NotificationTemplate(
+                    topic=WebhookEndpointTopic(event),
+                    recipient=recipient,
+                    subject=own.subject,
+                    message=own.message,
+                )
+            )
+        return found
+
+
+@strawberry.type(
+    description="A shop's own subject and message for one email, in the template language: "
+    "`{{ shop }}`, `{{ order }}`, `{{ reason }}`, `{{ refund }}`, `{{ store_credit }}`, and "
+    "`{% for item in items %}{{ item.quantity }} x {{ item.title }}{% endfor %}`."
+)
+class NotificationTemplate:
+    topic: WebhookEndpointTopic
+    recipient: NotificationRecipientEnum  # type: ignore[valid-type]
+    subject: str | None
+    message: str | None
+
+
+@strawberry.type(description="An email as it would be sent now (nothing is sent).")
+class NotificationPreview:
+    subject: str
+    text: str
+    html: str
+
+
+@strawberry.input
+class UpdateNotificationTemplateInput:
+    topic: WebhookEndpointTopic
+    recipient: NotificationRecipientEnum  # type: ignore[valid-type]
+    subject: str | None = strawberry.field(default=None, description='null or "": the standard.')
+    message: str | None = strawberry.field(default=None, description='null or "": the standard.')
+
 
 @strawberry.input
 class UpdateNotificationSettingsInput:
@@ -160,6 +208,25 @@ class NotificationQueries:
         )
         return Connection[Notification].from_page(page, lambda record: Notification(record=record))
 
+    @strawberry.field(
+        permission_classes=[IsMerchant],
+        description="Render an email against one of the shop's returns, as it would be sent now "
+        "(with the shop's own words); nothing is sent. Null for a return the shop does not have.",
+    )
+    async def preview_notification(
+        self,
+        info: Info,
+        return_id: strawberry.ID,
+        topic: WebhookEndpointTopic,
+        recipient: NotificationRecipientEnum = Recipient.CUSTOMER,  # type: ignore[valid-type]
+    ) -> NotificationPreview | None:
+        rendered = await preview_notification(
+            info.context.tenant_id, argument_id(return_id, "Return"), topic.value, recipient
+        )
+        if rendered is None:
+            return None
+        return NotificationPreview(subject=rendered.subject, text=rendered.text, html=rendered.html)
+
 
 @strawberry.type
 class NotificationMutations:
@@ -183,6 +250,24 @@ class NotificationMutations:
                 staff_email=input.staff_email,
                 locale=input.locale,
             ),
+        )
+        return UpdateNotificationSettingsPayload(
+            notification_settings=NotificationSettings(record=tenant.notifications)
+            if tenant
+            else None,
+            user_errors=user_errors(errors, NotificationUserErrorType),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="The shop's own subject and message for one email (checked now: a template "
+        "that does not parse or names an unknown variable is refused, never a failed send).",
+    )
+    async def update_notification_template(
+        self, info: Info, input: UpdateNotificationTemplateInput
+    ) -> UpdateNotificationSettingsPayload:
+        tenant, errors = await update_notification_template(
+            info.context.tenant_id, input.recipient, input.topic.value, input.subject, input.message
         )
         return UpdateNotificationSettingsPayload(
             notification_settings=NotificationSettings(record=tenant.notifications)

@@ -32,11 +32,18 @@ from app.models.bson import to_bson
 from app.models.email_notification import (
     LOCALES,
     EmailStatus,
+    EmailTemplate,
     NotificationSettings,
     Recipient,
 )
-from app.models.return_request import ReturnEvent
-from app.services.notifications.email_templates import render_email, render_endpoint_disabled
+from app.models.return_request import ReturnEvent, ReturnEventType
+from app.services.notifications.email_templates import (
+    RenderedEmail,
+    TemplateRefused,
+    check_template,
+    render_email,
+    render_endpoint_disabled,
+)
 from app.services.notifications.errors import NotificationErrorCode, NotificationUserError
 from app.services.pagination import Page, PageRequest
 
@@ -116,7 +123,8 @@ async def queue_emails(record: Return, event: ReturnEvent, tenant: Tenant | None
         wanted.append((Recipient.STAFF, settings.staff_email))
     written = 0
     for recipient, to in wanted:
-        rendered = render_email(record, event.type, recipient, tenant.name, settings.locale)
+        own = settings.templates.get(template_key(recipient, event.type))
+        rendered = render_email(record, event.type, recipient, tenant.name, settings.locale, own)
         domain = tenant.shop_domain or "returns.invalid"
         email = EmailNotification(
             tenant_id=record.tenant_id,
@@ -370,6 +378,73 @@ async def retry_failed_emails(tenant_id: str | None = None) -> int:
         },
     )
     return int(result.modified_count)
+
+
+# A tenant's switches and words ----------------------------------------------------------------
+
+
+def template_key(recipient: Recipient, event: ReturnEventType) -> str:
+    """ "customer:approved": a field name of the tenant's document (no dot in it)."""
+    return f"{recipient.value}:{event.name.lower()}"
+
+
+def parse_template_key(key: str) -> tuple[Recipient, ReturnEventType]:
+    recipient, event = key.split(":", 1)
+    return Recipient(recipient), ReturnEventType[event.upper()]
+
+
+async def update_notification_template(
+    tenant_id: str,
+    recipient: Recipient,
+    event: ReturnEventType,
+    subject: str | None,
+    message: str | None,
+) -> tuple[Tenant | None, list[NotificationUserError]]:
+    """The shop's own subject and message for one email ("" or None: the standard words).
+    Each is checked now (it parses, uses only the allowed variables, renders a sample return):
+    a template that would fail is refused here, never at sending."""
+    own = EmailTemplate(
+        subject=(subject or "").strip() or None, message=(message or "").strip() or None
+    )
+    for field_name, source in (("subject", own.subject), ("message", own.message)):
+        if source is None:
+            continue
+        try:
+            check_template(source)
+        except TemplateRefused as exc:
+            return None, [
+                NotificationUserError([field_name], NotificationErrorCode.INVALID, str(exc))
+            ]
+    key = f"notifications.templates.{template_key(recipient, event)}"
+    change: dict[str, Any] = (
+        {"$unset": {key: ""}, "$set": {"updated_at": utcnow()}}
+        if own.subject is None and own.message is None
+        else {"$set": {key: to_bson(own), "updated_at": utcnow()}}
+    )
+    written = await Tenant.get_pymongo_collection().update_one({"_id": tenant_id}, change)
+    if written.matched_count != 1:
+        return None, [
+            NotificationUserError(["tenant"], NotificationErrorCode.NOT_FOUND, "No such shop.")
+        ]
+    return await Tenant.find_one({"_id": tenant_id}), []
+
+
+async def preview_notification(
+    tenant_id: str, return_id: str, event: ReturnEventType, recipient: Recipient
+) -> RenderedEmail | None:
+    """The email as it would be sent now for this return and event (nothing is sent); None
+    for a return the shop does not have."""
+    try:
+        oid = ObjectId(return_id)
+    except (InvalidId, TypeError):
+        return None
+    record = await Return.find_one({"_id": oid, "tenant_id": tenant_id})
+    tenant = await Tenant.find_one({"_id": tenant_id})
+    if record is None or tenant is None:
+        return None
+    settings = tenant.notifications
+    own = settings.templates.get(template_key(recipient, event))
+    return render_email(record, event, recipient, tenant.name, settings.locale, own)
 
 
 # A tenant's switches ------------------------------------------------------------------------------

@@ -8,12 +8,14 @@ numbers are formatted for the locale (decimal separator, currency after the amou
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from app.models.email_notification import LOCALES, Recipient
+from app.models.email_notification import LOCALES, EmailTemplate, Recipient
 from app.models.money import minor_unit
 from app.models.return_request import Return, ReturnEventType
 
@@ -234,8 +236,64 @@ def pick_locale(wanted: str | None) -> str:
     return base if base in LOCALES else "en"
 
 
+# What a shop's own subject or message may use (`EmailContext` without the layout's parts).
+TEMPLATE_VARIABLES = frozenset({"shop", "order", "items", "reason", "refund", "store_credit"})
+MAX_TEMPLATE_LENGTH = 2000
+_OWN = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+
+
+class TemplateRefused(ValueError):
+    """A shop's template that cannot be used: the reason, for the merchant."""
+
+
+def check_template(source: str) -> None:
+    """Raise `TemplateRefused` for a template that does not parse, names a variable outside
+    `TEMPLATE_VARIABLES`, or fails on a sample return (so it never fails on a real one)."""
+    if len(source) > MAX_TEMPLATE_LENGTH:
+        raise TemplateRefused(f"At most {MAX_TEMPLATE_LENGTH} characters.")
+    try:
+        parsed = _OWN.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateRefused(f"Line {exc.lineno}: {exc.message}") from None
+    unknown = sorted(meta.find_undeclared_variables(parsed) - TEMPLATE_VARIABLES)
+    if unknown:
+        raise TemplateRefused(
+            f"Unknown variable {', '.join(unknown)}; use {', '.join(sorted(TEMPLATE_VARIABLES))}."
+        )
+    try:
+        _OWN.from_string(source).render(_SAMPLE)
+    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        raise TemplateRefused(f"It fails on a sample return: {exc}") from None
+
+
+_SAMPLE = {
+    "shop": "Sample shop",
+    "order": "#1001",
+    "items": [EmailItem("T-shirt", 1)],
+    "reason": "Worn",
+    "refund": "25.00 USD",
+    "store_credit": None,
+}
+
+
+def _own(source: str | None, fallback: str, variables: dict[str, Any]) -> str:
+    """The shop's template rendered, or the catalog's words when it has none (or, were a saved
+    template ever to fail, rather than no email)."""
+    if not source:
+        return fallback
+    try:
+        return _OWN.from_string(source).render(variables)
+    except TemplateError:
+        return fallback
+
+
 def render_email(
-    record: Return, event: ReturnEventType, recipient: Recipient, shop: str, locale: str
+    record: Return,
+    event: ReturnEventType,
+    recipient: Recipient,
+    shop: str,
+    locale: str,
+    own: EmailTemplate | None = None,
 ) -> RenderedEmail:
     locale = pick_locale(locale)
     subject, headline, message = CATALOG[locale][recipient][event]
@@ -257,6 +315,15 @@ def render_email(
         if outcome is not None and outcome.store_credit_amount > 0
         else None,
     )
+    if own is not None:
+        shared = {name: getattr(context, name) for name in TEMPLATE_VARIABLES}
+        context = replace(
+            context,
+            subject=_own(own.subject, context.subject, shared),
+            message=_own(own.message, context.message, shared),
+        )
+    # One line, whatever a template made of it: a subject is a header.
+    context = replace(context, subject=" ".join(context.subject.split())[:250])
     variables = {**asdict(context), "labels": LABELS[locale]}
     return RenderedEmail(
         subject=context.subject,
