@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, field_validator, model_validator
@@ -26,10 +27,19 @@ PLACEHOLDER_SECRETS = frozenset(
 DEVELOPMENT_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U="
 
 
+SMTP_URL_HELP = (
+    "SMTP_URL must be smtp://[user:pass@]host[:port] (STARTTLS) or smtps://... (implicit TLS); "
+    "percent-encode / # ? @ in the user or password"
+)
+
+
 class Settings(BaseSettings):
     """Every setting of the public contract, plus the few operational knobs around it."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # A refused value is not repeated in the error: several hold secrets (SMTP_URL, keys).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production", "test"] = "development"
 
@@ -123,6 +133,22 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_means_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_form(cls, value: str) -> str:
+        """Refused at start, with a message that never repeats the URL (it holds a password)."""
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 (raises for a port that is not a number)
+        except ValueError:
+            raise ValueError(SMTP_URL_HELP) from None
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(SMTP_URL_HELP)
+        return value
 
     @field_validator("app_url")
     @classmethod

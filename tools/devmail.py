@@ -16,6 +16,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -95,4 +97,9 @@ def _page_app(server: DevMailServer) -> Starlette:
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
         )
 
-    return Starlette(routes=[Route("/", index)])
+    # Only for this machine's names: a page elsewhere that rebinds its own name to 127.0.0.1
+    # cannot read the mail.
+    return Starlette(
+        routes=[Route("/", index)],
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"])],
+    )

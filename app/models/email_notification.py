@@ -1,7 +1,7 @@
 """`notifications`: emails to customers and staff about their returns, and a tenant's switches.
 
 One document per (tenant, event, recipient): the dispatcher writes it with the message already
-rendered (what the customer reads is what the return was when the event happened), and a sender
+rendered (the return as it is when the event is handed over, moments after it), and a sender
 claims it with a lease and hands it to SMTP, retrying with back-off.
 """
 

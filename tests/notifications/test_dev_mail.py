@@ -29,3 +29,13 @@ async def test_the_development_mail_server_keeps_and_lists_what_it_receives() ->
         assert page.headers["content-security-policy"].startswith("default-src 'none'")
     finally:
         server.stop()
+
+
+async def test_the_mail_page_answers_only_to_this_machines_names() -> None:
+    server = DevMailServer(free_port(), free_port(), echo=False).start()
+    try:
+        async with httpx.AsyncClient() as http:
+            rebound = await http.get(server.page_url, headers={"Host": "attacker.example"})
+        assert rebound.status_code == 400
+    finally:
+        server.stop()

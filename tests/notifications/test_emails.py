@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import ValidationError
 
 from app.config import Settings
 from app.db import Database
@@ -28,7 +29,7 @@ from app.models.email_notification import EmailStatus
 from app.services.notifications.addresses import AddressPolicy
 from app.services.notifications.delivery import DeliveryPolicy, DeliveryWorker
 from app.services.notifications.dispatch import ReturnEventDispatcher
-from app.services.notifications.email import EmailPolicy, EmailSender, send_email
+from app.services.notifications.email import EmailPolicy, EmailSender, SmtpTarget, send_email
 from tests.conftest import make_settings
 from tests.factories import graphql, make_tenant, merchant_headers
 from tests.returns.builders import create, return_input, shop_order
@@ -174,8 +175,11 @@ async def test_the_shops_switches_and_language_choose_what_is_sent(
 ) -> None:
     tenant = await make_tenant("quiet")
     headers = await merchant_headers(tenant.id)
-    refused = await _configure(client, headers, staffEmail="not an address")
-    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["staffEmail"], "INVALID")]
+    for bad in ("not an address", "desk@x.example\nBcc: evil@y.example", "a@x.example,b@y.example"):
+        refused = await _configure(client, headers, staffEmail=bad)
+        assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [
+            (["staffEmail"], "INVALID")
+        ], bad
     assert (await _configure(client, headers, locale="de"))["userErrors"][0]["code"] == "INVALID"
     configured = await _configure(
         client, headers, customerEvents=["RETURN_DECLINED"], staffEvents=[], locale="fr"
@@ -215,14 +219,14 @@ async def test_a_server_that_is_down_is_tried_again_and_a_refused_recipient_is_g
     assert await sender.run_once() and await sender.run_once()
     waiting = await EmailNotification.find({"tenant_id": tenant.id}).to_list()
     assert {(e.status, e.attempts) for e in waiting} == {(EmailStatus.PENDING, 1)}
-    assert all(e.error and "Connect" in e.error for e in waiting)
+    assert {e.error for e in waiting} == {"the mail server could not be reached"}
 
     mail_server.start()
     await sender.run_until_idle()
     settled = {e.to: e for e in await EmailNotification.find({"tenant_id": tenant.id}).to_list()}
     assert settled["customer@example.com"].status is EmailStatus.SENT
     assert settled["gone@flaky.example"].status is EmailStatus.FAILED  # 550: not tried again
-    assert "550" in (settled["gone@flaky.example"].error or "")
+    assert settled["gone@flaky.example"].error == "the mail server refused the recipient"
     assert len(mail_server.to("customer@example.com")) == 1
     failed = (await graphql(client, LOG, {"status": "FAILED"}, headers))["data"]["notifications"]
     assert [n["to"] for n in failed["nodes"]] == ["gone@flaky.example"]
@@ -324,8 +328,17 @@ async def test_a_shops_own_words_are_checked_when_saved_previewed_and_sent(
     unknown = await save(None, "Hello {{ customer.password }}")
     assert unknown["userErrors"][0]["field"] == ["message"]
     assert "Unknown variable customer" in unknown["userErrors"][0]["message"]
-    escape = await save(None, "{{ ''.__class__.__mro__ }}")  # the sandbox refuses it
-    assert escape["userErrors"][0]["code"] == "INVALID"
+    for hostile in (
+        "{{ ''.__class__.__mro__ }}",  # the sandbox refuses it
+        "{{ 'x' * 10**10 }}",  # would take the memory before any length check
+        "{{ 'x' * 100000 }}",
+        "{{ 1 // 0 }}",
+    ):
+        refused = await save(None, hostile)
+        assert refused["userErrors"][0]["code"] == "INVALID", hostile
+    # Passes on the sample (one item), fails on a return of two: the standard words are sent.
+    assert (await save(None, "{{ 1 // (items|length - 2) }}"))["userErrors"] == []
+    assert (await save(None, None))["userErrors"] == []
     saved = await save(
         "{{ shop }}: order {{ order }} can come back",
         "Send {% for item in items %}{{ item.quantity }} x {{ item.title }}{% endfor %}"
@@ -362,3 +375,19 @@ async def test_a_shops_own_words_are_checked_when_saved_previewed_and_sent(
     assert [m["Subject"] for m in approved] == ["wordsmith: order #1006 can come back"]
     cleared = await save("", "")
     assert cleared["notificationSettings"]["templates"] == []
+
+
+def test_a_bad_smtp_url_is_refused_at_start_without_repeating_it() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, smtp_url="smtp://user:s3cr/et@mail.example:587")
+    assert "s3cr" not in str(refused.value) and "SMTP_URL must be" in str(refused.value)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, smtp_url="http://mail.example")
+    target = SmtpTarget.parse("smtps://user:p%40ss@mail.example")
+    assert (target.host, target.port, target.password, target.implicit_tls) == (
+        "mail.example",
+        465,
+        "p@ss",
+        True,
+    )
+    assert "p@ss" not in repr(target)

@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         mail.start()
         settings = base.model_copy(
             update={
-                "smtp_url": base.smtp_url or mail.smtp_url,
+                # The demo's emails stay on this machine, whatever SMTP_URL says in .env.
+                "smtp_url": mail.smtp_url,
                 "mongodb_uri": database.uri,
                 "app_url": app_url,
                 "shopify_admin_base_url": simulator.admin_base_template,

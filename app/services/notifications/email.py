@@ -12,18 +12,22 @@ notice a customer never got and cannot ask for again; a rare repeat they can ign
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo.errors import DuplicateKeyError
 
 from app.clock import utcnow
 from app.config import Settings
@@ -61,7 +65,23 @@ REDACTED_DOMAIN = "@redacted.invalid"  # a redacted customer's pseudonym: never 
 
 
 class SmtpUrlInvalid(ValueError):
-    pass
+    """SMTP_URL cannot be used; the message never carries the URL (it holds the password)."""
+
+
+SMTP_URL_FORM = "smtp://[user:pass@]host[:port] or smtps://... (percent-encode / # ? @ in them)"
+
+
+def mailbox(address: str | None) -> str | None:
+    """`address` if it is exactly one plain mailbox (`name@domain`), else None: no display
+    name, no list, no control character (a newline in it would add headers)."""
+    text = (address or "").strip()
+    if not text or len(text) > 254 or any(ord(c) < 32 or c in ',;<>()"' for c in text):
+        return None
+    try:
+        parsed = Address(addr_spec=text)
+    except (ValueError, IndexError, HeaderParseError):
+        return None
+    return text if parsed.username and parsed.domain and "." in parsed.domain else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +89,22 @@ class SmtpTarget:
     host: str
     port: int
     username: str | None
-    password: str | None
-    implicit_tls: bool
+    password: str | None = field(repr=False)
+    implicit_tls: bool = False
 
     @classmethod
     def parse(cls, url: str) -> SmtpTarget:
         parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            raise SmtpUrlInvalid(f"SMTP_URL must be {SMTP_URL_FORM}") from None
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise SmtpUrlInvalid("SMTP_URL must be smtp://[user:pass@]host[:port] or smtps://...")
+            raise SmtpUrlInvalid(f"SMTP_URL must be {SMTP_URL_FORM}")
         implicit = parts.scheme == "smtps"
         return cls(
             host=parts.hostname,
-            port=parts.port or (465 if implicit else 587),
+            port=port or (465 if implicit else 587),
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             implicit_tls=implicit,
@@ -98,7 +122,8 @@ class SmtpTarget:
 @dataclass(frozen=True, slots=True)
 class EmailPolicy:
     lease_seconds: float = 120.0
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 30.0  # per SMTP command
+    send_seconds: float = 60.0  # the whole transaction: well inside the lease
     schedule: tuple[timedelta, ...] = EMAIL_RETRY_SCHEDULE
 
 
@@ -112,15 +137,16 @@ async def queue_emails(record: Return, event: ReturnEvent, tenant: Tenant | None
         return 0
     settings: NotificationSettings = tenant.notifications
     wanted: list[tuple[Recipient, str]] = []
-    customer = (record.customer_email or "").strip()
+    customer = mailbox(record.customer_email)
     if (
         event.type in settings.customer_events
         and customer
         and not customer.endswith(REDACTED_DOMAIN)
     ):
         wanted.append((Recipient.CUSTOMER, customer))
-    if event.type in settings.staff_events and settings.staff_email:
-        wanted.append((Recipient.STAFF, settings.staff_email))
+    staff = mailbox(settings.staff_email)
+    if event.type in settings.staff_events and staff:
+        wanted.append((Recipient.STAFF, staff))
     written = 0
     for recipient, to in wanted:
         own = settings.templates.get(template_key(recipient, event.type))
@@ -141,11 +167,26 @@ async def queue_emails(record: Return, event: ReturnEvent, tenant: Tenant | None
             created_at=utcnow(),
         )
         key = {"tenant_id": record.tenant_id, "event_id": event.id, "recipient": recipient.value}
-        result = await EmailNotification.get_pymongo_collection().update_one(
-            key, {"$setOnInsert": _bson(email)}, upsert=True
-        )
+        emails = EmailNotification.get_pymongo_collection()
+        try:
+            result = await emails.update_one(key, {"$setOnInsert": _bson(email)}, upsert=True)
+        except DuplicateKeyError:
+            continue  # two dispatchers raced: the other's insert is the email
         written += 1 if result.upserted_id is not None else 0
+        if recipient is Recipient.CUSTOMER:
+            await _forget_if_redacted_meanwhile(record, key, to)
     return written
+
+
+async def _forget_if_redacted_meanwhile(record: Return, key: dict[str, Any], to: str) -> None:
+    """A customers/redact that ran between this dispatcher's read of the return and its write
+    deleted the emails it found, not this one: the return now shows another address, so this
+    email goes too."""
+    still = await Return.get_pymongo_collection().find_one(
+        {"_id": record.id, "tenant_id": record.tenant_id, "customer_email": to}, {"_id": 1}
+    )
+    if still is None:
+        await EmailNotification.get_pymongo_collection().delete_one(key)
 
 
 def _bson(email: EmailNotification) -> dict[str, Any]:
@@ -191,6 +232,7 @@ def build_message(email: EmailNotification, sender: str) -> EmailMessage:
     message["To"] = email.to
     message["Subject"] = email.subject
     message["Message-ID"] = email.message_id
+    message["Date"] = formatdate(usegmt=True)  # this attempt's
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to us
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
@@ -217,12 +259,31 @@ async def send_email(
 
 
 def _permanent(exc: BaseException) -> bool:
-    """A 5xx answer about the recipient or the message: sending again changes nothing."""
+    """Sending again changes nothing: the server refused the recipient or the message for good
+    (5xx to RCPT or DATA), or the message cannot be built. A 5xx elsewhere (at connect, HELO,
+    authentication, MAIL FROM) is our setup's, fixed by an operator: retried."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return all(500 <= error.code < 600 for error in exc.recipients)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return 500 <= exc.code < 600 and not isinstance(exc, aiosmtplib.SMTPAuthenticationError)
-    return False
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        return 500 <= exc.code < 600
+    return isinstance(exc, ValueError | UnicodeError)
+
+
+def public_error(exc: BaseException) -> str:
+    """What the merchant may read of a failure."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused):
+        return "the mail server refused the recipient"
+    if isinstance(exc, aiosmtplib.SMTPDataError):
+        return "the mail server refused the message"
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPSenderRefused):
+        return "the mail server refused our account or sender (an operator fixes it)"
+    if isinstance(exc, ValueError | UnicodeError):
+        return "the message could not be built (an invalid address or header)"
+    if isinstance(exc, TimeoutError | aiosmtplib.SMTPTimeoutError):
+        return "the mail server did not answer in time"
+    if isinstance(exc, aiosmtplib.SMTPException | OSError):
+        return "the mail server could not be reached"
+    return "internal error (operators are alerted)"
 
 
 class EmailSender:
@@ -282,10 +343,11 @@ class EmailSender:
 
     async def send(self, email: EmailNotification) -> None:
         try:
-            await send_email(
-                email, self.target, self.settings.mail_from, self.policy.timeout_seconds
-            )
-        except (aiosmtplib.SMTPException, OSError) as exc:
+            async with asyncio.timeout(self.policy.send_seconds):
+                await send_email(
+                    email, self.target, self.settings.mail_from, self.policy.timeout_seconds
+                )
+        except Exception as exc:  # the server's answer, or a message it cannot take: recorded
             await self._failed(email, exc)
             return
         await self._record(
@@ -303,7 +365,13 @@ class EmailSender:
         attempts = email.attempts + 1
         error = f"{type(exc).__name__}: {exc}"[:500]
         give_up = _permanent(exc) or attempts > len(self.policy.schedule)
-        values: dict[str, Any] = {"attempts": attempts, "error": error, "lease_owner": None}
+        # The merchant sees what kind of failure it was; the server's own words (host names,
+        # addresses) stay in our logs.
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "error": public_error(exc),
+            "lease_owner": None,
+        }
         if give_up:
             values.update(status=EmailStatus.FAILED.value, next_attempt_at=None)
         else:
@@ -449,8 +517,6 @@ async def preview_notification(
 
 # A tenant's switches ------------------------------------------------------------------------------
 
-MAX_EMAIL_LENGTH = 254
-
 
 @dataclass(frozen=True, slots=True)
 class NotificationSettingsInput:
@@ -476,9 +542,7 @@ async def update_notification_settings(
         current.staff_events = sorted(set(given.staff_events))
     if given.staff_email is not None:
         address = given.staff_email.strip()
-        if address and (
-            len(address) > MAX_EMAIL_LENGTH or "@" not in parseaddr(address)[1] or " " in address
-        ):
+        if address and mailbox(address) is None:
             return None, [
                 NotificationUserError(
                     ["staff_email"], NotificationErrorCode.INVALID, "Not an email address."
@@ -495,8 +559,16 @@ async def update_notification_settings(
                 )
             ]
         current.locale = given.locale
+    # Field by field: a template saved meanwhile (`notifications.templates`) is kept.
+    fields = ("customer_events", "staff_events", "staff_email", "locale")
     await Tenant.get_pymongo_collection().update_one(
-        {"_id": tenant_id}, {"$set": {"notifications": to_bson(current), "updated_at": utcnow()}}
+        {"_id": tenant_id},
+        {
+            "$set": {
+                **{f"notifications.{name}": to_bson(getattr(current, name)) for name in fields},
+                "updated_at": utcnow(),
+            }
+        },
     )
     tenant.notifications = current
     return tenant, []

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.models.email_notification import LOCALES, EmailTemplate, Recipient
@@ -112,12 +113,16 @@ LABELS = {
         "refund": "Refund",
         "reason": "Reason",
         "store_credit": "Store credit",
+        "method": "Settled by",
+        "balance_due": "Left to pay for the exchange",
     },
     "fr": {
         "lines": "Articles",
         "refund": "Remboursement",
         "reason": "Motif",
         "store_credit": "Avoir",
+        "method": "Réglé par",
+        "balance_due": "Reste à payer pour l'échange",
     },
 }
 
@@ -129,10 +134,14 @@ TEXT_LAYOUT = """{{ headline }}
 {% endif %}{% if items %}
 {{ labels.lines }}:
 {% for item in items %}- {{ item.quantity }} x {{ item.title }}
-{% endfor %}{% endif %}{% if refund %}
+{% endfor %}{% endif %}{% if method %}
+{{ labels.method }}: {{ method }}
+{% endif %}{% if refund %}
 {{ labels.refund }}: {{ refund }}
 {% endif %}{% if store_credit %}
 {{ labels.store_credit }}: {{ store_credit }}
+{% endif %}{% if balance_due %}
+{{ labels.balance_due }}: {{ balance_due }}
 {% endif %}
 {{ shop }}{% if order %} - {{ order }}{% endif %}
 """
@@ -145,7 +154,9 @@ HTML_LAYOUT = """<!doctype html>
 {% if reason %}<p><strong>{{ labels.reason }}:</strong> {{ reason }}</p>{% endif %}
 {% if items %}<h2 style="font-size: 16px">{{ labels.lines }}</h2>
 <ul>{% for item in items %}<li>{{ item.quantity }} &times; {{ item.title }}</li>{% endfor %}</ul>{% endif %}
+{% if method %}<p><strong>{{ labels.method }}:</strong> {{ method }}</p>{% endif %}
 {% if refund %}<p><strong>{{ labels.refund }}:</strong> {{ refund }}</p>{% endif %}
+{% if balance_due %}<p><strong>{{ labels.balance_due }}:</strong> {{ balance_due }}</p>{% endif %}
 {% if store_credit %}<p><strong>{{ labels.store_credit }}:</strong> {{ store_credit }}</p>{% endif %}
 <p style="color: #616161">{{ shop }}{% if order %} &middot; {{ order }}{% endif %}</p>
 </body></html>
@@ -177,6 +188,8 @@ class EmailContext:
     reason: str | None = None
     refund: str | None = None
     store_credit: str | None = None
+    method: str | None = None  # how it was settled (resolved only)
+    balance_due: str | None = None  # what a dearer exchange leaves the customer to pay
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +235,31 @@ def render_endpoint_disabled(url: str, reason: str, shop: str, locale: str) -> R
     )
 
 
+METHODS = {
+    "en": {
+        "refund": "a refund to your original payment",
+        "store_credit": "store credit",
+        "exchange": "an exchange",
+    },
+    "fr": {
+        "refund": "un remboursement sur votre moyen de paiement",
+        "store_credit": "un avoir",
+        "exchange": "un échange",
+    },
+}
+PLUS_TAX = {"en": " plus tax", "fr": " plus taxes"}
+
+
+def _refund_text(record: Return, outcome: Any, locale: str) -> str:
+    """The refund with its tax once the Shopify mirror recorded it; before that (the email is
+    written when the return is resolved, the tax just before paying), "plus tax" for a return
+    paid through Shopify."""
+    if outcome.tax is not None:
+        return format_money(outcome.refund_amount + outcome.tax, outcome.currency, locale)
+    text = format_money(outcome.refund_amount, outcome.currency, locale)
+    return text + PLUS_TAX[locale] if record.shopify_sync is not None else text
+
+
 def format_money(amount: Decimal, currency: str, locale: str) -> str:
     """`25.00 USD` in English, `25,00 USD` in French: the currency's own minor unit."""
     places = minor_unit(currency)
@@ -237,9 +275,30 @@ def pick_locale(wanted: str | None) -> str:
 
 
 # What a shop's own subject or message may use (`EmailContext` without the layout's parts).
-TEMPLATE_VARIABLES = frozenset({"shop", "order", "items", "reason", "refund", "store_credit"})
+TEMPLATE_VARIABLES = frozenset(
+    {"shop", "order", "items", "reason", "refund", "store_credit", "method", "balance_due"}
+)
 MAX_TEMPLATE_LENGTH = 2000
-_OWN = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+MAX_RENDERED_LENGTH = 10_000  # a template that renders more (`{{ "x" * 10**8 }}`) is not used
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, and no arithmetic that builds huge values (`"x" * 10**10` would take the
+    process's memory before any length check)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("powers are not allowed in templates")
+        sized = [v for v in (left, right) if isinstance(v, str | list | tuple)]
+        counts = [v for v in (left, right) if isinstance(v, int)]
+        if sized and counts and len(sized[0]) * counts[0] > MAX_RENDERED_LENGTH:
+            raise SecurityError("the result would be too long")
+        return super().call_binop(context, operator, left, right)
+
+
+_OWN = _BoundedSandbox(autoescape=False, undefined=StrictUndefined)
 
 
 class TemplateRefused(ValueError):
@@ -261,9 +320,11 @@ def check_template(source: str) -> None:
             f"Unknown variable {', '.join(unknown)}; use {', '.join(sorted(TEMPLATE_VARIABLES))}."
         )
     try:
-        _OWN.from_string(source).render(_SAMPLE)
-    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        rendered = _OWN.from_string(source).render(_SAMPLE)
+    except Exception as exc:
         raise TemplateRefused(f"It fails on a sample return: {exc}") from None
+    if len(rendered) > MAX_RENDERED_LENGTH:
+        raise TemplateRefused(f"It renders more than {MAX_RENDERED_LENGTH} characters.")
 
 
 _SAMPLE = {
@@ -273,6 +334,8 @@ _SAMPLE = {
     "reason": "Worn",
     "refund": "25.00 USD",
     "store_credit": None,
+    "method": "a refund to your original payment",
+    "balance_due": None,
 }
 
 
@@ -282,9 +345,10 @@ def _own(source: str | None, fallback: str, variables: dict[str, Any]) -> str:
     if not source:
         return fallback
     try:
-        return _OWN.from_string(source).render(variables)
-    except TemplateError:
+        rendered = _OWN.from_string(source).render(variables)
+    except Exception:  # a template that passed its check may still fail on another return
         return fallback
+    return rendered if len(rendered) <= MAX_RENDERED_LENGTH else fallback
 
 
 def render_email(
@@ -308,8 +372,12 @@ def render_email(
         order=order,
         items=[EmailItem(item.title or item.sku or "", item.quantity) for item in record.items],
         reason=record.decline_reason if event is ReturnEventType.DECLINED else None,
-        refund=format_money(outcome.refund_amount, outcome.currency, locale)
+        refund=_refund_text(record, outcome, locale)
         if outcome is not None and outcome.refund_amount > 0
+        else None,
+        method=METHODS[locale][record.resolution_type.value] if outcome is not None else None,
+        balance_due=format_money(outcome.balance_due, outcome.currency, locale)
+        if outcome is not None and outcome.balance_due > 0
         else None,
         store_credit=format_money(outcome.store_credit_amount, outcome.currency, locale)
         if outcome is not None and outcome.store_credit_amount > 0
