@@ -176,6 +176,7 @@ def test_config_check_prints_the_urls_shopify_must_have(
     monkeypatch.setenv("SHOPIFY_API_KEY", "0123456789abcdef")
     monkeypatch.setenv("SHOPIFY_API_SECRET", "shpss_realsecretvalue")
     monkeypatch.setenv("ENCRYPTION_KEYS", GOOD_KEY)
+    monkeypatch.setenv("SMTP_URL", "smtps://returns:pw@smtp.example.com")
     assert main(["config", "check"]) == 0
     out = capsys.readouterr().out
     assert "https://returns.example.com/api/auth/shopify/callback" in out
@@ -193,8 +194,10 @@ def test_config_check_flags_slash_http_bad_keys_and_placeholders(
     monkeypatch.setenv("SHOPIFY_API_KEY", "0123456789abcdef")
     monkeypatch.setenv("SHOPIFY_API_SECRET", "changeme")
     monkeypatch.setenv("ENCRYPTION_KEYS", f"{GOOD_KEY},not-a-fernet-key")
+    monkeypatch.setenv("SMTP_URL", "smtp://user:s3cret@")
     assert main(["config", "check"]) == 1
     out = capsys.readouterr().out
+    assert "ERROR   SMTP_URL: is not smtp://" in out and "s3cret" not in out
     assert "http://returns.example.com/api/auth/shopify/callback" in out  # slash stripped
     assert "trailing slash" in out
     assert "ERROR   APP_URL: uses http://" in out
@@ -219,6 +222,7 @@ def _production_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPIFY_API_SECRET", "shpss_realsecretvalue")
     monkeypatch.setenv("ENCRYPTION_KEYS", GOOD_KEY)
     monkeypatch.setenv("OPERATOR_API_KEY", "op-key-0123456789abcdef")
+    monkeypatch.setenv("SMTP_URL", "smtp://returns:mail-password@smtp.example.com:587")
 
 
 def test_config_check_accepts_an_app_toml_that_agrees_with_the_settings(

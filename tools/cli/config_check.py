@@ -115,6 +115,17 @@ def check_values(raw: dict[str, str]) -> list[Finding]:
             f"{version!r} is not a Shopify release (YYYY-01/04/07/10)",
         )
 
+    smtp = raw.get("SMTP_URL", "").strip()
+    if not smtp:
+        add("warning", "SMTP_URL", "not set: no emails are sent to customers or staff")
+    else:
+        parts = urlsplit(smtp)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            # never repeated: it may hold a password
+            add("error", "SMTP_URL", "is not smtp://[user:pass@]host[:port] or smtps://...")
+        elif production and parts.hostname in _LOCAL_HOSTS:
+            add("warning", "SMTP_URL", "points at this machine (a local relay?) in production")
+
     admin = raw.get("SHOPIFY_ADMIN_BASE_URL", "").strip()
     if admin and "{shop}" not in admin:
         add("error", "SHOPIFY_ADMIN_BASE_URL", "must contain the {shop} placeholder")
