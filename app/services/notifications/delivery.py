@@ -190,7 +190,7 @@ def _public_reason(exc: AddressRefused) -> str:
 class DeliveryWorker:
     """Claims one due delivery, sends it, records the attempt."""
 
-    idle_seconds = 0.5
+    idle_seconds = 1.0  # idle, each sender polls once a second (4 per process by default)
 
     def __init__(
         self,

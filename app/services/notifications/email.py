@@ -289,7 +289,7 @@ def public_error(exc: BaseException) -> str:
 class EmailSender:
     """Claims one due email, sends it, records the outcome."""
 
-    idle_seconds = 0.5
+    idle_seconds = 1.0  # an email is sent within about a second of being queued
 
     def __init__(
         self,
