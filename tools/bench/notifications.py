@@ -1,5 +1,5 @@
 """`rms bench` notifications: merchants' webhooks, measured in this process on the bench's
-database, against a receiver on loopback (uvicorn in a thread, answering 204).
+database, against a receiver on loopback (uvicorn in a process of its own, answering 204).
 
 - Drain rate: the same number of deliveries sent by `MERCHANT_WEBHOOK_WORKERS` delivery workers
   (claim a batch, address check, sign, POST them at once, record each) against a raw loop of
@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from app.clock import utcnow
 from app.db import connect
@@ -48,7 +48,7 @@ from app.services.notifications.endpoints import EndpointInput, create_endpoint
 from app.services.returns.events import queue_creation_events
 from app.services.returns.transitions import approve_return
 from tools.bench.report import FAIL, PASS, Report, Row
-from tools.shopify_sim.server import ThreadedASGIServer
+from tools.devdb import free_port
 
 if TYPE_CHECKING:
     from tools.bench.harness import Stack
@@ -61,12 +61,28 @@ BODY = orjson.dumps(
 ).decode()
 
 
-def _receiver() -> ThreadedASGIServer:
-    async def receive(request: Request) -> Response:
-        await request.body()
-        return Response(status_code=204)
-
-    return ThreadedASGIServer(Starlette(routes=[Route("/hook", receive, methods=["POST"])]))
+@contextlib.contextmanager
+def _receiver() -> Iterator[str]:
+    """The receiver's URL, served by a process of its own (`tools/bench/receiver.py`)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.bench.receiver", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the bench's webhook receiver did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 async def _raw_drain(url: str, count: int, senders: int) -> float:
@@ -195,11 +211,9 @@ async def _approvals(stack: Stack, url: str | None, count: int) -> float:
     return statistics.median(each) * 1000
 
 
-async def _run(stack: Stack, deliveries: int, approvals: int) -> dict[str, Any]:
+async def _run(stack: Stack, url: str, deliveries: int, approvals: int) -> dict[str, Any]:
     database = await connect(stack.settings(), create_indexes=False)
-    receiver = _receiver().start()
     try:
-        url = f"{receiver.base_url}/hook"
         # as many POSTs in flight as ours: each worker sends its claimed batch at once
         senders = stack.settings().merchant_webhook_workers * DeliveryPolicy().batch
         raw_seconds = await _raw_drain(url, deliveries, senders)
@@ -215,14 +229,14 @@ async def _run(stack: Stack, deliveries: int, approvals: int) -> dict[str, Any]:
             "approve_on_ms": on_ms,
         }
     finally:
-        receiver.stop()
         await database.close()
 
 
 def measure_notifications(stack: Stack, report: Report) -> None:
     deliveries = stack.config.notify_deliveries
     approvals = stack.config.notify_approvals
-    found = asyncio.run(_run(stack, deliveries, approvals))
+    with _receiver() as url:
+        found = asyncio.run(_run(stack, url, deliveries, approvals))
     raw_rate = deliveries / found["raw_seconds"]
     ours_rate = found["sent"] / found["ours_seconds"]
     report.add(
