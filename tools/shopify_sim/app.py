@@ -1,4 +1,5 @@
-"""`create_simulator_app(config)`: the whole simulated Shopify as one ASGI app."""
+"""`create_simulator_app(config)`: the whole simulated Shopify as one ASGI app (admin, control
+API, and the shops' storefronts by Host header)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,6 +19,7 @@ from .graphql_api import build_admin_schema
 from .http import json_response
 from .oauth import access_token, authorize
 from .state import SimState, normalize_shop
+from .storefront import StorefrontMiddleware, close_storefront
 from .webhooks import WebhookDispatcher
 
 
@@ -47,6 +50,7 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
         try:
             yield
         finally:
+            await close_storefront(app)
             await dispatcher.close()
 
     routes = [
@@ -56,7 +60,9 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/{shop}/admin/oauth/access_token", access_token, methods=["POST"]),
         Route("/{shop}/admin/api/{version}/graphql.json", graphql_endpoint, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # storefront requests (Host = a shop's domain: the app proxy, customer sign-in) go to
+    # `storefront.py`; the path-based admin and control routes answer under any Host
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(StorefrontMiddleware)])
     app.state.sim = state
     app.state.dispatcher = dispatcher
     app.state.schema = build_admin_schema()

@@ -19,6 +19,10 @@ class SimulatorConfig:
 
     `webhook_time_scale` multiplies every webhook retry delay (1.0 means 1 s, 2 s, 4 s ... 128 s;
     tests pass e.g. 0.01 so retries happen in milliseconds).
+
+    `app_proxy_url`: where the storefront's app proxy (`https://{shop}/{prefix}/{subpath}/...`)
+    forwards to; None: no app proxy (its paths answer 404). Changeable at runtime through
+    `PUT /_sim/app-proxy`.
     """
 
     api_key: str = "sim-api-key"
@@ -37,4 +41,8 @@ class SimulatorConfig:
     remove_failing_subscriptions: bool = True
     compliance_url: str | None = None
     shops: tuple[str, ...] = ()
+    app_proxy_url: str | None = None
+    app_proxy_prefix: str = "apps"
+    app_proxy_subpath: str = "returns"
+    app_proxy_timeout_seconds: float = 10.0
     api_versions: tuple[str, ...] = ("2025-10", "2026-01", "2026-04", "2026-07", "2026-10")

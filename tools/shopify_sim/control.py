@@ -1,4 +1,5 @@
-"""Control API under `/_sim/...`: shops, orders, uninstall, compliance, faults, deliveries."""
+"""Control API under `/_sim/...`: shops, orders, customers, uninstall, compliance, faults,
+deliveries, the app proxy."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .models import JSON, ShopState, WebhookFaults, utcnow
 from .payments import Payment, PaymentError, public_refund, public_transaction, requested_payments
 from .seed import add_order, fulfill
 from .state import SimState, normalize_shop
+from .storefront import public_customer, validate_app_proxy
 from .webhooks import COMPLIANCE_TOPICS, TOPICS, WebhookDispatcher
 
 
@@ -561,6 +563,40 @@ async def staff_return_action(request: Request) -> Response:
     return json_response({"return": returns_api.public(record), "event": event})
 
 
+async def list_customers(request: Request) -> Response:
+    """`GET /_sim/shops/{shop}/customers`: every customer with the orders they placed."""
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    return json_response({"customers": [public_customer(c) for c in shop.customers]})
+
+
+async def order_customer(request: Request) -> Response:
+    """`GET /_sim/shops/{shop}/orders/{order}/customer`: who placed the order (the id that can
+    sign in on the storefront)."""
+    shop = _shop(request)
+    order = None if shop is None else _find_order(shop, request.path_params["order"])
+    if order is None:
+        return _not_found("order")
+    if order.get("customer") is None:
+        return _not_found("customer")
+    return json_response(public_customer(order["customer"]))
+
+
+async def app_proxy(request: Request) -> Response:
+    """`GET`, `PUT {url, prefix, subpath, timeout}` or `DELETE /_sim/app-proxy`: the app's app
+    proxy (every shop's storefront `/{prefix}/{subpath}/...` forwards to `url`)."""
+    state, _ = _sim(request)
+    if request.method == "DELETE":
+        state.app_proxy.url = None
+    elif request.method in ("PUT", "POST"):
+        wanted = validate_app_proxy(await _body(request), state.config.app_proxy_timeout_seconds)
+        if isinstance(wanted, str):
+            return json_response({"error": wanted}, status_code=400)
+        state.app_proxy = wanted
+    return json_response(state.app_proxy.public())
+
+
 async def health(_request: Request) -> Response:
     return json_response({"status": "ok", "topics": sorted(TOPICS.values())})
 
@@ -571,11 +607,14 @@ def control_routes() -> list[Route]:
         Route("/_sim/health", health),
         Route("/_sim/shops", create_shop, methods=["POST"]),
         Route("/_sim/shops", list_shops, methods=["GET"]),
+        Route("/_sim/app-proxy", app_proxy, methods=["GET", "PUT", "POST", "DELETE"]),
         Route(prefix, get_shop, methods=["GET"]),
         Route(f"{prefix}/orders", list_orders, methods=["GET"]),
         Route(f"{prefix}/orders", create_order, methods=["POST"]),
         Route(f"{prefix}/orders/{{order}}", get_order, methods=["GET"]),
         Route(f"{prefix}/orders/{{order}}", update_order, methods=["POST", "PATCH", "PUT"]),
+        Route(f"{prefix}/orders/{{order}}/customer", order_customer, methods=["GET"]),
+        Route(f"{prefix}/customers", list_customers, methods=["GET"]),
         Route(f"{prefix}/uninstall", uninstall, methods=["POST"]),
         Route(f"{prefix}/scopes", scopes, methods=["POST"]),
         Route(f"{prefix}/compliance", compliance, methods=["POST"]),

@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
+from .storefront import CUSTOMER_COOKIE
+
 JSON = dict[str, Any]
 DEFAULT_SCOPES = "read_orders,read_all_orders,read_customers,read_returns,write_returns"
 
@@ -222,6 +224,71 @@ class SimulatorControl:
             f"/_sim/shops/{domain}/inventory/{reference}",
             {"location_id": location_id, "available": available},
         )
+
+    async def customers(self, domain: str) -> list[JSON]:
+        """The shop's customers: `[{id (GID), customer_id (number), email, name, orders: [{id,
+        name ("#1001"), number (1001)}]}]`."""
+        shown: list[JSON] = (await self._call("GET", f"/_sim/shops/{domain}/customers"))[
+            "customers"
+        ]
+        return shown
+
+    async def order_customer(self, domain: str, order: str) -> JSON:
+        """Who placed the order (GID, number or `#1001`): as an entry of `customers`."""
+        reference = order.rsplit("/", 1)[-1]
+        return await self._call(
+            "GET", f"/_sim/shops/{domain}/orders/{quote(reference, safe='')}/customer"
+        )
+
+    async def customer_id_for_order(self, domain: str, order: str) -> str:
+        """The numeric id of the order's customer: what `/account/login?customer_id=` takes and
+        the app proxy sends as `logged_in_customer_id`."""
+        customer_id: str = (await self.order_customer(domain, order))["customer_id"]
+        return customer_id
+
+    async def set_app_proxy(
+        self,
+        url: str | None,
+        *,
+        prefix: str = "apps",
+        subpath: str = "returns",
+        timeout: float | None = None,
+    ) -> JSON:
+        """Every shop's storefront `/{prefix}/{subpath}/...` forwards to `url` from now on
+        (None: no app proxy); `timeout` in seconds (default the config's, 10). Answers
+        `{url, prefix, subpath, path_prefix, timeout}`."""
+        body: JSON = {"url": url, "prefix": prefix, "subpath": subpath}
+        if timeout is not None:
+            body["timeout"] = timeout
+        return await self._call("PUT", "/_sim/app-proxy", body)
+
+    async def app_proxy(self) -> JSON:
+        return await self._call("GET", "/_sim/app-proxy")
+
+    async def clear_app_proxy(self) -> JSON:
+        return await self._call("DELETE", "/_sim/app-proxy")
+
+    async def storefront_sign_in(
+        self, domain: str, customer_id: str, *, http: httpx.AsyncClient | None = None
+    ) -> dict[str, str]:
+        """Sign the customer (number or GID) in on the shop's storefront through
+        `/account/login`; returns the cookie it set (`{"_sim_customer": "<id>"}`) for a client
+        or browser of that shop. With `http`, that client keeps the cookie too (its jar files it
+        under the simulator's host, so it is sent on every later request of that client)."""
+        client = http or httpx.AsyncClient(trust_env=False, timeout=10.0)
+        try:
+            response = await client.get(
+                f"{self.base_url}/account/login",
+                params={"customer_id": customer_id},
+                headers={"Host": domain},
+                follow_redirects=False,
+            )
+        finally:
+            if http is None:
+                await client.aclose()
+        if response.status_code != 303:
+            raise RuntimeError(f"sign-in failed: {response.status_code} {response.text[:200]}")
+        return {CUSTOMER_COOKIE: response.cookies[CUSTOMER_COOKIE]}
 
     async def uninstall(self, domain: str) -> JSON:
         return await self._call("POST", f"/_sim/shops/{domain}/uninstall")

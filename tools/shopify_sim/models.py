@@ -129,6 +129,30 @@ class WebhookFaults:
 
 
 @dataclass
+class AppProxy:
+    """The app's app proxy: storefront `/{prefix}/{subpath}/...` of every shop is forwarded to
+    `url` plus the rest of the path (no `url`: not configured, those paths answer 404)."""
+
+    url: str | None = None
+    prefix: str = "apps"
+    subpath: str = "returns"
+    timeout_seconds: float = 10.0
+
+    @property
+    def path_prefix(self) -> str:
+        return f"/{self.prefix}/{self.subpath}"
+
+    def public(self) -> JSON:
+        return {
+            "url": self.url,
+            "prefix": self.prefix,
+            "subpath": self.subpath,
+            "path_prefix": self.path_prefix,
+            "timeout": self.timeout_seconds,
+        }
+
+
+@dataclass
 class TokenRecord:
     token: str
     shop: str

@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders", type=int, default=250, help="orders seeded per shop")
     parser.add_argument("--webhook-time-scale", type=float, default=1.0)
     parser.add_argument("--compliance-url", default=None)
+    parser.add_argument(
+        "--app-proxy-url", default=None, help="storefront /apps/returns/... forwards here"
+    )
     args = parser.parse_args(argv)
     run_simulator(
         args.host,
@@ -164,4 +167,5 @@ def main(argv: list[str] | None = None) -> None:
         default_orders=args.orders,
         webhook_time_scale=args.webhook_time_scale,
         compliance_url=args.compliance_url,
+        app_proxy_url=args.app_proxy_url,
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import jwt
 
 from .config import BucketConfig, SimulatorConfig
-from .models import ShopState, TokenRecord, utcnow
+from .models import AppProxy, ShopState, TokenRecord, utcnow
 from .seed import new_shop
 
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -60,6 +60,12 @@ class SimState:
         self.codes: dict[str, CodeGrant] = {}
         self.tokens: dict[str, TokenRecord] = {}
         self.refresh_tokens: dict[str, TokenRecord] = {}
+        self.app_proxy = AppProxy(
+            url=config.app_proxy_url,
+            prefix=config.app_proxy_prefix,
+            subpath=config.app_proxy_subpath,
+            timeout_seconds=config.app_proxy_timeout_seconds,
+        )
         for domain in config.shops:
             self.create_shop(domain)
 
