@@ -16,9 +16,14 @@ from app.db import Database, connect
 from app.graphql.graphiql import GraphiQLOptions, mount_graphiql, page_hosts
 from app.graphql.persisted_queries import PersistedQueryStore
 from app.graphql.returns.snapshot import make_return_renderer
-from app.graphql.router import DatabasePersistedQueries, ServiceGraphQLRouter, make_context_getter
+from app.graphql.router import (
+    DatabasePersistedQueries,
+    ServiceGraphQLRouter,
+    make_context_getter,
+    make_proxy_context_getter,
+)
 from app.graphql.schema import build_schema
-from app.http import health, metrics, shopify_oauth, shopify_webhooks
+from app.http import health, metrics, portal, shopify_oauth, shopify_webhooks
 from app.http.body_limit import BodyLimitMiddleware
 from app.jobs.registry import build_workers
 from app.jobs.runner import BackgroundRunner, make_worker_id
@@ -88,8 +93,9 @@ def create_app(
     ide_options = GraphiQLOptions(
         default_headers=_default_ide_headers(settings), allowed_hosts=page_hosts(settings.app_url)
     )
+    schema = build_schema(settings)
     graphql = ServiceGraphQLRouter(
-        build_schema(settings),
+        schema,
         context_getter=make_context_getter(settings),
         graphql_ide="graphiql" if settings.graphiql_on else None,
         graphiql_options=ide_options,
@@ -99,6 +105,16 @@ def create_app(
     app.include_router(graphql, prefix="/graphql")
     if settings.graphiql_on:
         mount_graphiql(app, options=ide_options)
+    # The storefront portal's API through Shopify's app proxy: before the portal's pages, whose
+    # `/portal/proxy/{rest}` would otherwise take it.
+    proxied_graphql = ServiceGraphQLRouter(
+        schema,
+        context_getter=make_proxy_context_getter(settings),
+        graphql_ide=None,
+        multipart_uploads_enabled=False,
+    )
+    app.include_router(proxied_graphql, prefix=portal.PROXY_PREFIX + "/graphql")
+    app.include_router(portal.router)
     app.include_router(health.router)
     app.include_router(shopify_oauth.router)
     app.include_router(shopify_webhooks.router)

@@ -9,11 +9,13 @@ from typing import Any
 import httpx
 import orjson
 from cross_web import HTTPException
+from fastapi import HTTPException as FastAPIHTTPException
 from fastapi import Request
 from starlette.responses import Response
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from app.clock import utcnow
 from app.config import Settings
 from app.graphql.core.context import Context
 from app.graphql.core.errors import ErrorCode
@@ -25,10 +27,16 @@ from app.http.database_deadline import (
     database_unavailable_message,
     restart_request_deadline,
 )
+from app.models.tenant import tenant_id_for_shop
 from app.observability.request_context import current_request
 from app.services.auth import AuthError, authenticate
 from app.services.operations.operator_access import OPERATOR_KEY_HEADER
 from app.services.persisted_queries import find_persisted_query, save_persisted_query
+from app.services.portal.proxy_signature import (
+    ProxySignatureError,
+    shopper_address,
+    verify_proxy_request,
+)
 from app.services.returns.portal_attempts import ClientLocks
 
 TENANT_HEADER = "x-tenant-id"
@@ -72,6 +80,39 @@ def make_context_getter(settings: Settings) -> Any:
             shopify_http=_shopify_http(request),
             portal_locks=_portal_locks(request),
             operator_key=request.headers.get(OPERATOR_KEY_HEADER),
+            loaders=Loaders.for_tenant(tenant_id),
+        )
+
+    return get_context
+
+
+def make_proxy_context_getter(settings: Settings) -> Any:
+    """The context of `/portal/proxy/graphql`: the storefront portal through Shopify's app proxy.
+
+    The shop and the signed-in customer come from the verified signature, never from a header;
+    a request that is not Shopify's gets 401 before anything else is read. No merchant credential
+    counts here: the storefront is public.
+    """
+
+    async def get_context(request: Request) -> Context:
+        try:
+            proxy = verify_proxy_request(
+                request.query_params.multi_items(), settings.shopify_api_secret, utcnow()
+            )
+        except ProxySignatureError as exc:
+            raise FastAPIHTTPException(status_code=401, detail="Unauthorized") from exc
+        info = current_request()
+        tenant_id = tenant_id_for_shop(proxy.shop_domain)
+        info.tenant_id = tenant_id
+        peer = request.client.host if request.client else "-"
+        return Context(
+            settings=settings,
+            request_id=info.request_id,
+            client_ip=shopper_address(request.headers.get("x-forwarded-for"), peer),
+            requested_tenant_id=tenant_id,
+            shopify_http=_shopify_http(request),
+            portal_locks=_portal_locks(request),
+            portal_customer_id=proxy.customer_id,
             loaders=Loaders.for_tenant(tenant_id),
         )
 

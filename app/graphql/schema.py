@@ -34,7 +34,9 @@ from app.graphql.node.schema import NODE_TYPES, NodeQueries
 from app.graphql.notifications.schema import NotificationMutations, NotificationQueries
 from app.graphql.operations.schema import OperationsMutations, OperationsQueries
 from app.graphql.order.queries import OrderQueries
+from app.graphql.portal.exchange import PortalExchangeQueries
 from app.graphql.portal.schema import PortalMutations, PortalQueries
+from app.graphql.portal.settings import PortalSettingsMutations
 from app.graphql.returns.mutations import ReturnMutations
 from app.graphql.returns.queries import ReturnQueries
 from app.graphql.sync.schema import SyncMutations, SyncQueries
@@ -55,11 +57,13 @@ QUERY_TYPES: tuple[type, ...] = (
     NotificationQueries,
     OperationsQueries,
     PortalQueries,
+    PortalExchangeQueries,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     SyncMutations,
     IntegrationMutations,
     PortalMutations,
+    PortalSettingsMutations,
     ReturnMutations,
     WebhookMutations,
     MerchantWebhookMutations,

@@ -8,6 +8,7 @@ from app.jobs.runner import Worker
 from app.services.notifications.delivery import DeliveryWorker
 from app.services.notifications.dispatch import RenderReturn, ReturnEventDispatcher
 from app.services.notifications.email import EmailSender
+from app.services.portal.status_links import status_links
 
 
 def workers(settings: Settings, worker_id: str, render: RenderReturn) -> list[Worker]:
@@ -24,7 +25,11 @@ def workers(settings: Settings, worker_id: str, render: RenderReturn) -> list[Wo
             EmailSender(f"{worker_id}:emails:{index}", settings, name=f"emails-{index}")
             for index in range(settings.email_workers)
         ]
+
     dispatcher = ReturnEventDispatcher(
-        f"{worker_id}:events", render, emails=bool(settings.smtp_url)
+        f"{worker_id}:events",
+        render,
+        emails=bool(settings.smtp_url),
+        status_url=status_links(settings),
     )
     return [dispatcher, *senders, *emails]

@@ -15,6 +15,7 @@ from app.models.order import Order
 from app.models.persisted_query import PersistedQuery
 from app.models.portal_attempts import PortalAttempts
 from app.models.return_ledger import ReturnLedger
+from app.models.return_photo import ReturnPhoto
 from app.models.return_request import Return
 from app.models.schema_migration import SchemaMigration
 from app.models.sync_job import SyncJob
@@ -43,6 +44,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     WebhookEndpoint,
     WebhookDelivery,
     EmailNotification,
+    ReturnPhoto,
 ]
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "PortalAttempts",
     "Return",
     "ReturnLedger",
+    "ReturnPhoto",
     "SchemaMigration",
     "ShopifyIntegration",
     "SyncJob",

@@ -108,4 +108,9 @@ class Order(Document):
             IndexModel(
                 [("tenant_id", ASCENDING), ("updated_at", DESCENDING)], name="tenant_updated"
             ),
+            # A signed-in customer's recent orders in the storefront portal.
+            IndexModel(
+                [("tenant_id", ASCENDING), ("customer.id", ASCENDING), ("created_at", DESCENDING)],
+                name="tenant_customer_orders",
+            ),
         ]

@@ -73,6 +73,7 @@ class ReturnItem(BaseModel):
     unit_discount: DecimalAnnotation = Decimal("0")
     condition: ItemCondition | None = None
     restock: bool | None = None
+    photo_ids: list[str] = Field(default_factory=list)  # `return_photos` the customer sent
 
 
 class ReturnTransition(BaseModel):
@@ -267,6 +268,12 @@ class Return(Document):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
+
+    @property
+    def reference(self) -> str:
+        """What customers and staff call it: the order number and the end of the id, e.g.
+        `R1001-5C1A2B` (the id's last six digits are its counter: distinct within an order)."""
+        return f"R{self.order_number.lstrip('#')}-{str(self.id)[-6:].upper()}"
 
     class Settings:
         name = "returns"

@@ -43,6 +43,7 @@ SHARDING: dict[str, ShardRule] = {
     "webhook_endpoints": Sharded(),
     "webhook_deliveries": Sharded(),
     "notifications": Sharded(),
+    "return_photos": Sharded(),
     "tenants": Unsharded(_BY_SHOP + " (`shop_domain_unique`)"),
     "integrations_shopify": Unsharded(_BY_SHOP + " (`shop_domain_unique`)"),
     "api_keys": Unsharded(

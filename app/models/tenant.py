@@ -15,6 +15,7 @@ from pymongo import ASCENDING, IndexModel
 
 from app.clock import utcnow
 from app.models.email_notification import NotificationSettings
+from app.models.portal_settings import PortalSettings
 from app.models.return_policy import ReturnPolicy
 
 
@@ -34,6 +35,7 @@ class Tenant(Document):
     name: str
     return_policy: ReturnPolicy = Field(default_factory=ReturnPolicy)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    portal_settings: PortalSettings = Field(default_factory=PortalSettings)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

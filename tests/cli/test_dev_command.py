@@ -41,6 +41,7 @@ def test_rms_dev_installs_syncs_files_returns_and_prints_a_token(tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "GraphiQL:" in out
+    assert re.search(r"Returns portal: +http://127\.0\.0\.1:\d+/portal/rms34\.myshopify\.com", out)
     assert re.search(r"Mail \(dev\): +http://127\.0\.0\.1:\d+/", out), out
     synced = re.search(r"(\d+) orders synced, (\d+) sample returns filed", out)
     assert synced is not None, out

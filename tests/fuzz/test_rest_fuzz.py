@@ -41,6 +41,19 @@ ROUTES = [
     ("PATCH", "/api/auth/shopify/install"),
     ("OPTIONS", "/graphql"),
     ("HEAD", "/api/health"),
+    # The storefront portal: pages, assets, photos, the app proxy and the staff's photo address.
+    ("GET", "/portal/fuzz-shop.myshopify.com"),
+    ("GET", "/portal/%2e%2e"),
+    ("GET", "/portal/fuzz-shop.myshopify.com/returns/abc.def"),
+    ("GET", "/portal/assets/portal.js"),
+    ("GET", "/portal/assets/..%2f..%2fconfig.py"),
+    ("POST", "/portal/fuzz-shop.myshopify.com/photos"),
+    ("GET", "/portal/proxy"),
+    ("GET", "/portal/proxy/returns/x"),
+    ("POST", "/portal/proxy/photos"),
+    ("GET", "/portal/proxy/graphql"),
+    ("POST", "/portal/proxy/graphql"),
+    ("GET", "/api/return-photos/tenant-x/6565656565656565656565ab"),
 ]
 # Readiness answers 503 by design when the app's background runners are off (as in these tests).
 MAY_ANSWER_503 = frozenset({"/api/health/ready"})

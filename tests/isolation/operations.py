@@ -27,7 +27,9 @@ from tests.isolation.world import Tenantry
 
 # Public by design (customer portal, scoped by X-Tenant-Id and proven by order number + email);
 # attacked separately in test_portal.py. Anything else must require a merchant credential.
-PUBLIC_OPERATIONS = frozenset({"lookupOrder", "createReturn"})
+PUBLIC_OPERATIONS = frozenset(
+    {"lookupOrder", "createReturn", "customerOrders", "returnStatus", "exchangeOptions"}
+)
 MAX_SELECTION_DEPTH = 3
 MAX_ALIASES_PER_DOCUMENT = 20
 

@@ -23,6 +23,7 @@ from app.services.notifications.addresses import AddressPolicy
 from app.services.notifications.delivery import DeliveryPolicy, DeliveryWorker
 from app.services.notifications.dispatch import ReturnEventDispatcher
 from app.services.notifications.email import EmailPolicy, EmailSender, SmtpTarget, send_email
+from app.services.portal.status_links import status_links
 from tests.conftest import make_settings
 from tests.factories import graphql, make_tenant, merchant_headers
 from tests.notifications.conftest import MailServer
@@ -56,7 +57,12 @@ def settings(mongo_uri: str, mail_server: MailServer) -> Settings:
 
 
 async def _drain(settings: Settings, policy: EmailPolicy = QUICK) -> None:
-    dispatcher = ReturnEventDispatcher("test:events", make_return_renderer(settings), emails=True)
+    dispatcher = ReturnEventDispatcher(
+        "test:events",
+        make_return_renderer(settings),
+        emails=True,
+        status_url=status_links(settings),
+    )
     sender = EmailSender("test:emails", settings, policy)
     while await dispatcher.run_once() or await sender.run_once():
         pass
@@ -105,6 +111,13 @@ async def test_a_returns_life_emails_its_customer_and_the_staff(
     assert "<strong>Refund:</strong> 25.00 USD" in html and html.startswith("<!doctype html>")
     [staff] = mail_server.to("desk@mailing.example")
     assert staff["Subject"] == "Return #1001: requested"
+
+    # Every customer email links the return's status page, which opens; staff get no such link.
+    link = f"http://testserver/portal/{tenant.shop_domain}/returns/"
+    assert all(link in _parts(m)[0] and f'href="{link}' in _parts(m)[1] for m in customer)
+    status_page = text.split("Follow your return: ", 1)[1].split()[0]
+    assert (await client.get(status_page.removeprefix("http://testserver"))).status_code == 200
+    assert "/portal/" not in _parts(staff)[0]
 
     log = (await graphql(client, LOG, {}, headers))["data"]["notifications"]["nodes"]
     assert len(log) == 5 and {n["status"] for n in log} == {"SENT"}

@@ -71,12 +71,19 @@ def test_db_migrate_status_rollback(
     assert "events_due" in db["returns"].index_information()
     assert "tenant_event_endpoint" in db["webhook_deliveries"].index_information()
     assert "tenant_event_recipient" in db["notifications"].index_information()
-    assert [m["version"] for m in db["schema_migrations"].find()] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert "tenant_customer_orders" in db["orders"].index_information()
+    assert "unused_ttl" in db["return_photos"].index_information()
+    versions = [m["version"] for m in db["schema_migrations"].find()]
+    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
 
     assert main(["db", "migrate"]) == 0
     assert "no change" in capsys.readouterr().out
     assert main(["db", "status"]) == 0
 
+    assert main(["db", "rollback", "--to", "previous"]) == 0
+    assert "reverted 0011 portal" in capsys.readouterr().out
+    assert "tenant_customer_orders" not in db["orders"].index_information()
+    assert "events_due" in db["returns"].index_information()
     assert main(["db", "rollback", "--to", "previous"]) == 0
     assert "reverted 0010 notifications" in capsys.readouterr().out
     assert "events_due" not in db["returns"].index_information()
@@ -235,6 +242,20 @@ def test_config_check_accepts_an_app_toml_that_agrees_with_the_settings(
     assert main(["config", "check", "--app-toml", _app_toml_as_settings_say(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "configuration OK" in out  # printed only when there is no finding at all
+    assert "App proxy URL            https://returns.example.com/portal/proxy" in out
+
+
+def test_config_check_wants_the_scope_shopify_sets_the_app_proxy_up_with(
+    cli_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    _production_env(monkeypatch)
+    path = Path(_app_toml_as_settings_say(tmp_path))
+    path.write_text(path.read_text().replace(",write_app_proxy", ""))
+    assert main(["config", "check", "--app-toml", str(path)]) == 1
+    assert "lacks write_app_proxy" in capsys.readouterr().out
 
 
 def test_config_check_names_each_difference_with_the_app_toml(
@@ -256,6 +277,7 @@ def test_config_check_names_each_difference_with_the_app_toml(
         "webhooks.api_version",
         "webhooks: topic shop/redact",
         "webhooks: topic app/scopes_update",
+        "app_proxy.url",
     ):
         assert f"ERROR   shopify.app.toml {key}" in out, key
     assert "shopify.app.toml client_id" not in out
@@ -298,8 +320,23 @@ def test_status_shows_health_jobs_webhooks_and_alerts(
             for n in range(4)
         ]
     )
+    db["notifications"].insert_many(
+        [
+            {"tenant_id": "tenant-a", "status": "pending", "next_attempt_at": now},
+            {
+                "tenant_id": "tenant-a",
+                "status": "pending",
+                "next_attempt_at": now - timedelta(hours=1),
+            },
+            {"tenant_id": "tenant-a", "status": "sent", "next_attempt_at": None},
+        ]
+    )
+    db["webhook_endpoints"].insert_one({"tenant_id": "tenant-a", "status": "disabled"})
     code = main(["status"])
     out = capsys.readouterr().out
+    assert "emails             2 pending, 1 overdue" in out
+    assert "webhook deliveries 0 pending, 0 overdue" in out
+    assert "1 merchants' webhook endpoints disabled" in out
     assert code == (1 if "FIRING" in out else 0)
     assert "database       ok" in out
     assert "connected 1" in out

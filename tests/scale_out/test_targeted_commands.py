@@ -61,6 +61,13 @@ CROSS_TENANT: dict[tuple[str, str, tuple[str, ...]], str] = {
     ("notifications", "find", ("next_attempt_at", "status")): "email senders: the oldest due email",
     ("sync_jobs", "aggregate", ("status",)): "systemStatus (operators): jobs per status",
     ("sync_jobs", "find", ("status",)): "systemStatus (operators): stale running jobs",
+    ("notifications", "aggregate", ("next_attempt_at", "status")): (
+        "systemStatus (operators): emails waiting, on the senders' queue index"
+    ),
+    ("webhook_deliveries", "aggregate", ("next_attempt_at", "status")): (
+        "systemStatus (operators): deliveries waiting, on the senders' queue index"
+    ),
+    ("webhook_endpoints", "aggregate", ("status",)): "systemStatus (operators): disabled endpoints",
 }
 CREATE_RETURN = """mutation($input: CreateReturnInput!) {
   createReturn(input: $input) { return { id } userErrors { code } }

@@ -210,6 +210,7 @@ async def test_post_body_method_and_headers_forwarded(
             "Cookie": f"{COOKIE}=1; other=2",
             "Authorization": "Bearer secret",
             "X-Custom": "no",
+            "X-Forwarded-For": "10.9.9.9",  # the shopper's own claim: not passed on
         },
     )
     assert response.status_code == 201
@@ -224,6 +225,7 @@ async def test_post_body_method_and_headers_forwarded(
     assert seen.headers["accept-language"] == "de-CH"
     assert seen.headers["user-agent"] == "Browser/1.0"
     assert seen.headers["x-requested-with"] == "XMLHttpRequest"
+    assert seen.headers["x-forwarded-for"] == "127.0.0.1"  # the shopper, as Shopify saw them
     for dropped in ("cookie", "authorization", "x-custom"):
         assert dropped not in seen.headers
     assert params(seen)["signature"] == expected_signature(seen.query)

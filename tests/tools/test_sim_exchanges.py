@@ -793,3 +793,43 @@ def test_exchanges_leave_the_shops_own_stream_alone() -> None:
             level = shop.inventory_items[variant_id]["_levels"][0]["_quantities"]
             assert (level["available"], level["committed"]) == (1, 2)
     assert shops[0].rng.getstate() == shops[1].rng.getstate()
+
+
+PRODUCT_VARIANTS = """
+query ($id: ID!, $first: Int) { product(id: $id) { id title
+  variants(first: $first) { nodes { id title price inventoryQuantity availableForSale } } } }
+"""
+
+
+async def test_product_lists_its_variants_with_stock_at_shopify_cost(
+    sim_control: SimulatorControl,
+) -> None:
+    shop, (variant_id, *_) = await shop_with_variants(sim_control)
+    product_id = (await variant_of(sim_control, shop, variant_id))["product"]["id"]
+    await stock_at_main(sim_control, shop, variant_id, 0)
+
+    listed = await answer(sim_control, shop, PRODUCT_VARIANTS, {"id": product_id, "first": 20})
+
+    assert "errors" not in listed, listed
+    product = listed["data"]["product"]
+    nodes = product["variants"]["nodes"]
+    # the seed gives every product one to three colours in three sizes each
+    assert len(nodes) in (3, 6, 9)
+    assert all(node["title"].count(" / ") == 1 for node in nodes)
+    chosen = next(node for node in nodes if node["id"] == variant_id)
+    assert (chosen["inventoryQuantity"], chosen["availableForSale"]) == (0, False)
+    for node in nodes:  # each variant as `productVariant` shows it
+        alone = await variant_of(sim_control, shop, node["id"])
+        assert node == {field: alone[field] for field in node}
+        assert alone["product"]["id"] == product_id
+    # 1 for the product, 2 for the connection and 1 per variant: requested for `first`, actual
+    # for the variants returned
+    cost = listed["extensions"]["cost"]
+    assert (cost["requestedQueryCost"], cost["actualQueryCost"]) == (1 + 2 + 20, 1 + 2 + len(nodes))
+
+    missing = await data_of(
+        sim_control, shop, PRODUCT_VARIANTS, {"id": "gid://shopify/Product/1", "first": 5}
+    )
+    assert missing["product"] is None
+    unsized = await answer(sim_control, shop, PRODUCT_VARIANTS, {"id": product_id})
+    assert "you must provide one of first or last" in unsized["errors"][0]["message"]

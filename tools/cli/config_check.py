@@ -135,6 +135,14 @@ def check_values(raw: dict[str, str]) -> list[Finding]:
 
 
 APP_TOML = "shopify.app.toml"
+# Asked for in shopify.app.toml so Shopify sets the app proxy up; no API call of ours uses it.
+APP_PROXY_SCOPE = "write_app_proxy"
+CONFIGURATION_SCOPES = frozenset({APP_PROXY_SCOPE})
+
+
+def portal_proxy_url(app_url: str) -> str:
+    """The app proxy's URL: Shopify forwards the storefront's `/apps/returns/...` there."""
+    return f"{app_url.rstrip('/')}/portal/proxy"
 
 
 def check_app_toml(path: Path, settings: Settings) -> list[Finding]:
@@ -174,12 +182,28 @@ def check_app_toml(path: Path, settings: Settings) -> list[Finding]:
             )
         )
     scopes = str((config.get("access_scopes") or {}).get("scopes", ""))
+    listed = {s.strip() for s in scopes.split(",") if s.strip()}
     differs(
         "access_scopes.scopes",
-        sorted(s.strip() for s in scopes.split(",") if s.strip()),
-        sorted(settings.shopify_scopes),
+        sorted(listed - CONFIGURATION_SCOPES),
+        sorted(set(settings.shopify_scopes) - CONFIGURATION_SCOPES),
         "installs are refused for missing scopes, or ask for more than the service uses",
     )
+    proxy = config.get("app_proxy") or {}
+    differs(
+        "app_proxy.url",
+        str(proxy.get("url", "")).rstrip("/"),
+        portal_proxy_url(settings.app_url),
+        "the storefront returns page is forwarded elsewhere",
+    )
+    if APP_PROXY_SCOPE not in listed:
+        findings.append(
+            Finding(
+                level,
+                f"{APP_TOML} access_scopes.scopes",
+                f"lacks {APP_PROXY_SCOPE}: Shopify does not set up the app proxy without it",
+            )
+        )
     webhooks = config.get("webhooks") or {}
     differs(
         "webhooks.api_version",
@@ -229,6 +253,7 @@ def run(args: argparse.Namespace) -> int:
     print("Shopify app configuration (Partner dashboard > App setup) must hold exactly:")
     print(f"  App URL                  {app_url}")
     print(f"  Allowed redirection URL  {redirect}")
+    print(f"  App proxy URL            {portal_proxy_url(app_url)}  (prefix apps, subpath returns)")
     print("Webhook subscriptions (registered by registerShopifyWebhooks / on install):")
     for topic in SUBSCRIBED_TOPICS:
         print(f"  {topic:<24} {app_url}/api/webhooks/{topic}")

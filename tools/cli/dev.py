@@ -83,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             default_orders=args.orders,
             shops=(DEMO_SHOP,),
             compliance_url=f"{app_url}/api/webhooks/{{topic}}",
+            # The demo shop's storefront forwards /apps/returns/... to the portal, signed.
+            app_proxy_url=f"{app_url}/portal/proxy",
         ),
         port=args.sim_port,
     )
@@ -328,6 +330,13 @@ def _print_banner(
     print(line)
     print("Returns management is running.")
     print(f"  GraphiQL:        {settings.app_url}/graphql")
+    print(f"  Returns portal:  {settings.app_url}/portal/{DEMO_SHOP}")
+    storefront = simulator.base_url.replace("127.0.0.1", DEMO_SHOP)
+    print(
+        f"  Storefront (sim): {storefront}/apps/returns  (through the app proxy; needs "
+        f"{DEMO_SHOP} -> 127.0.0.1, e.g. chromium --host-resolver-rules='MAP {DEMO_SHOP} "
+        "127.0.0.1'; sign in at /account/login?customer_id=...)"
+    )
     print(f"  Health:          {settings.app_url}/api/health")
     print(f"  Metrics:         {settings.app_url}/metrics")
     print(f"  Shopify (sim):   {simulator.base_url}/{DEMO_SHOP}  (tenant {DEMO_TENANT})")

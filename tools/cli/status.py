@@ -59,6 +59,15 @@ def render(report: SystemStatus) -> str:
             f"  {counts.topic:<24} {counts.received:>6} received  success "
             f"{_rate(counts.success_rate)}  failing {counts.failed}  dead {counts.dead}"
         )
+    for outbox in report.notifications:
+        lines.append(
+            f"{outbox.name:<19}{outbox.pending} pending, {outbox.overdue} overdue (due > 5 min ago)"
+        )
+    if report.disabled_webhook_endpoints:
+        lines.append(
+            f"  {report.disabled_webhook_endpoints} merchants' webhook endpoints disabled "
+            "(failing for a day; the merchant re-enables them)"
+        )
     lines.append("alerts")
     for alert in report.alerts:
         lines.append(

@@ -220,6 +220,15 @@ def resolve_location(_root: Any, info: Info, id: str | None = None) -> JSON | No
     return inventory.find_location(shop, id)
 
 
+def _product_record(info: Info, product_id: str) -> JSON | None:
+    """The shop's product (line items carry copies without internal keys such as `_variants`)."""
+    return next((p for p in _shop(info).products if p["id"] == product_id), None)
+
+
+def resolve_product(_root: Any, info: Info, id: str) -> JSON | None:
+    return _product_record(info, id)
+
+
 def resolve_product_variant(_root: Any, info: Info, id: str) -> JSON | None:
     return _shop(info).variants_by_id.get(id)
 
@@ -240,6 +249,13 @@ def resolve_customer_store_credit_accounts(customer: JSON, info: Info, **args: A
 def resolve_account_transactions(account: JSON, info: Info, **args: Any) -> JSON:
     """Oldest first, as Shopify lists them (`last`, or `reverse: true`, for the newest)."""
     return positional(account["_transactions"], args, bulk=_ctx(info).bulk)
+
+
+def resolve_product_variants(product: JSON, info: Info, **args: Any) -> JSON:
+    """In the product's own order (Shopify's default `POSITION`)."""
+    record = _product_record(info, product["id"])
+    variants: list[JSON] = [] if record is None else record["_variants"]
+    return positional(variants, args, bulk=_ctx(info).bulk)
 
 
 def _variant_record(info: Info, variant: JSON) -> JSON | None:
@@ -501,6 +517,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "storeCreditAccount": resolve_store_credit_account,
             "locations": resolve_locations,
             "location": resolve_location,
+            "product": resolve_product,
             "productVariant": resolve_product_variant,
         },
         "Mutation": {
@@ -524,6 +541,7 @@ def attach_resolvers(schema: GraphQLSchema) -> GraphQLSchema:
             "storeCreditAccounts": resolve_customer_store_credit_accounts,
         },
         "StoreCreditAccount": {"transactions": resolve_account_transactions},
+        "Product": {"variants": resolve_product_variants},
         "ProductVariant": {
             "product": resolve_variant_product,
             "inventoryItem": resolve_variant_inventory_item,

@@ -58,6 +58,7 @@ type Query {
   storeCreditAccount(id: ID!): StoreCreditAccount
   locations(first: Int, after: String): LocationConnection!
   location(id: ID): Location
+  product(id: ID!): Product
   productVariant(id: ID!): ProductVariant
 }
 
@@ -102,11 +103,16 @@ type Customer {
 }
 type CustomerEdge { cursor: String! node: Customer! }
 type CustomerConnection { edges: [CustomerEdge!]! nodes: [Customer!]! pageInfo: PageInfo! }
-type Product { id: ID! legacyResourceId: UnsignedInt64! title: String! productType: String! vendor: String! tags: [String!]! }
+type Product {
+  id: ID! legacyResourceId: UnsignedInt64! title: String! productType: String! vendor: String! tags: [String!]!
+  variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ProductVariantConnection!
+}
 type ProductVariant {
   id: ID! legacyResourceId: UnsignedInt64! title: String! displayName: String! sku: String price: Money! product: Product!
   inventoryItem: InventoryItem! inventoryQuantity: Int availableForSale: Boolean!
 }
+type ProductVariantEdge { cursor: String! node: ProductVariant! }
+type ProductVariantConnection { edges: [ProductVariantEdge!]! nodes: [ProductVariant!]! pageInfo: PageInfo! }
 type Location { id: ID! name: String! isActive: Boolean! }
 type LocationEdge { cursor: String! node: Location! }
 type LocationConnection { edges: [LocationEdge!]! nodes: [Location!]! pageInfo: PageInfo! }

@@ -49,6 +49,9 @@ class ThreadedASGIServer:
             http="h11",
             timeout_graceful_shutdown=1,
             timeout_keep_alive=30,
+            # On loopback no proxy stands in front: a client's X-Forwarded-For is its own
+            # claim (uvicorn would otherwise take it as the client's address).
+            proxy_headers=False,
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -286,6 +286,9 @@ async def forward(
     headers = {
         name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers
     }
+    # As Shopify does: the app learns the shopper's address from this header (its own peer is
+    # Shopify). Whatever the shopper sent in it is not passed on.
+    headers["x-forwarded-for"] = request.client.host if request.client else "0.0.0.0"
     body = await request.body()
     shop.count("app_proxy_requests")
     try:

@@ -30,6 +30,8 @@ class Context(BaseContext):
     operator_key: str | None = None  # the X-Operator-Key header, if any
     # The process's queue of portal attempts per client (one at a time, see portal_attempts).
     portal_locks: ClientLocks | None = None
+    # Through Shopify's app proxy (verified signature): the signed-in customer, if any.
+    portal_customer_id: str | None = None
     loaders: Loaders = field(default=None)  # type: ignore[assignment]
     state: dict[str, Any] = field(default_factory=dict)
 

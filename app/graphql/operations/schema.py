@@ -117,6 +117,15 @@ class WebhookRate:
         )
 
 
+@strawberry.type(
+    description="A notification queue: what waits to be sent, and what waits too long."
+)
+class OutboxStatus:
+    name: str
+    pending: int
+    overdue: int = strawberry.field(description="Due more than 5 minutes ago.")
+
+
 @strawberry.type(description="The runbook's status dashboard (operators only).")
 class SystemStatus:
     generated_at: datetime
@@ -129,6 +138,8 @@ class SystemStatus:
     webhook_window_minutes: int
     webhooks: list[WebhookRate]
     webhook_totals: WebhookRate
+    notifications: list[OutboxStatus]
+    disabled_webhook_endpoints: int
     alerts: list[Alert]
 
     @classmethod
@@ -155,6 +166,11 @@ class SystemStatus:
             webhook_window_minutes=report.webhook_window_minutes,
             webhooks=[WebhookRate.of(counts) for counts in report.webhooks],
             webhook_totals=WebhookRate.of(report.webhook_totals),
+            notifications=[
+                OutboxStatus(name=o.name, pending=o.pending, overdue=o.overdue)
+                for o in report.notifications
+            ],
+            disabled_webhook_endpoints=report.disabled_webhook_endpoints,
             alerts=[Alert.of(alert) for alert in report.alerts],
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 
@@ -18,9 +19,16 @@ from app.graphql.returns.errors import ReturnUserError
 from app.graphql.returns.types import ReturnItem
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum
 from app.models import Return as ReturnRecord
+from app.services.portal.status_links import status_token
 from app.services.returns.create import RequestedItem, ReturnRequest
 from app.services.returns.policy import LineEligibility
 from app.services.returns.portal import PortalLookup
+
+
+@strawberry.type(description="One step of a return, as its customer sees it.")
+class PortalTimelineEntry:
+    status: ReturnStatusEnum  # type: ignore[valid-type]
+    at: datetime
 
 
 @strawberry.type(name="PortalReturn", description="A return as its customer sees it.")
@@ -39,14 +47,34 @@ class PortalReturn:
     def order_number(self) -> str:
         return self.record.order_number
 
+    @strawberry.field(description="What to quote to the shop, e.g. `R1001-5C1A2B`.")
+    def reference(self) -> str:
+        return self.record.reference
+
     @strawberry.field
     def status(self) -> ReturnStatusEnum:  # type: ignore[valid-type]
         return self.record.status
 
+    @strawberry.field(
+        description="The token of the return's status page (`returnStatus`), a signed link "
+        "that needs no sign-in: only its customer is given it."
+    )
+    def status_token(self, info: Info) -> str:
+        secret = info.context.settings.shopify_api_secret
+        return status_token(secret, self.record.tenant_id, str(self.record.id))
+
+    @strawberry.field(description="Each change of status, oldest first (no staff notes).")
+    def timeline(self) -> list[PortalTimelineEntry]:
+        return [
+            PortalTimelineEntry(status=change.to_status, at=change.at)
+            for change in self.record.history
+        ]
+
     @strawberry.field
     def items(self) -> list[ReturnItem]:
         return [
-            ReturnItem(record=item, currency=self.record.currency) for item in self.record.items
+            ReturnItem(record=item, currency=self.record.currency, tenant_id=self.record.tenant_id)
+            for item in self.record.items
         ]
 
     @strawberry.field
@@ -192,6 +220,12 @@ class PortalOrder:
     def allowed_methods(self) -> list[ReturnMethodEnum]:  # type: ignore[valid-type]
         return list(self.record.policy.allowed_methods)
 
+    @strawberry.field(
+        description="Store credit's bonus on top of the refundable amount (10 = 10%)."
+    )
+    def store_credit_bonus_percent(self) -> Decimal:
+        return self.record.policy.store_credit_bonus_percent
+
     @strawberry.field(description="Returns already requested for this order (one extra query).")
     async def returns(self, info: Info) -> list[PortalReturn]:
         order = self.record.eligibility.order
@@ -205,6 +239,11 @@ class CreateReturnItemInput:
     quantity: int
     reason: ReturnReasonEnum  # type: ignore[valid-type]
     note: str | None = None
+    photo_tokens: list[str] | None = strawberry.field(
+        default=None,
+        description="Up to 3 photos of the item, as uploaded to the portal's photos address "
+        "(POST the image; the answer's `token`).",
+    )
 
     def to_service(self) -> RequestedItem:
         return RequestedItem(
@@ -212,22 +251,27 @@ class CreateReturnItemInput:
             quantity=self.quantity,
             reason=self.reason,
             note=self.note,
+            photo_tokens=tuple(self.photo_tokens or ()),
         )
 
 
 @strawberry.input
 class CreateReturnInput:
     order_id: strawberry.ID = strawberry.field(description="Shopify id or GID of the order.")
-    customer_email: str
+    customer_email: str | None = strawberry.field(
+        default=None,
+        description="The order's email (required, except for a customer signed in to the "
+        "shop's storefront, whose order it must be).",
+    )
     return_method: ReturnMethodEnum  # type: ignore[valid-type]
     items: list[CreateReturnItemInput]
     resolution_type: ResolutionTypeEnum  # type: ignore[valid-type]
     exchange_variant_id: strawberry.ID | None = None
 
-    def to_service(self) -> ReturnRequest:
+    def to_service(self, customer_email: str) -> ReturnRequest:
         return ReturnRequest(
             order_id=argument_id(self.order_id, "Order"),
-            customer_email=self.customer_email,
+            customer_email=customer_email,
             return_method=self.return_method,
             resolution_type=self.resolution_type,
             items=[item.to_service() for item in self.items],

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import strawberry
 
+from app.clock import utcnow
 from app.graphql.core.context import Info
 from app.graphql.core.money import CurrencyCodeEnum, MoneyV2, currency_code_value, money_v2
 from app.graphql.core.node import Node, global_id
+from app.graphql.core.permissions import IsMerchant
 from app.graphql.order.types import Order
 from app.graphql.returns.enums import (
     ItemConditionEnum,
@@ -32,12 +34,14 @@ from app.models.return_request import ShopifySync as ShopifySyncRecord
 from app.models.return_request import StoreCreditBonus as StoreCreditBonusRecord
 from app.services.returns.analytics import Bucket as BucketRecord
 from app.services.returns.analytics import ReturnsAnalytics as ReturnsAnalyticsRecord
+from app.services.returns.photos import photo_url, photos_of
 
 
 @strawberry.type
 class ReturnItem:
     record: strawberry.Private[ReturnItemRecord]
     currency: strawberry.Private[str]  # the return's (its order's)
+    tenant_id: strawberry.Private[str]
 
     @strawberry.field
     def line_item_id(self) -> strawberry.ID:
@@ -78,6 +82,44 @@ class ReturnItem:
     @strawberry.field
     def restock(self) -> bool | None:
         return self.record.restock
+
+    @strawberry.field(description="How many photos the customer sent of this item.")
+    def photo_count(self) -> int:
+        return len(self.record.photo_ids)
+
+    @strawberry.field(
+        permission_classes=[IsMerchant],
+        description="The customer's photos of this item (each `url` works for an hour).",
+    )
+    async def photos(self, info: Info) -> list[ReturnPhoto]:
+        if not self.record.photo_ids:
+            return []
+        settings = info.context.settings
+        now = utcnow()
+        found = await photos_of(self.tenant_id, self.record.photo_ids)
+        return [
+            ReturnPhoto(
+                id=strawberry.ID(photo.id),
+                content_type=photo.content_type,
+                size=photo.size,
+                width=photo.width,
+                height=photo.height,
+                url=photo_url(
+                    settings.app_url, settings.shopify_api_secret, self.tenant_id, photo.id, now
+                ),
+            )
+            for photo in found
+        ]
+
+
+@strawberry.type(description="A photo a customer sent with a return (re-encoded, no metadata).")
+class ReturnPhoto:
+    id: strawberry.ID
+    content_type: str
+    size: int
+    width: int
+    height: int
+    url: str = strawberry.field(description="Signed; works for an hour, then ask again.")
 
 
 @strawberry.type
@@ -393,6 +435,10 @@ class Return(Node):
     def order_number(self) -> str:
         return self.record.order_number
 
+    @strawberry.field(description="What the customer was given, e.g. `R1001-5C1A2B`.")
+    def reference(self) -> str:
+        return self.record.reference
+
     @strawberry.field
     def customer_email(self) -> str:
         return self.record.customer_email
@@ -408,7 +454,8 @@ class Return(Node):
     @strawberry.field
     def items(self) -> list[ReturnItem]:
         return [
-            ReturnItem(record=item, currency=self.record.currency) for item in self.record.items
+            ReturnItem(record=item, currency=self.record.currency, tenant_id=self.record.tenant_id)
+            for item in self.record.items
         ]
 
     @strawberry.field

@@ -8,6 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from app.graphql.core.node import Node, global_id
+from app.graphql.portal.settings import PortalSettings
 from app.models import Tenant as TenantRecord
 from app.models.return_policy import ResolutionType, ReturnMethod, WindowStart
 from app.models.return_policy import ReturnPolicy as ReturnPolicyRecord
@@ -135,3 +136,7 @@ class Tenant(Node):
     @strawberry.field
     def return_policy(self) -> ReturnPolicy:
         return ReturnPolicy(record=self.record.return_policy)
+
+    @strawberry.field(description="The storefront returns page's branding.")
+    def portal_settings(self) -> PortalSettings:
+        return PortalSettings(record=self.record.portal_settings)

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # The return as the API shows it (GraphQL's `Return`, camelCase), rendered by the edge that owns
 # that shape and handed to the workers when they are built.
 RenderReturn = Callable[[Return], Awaitable[dict[str, Any]]]
+StatusUrl = Callable[[Return, Tenant], str]  # a return's status page, for its customer
 
 DISPATCH_LEASE = timedelta(seconds=30)
 STATUS_OF_EVENT = {event: status.name for status, event in EVENT_OF_STATUS.items()}
@@ -63,11 +64,13 @@ class ReturnEventDispatcher:
         name: str = "return-events",
         *,
         emails: bool = False,
+        status_url: StatusUrl | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.render = render
         self.name = name
         self.emails = emails  # SMTP is set up: queue the tenant's emails too
+        self.status_url = status_url  # the customer's status link in their emails
 
     async def claim(self) -> Return | None:
         returns = Return.get_pymongo_collection()
@@ -114,8 +117,9 @@ class ReturnEventDispatcher:
                         await _write_delivery(record, event, endpoint, body)
             if self.emails:
                 tenant = await Tenant.find_one({"_id": record.tenant_id})
+                link = self.status_url(record, tenant) if self.status_url and tenant else None
                 for event in events:
-                    await queue_emails(record, event, tenant)
+                    await queue_emails(record, event, tenant, link)
         await self._take_off(record, [event.id for event in events])
 
     async def _take_off(self, record: Return, event_ids: list[str]) -> None:

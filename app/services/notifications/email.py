@@ -130,9 +130,12 @@ class EmailPolicy:
 # Queuing (by the dispatcher) --------------------------------------------------------------------
 
 
-async def queue_emails(record: Return, event: ReturnEvent, tenant: Tenant | None) -> int:
+async def queue_emails(
+    record: Return, event: ReturnEvent, tenant: Tenant | None, status_url: str | None = None
+) -> int:
     """The emails of one event as the tenant's switches say (customer, staff), rendered now;
-    each written once (unique per tenant, event and recipient). How many were new."""
+    each written once (unique per tenant, event and recipient). How many were new.
+    `status_url`: the return's status page, linked from the customer's email."""
     if tenant is None:
         return 0
     settings: NotificationSettings = tenant.notifications
@@ -150,7 +153,9 @@ async def queue_emails(record: Return, event: ReturnEvent, tenant: Tenant | None
     written = 0
     for recipient, to in wanted:
         own = settings.templates.get(template_key(recipient, event.type))
-        rendered = render_email(record, event.type, recipient, tenant.name, settings.locale, own)
+        rendered = render_email(
+            record, event.type, recipient, tenant.name, settings.locale, own, status_url
+        )
         domain = tenant.shop_domain or "returns.invalid"
         email = EmailNotification(
             tenant_id=record.tenant_id,

@@ -115,6 +115,7 @@ LABELS = {
         "store_credit": "Store credit",
         "method": "Settled by",
         "balance_due": "Left to pay for the exchange",
+        "status_url": "Follow your return",
     },
     "fr": {
         "lines": "Articles",
@@ -123,6 +124,7 @@ LABELS = {
         "store_credit": "Avoir",
         "method": "Réglé par",
         "balance_due": "Reste à payer pour l'échange",
+        "status_url": "Suivre votre retour",
     },
 }
 
@@ -142,6 +144,8 @@ TEXT_LAYOUT = """{{ headline }}
 {{ labels.store_credit }}: {{ store_credit }}
 {% endif %}{% if balance_due %}
 {{ labels.balance_due }}: {{ balance_due }}
+{% endif %}{% if status_url %}
+{{ labels.status_url }}: {{ status_url }}
 {% endif %}
 {{ shop }}{% if order %} - {{ order }}{% endif %}
 """
@@ -158,6 +162,7 @@ HTML_LAYOUT = """<!doctype html>
 {% if refund %}<p><strong>{{ labels.refund }}:</strong> {{ refund }}</p>{% endif %}
 {% if balance_due %}<p><strong>{{ labels.balance_due }}:</strong> {{ balance_due }}</p>{% endif %}
 {% if store_credit %}<p><strong>{{ labels.store_credit }}:</strong> {{ store_credit }}</p>{% endif %}
+{% if status_url %}<p><a href="{{ status_url }}">{{ labels.status_url }}</a></p>{% endif %}
 <p style="color: #616161">{{ shop }}{% if order %} &middot; {{ order }}{% endif %}</p>
 </body></html>
 """
@@ -190,6 +195,7 @@ class EmailContext:
     store_credit: str | None = None
     method: str | None = None  # how it was settled (resolved only)
     balance_due: str | None = None  # what a dearer exchange leaves the customer to pay
+    status_url: str | None = None  # the return's status page (customers' emails only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +282,17 @@ def pick_locale(wanted: str | None) -> str:
 
 # What a shop's own subject or message may use (`EmailContext` without the layout's parts).
 TEMPLATE_VARIABLES = frozenset(
-    {"shop", "order", "items", "reason", "refund", "store_credit", "method", "balance_due"}
+    {
+        "shop",
+        "order",
+        "items",
+        "reason",
+        "refund",
+        "store_credit",
+        "method",
+        "balance_due",
+        "status_url",
+    }
 )
 MAX_TEMPLATE_LENGTH = 2000
 MAX_RENDERED_LENGTH = 10_000  # a template that renders more (`{{ "x" * 10**8 }}`) is not used
@@ -336,6 +352,7 @@ _SAMPLE = {
     "store_credit": None,
     "method": "a refund to your original payment",
     "balance_due": None,
+    "status_url": "https://returns.example.com/portal/sample.myshopify.com/returns/x",
 }
 
 
@@ -358,6 +375,7 @@ def render_email(
     shop: str,
     locale: str,
     own: EmailTemplate | None = None,
+    status_url: str | None = None,
 ) -> RenderedEmail:
     locale = pick_locale(locale)
     subject, headline, message = CATALOG[locale][recipient][event]
@@ -382,6 +400,7 @@ def render_email(
         store_credit=format_money(outcome.store_credit_amount, outcome.currency, locale)
         if outcome is not None and outcome.store_credit_amount > 0
         else None,
+        status_url=status_url if recipient is Recipient.CUSTOMER else None,
     )
     if own is not None:
         shared = {name: getattr(context, name) for name in TEMPLATE_VARIABLES}

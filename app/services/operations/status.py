@@ -9,12 +9,19 @@ import asyncio
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.clock import utcnow
 from app.config import Settings
-from app.models import ShopifyIntegration, SyncJob, Tenant
+from app.models import (
+    EmailNotification,
+    ShopifyIntegration,
+    SyncJob,
+    Tenant,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.models.sync_job import SyncStatus
 from app.observability.metrics import PoolUsage, RequestWindow
 from app.services.operations.alerts import (
@@ -51,6 +58,15 @@ class StaleSyncJob:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    """One notification queue: what waits, and how much of it waited too long."""
+
+    name: str  # "emails" or "webhook deliveries"
+    pending: int
+    overdue: int  # due more than `OVERDUE_AFTER` ago: its senders are down or behind
+
+
+@dataclass(frozen=True, slots=True)
 class SystemStatus:
     generated_at: datetime
     environment: str
@@ -60,6 +76,8 @@ class SystemStatus:
     stale_sync_jobs: list[StaleSyncJob] = field(default_factory=list)
     webhook_window_minutes: int = WEBHOOK_WINDOW_MINUTES
     webhooks: list[WebhookCounts] = field(default_factory=list)
+    notifications: list[OutboxCounts] = field(default_factory=list)
+    disabled_webhook_endpoints: int = 0
     alerts: list[Alert] = field(default_factory=list)
 
     @property
@@ -96,6 +114,43 @@ async def sync_jobs_by_status() -> dict[str, int]:
         *(collection.count_documents({"status": status.value}) for status in SyncStatus)
     )
     return {status.value: int(count) for status, count in zip(SyncStatus, counts, strict=True)}
+
+
+OVERDUE_AFTER = timedelta(minutes=5)
+
+
+async def outbox_counts(now: datetime) -> list[OutboxCounts]:
+    """Pending emails and merchants' webhook deliveries, across tenants (operators): counted on
+    their senders' queue indexes (partial on pending), so cheap however many were sent."""
+    since = datetime(1970, 1, 1, tzinfo=UTC)  # names the queue index's key: the plan uses it
+    late = now - OVERDUE_AFTER
+    queues = (
+        ("emails", EmailNotification.get_pymongo_collection()),
+        ("webhook deliveries", WebhookDelivery.get_pymongo_collection()),
+    )
+    counts = await asyncio.gather(
+        *(
+            collection.count_documents({"status": "pending", "next_attempt_at": {"$gte": since}})
+            for _name, collection in queues
+        ),
+        *(
+            collection.count_documents(
+                {"status": "pending", "next_attempt_at": {"$gte": since, "$lt": late}}
+            )
+            for _name, collection in queues
+        ),
+    )
+    pending, overdue = counts[: len(queues)], counts[len(queues) :]
+    return [
+        OutboxCounts(name, int(waiting), int(behind))
+        for (name, _collection), waiting, behind in zip(queues, pending, overdue, strict=True)
+    ]
+
+
+async def disabled_webhook_endpoints() -> int:
+    return int(
+        await WebhookEndpoint.get_pymongo_collection().count_documents({"status": "disabled"})
+    )
 
 
 async def stale_sync_jobs(
@@ -159,11 +214,13 @@ async def system_status(
             skip_database=True,
         )
         return SystemStatus(now, settings.environment, database, alerts=alerts)
-    integrations, jobs, stale, webhooks = await asyncio.gather(
+    integrations, jobs, stale, webhooks, outboxes, disabled = await asyncio.gather(
         integrations_by_status(),
         sync_jobs_by_status(),
         stale_sync_jobs(now),
         webhook_counts_since(now - timedelta(minutes=WEBHOOK_WINDOW_MINUTES)),
+        outbox_counts(now),
+        disabled_webhook_endpoints(),
     )
     alerts = await evaluate_alerts(
         settings,
@@ -181,5 +238,7 @@ async def system_status(
         sync_jobs=jobs,
         stale_sync_jobs=stale,
         webhooks=webhooks,
+        notifications=outboxes,
+        disabled_webhook_endpoints=disabled,
         alerts=alerts,
     )

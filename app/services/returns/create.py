@@ -34,6 +34,7 @@ from app.services.returns.errors import PortalRateLimited, ReturnErrorCode, Retu
 from app.services.returns.events import queue_creation_events
 from app.services.returns.exchange import ExchangeCatalog, price_exchange
 from app.services.returns.ledger import ensure_ledger, reserve, reserved_units, units_by_line
+from app.services.returns.photos import MAX_PHOTOS_PER_ITEM, claim_photos, unclaimed_photos
 from app.services.returns.policy import Ineligibility, OrderEligibility, evaluate_order
 from app.services.returns.policy_store import load_policy
 from app.services.returns.portal import email_matches
@@ -63,6 +64,7 @@ class RequestedItem:
     quantity: int
     reason: ReturnReason
     note: str | None = None
+    photo_tokens: tuple[str, ...] = ()  # from uploads (`services/returns/photos.py`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +83,13 @@ class CreateResult:
     user_errors: list[ReturnUserError] = field(default_factory=list)
 
 
-_NOT_FOUND = ReturnUserError(
+ORDER_NOT_FOUND = ReturnUserError(
     ["order_id"], ReturnErrorCode.ORDER_NOT_FOUND, "No order matches this id and email."
+)
+_PHOTO_GONE = ReturnUserError(
+    ["items"],
+    ReturnErrorCode.PHOTO_NOT_FOUND,
+    "A photo could not be found (photos are kept for a day); please add it again.",
 )
 # A customer on the tenant's block list: told to contact the store, not that they are blocked.
 _BLOCKED = ReturnUserError(
@@ -327,11 +334,11 @@ async def _create_return(
     )
     if order is None or not email_matches(order, request.customer_email):
         await record_failure(tenant_id, client_ip)
-        return CreateResult(user_errors=[_NOT_FOUND])
+        return CreateResult(user_errors=[ORDER_NOT_FOUND])
     policy = await load_policy(tenant_id)
     if policy is None:
         await record_failure(tenant_id, client_ip)
-        return CreateResult(user_errors=[_NOT_FOUND])
+        return CreateResult(user_errors=[ORDER_NOT_FOUND])
     reserved = await reserved_units(tenant_id, order.order_number)
     eligibility = evaluate_order(order, policy, reserved, moment)
     errors = validate_request(request, policy, eligibility)
@@ -355,7 +362,34 @@ async def _create_return(
     record.risk = risk
     if errors := await checked_exchange(record, policy, connected, catalog):
         return CreateResult(user_errors=errors)
+    photo_ids, errors = await _photos(tenant_id, request)
+    if errors:
+        return CreateResult(user_errors=errors)
+    for item, requested in zip(record.items, request.items, strict=True):
+        item.photo_ids = [photo_ids[token] for token in requested.photo_tokens]
     return await reserve_and_insert_return(record, order, request, policy, moment)
+
+
+async def _photos(
+    tenant_id: str, request: ReturnRequest
+) -> tuple[dict[str, str], list[ReturnUserError]]:
+    """The photo ids the request's tokens name, or why they cannot be used."""
+    errors = [
+        ReturnUserError(
+            ["items", str(index), "photo_tokens"],
+            ReturnErrorCode.INVALID,
+            f"At most {MAX_PHOTOS_PER_ITEM} photos per item.",
+        )
+        for index, item in enumerate(request.items)
+        if len(item.photo_tokens) > MAX_PHOTOS_PER_ITEM
+    ]
+    tokens = [token for item in request.items for token in item.photo_tokens]
+    if errors or not tokens:
+        return {}, errors
+    found = await unclaimed_photos(tenant_id, tokens)
+    if found is None:
+        return {}, [_PHOTO_GONE]
+    return found, []
 
 
 async def checked_exchange(
@@ -384,8 +418,18 @@ async def reserve_and_insert_return(
     queue_creation_events(record)  # inserted with it: the outbox is the return (events.py)
     await ensure_ledger(tenant_id, order.shopify_id, order.order_number)
 
+    photo_ids = [photo for item in record.items for photo in item.photo_ids]
+    photos_taken = False
+
     async def reserve_and_insert(session: AsyncClientSession) -> bool:
+        nonlocal photos_taken
         if not await reserve(tenant_id, order.order_number, wanted, limits, session):
+            await session.abort_transaction()
+            return False
+        # Its photos stop expiring with the insert, not before: never a return without them.
+        assert record.id is not None
+        if not await claim_photos(tenant_id, record.id, photo_ids, session):
+            photos_taken = True
             await session.abort_transaction()
             return False
         await record.insert(session=session)
@@ -405,6 +449,8 @@ async def reserve_and_insert_return(
         # A commit whose outcome was unknown landed; the retried body then found the units
         # taken by this very return and gave up.
         created = True
+    if not created and photos_taken:
+        return CreateResult(user_errors=[_PHOTO_GONE])  # another request took one meanwhile
     if not created:
         # Someone else took the units since we read the ledger: report against fresh counters.
         fresh = evaluate_order(

@@ -29,6 +29,7 @@ class ReturnErrorCode(StrEnum):
     EXCHANGE_VARIANT_NOT_FOUND = "EXCHANGE_VARIANT_NOT_FOUND"
     EXCHANGE_OUT_OF_STOCK = "EXCHANGE_OUT_OF_STOCK"
     EXCHANGE_UNAVAILABLE = "EXCHANGE_UNAVAILABLE"  # Shopify could not be asked: try again
+    PHOTO_NOT_FOUND = "PHOTO_NOT_FOUND"  # expired, another shop's, or taken by another return
 
 
 class ReturnUserError(UserFacingError[ReturnErrorCode]):

@@ -11,6 +11,9 @@ fulfillment until it is paid. When it is cheaper, the difference is refunded (`r
 
 A shop that is not connected to Shopify has no catalogue to check: its exchanges record the
 variant id only and settle no difference.
+
+Before asking, the portal shows what the item can be exchanged for (`exchange_options`): the
+other variants of its product, as Shopify prices and stocks them now.
 """
 
 from __future__ import annotations
@@ -22,14 +25,17 @@ from typing import Any, Protocol
 import httpx
 
 from app.config import Settings
+from app.models import Order
 from app.models.money import round_to_minor_unit
 from app.models.return_policy import ReturnPolicy
 from app.models.return_request import Return, ReturnExchange
 from app.services.integration.session import IntegrationNotConnected, admin_client_for
 from app.services.returns.errors import ReturnErrorCode, ReturnUserError
 from app.services.returns.resolution import items_total
+from app.services.returns.shopify_mirror import shopify_connected
+from app.services.shopify_values import gid
 from app.shopify.client import RetryPolicy
-from app.shopify.documents.returns import PRODUCT_VARIANT
+from app.shopify.documents.returns import PRODUCT_VARIANT, PRODUCT_VARIANTS
 from app.shopify.errors import ShopifyError
 
 # A customer waits on this lookup: a short budget, then "try again".
@@ -44,6 +50,15 @@ class ExchangeVariant:
     available: int
 
 
+@dataclass(frozen=True, slots=True)
+class ExchangeOption:
+    """A variant the customer may ask for instead of the returned one; its price is in the
+    shop's currency (the order's `currency`)."""
+
+    variant: ExchangeVariant
+    in_stock: bool
+
+
 class CatalogUnavailable(Exception):
     """Shopify could not be asked about the variant (outage, throttling, disconnected)."""
 
@@ -52,15 +67,21 @@ class ExchangeCatalog(Protocol):
     async def variant(self, variant_gid: str) -> ExchangeVariant | None:
         """The variant, or None when Shopify has none with that id."""
 
+    async def product_variants(self, product_gid: str) -> list[ExchangeVariant] | None:
+        """The product's variants (its first 100), or None when Shopify has no such product."""
 
-def parse_variant(node: dict[str, Any] | None) -> ExchangeVariant | None:
+
+def parse_variant(
+    node: dict[str, Any] | None, product: dict[str, Any] | None = None
+) -> ExchangeVariant | None:
+    """`product`: the variant's product when the variant was read under it (not as a field)."""
     if not node:
         return None
     try:
         price = Decimal(str(node.get("price")))
     except InvalidOperation:
         return None
-    product = node.get("product") or {}
+    product = product or node.get("product") or {}
     title = " - ".join(
         part for part in (str(product.get("title") or ""), str(node.get("title") or "")) if part
     )
@@ -81,13 +102,51 @@ class ShopifyCatalog:
         self.http = http
 
     async def variant(self, variant_gid: str) -> ExchangeVariant | None:
+        data = await self._ask(PRODUCT_VARIANT, {"id": variant_gid})
+        return parse_variant(data.get("productVariant"))
+
+    async def product_variants(self, product_gid: str) -> list[ExchangeVariant] | None:
+        data = await self._ask(PRODUCT_VARIANTS, {"id": product_gid})
+        product = data.get("product")
+        if not product:
+            return None
+        nodes = (product.get("variants") or {}).get("nodes") or []
+        parsed = (parse_variant(node, product) for node in nodes)
+        return [variant for variant in parsed if variant is not None]
+
+    async def _ask(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         try:
             client = await admin_client_for(self.tenant_id, self.settings, self.http)
             client.retry = LOOKUP_RETRY
-            data = await client.execute(PRODUCT_VARIANT, {"id": variant_gid})
+            return await client.execute(query, variables)
         except (ShopifyError, IntegrationNotConnected, httpx.HTTPError) as exc:
             raise CatalogUnavailable(str(exc)) from exc
-        return parse_variant(data.get("productVariant"))
+
+
+async def exchange_options(
+    tenant_id: str, order: Order, line_item_id: str, catalog: ExchangeCatalog | None
+) -> list[ExchangeOption] | None:
+    """What the order's line can be exchanged for: the other variants of its product, sorted by
+    title, each in stock or not (one unit at least). None when Shopify cannot be asked now (the
+    shop is not connected, the process has no client for it, an outage): the customer is asked
+    to try again. A line the order does not have, or without a product (a custom item), has
+    none."""
+    if catalog is None or not await shopify_connected(tenant_id):
+        return None
+    line = next((item for item in order.line_items if item.id == line_item_id), None)
+    if line is None or not line.product_id:
+        return []
+    try:
+        variants = await catalog.product_variants(f"gid://shopify/Product/{line.product_id}")
+    except CatalogUnavailable:
+        return None
+    returned = gid("ProductVariant", line.variant_id)
+    options = [
+        ExchangeOption(variant=variant, in_stock=variant.available >= 1)
+        for variant in variants or []
+        if variant.gid != returned
+    ]
+    return sorted(options, key=lambda option: option.variant.title)
 
 
 async def price_exchange(

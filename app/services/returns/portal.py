@@ -114,3 +114,63 @@ async def _lookup_order(
     order = Order.model_validate(raw)
     eligibility = evaluate_order(order, policy, counters_of(ledger), now or utcnow())
     return PortalLookup(eligibility=eligibility, policy=policy)
+
+
+CUSTOMER_ORDERS = 10  # a returns page lists recent orders; older ones are found by number
+
+
+async def customer_orders(
+    tenant_id: str, customer_id: str, *, now: datetime | None = None
+) -> list[PortalLookup]:
+    """A signed-in customer's most recent orders, newest first, each with its eligibility.
+
+    `customer_id` is Shopify's, from a verified app proxy request: Shopify has signed the
+    customer in, so no email is asked for. Two reads and one for the ledgers, however many orders.
+    """
+    count = CUSTOMER_ORDERS
+    cursor = (
+        Order.get_pymongo_collection()
+        .find({"tenant_id": tenant_id, "customer.id": customer_id})
+        .sort("created_at", -1)
+        .limit(count)
+    )
+    raw_orders, policy = await asyncio.gather(cursor.to_list(count), load_policy(tenant_id))
+    if not raw_orders or policy is None:
+        return []
+    orders = [Order.model_validate(raw) for raw in raw_orders]
+    ledgers = {
+        doc["_id"]: doc
+        async for doc in ledger_collection().find(
+            {
+                "_id": {"$in": [ledger_id(tenant_id, o.order_number) for o in orders]},
+                "tenant_id": tenant_id,
+            },
+            {"reserved": 1},
+        )
+    }
+    moment = now or utcnow()
+    return [
+        PortalLookup(
+            eligibility=evaluate_order(
+                order,
+                policy,
+                counters_of(ledgers.get(ledger_id(tenant_id, order.order_number))),
+                moment,
+            ),
+            policy=policy,
+        )
+        for order in orders
+    ]
+
+
+async def signed_in_customer_email(tenant_id: str, order_id: str, customer_id: str) -> str | None:
+    """The email of an order of this signed-in customer (what proves a guest's request), or
+    `None` when the order is not theirs."""
+    raw = await Order.get_pymongo_collection().find_one(
+        {"tenant_id": tenant_id, "shopify_id": order_id, "customer.id": customer_id},
+        {"email": 1, "customer": 1},
+    )
+    if raw is None:
+        return None
+    emails = order_emails(raw)
+    return emails[0] if emails else None

@@ -140,6 +140,14 @@ query ($id: ID!) { productVariant(id: $id) { id title price inventoryQuantity
   product { id title } } }
 """
 
+# What a returned item can be exchanged for: its product's variants with their price and stock
+# (the portal's picker). A product with more than 100 variants offers its first 100.
+# Cost: 1 + (2 + 100 * 1) = 103.
+PRODUCT_VARIANTS = """
+query ($id: ID!) { product(id: $id) { id title
+  variants(first: 100) { nodes { id title price inventoryQuantity } } } }
+"""
+
 # What Shopify made of a processed exchange: the order's new line items and their fulfillment
 # order (held while the customer owes a balance). Cost: 1 + 10 * 2 + 1 + 20 * (1 + 1 + 10 * 2).
 RETURN_EXCHANGE = """

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bson import ObjectId
+
 from app.models import (
     ApiKey,
     AuditLog,
@@ -19,6 +21,7 @@ from app.models import (
     PortalAttempts,
     Return,
     ReturnLedger,
+    ReturnPhoto,
     ShopifyIntegration,
     SyncJob,
     Tenant,
@@ -90,12 +93,13 @@ class RedactionCounts:
     exports: int = 0
     deliveries: int = 0  # merchants' webhook messages about their returns
     emails: int = 0  # emails about their returns, deleted
+    photos: int = 0  # photos they sent with their returns, deleted
 
     def summary(self) -> str:
         return (
             f"redacted customers={self.customers} orders={self.orders} returns={self.returns} "
             f"events={self.events} exports_deleted={self.exports} deliveries={self.deliveries} "
-            f"emails_deleted={self.emails}"
+            f"emails_deleted={self.emails} photos_deleted={self.photos}"
         )
 
 
@@ -215,6 +219,14 @@ async def redact_customer(
             {"tenant_id": tenant_id, "return_id": {"$in": redacted_returns}}
         )
         counts.emails = erased.deleted_count
+        # Their photos: pictures of their things in their home (the items keep no ids of them).
+        photos = await ReturnPhoto.get_pymongo_collection().delete_many(
+            {
+                "tenant_id": tenant_id,
+                "return_id": {"$in": [ObjectId(r) for r in redacted_returns]},
+            }
+        )
+        counts.photos = photos.deleted_count
         result = await Return.get_pymongo_collection().update_many(
             {"tenant_id": tenant_id, "$or": return_clauses},
             # free-text notes may carry anything the customer or staff wrote about them
@@ -222,6 +234,7 @@ async def redact_customer(
                 "$set": {
                     "customer_email": pseudonym,
                     "items.$[].note": None,
+                    "items.$[].photo_ids": [],
                     "history.$[].note": None,
                 }
             },
@@ -469,6 +482,7 @@ async def shop_redact(context: WebhookContext) -> str:
         WebhookEndpoint,
         WebhookDelivery,
         EmailNotification,
+        ReturnPhoto,
     ):
         collection = model.get_pymongo_collection()
         result = await collection.delete_many({"tenant_id": tenant_id})

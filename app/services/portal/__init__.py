@@ -1,0 +1,1 @@
+"""The storefront returns portal: Shopify's app proxy signature, status links, the page shell."""
