@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.db import Database, connect
 from app.main import create_app
+from app.services.portal.shops import forget_all
 from tools.devdb import EmbeddedDatabase
 
 TEST_API_KEY = "test-api-key"
@@ -59,6 +60,7 @@ def settings(mongo_uri: str) -> Settings:
 async def db(settings: Settings) -> AsyncIterator[Database]:
     """Beanie initialised on a fresh database, dropped afterwards."""
     database = await connect(settings)
+    forget_all()  # shops cached by a test before, in its own database
     try:
         yield database
     finally:

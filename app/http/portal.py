@@ -17,8 +17,6 @@ from app.clock import utcnow
 from app.config import Settings
 from app.http.database_deadline import DatabaseDeadlineRoute
 from app.http.responses import json_response
-from app.models import Tenant
-from app.models.tenant import tenant_id_for_shop
 from app.services.integration.shop_domain import InvalidShopDomain, normalize_shop_domain
 from app.services.portal.page import (
     PageConfig,
@@ -32,6 +30,7 @@ from app.services.portal.proxy_signature import (
     shopper_address,
     verify_proxy_request,
 )
+from app.services.portal.shops import PortalShop, portal_shop
 from app.services.portal.status_links import verified_return_id
 from app.services.returns.photos import (
     PhotoRefusal,
@@ -64,15 +63,9 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _tenant(shop_domain: str) -> Tenant | None:
-    return await Tenant.find_one(
-        {"_id": tenant_id_for_shop(shop_domain), "shop_domain": shop_domain}
-    )
-
-
 def _page(
     request: Request,
-    tenant: Tenant,
+    tenant: PortalShop,
     *,
     mode: str,
     status_token: str | None,
@@ -84,22 +77,22 @@ def _page(
         mode=mode,
         graphql_url=f"{proxy_prefix}/graphql" if proxy_prefix else "/graphql",
         photos_url=f"{proxy_prefix}/photos" if proxy_prefix else f"/portal/{domain}/photos",
-        tenant_id=None if proxy_prefix else tenant.id,
+        tenant_id=None if proxy_prefix else tenant.tenant_id,
         status_path=f"{proxy_prefix}/returns/" if proxy_prefix else f"/portal/{domain}/returns/",
         status_token=status_token,
         shop_name=tenant.name,
         shop_domain=domain,
-        locale=negotiate_locale(
-            request.headers.get("accept-language"), tenant.notifications.locale
-        ),
-        branding=tenant.portal_settings,
+        locale=negotiate_locale(request.headers.get("accept-language"), tenant.locale),
+        branding=tenant.branding,
     )
 
 
-def _status_token(settings: Settings, tenant: Tenant, token: str) -> str | None:
+def _status_token(settings: Settings, tenant: PortalShop, token: str) -> str | None:
     """The token when it is this shop's (checked here without a read; the page shows "not a
     valid link" for None)."""
-    return token if verified_return_id(settings.shopify_api_secret, tenant.id, token) else None
+    return (
+        token if verified_return_id(settings.shopify_api_secret, tenant.tenant_id, token) else None
+    )
 
 
 def _html(config: PageConfig, *, status_code: int = 200) -> Response:
@@ -160,7 +153,7 @@ async def proxied(request: Request, rest: str = "") -> Response:
     path = rest.strip("/")
     if path.startswith("assets/"):
         return _asset(request, path.removeprefix("assets/"))
-    tenant = await _tenant(proxy.shop_domain)
+    tenant = await portal_shop(proxy.shop_domain)
     if tenant is None:
         return PlainTextResponse(_NOT_FOUND, status_code=404)
     asset_base = f"{proxy.path_prefix}/assets"
@@ -177,12 +170,12 @@ async def proxied(request: Request, rest: str = "") -> Response:
     return PlainTextResponse("Not found", status_code=404)
 
 
-async def _direct_tenant(shop_domain: str) -> Tenant | None:
+async def _direct_tenant(shop_domain: str) -> PortalShop | None:
     try:
         shop = normalize_shop_domain(shop_domain)
     except InvalidShopDomain:
         return None
-    return await _tenant(shop)
+    return await portal_shop(shop)
 
 
 @router.get("/portal/{shop_domain}", include_in_schema=False)
@@ -214,7 +207,7 @@ _PHOTO_STATUS = {
 }
 
 
-async def _upload(request: Request, tenant: Tenant, client: str) -> Response:
+async def _upload(request: Request, tenant: PortalShop, client: str) -> Response:
     """The request's body is the photo (`Content-Type: image/...`); the answer is its claim
     token, which `createReturn` names it by."""
     if not request.headers.get("content-type", "").lower().startswith("image/"):
@@ -223,7 +216,7 @@ async def _upload(request: Request, tenant: Tenant, client: str) -> Response:
             status_code=415,
         )
     try:
-        stored = await store_photo(tenant.id, client, await request.body())
+        stored = await store_photo(tenant.tenant_id, client, await request.body())
     except PhotoRefused as exc:
         return json_response(
             {"error": exc.reason.value, "message": exc.message},
@@ -250,7 +243,7 @@ async def proxied_upload(request: Request) -> Response:
         )
     except ProxySignatureError:
         return PlainTextResponse("Unauthorized", status_code=401)
-    tenant = await _tenant(proxy.shop_domain)
+    tenant = await portal_shop(proxy.shop_domain)
     if tenant is None:
         return PlainTextResponse(_NOT_FOUND, status_code=404)
     return await _upload(

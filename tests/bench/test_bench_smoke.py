@@ -71,6 +71,8 @@ def test_every_measurement_has_a_row_with_a_known_status(tiny_run: tuple[str, Pa
         "refund returns through the simulator",
         "merchant webhook deliveries to a loopback receiver",
         "approveReturn (",
+        "portal page shell",
+        "portal first load",
     ):
         assert expected in operations
     assert ERROR not in {row["status"] for row in rows}

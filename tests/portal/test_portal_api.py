@@ -141,6 +141,8 @@ async def test_merchant_brands_the_portal_and_bad_values_change_nothing(
 ) -> None:
     tenant = await make_tenant("brand-shop")
     headers = await merchant_headers(tenant.id)
+    page = await client.get("/portal/brand-shop.myshopify.com")  # the shop is cached now
+    assert '"heading":null' in page.text
     good = {
         "logoUrl": "https://cdn.shopify.com/logo.png",
         "accentColor": "#0A5C36",
@@ -151,6 +153,8 @@ async def test_merchant_brands_the_portal_and_bad_values_change_nothing(
     assert saved["userErrors"] == []
     assert saved["portalSettings"]["accentColor"] == "#0a5c36"
     assert saved["portalSettings"]["heading"] == "Returns <b>here</b>"
+    page = await client.get("/portal/brand-shop.myshopify.com")  # this process: at once
+    assert '"heading":"Returns \\u003cb\\u003ehere\\u003c/b\\u003e"' in page.text
     for bad, field in (
         ({"logoUrl": "http://cdn.example.com/logo.png"}, "logoUrl"),
         ({"logoUrl": "javascript:alert(1)"}, "logoUrl"),

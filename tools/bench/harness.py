@@ -39,6 +39,7 @@ from tools.bench.fixtures import FixtureSummary, TenantFixture, load_fixtures, n
 from tools.bench.load import LoadResult, LoadSpec, PreparedRequest, run_load
 from tools.bench.notifications import measure_notifications
 from tools.bench.options import DEFAULT_RESTORE_RATE, OPERATIONS
+from tools.bench.portal import measure_portal
 from tools.bench.process import ServerProcess
 from tools.bench.refunds import budget_row, refund_rows
 from tools.bench.report import ERROR, FAIL, PASS, PENDING, REPORTED, Report, Row
@@ -92,6 +93,7 @@ class BenchConfig:
     refund_returns: int = 200  # refund returns resolved through the simulator
     notify_deliveries: int = 2_000  # merchant webhook deliveries drained to a loopback receiver
     notify_approvals: int = 300  # approvals timed with and without an endpoint
+    portal_requests: int = 2_000  # GETs of the portal page, and of the same bytes as a file
     only: tuple[str, ...] = OPERATIONS
     results_dir: Path | None = None  # None: bench/results
 
@@ -133,6 +135,7 @@ QUICK = replace(
     refund_returns=100,
     notify_deliveries=500,
     notify_approvals=150,
+    portal_requests=500,
 )
 # For the smoke test: seconds, a few hundred documents.
 TINY = replace(
@@ -152,6 +155,7 @@ TINY = replace(
     refund_returns=8,
     notify_deliveries=40,
     notify_approvals=10,
+    portal_requests=40,
 )
 
 
@@ -1252,6 +1256,9 @@ def run(config: BenchConfig) -> Report:
                 _guarded(report, "refunds", lambda: measure_refunds(stack, report))
             if config.runs("notifications"):
                 _guarded(report, "notifications", lambda: measure_notifications(stack, report))
+            if config.runs("portal"):
+                env = service_env(stack.db, stack.db_name, stack.sim_base, background=False)
+                _guarded(report, "portal", lambda: measure_portal(stack, env, report))
         finally:
             base.stop()
         if config.runs("durability"):

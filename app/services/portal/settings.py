@@ -11,6 +11,7 @@ from app.clock import utcnow
 from app.models import Tenant
 from app.models.bson import to_bson
 from app.models.portal_settings import PortalSettings
+from app.services.portal.shops import forget
 from app.services.user_errors import UserFacingError
 
 MAX_TEXT_LENGTH = 500
@@ -106,4 +107,5 @@ async def update_portal_settings(
         {"_id": tenant_id},
         {"$set": {"portal_settings": to_bson(settings), "updated_at": utcnow()}},
     )
+    forget(tenant.shop_domain)
     return settings, []
