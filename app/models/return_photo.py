@@ -29,7 +29,7 @@ class ReturnPhoto(Document):
     width: int
     height: int
     sha256: str  # of `data`
-    client: str  # who uploaded it (the address, as the portal's limiter keys it)
+    client: str | None = None  # who uploaded it (the upload limit's key); removed once claimed
     claim_hash: str | None = None  # sha256 of the token's secret; removed once a return has it
     expires_at: datetime | None = None  # set while unused: the TTL index removes it then
     created_at: datetime = Field(default_factory=utcnow)

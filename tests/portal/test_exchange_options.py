@@ -21,8 +21,9 @@ from tests.returns.sim_shop import Shop, open_shop
 from tools.shopify_sim import SimulatorControl, SimulatorServer
 
 OPTIONS = """
-query ($orderId: ID!, $email: String, $lineItemId: ID!) {
-  exchangeOptions(orderId: $orderId, customerEmail: $email, lineItemId: $lineItemId) {
+query ($orderId: ID!, $email: String, $lineItemId: ID!, $quantity: Int = 1) {
+  exchangeOptions(orderId: $orderId, customerEmail: $email, lineItemId: $lineItemId,
+                  quantity: $quantity) {
     available options { variantId title price { amount currencyCode } inStock } } }
 """
 POLICY = """mutation ($input: UpdateReturnPolicyInput!) { updateReturnPolicy(input: $input) {
@@ -122,6 +123,15 @@ async def test_a_guest_proving_the_email_sees_the_other_variants_and_their_stock
     shown = {option["variantId"]: option["inStock"] for option in found["options"]}
     assert (shown[stocked], shown[sold_out]) == (True, False)
     assert await failures(shop) == 0
+    # In stock means: as many units as come back (the exchange sends that many).
+    body = await graphql(
+        shop.client,
+        OPTIONS,
+        {**variables(shop, shop.order.email), "quantity": 4},
+        portal(shop.tenant.tenant_id),
+    )
+    four = {o["variantId"]: o["inStock"] for o in body["data"]["exchangeOptions"]["options"]}
+    assert four[stocked] is False  # 3 in stock
 
     # What createReturn then does with them (its own check on Shopify).
     order, line = shop.order, shop.order.line_items[0].id

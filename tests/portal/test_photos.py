@@ -40,6 +40,13 @@ def photo(kind: str = "JPEG", size: tuple[int, int] = (64, 48), *, gps: bool = F
     return out.getvalue()
 
 
+def corrupt_png() -> bytes:
+    data = bytearray(photo("PNG"))
+    at = data.index(b"IDAT") + 8
+    data[at] ^= 0xFF  # one byte of the image data: its CRC no longer matches
+    return bytes(data)
+
+
 async def upload(
     client: httpx.AsyncClient, shop: str, body: bytes, content_type: str = "image/jpeg"
 ) -> httpx.Response:
@@ -89,6 +96,7 @@ async def test_a_photo_is_stored_without_its_metadata_and_attached_with_the_retu
     assert created["userErrors"] == [] and created["return"]["items"][0]["photoCount"] == 1
     taken = await ReturnPhoto.get(stored.id)
     assert taken is not None and taken.expires_at is None and taken.claim_hash is None
+    assert taken.client is None  # who uploaded it is not kept with the return
     inserted = await Return.find_one({"tenant_id": tenant.id})
     assert inserted is not None and taken.return_id == inserted.id
 
@@ -122,6 +130,8 @@ async def test_only_images_and_not_too_big(client: httpx.AsyncClient, db: object
         (photo("GIF"), "image/gif", 415),
         (b"\xff\xd8" + b"0" * 1_000_001, "image/jpeg", 413),
         (photo("PNG", (9000, 9000)), "image/png", 413),  # 81 Mpx: decoded, it would be 240 MB
+        (photo("PNG", (3000, 3000)), "image/png", 413),  # 9 Mpx: the page never sends that
+        (corrupt_png(), "image/png", 415),  # a bad chunk checksum: Pillow's SyntaxError
     ]
     for body, content_type, status in refused:
         response = await upload(client, shop, body, content_type)

@@ -158,6 +158,9 @@ async def test_merchant_brands_the_portal_and_bad_values_change_nothing(
     for bad, field in (
         ({"logoUrl": "http://cdn.example.com/logo.png"}, "logoUrl"),
         ({"logoUrl": "javascript:alert(1)"}, "logoUrl"),
+        ({"logoUrl": "https://[::1/logo.png"}, "logoUrl"),
+        ({"logoUrl": "https://cdn.example.com;script-src-elem https:;x/l.png"}, "logoUrl"),
+        ({"logoUrl": "https://cdn.example.com:99999/l.png"}, "logoUrl"),
         ({"accentColor": "red; background: url(x)"}, "accentColor"),
         ({"intro": "x" * 501}, "intro"),
     ):
@@ -206,3 +209,43 @@ async def test_through_the_proxy_each_shopper_has_their_own_failure_limit(
     assert guesser["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     other = await lookup("203.0.113.9", "ada@example.com")
     assert other["data"]["lookupOrder"] is not None
+    # Behind our own load balancer, Shopify's address is appended (it is then our peer, as
+    # uvicorn's --proxy-headers resolved it): the shopper is the entry left of it.
+    peer = "127.0.0.1"
+    assert (await lookup(f"198.51.100.7, {peer}", "ada@example.com"))["errors"]
+    assert (await lookup(f"192.0.2.55, {peer}", "ada@example.com"))["data"]["lookupOrder"]
+
+
+async def test_a_retried_request_gets_the_return_its_first_attempt_created(
+    client: httpx.AsyncClient, db: object
+) -> None:
+    tenant = await make_tenant("retry-shop")
+    order = await make_order(tenant.id, 1001, email="ada@example.com", quantity=3)
+    other = await make_order(tenant.id, 1002, email="ada@example.com")
+    request = {
+        "orderId": order.shopify_id,
+        "customerEmail": "ada@example.com",
+        "returnMethod": "CUSTOMER_SHIPS",
+        "resolutionType": "REFUND",
+        "items": [{"lineItemId": order.line_items[0].id, "quantity": 1, "reason": "DEFECTIVE"}],
+        "requestId": "6f1c2d3e-0000-4000-8000-000000000001",
+    }
+    portal = {"X-Tenant-Id": tenant.id}
+    first = (await graphql(client, CREATE, {"input": request}, portal))["data"]["createReturn"]
+    again = (await graphql(client, CREATE, {"input": request}, portal))["data"]["createReturn"]
+    assert first["userErrors"] == [] and again["userErrors"] == []
+    assert again["return"]["id"] == first["return"]["id"]
+    assert await Return.find({"tenant_id": tenant.id}).count() == 1
+    # Another request id: another return (the customer meant it).
+    second = {**request, "requestId": "6f1c2d3e-0000-4000-8000-000000000002"}
+    body = await graphql(client, CREATE, {"input": second}, portal)
+    assert body["data"]["createReturn"]["return"]["id"] != first["return"]["id"]
+    # The same id for another order is a client's mistake, not a return.
+    misused = {
+        **request,
+        "orderId": other.shopify_id,
+        "items": [{"lineItemId": other.line_items[0].id, "quantity": 1, "reason": "DEFECTIVE"}],
+    }
+    body = await graphql(client, CREATE, {"input": misused}, portal)
+    assert body["data"]["createReturn"]["userErrors"][0]["field"] == ["requestId"]
+    assert await Return.find({"tenant_id": tenant.id}).count() == 2

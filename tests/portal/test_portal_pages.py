@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from app.models.email_notification import LOCALES
-from app.services.portal.page import catalog
+from app.services.portal.page import _asset, asset, catalog, content_security_policy
 from app.services.portal.shops import forget
 from app.services.portal.status_links import status_token
 from tests.conftest import TEST_API_SECRET
@@ -91,11 +91,30 @@ async def test_logo_origin_is_the_only_other_image_source(
     client: httpx.AsyncClient, db: object
 ) -> None:
     tenant = await make_tenant("logo-shop")
-    tenant.portal_settings.logo_url = "https://cdn.shopify.com/s/files/logo.png"
-    await tenant.save()
-    forget(tenant.shop_domain)
-    response = await client.get("/portal/logo-shop.myshopify.com")
-    assert "img-src 'self' https://cdn.shopify.com;" in response.headers["content-security-policy"]
+    for logo, source in (
+        ("https://cdn.shopify.com/s/files/logo.png", "https://cdn.shopify.com"),
+        ("https://例え.jp:8443/logo.png", "https://xn--r8jz45g.jp:8443"),  # as a header can carry
+    ):
+        tenant.portal_settings.logo_url = logo
+        await tenant.save()
+        forget(tenant.shop_domain)
+        response = await client.get("/portal/logo-shop.myshopify.com")
+        assert response.status_code == 200
+        assert f"img-src 'self' {source};" in response.headers["content-security-policy"]
+    # Whatever a stored value holds, nothing of it becomes a directive.
+    assert content_security_policy("https://a.example;script-src https:;x/") == (
+        content_security_policy(None)
+    )
+
+
+def test_only_the_assets_take_places_in_the_asset_cache() -> None:
+    asset("portal.js")
+    before = _asset.cache_info()
+    for name in ("x1", "x2", "x3", "../config.py"):
+        assert asset(name) is None
+    assert asset("portal.js") is not None
+    after = _asset.cache_info()
+    assert (after.misses, after.hits) == (before.misses, before.hits + 1)
 
 
 async def test_proxy_page_is_liquid_in_the_shops_theme(
@@ -128,6 +147,8 @@ async def test_forged_unsigned_or_stale_proxy_requests_get_401_and_nothing_else(
         f"shop={shop}&logged_in_customer_id=1&path_prefix=/apps/returns&timestamp=1",
         good.replace("logged_in_customer_id=1", "logged_in_customer_id=2"),
         good.replace(shop, "other-shop.myshopify.com"),
+        # Signed with the customer id twice: which one counts would be a guess.
+        proxy_query(shop, "", extra=[("logged_in_customer_id", "1")]),
         proxy_query(shop, "1", secret="another-apps-secret"),
         proxy_query(shop, "1", at=time.time() - 3600),
     ]

@@ -10,16 +10,16 @@ records the lockfile hash. A second run with an unchanged lockfile returns at on
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from tools.npm_packages import NpmInstallError, exclusive_lock, npm_ci
+from tools.npm_packages import lock_sha256 as lock_sha256_of
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parents[1]
@@ -40,18 +40,6 @@ ASSET_FILES: dict[str, str] = {
     "licenses/graphiql.LICENSE": "graphiql/LICENSE",
 }
 PINNED_PACKAGES = ("graphiql", "graphql", "react", "react-dom")
-NPM_CI_ARGS = (
-    "ci",
-    "--no-audit",
-    "--no-fund",
-    "--ignore-scripts",  # we only copy files out; no package needs its install scripts
-    "--prefer-offline",
-    "--loglevel=error",
-)
-
-
-class GraphiQLAssetsError(RuntimeError):
-    """The assets could not be installed (npm missing, registry unreachable, bad lockfile)."""
 
 
 def ensure_graphiql_assets(force: bool = False) -> Path:
@@ -60,11 +48,11 @@ def ensure_graphiql_assets(force: bool = False) -> Path:
     Fast and npm-free when the installed manifest matches `package-lock.json` and every file is
     present. `force` reinstalls regardless. Safe to call from several processes at once.
     """
-    lock_sha256 = _lock_sha256()
+    lock_sha256 = lock_sha256_of(PACKAGE_DIR)
     if not force and _is_installed(ASSETS_DIR, lock_sha256):
         return ASSETS_DIR
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(CACHE_DIR / ".lock"):
+    with exclusive_lock(CACHE_DIR / ".lock"):
         if not force and _is_installed(ASSETS_DIR, lock_sha256):
             return ASSETS_DIR  # another process finished while we waited
         node_modules = _npm_ci(lock_sha256, force=force)
@@ -82,10 +70,6 @@ def installed_versions(assets_dir: Path = ASSETS_DIR) -> dict[str, str]:
     return {str(k): str(v) for k, v in packages.items()} if isinstance(packages, dict) else {}
 
 
-def _lock_sha256() -> str:
-    return hashlib.sha256((PACKAGE_DIR / "package-lock.json").read_bytes()).hexdigest()
-
-
 def _is_installed(assets_dir: Path, lock_sha256: str) -> bool:
     try:
         manifest = json.loads((assets_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
@@ -94,16 +78,6 @@ def _is_installed(assets_dir: Path, lock_sha256: str) -> bool:
     if not isinstance(manifest, dict) or manifest.get("lock_sha256") != lock_sha256:
         return False
     return all((assets_dir / name).is_file() for name in ASSET_FILES)
-
-
-@contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _npm_ci(lock_sha256: str, *, force: bool) -> Path:
@@ -117,26 +91,8 @@ def _npm_ci(lock_sha256: str, *, force: bool) -> Path:
     )
     if up_to_date:
         return node_modules
-    npm = shutil.which("npm")
-    if npm is None:
-        raise GraphiQLAssetsError(
-            "npm not found on PATH: install Node.js 20+ (it ships npm), then run "
-            "`python -m tools.graphiql.build`"
-        )
-    for name in ("package.json", "package-lock.json"):
-        shutil.copyfile(PACKAGE_DIR / name, CACHE_DIR / name)
     stamp.unlink(missing_ok=True)
-    completed = subprocess.run(
-        [npm, *NPM_CI_ARGS],
-        cwd=CACHE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    if completed.returncode != 0:
-        output = (completed.stderr or completed.stdout).strip()[-2000:]
-        raise GraphiQLAssetsError(f"`npm ci` failed in {CACHE_DIR}:\n{output}")
+    node_modules = npm_ci(PACKAGE_DIR, CACHE_DIR, "python -m tools.graphiql.build")
     stamp.write_text(lock_sha256 + "\n", encoding="utf-8")
     return node_modules
 
@@ -183,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         path = ensure_graphiql_assets(force=args.force)
-    except (GraphiQLAssetsError, subprocess.TimeoutExpired) as error:
+    except (NpmInstallError, subprocess.TimeoutExpired) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     versions = ", ".join(f"{name} {version}" for name, version in installed_versions(path).items())

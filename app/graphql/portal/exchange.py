@@ -82,7 +82,8 @@ class PortalExchangeQueries:
             "What the order's line can be exchanged for, or null when the order or line is not "
             "found or not the caller's, the line cannot be returned now or the shop offers no "
             "exchanges. Proven as for createReturn: `customerEmail` (wrong ones are "
-            "rate-limited), or the customer signed in to the shop's storefront."
+            "rate-limited), or the customer signed in to the shop's storefront. `inStock`: "
+            "`quantity` units (the units being returned) are."
         ),
     )
     async def exchange_options(
@@ -92,6 +93,7 @@ class PortalExchangeQueries:
         *,  # the optional email between the two ids, where the schema lists it
         customer_email: str | None = None,
         line_item_id: strawberry.ID,
+        quantity: int = 1,
     ) -> ExchangeOptionsPayload | None:
         context = info.context
         tenant_id = context.portal_tenant_id
@@ -117,7 +119,7 @@ class PortalExchangeQueries:
         if not await _exchangeable(order, policy, line_id):
             return None
         options = await exchange.exchange_options(
-            tenant_id, order, line_id, shopify_catalog(tenant_id, info)
+            tenant_id, order, line_id, shopify_catalog(tenant_id, info), max(1, quantity)
         )
         if options is None:
             return ExchangeOptionsPayload(options=[], available=False)

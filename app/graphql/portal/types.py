@@ -267,6 +267,11 @@ class CreateReturnInput:
     items: list[CreateReturnItemInput]
     resolution_type: ResolutionTypeEnum  # type: ignore[valid-type]
     exchange_variant_id: strawberry.ID | None = None
+    request_id: str | None = strawberry.field(
+        default=None,
+        description="The client's own id of this request (a UUID), the same when it is sent "
+        "again: a retry after a lost answer gets the return the first attempt created.",
+    )
 
     def to_service(self, customer_email: str) -> ReturnRequest:
         return ReturnRequest(
@@ -276,6 +281,7 @@ class CreateReturnInput:
             resolution_type=self.resolution_type,
             items=[item.to_service() for item in self.items],
             exchange_variant_id=str(self.exchange_variant_id) if self.exchange_variant_id else None,
+            request_id=(self.request_id or "").strip()[:64] or None,
         )
 
 

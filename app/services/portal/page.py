@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -55,12 +56,15 @@ class PageConfig:
     branding: PortalSettings
 
 
-@lru_cache(maxsize=len(ASSETS))
 def asset(name: str) -> Asset | None:
     """A portal asset, read once per process (with its gzip), or None for any other name."""
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        return None
+    # Checked before the cache: other names must not take the assets' places in it.
+    return _asset(name) if name in ASSETS else None
+
+
+@lru_cache(maxsize=len(ASSETS))
+def _asset(name: str) -> Asset:
+    media_type = ASSETS[name]
     body = (STATIC_DIR / name).read_bytes()
     return Asset(
         body=body,
@@ -108,14 +112,31 @@ def negotiate_locale(accept_language: str | None, shop_locale: str | None) -> st
     return shop_locale if shop_locale in LOCALES else DEFAULT_LOCALE
 
 
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+")
+
+
+def logo_origin(url: str) -> str | None:
+    """`https://host[:port]` of an https address with a plain DNS name, or None. What goes into
+    the CSP header is rebuilt from the parts, never copied: a netloc can hold `;` and a
+    directive of its own, or characters a header cannot carry."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    if parts.scheme != "https" or parts.username or parts.password or not _HOST.fullmatch(host):
+        return None
+    return f"https://{host}" + (f":{port}" if port else "")
+
+
 def content_security_policy(logo_url: str | None) -> str:
     """Scripts, styles and API calls from this origin only; images also from the logo's origin
     (the merchant's own, https by `updatePortalSettings`)."""
     images = "'self'"
-    if logo_url:
-        parts = urlsplit(logo_url)
-        if parts.scheme == "https" and parts.hostname:
-            images += f" https://{parts.netloc}"
+    origin = logo_origin(logo_url) if logo_url else None
+    if origin:
+        images += f" {origin}"
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
         f"img-src {images}; connect-src 'self'; form-action 'none'; base-uri 'none'; "
@@ -165,10 +186,12 @@ def render_page(config: PageConfig, asset_base: str, *, fragment: bool) -> str:
     config_json = _config_json(config)
     loading = _escape(messages["page.loading"])
     noscript = _escape(messages["page.noscript"])
+    # Inside a theme the page is a region of the theme's own <main>: one main landmark a page.
+    tag = "div" if fragment else "main"
     body = (
         f'<link rel="stylesheet" href="{asset_base}/portal.css?v={version}">\n'
-        f'<main id="portal" class="portal" lang="{config.locale}" aria-busy="true">'
-        f"<p>{loading}</p><noscript><p>{noscript}</p></noscript></main>\n"
+        f'<{tag} id="portal" class="portal" lang="{config.locale}">'
+        f"<p>{loading}</p><noscript><p>{noscript}</p></noscript></{tag}>\n"
         f'<script type="application/json" id="portal-config">{config_json}</script>\n'
         f'<script src="{asset_base}/portal.js?v={version}" defer></script>\n'
     )

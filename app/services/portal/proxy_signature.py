@@ -24,6 +24,7 @@ from app.services.integration.shop_domain import InvalidShopDomain, normalize_sh
 MAX_SKEW_SECONDS = 90
 MAX_CUSTOMER_ID_LENGTH = 32
 DEFAULT_PATH_PREFIX = "/apps/returns"
+_SHOPIFY_PARAMS = frozenset({"shop", "logged_in_customer_id", "path_prefix", "timestamp"})
 _PATH_PREFIX = re.compile(r"/[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
 
@@ -63,8 +64,13 @@ def verify_proxy_request(
     expected = proxy_signature(pairs, secret)
     if not hmac.compare_digest(expected.encode(), signatures[0].strip().lower().encode()):
         raise ProxySignatureError("the signature does not match")
-    # Signed: from here the values are Shopify's. Each must still be what Shopify sends.
-    values = {key: value for key, value in pairs}
+    # Signed: from here the values are Shopify's. Each must still be what Shopify sends, once:
+    # `a=1&...&a=` signs as `a=1,`, and which of the two counts would be ours to guess.
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        if key in _SHOPIFY_PARAMS and key in values:
+            raise ProxySignatureError(f"{key} is given more than once")
+        values[key] = value
     try:
         timestamp = int(values.get("timestamp", ""))
     except ValueError as exc:
@@ -86,11 +92,15 @@ def verify_proxy_request(
 
 
 def shopper_address(forwarded_for: str | None, peer: str) -> str:
-    """The shopper's address of a verified proxy request: Shopify is our peer and puts the
-    shopper's in `X-Forwarded-For` (its last entry is the one Shopify added). Without it every
-    shopper of a shop would share one address, and one of them could exhaust the portal's
-    failed-lookup limit for all. Only read once the signature has been verified."""
+    """The shopper's address of a verified proxy request. Shopify puts the shopper's address in
+    `X-Forwarded-For`; a load balancer of ours appends Shopify's, which is then our `peer`
+    (uvicorn's `--proxy-headers` resolved it). So: the entry just left of the peer's, or the last
+    one when the peer is Shopify itself. Without it every shopper of a shop would share one
+    address, and one of them could exhaust the portal's failed-lookup limit for all. Only read
+    once the signature has been verified."""
     entries = [e.strip() for e in (forwarded_for or "").split(",") if e.strip()]
+    while entries and entries[-1] == peer:
+        entries.pop()  # the hops our own side added (Shopify, as our proxies saw it)
     candidate = entries[-1] if entries else ""
     return candidate[:64] if candidate and all(c in _ADDRESS_CHARS for c in candidate) else peer
 

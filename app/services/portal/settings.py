@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
 
 from app.clock import utcnow
 from app.models import Tenant
 from app.models.bson import to_bson
 from app.models.portal_settings import PortalSettings
+from app.services.portal.page import logo_origin
 from app.services.portal.shops import forget
 from app.services.user_errors import UserFacingError
 
@@ -47,19 +47,13 @@ def _check(given: PortalSettingsInput) -> list[PortalUserError]:
     errors: list[PortalUserError] = []
     if given.logo_url:
         url = given.logo_url.strip()
-        parts = urlsplit(url)
-        if (
-            len(url) > MAX_URL_LENGTH
-            or parts.scheme != "https"
-            or not parts.hostname
-            or parts.username is not None
-            or parts.password is not None
-        ):
+        if len(url) > MAX_URL_LENGTH or logo_origin(url) is None:
             errors.append(
                 PortalUserError(
                     ["logo_url"],
                     PortalErrorCode.INVALID_URL,
-                    "The logo must be an https:// address (at most 2,048 characters).",
+                    "The logo must be an https:// address of a named host (at most 2,048 "
+                    "characters).",
                 )
             )
     if given.accent_color and not _HEX_COLOR.fullmatch(given.accent_color.strip()):

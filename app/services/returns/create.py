@@ -8,6 +8,7 @@ so units are never held by a return that does not exist.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -75,6 +76,9 @@ class ReturnRequest:
     resolution_type: ResolutionType
     items: list[RequestedItem]
     exchange_variant_id: str | None = None
+    # The client's id of this request: sent again after a lost answer, it gets the return the
+    # first attempt made (`request_return_id`), never a second one.
+    request_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +89,9 @@ class CreateResult:
 
 ORDER_NOT_FOUND = ReturnUserError(
     ["order_id"], ReturnErrorCode.ORDER_NOT_FOUND, "No order matches this id and email."
+)
+_REQUEST_ID_TAKEN = ReturnUserError(
+    ["request_id"], ReturnErrorCode.INVALID, "This request id was used for another order."
 )
 _PHOTO_GONE = ReturnUserError(
     ["items"],
@@ -339,6 +346,13 @@ async def _create_return(
     if policy is None:
         await record_failure(tenant_id, client_ip)
         return CreateResult(user_errors=[ORDER_NOT_FOUND])
+    return_id = request_return_id(tenant_id, request.request_id) if request.request_id else None
+    if return_id is not None:
+        done = await Return.find_one({"_id": return_id, "tenant_id": tenant_id})
+        if done is not None and done.order_id == order.shopify_id:
+            return CreateResult(record=done)  # an answer that was lost: the same return
+        if done is not None:
+            return CreateResult(user_errors=[_REQUEST_ID_TAKEN])
     reserved = await reserved_units(tenant_id, order.order_number)
     eligibility = evaluate_order(order, policy, reserved, moment)
     errors = validate_request(request, policy, eligibility)
@@ -367,7 +381,14 @@ async def _create_return(
         return CreateResult(user_errors=errors)
     for item, requested in zip(record.items, request.items, strict=True):
         item.photo_ids = [photo_ids[token] for token in requested.photo_tokens]
+    record.id = return_id
     return await reserve_and_insert_return(record, order, request, policy, moment)
+
+
+def request_return_id(tenant_id: str, request_id: str) -> PydanticObjectId:
+    """The id of the return a client's request makes: the same for every attempt of it."""
+    digest = hashlib.sha256(f"{tenant_id}\n{request_id}".encode()).digest()
+    return PydanticObjectId(digest[:12])
 
 
 async def _photos(
@@ -413,8 +434,10 @@ async def reserve_and_insert_return(
     )
     limits = {line.id: line.fulfilled_quantity for line in order.line_items if line.id in wanted}
     record.ledger_reserved = True
-    # Our own id: a commit retried after its first attempt landed finds the return by it.
-    record.id = PydanticObjectId()
+    # Our own id: a commit retried after its first attempt landed finds the return by it. A
+    # request id given by the client makes it the same for every attempt of that request.
+    if record.id is None:
+        record.id = PydanticObjectId()
     queue_creation_events(record)  # inserted with it: the outbox is the return (events.py)
     await ensure_ledger(tenant_id, order.shopify_id, order.order_number)
 

@@ -124,10 +124,14 @@ class ShopifyCatalog:
 
 
 async def exchange_options(
-    tenant_id: str, order: Order, line_item_id: str, catalog: ExchangeCatalog | None
+    tenant_id: str,
+    order: Order,
+    line_item_id: str,
+    catalog: ExchangeCatalog | None,
+    units: int = 1,
 ) -> list[ExchangeOption] | None:
     """What the order's line can be exchanged for: the other variants of its product, sorted by
-    title, each in stock or not (one unit at least). None when Shopify cannot be asked now (the
+    title, each in stock or not (`units` of it: the exchange sends as many as come back). None when Shopify cannot be asked now (the
     shop is not connected, the process has no client for it, an outage): the customer is asked
     to try again. A line the order does not have, or without a product (a custom item), has
     none."""
@@ -142,7 +146,7 @@ async def exchange_options(
         return None
     returned = gid("ProductVariant", line.variant_id)
     options = [
-        ExchangeOption(variant=variant, in_stock=variant.available >= 1)
+        ExchangeOption(variant=variant, in_stock=variant.available >= units)
         for variant in variants or []
         if variant.gid != returned
     ]

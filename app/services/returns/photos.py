@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import io
 import secrets
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,15 +27,18 @@ from enum import StrEnum
 from beanie import PydanticObjectId
 from bson import ObjectId
 from bson.errors import InvalidId
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from app.clock import utcnow
 from app.models import ReturnPhoto
 
 MAX_UPLOAD_BYTES = 1_000_000  # under the API's body limit; the page scales photos down first
-MAX_SOURCE_PIXELS = 40_000_000  # a larger image is refused before it is decoded (a bomb)
-MAX_SIDE = 2048  # stored photos are scaled to fit
+MAX_SIDE = 2048  # stored photos are scaled to fit; the page scales them before it sends
+# A larger image is refused before it is decoded: decoding costs 4 bytes a pixel (and more while
+# scaling), so this bounds one decode to ~40 MB. Twice the page's largest, for other clients.
+MAX_SOURCE_PIXELS = 2 * MAX_SIDE * MAX_SIDE
+DECODES_AT_ONCE = 2  # per process: the CPU and memory of decoding stay bounded under a flood
 UNUSED_LIFETIME = timedelta(hours=24)
 UPLOADS_PER_HOUR = 30  # per tenant and client
 MAX_PHOTOS_PER_ITEM = 3
@@ -43,6 +47,18 @@ _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 # Pillow refuses to open an image of over twice this many pixels (a decompression bomb); up to
 # that, the size check below refuses before anything is decoded.
 Image.MAX_IMAGE_PIXELS = MAX_SOURCE_PIXELS
+# One per event loop: an asyncio semaphore belongs to the loop it first waited in.
+_decoding: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _decode_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _decoding.get(loop)
+    if slots is None:
+        slots = _decoding[loop] = asyncio.Semaphore(DECODES_AT_ONCE)
+    return slots
 
 
 class PhotoRefusal(StrEnum):
@@ -74,30 +90,35 @@ def _hash(secret: str) -> str:
 def _reencoded(raw: bytes) -> tuple[bytes, str, int, int]:
     """The image's pixels as a fresh file (JPEG, or PNG when it has transparency)."""
     try:
-        with Image.open(io.BytesIO(raw)) as probe:
+        with Image.open(io.BytesIO(raw), formats=list(_FORMATS)) as probe:
             if probe.format not in _FORMATS:
                 raise PhotoRefused(PhotoRefusal.NOT_AN_IMAGE, "Only JPEG, PNG or WebP photos.")
             if probe.width * probe.height > MAX_SOURCE_PIXELS:
                 raise PhotoRefused(PhotoRefusal.TOO_LARGE, "This photo has too many pixels.")
             probe.verify()
-        with Image.open(io.BytesIO(raw)) as image:
+        with Image.open(io.BytesIO(raw), formats=list(_FORMATS)) as image:
             image.load()
             upright = ImageOps.exif_transpose(image)  # as the camera held it; EXIF then dropped
             upright.thumbnail((MAX_SIDE, MAX_SIDE))
             alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
             out = io.BytesIO()
             if alpha:
-                upright.convert("RGBA").save(out, format="PNG", optimize=True)
+                # No ICC profile, no text chunks: pixels only.
+                upright.convert("RGBA").save(out, format="PNG", optimize=True, icc_profile=None)
                 media_type = "image/png"
             else:
-                upright.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
+                upright.convert("RGB").save(
+                    out, format="JPEG", quality=85, optimize=True, icc_profile=None
+                )
                 media_type = "image/jpeg"
             return out.getvalue(), media_type, upright.width, upright.height
     except PhotoRefused:
         raise
     except Image.DecompressionBombError as exc:
         raise PhotoRefused(PhotoRefusal.TOO_LARGE, "This photo has too many pixels.") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except Exception as exc:
+        # A damaged file makes Pillow raise what its decoder meets: OSError, SyntaxError (a bad
+        # PNG chunk), EOFError, struct.error, ValueError... Any of them means the same here.
         raise PhotoRefused(
             PhotoRefusal.NOT_AN_IMAGE, "This file is not a photo we can read."
         ) from exc
@@ -120,8 +141,10 @@ async def store_photo(
     )
     if recent >= UPLOADS_PER_HOUR:
         raise PhotoRefused(PhotoRefusal.TOO_MANY, "Too many photos for now; try again later.")
-    # Decoding is CPU work: off the event loop, so other requests go on meanwhile.
-    data, media_type, width, height = await asyncio.to_thread(_reencoded, raw)
+    # Decoding is CPU work: off the event loop, so other requests go on meanwhile, and a few at
+    # a time (a thread cannot be cancelled when the request's deadline passes).
+    async with _decode_slots():
+        data, media_type, width, height = await asyncio.to_thread(_reencoded, raw)
     secret = secrets.token_urlsafe(18)
     photo = ReturnPhoto(
         tenant_id=tenant_id,
@@ -193,7 +216,11 @@ async def claim_photos(
             "tenant_id": tenant_id,
             "return_id": None,
         },
-        {"$set": {"return_id": return_id}, "$unset": {"expires_at": "", "claim_hash": ""}},
+        # Kept: the photo. Not kept: when it would have expired, its claim, who uploaded it.
+        {
+            "$set": {"return_id": return_id},
+            "$unset": {"expires_at": "", "claim_hash": "", "client": ""},
+        },
         session=session,
     )
     return result.modified_count == len(set(photo_ids))
