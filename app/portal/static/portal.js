@@ -66,8 +66,10 @@ ${ORDER_FIELDS}`;
     reference orderNumber status createdAt resolutionType returnMethod
     items { title quantity reason }
     timeline { status at } } }`;
-  const EXCHANGE_OPTIONS = `query ExchangeOptions($orderId: ID!, $email: String, $lineItemId: ID!) {
-  exchangeOptions(orderId: $orderId, customerEmail: $email, lineItemId: $lineItemId) {
+  const EXCHANGE_OPTIONS = `query ExchangeOptions($orderId: ID!, $email: String, $lineItemId: ID!,
+  $quantity: Int) {
+  exchangeOptions(orderId: $orderId, customerEmail: $email, lineItemId: $lineItemId,
+    quantity: $quantity) {
     available
     options { variantId title price { amount currencyCode } inStock } } }`;
 
@@ -75,15 +77,19 @@ ${ORDER_FIELDS}`;
     step: "find",
     orders: null, // customer mode: the signed-in customer's orders once loaded
     loadFailed: false, // customer orders or return status could not be loaded
-    orderNumber: "",
+    orderNumber: "", // the lookup form's fields
     email: "",
+    lookupOpen: false, // customer mode: the lookup form shown below their orders
     order: null,
+    orderEmail: null, // the email that found the order (sent as its proof), null from the list
     // lineItemId -> {quantity, reason, note, photos: [{token, preview}], pending, photoStatus}
     lines: new Map(),
     resolution: null,
-    // One line chosen: {lineItemId, status: idle|loading|ready|failed, options, variantId, messageKey}
+    // One line chosen: {lineItemId, quantity, status: idle|loading|ready|failed, options,
+    // variantId, messageKey}
     exchange: null,
     method: null,
+    submission: null, // {key, input}: the reviewed createReturn input, with its requestId
     created: null,
     statusData: undefined, // status mode: the return, or null for a token that is not valid
     errors: [], // [{text, focusId}] for the error summary of the step being shown
@@ -402,11 +408,50 @@ ${ORDER_FIELDS}`;
 
   // ---- navigation
 
-  function go(step, errors, fieldErrors) {
+  // Each step change is an entry in the browser's history, so that its Back and Forward move
+  // between steps; `fromHistory`: the entry is there already (popstate), it names `step`.
+  function go(step, errors, fieldErrors, fromHistory) {
+    if (fromHistory) {
+      history.replaceState({ ...history.state, step }, "");
+    } else if (step !== state.step) {
+      history.pushState({ step }, "");
+    }
     state.step = step;
     state.errors = errors || [];
     state.fieldErrors = fieldErrors || new Map();
     render(true);
+  }
+
+  // Back or Forward may lead past a step changed since: the first one whose values are missing
+  // or wrong is shown instead, with its errors.
+  function revisit(step) {
+    if (step === "confirmation" ? !state.created : step !== "find" && !state.order) {
+      go("find", [], null, true);
+      return;
+    }
+    for (const earlier of FLOW.slice(1, Math.max(FLOW.indexOf(step), 1))) {
+      const check = CHECKS[earlier]();
+      if (check.errors.length) {
+        go(earlier, check.errors, check.fieldErrors, true);
+        return;
+      }
+    }
+    go(step, [], null, true);
+  }
+
+  // Continue: the step's values are saved as they change (`save` once more, to be sure), then
+  // checked from the state.
+  function onNext(step, save) {
+    return (event) => {
+      event.preventDefault();
+      save();
+      const check = CHECKS[step]();
+      if (check.errors.length) {
+        showErrors(check.errors, check.fieldErrors);
+      } else {
+        go(FLOW[FLOW.indexOf(step) + 1]);
+      }
+    };
   }
 
   // Re-renders the current step (values come from state) with its errors, focus on the summary.
@@ -441,53 +486,60 @@ ${ORDER_FIELDS}`;
   // ---- step: find the order
 
   function renderFind() {
-    return config.mode === "customer" ? renderCustomerOrders() : renderLookup();
+    return config.mode === "customer"
+      ? renderCustomerOrders()
+      : section("find", t("find.heading"), lookupForm());
   }
 
-  function renderLookup() {
+  function lookupForm() {
     const numberHint = "order-number-hint";
     const emailHint = "email-hint";
-    return section(
-      "find",
-      t("find.heading"),
+    return h(
+      "form",
+      {
+        class: "form",
+        "data-testid": "lookup-form",
+        novalidate: true,
+        onsubmit: onLookup,
+        // Kept as typed, for Back: the fields are named after their state.
+        oninput: (event) => {
+          state[event.target.name] = event.target.value;
+        },
+      },
       h(
-        "form",
-        { class: "form", "data-testid": "lookup-form", novalidate: true, onsubmit: onLookup },
-        h(
-          "div",
-          { class: "field" },
-          h("label", { for: "order-number" }, t("find.orderNumber")),
-          h("p", { class: "hint", id: numberHint }, t("find.orderNumberHint")),
-          fieldError("order-number"),
-          h("input", {
-            id: "order-number",
-            name: "orderNumber",
-            type: "text",
-            autocomplete: "off",
-            required: true,
-            value: state.orderNumber,
-            ...describedBy("order-number", numberHint),
-          })
-        ),
-        h(
-          "div",
-          { class: "field" },
-          h("label", { for: "email" }, t("find.email")),
-          h("p", { class: "hint", id: emailHint }, t("find.emailHint")),
-          fieldError("email"),
-          h("input", {
-            id: "email",
-            name: "email",
-            type: "email",
-            autocomplete: "email",
-            spellcheck: "false",
-            required: true,
-            value: state.email,
-            ...describedBy("email", emailHint),
-          })
-        ),
-        actions(nextButton(t("find.submit")))
-      )
+        "div",
+        { class: "field" },
+        h("label", { for: "order-number" }, t("find.orderNumber")),
+        h("p", { class: "hint", id: numberHint }, t("find.orderNumberHint")),
+        fieldError("order-number"),
+        h("input", {
+          id: "order-number",
+          name: "orderNumber",
+          type: "text",
+          autocomplete: "off",
+          required: true,
+          value: state.orderNumber,
+          ...describedBy("order-number", numberHint),
+        })
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "email" }, t("find.email")),
+        h("p", { class: "hint", id: emailHint }, t("find.emailHint")),
+        fieldError("email"),
+        h("input", {
+          id: "email",
+          name: "email",
+          type: "email",
+          autocomplete: "email",
+          spellcheck: "false",
+          required: true,
+          value: state.email,
+          ...describedBy("email", emailHint),
+        })
+      ),
+      actions(nextButton(t("find.submit")))
     );
   }
 
@@ -515,15 +567,18 @@ ${ORDER_FIELDS}`;
         showErrors([{ text: t("error.notFound") }]);
         return;
       }
-      chooseOrder(data.lookupOrder);
+      chooseOrder(data.lookupOrder, state.email);
     });
   }
 
+  // Older orders than those listed, and guest checkouts, are found by number and email as
+  // guests do: below the list on request, at once when there is no list.
   function renderCustomerOrders() {
+    const listed = Boolean(state.orders && state.orders.length);
     let body;
     if (state.orders === null) {
       body = state.loadFailed ? retryButton(loadCustomerOrders) : null;
-    } else if (state.orders.length === 0) {
+    } else if (!listed) {
       body = h("p", {}, t("find.noOrders"));
     } else {
       body = h(
@@ -557,7 +612,22 @@ ${ORDER_FIELDS}`;
         })
       );
     }
-    return section("find", t("find.headingCustomer"), body);
+    const loading = state.orders === null && !state.loadFailed;
+    const toggle =
+      listed &&
+      actions(
+        button("secondary", t("find.byNumber"), {
+          id: "lookup-toggle",
+          "aria-expanded": String(state.lookupOpen),
+          onclick: () => {
+            state.lookupOpen = !state.lookupOpen;
+            render(false);
+            document.getElementById("lookup-toggle").focus();
+          },
+        })
+      );
+    const form = !loading && (state.lookupOpen || !listed) && lookupForm();
+    return section("find", t("find.headingCustomer"), body, toggle, form);
   }
 
   const loadCustomerOrders = (moveFocus) =>
@@ -576,7 +646,9 @@ ${ORDER_FIELDS}`;
     ];
   }
 
-  function chooseOrder(order) {
+  // email: what found the order (the lookup), null for a signed-in customer's listed order.
+  function chooseOrder(order, email) {
+    state.orderEmail = email || null;
     if (!state.order || state.order.id !== order.id) {
       state.lines = new Map();
       state.resolution = null;
@@ -642,7 +714,12 @@ ${ORDER_FIELDS}`;
     content.push(
       h(
         "form",
-        { class: "form", novalidate: true, onsubmit: onItems },
+        {
+          class: "form",
+          novalidate: true,
+          onsubmit: onNext("items", saveItems),
+          oninput: saveItems,
+        },
         h(
           "fieldset",
           { id: groupId, ...describedBy(groupId), "aria-invalid": null },
@@ -759,49 +836,61 @@ ${ORDER_FIELDS}`;
     );
   }
 
-  function onItems(event) {
-    event.preventDefault();
-    const form = event.currentTarget;
-    const check = errorCollector();
+  // Entries of chosen lines live on (reason, note and photos, even uploading ones) while
+  // their box stays checked; the quantity is kept as typed, checked on Continue.
+  function saveItems() {
     const lines = new Map();
     for (const line of state.order.lineItems) {
-      const box = document.getElementById("item-" + safeId(line.id));
-      if (!box || !box.checked) {
-        continue;
+      const sid = safeId(line.id);
+      const box = document.getElementById("item-" + sid);
+      if (box && box.checked) {
+        const raw = document.getElementById("quantity-" + sid).value.trim();
+        const entry = state.lines.get(line.id) || { reason: "", note: "", photos: [], pending: 0 };
+        entry.quantity = /^\d+$/.test(raw) ? Number(raw) : NaN;
+        lines.set(line.id, entry);
       }
-      const quantityId = "quantity-" + safeId(line.id);
-      const raw = document.getElementById(quantityId).value.trim();
-      const quantity = /^\d+$/.test(raw) ? Number(raw) : NaN;
-      // The same object: reason, note and photos (even uploading ones) are kept.
-      const entry = state.lines.get(line.id) || { reason: "", note: "", photos: [], pending: 0 };
-      entry.quantity = quantity;
-      lines.set(line.id, entry);
-      if (!(quantity >= 1 && quantity <= line.returnableQuantity)) {
-        check.add(
-          quantityId,
-          quantityId,
-          lineTitle(line),
-          t("error.quantity", { max: line.returnableQuantity })
-        );
-      }
-    }
-    if (!lines.size) {
-      const first = form.querySelector("input[type=checkbox]:not([disabled])");
-      check.add("items-group", first && first.id, t("items.legend"), t("error.selectItem"));
     }
     state.lines = lines;
-    const single = lines.size === 1 ? [...lines.keys()][0] : null;
-    if ((state.exchange && state.exchange.lineItemId) !== single) {
-      state.exchange = single && { lineItemId: single, status: "idle", options: [] };
+    // An exchange is for one line; its options answer stock for the units returned.
+    const [lineItemId, entry] = lines.size === 1 ? [...lines][0] : [];
+    const exchange = state.exchange;
+    if (!lineItemId) {
+      state.exchange = null;
+    } else if (
+      !exchange ||
+      exchange.lineItemId !== lineItemId ||
+      exchange.quantity !== entry.quantity
+    ) {
+      const variantId = exchange && exchange.lineItemId === lineItemId ? exchange.variantId : null;
+      state.exchange = {
+        lineItemId,
+        quantity: entry.quantity,
+        variantId,
+        status: "idle",
+        options: [],
+      };
     }
     if (!offeredResolutions().includes(state.resolution)) {
       state.resolution = null; // an exchange, no longer for one line
     }
-    if (check.errors.length) {
-      showErrors(check.errors, check.fieldErrors);
-      return;
+  }
+
+  function checkItems() {
+    const check = errorCollector();
+    for (const line of chosenLines()) {
+      const quantityId = "quantity-" + safeId(line.id);
+      const quantity = state.lines.get(line.id).quantity;
+      if (!(quantity >= 1 && quantity <= line.returnableQuantity)) {
+        const message = t("error.quantity", { max: line.returnableQuantity });
+        check.add(quantityId, quantityId, lineTitle(line), message);
+      }
     }
-    go("reasons");
+    if (!state.lines.size) {
+      const first = canReturnOrder(state.order) && state.order.lineItems.find(returnable);
+      const focusId = first && "item-" + safeId(first.id);
+      check.add("items-group", focusId, t("items.legend"), t("error.selectItem"));
+    }
+    return check;
   }
 
   function chosenLines() {
@@ -882,38 +971,41 @@ ${ORDER_FIELDS}`;
       t("reasons.heading"),
       h(
         "form",
-        { class: "form", novalidate: true, onsubmit: onReasons },
+        {
+          class: "form",
+          novalidate: true,
+          onsubmit: onNext("reasons", saveReasons),
+          oninput: saveReasons,
+        },
         groups,
         actions(backButton("items"), next)
       )
     );
   }
 
-  function onReasons(event) {
-    event.preventDefault();
-    const check = errorCollector();
+  function saveReasons() {
     for (const line of chosenLines()) {
       const sid = safeId(line.id);
       const chosen = state.lines.get(line.id);
       chosen.reason = document.getElementById("reason-" + sid).value;
       chosen.note = document.getElementById("note-" + sid).value;
+    }
+  }
+
+  function checkReasons() {
+    const check = errorCollector();
+    for (const line of chosenLines()) {
+      const sid = safeId(line.id);
+      const chosen = state.lines.get(line.id);
       if (!chosen.reason) {
         check.add("reason-" + sid, "reason-" + sid, lineTitle(line), t("error.chooseReason"));
       }
       if (chosen.note.length > NOTE_MAX) {
-        check.add(
-          "note-" + sid,
-          "note-" + sid,
-          lineTitle(line),
-          t("error.noteTooLong", { max: NOTE_MAX })
-        );
+        const message = t("error.noteTooLong", { max: NOTE_MAX });
+        check.add("note-" + sid, "note-" + sid, lineTitle(line), message);
       }
     }
-    if (check.errors.length) {
-      showErrors(check.errors, check.fieldErrors);
-      return;
-    }
-    go("resolution");
+    return check;
   }
 
   // ---- photos (reasons step)
@@ -1108,8 +1200,13 @@ ${ORDER_FIELDS}`;
     );
   }
 
+  // The step is named after its state ("resolution", "method"), kept as soon as chosen.
   function radioStep(step, options) {
     const groupId = step + "-group";
+    const save = () => {
+      const checked = document.querySelector(`input[name="${step}"]:checked`);
+      state[step] = checked ? checked.value : state[step];
+    };
     const body = options.values.length
       ? h(
           "fieldset",
@@ -1121,7 +1218,7 @@ ${ORDER_FIELDS}`;
             { class: "choices" },
             options.values.map((value) =>
               radio(step, value, step + "-" + value, options.label(value), options.help(value), {
-                checked: options.current === value,
+                checked: state[step] === value,
               })
             )
           )
@@ -1135,8 +1232,13 @@ ${ORDER_FIELDS}`;
         {
           class: "form",
           novalidate: true,
-          onsubmit: (event) => chooseRadio(event, step, options),
-          onchange: options.onchange,
+          onsubmit: onNext(step, save),
+          onchange: (event) => {
+            save();
+            if (options.onchange) {
+              options.onchange(event);
+            }
+          },
         },
         body,
         options.extra,
@@ -1145,28 +1247,42 @@ ${ORDER_FIELDS}`;
     );
   }
 
-  function chooseRadio(event, name, options) {
-    event.preventDefault();
-    const form = event.currentTarget;
-    const checked = form.querySelector(`input[name="${name}"]:checked`);
-    if (!checked) {
-      const check = errorCollector();
-      const first = form.querySelector(`input[name="${name}"]`);
-      check.add(name + "-group", first && first.id, t(name + ".legend"), t(options.errorKey));
-      showErrors(check.errors, check.fieldErrors);
-      return;
+  // A radio step's error: the group named, the first choice to go to.
+  function radioError(step, errorKey, values) {
+    const check = errorCollector();
+    const focusId = values.length ? step + "-" + values[0] : null;
+    check.add(step + "-group", focusId, t(step + ".legend"), t(errorKey));
+    return check;
+  }
+
+  function checkResolution() {
+    const values = offeredResolutions();
+    if (!values.includes(state.resolution)) {
+      return radioError("resolution", "error.chooseResolution", values);
     }
-    options.assign(checked.value);
-    if (!options.validate || options.validate()) {
-      go(options.next);
+    const check = errorCollector();
+    if (state.resolution === "EXCHANGE" && !chosenVariant()) {
+      const { options, status } = state.exchange;
+      const first = options.find((option) => option.inStock);
+      const focusId = first
+        ? "exchange-" + safeId(first.variantId)
+        : status === "failed" && "exchange-retry";
+      check.add("exchange-group", focusId, t("exchange.legend"), t("error.chooseExchange"));
     }
+    return check;
+  }
+
+  function checkMethod() {
+    const values = state.order.allowedMethods;
+    return values.includes(state.method)
+      ? errorCollector()
+      : radioError("method", "error.chooseMethod", values);
   }
 
   function renderResolution() {
     const bonus = Number(state.order.storeCreditBonusPercent || 0);
     return radioStep("resolution", {
       values: offeredResolutions(),
-      current: state.resolution,
       back: "reasons",
       label: (value) => enumLabel("resolution.", value),
       help: (value) => {
@@ -1180,32 +1296,15 @@ ${ORDER_FIELDS}`;
         }
         return help;
       },
-      errorKey: "error.chooseResolution",
-      next: "method",
-      assign: (value) => {
-        state.resolution = value;
-      },
       extra: state.exchange && exchangePicker(),
-      // Kept at once: a re-render keeps the choice; the picker follows it.
+      // The picker follows the choice; the variant is kept as soon as chosen.
       onchange: (event) => {
         const input = event.target;
         if (input.name === "resolution") {
-          state.resolution = input.value;
           refreshExchange();
         } else if (input.name === "exchange") {
           state.exchange.variantId = input.value;
         }
-      },
-      validate: () => {
-        if (state.resolution !== "EXCHANGE" || chosenVariant()) {
-          return true;
-        }
-        const check = errorCollector();
-        const first = document.querySelector("#exchange-group input:enabled, #exchange-retry");
-        const [legend, message] = [t("exchange.legend"), t("error.chooseExchange")];
-        check.add("exchange-group", first && first.id, legend, message);
-        showErrors(check.errors, check.fieldErrors);
-        return false;
       },
     });
   }
@@ -1275,9 +1374,9 @@ ${ORDER_FIELDS}`;
     Object.assign(exchange, { status: "loading", options: [] });
     refreshExchange();
     setLive(t("exchange.loading"));
-    const { lineItemId } = exchange;
-    const email = config.mode === "customer" ? undefined : state.email; // omitted
-    const variables = { orderId: state.order.id, email, lineItemId };
+    const { lineItemId, quantity } = exchange;
+    const email = state.orderEmail || undefined; // omitted: the signed-in customer's order
+    const variables = { orderId: state.order.id, email, lineItemId, quantity };
     let found;
     let key = "exchange.unavailable"; // available: false
     try {
@@ -1289,6 +1388,9 @@ ${ORDER_FIELDS}`;
     const ready = Boolean(found && found.available);
     const options = (ready && found.options) || [];
     Object.assign(exchange, { status: ready ? "ready" : "failed", options, messageKey: key });
+    if (state.exchange !== exchange) {
+      return; // the line or its quantity changed meanwhile: asked again
+    }
     setLive(ready ? "" : t(key));
     refreshExchange(); // if the step is still shown
   }
@@ -1296,15 +1398,9 @@ ${ORDER_FIELDS}`;
   function renderMethod() {
     return radioStep("method", {
       values: state.order.allowedMethods,
-      current: state.method,
       back: "resolution",
       label: (value) => enumLabel("method.", value),
       help: (value) => [enumLabel("methodHelp.", value)],
-      errorKey: "error.chooseMethod",
-      next: "review",
-      assign: (value) => {
-        state.method = value;
-      },
     });
   }
 
@@ -1341,6 +1437,7 @@ ${ORDER_FIELDS}`;
   }
 
   function renderReview() {
+    submission(); // reaching the review: the request gets its id
     const order = state.order;
     const items = itemList(
       chosenLines().map((line) => {
@@ -1372,7 +1469,7 @@ ${ORDER_FIELDS}`;
         "dl",
         { class: "summary" },
         summaryRow(t("review.order"), order.name),
-        config.mode === "customer" ? null : summaryRow(t("review.email"), state.email),
+        state.orderEmail ? summaryRow(t("review.email"), state.orderEmail) : null,
         summaryRow(t("review.items"), items),
         summaryRow(t("review.resolution"), resolution),
         summaryRow(t("review.method"), enumLabel("method.", state.method))
@@ -1385,16 +1482,17 @@ ${ORDER_FIELDS}`;
     );
   }
 
-  function onSubmit(event) {
-    event.preventDefault();
+  // The createReturn input of the request reviewed. Its requestId stays while the request
+  // does, so that resubmitting it (a network error, a 5xx, a lost answer) gets the return a
+  // first attempt created rather than a second one; any change makes a new request.
+  function submission() {
     const items = chosenLines().map((line) => {
       const chosen = state.lines.get(line.id);
-      const note = chosen.note.trim();
       const item = {
         lineItemId: line.id,
         quantity: chosen.quantity,
         reason: chosen.reason,
-        note: note || null,
+        note: chosen.note.trim() || null,
       };
       if (photoWorthy(chosen) && chosen.photos.length) {
         item.photoTokens = chosen.photos.map((photo) => photo.token);
@@ -1403,21 +1501,36 @@ ${ORDER_FIELDS}`;
     });
     const input = {
       orderId: state.order.id,
+      customerEmail: state.orderEmail || undefined, // omitted: the signed-in customer's order
       returnMethod: state.method,
       items,
       resolutionType: state.resolution,
+      exchangeVariantId: state.resolution === "EXCHANGE" ? state.exchange.variantId : undefined,
     };
-    if (state.resolution === "EXCHANGE") {
-      input.exchangeVariantId = state.exchange.variantId;
+    const key = JSON.stringify(input);
+    if (!state.submission || state.submission.key !== key) {
+      state.submission = { key, input: { ...input, requestId: newRequestId() } };
     }
-    if (config.mode !== "customer") {
-      input.customerEmail = state.email;
+    return state.submission.input;
+  }
+
+  // randomUUID exists only in secure contexts (HTTPS, localhost); getRandomValues everywhere.
+  function newRequestId() {
+    if (crypto.randomUUID) {
+      return crypto.randomUUID();
     }
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  function onSubmit(event) {
+    event.preventDefault();
+    const input = submission();
     request(t("review.submitting"), async () => {
       const data = await graphql(CREATE, { input });
       const payload = data.createReturn || {};
       if (payload.userErrors && payload.userErrors.length) {
-        showUserErrors(payload.userErrors, items);
+        showUserErrors(payload.userErrors, input.items);
         return;
       }
       if (!payload.return) {
@@ -1428,64 +1541,80 @@ ${ORDER_FIELDS}`;
     });
   }
 
-  // Maps a createReturn userError to the field it names (paths may be snake_case or camelCase).
+  // Maps a createReturn userError by its field and code together (paths may be snake_case or
+  // camelCase): the same code means different things on different fields.
   function mapUserError(userError, items) {
     const path = (userError.field || []).map((part) =>
       String(part).replace(/_/g, "").toLowerCase()
     );
+    const [field, index, part] = path;
     const code = userError.code;
     const at = (step, fieldId, label, message) => ({ step, fieldId, label, message });
-    if (path[0] === "items" && path.length >= 3) {
-      const submitted = items[Number(path[1])];
-      const line = submitted && state.order.lineItems.find((l) => l.id === submitted.lineItemId);
-      if (line) {
-        const sid = safeId(line.id);
-        const label = lineTitle(line);
-        const max = line.returnableQuantity;
-        if (path[2] === "quantity") {
-          return at("items", "quantity-" + sid, label, t("error.quantity", { max }));
-        }
-        if (path[2] === "reason") {
-          return at("reasons", "reason-" + sid, label, t("error.chooseReason"));
-        }
-        if (path[2] === "note") {
-          return at("reasons", "note-" + sid, label, t("error.noteTooLong", { max: NOTE_MAX }));
-        }
-        if (path[2] === "phototokens") {
-          return at("reasons", "photos-" + sid, label, t("error.photoLimit", { max: PHOTO_MAX }));
-        }
-        return at("items", "item-" + sid, label, t("error.itemNotReturnable"));
+    const submitted = field === "items" && part && items[Number(index)];
+    const line = submitted && state.order.lineItems.find((l) => l.id === submitted.lineItemId);
+    if (line) {
+      const sid = safeId(line.id);
+      const label = lineTitle(line);
+      if (part === "quantity") {
+        const message =
+          code === "QUANTITY_EXCEEDS_RETURNABLE"
+            ? t("error.quantityTaken")
+            : t("error.quantity", { max: line.returnableQuantity });
+        return at("items", "quantity-" + sid, label, message);
       }
+      if (part === "reason") {
+        return at("reasons", "reason-" + sid, label, t("error.chooseReason"));
+      }
+      if (part === "note") {
+        return at("reasons", "note-" + sid, label, t("error.noteTooLong", { max: NOTE_MAX }));
+      }
+      if (part === "phototokens") {
+        return at("reasons", "photos-" + sid, label, t("error.photoLimit", { max: PHOTO_MAX }));
+      }
+      return at("items", "item-" + sid, label, t("error.itemNotReturnable"));
     }
-    const exchangeKey = {
-      EXCHANGE_OUT_OF_STOCK: "error.exchangeOutOfStock",
-      EXCHANGE_VARIANT_NOT_FOUND: "error.exchangeNotFound",
-      EXCHANGE_VARIANT_REQUIRED: "error.chooseExchange",
-      EXCHANGE_UNAVAILABLE: "error.exchangeUnavailable",
-    }[code];
-    if (exchangeKey || path[0] === "exchangevariantid") {
-      const message = t(exchangeKey || "error.resolutionNotAllowed");
+    if (field === "customeremail" && code === "BLANK") {
+      // Guests always send it; a signed-in customer's session lapsed: the server wants it.
+      return config.mode === "customer"
+        ? { step: "find", focusId: "order-number", message: t("error.signInAgain") }
+        : at("find", "email", t("find.email"), t("error.required"));
+    }
+    if (field === "orderid" && code === "ORDER_NOT_FOUND") {
+      // Without an email, the order was the signed-in customer's: signed out, or as another.
+      const key = state.orderEmail ? "error.notFound" : "error.signInAgain";
+      return { step: "find", focusId: "order-number", message: t(key) };
+    }
+    if (field === "exchangevariantid") {
+      const key = {
+        EXCHANGE_OUT_OF_STOCK: "error.exchangeOutOfStock",
+        EXCHANGE_VARIANT_NOT_FOUND: "error.exchangeNotFound",
+        EXCHANGE_VARIANT_REQUIRED: "error.chooseExchange",
+        EXCHANGE_UNAVAILABLE: "error.exchangeUnavailable",
+      }[code];
+      const message = t(key || "error.resolutionNotAllowed");
       return at("resolution", "exchange-group", t("exchange.legend"), message);
     }
-    if (code === "PHOTO_NOT_FOUND") {
+    if (field === "items" && code === "PHOTO_NOT_FOUND") {
       // Which photo is gone is not said: all are dropped, to be added again.
       const withPhotos = items.find((item) => item.photoTokens);
       const focusId = withPhotos && "photos-" + safeId(withPhotos.lineItemId);
       return { step: "reasons", focusId, message: t("error.photoNotFound") };
     }
-    if (path[0] === "returnmethod") {
+    if (field === "items" && code === "BLANK") {
+      return at("items", "items-group", t("items.legend"), t("error.selectItem"));
+    }
+    if (field === "returnmethod") {
       return at("method", "method-group", t("method.legend"), t("error.methodNotAllowed"));
     }
-    if (path[0] === "resolutiontype") {
+    if (field === "resolutiontype") {
       const message = t("error.resolutionNotAllowed");
       return at("resolution", "resolution-group", t("resolution.legend"), message);
     }
+    // ORDER_NOT_ELIGIBLE: on the order, or on the email of a customer the shop blocks.
     const general = {
-      ORDER_NOT_FOUND: "error.notFound",
       ORDER_NOT_ELIGIBLE: "error.orderNotEligible",
-      BLANK: "error.selectItem",
-      TOO_LONG: "error.tooManyItems",
-      QUANTITY_EXCEEDS_RETURNABLE: "error.itemsChanged",
+      TOO_LONG: field === "items" && "error.tooManyItems",
+      QUANTITY_EXCEEDS_RETURNABLE: field === "items" && "error.itemsChanged",
     };
     return { message: t(general[code] || "error.generic") };
   }
@@ -1500,9 +1629,10 @@ ${ORDER_FIELDS}`;
       }
     }
     if (codes.some((c) => /^EXCHANGE_(OUT_OF_STOCK|VARIANT_NOT_FOUND)$/.test(c))) {
-      const { lineItemId } = state.exchange; // stock changed: options load again
-      state.exchange = { lineItemId, status: "idle", options: [] };
+      // Stock changed: the options are asked again.
+      state.exchange = { ...state.exchange, status: "idle", options: [] };
     }
+    state.lookupOpen = state.lookupOpen || mapped.some((m) => m.step === "find");
     const steps = mapped.filter((m) => m.step).map((m) => FLOW.indexOf(m.step));
     const target = steps.length ? FLOW[Math.min(...steps)] : state.step;
     const errors = [];
@@ -1567,10 +1697,13 @@ ${ORDER_FIELDS}`;
   function startOver() {
     Object.assign(state, {
       order: null,
+      orderEmail: null,
+      lookupOpen: false,
       lines: new Map(),
       resolution: null,
       exchange: null,
       method: null,
+      submission: null, // even the same items again are another request
       created: null,
       orders: null,
     });
@@ -1630,6 +1763,13 @@ ${ORDER_FIELDS}`;
       state.statusData = data.returnStatus || null;
     });
 
+  const CHECKS = {
+    items: checkItems,
+    reasons: checkReasons,
+    resolution: checkResolution,
+    method: checkMethod,
+  };
+
   const RENDERERS = {
     find: renderFind,
     items: renderItems,
@@ -1664,6 +1804,13 @@ ${ORDER_FIELDS}`;
     render(false);
     loadStatus();
   } else {
+    history.replaceState({ ...history.state, step: state.step }, "");
+    addEventListener("popstate", (event) => {
+      const step = event.state && event.state.step;
+      if (has(RENDERERS, step) && step !== "status" && !state.busy) {
+        revisit(step);
+      }
+    });
     render(false);
     if (config.mode === "customer") {
       loadCustomerOrders();
