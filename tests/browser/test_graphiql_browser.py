@@ -7,13 +7,11 @@ when Chromium is absent outside CI; in CI (`CI` set) it must run.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import strawberry
@@ -23,6 +21,7 @@ from fastapi import FastAPI, Request
 from app.graphql.graphiql import GraphiQLOptions, LocalGraphiQLRouter, mount_graphiql
 from app.graphql.persisted_queries import PersistedQueryStore
 from app.security_headers import SecurityHeadersMiddleware
+from tests.browser.chromium import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS, RECORD_CSP_VIOLATIONS
 from tools.graphiql import ensure_graphiql_assets
 
 try:
@@ -30,34 +29,9 @@ try:
 except ImportError:  # pragma: no cover - reported by the fixture below
     async_playwright = None  # type: ignore[assignment]
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEFAULT_TOKEN = "Bearer dev-token-from-settings"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason=f"{CHROMIUM} not installed (apt-get install chromium); required when CI is set",
-    ),
-]
-
-# Records every CSP violation, so a blocked script or style fails the test instead of hiding.
-RECORD_CSP_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
-});
-"""
+pytestmark = BROWSER_TEST
 
 
 @strawberry.type

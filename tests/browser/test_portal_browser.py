@@ -34,6 +34,8 @@ from PIL import Image
 from app.clock import utcnow
 from app.config import Settings
 from app.main import create_app
+from tests.browser.chromium import BROWSER_TEST, CHROMIUM, RECORD_CSP_VIOLATIONS
+from tests.browser.chromium import CHROMIUM_ARGS as CHROMIUM_FLAGS
 from tests.conftest import make_settings
 from tests.simulator_fixtures import SIM_API_KEY, SIM_API_SECRET
 from tests.webhooks.served_app import connect_tenant, eventually, raw_database
@@ -54,16 +56,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the fixture below
     async_playwright = None  # type: ignore[assignment]
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *CHROMIUM_FLAGS,
     # The shops' storefronts (`http://{shop}.myshopify.com:{port}`) are the simulator's.
     "--host-resolver-rules=MAP *.myshopify.com 127.0.0.1",
 ]
@@ -83,21 +77,8 @@ FAILING_IMPACTS = ("serious", "critical")
 # The steps of a return after the order is found, each screenshot or checked by axe.
 RETURN_STEPS = ["items", "reasons", "resolution", "method", "review", "confirmation", "status"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason=f"{CHROMIUM} not installed (apt-get install chromium); required when CI is set",
-    ),
-]
+pytestmark = BROWSER_TEST
 
-# Records every CSP violation, so a blocked script or style fails the test instead of hiding.
-RECORD_CSP_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
-});
-"""
 # The serious and critical violations of WCAG 2.2 AA and best practices in `include`, short.
 AXE_RUN = """async ([include, tags, impacts]) => {
   const results = await axe.run(include ? {include: [include]} : document, {
