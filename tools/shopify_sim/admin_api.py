@@ -25,7 +25,7 @@ from .context import ResolveContext
 from .cost import CostCalculator
 from .http import json_response
 from .models import JSON, ShopState
-from .state import SimState, normalize_shop
+from .state import SimState, normalize_shop, scope_list
 from .webhooks import WebhookDispatcher
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -87,7 +87,8 @@ async def graphql_endpoint(request: Request) -> Response:
         return json_response({"errors": "Not Found"}, status_code=404)
     shop.count("graphql_requests")
     headers = {"X-Shopify-API-Version": version}
-    if state.authenticate(shop, request.headers.get("x-shopify-access-token")) is None:
+    token = state.authenticate(shop, request.headers.get("x-shopify-access-token"))
+    if token is None:
         shop.count("unauthorized")
         return json_response({"errors": INVALID_TOKEN}, status_code=401, headers=headers)
     fault = await _inject_faults(request, shop)
@@ -118,6 +119,7 @@ async def graphql_endpoint(request: Request) -> Response:
             shop,
             version,
             str(request.base_url).rstrip("/"),
+            frozenset(scope_list(token.scope)),
         ),
         query,
         variables,
@@ -138,6 +140,7 @@ class Operation:
     shop: ShopState
     version: str
     base_url: str
+    scopes: frozenset[str]  # of the token that made the request
 
 
 async def run_operation(
@@ -195,7 +198,9 @@ async def run_operation(
             ],
             "extensions": _cost(requested, None, shop),
         }
-    context = ResolveContext(state, shop, where.version, where.base_url, schema, where.dispatcher)
+    context = ResolveContext(
+        state, shop, where.version, where.base_url, schema, where.dispatcher, scopes=where.scopes
+    )
     outcome = execute(
         schema,
         document,

@@ -23,6 +23,14 @@ class ResolveContext:
     dispatcher: WebhookDispatcher
     bulk: bool = False
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    scopes: frozenset[str] = frozenset()  # the calling token's access scopes
+
+    def has_any_scope(self, wanted: tuple[str, ...]) -> bool:
+        """Whether the token holds one of `wanted`; as on Shopify, `write_x` grants `read_x`."""
+        implied = {
+            "read_" + s.removeprefix("write_") for s in self.scopes if s.startswith("write_")
+        }
+        return any(scope in self.scopes or scope in implied for scope in wanted)
 
     def schedule(self, event: tuple[str, dict[str, Any]]) -> None:
         """Queue a webhook event; the endpoint emits it once the operation has executed."""

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import exchanges, inventory, payloads
+from . import exchanges, inventory, payloads, reverse_deliveries
 from . import returns as returns_api
 from . import store_credit as credits
 from .config import BucketConfig
@@ -563,6 +563,26 @@ async def staff_return_action(request: Request) -> Response:
     return json_response({"return": returns_api.public(record), "event": event})
 
 
+async def get_return(request: Request) -> Response:
+    """`GET /_sim/shops/{shop}/returns/{id or GID}`: one return as the shop state lists it, each
+    reverse fulfillment order with its `reverse_deliveries` (tracking, label, notification);
+    the shop state itself leaves them out and keeps the shape it always had."""
+    shop = _shop(request)
+    if shop is None:
+        return _not_found("shop")
+    record = shop.returns.get(inventory.normalize_gid("Return", request.path_params["return"]))
+    if record is None:
+        return _not_found("return")
+    shown = returns_api.public(record)
+    for entry, reverse in zip(
+        shown["reverse_fulfillment_orders"], record["_reverse_fulfillment_orders"], strict=True
+    ):
+        entry["reverse_deliveries"] = [
+            reverse_deliveries.public(delivery) for delivery in reverse.get("_deliveries", [])
+        ]
+    return json_response(shown)
+
+
 async def list_customers(request: Request) -> Response:
     """`GET /_sim/shops/{shop}/customers`: every customer with the orders they placed."""
     shop = _shop(request)
@@ -619,6 +639,7 @@ def control_routes() -> list[Route]:
         Route(f"{prefix}/scopes", scopes, methods=["POST"]),
         Route(f"{prefix}/compliance", compliance, methods=["POST"]),
         Route(f"{prefix}/staff/returns", staff_return_action, methods=["POST"]),
+        Route(f"{prefix}/returns/{{return}}", get_return, methods=["GET"]),
         Route(
             f"{prefix}/customers/{{customer}}/store_credit", customer_store_credit, methods=["GET"]
         ),

@@ -189,6 +189,26 @@ class SimulatorControl:
             "POST", f"/_sim/shops/{domain}/staff/returns", {"action": action, **body}
         )
 
+    async def return_state(self, domain: str, return_id: str) -> JSON:
+        """One return (GID or number) as `shop_state` lists it, plus each reverse fulfillment
+        order's deliveries: `{id, name, status, order_id, line_items, reverse_fulfillment_orders:
+        [{id, status, line_item_ids, reverse_deliveries}], ...}`."""
+        reference = quote(return_id.rsplit("/", 1)[-1], safe="")
+        return await self._call("GET", f"/_sim/shops/{domain}/returns/{reference}")
+
+    async def reverse_deliveries(self, domain: str, return_id: str) -> list[JSON]:
+        """The return's reverse deliveries, oldest first over its reverse fulfillment orders:
+        `[{id, reverse_fulfillment_order_id, created_at, tracking: null | {carrier_name,
+        tracking_number, tracking_url}, label_url, notify_customer (as asked), customer_notified (asked and a
+        label to send), line_items: [{id, reverse_fulfillment_order_line_item_id,
+        quantity}]}]`."""
+        record = await self.return_state(domain, return_id)
+        return [
+            delivery
+            for reverse in record["reverse_fulfillment_orders"]
+            for delivery in reverse["reverse_deliveries"]
+        ]
+
     async def fulfillment_orders(self, domain: str, order: str) -> list[JSON]:
         """The order's fulfillment orders (those exchanges opened): `[{id, status, hold_reasons,
         return_id, line_items: [{id, line_item_id, variant_id, quantity}]}]`."""

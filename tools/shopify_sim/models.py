@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,6 +13,8 @@ from typing import Any
 from .config import BucketConfig
 
 JSON = dict[str, Any]
+# what the simulator takes as a URL Shopify would accept (callbacks, tracking and label files)
+HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 
 def utcnow() -> datetime:
@@ -25,6 +28,11 @@ def iso(moment: datetime) -> str:
 
 def gid(kind: str, number: int) -> str:
     return f"gid://shopify/{kind}/{number}"
+
+
+def user_error(field: list[str] | None, message: str, code: str) -> JSON:
+    """A `ReturnUserError` (and the like): where in the input, what is wrong, its code."""
+    return {"field": field, "message": message, "code": code}
 
 
 def gid_number(value: str) -> int | None:

@@ -11,7 +11,7 @@ from graphql import GraphQLError
 
 from . import exchanges, inventory
 from . import store_credit as credits
-from .models import JSON, ShopState, gid, iso, utcnow
+from .models import JSON, ShopState, gid, iso, user_error, utcnow
 from .money import (
     amount_text,
     bag_amount,
@@ -40,10 +40,6 @@ EXCEEDS = "Refund amount exceeds the refundable amount of the transaction."
 EXCEEDS_ORDER = "Refund amount exceeds the refundable amount of the order."
 DISPOSITION_TYPES = {"MISSING", "NOT_RESTOCKED", "PROCESSING_REQUIRED", "RESTOCKED"}
 HUNDRED = Decimal(100)
-
-
-def user_error(field: list[str] | None, message: str, code: str) -> JSON:
-    return {"field": field, "message": message, "code": code}
 
 
 def returned_quantity(shop: ShopState, fulfillment_line_item_id: str) -> int:
@@ -445,6 +441,7 @@ def _open(shop: ShopState, record: JSON) -> None:
                 }
                 for line in record["_lines"]
             ],
+            "_deliveries": [],  # reverse deliveries (reverse_deliveries.py)
         }
     )
 

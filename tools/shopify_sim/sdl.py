@@ -18,7 +18,7 @@ enum OrderDisplayFulfillmentStatus { FULFILLED IN_PROGRESS ON_HOLD OPEN PARTIALL
 enum FulfillmentStatus { CANCELLED ERROR FAILURE SUCCESS OPEN PENDING }
 enum FulfillmentDisplayStatus { ATTEMPTED_DELIVERY CANCELED CONFIRMED DELIVERED FAILURE FULFILLED IN_TRANSIT LABEL_PRINTED LABEL_PURCHASED OUT_FOR_DELIVERY READY_FOR_PICKUP SUBMITTED }
 enum CustomerState { DECLINED DISABLED ENABLED INVITED }
-enum WebhookSubscriptionTopic { APP_UNINSTALLED ORDERS_CREATE ORDERS_UPDATED ORDERS_PAID ORDERS_CANCELLED ORDERS_FULFILLED ORDERS_DELETE CUSTOMERS_CREATE CUSTOMERS_UPDATE BULK_OPERATIONS_FINISH RETURNS_REQUEST RETURNS_APPROVE RETURNS_DECLINE RETURNS_CANCEL RETURNS_CLOSE RETURNS_REOPEN RETURNS_PROCESS REFUNDS_CREATE SHOP_UPDATE }
+enum WebhookSubscriptionTopic { APP_UNINSTALLED ORDERS_CREATE ORDERS_UPDATED ORDERS_PAID ORDERS_CANCELLED ORDERS_FULFILLED ORDERS_DELETE CUSTOMERS_CREATE CUSTOMERS_UPDATE BULK_OPERATIONS_FINISH RETURNS_REQUEST RETURNS_APPROVE RETURNS_DECLINE RETURNS_CANCEL RETURNS_CLOSE RETURNS_REOPEN RETURNS_PROCESS REFUNDS_CREATE REVERSE_DELIVERIES_ATTACH_DELIVERABLE SHOP_UPDATE }
 enum WebhookSubscriptionFormat { JSON XML }
 enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
 enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
@@ -60,6 +60,8 @@ type Query {
   location(id: ID): Location
   product(id: ID!): Product
   productVariant(id: ID!): ProductVariant
+  reverseFulfillmentOrder(id: ID!): ReverseFulfillmentOrder
+  reverseDelivery(id: ID!): ReverseDelivery
 }
 
 type Mutation {
@@ -77,6 +79,10 @@ type Mutation {
   returnClose(id: ID!): ReturnClosePayload
   returnReopen(id: ID!): ReturnReopenPayload
   storeCreditAccountCredit(id: ID!, creditInput: StoreCreditAccountCreditInput!): StoreCreditAccountCreditPayload
+  reverseDeliveryCreateWithShipping(
+    reverseFulfillmentOrderId: ID!, reverseDeliveryLineItems: [ReverseDeliveryLineItemInput!]!,
+    trackingInput: ReverseDeliveryTrackingInput, labelInput: ReverseDeliveryLabelInput, notifyCustomer: Boolean = true
+  ): ReverseDeliveryCreateWithShippingPayload
 }
 
 type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
@@ -275,9 +281,26 @@ type ReverseFulfillmentOrderLineItem {
 }
 type ReverseFulfillmentOrderLineItemEdge { cursor: String! node: ReverseFulfillmentOrderLineItem! }
 type ReverseFulfillmentOrderLineItemConnection { edges: [ReverseFulfillmentOrderLineItemEdge!]! nodes: [ReverseFulfillmentOrderLineItem!]! pageInfo: PageInfo! }
-type ReverseFulfillmentOrder { id: ID! status: ReverseFulfillmentOrderStatus! lineItems(first: Int): ReverseFulfillmentOrderLineItemConnection! }
+type ReverseFulfillmentOrder {
+  id: ID! status: ReverseFulfillmentOrderStatus!
+  lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ReverseFulfillmentOrderLineItemConnection!
+  reverseDeliveries(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ReverseDeliveryConnection!
+}
 type ReverseFulfillmentOrderEdge { cursor: String! node: ReverseFulfillmentOrder! }
 type ReverseFulfillmentOrderConnection { edges: [ReverseFulfillmentOrderEdge!]! nodes: [ReverseFulfillmentOrder!]! pageInfo: PageInfo! }
+type ReverseDeliveryTrackingV2 { carrierName: String number: String url: URL }
+type ReverseDeliveryLabelV2 { publicFileUrl: URL createdAt: DateTime! updatedAt: DateTime! }
+type ReverseDeliveryShippingDeliverable { tracking: ReverseDeliveryTrackingV2 label: ReverseDeliveryLabelV2 }
+union ReverseDeliveryDeliverable = ReverseDeliveryShippingDeliverable
+type ReverseDeliveryLineItem { id: ID! quantity: Int! reverseFulfillmentOrderLineItem: ReverseFulfillmentOrderLineItem! }
+type ReverseDeliveryLineItemEdge { cursor: String! node: ReverseDeliveryLineItem! }
+type ReverseDeliveryLineItemConnection { edges: [ReverseDeliveryLineItemEdge!]! nodes: [ReverseDeliveryLineItem!]! pageInfo: PageInfo! }
+type ReverseDelivery {
+  id: ID! deliverable: ReverseDeliveryDeliverable reverseFulfillmentOrder: ReverseFulfillmentOrder!
+  reverseDeliveryLineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ReverseDeliveryLineItemConnection!
+}
+type ReverseDeliveryEdge { cursor: String! node: ReverseDelivery! }
+type ReverseDeliveryConnection { edges: [ReverseDeliveryEdge!]! nodes: [ReverseDelivery!]! pageInfo: PageInfo! }
 type ReturnEdge { cursor: String! node: Return! }
 type ReturnConnection { edges: [ReturnEdge!]! nodes: [Return!]! pageInfo: PageInfo! }
 type ReturnableFulfillmentLineItem { quantity: Int! fulfillmentLineItem: FulfillmentLineItem! }
@@ -319,6 +342,10 @@ input ReturnProcessInput {
   returnId: ID! returnLineItems: [ReturnProcessReturnLineItemInput!] exchangeLineItems: [ReturnProcessExchangeLineItemInput!]
   refundShipping: JSON refundDuties: [JSON!] financialTransfer: JSON notifyCustomer: Boolean
 }
+input ReverseDeliveryLineItemInput { reverseFulfillmentOrderLineItemId: ID! quantity: Int! }
+input ReverseDeliveryTrackingInput { number: String url: URL }
+input ReverseDeliveryLabelInput { fileUrl: URL! }
+type ReverseDeliveryCreateWithShippingPayload { reverseDelivery: ReverseDelivery userErrors: [ReturnUserError!]! }
 type ReturnRequestPayload { return: Return userErrors: [ReturnUserError!]! }
 type ReturnCreatePayload { return: Return userErrors: [ReturnUserError!]! }
 type ReturnApproveRequestPayload { return: Return userErrors: [ReturnUserError!]! }

@@ -124,6 +124,8 @@ ID_BASES = {
     "ExchangeLineItem": 95_008_000_001,
     "FulfillmentOrder": 6_301_009_000_001,
     "FulfillmentOrderLineItem": 13_402_010_000_001,
+    "ReverseDelivery": 22_011_000_001,
+    "ReverseDeliveryLineItem": 24_012_000_001,
 }
 # Seeded orders are taxed at a flat rate on their discounted subtotal (kept on each order as
 # `_tax_rate`: what `Return.suggestedFinancialOutcome` taxes a returned line at).

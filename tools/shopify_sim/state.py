@@ -37,7 +37,7 @@ class CodeGrant:
     used: bool = False
 
 
-def _scope_list(scope: str) -> list[str]:
+def scope_list(scope: str) -> list[str]:
     return sorted({s.strip() for s in scope.split(",") if s.strip()})
 
 
@@ -214,12 +214,12 @@ class SimState:
     def change_scopes(self, shop: ShopState, scope: str) -> tuple[list[str], list[str]]:
         """The merchant approved (or removed) scopes: live tokens carry the new set at once.
         Returns (previous, current)."""
-        previous = _scope_list(shop.granted_scope)
-        shop.granted_scope = ",".join(_scope_list(scope))
+        previous = scope_list(shop.granted_scope)
+        shop.granted_scope = ",".join(scope_list(scope))
         for record in [*self.tokens.values(), *self.refresh_tokens.values()]:
             if record.shop == shop.domain:
                 record.scope = shop.granted_scope
-        return previous, _scope_list(shop.granted_scope)
+        return previous, scope_list(shop.granted_scope)
 
     def authenticate(self, shop: ShopState, token: str | None) -> TokenRecord | None:
         record = self.tokens.get(token or "")

@@ -39,6 +39,7 @@ TOPICS = {
     "RETURNS_REOPEN": "returns/reopen",
     "RETURNS_PROCESS": "returns/process",
     "REFUNDS_CREATE": "refunds/create",
+    "REVERSE_DELIVERIES_ATTACH_DELIVERABLE": "reverse_deliveries/attach_deliverable",
     "SHOP_UPDATE": "shop/update",
 }
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")

@@ -167,3 +167,45 @@ query ($first: Int!, $after: String, $query: String) {
     nodes { id returns(first: 10) { nodes { id status } } } } }
 """
 RECONCILE_PAGE_SIZE = 25
+
+# A return's reverse fulfillment orders with their lines and the deliveries attached so far
+# (a retry after a lost answer finds the one it created by its tracking number).
+RETURN_REVERSE_DELIVERIES = """
+query ReturnReverseDeliveries($id: ID!) {
+  return(id: $id) {
+    id
+    status
+    reverseFulfillmentOrders(first: 5) {
+      nodes {
+        id
+        lineItems(first: 50) { nodes { id totalQuantity } }
+        reverseDeliveries(first: 10) {
+          nodes {
+            id
+            deliverable {
+              __typename
+              ... on ReverseDeliveryShippingDeliverable {
+                tracking { number url carrierName }
+                label { publicFileUrl }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}"""
+
+# The prepaid label and its tracking on the return's way back, shown in Shopify admin and in
+# Shopify's own customer notifications.
+REVERSE_DELIVERY_CREATE = """
+mutation ReverseDeliveryCreate($reverseFulfillmentOrderId: ID!,
+    $lines: [ReverseDeliveryLineItemInput!]!, $tracking: ReverseDeliveryTrackingInput,
+    $label: ReverseDeliveryLabelInput, $notifyCustomer: Boolean) {
+  reverseDeliveryCreateWithShipping(reverseFulfillmentOrderId: $reverseFulfillmentOrderId,
+      reverseDeliveryLineItems: $lines, trackingInput: $tracking, labelInput: $label,
+      notifyCustomer: $notifyCustomer) {
+    reverseDelivery { id }
+    userErrors { field message code }
+  }
+}"""
