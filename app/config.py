@@ -103,6 +103,15 @@ class Settings(BaseSettings):
     smtp_url: str = Field(default="", repr=False)  # carries the password
     mail_from: str = "Returns <returns@localhost>"
     email_workers: int = Field(default=2, ge=1, le=16)
+    # Return labels and tracking (EasyPost's REST API). Without a key no label is bought:
+    # prepaid-label returns wait, visibly, until one is configured. The base URL points at the
+    # carrier simulator in development and tests.
+    easypost_api_key: str = Field(default="", repr=False)
+    easypost_api_base_url: str = "https://api.easypost.com/v2"
+    # Signs EasyPost's tracking webhooks (`X-Hmac-Signature`); empty: every delivery is refused.
+    easypost_webhook_secret: str = Field(default="", repr=False)
+    # Labels bought (and voided) at once per runner process, each under its own lease.
+    label_workers: int = Field(default=2, ge=1, le=16)
     # When set, `systemStatus` needs a matching `X-Operator-Key` header; unset, production
     # refuses it and development accepts any merchant credential.
     operator_api_key: str = ""
@@ -150,7 +159,7 @@ class Settings(BaseSettings):
             raise ValueError(SMTP_URL_HELP)
         return value
 
-    @field_validator("app_url")
+    @field_validator("app_url", "easypost_api_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.strip().rstrip("/")

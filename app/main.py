@@ -23,7 +23,7 @@ from app.graphql.router import (
     make_proxy_context_getter,
 )
 from app.graphql.schema import build_schema
-from app.http import health, metrics, portal, shopify_oauth, shopify_webhooks
+from app.http import carrier_webhooks, health, metrics, portal, shopify_oauth, shopify_webhooks
 from app.http.body_limit import BodyLimitMiddleware
 from app.jobs.registry import build_workers
 from app.jobs.runner import BackgroundRunner, make_worker_id
@@ -117,6 +117,8 @@ def create_app(
     app.include_router(portal.router)
     app.include_router(health.router)
     app.include_router(shopify_oauth.router)
+    # Before Shopify's `/api/webhooks/{topic:path}`, which would take this path as a topic.
+    app.include_router(carrier_webhooks.router)
     app.include_router(shopify_webhooks.router)
     app.include_router(metrics.router)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.config import Settings
-from app.jobs import notifications, returns_mirror, sync, webhook_events
+from app.jobs import notifications, returns_mirror, shipping, sync, webhook_events
 from app.jobs.runner import Worker
 from app.services.notifications.dispatch import RenderReturn
 from app.shopify.http import ShopifyHttp
@@ -19,4 +19,5 @@ def build_workers(
         *sync.workers(settings, shopify_http, worker_id),
         *returns_mirror.workers(settings, shopify_http, worker_id),
         *notifications.workers(settings, worker_id, render_return),
+        *shipping.workers(settings, shopify_http, worker_id),
     ]

@@ -44,6 +44,8 @@ class Address(BaseModel):
     province: str | None = None
     zip: str | None = None
     country: str | None = None
+    country_code: str | None = None  # ISO 3166-1 alpha-2, what carriers want
+    province_code: str | None = None
     phone: str | None = None
 
 

@@ -43,6 +43,58 @@ class SerialReturnerRule(BaseModel):
     window_days: int = Field(default=365, ge=1, le=3650)
 
 
+class LabelPayer(StrEnum):
+    """Who pays for a prepaid return label."""
+
+    MERCHANT = "merchant"
+    CUSTOMER = "customer"  # its cost is deducted from the refund or store credit
+
+
+class LabelTiming(StrEnum):
+    """When a prepaid label is bought."""
+
+    ON_APPROVAL = "on_approval"  # as soon as the return is approved
+    ON_REQUEST = "on_request"  # when staff or the customer ask for it
+
+
+class ReturnAddress(BaseModel):
+    """Where returned parcels go (the shop's warehouse)."""
+
+    name: str
+    company: str | None = None
+    street1: str
+    street2: str | None = None
+    city: str
+    province: str | None = None  # state / province code
+    zip: str
+    country_code: str  # ISO 3166-1 alpha-2
+    phone: str | None = None
+
+
+class CarrierService(BaseModel):
+    """A carrier the shop accepts labels from, and optionally one of its services only."""
+
+    carrier: str  # as the carrier API names it: "USPS", "UPS", "FedEx"
+    service: str | None = None  # None: any service of that carrier
+
+
+class ShippingSettings(BaseModel):
+    """Prepaid return labels and tracking: the shop's address, the carriers it allows (the
+    cheapest allowed rate is bought), who pays, when the label is bought, and whether a parcel
+    delivered back receives the return."""
+
+    return_address: ReturnAddress | None = None  # None: no label can be bought
+    allowed_services: list[CarrierService] = Field(default_factory=list)  # empty: any
+    label_payer: LabelPayer = LabelPayer.MERCHANT
+    label_timing: LabelTiming = LabelTiming.ON_APPROVAL
+    receive_on_delivery: bool = True
+    parcel_weight_oz: DecimalAnnotation = Decimal("16")  # the parcel's declared weight
+
+    @property
+    def labels_configured(self) -> bool:
+        return self.return_address is not None
+
+
 class ReturnPolicy(BaseModel):
     window_days: int = Field(default=30, ge=0, le=3650)
     window_starts: WindowStart = WindowStart.DELIVERY
@@ -74,3 +126,6 @@ class ReturnPolicy(BaseModel):
     # The Shopify location (GID) where items received resellable are restocked when the return
     # is processed; None: Shopify leaves them awaiting a disposition in admin.
     restock_location_id: str | None = None
+    # Prepaid labels and tracking (read with the policy: a request knows at once whether its
+    # label will be bought, and when).
+    shipping: ShippingSettings = Field(default_factory=ShippingSettings)

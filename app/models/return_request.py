@@ -12,7 +12,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from app.clock import utcnow
 from app.models.money import DEFAULT_CURRENCY
-from app.models.return_policy import ResolutionType, ReturnMethod
+from app.models.return_policy import LabelPayer, ResolutionType, ReturnMethod
 
 
 class ReturnStatus(StrEnum):
@@ -90,6 +90,9 @@ class ReturnOutcome(BaseModel):
     items_total: DecimalAnnotation = Decimal("0")
     restocking_fee: DecimalAnnotation = Decimal("0")
     return_shipping_fee: DecimalAnnotation = Decimal("0")
+    # A prepaid label the customer pays for: its cost, deducted after the fees Shopify knows
+    # (Shopify's suggested outcome never includes it; the mirror pays that much less).
+    label_fee: DecimalAnnotation = Decimal("0")
     refund_amount: DecimalAnnotation = Decimal("0")
     store_credit_amount: DecimalAnnotation = Decimal("0")  # refund base + bonus
     store_credit_bonus: DecimalAnnotation = Decimal("0")  # the part credited on top
@@ -174,6 +177,79 @@ class ReturnRisk(BaseModel):
     reason: str | None = None
 
 
+class ShipmentStatus(StrEnum):
+    """A return parcel's label and journey. The first three are ours (buying the label); the
+    rest follow the carrier's tracking, forward only (`TRACKING_ORDER`)."""
+
+    AWAITING_REQUEST = "awaiting_request"  # bought when staff or the customer ask for it
+    LABEL_PENDING = "label_pending"  # to be bought once the return is approved (the outbox)
+    LABEL_FAILED = "label_failed"  # the purchase failed for good: `error` says why
+    LABEL_CREATED = "label_created"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    FAILURE = "failure"  # lost, returned to sender, undeliverable
+    VOIDED = "voided"  # the unused label was given back to the carrier (refunded)
+
+
+# Tracking moves a shipment only forward along this order; DELIVERED and FAILURE are final.
+TRACKING_ORDER: tuple[ShipmentStatus, ...] = (
+    ShipmentStatus.LABEL_CREATED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY,
+    ShipmentStatus.DELIVERED,
+)
+TRACKING_FINAL = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.FAILURE})
+
+
+class TrackingUpdate(BaseModel):
+    """One tracking status the carrier reported, as applied."""
+
+    status: ShipmentStatus
+    at: datetime  # the carrier's time of the update
+    message: str | None = None
+
+
+class ReturnShipment(BaseModel):
+    """The return parcel's prepaid label, bought from the carrier through an outbox on the
+    return itself: `next_attempt_at` is set while a purchase is due (claimed under the lease,
+    which doubles as its retry time), `void_due_at` while an unused label is to be voided."""
+
+    status: ShipmentStatus
+    payer: LabelPayer = LabelPayer.MERCHANT
+    drop_off: bool = False  # box-free drop-off: only carriers that give a QR code
+    carrier: str | None = None
+    service: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    label_url: str | None = None
+    qr_code_url: str | None = None
+    cost: DecimalAnnotation | None = None
+    cost_currency: str | None = None
+    # The carrier's ids: the shipment is recorded before it is bought, so a retry after a lost
+    # answer reads it back instead of buying a second label.
+    carrier_shipment_id: str | None = None
+    # What that shipment was made from (addresses, weight), so a retry after the shop changed
+    # them makes a new one rather than buying on the old (`labels.shipment_key`).
+    carrier_shipment_key: str | None = None
+    tracker_id: str | None = None
+    attempts: int = 0
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    void_due_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    tracking: list[TrackingUpdate] = Field(default_factory=list)
+    shopify_reverse_delivery_id: str | None = None
+    # Shopify refused to attach the label (its userErrors): shown, never blocking the return's
+    # own sync (a refund must not wait on a label's reverse delivery).
+    shopify_delivery_error: str | None = None
+    purchased_at: datetime | None = None
+    delivered_at: datetime | None = None
+    voided_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class ShopifySyncStatus(StrEnum):
     PENDING = "pending"
     SYNCED = "synced"
@@ -206,6 +282,8 @@ class ReturnEventType(StrEnum):
     RECEIVED = "return.received"
     RESOLVED = "return.resolved"
     CANCELED = "return.canceled"
+    # Not a status: the prepaid label was bought (the customer's email carries it).
+    LABEL_CREATED = "return.label_created"
 
 
 class ReturnEvent(BaseModel):
@@ -259,6 +337,7 @@ class Return(Document):
     # Written once, from what Shopify answers (or shows when its answer was lost).
     refund: ReturnRefund | None = None
     store_credit_bonus: StoreCreditBonus | None = None
+    shipment: ReturnShipment | None = None  # a prepaid label's purchase and tracking
     history: list[ReturnTransition] = Field(default_factory=list)
     # The outbox of its notifications: events pushed by the write that made them, taken off by
     # the dispatcher once their deliveries exist (`services/notifications/dispatch.py`);
@@ -346,6 +425,24 @@ class Return(Document):
                 name="shopify_sync_requeued",
                 partialFilterExpression={"shopify_sync.status": "pending"},
             ),
+            # The label worker's purchases: approved returns whose label is due (migration 12).
+            IndexModel(
+                [("status", ASCENDING), ("shipment.next_attempt_at", ASCENDING)],
+                name="shipment_label_due",
+                partialFilterExpression={"shipment.status": ShipmentStatus.LABEL_PENDING.value},
+            ),
+            # ... and its voids: labels of canceled returns (or switched methods) to give back.
+            IndexModel(
+                [("shipment.void_due_at", ASCENDING)],
+                name="shipment_void_due",
+                partialFilterExpression={"shipment.void_due_at": {"$gte": EVENTS_DUE_SINCE}},
+            ),
+            # A carrier's tracking event names its tracker, not the shop: looked up across
+            # tenants by the tracker id (unique per carrier account), like a shop domain.
+            # Sparse, not partial: SecantusDB plans an equality lookup on a partial `$type`
+            # index as a collection scan (76 ms at 2,000 returns); returns without a shipment
+            # are left out all the same.
+            IndexModel([("shipment.tracker_id", ASCENDING)], name="shipment_tracker", sparse=True),
             # The notification dispatcher's queue: only returns with pending events (migration 10).
             IndexModel(
                 [("events_due_at", ASCENDING)],

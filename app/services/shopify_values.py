@@ -93,7 +93,8 @@ def split_tags(value: Any) -> list[str]:
 
 
 def address(value: Any, first_name_key: str, last_name_key: str) -> Address | None:
-    """An address from either shape; the name falls back to first and last name."""
+    """An address from either shape (the Admin API's camelCase or a webhook's snake_case); the
+    name falls back to first and last name."""
     if not isinstance(value, Mapping):
         return None
     name = text(value.get("name")) or text(
@@ -107,5 +108,7 @@ def address(value: Any, first_name_key: str, last_name_key: str) -> Address | No
         province=text(value.get("province")),
         zip=text(value.get("zip")),
         country=text(value.get("country")),
+        country_code=text(value.get("countryCodeV2") or value.get("country_code")),
+        province_code=text(value.get("provinceCode") or value.get("province_code")),
         phone=text(value.get("phone")),
     )

@@ -73,6 +73,8 @@ def test_every_measurement_has_a_row_with_a_known_status(tiny_run: tuple[str, Pa
         "approveReturn (",
         "portal page shell",
         "portal first load",
+        "PREPAID_LABEL vs",
+        "tracking webhook ingest",
     ):
         assert expected in operations
     assert ERROR not in {row["status"] for row in rows}

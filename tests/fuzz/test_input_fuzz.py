@@ -195,7 +195,9 @@ def _placed(value: Any, path: tuple[str, ...], text: str, type_: GraphQLInputTyp
         items[0] = _placed(items[0], rest, text, named.of_type)
         return items
     assert isinstance(named, GraphQLInputObjectType)
-    updated = dict(value or {})
+    # An optional object reached on the way gets its own required fields too (a return
+    # address inside the optional shipping settings needs its street, city, ...).
+    updated = dict(value if value is not None else plausible(named))
     updated[head] = _placed(updated.get(head), rest, text, named.fields[head].type)
     return updated
 

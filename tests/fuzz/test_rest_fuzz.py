@@ -33,6 +33,7 @@ ROUTES = [
     ("GET", "/graphql"),
     ("POST", "/graphql"),
     *(("POST", f"/api/webhooks/{topic}") for topic in sorted(WEBHOOK_TOPICS)),
+    ("POST", "/api/webhooks/easypost"),  # the carrier's tracking events
     ("POST", "/api/webhooks/orders/paid"),
     ("POST", "/api/webhooks/../../api/health"),
     ("POST", "/api/webhooks/%2e%2e/x"),
@@ -69,6 +70,7 @@ HEADER_NAMES = [
     "x-tenant-id",
     "x-request-id",
     "x-shopify-hmac-sha256",
+    "x-hmac-signature",
     "x-shopify-topic",
     "x-shopify-shop-domain",
     "x-shopify-event-id",

@@ -74,12 +74,17 @@ def test_db_migrate_status_rollback(
     assert "tenant_customer_orders" in db["orders"].index_information()
     assert "unused_ttl" in db["return_photos"].index_information()
     versions = [m["version"] for m in db["schema_migrations"].find()]
-    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert "shipment_label_due" in db["returns"].index_information()
+    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
 
     assert main(["db", "migrate"]) == 0
     assert "no change" in capsys.readouterr().out
     assert main(["db", "status"]) == 0
 
+    assert main(["db", "rollback", "--to", "previous"]) == 0
+    assert "reverted 0012 shipping" in capsys.readouterr().out
+    assert "shipment_tracker" not in db["returns"].index_information()
+    assert "tenant_customer_orders" in db["orders"].index_information()
     assert main(["db", "rollback", "--to", "previous"]) == 0
     assert "reverted 0011 portal" in capsys.readouterr().out
     assert "tenant_customer_orders" not in db["orders"].index_information()

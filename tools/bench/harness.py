@@ -43,6 +43,7 @@ from tools.bench.portal import measure_portal
 from tools.bench.process import ServerProcess
 from tools.bench.refunds import budget_row, refund_rows
 from tools.bench.report import ERROR, FAIL, PASS, PENDING, REPORTED, Report, Row
+from tools.bench.shipping import measure_shipping
 from tools.bench.sim_meter import CostMeter
 from tools.devdb import EmbeddedDatabase
 from tools.shopify_sim import InstalledShop, SimulatorConfig, SimulatorControl, ThreadedASGIServer
@@ -94,6 +95,7 @@ class BenchConfig:
     notify_deliveries: int = 2_000  # merchant webhook deliveries drained to a loopback receiver
     notify_approvals: int = 300  # approvals timed with and without an endpoint
     portal_requests: int = 2_000  # GETs of the portal page, and of the same bytes as a file
+    shipping_approvals: int = 300  # approvals of each kind: prepaid label, customer ships
     only: tuple[str, ...] = OPERATIONS
     results_dir: Path | None = None  # None: bench/results
 
@@ -136,6 +138,7 @@ QUICK = replace(
     notify_deliveries=500,
     notify_approvals=150,
     portal_requests=500,
+    shipping_approvals=100,
 )
 # For the smoke test: seconds, a few hundred documents.
 TINY = replace(
@@ -156,6 +159,7 @@ TINY = replace(
     notify_deliveries=40,
     notify_approvals=10,
     portal_requests=40,
+    shipping_approvals=10,
 )
 
 
@@ -1259,6 +1263,8 @@ def run(config: BenchConfig) -> Report:
             if config.runs("portal"):
                 env = service_env(stack.db, stack.db_name, stack.sim_base, background=False)
                 _guarded(report, "portal", lambda: measure_portal(stack, env, report))
+            if config.runs("shipping"):
+                _guarded(report, "shipping", lambda: measure_shipping(stack, base, report))
         finally:
             base.stop()
         if config.runs("durability"):

@@ -17,6 +17,7 @@ OPERATIONS = (
     "durability",
     "scale",
     "portal",
+    "shipping",
 )
 DEFAULT_RESTORE_RATE = 4_000.0  # points/s of the simulator's bucket during the sync
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"

@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import re
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -35,9 +33,9 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from tools.bench.load import percentile
-from tools.bench.process import ServerProcess
+from tools.bench.process import ServerProcess, serving_process
 from tools.bench.report import FAIL, PASS, REPORTED, Report, Row
-from tools.devdb import free_port, stop_process_group
+from tools.devdb import free_port
 
 if TYPE_CHECKING:
     from tools.bench.harness import Stack
@@ -74,27 +72,9 @@ def create_static_app(page: Path) -> Starlette:
 def _static_server(page: Path, workdir: Path) -> Iterator[int]:
     """The port of `python -m tools.bench.portal PORT FILE`, serving `page`."""
     port = free_port()
-    log_path = workdir / f"static-{port}.log"
-    with open(log_path, "ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tools.bench.portal", str(port), str(page)],
-            stdout=output,
-            stderr=output,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the static server did not start: see {log_path}")
-            time.sleep(0.05)
+    argv = ["tools.bench.portal", str(port), str(page)]
+    with serving_process(argv, port, workdir / f"static-{port}.log", "the static server"):
         yield port
-    finally:
-        stop_process_group(process)
 
 
 @dataclass(slots=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -119,3 +121,29 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serving_process(argv: list[str], port: int, log_path: Path, what: str) -> Iterator[int]:
+    """`argv` (a Python module serving on `port`) in a process group of its own, its output in
+    `log_path`; yields once the port answers (20 s at most), stops the group afterwards."""
+    with open(log_path, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *argv],
+            stdout=output,
+            stderr=output,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start: see {log_path}")
+            time.sleep(0.05)
+        yield port
+    finally:
+        stop_process_group(process)

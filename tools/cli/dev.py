@@ -1,7 +1,7 @@
 """`rms dev`: the whole service on one machine, ready to explore.
 
 Starts the embedded database (persistent under `.data/`), the Shopify simulator with the demo
-shop `rms34.myshopify.com`, and the service; installs the service into the shop through the real
+shop `rms34.myshopify.com`, the carrier (EasyPost) simulator, and the service; installs the service into the shop through the real
 OAuth routes; waits for the first sync; files a few sample returns through the customer portal;
 then prints the GraphiQL address and a ready merchant `Authorization` header.
 """
@@ -15,7 +15,7 @@ import json
 import signal
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
@@ -29,8 +29,14 @@ from app.services.tenants import ensure_tenant
 from tools.devdb import EmbeddedDatabase
 from tools.shopify_sim import SimulatorConfig, SimulatorServer
 
+if TYPE_CHECKING:  # a development dependency (segno), imported when `rms dev` runs
+    from tools.carrier_sim import CarrierSimulatorServer
+
 DEMO_SHOP = "rms34.myshopify.com"
 DEMO_TENANT = "tenant-rms34"
+# The demo's carrier account and webhook secret: the simulator's, whatever .env says.
+DEMO_CARRIER_KEY = "sim-easypost-key"
+DEMO_CARRIER_WEBHOOK_SECRET = "dev-easypost-webhook-secret"
 
 
 def _port_open(port: int) -> bool:
@@ -46,6 +52,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8000, help="service port (default 8000)")
     parser.add_argument("--db-port", type=int, default=27018)
     parser.add_argument("--sim-port", type=int, default=9100)
+    parser.add_argument("--carrier-port", type=int, default=9200, help="carrier simulator")
     parser.add_argument("--smtp-port", type=int, default=1025, help="development mail server")
     parser.add_argument("--mail-port", type=int, default=8025, help="its page of received mail")
     parser.add_argument("--data-dir", default=".data", help="database files live here")
@@ -65,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         (args.port, "--port"),
         (args.db_port, "--db-port"),
         (args.sim_port, "--sim-port"),
+        (args.carrier_port, "--carrier-port"),
         (args.smtp_port, "--smtp-port"),
         (args.mail_port, "--mail-port"),
     ):
@@ -88,13 +96,25 @@ def run(args: argparse.Namespace) -> int:
         ),
         port=args.sim_port,
     )
-    # A real SMTP server that keeps what it gets (imported here: a development dependency).
+    # Development dependencies, imported here: `rms` also runs where only the service is installed.
+    from tools.carrier_sim import CarrierSimConfig, CarrierSimulatorServer
+
+    carrier = CarrierSimulatorServer(
+        CarrierSimConfig(
+            api_keys=(DEMO_CARRIER_KEY,),
+            webhook_url=f"{app_url}/api/webhooks/easypost",
+            webhook_secret=DEMO_CARRIER_WEBHOOK_SECRET,
+        ),
+        port=args.carrier_port,
+    )
+    # A real SMTP server that keeps what it gets.
     from tools.devmail import DevMailServer
 
     mail = DevMailServer(args.smtp_port, args.mail_port)
     try:
         database.start()
         simulator.start()
+        carrier.start()
         mail.start()
         settings = base.model_copy(
             update={
@@ -103,26 +123,35 @@ def run(args: argparse.Namespace) -> int:
                 "mongodb_uri": database.uri,
                 "app_url": app_url,
                 "shopify_admin_base_url": simulator.admin_base_template,
+                # Labels are bought from the carrier simulator, tracking comes back from it.
+                "easypost_api_key": DEMO_CARRIER_KEY,
+                "easypost_api_base_url": carrier.api_base_url,
+                "easypost_webhook_secret": DEMO_CARRIER_WEBHOOK_SECRET,
                 "environment": "development",
                 "log_json": False,
                 "log_level": "WARNING",
             }
         )
-        return asyncio.run(_run(settings, args, simulator, mail.page_url))
+        return asyncio.run(_run(settings, args, simulator, carrier, mail.page_url))
     except KeyboardInterrupt:
         return 0
     finally:
         mail.stop()
+        carrier.stop()
         simulator.stop()
         database.stop()
 
 
 async def _run(
-    settings: Settings, args: argparse.Namespace, simulator: SimulatorServer, mail_page: str
+    settings: Settings,
+    args: argparse.Namespace,
+    simulator: SimulatorServer,
+    carrier: CarrierSimulatorServer,
+    mail_page: str,
 ) -> int:
     header = await _merchant_header(settings)
     settings = settings.model_copy(update={"graphiql_default_headers": json.dumps(header)})
-    return await _serve(settings, args, header, simulator, mail_page)
+    return await _serve(settings, args, header, simulator, carrier, mail_page)
 
 
 async def _merchant_header(settings: Settings) -> dict[str, str]:
@@ -157,6 +186,7 @@ async def _serve(
     args: argparse.Namespace,
     header: dict[str, str],
     simulator: SimulatorServer,
+    carrier: CarrierSimulatorServer,
     mail_page: str,
 ) -> int:
     app = create_app(settings)
@@ -170,8 +200,9 @@ async def _serve(
         async with httpx.AsyncClient(timeout=30) as http:
             await _install(http, settings)
             synced = await _wait_for_first_sync(http, settings, header)
+            await _graphql(http, settings, DEMO_SHIPPING, headers=header)
             filed = await _file_sample_returns(http, settings, header)
-        _print_banner(settings, header, synced, filed, simulator, mail_page)
+        _print_banner(settings, header, synced, filed, simulator, carrier, mail_page)
         if args.exit_after_setup:
             server.should_exit = True
         else:
@@ -245,6 +276,20 @@ async def _wait_for_first_sync(
     return len(data["orders"]["nodes"])
 
 
+# The demo shop's warehouse, so prepaid labels can be bought (the cheapest USPS or UPS rate).
+DEMO_SHIPPING = """
+mutation {
+  updateReturnPolicy(input: {
+    allowedMethods: [CUSTOMER_SHIPS, PREPAID_LABEL, DROP_OFF]
+    shipping: {
+      returnAddress: {name: "RMS 34 Returns", street1: "1 Warehouse Way", city: "Reno",
+                      province: "NV", zip: "89501", countryCode: "US"}
+      allowedServices: [{carrier: "USPS"}, {carrier: "UPS"}]
+    }
+  }) { userErrors { field message } }
+}
+"""
+
 SAMPLE_LOOKUP = """
 query Lookup($number: String!, $email: String!) {
   lookupOrder(orderNumber: $number, customerEmail: $email) {
@@ -258,12 +303,17 @@ mutation File($input: CreateReturnInput!) {
   createReturn(input: $input) { return { id status } userErrors { field code message } }
 }
 """
+SAMPLE_APPROVE = """
+mutation Approve($id: ID!) { approveReturn(id: $id) { userErrors { field message } } }
+"""
 
 
 async def _file_sample_returns(
     http: httpx.AsyncClient, settings: Settings, header: dict[str, str], wanted: int = 5
 ) -> int:
-    """File a few returns the way a customer would: lookupOrder, then createReturn."""
+    """File a few returns the way a customer would: lookupOrder, then createReturn. The first
+    asks for a prepaid label and is approved, so its label is bought from the carrier
+    simulator."""
     data = await _graphql(
         http,
         settings,
@@ -299,7 +349,7 @@ async def _file_sample_returns(
                 "input": {
                     "orderId": order["id"],
                     "customerEmail": order["email"],
-                    "returnMethod": "CUSTOMER_SHIPS",
+                    "returnMethod": "PREPAID_LABEL" if filed == 0 else "CUSTOMER_SHIPS",
                     "resolutionType": "REFUND",
                     "items": [
                         {
@@ -313,7 +363,10 @@ async def _file_sample_returns(
             },
             headers=portal,
         )
-        if created["createReturn"]["return"]:
+        made = created["createReturn"]["return"]
+        if made:
+            if filed == 0 and made["status"] == "REQUESTED":
+                await _graphql(http, settings, SAMPLE_APPROVE, {"id": made["id"]}, headers=header)
             filed += 1
     return filed
 
@@ -324,6 +377,7 @@ def _print_banner(
     synced: int,
     filed: int,
     simulator: SimulatorServer,
+    carrier: CarrierSimulatorServer,
     mail_page: str,
 ) -> None:
     line = "-" * 72
@@ -340,6 +394,10 @@ def _print_banner(
     print(f"  Health:          {settings.app_url}/api/health")
     print(f"  Metrics:         {settings.app_url}/metrics")
     print(f"  Shopify (sim):   {simulator.base_url}/{DEMO_SHOP}  (tenant {DEMO_TENANT})")
+    print(
+        f"  Carrier (sim):   {carrier.api_base_url}  (labels; move parcels with "
+        f'POST {carrier.base_url}/_sim/clock/advance {{"hours": 60}})'
+    )
     print(f"  Demo data:       {synced} orders synced, {filed} sample returns filed")
     print(
         f"  Mail (dev):      {mail_page}  (what the service emailed; SMTP {settings.smtp_url.split('@')[-1]})"

@@ -19,7 +19,9 @@ from app.services.notifications.errors import NotificationErrorCode
 
 @strawberry.enum(
     description="The return events an endpoint subscribes to; a delivery's `type` is the "
-    "event's own name (`RETURN_APPROVED` is `return.approved`)."
+    "event's own name (`RETURN_APPROVED` is `return.approved`). `RETURN_LABEL_CREATED` "
+    "(`return.label_created`) is no change of status: the return's prepaid label was bought "
+    "(`Return.shipment`); its `data.status` is the return's status then."
 )
 class WebhookEndpointTopic(Enum):
     RETURN_REQUESTED = ReturnEventType.REQUESTED
@@ -28,6 +30,7 @@ class WebhookEndpointTopic(Enum):
     RETURN_RECEIVED = ReturnEventType.RECEIVED
     RETURN_RESOLVED = ReturnEventType.RESOLVED
     RETURN_CANCELED = ReturnEventType.CANCELED
+    RETURN_LABEL_CREATED = ReturnEventType.LABEL_CREATED
 
 
 WebhookEndpointStatusEnum = strawberry.enum(EndpointStatus, name="WebhookEndpointStatus")

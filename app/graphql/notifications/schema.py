@@ -130,8 +130,13 @@ class NotificationSettings:
 
 @strawberry.type(
     description="A shop's own subject and message for one email, in the template language: "
-    "`{{ shop }}`, `{{ order }}`, `{{ reason }}`, `{{ refund }}`, `{{ store_credit }}`, and "
-    "`{% for item in items %}{{ item.quantity }} x {{ item.title }}{% endfor %}`."
+    "`{{ shop }}`, `{{ order }}`, `{{ reason }}`, `{{ refund }}`, `{{ store_credit }}`, "
+    "`{{ method }}`, `{{ balance_due }}`, `{{ status_url }}`, the prepaid label's "
+    "`{{ label_url }}`, `{{ qr_code_url }}` (box-free drop-off), `{{ carrier }}`, "
+    "`{{ tracking_number }}` and `{{ tracking_url }}` (set in the label's email and the "
+    "approved one once it is bought; tracking in the received one), and "
+    "`{% for item in items %}{{ item.quantity }} x {{ item.title }}{% endfor %}`; a value the "
+    "email does not have is null (`{% if label_url %}...{% endif %}`)."
 )
 class NotificationTemplate:
     topic: WebhookEndpointTopic

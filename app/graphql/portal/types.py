@@ -17,8 +17,11 @@ from app.graphql.returns.enums import (
 )
 from app.graphql.returns.errors import ReturnUserError
 from app.graphql.returns.types import ReturnItem
+from app.graphql.shipping.types import ShipmentStatusEnum
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum
 from app.models import Return as ReturnRecord
+from app.models.return_request import ReturnShipment as ReturnShipmentRecord
+from app.services.notifications.customer_label import tracked, usable_label, web_url
 from app.services.portal.status_links import status_token
 from app.services.returns.create import RequestedItem, ReturnRequest
 from app.services.returns.policy import LineEligibility
@@ -29,6 +32,53 @@ from app.services.returns.portal import PortalLookup
 class PortalTimelineEntry:
     status: ReturnStatusEnum  # type: ignore[valid-type]
     at: datetime
+
+
+@strawberry.type(description="A tracking status of the return parcel, as its customer sees it.")
+class PortalTrackingUpdate:
+    status: ShipmentStatusEnum  # type: ignore[valid-type]
+    at: datetime = strawberry.field(description="The carrier's time of the update.")
+
+
+@strawberry.type(
+    description="The return parcel's prepaid label and its journey, as its customer sees it "
+    "(no cost, no carrier error, no ids). AWAITING_REQUEST, LABEL_PENDING and LABEL_FAILED: "
+    "the label is being prepared. The label's addresses are null once it is voided (or being "
+    "voided)."
+)
+class PortalShipment:
+    status: ShipmentStatusEnum  # type: ignore[valid-type]
+    carrier: str | None
+    service: str | None
+    tracking_number: str | None
+    tracking_url: str | None = strawberry.field(description="The carrier's public tracking page.")
+    label_url: str | None = strawberry.field(
+        description="The label to print (PDF), on the carrier's host."
+    )
+    qr_code_url: str | None = strawberry.field(
+        description="A QR code (PNG, on the carrier's host) shown at the carrier's counter: a "
+        "box-free drop-off's (DROP_OFF), or one to have the label printed there."
+    )
+    tracking: list[PortalTrackingUpdate] = strawberry.field(
+        description="Tracking so far, oldest first."
+    )
+
+    @classmethod
+    def of(cls, record: ReturnShipmentRecord) -> PortalShipment:
+        """What the customer may see of `record`: the label while it can be used, tracking
+        once bought, web addresses only."""
+        label = usable_label(record)
+        moving = tracked(record)
+        return cls(
+            status=record.status,
+            carrier=record.carrier,
+            service=record.service,
+            tracking_number=moving.tracking_number if moving else None,
+            tracking_url=web_url(moving.tracking_url) if moving else None,
+            label_url=web_url(label.label_url) if label else None,
+            qr_code_url=web_url(label.qr_code_url) if label else None,
+            tracking=[PortalTrackingUpdate(status=u.status, at=u.at) for u in record.tracking],
+        )
 
 
 @strawberry.type(name="PortalReturn", description="A return as its customer sees it.")
@@ -88,6 +138,14 @@ class PortalReturn:
     @strawberry.field
     def exchange_variant_id(self) -> str | None:
         return self.record.exchange_variant_id
+
+    @strawberry.field(
+        description="The parcel's prepaid label and tracking (PREPAID_LABEL and DROP_OFF "
+        "returns); null for other methods."
+    )
+    def shipment(self) -> PortalShipment | None:
+        found = self.record.shipment
+        return PortalShipment.of(found) if found else None
 
     @strawberry.field
     def created_at(self) -> datetime:

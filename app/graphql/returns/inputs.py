@@ -10,6 +10,7 @@ import strawberry
 from app.graphql.core.node import argument_id
 from app.graphql.portal.types import CreateReturnItemInput
 from app.graphql.returns.enums import ItemConditionEnum, ReturnReasonEnum, ReturnStatusEnum
+from app.graphql.shipping.types import ShippingSettingsInput
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, WindowStartEnum
 from app.services.returns.create import ReturnRequest
 from app.services.returns.policy_update import AutoApproveChange, PolicyChange, SerialReturnerChange
@@ -106,6 +107,11 @@ class UpdateReturnPolicyInput:
         "sent to Shopify as the return's shipping fee.",
     )
 
+    shipping: ShippingSettingsInput | None = strawberry.field(
+        default=None,
+        description="Prepaid labels and tracking: replaces the shipping settings as a whole.",
+    )
+
     def to_service(self) -> PolicyChange:
         rule = self.auto_approve
         serial = self.serial_returner
@@ -141,6 +147,7 @@ class UpdateReturnPolicyInput:
             restock_location_id=self.restock_location_id,
             exchange_absorb_limit=self.exchange_absorb_limit,
             return_shipping_fee=self.return_shipping_fee,
+            shipping=self.shipping.to_record() if self.shipping is not None else None,
         )
 
 

@@ -30,6 +30,7 @@ from app.services.returns.transitions import (
     approve_return,
     bulk_decide,
     cancel_return,
+    create_return_label,
     decline_return,
     mark_return_received,
     resolve_return,
@@ -169,7 +170,19 @@ class ReturnMutations:
         return _payload(await retry_shopify_sync(info.context.tenant_id, argument_id(id, "Return")))
 
     @strawberry.mutation(
-        permission_classes=[IsMerchant], description="REQUESTED or APPROVED -> CANCELED."
+        permission_classes=[IsMerchant],
+        description="Buy a PREPAID_LABEL or DROP_OFF return's label now (a shop that buys labels "
+        "on request), or again after a failure (`shipment.error`) or a void. Bought in the "
+        "background once the return is approved; the answer shows it LABEL_PENDING.",
+    )
+    async def create_return_label(self, info: Info, id: strawberry.ID) -> ReturnPayload:
+        return _payload(
+            await create_return_label(info.context.tenant_id, argument_id(id, "Return"))
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="REQUESTED or APPROVED -> CANCELED. A prepaid label not yet moving is voided.",
     )
     async def cancel_return(
         self, info: Info, id: strawberry.ID, note: str | None = None

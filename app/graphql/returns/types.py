@@ -21,6 +21,7 @@ from app.graphql.returns.enums import (
     ShopifySyncStatusEnum,
 )
 from app.graphql.returns.errors import ReturnUserError
+from app.graphql.shipping.types import Shipment
 from app.graphql.tenant.types import ResolutionTypeEnum, ReturnMethodEnum, Tenant
 from app.models import Return as ReturnRecord
 from app.models.return_request import RefundTransaction as RefundTransactionRecord
@@ -174,6 +175,13 @@ class ReturnOutcome:
     @strawberry.field(description="The policy's fixed fee for shipping the goods back.")
     def return_shipping_fee(self) -> MoneyV2:
         return money_v2(self.record.return_shipping_fee, self.record.currency)
+
+    @strawberry.field(
+        description="A prepaid label the customer pays for (`ShippingSettings.labelPayer` "
+        "CUSTOMER), deducted from the refund or store credit after the fees."
+    )
+    def label_fee(self) -> MoneyV2:
+        return money_v2(self.record.label_fee, self.record.currency)
 
     @strawberry.field(
         description="The tax paid back with the items, as Shopify computed it for the returned "
@@ -506,6 +514,14 @@ class Return(Node):
     def store_credit_bonus(self) -> ReturnStoreCreditBonus | None:
         bonus = self.record.store_credit_bonus
         return ReturnStoreCreditBonus(record=bonus) if bonus else None
+
+    @strawberry.field(
+        description="The parcel's prepaid label and tracking (PREPAID_LABEL and DROP_OFF "
+        "returns); null for other methods."
+    )
+    def shipment(self) -> Shipment | None:
+        found = self.record.shipment
+        return Shipment(record=found) if found else None
 
     @strawberry.field
     def shopify_return_id(self) -> str | None:

@@ -9,6 +9,7 @@ import strawberry
 
 from app.graphql.core.node import Node, global_id
 from app.graphql.portal.settings import PortalSettings
+from app.graphql.shipping.types import ShippingSettings
 from app.models import Tenant as TenantRecord
 from app.models.return_policy import ResolutionType, ReturnMethod, WindowStart
 from app.models.return_policy import ReturnPolicy as ReturnPolicyRecord
@@ -38,6 +39,10 @@ class SerialReturnerRule:
 @strawberry.type
 class ReturnPolicy:
     record: strawberry.Private[ReturnPolicyRecord]
+
+    @strawberry.field(description="Prepaid return labels and tracking.")
+    def shipping(self) -> ShippingSettings:
+        return ShippingSettings(record=self.record.shipping)
 
     @strawberry.field(description="Days a return may be requested, counted from `windowStarts`.")
     def window_days(self) -> int:

@@ -34,6 +34,8 @@
     "WRONG_ITEM",
     "OTHER",
   ];
+  // A prepaid label not bought yet: the status page says it is being prepared.
+  const LABEL_PREPARING = ["AWAITING_REQUEST", "LABEL_PENDING", "LABEL_FAILED"];
   const NOTE_MAX = 500;
   // Photos of damaged, defective or wrong items, sent as JPEGs of at most PHOTO_SIDE px a side.
   const PHOTO_REASONS = ["DEFECTIVE", "WRONG_ITEM"];
@@ -65,7 +67,9 @@ ${ORDER_FIELDS}`;
   returnStatus(token: $token) {
     reference orderNumber status createdAt resolutionType returnMethod
     items { title quantity reason }
-    timeline { status at } } }`;
+    timeline { status at }
+    shipment { status carrier service trackingNumber trackingUrl labelUrl qrCodeUrl
+               tracking { status at } } } }`;
   const EXCHANGE_OPTIONS = `query ExchangeOptions($orderId: ID!, $email: String, $lineItemId: ID!,
   $quantity: Int) {
   exchangeOptions(orderId: $orderId, customerEmail: $email, lineItemId: $lineItemId,
@@ -1742,6 +1746,7 @@ ${ORDER_FIELDS}`;
           : null,
         summaryRow(t("status.items"), itemList(data.items || []))
       ),
+      shipmentBlock(data),
       h("h3", {}, t("status.timeline")),
       h(
         "ol",
@@ -1755,6 +1760,122 @@ ${ORDER_FIELDS}`;
           )
         )
       )
+    );
+  }
+
+  // Only web addresses are linked (the server sends no other; checked again here).
+  function webUrl(value) {
+    try {
+      const url = new URL(String(value || ""));
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // A link to the carrier's host, in a new tab, telling it nothing of this page (its address
+  // holds the status token). The QR code is linked, not shown: the page's CSP allows images
+  // from this origin and the logo's only.
+  function carrierLink(href, text, attrs) {
+    return h("a", { href, target: "_blank", rel: "noopener noreferrer", ...attrs }, text);
+  }
+
+  // The return parcel's label and journey (PREPAID_LABEL and DROP_OFF returns); nothing for
+  // a declined or canceled return whose parcel never left.
+  function shipmentBlock(data) {
+    const shipment = data.shipment;
+    const returnStatus = data.status;
+    if (!shipment) {
+      return null;
+    }
+    const preparing = LABEL_PREPARING.includes(shipment.status);
+    const closed = returnStatus === "DECLINED" || returnStatus === "CANCELED";
+    if (closed && (preparing || shipment.status === "LABEL_CREATED")) {
+      return null;
+    }
+    const heading = h("h3", {}, t("shipment.heading"));
+    if (preparing) {
+      const key = returnStatus === "REQUESTED" ? "shipment.afterApproval" : "shipment.preparing";
+      return h(
+        "div",
+        { class: "shipment notice", "data-testid": "shipment" },
+        heading,
+        h("p", { "data-testid": "shipment-preparing" }, t(key))
+      );
+    }
+    const labelUrl = webUrl(shipment.labelUrl);
+    const qrCodeUrl = webUrl(shipment.qrCodeUrl);
+    const trackingUrl = webUrl(shipment.trackingUrl);
+    const carrier = [shipment.carrier, shipment.service].filter(Boolean).join(" – ");
+    const tracking = shipment.tracking || [];
+    const latest = tracking.length ? tracking[tracking.length - 1] : null;
+    return h(
+      "div",
+      { class: "shipment", "data-testid": "shipment" },
+      heading,
+      h(
+        "dl",
+        { class: "summary" },
+        summaryRow(
+          t("shipment.status"),
+          h(
+            "strong",
+            { "data-testid": "shipment-status" },
+            enumLabel("shipmentStatus.", shipment.status)
+          ),
+          latest
+            ? h("time", { class: "hint", datetime: latest.at }, formatDate(latest.at, true))
+            : null
+        ),
+        carrier ? summaryRow(t("shipment.carrier"), carrier) : null,
+        shipment.trackingNumber
+          ? summaryRow(t("shipment.trackingNumber"), shipment.trackingNumber)
+          : null
+      ),
+      labelUrl
+        ? h(
+            "div",
+            { class: "shipment-label" },
+            h("p", {}, t("shipment.labelHelp")),
+            h(
+              "p",
+              {},
+              carrierLink(labelUrl, t("shipment.printLabel"), {
+                class: "button primary",
+                "data-testid": "label-link",
+              })
+            )
+          )
+        : null,
+      qrCodeUrl
+        ? h(
+            "div",
+            { class: "shipment-qr" },
+            // Box-free drop-off: the carrier packs the items; else it prints the label.
+            h(
+              "p",
+              {},
+              t(data.returnMethod === "DROP_OFF" ? "shipment.qrHelp" : "shipment.qrHelpPrinted", {
+                carrier: shipment.carrier || t("shipment.anyCarrier"),
+              })
+            ),
+            h(
+              "p",
+              {},
+              carrierLink(qrCodeUrl, t("shipment.openQr"), {
+                class: "button secondary",
+                "data-testid": "qr-link",
+              })
+            )
+          )
+        : null,
+      trackingUrl
+        ? h(
+            "p",
+            {},
+            carrierLink(trackingUrl, t("shipment.track"), { "data-testid": "tracking-link" })
+          )
+        : null
     );
   }
 

@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from app.clock import utcnow
 from app.models import Return, Tenant, WebhookDelivery, WebhookEndpoint
 from app.models.bson import to_bson
-from app.models.return_request import EVENTS_DUE_SINCE, ReturnEvent
+from app.models.return_request import EVENTS_DUE_SINCE, ReturnEvent, ReturnStatus
 from app.models.webhook_endpoint import DeliveryStatus, EndpointStatus
 from app.services.notifications.email import queue_emails
 from app.services.returns.events import EVENT_OF_STATUS
@@ -39,15 +39,32 @@ DISPATCH_LEASE = timedelta(seconds=30)
 STATUS_OF_EVENT = {event: status.name for status, event in EVENT_OF_STATUS.items()}
 
 
-def message_body(event: ReturnEvent, rendered: dict[str, Any]) -> str:
+def event_status(event: ReturnEvent, current: ReturnStatus | None = None) -> str:
+    """`data.status` of a delivery: the status a status event moved the return to; for an event
+    that is no change of status (`return.label_created`), the return's status when the event is
+    handed over (a label is bought once approved: APPROVED when it is not known)."""
+    found = STATUS_OF_EVENT.get(event.type)
+    if found is not None:
+        return found
+    return (current or ReturnStatus.APPROVED).name
+
+
+def message_body(
+    event: ReturnEvent, rendered: dict[str, Any], current: ReturnStatus | None = None
+) -> str:
     """The Standard Webhooks payload: `type`, `timestamp` (the event's), `data`: the event's
-    id, the status it moved the return to, and the return as the API shows it when the event is
-    handed over (a later step may show already: `data.status` is the event's own; messages may
-    arrive out of order, `timestamp` orders them)."""
+    id, the status it moved the return to (`event_status`; `current` is the return's, for an
+    event that moves none), and the return as the API shows it when the event is handed over (a
+    later step may show already: `data.status` is the event's own; messages may arrive out of
+    order, `timestamp` orders them)."""
     payload = {
         "type": event.type.value,
         "timestamp": event.at.isoformat().replace("+00:00", "Z"),
-        "data": {"eventId": event.id, "status": STATUS_OF_EVENT[event.type], "return": rendered},
+        "data": {
+            "eventId": event.id,
+            "status": event_status(event, current),
+            "return": rendered,
+        },
     }
     return orjson.dumps(payload).decode()
 
@@ -112,7 +129,7 @@ class ReturnEventDispatcher:
             if any(targets for _event, targets in wanted):
                 rendered = await self.render(record)
                 for event, targets in wanted:
-                    body = message_body(event, rendered)
+                    body = message_body(event, rendered, record.status)
                     for endpoint in targets:
                         await _write_delivery(record, event, endpoint, body)
             if self.emails:

@@ -41,6 +41,7 @@ from app.models.email_notification import (
     Recipient,
 )
 from app.models.return_request import ReturnEvent, ReturnEventType
+from app.services.notifications.customer_label import usable_label
 from app.services.notifications.email_templates import (
     RenderedEmail,
     TemplateRefused,
@@ -145,6 +146,7 @@ async def queue_emails(
         event.type in settings.customer_events
         and customer
         and not customer.endswith(REDACTED_DOMAIN)
+        and not _label_gone(record, event)
     ):
         wanted.append((Recipient.CUSTOMER, customer))
     staff = mailbox(settings.staff_email)
@@ -181,6 +183,12 @@ async def queue_emails(
         if recipient is Recipient.CUSTOMER:
             await _forget_if_redacted_meanwhile(record, key, to)
     return written
+
+
+def _label_gone(record: Return, event: ReturnEvent) -> bool:
+    """A label's email to its customer when the label can no longer be used by the time it is
+    written (voided, or being voided: the return was canceled meanwhile): not sent."""
+    return event.type is ReturnEventType.LABEL_CREATED and usable_label(record.shipment) is None
 
 
 async def _forget_if_redacted_meanwhile(record: Return, key: dict[str, Any], to: str) -> None:

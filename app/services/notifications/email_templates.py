@@ -19,6 +19,13 @@ from jinja2.sandbox import SandboxedEnvironment
 from app.models.email_notification import LOCALES, EmailTemplate, Recipient
 from app.models.money import minor_unit
 from app.models.return_request import Return, ReturnEventType
+from app.services.notifications.customer_label import (
+    LABEL_NOT_BOUGHT,
+    tracked,
+    usable_label,
+    web_url,
+)
+from app.services.shipping.labels import LABEL_METHODS
 
 # (subject, headline, message) per recipient kind and event; {order} and {shop} are filled in.
 CATALOG: dict[str, dict[Recipient, dict[ReturnEventType, tuple[str, str, str]]]] = {
@@ -54,14 +61,27 @@ CATALOG: dict[str, dict[Recipient, dict[ReturnEventType, tuple[str, str, str]]]]
                 "Your return was canceled",
                 "Nothing more needs to be sent back.",
             ),
+            ReturnEventType.LABEL_CREATED: (
+                "Your return label for order {order} is ready",
+                "Your return label is ready",
+                "Use it to send the items back to {shop}. We will settle your return once they "
+                "arrive.",
+            ),
         },
         Recipient.STAFF: {
-            event: (
-                f"Return {{order}}: {event.value.split('.', 1)[1]}",
-                f"A return was {event.value.split('.', 1)[1]}",
+            **{
+                event: (
+                    f"Return {{order}}: {event.value.split('.', 1)[1]}",
+                    f"A return was {event.value.split('.', 1)[1]}",
+                    "Open the returns app to see it.",
+                )
+                for event in ReturnEventType
+            },
+            ReturnEventType.LABEL_CREATED: (
+                "Return {order}: label created",
+                "A return's prepaid label was bought",
                 "Open the returns app to see it.",
-            )
-            for event in ReturnEventType
+            ),
         },
     },
     "fr": {
@@ -96,14 +116,27 @@ CATALOG: dict[str, dict[Recipient, dict[ReturnEventType, tuple[str, str, str]]]]
                 "Votre retour a été annulé",
                 "Vous n'avez plus rien à renvoyer.",
             ),
+            ReturnEventType.LABEL_CREATED: (
+                "Votre étiquette de retour pour la commande {order} est prête",
+                "Votre étiquette de retour est prête",
+                "Utilisez-la pour renvoyer les articles à {shop}. Nous clôturerons votre retour à "
+                "leur arrivée.",
+            ),
         },
         Recipient.STAFF: {
-            event: (
-                f"Retour {{order}} : {event.value.split('.', 1)[1]}",
-                f"Un retour : {event.value.split('.', 1)[1]}",
+            **{
+                event: (
+                    f"Retour {{order}} : {event.value.split('.', 1)[1]}",
+                    f"Un retour : {event.value.split('.', 1)[1]}",
+                    "Ouvrez l'application des retours pour le voir.",
+                )
+                for event in ReturnEventType
+            },
+            ReturnEventType.LABEL_CREATED: (
+                "Retour {order} : étiquette créée",
+                "L'étiquette prépayée d'un retour a été achetée",
                 "Ouvrez l'application des retours pour le voir.",
-            )
-            for event in ReturnEventType
+            ),
         },
     },
 }
@@ -116,6 +149,11 @@ LABELS = {
         "method": "Settled by",
         "balance_due": "Left to pay for the exchange",
         "status_url": "Follow your return",
+        "label_url": "Print your label (PDF) and stick it on the parcel",
+        "qr_code_url": "Open the QR code",
+        "carrier": "Carrier",
+        "tracking_url": "Track your parcel",
+        "tracking_number": "Tracking number",
     },
     "fr": {
         "lines": "Articles",
@@ -125,7 +163,28 @@ LABELS = {
         "method": "Réglé par",
         "balance_due": "Reste à payer pour l'échange",
         "status_url": "Suivre votre retour",
+        "label_url": "Imprimez votre étiquette (PDF) et collez-la sur le colis",
+        "qr_code_url": "Ouvrir le code QR",
+        "carrier": "Transporteur",
+        "tracking_url": "Suivre votre colis",
+        "tracking_number": "Numéro de suivi",
     },
+}
+# The QR code: a box-free drop-off's (the carrier packs the items), or a label's printed at the
+# counter; and the approved email's word on a label not bought yet.
+QR_CODE_TEXT = {
+    "en": "No printer or box? Show this code at a {carrier} counter",
+    "fr": "Ni imprimante ni carton ? Présentez ce code à un comptoir {carrier}",
+}
+QR_PRINTED_TEXT = {
+    "en": "No printer? Show this code at a {carrier} counter to have the label printed",
+    "fr": "Pas d'imprimante ? Présentez ce code à un comptoir {carrier} pour y faire imprimer "
+    "l'étiquette",
+}
+ANY_CARRIER = {"en": "carrier", "fr": "du transporteur"}
+LABEL_FOLLOWS = {
+    "en": "Your prepaid return label will follow in a separate email.",
+    "fr": "Votre étiquette de retour prépayée suivra dans un autre e-mail.",
 }
 
 TEXT_LAYOUT = """{{ headline }}
@@ -144,6 +203,18 @@ TEXT_LAYOUT = """{{ headline }}
 {{ labels.store_credit }}: {{ store_credit }}
 {% endif %}{% if balance_due %}
 {{ labels.balance_due }}: {{ balance_due }}
+{% endif %}{% if label_note %}
+{{ label_note }}
+{% endif %}{% if label_url %}
+{{ labels.label_url }}: {{ label_url }}
+{% endif %}{% if qr_code_url %}
+{{ qr_code_text }}: {{ qr_code_url }}
+{% endif %}{% if carrier %}
+{{ labels.carrier }}: {{ carrier }}{% if service %} ({{ service }}){% endif %}
+{% endif %}{% if tracking_number %}
+{{ labels.tracking_number }}: {{ tracking_number }}
+{% endif %}{% if tracking_url %}
+{{ labels.tracking_url }}: {{ tracking_url }}
 {% endif %}{% if status_url %}
 {{ labels.status_url }}: {{ status_url }}
 {% endif %}
@@ -162,6 +233,12 @@ HTML_LAYOUT = """<!doctype html>
 {% if refund %}<p><strong>{{ labels.refund }}:</strong> {{ refund }}</p>{% endif %}
 {% if balance_due %}<p><strong>{{ labels.balance_due }}:</strong> {{ balance_due }}</p>{% endif %}
 {% if store_credit %}<p><strong>{{ labels.store_credit }}:</strong> {{ store_credit }}</p>{% endif %}
+{% if label_note %}<p>{{ label_note }}</p>{% endif %}
+{% if label_url %}<p><a href="{{ label_url }}" style="font-weight: bold">{{ labels.label_url }}</a></p>{% endif %}
+{% if qr_code_url %}<p>{{ qr_code_text }}: <a href="{{ qr_code_url }}">{{ labels.qr_code_url }}</a></p>{% endif %}
+{% if carrier %}<p><strong>{{ labels.carrier }}:</strong> {{ carrier }}{% if service %} ({{ service }}){% endif %}</p>{% endif %}
+{% if tracking_number %}<p><strong>{{ labels.tracking_number }}:</strong> {{ tracking_number }}</p>{% endif %}
+{% if tracking_url %}<p><a href="{{ tracking_url }}">{{ labels.tracking_url }}</a></p>{% endif %}
 {% if status_url %}<p><a href="{{ status_url }}">{{ labels.status_url }}</a></p>{% endif %}
 <p style="color: #616161">{{ shop }}{% if order %} &middot; {{ order }}{% endif %}</p>
 </body></html>
@@ -196,6 +273,15 @@ class EmailContext:
     method: str | None = None  # how it was settled (resolved only)
     balance_due: str | None = None  # what a dearer exchange leaves the customer to pay
     status_url: str | None = None  # the return's status page (customers' emails only)
+    # The prepaid label (label_created and approved emails; the received one: tracking only).
+    label_url: str | None = None  # the PDF to print
+    qr_code_url: str | None = None  # box-free drop-off: the code shown at the carrier's counter
+    qr_code_text: str | None = None  # what to do with it (the layout's)
+    carrier: str | None = None
+    service: str | None = None  # the layout's, beside the carrier
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    label_note: str | None = None  # a label method's label not bought yet (the layout's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +352,42 @@ def _refund_text(record: Return, outcome: Any, locale: str) -> str:
     return text + PLUS_TAX[locale] if record.shopify_sync is not None else text
 
 
+def _label_fields(record: Return, event: ReturnEventType, locale: str) -> dict[str, Any]:
+    """What an email says of the return's label: the label itself once bought (its own email,
+    and the approved one when it was bought first); that it will follow (approved, a label
+    method's label not bought yet); the parcel's tracking (received)."""
+    shipment = record.shipment
+    label = usable_label(shipment)
+    if label is not None and event in (ReturnEventType.LABEL_CREATED, ReturnEventType.APPROVED):
+        qr_code_url = web_url(label.qr_code_url)
+        qr_text = (QR_CODE_TEXT if label.drop_off else QR_PRINTED_TEXT)[locale]
+        return {
+            "label_url": web_url(label.label_url),
+            "qr_code_url": qr_code_url,
+            "qr_code_text": qr_text.format(carrier=label.carrier or ANY_CARRIER[locale])
+            if qr_code_url
+            else None,
+            "carrier": label.carrier,
+            "service": label.service,
+            "tracking_number": label.tracking_number,
+            "tracking_url": web_url(label.tracking_url),
+        }
+    if (
+        event is ReturnEventType.APPROVED
+        and record.return_method in LABEL_METHODS
+        and (shipment is None or shipment.status in LABEL_NOT_BOUGHT)
+    ):
+        return {"label_note": LABEL_FOLLOWS[locale]}
+    moving = tracked(shipment)
+    if event is ReturnEventType.RECEIVED and moving is not None and moving.tracking_number:
+        return {
+            "carrier": moving.carrier,
+            "tracking_number": moving.tracking_number,
+            "tracking_url": web_url(moving.tracking_url),
+        }
+    return {}
+
+
 def format_money(amount: Decimal, currency: str, locale: str) -> str:
     """`25.00 USD` in English, `25,00 USD` in French: the currency's own minor unit."""
     places = minor_unit(currency)
@@ -292,6 +414,11 @@ TEMPLATE_VARIABLES = frozenset(
         "method",
         "balance_due",
         "status_url",
+        "label_url",
+        "qr_code_url",
+        "tracking_url",
+        "tracking_number",
+        "carrier",
     }
 )
 MAX_TEMPLATE_LENGTH = 2000
@@ -353,6 +480,11 @@ _SAMPLE = {
     "method": "a refund to your original payment",
     "balance_due": None,
     "status_url": "https://returns.example.com/portal/sample.myshopify.com/returns/x",
+    "label_url": "https://carrier.example.com/labels/sample.pdf",
+    "qr_code_url": None,
+    "tracking_url": "https://carrier.example.com/track/9400100000000000000000",
+    "tracking_number": "9400100000000000000000",
+    "carrier": "USPS",
 }
 
 
@@ -401,6 +533,7 @@ def render_email(
         if outcome is not None and outcome.store_credit_amount > 0
         else None,
         status_url=status_url if recipient is Recipient.CUSTOMER else None,
+        **_label_fields(record, event, locale),
     )
     if own is not None:
         shared = {name: getattr(context, name) for name in TEMPLATE_VARIABLES}

@@ -51,6 +51,7 @@ from app.services.returns.shopify_mirror import (
     announce_mirror_work,
     shopify_connected,
 )
+from app.services.shipping.labels import plan_shipment
 from app.services.shopify_values import numeric_id
 
 MAX_NOTE_LENGTH = 1000
@@ -299,6 +300,8 @@ def build_return(
             else round_to_minor_unit(max(policy.return_shipping_fee, Decimal(0)), order.currency)
         ),
         shopify_sync=ShopifySync(action=MirrorAction.REQUEST.value) if connected else None,
+        # A label method's label: bought once approved (or when asked for), by `LabelWorker`.
+        shipment=plan_shipment(request.return_method, policy.shipping, now),
         history=history,
         created_at=now,
         updated_at=now,

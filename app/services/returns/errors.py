@@ -30,6 +30,8 @@ class ReturnErrorCode(StrEnum):
     EXCHANGE_OUT_OF_STOCK = "EXCHANGE_OUT_OF_STOCK"
     EXCHANGE_UNAVAILABLE = "EXCHANGE_UNAVAILABLE"  # Shopify could not be asked: try again
     PHOTO_NOT_FOUND = "PHOTO_NOT_FOUND"  # expired, another shop's, or taken by another return
+    # A label asked for a return that ships none, or whose label is bought or being bought.
+    LABEL_NOT_AVAILABLE = "LABEL_NOT_AVAILABLE"
 
 
 class ReturnUserError(UserFacingError[ReturnErrorCode]):

@@ -32,6 +32,11 @@ def new_event(status: ReturnStatus, at: datetime) -> ReturnEvent:
     return ReturnEvent(id=f"evt_{uuid.uuid4().hex}", type=EVENT_OF_STATUS[status], at=at)
 
 
+def label_event(at: datetime) -> ReturnEvent:
+    """The event of a return's prepaid label being bought (queued by the label's own write)."""
+    return ReturnEvent(id=f"evt_{uuid.uuid4().hex}", type=ReturnEventType.LABEL_CREATED, at=at)
+
+
 def queue_creation_events(record: Return) -> None:
     """A new return's events, one per status of its history (requested, and approved when
     created approved), queued on it before its insert."""

@@ -10,10 +10,12 @@ from app.models import Tenant
 from app.models.bson import to_bson
 from app.models.return_policy import (
     AutoApproveRule,
+    CarrierService,
     ResolutionType,
     ReturnMethod,
     ReturnPolicy,
     SerialReturnerRule,
+    ShippingSettings,
     WindowStart,
 )
 from app.models.return_request import ReturnReason
@@ -26,6 +28,8 @@ MAX_WINDOW_DAYS = 3650
 MAX_LIST_ENTRIES = 200
 MAX_BLOCKED_EMAILS = 1000
 MAX_SERIAL_UNITS = 100_000
+MAX_CARRIER_SERVICES = 50
+MAX_PARCEL_WEIGHT_OZ = Decimal(2400)  # 150 lb, beyond any parcel service
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,7 @@ class PolicyChange:
     restock_location_id: str | None = None  # "" clears it
     exchange_absorb_limit: Decimal | None = None
     return_shipping_fee: Decimal | None = None
+    shipping: ShippingSettings | None = None  # replaces the shipping settings as a whole
 
 
 @dataclass(slots=True)
@@ -178,7 +183,81 @@ def validate_change(change: PolicyChange) -> list[ReturnUserError]:
                 ["auto_approve", "max_order_total"], codes.OUT_OF_RANGE, "Must not be negative."
             )
         )
+    if change.shipping is not None:
+        errors.extend(_shipping_errors(change.shipping))
     return errors
+
+
+def _shipping_errors(shipping: ShippingSettings) -> list[ReturnUserError]:
+    codes = ReturnErrorCode
+    errors: list[ReturnUserError] = []
+    address = shipping.return_address
+    if address is not None:
+        for name in ("name", "street1", "city", "zip"):
+            if not str(getattr(address, name) or "").strip():
+                errors.append(
+                    ReturnUserError(["shipping", "return_address", name], codes.BLANK, "Required.")
+                )
+        code = address.country_code.strip()
+        if len(code) != 2 or not code.isascii() or not code.isalpha():
+            errors.append(
+                ReturnUserError(
+                    ["shipping", "return_address", "country_code"],
+                    codes.INVALID,
+                    "Must be a two-letter country code (ISO 3166-1), e.g. US.",
+                )
+            )
+    if len(shipping.allowed_services) > MAX_CARRIER_SERVICES:
+        errors.append(
+            ReturnUserError(
+                ["shipping", "allowed_services"],
+                codes.TOO_LONG,
+                f"At most {MAX_CARRIER_SERVICES}.",
+            )
+        )
+    for index, allowed in enumerate(shipping.allowed_services):
+        if not allowed.carrier.strip():
+            errors.append(
+                ReturnUserError(
+                    ["shipping", "allowed_services", str(index), "carrier"],
+                    codes.BLANK,
+                    "Required.",
+                )
+            )
+    weight = shipping.parcel_weight_oz
+    if not weight.is_finite() or not 0 < weight <= MAX_PARCEL_WEIGHT_OZ:
+        errors.append(
+            ReturnUserError(
+                ["shipping", "parcel_weight_oz"],
+                codes.OUT_OF_RANGE,
+                f"Must be more than 0 and at most {MAX_PARCEL_WEIGHT_OZ} ounces.",
+            )
+        )
+    return errors
+
+
+def _clean_shipping(shipping: ShippingSettings) -> ShippingSettings:
+    address = shipping.return_address
+    if address is not None:
+        address = address.model_copy(
+            update={
+                name: (value.strip() or None) if isinstance(value, str) else value
+                for name, value in address.model_dump().items()
+            }
+            | {"country_code": address.country_code.strip().upper()}
+        )
+    services = {
+        (item.carrier.strip(), (item.service or "").strip() or None): None
+        for item in shipping.allowed_services
+    }
+    return shipping.model_copy(
+        update={
+            "return_address": address,
+            "allowed_services": [
+                CarrierService(carrier=carrier, service=service) for carrier, service in services
+            ],
+        }
+    )
 
 
 def changed_settings(change: PolicyChange) -> dict[str, object]:
@@ -223,6 +302,10 @@ def changed_settings(change: PolicyChange) -> dict[str, object]:
         updates["exchange_absorb_limit"] = change.exchange_absorb_limit
     if change.return_shipping_fee is not None:
         updates["return_shipping_fee"] = change.return_shipping_fee
+    if change.shipping is not None:
+        updates["shipping"] = ShippingSettings.model_validate(
+            _clean_shipping(change.shipping).model_dump()
+        )
     return updates
 
 

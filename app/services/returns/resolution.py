@@ -54,10 +54,13 @@ def compute_outcome(
     currency: str,
     exchange_variant_id: str | None = None,
     exchange: ReturnExchange | None = None,
+    label_fee: Decimal | None = None,
 ) -> ReturnOutcome:
     """The recorded outcome of resolving a return under `policy`, in the return's `currency`.
     An exchange priced when asked (`exchange`) settles the difference: the items' value less
-    what the exchange costs after the absorbed part is refunded when positive, owed when not."""
+    what the exchange costs after the absorbed part is refunded when positive, owed when not.
+    `label_fee`: a prepaid label the customer pays for, deducted after the fees (never from an
+    exchange, like the return shipping fee)."""
     total = items_total(items, currency)
     zero = round_to_minor_unit(Decimal(0), currency)
     if resolution_type is ResolutionType.EXCHANGE:
@@ -84,7 +87,11 @@ def compute_outcome(
         zero,
     )
     shipping = round_to_minor_unit(max(policy.return_shipping_fee, zero), currency)
-    base = max(total - fee - shipping, zero)
+    label = min(
+        round_to_minor_unit(max(label_fee or zero, zero), currency),
+        max(total - fee - shipping, zero),
+    )
+    base = max(total - fee - shipping - label, zero)
     if resolution_type is ResolutionType.STORE_CREDIT:
         bonus = percent_of(base, policy.store_credit_bonus_percent, currency)
         return ReturnOutcome(
@@ -93,6 +100,7 @@ def compute_outcome(
             items_total=total,
             restocking_fee=fee,
             return_shipping_fee=shipping,
+            label_fee=label,
             refund_amount=zero,
             store_credit_amount=base + bonus,
             store_credit_bonus=bonus,
@@ -105,6 +113,7 @@ def compute_outcome(
         items_total=total,
         restocking_fee=fee,
         return_shipping_fee=shipping,
+        label_fee=label,
         refund_amount=base,
         store_credit_amount=zero,
         restock_location_id=policy.restock_location_id,

@@ -79,6 +79,7 @@ from app.models.return_request import (
     ReturnOutcome,
     ReturnRefund,
     ReturnStatus,
+    ShipmentStatus,
     ShopifyRequestedLine,
     ShopifySync,
     ShopifySyncStatus,
@@ -106,10 +107,12 @@ from app.shopify.documents.returns import (
     RETURN_PROCESS_PAID,
     RETURN_REFUNDS,
     RETURN_REQUEST,
+    RETURN_REVERSE_DELIVERIES,
     RETURN_STATE,
     RETURN_STATE_LINES,
     RETURN_SUGGESTED_OUTCOME,
     RETURNABLE_FULFILLMENTS,
+    REVERSE_DELIVERY_CREATE,
     STORE_CREDIT_CREDIT,
 )
 
@@ -137,6 +140,8 @@ class MirrorAction(StrEnum):
     RECEIVE = "receive"
     PROCESS = "process"
     CANCEL = "cancel"
+    # The return's prepaid label and tracking attached to its reverse fulfillment order.
+    DELIVERY = "delivery"
 
 
 def mirror_intent(action: MirrorAction) -> dict[str, Any]:
@@ -225,7 +230,29 @@ def plan_steps(record: Return) -> list[MirrorAction]:
         ReturnStatus.CANCELED: [MirrorAction.CANCEL],
     }
     steps.extend(step for step in by_status[record.status] if step.value not in done)
+    if needs_reverse_delivery(record):
+        # Once Shopify's return is open (it has its reverse fulfillment order by then), before
+        # it is processed (a closed return takes no delivery).
+        at = next(
+            (index for index, step in enumerate(steps) if step is MirrorAction.PROCESS),
+            len(steps),
+        )
+        steps.insert(at, MirrorAction.DELIVERY)
     return steps
+
+
+def needs_reverse_delivery(record: Return) -> bool:
+    """A label bought here that Shopify does not show yet, on a return open there."""
+    shipment = record.shipment
+    return (
+        shipment is not None
+        and shipment.tracking_number is not None
+        and shipment.shopify_reverse_delivery_id is None
+        and shipment.shopify_delivery_error is None
+        and shipment.status is not ShipmentStatus.VOIDED
+        and record.status in (ReturnStatus.APPROVED, ReturnStatus.RECEIVED, ReturnStatus.RESOLVED)
+        and MirrorAction.PROCESS.value not in record.shopify_applied
+    )
 
 
 def _check(payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -361,6 +388,12 @@ class MirrorJournal(Protocol):
 
     async def exchange_processed(self, processed: ProcessedExchange) -> None:
         """Record what Shopify made of the exchange once processed."""
+
+    async def reverse_delivery_created(self, delivery_id: str) -> None:
+        """Record the reverse delivery that carries the label (for the label it was made for)."""
+
+    async def reverse_delivery_refused(self, error: str) -> None:
+        """Record that Shopify refused the label's reverse delivery (it is not tried again)."""
 
 
 async def shopify_return(api: ShopifyGraphQL, return_gid: str) -> dict[str, Any]:
@@ -505,8 +538,9 @@ async def _check_outcome(
     if transfer.get("__typename") != "RefundReturnOutcome" or suggested_refund < due:
         return None
     # Less than the whole tax when Shopify caps its suggestion at what the order can still give
-    # back (per-line tax rounding can leave the last return of an order a cent short).
-    extra = suggested_refund - due
+    # back (per-line tax rounding can leave the last return of an order a cent short). A label
+    # the customer pays for is ours alone: Shopify suggests refunding it, we keep it.
+    extra = suggested_refund - due - outcome.label_fee
     if extra > tax:
         raise MirrorError(
             f"refund not sent: Shopify suggests refunding {suggested_refund} {currency}; the"
@@ -879,7 +913,59 @@ async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJourna
             )
         elif step is MirrorAction.PROCESS:
             await _process(api, record, return_gid, journal)
+        elif step is MirrorAction.DELIVERY:
+            try:
+                delivery_id = await _reverse_delivery(api, record, return_gid)
+            except MirrorError as exc:
+                if not exc.permanent:
+                    raise
+                # Shopify will not take it as it stands: shown on the shipment, and the
+                # return's own steps (processing, the refund) go on without it.
+                await journal.reverse_delivery_refused(str(exc))
+            else:
+                await journal.reverse_delivery_created(delivery_id)
+            continue  # recorded on the shipment: a new label needs a delivery of its own
         await journal.step_done(step, return_gid)
+
+
+async def _reverse_delivery(api: ShopifyGraphQL, record: Return, return_gid: str) -> str:
+    """Attach the label and its tracking to the return's reverse fulfillment order: every line
+    in one delivery. A delivery with our tracking number already there (an earlier attempt's
+    answer lost) is the one: Shopify allows several, so it is never created twice."""
+    shipment = record.shipment
+    assert shipment is not None and shipment.tracking_number is not None
+    data = await api.execute(RETURN_REVERSE_DELIVERIES, {"id": return_gid})
+    orders = (((data.get("return") or {}).get("reverseFulfillmentOrders")) or {}).get("nodes")
+    if not orders:
+        raise MirrorError("Shopify shows no reverse fulfillment order for the return yet")
+    for order in orders:
+        for delivery in (order.get("reverseDeliveries") or {}).get("nodes") or []:
+            tracking = (delivery.get("deliverable") or {}).get("tracking") or {}
+            if tracking.get("number") == shipment.tracking_number:
+                return str(delivery["id"])
+    order = orders[0]
+    lines = [
+        {"reverseFulfillmentOrderLineItemId": line["id"], "quantity": int(line["totalQuantity"])}
+        for line in (order.get("lineItems") or {}).get("nodes") or []
+        if int(line.get("totalQuantity") or 0) > 0
+    ]
+    payload = await api.execute(
+        REVERSE_DELIVERY_CREATE,
+        {
+            "reverseFulfillmentOrderId": order["id"],
+            "lines": lines,
+            "tracking": {"number": shipment.tracking_number, "url": shipment.tracking_url},
+            "label": {"fileUrl": shipment.label_url} if shipment.label_url else None,
+            # Our own emails carry the label; Shopify's would be a second message.
+            "notifyCustomer": False,
+        },
+        may_repeat=False,
+    )
+    _check(payload, "reverseDeliveryCreateWithShipping")  # its userErrors
+    created = (payload.get("reverseDeliveryCreateWithShipping") or {}).get("reverseDelivery")
+    if not created or not created.get("id"):
+        raise MirrorError("Shopify answered no reverse delivery")
+    return str(created["id"])
 
 
 async def _request(
@@ -1093,6 +1179,22 @@ class _ReturnJournal:
                     "exchange.hold_reasons": processed.hold_reasons,
                 }
             },
+        )
+
+    async def reverse_delivery_created(self, delivery_id: str) -> None:
+        shipment = self.record.shipment
+        assert shipment is not None
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "shipment.tracking_number": shipment.tracking_number},
+            {"$set": {"shipment.shopify_reverse_delivery_id": delivery_id}},
+        )
+
+    async def reverse_delivery_refused(self, error: str) -> None:
+        shipment = self.record.shipment
+        assert shipment is not None
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "shipment.tracking_number": shipment.tracking_number},
+            {"$set": {"shipment.shopify_delivery_error": error[:500]}},
         )
 
 

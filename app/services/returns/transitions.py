@@ -47,6 +47,7 @@ from app.services.returns.state_machine import (
     can,
     target_of,
 )
+from app.services.shipping.labels import LABEL_METHODS, cancel_voids, label_fee, request_label
 from app.services.shopify_values import numeric_id
 
 MAX_NOTE_LENGTH = 1000
@@ -140,6 +141,18 @@ async def _apply(
             # No sync yet (created before the integration was connected): no lease can exist.
             ({"shopify_sync": None}, {"shopify_sync": mirror_intent(mirrored)}),
         ]
+    if action is ReturnAction.CANCEL:
+        # A prepaid label not yet moving is voided (one moving says why it is kept): asked for
+        # by the cancel's own update. Only the form for the label's state as read is tried
+        # first (each is conditional on it), then the plain cancel.
+        seen = await collection.find_one({"_id": oid, "tenant_id": tenant_id}, {"shipment": 1})
+        label_status = ((seen or {}).get("shipment") or {}).get("status")
+        forms = [
+            ({**extra_filter, **label_filter}, {**extra_set, **label_set})
+            for label_filter, label_set in cancel_voids(moment)
+            if label_status in label_filter["shipment.status"]["$in"]
+            for extra_filter, extra_set in forms
+        ] + forms
     # Its notifications' event, queued by the same update (the return is the outbox: events.py).
     event_set, event_push = event_update(new_event(target, moment))
     for from_status in from_statuses or allowed_from(action):
@@ -373,6 +386,7 @@ async def resolve_return(tenant_id: str, return_id: str, actor: str) -> Transiti
         currency=record.currency,
         exchange_variant_id=record.exchange_variant_id,
         exchange=record.exchange,
+        label_fee=label_fee(record.shipment, record.currency),
     )
     moment = utcnow()
     return await _apply(
@@ -432,4 +446,30 @@ async def retry_shopify_sync(tenant_id: str, return_id: str) -> TransitionResult
                 "Only a Shopify sync that failed can be retried; this one has not failed.",
             )
         ]
+    )
+
+
+async def create_return_label(tenant_id: str, return_id: str) -> TransitionResult:
+    """`createReturnLabel`: buy the return's label now, or again (`shipping.labels.request_label`)."""
+    oid = parse_return_id(return_id)
+    if oid is None:
+        return _not_found()
+    record = await request_label(tenant_id, oid)
+    if record is not None:
+        return TransitionResult(record=record)
+    current = await _current(tenant_id, oid)
+    if current is None:
+        return _not_found()
+    shipment = current.shipment
+    reason = (
+        "This return's method ships no label."
+        if current.return_method not in LABEL_METHODS
+        else f"Cannot ask for a label of a return that is {current.status.value}."
+        if current.status not in (ReturnStatus.REQUESTED, ReturnStatus.APPROVED)
+        else f"Its label is {shipment.status.value.replace('_', ' ')} already."
+        if shipment is not None
+        else "Try again."
+    )
+    return TransitionResult(
+        user_errors=[ReturnUserError(["id"], ReturnErrorCode.LABEL_NOT_AVAILABLE, reason)]
     )

@@ -144,16 +144,47 @@ def build_event_document(
     triggered = parse_time(headers.get("x-shopify-triggered-at"))
     if triggered is not None and triggered > received:
         triggered = received  # an unsigned header may not claim the future
+    return event_document(
+        tenant_id=tenant_id_for_shop(shop),
+        source=shop,
+        topic=topic,
+        event_id=event_id,
+        payload=payload,
+        received=received,
+        triggered=triggered,
+        webhook_id=webhook_id,
+        api_version=headers.get("x-shopify-api-version"),
+        headers=dict(headers),
+        customer_id=_customer_id(payload),
+    )
+
+
+def event_document(
+    *,
+    tenant_id: str | None,
+    source: str,
+    topic: str,
+    event_id: str,
+    payload: dict[str, Any],
+    received: datetime,
+    triggered: datetime | None,
+    webhook_id: str | None = None,
+    api_version: str | None = None,
+    headers: dict[str, str] | None = None,
+    customer_id: str | None = None,
+) -> dict[str, Any]:
+    """A new, due `webhook_events` document: Shopify's deliveries, and the carrier's tracking
+    events (`source`, stored as `shop_domain`, is the shop or the carrier)."""
     document = {
-        "tenant_id": tenant_id_for_shop(shop),
-        "shop_domain": shop,
+        "tenant_id": tenant_id,
+        "shop_domain": source,
         "topic": topic,
         "event_id": event_id,
         "webhook_id": webhook_id,
-        "api_version": headers.get("x-shopify-api-version"),
-        "headers": dict(headers),
+        "api_version": api_version,
+        "headers": headers or {},
         "payload": payload,
-        "customer_id": _customer_id(payload),
+        "customer_id": customer_id,
         "processed": False,
         "dead": False,
         "attempts": 0,

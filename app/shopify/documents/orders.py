@@ -21,7 +21,10 @@ ORDER_SCALARS = (
     "displayFinancialStatus displayFulfillmentStatus"
 )
 CUSTOMER_FIELDS = "id email firstName lastName phone createdAt updatedAt numberOfOrders"
-ADDRESS_FIELDS = "name firstName lastName address1 address2 city province zip country phone"
+ADDRESS_FIELDS = (
+    "name firstName lastName address1 address2 city province provinceCode zip country"
+    " countryCodeV2 phone"
+)
 LINE_ITEM_FIELDS = f"""
   id title sku quantity unfulfilledQuantity variantTitle
   variant {{ id title }}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.services.shipping.tracking import CARRIER_TOPICS, apply_tracking_event
 from app.services.webhooks.context import Handler
 from app.services.webhooks.handlers.app_scopes_update import apply_scopes_update
 from app.services.webhooks.handlers.app_uninstalled import apply_app_uninstalled
@@ -34,6 +35,8 @@ HANDLERS: dict[str, Handler] = {
     SHOP_REDACT: shop_redact,
     **dict.fromkeys(RETURN_TOPICS, apply_return_event),
     REFUNDS_CREATE: apply_refund_event,
+    # The carrier's tracking events ride the same queue (`services/shipping/tracking.py`).
+    **dict.fromkeys(CARRIER_TOPICS, apply_tracking_event),
 }
 
 __all__ = ["HANDLERS"]
