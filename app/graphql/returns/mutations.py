@@ -20,7 +20,7 @@ from app.graphql.returns.types import (
     ReturnPayload,
     UpdateReturnPolicyPayload,
 )
-from app.graphql.tenant.types import Tenant
+from app.graphql.tenant.types import ReturnMethodEnum, Tenant
 from app.services.returns.policy_update import change_return_policy
 from app.services.returns.staff_create import create_return_for_order
 from app.services.returns.state_machine import ReturnAction
@@ -30,6 +30,7 @@ from app.services.returns.transitions import (
     approve_return,
     bulk_decide,
     cancel_return,
+    change_return_method,
     create_return_label,
     decline_return,
     mark_return_received,
@@ -178,6 +179,24 @@ class ReturnMutations:
     async def create_return_label(self, info: Info, id: strawberry.ID) -> ReturnPayload:
         return _payload(
             await create_return_label(info.context.tenant_id, argument_id(id, "Return"))
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMerchant],
+        description="Another way back for a REQUESTED or APPROVED return: away from a label, a "
+        "label not yet moving is voided; to PREPAID_LABEL or DROP_OFF, its label is planned as "
+        "for a new request. Between the two label methods only before the label is bought.",
+    )
+    async def change_return_method(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        return_method: ReturnMethodEnum,  # type: ignore[valid-type]
+    ) -> ReturnPayload:
+        return _payload(
+            await change_return_method(
+                info.context.tenant_id, argument_id(id, "Return"), return_method
+            )
         )
 
     @strawberry.mutation(

@@ -20,6 +20,7 @@ from pymongo import ReturnDocument
 from app.clock import utcnow
 from app.models import Return
 from app.models.bson import to_bson
+from app.models.return_policy import ReturnMethod
 from app.models.return_request import (
     ItemCondition,
     ReturnStatus,
@@ -47,7 +48,13 @@ from app.services.returns.state_machine import (
     can,
     target_of,
 )
-from app.services.shipping.labels import LABEL_METHODS, cancel_voids, label_fee, request_label
+from app.services.shipping.labels import (
+    LABEL_METHODS,
+    cancel_voids,
+    change_method,
+    label_fee,
+    request_label,
+)
 from app.services.shopify_values import numeric_id
 
 MAX_NOTE_LENGTH = 1000
@@ -472,4 +479,22 @@ async def create_return_label(tenant_id: str, return_id: str) -> TransitionResul
     )
     return TransitionResult(
         user_errors=[ReturnUserError(["id"], ReturnErrorCode.LABEL_NOT_AVAILABLE, reason)]
+    )
+
+
+async def change_return_method(
+    tenant_id: str, return_id: str, method: ReturnMethod
+) -> TransitionResult:
+    """`changeReturnMethod`: another way back for a REQUESTED or APPROVED return (a label not
+    yet moving is voided; a label method plans its label): `shipping.labels.change_method`."""
+    oid = parse_return_id(return_id)
+    if oid is None:
+        return _not_found()
+    record, problem = await change_method(tenant_id, oid, method)
+    if record is not None:
+        return TransitionResult(record=record)
+    if problem is None:
+        return _not_found()
+    return TransitionResult(
+        user_errors=[ReturnUserError(["id"], ReturnErrorCode.LABEL_NOT_AVAILABLE, problem)]
     )

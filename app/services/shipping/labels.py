@@ -233,6 +233,8 @@ class LabelWorker:
                     "status": ReturnStatus.APPROVED.value,
                     "shipment.status": ShipmentStatus.LABEL_PENDING.value,
                     "shipment.next_attempt_at": {"$lte": now},
+                    # Not one being given up (its method switched): only voided from now on.
+                    "shipment.void_due_at": None,
                 },
             ),
             (
@@ -593,3 +595,63 @@ async def request_label(tenant_id: str, oid: Any, now: datetime | None = None) -
         return None
     raw = await returns.find_one({"_id": oid, "tenant_id": tenant_id})
     return Return.model_validate(raw) if raw else None
+
+
+async def change_method(
+    tenant_id: str, oid: Any, method: ReturnMethod, now: datetime | None = None
+) -> tuple[Return | None, str | None]:
+    """Switch a REQUESTED or APPROVED return to another method: (the return, None), or (None,
+    why not). Away from a label: a label not yet moving is voided (the worker gives it back).
+    To a label method: one is planned as for a new request (bought once approved, or when asked
+    for). Between the two label methods: only before a label is bought (void it first by
+    switching to CUSTOMER_SHIPS). One conditional update on the return and its shipment as read,
+    so a purchase landing meanwhile makes it fail rather than be overwritten."""
+    moment = now or utcnow()
+    returns = Return.get_pymongo_collection()
+    open_statuses = [ReturnStatus.REQUESTED.value, ReturnStatus.APPROVED.value]
+    found = await returns.find_one(
+        {"_id": oid, "tenant_id": tenant_id}, {"status": 1, "return_method": 1, "shipment": 1}
+    )
+    if found is None:
+        return None, None
+    if found["status"] not in open_statuses:
+        return None, f"Cannot change the method of a return that is {found['status']}."
+    shipment = ReturnShipment.model_validate(found["shipment"]) if found.get("shipment") else None
+    label_state = shipment.status if shipment else None
+    to_set: dict[str, Any] = {"return_method": method.value, "updated_at": moment}
+    if method not in LABEL_METHODS:
+        if label_state in MOVING:
+            return None, "The parcel is already on its way back with its label."
+        if label_state in VOIDABLE:
+            to_set |= {"shipment.void_due_at": moment, "shipment.updated_at": moment}
+    elif label_state is None or label_state is ShipmentStatus.VOIDED:
+        policy = await load_policy(tenant_id)
+        if policy is None:
+            return None, None
+        to_set["shipment"] = to_bson(plan_shipment(method, policy.shipping, moment))
+    elif label_state in (
+        ShipmentStatus.LABEL_PENDING,
+        ShipmentStatus.AWAITING_REQUEST,
+        ShipmentStatus.LABEL_FAILED,
+    ):
+        to_set |= {
+            "shipment.drop_off": method is ReturnMethod.DROP_OFF,
+            "shipment.updated_at": moment,
+        }
+    else:
+        return None, (
+            "Its label is bought already: switch to CUSTOMER_SHIPS to void it, then to the new "
+            "method."
+        )
+    guard: dict[str, Any] = {
+        "_id": oid,
+        "tenant_id": tenant_id,
+        "status": found["status"],
+        "return_method": found["return_method"],
+    }
+    guard |= {"shipment.status": label_state.value} if label_state else {"shipment": None}
+    done = await returns.update_one(guard, {"$set": to_set})
+    if done.matched_count != 1:
+        return None, "The return changed meanwhile; try again."
+    raw = await returns.find_one({"_id": oid, "tenant_id": tenant_id})
+    return (Return.model_validate(raw) if raw else None), None
