@@ -1,5 +1,5 @@
 """Outbound carrier adapters: buy return labels, void them, verify tracking webhooks.
 
 `easypost.py` is the first (EasyPost's REST API). Like `app.shopify`, this package imports
-nothing of the service but the clock: the services call it through `CarrierClient`.
+nothing of the service: `services/shipping/labels.py` calls it through `EasyPostClient`.
 """

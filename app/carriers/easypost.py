@@ -20,9 +20,9 @@ import httpx
 # One call; the label outbox retries on its own schedule, so a call gives up rather than wait.
 CALL_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 SIGNATURE_PREFIX = "hmac-sha256-hex="
-# Carriers whose labels come with a QR code for box-free drop-off at a counter (EasyPost's
-# `label_qr_code` form); a drop-off return is offered only their rates.
-QR_CODE_CARRIERS = frozenset({"USPS", "UPS"})
+# Carriers that give a QR code for box-free drop-off at a counter (EasyPost's `label_qr_code`
+# form, made after the purchase; USPS's Label Broker): a drop-off return is offered only theirs.
+QR_CODE_CARRIERS = frozenset({"USPS"})
 POSTAGE_EXISTS = "SHIPMENT.POSTAGE.EXISTS"
 
 
@@ -205,17 +205,21 @@ class EasyPostClient:
             code=code,
         )
 
-    async def create_shipment(
-        self, *, from_address: Address, to_address: Address, weight_oz: Decimal, reference: str
+    async def create_return_shipment(
+        self, *, customer: Address, shop: Address, weight_oz: Decimal, reference: str
     ) -> Shipment:
-        """A return shipment (customer to shop) with its rates; nothing is bought."""
+        """A return shipment (the customer sends to the shop) with its rates; nothing is bought.
+        EasyPost takes a return's addresses as those of the original shipment (from the shop to
+        the customer) and switches them itself (`is_return`)."""
         body = {
             "shipment": {
-                "from_address": from_address.as_json(),
-                "to_address": to_address.as_json(),
+                "from_address": shop.as_json(),
+                "to_address": customer.as_json(),
                 "parcel": {"weight": float(weight_oz)},
                 "is_return": True,
                 "reference": reference,
+                # A PDF to print (EasyPost's default is a PNG image).
+                "options": {"label_format": "PDF"},
             }
         }
         return shipment_from_json(await self._call("POST", "/shipments", body))
@@ -235,6 +239,12 @@ class EasyPostClient:
                 return await self.retrieve_shipment(shipment_id)
             raise
         return shipment_from_json(data)
+
+    async def qr_code(self, shipment_id: str) -> Shipment:
+        """Ask for the bought label's QR code (box-free drop-off): EasyPost's `label_qr_code`
+        form, made after the purchase; the shipment with it in `forms`."""
+        body = {"form": {"type": "label_qr_code"}}
+        return shipment_from_json(await self._call("POST", f"/shipments/{shipment_id}/forms", body))
 
     async def void(self, shipment_id: str) -> Shipment:
         """Ask for the unused label's refund (EasyPost's `refund`)."""

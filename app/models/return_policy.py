@@ -90,10 +90,6 @@ class ShippingSettings(BaseModel):
     receive_on_delivery: bool = True
     parcel_weight_oz: DecimalAnnotation = Decimal("16")  # the parcel's declared weight
 
-    @property
-    def labels_configured(self) -> bool:
-        return self.return_address is not None
-
 
 class ReturnPolicy(BaseModel):
     window_days: int = Field(default=30, ge=0, le=3650)

@@ -199,7 +199,6 @@ TRACKING_ORDER: tuple[ShipmentStatus, ...] = (
     ShipmentStatus.OUT_FOR_DELIVERY,
     ShipmentStatus.DELIVERED,
 )
-TRACKING_FINAL = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.FAILURE})
 
 
 class TrackingUpdate(BaseModel):

@@ -80,18 +80,8 @@ async def test_buying_a_label(easypost: EasyPost, sim_http: httpx.AsyncClient) -
         assert expected in texts, expected
     assert FROM_ADDRESS["company"] in texts  # "&" and parentheses survive the escaping
     assert "New York, NY 10104" in texts
-
-    (form,) = bought["forms"]
-    assert form["object"] == "Form" and form["id"].startswith("form_")
-    assert form["form_type"] == "label_qr_code"
-    png = await sim_http.get(form["form_url"])
-    assert png.status_code == 200
-    assert png.headers["content-type"] == "image/png"
-    assert png.content.startswith(PNG_SIGNATURE)
-    expected = segno.make(code, error="m", micro=False)
-    assert qr_modules(png.content, len(expected.matrix)) == [
-        [bool(module) for module in row] for row in expected.matrix
-    ]
+    # buying makes no QR code: that is a Form asked for afterwards
+    assert bought["forms"] == []
 
     page = await sim_http.get(tracker["public_url"])
     assert page.status_code == 200 and code in page.text and "pre_transit" in page.text
@@ -103,16 +93,129 @@ async def test_buying_a_label(easypost: EasyPost, sim_http: httpx.AsyncClient) -
     assert again.json()["postage_label"] == label
 
 
-async def test_qr_forms_only_for_box_free_carriers(easypost: EasyPost) -> None:
+def label_sides(texts: list[str]) -> tuple[list[str], list[str]]:
+    """The label's text lines under FROM: and under SHIP TO: (up to the tracking number)."""
+    sender_at, recipient_at = texts.index("FROM:"), texts.index("SHIP TO:")
+    return texts[sender_at + 1 : recipient_at], texts[recipient_at + 1 : texts.index("TRACKING #")]
+
+
+async def test_a_return_label_ships_from_the_customer_to_the_shop(
+    easypost: EasyPost, sim_http: httpx.AsyncClient
+) -> None:
+    # as EasyPost wants it: the outbound shipment's addresses (from the shop, to the customer)
+    shipment = await easypost.create(
+        to_address=TO_ADDRESS, from_address=FROM_ADDRESS, is_return=True
+    )
+    assert shipment["is_return"] is True
+    # the Shipment's addresses are answered as sent
+    assert shipment["to_address"]["name"] == TO_ADDRESS["name"]
+    assert shipment["from_address"]["name"] == FROM_ADDRESS["name"]
+    bought = await easypost.buy(shipment)
+
+    pdf = await sim_http.get(bought["postage_label"]["label_url"])
+    sender, recipient = label_sides(read_pdf(pdf.content))
+    assert TO_ADDRESS["name"] in sender and TO_ADDRESS["street1"] in sender
+    assert "Redondo Beach, CA 90277" in sender
+    assert FROM_ADDRESS["name"] in recipient and FROM_ADDRESS["company"] in recipient
+    assert "New York, NY 10104" in recipient
+    assert not set(recipient) & {TO_ADDRESS["name"], TO_ADDRESS["street1"]}
+
+    # the parcel travels the same way: picked up at the customer's, delivered at the shop
+    tracker = bought["tracker"]
+    assert tracker["carrier_detail"]["origin_location"] == "Redondo Beach CA 90277"
+    assert tracker["carrier_detail"]["destination_location"] == "New York NY 10104"
+    assert tracker["tracking_details"][0]["tracking_location"]["zip"] == "90277"
+
+
+async def test_an_outbound_label_ships_as_addressed(
+    easypost: EasyPost, sim_http: httpx.AsyncClient
+) -> None:
+    shipment = await easypost.create(is_return=False)
+    bought = await easypost.buy(shipment)
+    pdf = await sim_http.get(bought["postage_label"]["label_url"])
+    sender, recipient = label_sides(read_pdf(pdf.content))
+    assert FROM_ADDRESS["name"] in sender and "New York, NY 10104" in sender
+    assert TO_ADDRESS["name"] in recipient and "Redondo Beach, CA 90277" in recipient
+    assert bought["tracker"]["carrier_detail"]["origin_location"] == "New York NY 10104"
+    # switching the addresses does not change the price: distance is symmetric
+    returned = await easypost.create(is_return=True)
+    assert [r["rate"] for r in returned["rates"]] == [r["rate"] for r in shipment["rates"]]
+
+
+async def test_a_qr_code_form_for_a_bought_usps_label(
+    easypost: EasyPost, sim_http: httpx.AsyncClient
+) -> None:
+    bought = await easypost.buy(await easypost.create(), "USPS")
+    code = bought["tracking_code"]
+    body = {"form": {"type": "label_qr_code"}}
+    response = await easypost.post(f"/shipments/{bought['id']}/forms", body)
+    assert response.status_code == 200, response.text
+    shipment = response.json()
+    assert shipment["object"] == "Shipment" and shipment["id"] == bought["id"]
+    assert shipment["tracking_code"] == code
+    (form,) = shipment["forms"]
+    assert form["object"] == "Form" and form["id"].startswith("form_")
+    assert form["form_type"] == "label_qr_code"
+    png = await sim_http.get(form["form_url"])  # public, like the label
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
+    assert png.content.startswith(PNG_SIGNATURE)
+    expected = segno.make(code, error="m", micro=False)
+    assert qr_modules(png.content, len(expected.matrix)) == [
+        [bool(module) for module in row] for row in expected.matrix
+    ]
+
+    # the shipment keeps it, and asking again gives the same one form
+    fetched = await easypost.get(f"/shipments/{bought['id']}")
+    assert fetched.json()["forms"] == [form]
+    again = await easypost.post(f"/shipments/{bought['id']}/forms", body)
+    assert again.status_code == 200 and again.json()["forms"] == [form]
+
+
+async def test_qr_code_forms_are_refused_where_easypost_refuses_them(
+    easypost: EasyPost,
+) -> None:
+    body = {"form": {"type": "label_qr_code"}}
     ups = await easypost.buy(await easypost.create(), "UPS")
     assert re.fullmatch(r"1Z[0-9A-Z]{16}", ups["tracking_code"])
-    assert [f["form_type"] for f in ups["forms"]] == ["label_qr_code"]
+    assert ups["forms"] == []
+    refused = await easypost.post(f"/shipments/{ups['id']}/forms", body)
+    error = assert_easypost_error(refused, 422, "FORM.UNSUPPORTED")
+    assert "UPS" in error["message"]
     fedex = await easypost.buy(await easypost.create(), "FedEx")
     assert re.fullmatch(r"\d{12}", fedex["tracking_code"])
-    assert fedex["forms"] == []
+    refused = await easypost.post(f"/shipments/{fedex['id']}/forms", body)
+    assert_easypost_error(refused, 422, "FORM.UNSUPPORTED")
+    assert (await easypost.get(f"/shipments/{ups['id']}")).json()["forms"] == []
+
+    unbought = await easypost.create()
+    refused = await easypost.post(f"/shipments/{unbought['id']}/forms", body)
+    assert_easypost_error(refused, 422, "SHIPMENT.POSTAGE.REQUIRED")
+    assert (await easypost.get(f"/shipments/{unbought['id']}")).json()["forms"] == []
+
     usps = await easypost.buy(await easypost.create(), "USPS")
+    path = f"/shipments/{usps['id']}/forms"
+    assert_easypost_error(await easypost.post(path, {}), 422, "PARAMETER.REQUIRED")
+    wrong = {"form": {"type": "rma_qr_code"}}
+    assert_easypost_error(await easypost.post(path, wrong), 422, "PARAMETER.INVALID")
+    missing = await easypost.post("/shipments/shp_0123456789abcdef0123456789abcdef/forms", body)
+    assert_easypost_error(missing, 404, "NOT_FOUND")
     codes = {ups["tracking_code"], fedex["tracking_code"], usps["tracking_code"]}
     assert len(codes) == 3
+
+
+async def test_form_faults(easypost: EasyPost, carrier_control: CarrierSimControl) -> None:
+    bought = await easypost.buy(await easypost.create(), "USPS")
+    path = f"/shipments/{bought['id']}/forms"
+    body = {"form": {"type": "label_qr_code"}}
+    await carrier_control.add_fault("error_503", "form", api_key=easypost.api_key)
+    assert_easypost_error(await easypost.post(path, body), 503, "SERVICE.UNAVAILABLE")
+    assert (await easypost.get(f"/shipments/{bought['id']}")).json()["forms"] == []
+    await carrier_control.add_fault("apply_then_drop", "form", api_key=easypost.api_key)
+    dropped = await easypost.post(path, body)
+    assert dropped.status_code == 502 and dropped.content == b""
+    (form,) = (await easypost.get(f"/shipments/{bought['id']}")).json()["forms"]
+    assert form["form_type"] == "label_qr_code"
 
 
 async def test_buying_twice_is_refused_and_charged_once(

@@ -1,5 +1,5 @@
 """EasyPost's REST API (the subset the service uses) under `/v2`, and the public files EasyPost
-links to (label PDFs, QR codes, tracking pages).
+links to (label PDFs, QR code forms, tracking pages).
 
 Every `/v2` request is authenticated (HTTP Basic with the API key as user name, or Bearer),
 then meets the faults queued for its endpoint, then does its work.
@@ -140,6 +140,13 @@ async def refund_shipment(request: Request, state: CarrierState, account: Accoun
     return json_response(state.shipment_json(shipment))
 
 
+async def create_form(request: Request, state: CarrierState, account: Account) -> Response:
+    """`{"form": {"type": "label_qr_code"}}` -> the Shipment with the Form in `forms`."""
+    body = await json_body(request)
+    shipment = state.create_form(account, request.path_params["id"], body, base_url(request))
+    return json_response(state.shipment_json(shipment))
+
+
 async def retrieve_tracker(request: Request, state: CarrierState, account: Account) -> Response:
     tracker = state.tracker_of(account, request.path_params["id"])
     return json_response(state.tracker_json(tracker))
@@ -175,6 +182,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/v2/shipments/{id}", endpoint("retrieve", retrieve_shipment), methods=["GET"]),
         Route("/v2/shipments/{id}/buy", endpoint("buy", buy_shipment), methods=["POST"]),
         Route("/v2/shipments/{id}/refund", endpoint("refund", refund_shipment), methods=["POST"]),
+        Route("/v2/shipments/{id}/forms", endpoint("form", create_form), methods=["POST"]),
         Route("/v2/trackers/{id}", endpoint("tracker", retrieve_tracker), methods=["GET"]),
         Route("/v2/{rest:path}", endpoint(None, unknown_path), methods=methods),
         Route("/files/labels/{name}", public_file, methods=["GET"]),

@@ -72,7 +72,8 @@ class CarrierSimConfig:
     `webhook_time_scale` multiplies every retry delay (1.0: 1 s, 2 s, 4 s ...; tests pass e.g.
     0.005 so retries happen in milliseconds), as the Shopify simulator's does.
     `fault_timeout_seconds`: how long a `timeout` fault holds the answer before its 504.
-    `qr_code_carriers`: carriers whose labels come with a box-free drop-off QR code form.
+    `qr_code_carriers`: carriers whose bought labels can be given a box-free drop-off QR code
+    form (`POST /v2/shipments/{id}/forms`, type `label_qr_code`): USPS's Label Broker.
     `public_base_url`: the base of label, QR and tracking page URLs (None: the request's).
     """
 
@@ -80,7 +81,7 @@ class CarrierSimConfig:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     services: tuple[CarrierService, ...] = DEFAULT_SERVICES
-    qr_code_carriers: tuple[str, ...] = ("USPS", "UPS")
+    qr_code_carriers: tuple[str, ...] = ("USPS",)
     tracker_script: tuple[ScriptStep, ...] = DEFAULT_TRACKER_SCRIPT
     emit_tracker_created: bool = True
     webhook_time_scale: float = 1.0

@@ -244,7 +244,7 @@ async def _fault_queues(request: Request, state: CarrierState, *, webhook: bool)
 
 
 async def faults(request: Request, state: CarrierState, _d: EventDispatcher) -> Response:
-    """`{endpoint: create|buy|refund|retrieve|tracker|any, kind: error_500|error_503|timeout|
+    """`{endpoint: create|buy|refund|retrieve|form|tracker|any, kind: error_500|error_503|timeout|
     apply_then_drop, count?, seconds?, api_key?}`: the next `count` requests to the endpoint
     fail so (`timeout`: held `seconds`, then 504; `apply_then_drop`: done, then 502)."""
     return await _fault_queues(request, state, webhook=False)

@@ -11,7 +11,7 @@ import httpx
 from .config import ScriptStep
 
 JSON = dict[str, Any]
-Endpoint = Literal["create", "buy", "refund", "retrieve", "tracker", "any"]
+Endpoint = Literal["create", "buy", "refund", "retrieve", "form", "tracker", "any"]
 ApiFault = Literal["error_500", "error_503", "timeout", "apply_then_drop"]
 WebhookFault = Literal["duplicate", "reorder", "forged", "fail_n"]
 Step = ScriptStep | tuple[float, str]

@@ -54,7 +54,9 @@ ADDRESS_FIELDS = (
     "email",
 )
 REQUIRED_ADDRESS_FIELDS = ("street1", "city", "zip", "country")
-ENDPOINTS = ("create", "buy", "refund", "retrieve", "tracker", "any")
+ENDPOINTS = ("create", "buy", "refund", "retrieve", "form", "tracker", "any")
+# forms created on request after purchase (`POST /v2/shipments/{id}/forms`)
+FORM_TYPES = ("label_qr_code",)
 API_FAULTS = ("error_500", "error_503", "timeout", "apply_then_drop")
 WEBHOOK_FAULTS = ("duplicate", "reorder", "forged", "fail_n")
 # a label that has been scanned can no longer be voided
@@ -374,8 +376,9 @@ class CarrierState:
         code = self._tracking_code(carrier)
         label_id = new_id("pl")
         label_path = f"/files/labels/{label_id}.pdf"
+        ship_from, ship_to = label_route(shipment)
         self.files[label_path] = (
-            documents.label_pdf(carrier, service, code, shipment.from_address, shipment.to_address),
+            documents.label_pdf(carrier, service, code, ship_from, ship_to),
             "application/pdf",
         )
         shipment.postage_label = {
@@ -396,22 +399,6 @@ class CarrierState:
             "label_zpl_url": None,
             "label_file": None,
         }
-        if carrier in self.config.qr_code_carriers:
-            form_id = new_id("form")
-            form_path = f"/files/forms/{form_id}.png"
-            self.files[form_path] = (documents.qr_png(code), "image/png")
-            shipment.forms = [
-                {
-                    "object": "Form",
-                    "id": form_id,
-                    "mode": self.config.mode,
-                    "form_type": "label_qr_code",
-                    "form_url": f"{base_url}{form_path}",
-                    "submitted_electronically": None,
-                    "created_at": iso(now),
-                    "updated_at": iso(now),
-                }
-            ]
         tracker = Tracker(
             id=new_id("trk"),
             account_id=account.id,
@@ -421,8 +408,8 @@ class CarrierState:
             service=service,
             purchased_at=now,
             est_delivery_date=now + timedelta(days=int(rate["delivery_days"])),
-            from_address=shipment.from_address,
-            to_address=shipment.to_address,
+            from_address=ship_from,
+            to_address=ship_to,
             public_url=f"{base_url}/track/{code}",
             script=list(self.tracker_script),
             updated_at=now,
@@ -459,6 +446,69 @@ class CarrierState:
         return [
             self._event(account, "tracker.created", {}, self.tracker_json(tracker), tracker.id, now)
         ]
+
+    def create_form(
+        self, account: Account, shipment_id: str, body: JSON, base_url: str
+    ) -> Shipment:
+        """`POST /v2/shipments/{id}/forms`: a Form for a bought label. Only `label_qr_code`
+        (the box-free drop-off QR code, a PNG of the tracking code), only for
+        `qr_code_carriers`; asked again, the shipment keeps its one QR code form."""
+        self.shipment_of(account, shipment_id)  # an unknown shipment: 404 before anything
+        request = body.get("form")
+        form_type = request.get("type") if isinstance(request, dict) else None
+        if not form_type:
+            raise ApiError(
+                422,
+                "PARAMETER.REQUIRED",
+                "Missing required parameter: form.type.",
+                [{"field": "form.type", "message": "cannot be blank"}],
+            )
+        if form_type not in FORM_TYPES:
+            raise ApiError(
+                422,
+                "PARAMETER.INVALID",
+                f"Invalid form type {form_type!r}: must be one of {', '.join(FORM_TYPES)}.",
+                [{"field": "form.type", "message": f"must be one of {', '.join(FORM_TYPES)}"}],
+            )
+        with self.lock:
+            shipment = self.shipment_of(account, shipment_id)
+            rate = shipment.selected_rate
+            if shipment.postage_label is None or rate is None or shipment.tracking_code is None:
+                raise ApiError(
+                    422,
+                    "SHIPMENT.POSTAGE.REQUIRED",
+                    "This shipment has no postage label: buy one before creating a form.",
+                    [{"field": "shipment", "message": "must be purchased"}],
+                )
+            carrier = rate["carrier"]
+            if carrier not in self.config.qr_code_carriers:
+                raise ApiError(
+                    422,
+                    "FORM.UNSUPPORTED",
+                    f"{form_type} forms are not available for {carrier} labels"
+                    f" (only {', '.join(self.config.qr_code_carriers) or 'no carrier'}).",
+                    [{"field": "form.type", "message": f"is not supported by {carrier}"}],
+                )
+            if any(form["form_type"] == form_type for form in shipment.forms):
+                return shipment
+            now = self.clock.now()
+            form_id = new_id("form")
+            form_path = f"/files/forms/{form_id}.png"
+            self.files[form_path] = (documents.qr_png(shipment.tracking_code), "image/png")
+            shipment.forms.append(
+                {
+                    "object": "Form",
+                    "id": form_id,
+                    "mode": self.config.mode,
+                    "form_type": form_type,
+                    "form_url": f"{base_url}{form_path}",
+                    "submitted_electronically": None,
+                    "created_at": iso(now),
+                    "updated_at": iso(now),
+                }
+            )
+            shipment.updated_at = now
+            return shipment
 
     def _tracking_code(self, carrier: str) -> str:
         """Carrier-like and unique: USPS 22 digits (`9400...`), UPS `1Z` + 16, FedEx 12."""
@@ -783,6 +833,15 @@ class CarrierState:
                 "faults": account.faults.public(),
                 "webhook_faults": account.webhook_faults.public(),
             }
+
+
+def label_route(shipment: Shipment) -> tuple[JSON, JSON]:
+    """Where the parcel really goes: (ship-from, ship-to). A return shipment is created with
+    the outbound shipment's addresses (`from_address` the shop, `to_address` the customer) and
+    EasyPost switches them: its label ships from the customer to the shop."""
+    if shipment.is_return:
+        return shipment.to_address, shipment.from_address
+    return shipment.from_address, shipment.to_address
 
 
 def _place(address: JSON) -> str:

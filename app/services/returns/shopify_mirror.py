@@ -540,6 +540,8 @@ async def _check_outcome(
     # Less than the whole tax when Shopify caps its suggestion at what the order can still give
     # back (per-line tax rounding can leave the last return of an order a cent short). A label
     # the customer pays for is ours alone: Shopify suggests refunding it, we keep it.
+    # Shopify capping below the label's cost as well leaves no tax to pay (never less than
+    # what is due for the items).
     extra = suggested_refund - due - outcome.label_fee
     if extra > tax:
         raise MirrorError(
@@ -548,7 +550,7 @@ async def _check_outcome(
             f" {due + tax} {outcome.currency}; check the return in Shopify admin",
             permanent=True,
         )
-    return extra
+    return max(extra, Decimal(0))
 
 
 def dispositions(
@@ -876,7 +878,8 @@ async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJourna
     """Apply `plan_steps(record)` to Shopify, recording each step in `journal` as it succeeds."""
     return_gid = record.shopify_return_id
     order_gid = f"gid://shopify/Order/{record.order_id}"
-    for step in plan_steps(record):
+    steps = plan_steps(record)
+    for step in steps:
         if step is MirrorAction.REQUEST:
             return_gid = await _request(record, api, journal, order_gid)
             if created_on_approval(record):
@@ -914,10 +917,12 @@ async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJourna
         elif step is MirrorAction.PROCESS:
             await _process(api, record, return_gid, journal)
         elif step is MirrorAction.DELIVERY:
+            refund_waits = MirrorAction.PROCESS in steps
             try:
                 delivery_id = await _reverse_delivery(api, record, return_gid)
-            except MirrorError as exc:
-                if not exc.permanent:
+            except Exception as exc:
+                # Retried while nothing waits on it; a refund never waits on a label's delivery.
+                if not refund_waits and not (isinstance(exc, MirrorError) and exc.permanent):
                     raise
                 # Shopify will not take it as it stands: shown on the shipment, and the
                 # return's own steps (processing, the refund) go on without it.
@@ -937,7 +942,9 @@ async def _reverse_delivery(api: ShopifyGraphQL, record: Return, return_gid: str
     data = await api.execute(RETURN_REVERSE_DELIVERIES, {"id": return_gid})
     orders = (((data.get("return") or {}).get("reverseFulfillmentOrders")) or {}).get("nodes")
     if not orders:
-        raise MirrorError("Shopify shows no reverse fulfillment order for the return yet")
+        raise MirrorError(
+            "Shopify shows no reverse fulfillment order for the return", permanent=True
+        )
     for order in orders:
         for delivery in (order.get("reverseDeliveries") or {}).get("nodes") or []:
             tracking = (delivery.get("deliverable") or {}).get("tracking") or {}

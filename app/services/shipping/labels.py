@@ -37,6 +37,7 @@ from app.carriers.easypost import (
     CarrierError,
     EasyPostClient,
     Label,
+    Shipment,
     cheapest_rate,
 )
 from app.clock import utcnow
@@ -72,6 +73,9 @@ VOIDABLE = (
     ShipmentStatus.LABEL_FAILED,
     ShipmentStatus.LABEL_CREATED,
 )
+# A return whose label may be bought: approved, its label not being given up (a cancel or a
+# method switched since the claim's read, checked again by the claim and before the purchase).
+PURCHASABLE: dict[str, Any] = {"status": "approved", "shipment.void_due_at": None}
 # A parcel on its way: its label can no longer be voided.
 MOVING = (ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY)
 # The carrier client of the runner (None: no carrier account configured).
@@ -113,7 +117,7 @@ def cancel_voids(now: datetime) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [
         (
             {"shipment.status": {"$in": [status.value for status in VOIDABLE]}},
-            {"shipment.void_due_at": now, "shipment.updated_at": now},
+            {"shipment.void_due_at": now, "shipment.attempts": 0, "shipment.updated_at": now},
         ),
         (
             {"shipment.status": {"$in": [status.value for status in MOVING]}},
@@ -272,6 +276,7 @@ class LabelWorker:
                         "shipment.status": shipment.get("status"),
                         "shipment.lease_owner": shipment.get("lease_owner"),
                         "shipment.lease_expires_at": held_until,
+                        **(PURCHASABLE if not void else {}),
                     },
                     {"$set": lease, "$inc": {"shipment.attempts": 1}},
                 )
@@ -316,6 +321,13 @@ class LabelWorker:
         try:
             label, carrier_shipment_id = await self._buy(record, shipment)
         except LabelFailure as exc:
+            if not exc.final and shipment.attempts >= MAX_ATTEMPTS:
+                # The last try: the carrier may have bought it and lost the answer. Read it
+                # back once before giving up, so a paid label is never left unseen.
+                found = await self._read_back(shipment)
+                if found is not None:
+                    await self._label_bought(record, found, str(shipment.carrier_shipment_id))
+                    return
             await self._failed(record, shipment, str(exc), final=exc.final)
             return
         except Exception as exc:  # recorded on the shipment and retried, never lost
@@ -323,6 +335,18 @@ class LabelWorker:
             await self._failed(record, shipment, f"{type(exc).__name__}: {exc}", final=False)
             return
         await self._label_bought(record, label, carrier_shipment_id)
+
+    async def _read_back(self, shipment: ReturnShipment) -> Label | None:
+        """The label on the recorded carrier shipment, if one was bought; None otherwise or
+        when the carrier cannot say now."""
+        carrier = self.carrier_for()
+        if carrier is None or shipment.carrier_shipment_id is None:
+            return None
+        try:
+            found = await carrier.retrieve_shipment(shipment.carrier_shipment_id)
+        except CarrierError:
+            return None
+        return found.label
 
     async def _buy(self, record: Return, shipment: ReturnShipment) -> tuple[Label, str]:
         carrier = self.carrier_for()
@@ -340,15 +364,16 @@ class LabelWorker:
                 # on the carrier's shipment.
                 found = await carrier.retrieve_shipment(shipment.carrier_shipment_id)
             if found is not None and found.label is not None:
-                return found.label, found.id  # bought by an attempt whose answer was lost
+                # Bought by an attempt whose answer was lost.
+                return await self._with_qr_code(carrier, shipment, found), found.id
             customer, shop = _customer_address(order), _shop_address(settings)
             key = shipment_key(customer, shop, settings.parcel_weight_oz)
             if found is None or key != shipment.carrier_shipment_key:
                 # None yet, or nothing bought on one made from other addresses or weight (the
                 # shop changed them since): a new one from the settings as they are now.
-                found = await carrier.create_shipment(
-                    from_address=customer,
-                    to_address=shop,
+                found = await carrier.create_return_shipment(
+                    customer=customer,
+                    shop=shop,
                     weight_oz=settings.parcel_weight_oz,
                     reference=f"{record.tenant_id}:{record.id}",
                 )
@@ -356,6 +381,7 @@ class LabelWorker:
                 recorded = {"carrier_shipment_id": found.id, "carrier_shipment_key": key}
                 if not await self._record(record, recorded):
                     raise LabelFailure("lease lost before buying", final=False)
+                shipment.carrier_shipment_id = found.id  # what a last try reads back
             if found.label is None:
                 allowed = [(item.carrier, item.service) for item in settings.allowed_services]
                 rate = cheapest_rate(found.rates, allowed, drop_off=shipment.drop_off)
@@ -368,12 +394,31 @@ class LabelWorker:
                         f"the carrier offered no {kind} (offered: {offered or 'none'})",
                         final=True,
                     )
+                # Still ours, still wanted (not canceled, not switched away) right before money
+                # moves: a cancel after this point is a void of what was bought.
+                if not await self._record(record, {}, where=PURCHASABLE):
+                    raise LabelFailure(
+                        "the label is no longer wanted, or the lease was lost", final=False
+                    )
                 found = await carrier.buy(found.id, rate.id)
             if found.label is None:
                 raise LabelFailure("the carrier shows no label after the purchase", final=False)
+            return await self._with_qr_code(carrier, shipment, found), found.id
         except CarrierError as exc:
             raise _from_carrier(exc) from exc
-        return found.label, found.id
+
+    async def _with_qr_code(
+        self, carrier: EasyPostClient, shipment: ReturnShipment, found: Shipment
+    ) -> Label:
+        """The label, with its QR code for a drop-off (made after the purchase: asked for until
+        it is there; a retry reads the label back and asks again)."""
+        assert found.label is not None
+        if not shipment.drop_off or found.label.qr_code_url is not None:
+            return found.label
+        with_code = await carrier.qr_code(found.id)
+        if with_code.label is None or with_code.label.qr_code_url is None:
+            raise LabelFailure("the carrier made no QR code for the drop-off", final=False)
+        return with_code.label
 
     async def _label_bought(self, record: Return, label: Label, carrier_shipment_id: str) -> None:
         now = utcnow()
@@ -390,6 +435,7 @@ class LabelWorker:
             "carrier_shipment_id": carrier_shipment_id,
             "tracker_id": label.tracker_id,
             "error": None,
+            "attempts": 0,  # a void counts its own
             "next_attempt_at": None,
             "lease_owner": None,
             "lease_expires_at": None,
@@ -452,8 +498,12 @@ class LabelWorker:
         assert shipment is not None
         try:
             voided = await self._give_back(shipment)
-        except LabelFailure as exc:
-            final = exc.final or shipment.attempts >= MAX_ATTEMPTS
+        except Exception as exc:  # recorded on the shipment and retried, never lost
+            # Only a refusal ends the void (the parcel moved); anything else is tried again,
+            # backing off to hourly: a paid label of a canceled return is never left as is.
+            final = isinstance(exc, LabelFailure) and exc.final
+            if not isinstance(exc, LabelFailure):
+                logger.exception("voiding the label of return %s failed", record.id)
             fields: dict[str, Any] = {
                 "error": f"label not voided: {exc}"[:MAX_ERROR_LENGTH],
                 "lease_owner": None,
@@ -489,6 +539,8 @@ class LabelWorker:
                 "lease_owner": None,
                 "lease_expires_at": None,
             },
+            # Not over a tracking update that landed during the refund call.
+            where={"shipment.status": {"$in": [status.value for status in VOIDABLE]}},
         )
 
     async def _give_back(self, shipment: ReturnShipment) -> Label | None:
@@ -623,7 +675,11 @@ async def change_method(
         if label_state in MOVING:
             return None, "The parcel is already on its way back with its label."
         if label_state in VOIDABLE:
-            to_set |= {"shipment.void_due_at": moment, "shipment.updated_at": moment}
+            to_set |= {
+                "shipment.void_due_at": moment,
+                "shipment.attempts": 0,
+                "shipment.updated_at": moment,
+            }
     elif label_state is None or label_state is ShipmentStatus.VOIDED:
         policy = await load_policy(tenant_id)
         if policy is None:

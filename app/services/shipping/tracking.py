@@ -56,7 +56,7 @@ STATUSES: dict[str, ShipmentStatus] = {
     "delivered": ShipmentStatus.DELIVERED,
     "return_to_sender": ShipmentStatus.FAILURE,
     "failure": ShipmentStatus.FAILURE,
-    "error": ShipmentStatus.FAILURE,
+    # `error` is the tracker's own failure (the carrier could not be asked), not the parcel's.
 }
 
 
@@ -116,7 +116,7 @@ async def apply_tracking_event(ctx: WebhookContext) -> str:
         return f"ignored: tracker status {tracker.get('status')!r}"
     returns = Return.get_pymongo_collection()
     found = await returns.find_one(
-        {"shipment.tracker_id": tracker_id}, {"tenant_id": 1, "status": 1}
+        {"shipment.tracker_id": tracker_id}, {"tenant_id": 1, "status": 1, "shipment.status": 1}
     )
     if found is None:
         return "ignored: no return has this tracker"
@@ -143,7 +143,14 @@ async def apply_tracking_event(ctx: WebhookContext) -> str:
         },
     )
     outcome = f"shipment {status.value}" if moved.matched_count else "ignored: not newer"
-    if status is ShipmentStatus.DELIVERED and found.get("status") == ReturnStatus.APPROVED.value:
+    delivered = moved.matched_count == 1 or (found.get("shipment") or {}).get("status") == (
+        ShipmentStatus.DELIVERED.value
+    )
+    if (
+        status is ShipmentStatus.DELIVERED
+        and delivered  # not a parcel that failed first (returned to the customer)
+        and found.get("status") == ReturnStatus.APPROVED.value
+    ):
         # Also after a retry whose first attempt moved the shipment and then died.
         outcome += await _receive_on_delivery(tenant_id, str(found["_id"]))
     return outcome
