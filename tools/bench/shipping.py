@@ -324,8 +324,8 @@ async def tracker_events(sim_url: str) -> list[dict[str, Any]]:
                 zip="73301",
                 country="US",
             )
-            shipment = await carrier.create_shipment(
-                from_address=customer, to_address=shop, weight_oz=Decimal(16), reference="bench"
+            shipment = await carrier.create_return_shipment(
+                customer=customer, shop=shop, weight_oz=Decimal(16), reference="bench"
             )
             rate = cheapest_rate(shipment.rates, [], drop_off=False)
             assert rate is not None, shipment.rates
