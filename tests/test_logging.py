@@ -13,7 +13,8 @@ from app.observability.request_context import RequestInfo, bind_request, unbind_
 def test_secrets_and_emails_are_scrubbed() -> None:
     text = (
         "token shpat_abc123 key rk_0123456789ab_secretpart Bearer eyJh.eyJi.sig "
-        "cipher gAAAAABkX2xvbmdjaXBoZXJ0ZXh0dGhhdGlzZmFrZQ== mail Jane.Doe+x@Example.com"
+        "cipher gAAAAABkX2xvbmdjaXBoZXJ0ZXh0dGhhdGlzZmFrZQ== mail Jane.Doe+x@Example.com "
+        "carrier EZAK0123456789abcdef0123456789abcdef"
     )
     cleaned = scrub(text)
     for secret in (
@@ -22,6 +23,7 @@ def test_secrets_and_emails_are_scrubbed() -> None:
         "eyJh.eyJi.sig",
         "gAAAAABk",
         "Jane.Doe",
+        "EZAK0123456789",
     ):
         assert secret not in cleaned
 

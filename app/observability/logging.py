@@ -30,6 +30,7 @@ MAX_LOGGED_EXCEPTION_CHARS = 32_768
 _SECRET_PATTERNS = [
     re.compile(r"(shpat|shpca|shppa|shprt|shpss)_[A-Za-z0-9]++"),  # Shopify tokens and secrets
     re.compile(r"rk_[0-9a-f]{12}_[A-Za-z0-9_\-]++"),  # tenant API keys
+    re.compile(r"EZ[AT]K[A-Za-z0-9]++"),  # EasyPost API keys (production and test)
     re.compile(r"gAAAAA[A-Za-z0-9_\-=]{20,}+"),  # Fernet ciphertext
     re.compile(r"(?i)(bearer\s++)[A-Za-z0-9._\-]++"),
     re.compile(  # JWTs
