@@ -207,8 +207,12 @@ def test_config_check_flags_slash_http_bad_keys_and_placeholders(
     monkeypatch.setenv("SHOPIFY_API_SECRET", "changeme")
     monkeypatch.setenv("ENCRYPTION_KEYS", f"{GOOD_KEY},not-a-fernet-key")
     monkeypatch.setenv("SMTP_URL", "smtp://user:s3cret@")
+    monkeypatch.setenv("EASYPOST_API_KEY", "EZAKsecretkey")
+    monkeypatch.setenv("EASYPOST_WEBHOOK_SECRET", "")
     assert main(["config", "check"]) == 1
     out = capsys.readouterr().out
+    assert "WARNING EASYPOST_WEBHOOK_SECRET: not set while labels are bought" in out
+    assert "EZAKsecretkey" not in out
     assert "ERROR   SMTP_URL: is not smtp://" in out and "s3cret" not in out
     assert "http://returns.example.com/api/auth/shopify/callback" in out  # slash stripped
     assert "trailing slash" in out

@@ -126,6 +126,17 @@ def check_values(raw: dict[str, str]) -> list[Finding]:
         elif production and parts.hostname in _LOCAL_HOSTS:
             add("warning", "SMTP_URL", "points at this machine (a local relay?) in production")
 
+    if (
+        raw.get("EASYPOST_API_KEY", "").strip()
+        and not raw.get("EASYPOST_WEBHOOK_SECRET", "").strip()
+    ):
+        add(
+            "warning",
+            "EASYPOST_WEBHOOK_SECRET",
+            "not set while labels are bought: every tracking event is refused (401); set the"
+            " secret of the EasyPost webhook posting to {APP_URL}/api/webhooks/easypost",
+        )
+
     admin = raw.get("SHOPIFY_ADMIN_BASE_URL", "").strip()
     if admin and "{shop}" not in admin:
         add("error", "SHOPIFY_ADMIN_BASE_URL", "must contain the {shop} placeholder")
