@@ -49,9 +49,11 @@ CROSS_TENANT: dict[tuple[str, str, tuple[str, ...]], str] = {
     ): ("mirror worker: outbox items a new decision re-queued"),
     ("returns", "find", ("ledger_release_pending", "updated_at")): "ledger release sweeper",
     ("returns", "find", ("events_due_at",)): "notification dispatcher: returns with due events",
-    ("returns", "find", ("shipment.next_attempt_at", "shipment.status", "status")): (
-        "label workers: approved returns whose label purchase is due"
-    ),
+    (
+        "returns",
+        "find",
+        ("shipment.next_attempt_at", "shipment.status", "shipment.void_due_at", "status"),
+    ): ("label workers: approved returns whose label purchase is due"),
     ("returns", "find", ("shipment.void_due_at",)): "label workers: labels due to be voided",
     ("returns", "find", ("shipment.tracker_id",)): (
         "carrier tracking events: the return of a tracker (the carrier names no shop)"
