@@ -527,3 +527,32 @@ async def test_a_redacted_customers_messages_keep_only_the_event_and_the_returns
         "id": orjson.loads(before.body)["data"]["return"]["id"],
         "redacted": True,
     }
+
+
+async def test_workers_claiming_at_once_each_lease_a_share_of_what_is_due(
+    settings: Settings, db: Database
+) -> None:
+    """Four workers claiming batches of 8 from 32 due deliveries at the same moment: none goes
+    away empty-handed (it would idle for a second with work due) and none is leased twice.
+    Before claims read a window of the oldest, all four raced for the same 8 and one gave up."""
+    now = datetime.now(UTC)
+    await WebhookDelivery.insert_many(
+        [
+            WebhookDelivery(
+                tenant_id="claims",
+                endpoint_id=str(ObjectId()),
+                event_id=f"evt_claim{index:03d}",
+                event_type=ReturnEventType.APPROVED,
+                return_id="r",
+                body="{}",
+                next_attempt_at=now - timedelta(seconds=index),
+            )
+            for index in range(32)
+        ]
+    )
+    policy = DeliveryPolicy(batch=8, addresses=AddressPolicy(allow_loopback=True))
+    workers = [DeliveryWorker(f"test:claim:{index}", settings, policy) for index in range(4)]
+    batches = await asyncio.gather(*(worker.claim(policy.batch) for worker in workers))
+    leased = [delivery.id for batch in batches for delivery in batch]
+    assert all(batches), [len(batch) for batch in batches]
+    assert len(leased) == len(set(leased))

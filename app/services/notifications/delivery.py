@@ -1,13 +1,14 @@
 """Sending merchants' webhooks: leased batches, each delivery retried with back-off.
 
-A worker claims up to `DeliveryPolicy.batch` due deliveries (one conditional update that
-pushes their due time out by a lease, under a token of the claim) and sends them at once: for
-each it checks the endpoint's address (after DNS, `addresses.py`), signs the body afresh and
-POSTs it with a 10 s timeout, on a client of its own (`_attempt_client`). A 2xx answer settles it; anything else (another status, a redirect, a
-timeout, a refused address) is a failed attempt, logged with its status, duration and the first
-1 KB of the answer, and tried again after `RETRY_SCHEDULE` (about a day in all). A delivery that
-fails its last attempt is given up; if its endpoint has had no success since that delivery was
-made, the endpoint is disabled (the merchant enables it again, and replays what failed).
+A worker claims up to `DeliveryPolicy.batch` of the oldest due deliveries (one conditional
+update that pushes their due time out by a lease, under a token of the claim) and sends them at
+once: for each it checks the endpoint's address (after DNS, `addresses.py`), signs the body
+afresh and POSTs it with a 10 s timeout, on a client of its own (`_attempt_client`). A 2xx
+answer settles it; anything else (another status, a redirect, a timeout, a refused address) is
+a failed attempt, logged with its status, duration and the first 1 KB of the answer, and tried
+again after `RETRY_SCHEDULE` (about a day in all). A delivery that fails its last attempt is
+given up; if its endpoint has had no success since that delivery was made, the endpoint is
+disabled (the merchant enables it again, and replays what failed).
 
 At least once: a worker that dies after the receiver answered but before the result is written
 loses its lease, and the delivery is sent again under the same `webhook-id` (receivers drop a
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
 import time
 import uuid
@@ -66,6 +68,11 @@ USER_AGENT = "returns-management-webhooks/1"
 PUBLIC_ONLY = AddressPolicy(allow_loopback=False)
 ENDPOINT_CACHE_SECONDS = 2.0
 CLAIM_READS = 3
+# A claim reads this many batches' worth of the oldest due deliveries and leases a random batch
+# of them: workers claiming at the same moment then mostly lease different ones, instead of
+# all racing for the same oldest few (one won, the others read again or went idle with work
+# due). Oldest first still holds within the window.
+CLAIM_WINDOW = 4
 MAX_CLAIMS = 3 * (len(RETRY_SCHEDULE) + 1)  # leases a delivery may take without settling
 _TLS = ssl.create_default_context()
 MAX_CACHED_ENDPOINTS = 1000
@@ -206,9 +213,10 @@ class DeliveryWorker:
         self._endpoints: dict[tuple[str, str], tuple[float, WebhookEndpoint | None]] = {}
 
     async def claim(self, limit: int = 1) -> list[WebhookDelivery]:
-        """Lease up to `limit` due deliveries, oldest first: read them, lease those still due
-        with one conditional update under a token of this claim, read back which it won (two
-        workers reading the same ones split them; each is leased by one)."""
+        """Lease up to `limit` due deliveries from the oldest (`CLAIM_WINDOW`): read them,
+        lease a random `limit` of those still due with one conditional update under a token of
+        this claim, read back which it won (two workers reading the same ones split them; each
+        is leased by one)."""
         for _ in range(CLAIM_READS):
             won, candidates = await self._claim_from_oldest(limit)
             if won or not candidates:
@@ -221,12 +229,13 @@ class DeliveryWorker:
         deliveries = WebhookDelivery.get_pymongo_collection()
         now = utcnow()
         due = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
+        window = limit * CLAIM_WINDOW
         candidates = await deliveries.find(
-            due, {"_id": 1}, sort=[("next_attempt_at", 1)], limit=limit
-        ).to_list(limit)
+            due, {"_id": 1}, sort=[("next_attempt_at", 1)], limit=window
+        ).to_list(window)
         if not candidates:
             return [], 0
-        ids = [doc["_id"] for doc in candidates]
+        ids = [doc["_id"] for doc in random.sample(candidates, min(limit, len(candidates)))]
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         lease_end = now + timedelta(seconds=self.policy.lease_seconds)
         await deliveries.update_many(
