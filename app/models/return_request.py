@@ -331,6 +331,9 @@ class Return(Document):
     # The lines of a `returnRequest` sent to Shopify whose answer may have been lost: recorded
     # before the request, so a retry adopts the return Shopify created instead of a second one.
     shopify_requested_lines: list[ShopifyRequestedLine] | None = None
+    # When they were recorded: until `shopify_mirror.REQUEST_IN_FLIGHT` has passed, a request
+    # Shopify does not show may still be on its way, and no other attempt sends one.
+    shopify_requested_at: datetime | None = None
     shopify_sync: ShopifySync | None = None
     shopify_applied: list[str] = Field(default_factory=list)  # mirror steps Shopify has seen
     # Written once, from what Shopify answers (or shows when its answer was lost).

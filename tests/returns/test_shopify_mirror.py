@@ -542,6 +542,70 @@ async def test_a_request_whose_answer_was_lost_is_adopted_not_sent_again(
     assert view["status"] == "OPEN"
 
 
+class _HeldRequest:
+    """An Admin client whose `returnRequest` waits to be let through: a worker whose request is
+    still on its way to Shopify (its lease may run out meanwhile)."""
+
+    def __init__(self, inner: ShopifyGraphQL) -> None:
+        self.inner = inner
+        self.sending = asyncio.Event()
+        self.let_through = asyncio.Event()
+
+    async def execute(
+        self, query: str, variables: dict[str, Any], *, may_repeat: bool = True
+    ) -> dict[str, Any]:
+        if query is RETURN_REQUEST:
+            self.sending.set()
+            await self.let_through.wait()
+        return await self.inner.execute(query, variables, may_repeat=may_repeat)
+
+
+async def test_a_request_still_on_its_way_is_not_sent_again_by_the_next_lease_holder(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    """A worker's lease ran out while its returnRequest waited for Shopify; the worker that
+    takes the return over finds the request recorded and nothing on Shopify yet. Sending one
+    too made two Shopify returns of the same units (one then adopted here as a second return:
+    a chaos run's 'ledger 2 < 3 in active returns'). It waits for the first instead."""
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    [return_id] = await file_returns(client, tenant, order, 1)
+    held = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
+
+    async def held_client(tenant_id: str) -> ShopifyGraphQL:
+        return held
+
+    async def direct_client(tenant_id: str) -> ShopifyGraphQL:
+        return await admin_client_for(tenant_id, settings, sim_http)
+
+    first = asyncio.create_task(ReturnMirrorWorker("slow", held_client).run_once())
+    await asyncio.wait_for(held.sending.wait(), 10)
+    await make_retry_due(return_id)  # the slow worker's lease runs out
+    assert await ReturnMirrorWorker("next", direct_client).run_once()
+    assert await sim_returns(sim_control, tenant.domain) == []
+    record = await stored_return(return_id)
+    assert record.shopify_sync is not None and record.shopify_sync.status == "pending"
+    assert "never sent twice" in (record.shopify_sync.error or "")
+
+    held.let_through.set()
+    await first
+    [on_shopify] = await sim_returns(sim_control, tenant.domain)
+    await make_retry_due(return_id)
+    await ReturnMirrorWorker("next", direct_client).run_once()
+    record = await stored_return(return_id)
+    assert record.shopify_return_id == on_shopify["id"]
+    assert record.shopify_sync is not None and record.shopify_sync.status == "synced"
+    assert len(await sim_returns(sim_control, tenant.domain)) == 1
+
+
 async def test_the_registry_runs_several_mirror_workers_each_its_own_lease_owner(
     settings: Settings, sim_http: httpx.AsyncClient
 ) -> None:

@@ -350,8 +350,8 @@ class MirrorJournal(Protocol):
     async def stored_return_id(self) -> str | None:
         """The Shopify id recorded by now (another attempt may have recorded it)."""
 
-    async def sent_request(self) -> list[dict[str, Any]] | None:
-        """The lines of a `returnRequest` an earlier attempt sent, if any."""
+    async def sent_request(self) -> tuple[list[dict[str, Any]], datetime | None] | None:
+        """The lines of a `returnRequest` an earlier attempt sent, and when, if any."""
 
     async def taken_return_ids(self) -> set[str]:
         """Shopify ids our other returns of the same order hold."""
@@ -786,10 +786,12 @@ async def _processed_exchange(api: ShopifyGraphQL, return_gid: str) -> Processed
 # How long before our recorded request a bonus credit found on the customer's account may have
 # been made (clocks differ): a credit older than that is someone else's.
 BONUS_CLOCK_SKEW = timedelta(minutes=5)
-# How long a bonus request may still be on its way (one send, MIRROR_RETRY's read timeout, with a
-# wide margin): an attempt that finds none on the account sends again only after this, so it
-# never races a send another worker (whose lease ran out) has not heard back from yet.
-BONUS_IN_FLIGHT = timedelta(minutes=2)
+# How long a request sent with `may_repeat=False` (a return request, a bonus credit) may still be
+# on its way (one send: the Admin client's connect and read timeouts, with a wide margin). An
+# attempt that finds what an earlier attempt asked for neither recorded nor on Shopify sends
+# again only after this, so it never races a send another worker (whose lease ran out while it
+# waited for Shopify) has not heard back from yet.
+SEND_IN_FLIGHT = timedelta(minutes=2)
 
 
 async def _credit_bonus(api: ShopifyGraphQL, journal: MirrorJournal, customer: str | None) -> None:
@@ -813,7 +815,7 @@ async def _credit_bonus(api: ShopifyGraphQL, journal: MirrorJournal, customer: s
         if adopted is not None:
             await journal.bonus_credited(*adopted)
             return
-        if utcnow() - bonus.requested_at < BONUS_IN_FLIGHT:
+        if utcnow() - bonus.requested_at < SEND_IN_FLIGHT:
             raise MirrorError(
                 "store-credit bonus requested moments ago and not on the account yet: looked"
                 " again later, never sent twice"
@@ -986,9 +988,19 @@ async def _request(
         return existing
     sent = await journal.sent_request()
     if sent is not None:
-        adopted = await requested_on_shopify(api, order_gid, sent, await journal.taken_return_ids())
+        lines_sent, sent_at = sent
+        adopted = await requested_on_shopify(
+            api, order_gid, lines_sent, await journal.taken_return_ids()
+        )
         if adopted is not None:
             return adopted
+        if sent_at is not None and utcnow() - sent_at < SEND_IN_FLIGHT:
+            # Another attempt (its worker's lease ran out while it waited for Shopify) may not
+            # have heard back yet: a second request now would be a second Shopify return.
+            raise MirrorError(
+                "a return request sent moments ago is not on Shopify yet: looked again later,"
+                " never sent twice"
+            )
     lines = request_lines(record, await returnable_lines(api, order_gid))
     existing = await journal.stored_return_id()
     if existing is not None:
@@ -1053,20 +1065,21 @@ class _ReturnJournal:
         found = (fresh or {}).get("shopify_return_id")
         return str(found) if found else None
 
-    async def sent_request(self) -> list[dict[str, Any]] | None:
+    async def sent_request(self) -> tuple[list[dict[str, Any]], datetime | None] | None:
         fresh = await Return.get_pymongo_collection().find_one(
-            self.mine, {"shopify_requested_lines": 1}
+            self.mine, {"shopify_requested_lines": 1, "shopify_requested_at": 1}
         )
         recorded = (fresh or {}).get("shopify_requested_lines")
         if not recorded:
             return None
-        return [
+        lines = [
             {
                 "fulfillmentLineItemId": line["fulfillment_line_item_id"],
                 "quantity": line["quantity"],
             }
             for line in recorded
         ]
+        return lines, (fresh or {}).get("shopify_requested_at")
 
     async def taken_return_ids(self) -> set[str]:
         cursor = Return.get_pymongo_collection().find(
@@ -1089,7 +1102,12 @@ class _ReturnJournal:
         ]
         await Return.get_pymongo_collection().update_one(
             {**self.mine, "shopify_return_id": None},
-            {"$set": {"shopify_requested_lines": to_bson(recorded)}},
+            {
+                "$set": {
+                    "shopify_requested_lines": to_bson(recorded),
+                    "shopify_requested_at": utcnow(),
+                }
+            },
         )
 
     async def step_done(self, step: MirrorAction, shopify_id: str | None) -> None:

@@ -12,6 +12,7 @@ import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,11 @@ MERCHANTS = 3
 MIRROR_LEASE_SECONDS = 2.0
 MIRROR_RETRY_BASE_SECONDS = 0.1
 MIRROR_IDLE_SECONDS = 0.05
+# A return request recorded as sent but not on Shopify is sent again only after this (2 min in
+# the app): longer than any request to the in-process simulator takes on a loaded machine (so a
+# worker whose 2 s lease ran out mid-send is never raced), shorter than the run's wait for the
+# mirror to drain (a request recorded just before a crash, never sent, is sent within the run).
+MIRROR_SEND_IN_FLIGHT = timedelta(seconds=10)
 # Where the database is killed, in this order (see the `_crash_*` wrappers), for how long (plus
 # ~0.6 s to start again), and how long to wait for the moment at most (the create points also
 # stop waiting when their wave of customers is answered). Down longer than a request's budget,
@@ -292,6 +298,7 @@ def _crash_points(outages: Outages) -> Iterator[None]:
         wrapped(shopify_mirror, "LEASE_SECONDS", lambda _: MIRROR_LEASE_SECONDS),
         wrapped(shopify_mirror, "RETRY_BASE_SECONDS", lambda _: MIRROR_RETRY_BASE_SECONDS),
         wrapped(ReturnMirrorWorker, "idle_seconds", lambda _: MIRROR_IDLE_SECONDS),
+        wrapped(shopify_mirror, "SEND_IN_FLIGHT", lambda _: MIRROR_SEND_IN_FLIGHT),
     ):
         yield
 
