@@ -4,8 +4,11 @@ right after its commit, right after a decision and right after a mirrored Shopif
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
+from tools.chaos.scenarios import returns
 from tools.chaos.scenarios.returns import returns_with_database_restart
 
 
@@ -26,3 +29,21 @@ async def test_returns_bursts_through_database_crashes_lose_and_double_nothing(
     assert details["refunds"] == returns  # each paid once, through every crash
     assert figures.duplicated == 0
     assert figures.cross_tenant_reads == 0
+
+
+def test_callers_are_not_given_up_on_while_crashes_are_still_to_come(monkeypatch: Any) -> None:
+    """A crash that waited long for its moment once closed the callers' time before the last
+    restart: customers of the second wave then gave up without a single try ("still answered,
+    but not done in time"), a harness failure that said nothing of the service."""
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    deadline = returns.Deadline()
+    clock[0] += 10 * returns.RECOVERY_SECONDS  # the crashes take their time
+    assert deadline.open()
+    deadline.recovered()
+    clock[0] += returns.RECOVERY_SECONDS - 1
+    deadline.answered()  # a call got through: more time
+    clock[0] += returns.RECOVERY_SECONDS - 1
+    assert deadline.open()
+    clock[0] += 2
+    assert not deadline.open()

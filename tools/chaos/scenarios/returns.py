@@ -358,28 +358,26 @@ RECOVERY_SECONDS = 30.0
 
 
 class Deadline:
-    """When callers give up; pushed back (never forward) once the last crash is over, and
-    again by every answered call after that: what is checked is that callers keep getting
-    through once the database is back, not how fast a loaded machine serves them."""
+    """When callers give up: never while crashes are still to come (a crash that waits long for
+    its moment on a busy machine once closed the callers' time before the last restart, and the
+    second wave's customers then gave up without a single try); `RECOVERY_SECONDS` after the
+    last crash is over, pushed back by every answered call after that. What is checked is that
+    callers keep getting through once the database is back, not how fast a loaded machine
+    serves them."""
 
-    def __init__(self, at: float) -> None:
-        self.at = at
-        self.recovering = False  # the last crash is over
-
-    def extend(self, at: float) -> None:
-        self.at = max(self.at, at)
+    def __init__(self) -> None:
+        self.at: float | None = None  # None until the last crash is over
 
     def recovered(self) -> None:
-        self.recovering = True
-        self.extend(time.monotonic() + RECOVERY_SECONDS)
+        self.at = time.monotonic() + RECOVERY_SECONDS
 
     def answered(self) -> None:
         """A call got through: after the last crash, callers get `RECOVERY_SECONDS` more."""
-        if self.recovering and self.open():
-            self.extend(time.monotonic() + RECOVERY_SECONDS)
+        if self.at is not None and self.open():
+            self.at = max(self.at, time.monotonic() + RECOVERY_SECONDS)
 
     def open(self) -> bool:
-        return time.monotonic() < self.at
+        return self.at is None or time.monotonic() < self.at
 
 
 def _arrivals(orders: int) -> float:
@@ -780,7 +778,7 @@ async def _burst_with_outages(
     customers_per_order: int,
 ) -> None:
     """Customers and merchants until all are answered; the crashes meanwhile, in turn."""
-    deadline = Deadline(time.monotonic() + 30 + _arrivals(len(orders)) + CRASH_POINTS[0][2])
+    deadline = Deadline()
     customers = _customers(
         stack, burst, tenant_id, orders, customers_per_order, random.Random(7), deadline
     )
@@ -798,8 +796,8 @@ async def _burst_with_outages(
             # No create can crash once its wave is answered; merchants and mirror go on.
             await outages.outage(moment, seconds, wait, waves.get(moment))
             burst.second_wave.set()
-        # Callers have as long after the last restart as the scenario gives them from the start
-        # (crashes that waited long for their moment, on a busy machine, do not eat into it).
+        # Callers have RECOVERY_SECONDS after the last restart (and more while they get
+        # through), however long the crashes waited for their moments.
         deadline.recovered()
         await asyncio.gather(*callers)
     finally:
