@@ -331,7 +331,7 @@ class Return(Document):
     # The lines of a `returnRequest` sent to Shopify whose answer may have been lost: recorded
     # before the request, so a retry adopts the return Shopify created instead of a second one.
     shopify_requested_lines: list[ShopifyRequestedLine] | None = None
-    # When they were recorded: until `shopify_mirror.REQUEST_IN_FLIGHT` has passed, a request
+    # When they were recorded: until `shopify_mirror.SEND_IN_FLIGHT` has passed, a request
     # Shopify does not show may still be on its way, and no other attempt sends one.
     shopify_requested_at: datetime | None = None
     shopify_sync: ShopifySync | None = None

@@ -606,6 +606,49 @@ async def test_a_request_still_on_its_way_is_not_sent_again_by_the_next_lease_ho
     assert len(await sim_returns(sim_control, tenant.domain)) == 1
 
 
+async def test_a_request_recorded_but_never_sent_is_sent_once_it_cannot_be_on_its_way(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    """The lines were recorded, then the worker or the database died before the request went
+    out: Shopify has nothing. Once `SEND_IN_FLIGHT` has passed no earlier send can still
+    arrive, and the request is sent (it is not waited for forever)."""
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    [return_id] = await file_returns(client, tenant, order, 1)
+    recorded_at = utcnow() - shopify_mirror.SEND_IN_FLIGHT - timedelta(seconds=1)
+    await Return.get_pymongo_collection().update_one(
+        {"_id": PydanticObjectId(return_id)},
+        {
+            "$set": {
+                "shopify_requested_lines": [
+                    {
+                        "fulfillment_line_item_id": "gid://shopify/FulfillmentLineItem/1",
+                        "quantity": 1,
+                    }
+                ],
+                "shopify_requested_at": recorded_at,
+            }
+        },
+    )
+
+    async def direct_client(tenant_id: str) -> ShopifyGraphQL:
+        return await admin_client_for(tenant_id, settings, sim_http)
+
+    assert await ReturnMirrorWorker("after-crash", direct_client).run_once()
+    [on_shopify] = await sim_returns(sim_control, tenant.domain)
+    record = await stored_return(return_id)
+    assert record.shopify_return_id == on_shopify["id"]
+    assert record.shopify_sync is not None and record.shopify_sync.status == "synced"
+
+
 async def test_the_registry_runs_several_mirror_workers_each_its_own_lease_owner(
     settings: Settings, sim_http: httpx.AsyncClient
 ) -> None:

@@ -1,12 +1,13 @@
 """Sending merchants' webhooks: leased batches, each delivery retried with back-off.
 
-A worker claims up to `DeliveryPolicy.batch` of the oldest due deliveries (one conditional
+A worker claims a random `DeliveryPolicy.batch` of the oldest due deliveries (one conditional
 update that pushes their due time out by a lease, under a token of the claim) and sends them at
-once: for each it checks the endpoint's address (after DNS, `addresses.py`), signs the body
-afresh and POSTs it with a 10 s timeout, on a client of its own (`_attempt_client`). A 2xx
-answer settles it; anything else (another status, a redirect, a timeout, a refused address) is
-a failed attempt, logged with its status, duration and the first 1 KB of the answer, and tried
-again after `RETRY_SCHEDULE` (about a day in all). A delivery that fails its last attempt is
+once (so messages may arrive out of order: receivers order them by `timestamp`): for each it
+checks the endpoint's address (after DNS, `addresses.py`), signs the body afresh and POSTs it
+with a 10 s timeout, on a client of its own (`_attempt_client`). A 2xx answer settles it;
+anything else (another status, a redirect, a timeout, a refused address) is a failed attempt,
+logged with its status, duration and the first 1 KB of the answer, and tried again after
+`RETRY_SCHEDULE` (about a day in all). A delivery that fails its last attempt is
 given up; if its endpoint has had no success since that delivery was made, the endpoint is
 disabled (the merchant enables it again, and replays what failed).
 

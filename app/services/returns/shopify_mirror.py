@@ -37,7 +37,8 @@ Goods: each processed line carries its disposition from what `markReturnReceived
 No duplicate Shopify return: the lines of a `returnRequest` are recorded on our return before it
 is sent. An attempt that finds them recorded but no Shopify id (the answer was lost, or the
 worker or database died before the id was stored) first looks for that return among the order's
-returns on Shopify and adopts it; it requests again only when Shopify has none.
+returns on Shopify and adopts it; it requests again only when Shopify has none and the request
+was recorded over `SEND_IN_FLIGHT` ago (a worker whose lease ran out may still hear back).
 
 The worker takes a per-tenant client factory (`client_for(tenant_id)`); `app/jobs/returns_mirror.py`
 wires it to an Admin API client on the tenant's stored token (anything with `async execute(query,
