@@ -27,7 +27,7 @@ from app.services.returns.shopify_mirror import (
     mirror_intent,
     plan_steps,
 )
-from app.shopify.documents.returns import RETURN_REQUEST
+from app.shopify.documents.returns import RETURN_REQUEST, RETURNABLE_FULFILLMENTS
 from tests.factories import (
     graphql,
     index_keys,
@@ -594,6 +594,7 @@ async def test_a_request_still_on_its_way_is_not_sent_again_by_the_next_lease_ho
     record = await stored_return(return_id)
     assert record.shopify_sync is not None and record.shopify_sync.status == "pending"
     assert "never sent twice" in (record.shopify_sync.error or "")
+    assert record.shopify_sync.attempts == 1  # waiting is no failure: the attempt is given back
 
     held.let_through.set()
     await first
@@ -647,6 +648,165 @@ async def test_a_request_recorded_but_never_sent_is_sent_once_it_cannot_be_on_it
     record = await stored_return(return_id)
     assert record.shopify_return_id == on_shopify["id"]
     assert record.shopify_sync is not None and record.shopify_sync.status == "synced"
+
+
+class _HeldQuery(_HeldRequest):
+    """An Admin client whose reads of what the order still has to return wait to be let
+    through: a worker stalled before it records its request (its lease may run out)."""
+
+    def __init__(self, inner: ShopifyGraphQL) -> None:
+        super().__init__(inner)
+        self.requests_sent = 0
+
+    async def execute(
+        self, query: str, variables: dict[str, Any], *, may_repeat: bool = True
+    ) -> dict[str, Any]:
+        if query is RETURNABLE_FULFILLMENTS:
+            self.sending.set()
+            await self.let_through.wait()
+        if query is RETURN_REQUEST:
+            self.requests_sent += 1
+        return await self.inner.execute(query, variables, may_repeat=may_repeat)
+
+
+async def _sim_return(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> tuple[SimTenant, str]:
+    """A tenant on a simulator shop and one requested return of a one-unit order line."""
+    tenant = await connect_sim_tenant(sim_control, settings)
+    lines = [
+        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
+    ]
+    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
+    [return_id] = await file_returns(client, tenant, order, 1)
+    return tenant, return_id
+
+
+async def test_a_worker_whose_lease_ran_out_before_it_recorded_its_request_sends_none(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    """Stalled between looking for an earlier request and recording its own, a worker lost its
+    lease; the next one recorded its request and is waiting for Shopify's answer. The first
+    one's record (and so its send) is refused: one request, one Shopify return."""
+    tenant, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
+    stalled = _HeldQuery(await admin_client_for(tenant.tenant_id, settings, sim_http))
+    sending = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
+
+    async def stalled_client(tenant_id: str) -> ShopifyGraphQL:
+        return stalled
+
+    async def sending_client(tenant_id: str) -> ShopifyGraphQL:
+        return sending
+
+    first = asyncio.create_task(ReturnMirrorWorker("stalled", stalled_client).run_once())
+    await asyncio.wait_for(stalled.sending.wait(), 10)
+    await make_retry_due(return_id)  # the stalled worker's lease runs out
+    second = asyncio.create_task(ReturnMirrorWorker("next", sending_client).run_once())
+    await asyncio.wait_for(sending.sending.wait(), 10)  # recorded, on its way
+    stalled.let_through.set()
+    await first
+    assert stalled.requests_sent == 0
+    sending.let_through.set()
+    await second
+    [on_shopify] = await sim_returns(sim_control, tenant.domain)
+    record = await stored_return(return_id)
+    assert record.shopify_return_id == on_shopify["id"]
+
+
+async def test_a_return_canceled_while_its_request_is_on_its_way_is_canceled_on_shopify(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    """The customer canceled while the request waited for Shopify (the worker's lease ran
+    out). The next worker neither settles it as never sent nor sends one: it waits, then finds
+    the Shopify return the request made and cancels it there, so no Shopify return keeps
+    units our ledger gave back (and none is adopted as a second return)."""
+    tenant, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
+    headers = await merchant_headers(tenant.tenant_id)
+    held = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
+
+    async def held_client(tenant_id: str) -> ShopifyGraphQL:
+        return held
+
+    async def direct_client(tenant_id: str) -> ShopifyGraphQL:
+        return await admin_client_for(tenant_id, settings, sim_http)
+
+    first = asyncio.create_task(ReturnMirrorWorker("slow", held_client).run_once())
+    await asyncio.wait_for(held.sending.wait(), 10)
+    await decide(client, headers, "cancel", return_id)
+    await make_retry_due(return_id)
+    assert await ReturnMirrorWorker("next", direct_client).run_once()
+    record = await stored_return(return_id)
+    assert record.shopify_sync is not None and record.shopify_sync.status == "pending"
+    assert await sim_returns(sim_control, tenant.domain) == []
+
+    held.let_through.set()
+    await first
+    await make_retry_due(return_id)
+    assert await ReturnMirrorWorker("next", direct_client).run_once()
+    record = await stored_return(return_id)
+    [on_shopify] = await sim_returns(sim_control, tenant.domain)
+    assert record.shopify_return_id == on_shopify["id"]
+    assert record.shopify_sync is not None and record.shopify_sync.status == "synced"
+    view = await shopify_view(sim_control, tenant, on_shopify["id"])
+    assert view["status"] == "CANCELED"
+
+
+class _Refused:
+    """An Admin client to which Shopify answers `returnRequest` with userErrors (nothing made)."""
+
+    def __init__(self, inner: ShopifyGraphQL) -> None:
+        self.inner = inner
+
+    async def execute(
+        self, query: str, variables: dict[str, Any], *, may_repeat: bool = True
+    ) -> dict[str, Any]:
+        if query is RETURN_REQUEST:
+            error = {"field": ["input"], "message": "Return line items are invalid."}
+            return {"returnRequest": {"return": None, "userErrors": [error]}}
+        return await self.inner.execute(query, variables, may_repeat=may_repeat)
+
+
+async def test_a_request_shopify_refused_leaves_nothing_to_wait_for(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    """Shopify answered and made nothing: once staff retry, the request is sent at once (not
+    after `SEND_IN_FLIGHT`, as for a request whose answer never came)."""
+    _, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
+
+    async def refusing_client(tenant_id: str) -> ShopifyGraphQL:
+        return _Refused(await admin_client_for(tenant_id, settings, sim_http))
+
+    assert await ReturnMirrorWorker("refused", refusing_client).run_once()
+    record = await stored_return(return_id)
+    assert record.shopify_sync is not None and record.shopify_sync.status == "failed"
+    assert record.shopify_requested_lines and record.shopify_requested_at is None
+
+
+def test_a_send_cannot_outlast_the_wait_for_it() -> None:
+    """An attempt waits `SEND_IN_FLIGHT` for an earlier send before sending again: longer than
+    one send can take (the Admin client's retries, then a connect and a read)."""
+    policy = shopify_mirror.MIRROR_RETRY
+    longest = policy.max_retry_time + policy.connect_timeout + policy.read_timeout
+    assert shopify_mirror.SEND_IN_FLIGHT.total_seconds() > longest
 
 
 async def test_the_registry_runs_several_mirror_workers_each_its_own_lease_owner(

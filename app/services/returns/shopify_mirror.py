@@ -194,14 +194,22 @@ REACHED: dict[MirrorAction, frozenset[str]] = {
 
 class MirrorError(Exception):
     """Shopify refused a step. `permanent`: retrying the same request cannot succeed (userErrors,
-    a line Shopify does not consider returnable), so the sync is recorded as failed at once."""
+    a line Shopify does not consider returnable), so the sync is recorded as failed at once.
+    `waiting_until`: nothing failed; an earlier send may still be on its way until then, so the
+    attempt is not counted against `MAX_ATTEMPTS`."""
 
     def __init__(
-        self, message: str, *, permanent: bool = False, field: list[str] | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        field: list[str] | None = None,
+        waiting_until: datetime | None = None,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.field = field or []  # the refused input's path, as Shopify's userErrors give it
+        self.waiting_until = waiting_until
 
 
 def created_on_approval(record: Return) -> bool:
@@ -216,7 +224,11 @@ def plan_steps(record: Return) -> list[MirrorAction]:
     done = set(record.shopify_applied)
     if record.shopify_return_id is None:
         if record.status is ReturnStatus.CANCELED:
-            return []  # never reached Shopify: nothing to cancel
+            if not record.shopify_requested_lines:
+                return []  # never sent to Shopify: nothing to cancel
+            # A request sent before the cancel may have reached Shopify (its answer lost, or
+            # still on its way): looked for, never sent, and canceled there if found.
+            return [MirrorAction.REQUEST, MirrorAction.CANCEL]
         if created_on_approval(record):
             if record.status in (ReturnStatus.REQUESTED, ReturnStatus.DECLINED):
                 return []  # not approved: nothing to tell Shopify yet, or ever
@@ -357,8 +369,15 @@ class MirrorJournal(Protocol):
     async def taken_return_ids(self) -> set[str]:
         """Shopify ids our other returns of the same order hold."""
 
-    async def sending_request(self, lines: list[dict[str, Any]]) -> None:
-        """Record the lines before `returnRequest` is sent (durably)."""
+    async def sending_request(
+        self, lines: list[dict[str, Any]], after: datetime | None
+    ) -> datetime:
+        """Record the lines before `returnRequest` is sent (durably), and when: only while this
+        attempt holds the return and the last request recorded is still the one sent at `after`
+        (None: none); `MirrorError` otherwise, and nothing may be sent."""
+
+    async def request_refused(self, at: datetime) -> None:
+        """Shopify answered the request recorded at `at` without creating a return."""
 
     async def step_done(self, step: MirrorAction, shopify_id: str | None) -> None:
         """A step reached Shopify (`shopify_id`: the return's id after REQUEST)."""
@@ -819,7 +838,8 @@ async def _credit_bonus(api: ShopifyGraphQL, journal: MirrorJournal, customer: s
         if utcnow() - bonus.requested_at < SEND_IN_FLIGHT:
             raise MirrorError(
                 "store-credit bonus requested moments ago and not on the account yet: looked"
-                " again later, never sent twice"
+                " again later, never sent twice",
+                waiting_until=bonus.requested_at + SEND_IN_FLIGHT,
             )
     await journal.bonus_requested(utcnow())
     answer = await api.execute(
@@ -884,7 +904,10 @@ async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJourna
     steps = plan_steps(record)
     for step in steps:
         if step is MirrorAction.REQUEST:
-            return_gid = await _request(record, api, journal, order_gid)
+            sends = record.status is not ReturnStatus.CANCELED
+            return_gid = await _request(record, api, journal, order_gid, sends=sends)
+            if return_gid is None:
+                return  # canceled before its request reached Shopify: nothing there to cancel
             if created_on_approval(record):
                 await journal.step_done(MirrorAction.APPROVE, return_gid)
         elif return_gid is None:
@@ -979,15 +1002,21 @@ async def _reverse_delivery(api: ShopifyGraphQL, record: Return, return_gid: str
 
 
 async def _request(
-    record: Return, api: ShopifyGraphQL, journal: MirrorJournal, order_gid: str
-) -> str:
-    """The Shopify return of `record`: one another attempt recorded or created, else a new one.
-    Checked before reading what Shopify still finds returnable (which another attempt's return
-    would have used up) and again right before creating the return."""
+    record: Return,
+    api: ShopifyGraphQL,
+    journal: MirrorJournal,
+    order_gid: str,
+    *,
+    sends: bool = True,
+) -> str | None:
+    """The Shopify return of `record`: one another attempt recorded or created, else a new one
+    (`sends`; otherwise None). Checked before reading what Shopify still finds returnable
+    (which another attempt's return would have used up) and again right before creating it."""
     existing = await journal.stored_return_id()
     if existing is not None:
         return existing
     sent = await journal.sent_request()
+    sent_at: datetime | None = None
     if sent is not None:
         lines_sent, sent_at = sent
         adopted = await requested_on_shopify(
@@ -1000,13 +1029,18 @@ async def _request(
             # have heard back yet: a second request now would be a second Shopify return.
             raise MirrorError(
                 "a return request sent moments ago is not on Shopify yet: looked again later,"
-                " never sent twice"
+                " never sent twice",
+                waiting_until=sent_at + SEND_IN_FLIGHT,
             )
+    if not sends:
+        return None
     lines = request_lines(record, await returnable_lines(api, order_gid))
     existing = await journal.stored_return_id()
     if existing is not None:
         return existing
-    await journal.sending_request(lines)
+    # Recorded only while this attempt still holds the return and no other attempt recorded a
+    # request since it looked (else that one's may be on its way): then sent.
+    recorded_at = await journal.sending_request(lines, sent_at)
     if created_on_approval(record):
         mutation, key = RETURN_CREATE, "returnCreate"
         return_input: dict[str, Any] = {
@@ -1030,11 +1064,14 @@ async def _request(
             return_input["returnShippingFee"] = {
                 "amount": money_input(record.return_shipping_fee, record.currency)
             }
-    created = _check(
-        # Sent once: a second request would be a second return on Shopify.
-        await api.execute(mutation, {"input": return_input}, may_repeat=False),
-        key,
-    )
+    # Sent once: a second request would be a second return on Shopify.
+    answer = await api.execute(mutation, {"input": return_input}, may_repeat=False)
+    try:
+        created = _check(answer, key)
+    except MirrorError:
+        # Shopify answered and created nothing: the next attempt need not wait for this one.
+        await journal.request_refused(recorded_at)
+        raise
     if not created.get("id"):
         raise MirrorError(f"{key} answered without a return")
     return str(created["id"])
@@ -1094,21 +1131,50 @@ class _ReturnJournal:
         )
         return {str(doc["shopify_return_id"]) async for doc in cursor}
 
-    async def sending_request(self, lines: list[dict[str, Any]]) -> None:
+    async def sending_request(
+        self, lines: list[dict[str, Any]], after: datetime | None
+    ) -> datetime:
         recorded = [
             ShopifyRequestedLine(
                 fulfillment_line_item_id=line["fulfillmentLineItemId"], quantity=line["quantity"]
             )
             for line in lines
         ]
-        await Return.get_pymongo_collection().update_one(
-            {**self.mine, "shopify_return_id": None},
+        moment = utcnow()
+        now = moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # as BSON keeps it
+        sync = self.record.shopify_sync
+        holding: dict[str, Any] = {}
+        if sync is not None and sync.lease_owner is not None:
+            # Still ours: a worker whose lease ran out never sends beside the one after it.
+            holding = {
+                "shopify_sync.lease_owner": sync.lease_owner,
+                "shopify_sync.lease_expires_at": {"$gt": now},
+            }
+        written = await Return.get_pymongo_collection().update_one(
+            {
+                **self.mine,
+                "shopify_return_id": None,
+                "shopify_requested_at": after,
+                **holding,
+            },
             {
                 "$set": {
                     "shopify_requested_lines": to_bson(recorded),
-                    "shopify_requested_at": utcnow(),
+                    "shopify_requested_at": now,
                 }
             },
+        )
+        if written.matched_count != 1:
+            raise MirrorError(
+                "the return was taken over by another attempt, or its Shopify return recorded,"
+                " before this one sent its request: nothing sent"
+            )
+        return now
+
+    async def request_refused(self, at: datetime) -> None:
+        await Return.get_pymongo_collection().update_one(
+            {**self.mine, "shopify_return_id": None, "shopify_requested_at": at},
+            {"$set": {"shopify_requested_at": None}},
         )
 
     async def step_done(self, step: MirrorAction, shopify_id: str | None) -> None:
@@ -1426,9 +1492,13 @@ class ReturnMirrorWorker:
                 await self._release(mine)
         except Exception as exc:  # a failed mirror is recorded, never raised to a merchant
             logger.warning("mirroring return %s to Shopify failed: %s", record.id, exc)
-            final = sync.attempts >= MAX_ATTEMPTS or (
-                isinstance(exc, MirrorError) and exc.permanent
+            waiting = isinstance(exc, MirrorError) and exc.waiting_until is not None
+            final = not waiting and (
+                sync.attempts >= MAX_ATTEMPTS or (isinstance(exc, MirrorError) and exc.permanent)
             )
+            # Waiting for an earlier send is no failure: the attempt is given back (never below
+            # one: a sync at zero attempts is claimable at once, whatever its back-off).
+            attempts = max(sync.attempts - 1, 1) if waiting else sync.attempts
             settled = await collection.update_one(
                 guard,
                 {
@@ -1437,10 +1507,11 @@ class ReturnMirrorWorker:
                             ShopifySyncStatus.FAILED if final else ShopifySyncStatus.PENDING
                         ).value,
                         "shopify_sync.error": str(exc)[:500],
+                        "shopify_sync.attempts": attempts,
                         "shopify_sync.lease_owner": None,
                         # Back off: the lease doubles as the retry time.
                         "shopify_sync.lease_expires_at": utcnow()
-                        + timedelta(seconds=retry_delay(sync.attempts)),
+                        + timedelta(seconds=retry_delay(attempts)),
                         "shopify_sync.updated_at": utcnow(),
                     }
                 },

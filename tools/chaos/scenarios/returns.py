@@ -49,10 +49,17 @@ MIRROR_LEASE_SECONDS = 2.0
 MIRROR_RETRY_BASE_SECONDS = 0.1
 MIRROR_IDLE_SECONDS = 0.05
 # A return request recorded as sent but not on Shopify is sent again only after this (2 min in
-# the app): longer than any request to the in-process simulator takes on a loaded machine (so a
-# worker whose 2 s lease ran out mid-send is never raced), shorter than the run's wait for the
-# mirror to drain (a request recorded just before a crash, never sent, is sent within the run).
-MIRROR_SEND_IN_FLIGHT = timedelta(seconds=10)
+# the app): longer than one send may take (the Admin client's retries, connect and read
+# timeouts: a worker whose 2 s lease ran out mid-send is never raced), shorter than the run's
+# wait for the mirror to drain (a request recorded just before a crash, never sent, is sent
+# within the run).
+MIRROR_SEND_IN_FLIGHT = timedelta(
+    seconds=shopify_mirror.MIRROR_RETRY.max_retry_time
+    + shopify_mirror.MIRROR_RETRY.connect_timeout
+    + shopify_mirror.MIRROR_RETRY.read_timeout
+    + 5
+)
+MIRROR_DRAIN_SECONDS = MIRROR_SEND_IN_FLIGHT.total_seconds() + 20
 # Where the database is killed, in this order (see the `_crash_*` wrappers), for how long (plus
 # ~0.6 s to start again), and how long to wait for the moment at most (the create points also
 # stop waiting when their wave of customers is answered). Down longer than a request's budget,
@@ -276,10 +283,13 @@ def _crash_after_decision(outages: Outages) -> Callable[..., Any]:
 def _crash_after_shopify_request(outages: Outages) -> Callable[..., Any]:
     """The mirror's worst moment: Shopify created its return and we have not recorded its id."""
 
-    def wrapper(request: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
-        async def request_then_crash(*args: Any, **kwargs: Any) -> str:
+    def wrapper(
+        request: Callable[..., Awaitable[str | None]],
+    ) -> Callable[..., Awaitable[str | None]]:
+        async def request_then_crash(*args: Any, **kwargs: Any) -> str | None:
             shopify_id = await request(*args, **kwargs)
-            outages.strike("shopify-requested")
+            if shopify_id is not None:
+                outages.strike("shopify-requested")
             return shopify_id
 
         return request_then_crash
@@ -741,7 +751,7 @@ async def returns_with_database_restart(
                 return pending == 0
 
             with contextlib.suppress(TimeoutError):
-                await eventually(drained, 30, 0.1)
+                await eventually(drained, MIRROR_DRAIN_SECONDS, 0.1)
             for moment, _, _ in CRASH_POINTS:
                 figures.check(moment in outages.struck, f"never crashed at {moment}")
             figures.check(
