@@ -8,6 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from tools.chaos.scenarios import returns
 from tools.chaos.scenarios.returns import returns_with_database_restart
 
@@ -51,3 +53,18 @@ def test_callers_are_not_given_up_on_while_crashes_are_still_to_come(monkeypatch
     assert deadline.open()
     clock[0] += 2
     assert not deadline.open()
+
+
+def test_callers_answered_without_end_do_not_keep_the_run_going(monkeypatch: Any) -> None:
+    """Every answered call gives callers more time after the last crash, up to a bound: a
+    merchant turned down on every decision would otherwise never let the run end."""
+    clock = [1000.0]
+    monkeypatch.setattr(
+        "tools.chaos.scenarios.returns.time", SimpleNamespace(monotonic=lambda: clock[0])
+    )
+    deadline = returns.Deadline()
+    deadline.recovered()
+    while deadline.open():
+        clock[0] += 1
+        deadline.answered()
+    assert clock[0] - 1000.0 == pytest.approx(returns.MAX_RECOVERY_SECONDS)

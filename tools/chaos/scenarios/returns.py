@@ -365,6 +365,7 @@ def _asks(order: dict[str, Any], customers: int, rng: random.Random) -> list[dic
 
 # How long callers go on being refused, at most, after the database's last restart.
 RECOVERY_SECONDS = 30.0
+MAX_RECOVERY_SECONDS = 6 * RECOVERY_SECONDS
 
 
 class Deadline:
@@ -377,14 +378,19 @@ class Deadline:
 
     def __init__(self) -> None:
         self.at: float | None = None  # None until the last crash is over
+        self.latest = 0.0  # answered calls push it back no further than this
 
     def recovered(self) -> None:
-        self.at = time.monotonic() + RECOVERY_SECONDS
+        now = time.monotonic()
+        self.at = now + RECOVERY_SECONDS
+        # A caller answered again and again without getting anywhere (a decision turned down
+        # every time) must not keep the run going for ever.
+        self.latest = now + MAX_RECOVERY_SECONDS
 
     def answered(self) -> None:
         """A call got through: after the last crash, callers get `RECOVERY_SECONDS` more."""
         if self.at is not None and self.open():
-            self.at = max(self.at, time.monotonic() + RECOVERY_SECONDS)
+            self.at = min(max(self.at, time.monotonic() + RECOVERY_SECONDS), self.latest)
 
     def open(self) -> bool:
         return self.at is None or time.monotonic() < self.at
