@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -542,6 +543,27 @@ async def test_a_request_whose_answer_was_lost_is_adopted_not_sent_again(
     assert view["status"] == "OPEN"
 
 
+def _direct(
+    settings: Settings, http: httpx.AsyncClient
+) -> Callable[[str], Awaitable[ShopifyGraphQL]]:
+    """A mirror worker's client factory: the shop's Admin client, straight to the simulator."""
+
+    async def client_for(tenant_id: str) -> ShopifyGraphQL:
+        return await admin_client_for(tenant_id, settings, http)
+
+    return client_for
+
+
+def _serving(api: Any) -> Callable[[str], Awaitable[ShopifyGraphQL]]:
+    """A mirror worker's client factory that always hands out `api` (a wrapped client)."""
+
+    async def client_for(tenant_id: str) -> ShopifyGraphQL:
+        served: ShopifyGraphQL = api
+        return served
+
+    return client_for
+
+
 class _HeldRequest:
     """An Admin client whose `returnRequest` waits to be let through: a worker whose request is
     still on its way to Shopify (its lease may run out meanwhile)."""
@@ -580,11 +602,9 @@ async def test_a_request_still_on_its_way_is_not_sent_again_by_the_next_lease_ho
     [return_id] = await file_returns(client, tenant, order, 1)
     held = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
 
-    async def held_client(tenant_id: str) -> ShopifyGraphQL:
-        return held
+    held_client = _serving(held)
 
-    async def direct_client(tenant_id: str) -> ShopifyGraphQL:
-        return await admin_client_for(tenant_id, settings, sim_http)
+    direct_client = _direct(settings, sim_http)
 
     first = asyncio.create_task(ReturnMirrorWorker("slow", held_client).run_once())
     await asyncio.wait_for(held.sending.wait(), 10)
@@ -640,8 +660,7 @@ async def test_a_request_recorded_but_never_sent_is_sent_once_it_cannot_be_on_it
         },
     )
 
-    async def direct_client(tenant_id: str) -> ShopifyGraphQL:
-        return await admin_client_for(tenant_id, settings, sim_http)
+    direct_client = _direct(settings, sim_http)
 
     assert await ReturnMirrorWorker("after-crash", direct_client).run_once()
     [on_shopify] = await sim_returns(sim_control, tenant.domain)
@@ -701,11 +720,9 @@ async def test_a_worker_whose_lease_ran_out_before_it_recorded_its_request_sends
     stalled = _HeldQuery(await admin_client_for(tenant.tenant_id, settings, sim_http))
     sending = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
 
-    async def stalled_client(tenant_id: str) -> ShopifyGraphQL:
-        return stalled
+    stalled_client = _serving(stalled)
 
-    async def sending_client(tenant_id: str) -> ShopifyGraphQL:
-        return sending
+    sending_client = _serving(sending)
 
     first = asyncio.create_task(ReturnMirrorWorker("stalled", stalled_client).run_once())
     await asyncio.wait_for(stalled.sending.wait(), 10)
@@ -738,11 +755,9 @@ async def test_a_return_canceled_while_its_request_is_on_its_way_is_canceled_on_
     headers = await merchant_headers(tenant.tenant_id)
     held = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
 
-    async def held_client(tenant_id: str) -> ShopifyGraphQL:
-        return held
+    held_client = _serving(held)
 
-    async def direct_client(tenant_id: str) -> ShopifyGraphQL:
-        return await admin_client_for(tenant_id, settings, sim_http)
+    direct_client = _direct(settings, sim_http)
 
     first = asyncio.create_task(ReturnMirrorWorker("slow", held_client).run_once())
     await asyncio.wait_for(held.sending.wait(), 10)
@@ -763,6 +778,89 @@ async def test_a_return_canceled_while_its_request_is_on_its_way_is_canceled_on_
     assert record.shopify_sync is not None and record.shopify_sync.status == "synced"
     view = await shopify_view(sim_control, tenant, on_shopify["id"])
     assert view["status"] == "CANCELED"
+
+
+class _AnswerHeld(_HeldRequest):
+    """An Admin client whose `returnRequest` reaches Shopify at once but whose answer waits to
+    be let through: Shopify shows the return before its sender has recorded it."""
+
+    async def execute(
+        self, query: str, variables: dict[str, Any], *, may_repeat: bool = True
+    ) -> dict[str, Any]:
+        answer = await self.inner.execute(query, variables, may_repeat=may_repeat)
+        if query is RETURN_REQUEST:
+            self.sending.set()
+            await self.let_through.wait()
+        return answer
+
+
+async def test_a_canceled_return_never_cancels_a_siblings_return_still_being_recorded(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    simulator: SimulatorServer,
+    sim_control: SimulatorControl,
+    sim_http: httpx.AsyncClient,
+) -> None:
+    """Two returns of the same unit kind on one order; the first was canceled after recording a
+    request that never went out, the second's request reached Shopify and its answer is not
+    back yet. The first must not take the second's Shopify return for its own and cancel it."""
+    tenant = await connect_sim_tenant(sim_control, settings)
+    [variant] = returnable_variants(simulator, tenant.domain, 1)
+    order = await sim_synced_order(
+        sim_control, settings, sim_http, tenant, [{"variant_id": variant, "quantity": 2}]
+    )
+    headers = await merchant_headers(tenant.tenant_id)
+    line = order.line_items[0].id
+    canceled, active = [
+        str(
+            (await create(client, tenant.tenant_id, return_input(order, [(line, 1)])))["return"][
+                "id"
+            ]
+        )
+        for _ in range(2)
+    ]
+    answering = _AnswerHeld(await admin_client_for(tenant.tenant_id, settings, sim_http))
+
+    answering_client = _serving(answering)
+
+    direct_client = _direct(settings, sim_http)
+
+    # Both are claimable; hold the canceled one back while the active one is pushed.
+    await Return.get_pymongo_collection().update_one(
+        {"_id": PydanticObjectId(canceled)},
+        {
+            "$set": {
+                "shopify_sync.lease_owner": "elsewhere",
+                "shopify_sync.lease_expires_at": utcnow() + timedelta(minutes=5),
+            }
+        },
+    )
+    sibling = asyncio.create_task(ReturnMirrorWorker("sibling", answering_client).run_once())
+    await asyncio.wait_for(answering.sending.wait(), 10)
+    [on_shopify] = await sim_returns(sim_control, tenant.domain)
+    sent = (await stored_return(active)).shopify_requested_lines
+    assert sent  # the sibling's request, recorded before it went out
+    await decide(client, headers, "cancel", canceled)
+    await Return.get_pymongo_collection().update_one(
+        {"_id": PydanticObjectId(canceled)},
+        {
+            "$set": {
+                "shopify_requested_lines": [line.model_dump() for line in sent],
+                "shopify_requested_at": utcnow() - timedelta(seconds=1),
+            }
+        },
+    )
+    await make_retry_due(canceled)
+    assert await ReturnMirrorWorker("next", direct_client).run_once()
+    record = await stored_return(canceled)
+    assert record.shopify_return_id is None
+    assert record.shopify_sync is not None and record.shopify_sync.status == "pending"
+    assert (await shopify_view(sim_control, tenant, on_shopify["id"]))["status"] == "REQUESTED"
+
+    answering.let_through.set()
+    await sibling
+    assert (await stored_return(active)).shopify_return_id == on_shopify["id"]
 
 
 class _Refused:
@@ -790,7 +888,7 @@ async def test_a_request_shopify_refused_leaves_nothing_to_wait_for(
 ) -> None:
     """Shopify answered and made nothing: once staff retry, the request is sent at once (not
     after `SEND_IN_FLIGHT`, as for a request whose answer never came)."""
-    _, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
+    tenant, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
 
     async def refusing_client(tenant_id: str) -> ShopifyGraphQL:
         return _Refused(await admin_client_for(tenant_id, settings, sim_http))
@@ -800,13 +898,31 @@ async def test_a_request_shopify_refused_leaves_nothing_to_wait_for(
     assert record.shopify_sync is not None and record.shopify_sync.status == "failed"
     assert record.shopify_requested_lines and record.shopify_requested_at is None
 
+    headers = await merchant_headers(tenant.tenant_id)
+    retried = await graphql(
+        client,
+        "mutation($id: ID!) { retryReturnShopifySync(id: $id) { userErrors { code } } }",
+        {"id": return_id},
+        headers,
+    )
+    assert retried["data"]["retryReturnShopifySync"]["userErrors"] == []
+
+    direct_client = _direct(settings, sim_http)
+
+    assert await ReturnMirrorWorker("after-fix", direct_client).run_once()
+    [on_shopify] = await sim_returns(sim_control, tenant.domain)
+    record = await stored_return(return_id)
+    assert record.shopify_return_id == on_shopify["id"]
+
 
 def test_a_send_cannot_outlast_the_wait_for_it() -> None:
     """An attempt waits `SEND_IN_FLIGHT` for an earlier send before sending again: longer than
-    one send can take (the Admin client's retries, then a connect and a read)."""
+    one send can take (the Admin client's retries, then the pool, connect, write and read
+    timeouts of the last try)."""
     policy = shopify_mirror.MIRROR_RETRY
-    longest = policy.max_retry_time + policy.connect_timeout + policy.read_timeout
-    assert shopify_mirror.SEND_IN_FLIGHT.total_seconds() > longest
+    longest = policy.max_retry_time + policy.connect_timeout + 3 * policy.read_timeout
+    assert shopify_mirror.longest_send() == timedelta(seconds=longest)
+    assert shopify_mirror.longest_send() < shopify_mirror.SEND_IN_FLIGHT
 
 
 async def test_the_registry_runs_several_mirror_workers_each_its_own_lease_owner(

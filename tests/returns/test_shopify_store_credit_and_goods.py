@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from beanie import PydanticObjectId
 
 from app.clock import utcnow
 from app.config import Settings
@@ -392,8 +393,8 @@ async def test_a_bonus_request_that_may_be_in_flight_is_not_sent_again_until_it_
     return_id = await resolved(shop, [(shop.order.line_items[0].id, 1)], resolution="STORE_CREDIT")
     recorded = shopify_mirror._ReturnJournal.bonus_requested
 
-    async def recorded_then_died(self: Any, at: Any) -> None:
-        await recorded(self, at)
+    async def recorded_then_died(self: Any, at: Any, after: Any) -> None:
+        await recorded(self, at, after)
         raise asyncio.CancelledError  # the process dies before the credit is sent
 
     with monkeypatch.context() as patched:
@@ -428,3 +429,36 @@ async def test_a_bonus_request_that_may_be_in_flight_is_not_sent_again_until_it_
         if not t["origin"]
     ]
     assert [t["id"] for t in bonuses] == [found["storeCreditBonus"]["shopifyTransactionId"]]
+
+
+async def test_a_bonus_is_recorded_as_requested_only_by_the_attempt_holding_the_return(
+    new_shop: NewShop,
+) -> None:
+    """Recording the request is what licenses the send: refused (nothing may be sent) to a
+    worker whose lease ran out, and to one that did not see the latest request (another
+    attempt's send may be on its way: the bonus would be credited twice)."""
+    shop = await new_shop()
+    await set_policy(shop, storeCreditBonusPercent="20")
+    return_id = await resolved(shop, [(shop.order.line_items[0].id, 1)], resolution="STORE_CREDIT")
+    returns = Return.get_pymongo_collection()
+    mine = {"_id": PydanticObjectId(return_id)}
+    now = utcnow()
+
+    async def journal_with_lease(expires: Any) -> Any:
+        await returns.update_one(
+            mine,
+            {"$set": {"shopify_sync.lease_owner": "w1", "shopify_sync.lease_expires_at": expires}},
+        )
+        record = await Return.get(PydanticObjectId(return_id))
+        assert record is not None
+        return shopify_mirror._ReturnJournal(record)
+
+    lapsed = await journal_with_lease(now - timedelta(seconds=1))
+    with pytest.raises(shopify_mirror.MirrorError):
+        await lapsed.bonus_requested(now, None)
+    holding = await journal_with_lease(now + timedelta(minutes=5))
+    await holding.bonus_requested(now, None)
+    with pytest.raises(shopify_mirror.MirrorError):
+        await holding.bonus_requested(now + timedelta(seconds=1), None)  # saw no request
+    stored = await returns.find_one(mine, {"store_credit_bonus": 1})
+    assert stored is not None and stored["store_credit_bonus"]["requested_at"] == now

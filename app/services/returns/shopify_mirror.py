@@ -379,6 +379,10 @@ class MirrorJournal(Protocol):
     async def request_refused(self, at: datetime) -> None:
         """Shopify answered the request recorded at `at` without creating a return."""
 
+    async def sibling_request_in_flight(self, lines: list[dict[str, Any]]) -> datetime | None:
+        """Until when another of our returns of the order with these lines, not yet holding a
+        Shopify id, may still hear back from its request (None: no such return)."""
+
     async def step_done(self, step: MirrorAction, shopify_id: str | None) -> None:
         """A step reached Shopify (`shopify_id`: the return's id after REQUEST)."""
 
@@ -397,8 +401,10 @@ class MirrorJournal(Protocol):
     async def stored_bonus(self) -> StoreCreditBonus | None:
         """The store-credit bonus as recorded by now."""
 
-    async def bonus_requested(self, at: datetime) -> None:
-        """Record, durably and before it is sent, that the bonus credit is being requested."""
+    async def bonus_requested(self, at: datetime, after: datetime | None) -> None:
+        """Record, durably and before it is sent, that the bonus credit is being requested:
+        only while this attempt holds the return and the last request recorded is the one at
+        `after` (None: none); `MirrorError` otherwise, and nothing may be sent."""
 
     async def bonus_credited(self, transaction_id: str, account_id: str | None) -> None:
         """Record the credit transaction Shopify made for the bonus (once)."""
@@ -814,6 +820,17 @@ BONUS_CLOCK_SKEW = timedelta(minutes=5)
 SEND_IN_FLIGHT = timedelta(minutes=2)
 
 
+def longest_send(policy: RetryPolicy = MIRROR_RETRY) -> timedelta:
+    """How long after it was recorded one send can still reach Shopify: the client's retries,
+    then a wait for a pooled connection, a connect, the write and the read (httpx takes the
+    pool and write timeouts from the read timeout)."""
+    return timedelta(
+        seconds=policy.max_retry_time
+        + policy.connect_timeout
+        + 3 * policy.read_timeout  # pool, write, read
+    )
+
+
 async def _credit_bonus(api: ShopifyGraphQL, journal: MirrorJournal, customer: str | None) -> None:
     """Credit the store-credit bonus on the customer's account, once. Shopify's
     `storeCreditAccountCredit` has no idempotency key, so the request is recorded before it is
@@ -841,7 +858,9 @@ async def _credit_bonus(api: ShopifyGraphQL, journal: MirrorJournal, customer: s
                 " again later, never sent twice",
                 waiting_until=bonus.requested_at + SEND_IN_FLIGHT,
             )
-    await journal.bonus_requested(utcnow())
+    # Recorded only while this attempt holds the return and the last request recorded is the
+    # one it looked for (else another attempt's send may be on its way): then sent.
+    await journal.bonus_requested(utcnow(), bonus.requested_at)
     answer = await api.execute(
         STORE_CREDIT_CREDIT,
         {
@@ -1019,6 +1038,16 @@ async def _request(
     sent_at: datetime | None = None
     if sent is not None:
         lines_sent, sent_at = sent
+        if not sends:
+            # Only looked for (the return was canceled): a Shopify return with these lines may
+            # be a sibling's whose answer is still on its way; adopting it would cancel theirs.
+            sibling_until = await journal.sibling_request_in_flight(lines_sent)
+            if sibling_until is not None:
+                raise MirrorError(
+                    "another return of the order asked Shopify for the same units moments ago:"
+                    " looked again once its answer is in",
+                    waiting_until=sibling_until,
+                )
         adopted = await requested_on_shopify(
             api, order_gid, lines_sent, await journal.taken_return_ids()
         )
@@ -1140,22 +1169,13 @@ class _ReturnJournal:
             )
             for line in lines
         ]
-        moment = utcnow()
-        now = moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # as BSON keeps it
-        sync = self.record.shopify_sync
-        holding: dict[str, Any] = {}
-        if sync is not None and sync.lease_owner is not None:
-            # Still ours: a worker whose lease ran out never sends beside the one after it.
-            holding = {
-                "shopify_sync.lease_owner": sync.lease_owner,
-                "shopify_sync.lease_expires_at": {"$gt": now},
-            }
+        now = utcnow()
         written = await Return.get_pymongo_collection().update_one(
             {
                 **self.mine,
                 "shopify_return_id": None,
                 "shopify_requested_at": after,
-                **holding,
+                **self._holding(),
             },
             {
                 "$set": {
@@ -1170,6 +1190,31 @@ class _ReturnJournal:
                 " before this one sent its request: nothing sent"
             )
         return now
+
+    async def sibling_request_in_flight(self, lines: list[dict[str, Any]]) -> datetime | None:
+        wanted = _line_totals(
+            [(line["fulfillmentLineItemId"], int(line["quantity"])) for line in lines]
+        )
+        latest: datetime | None = None
+        async for doc in Return.get_pymongo_collection().find(
+            {
+                "tenant_id": self.record.tenant_id,
+                "order_id": self.record.order_id,
+                "_id": {"$ne": self.record.id},
+                "shopify_return_id": None,
+                "shopify_requested_at": {"$gt": utcnow() - SEND_IN_FLIGHT},
+            },
+            {"shopify_requested_lines": 1, "shopify_requested_at": 1},
+        ):
+            theirs = _line_totals(
+                [
+                    (str(line["fulfillment_line_item_id"]), int(line["quantity"]))
+                    for line in doc.get("shopify_requested_lines") or []
+                ]
+            )
+            if theirs == wanted and (latest is None or doc["shopify_requested_at"] > latest):
+                latest = doc["shopify_requested_at"]
+        return None if latest is None else latest + SEND_IN_FLIGHT
 
     async def request_refused(self, at: datetime) -> None:
         await Return.get_pymongo_collection().update_one(
@@ -1225,11 +1270,32 @@ class _ReturnJournal:
         found = (fresh or {}).get("store_credit_bonus")
         return StoreCreditBonus.model_validate(found) if found else None
 
-    async def bonus_requested(self, at: datetime) -> None:
-        await Return.get_pymongo_collection().update_one(
-            {**self.mine, "store_credit_bonus.shopify_transaction_id": None},
+    async def bonus_requested(self, at: datetime, after: datetime | None) -> None:
+        written = await Return.get_pymongo_collection().update_one(
+            {
+                **self.mine,
+                "store_credit_bonus.shopify_transaction_id": None,
+                "store_credit_bonus.requested_at": after,
+                **self._holding(),
+            },
             {"$set": {"store_credit_bonus.requested_at": at}},
         )
+        if written.matched_count != 1:
+            raise MirrorError(
+                "the return was taken over by another attempt, or its bonus recorded, before"
+                " this one sent the bonus credit: nothing sent"
+            )
+
+    def _holding(self) -> dict[str, Any]:
+        """Filter: this attempt's lease on the return is still in force. A worker whose lease
+        ran out (stalled past it) must never send beside the attempt that took over."""
+        sync = self.record.shopify_sync
+        if sync is None or sync.lease_owner is None:
+            raise MirrorError("pushed without a lease on the return: nothing sent")
+        return {
+            "shopify_sync.lease_owner": sync.lease_owner,
+            "shopify_sync.lease_expires_at": {"$gt": utcnow()},
+        }
 
     async def bonus_credited(self, transaction_id: str, account_id: str | None) -> None:
         try:
@@ -1499,6 +1565,9 @@ class ReturnMirrorWorker:
             # Waiting for an earlier send is no failure: the attempt is given back (never below
             # one: a sync at zero attempts is claimable at once, whatever its back-off).
             attempts = max(sync.attempts - 1, 1) if waiting else sync.attempts
+            retry_at = utcnow() + timedelta(seconds=retry_delay(attempts))
+            if isinstance(exc, MirrorError) and exc.waiting_until is not None:
+                retry_at = min(retry_at, exc.waiting_until)  # looked again once it cannot be
             settled = await collection.update_one(
                 guard,
                 {
@@ -1510,8 +1579,7 @@ class ReturnMirrorWorker:
                         "shopify_sync.attempts": attempts,
                         "shopify_sync.lease_owner": None,
                         # Back off: the lease doubles as the retry time.
-                        "shopify_sync.lease_expires_at": utcnow()
-                        + timedelta(seconds=retry_delay(attempts)),
+                        "shopify_sync.lease_expires_at": retry_at,
                         "shopify_sync.updated_at": utcnow(),
                     }
                 },

@@ -49,16 +49,11 @@ MIRROR_LEASE_SECONDS = 2.0
 MIRROR_RETRY_BASE_SECONDS = 0.1
 MIRROR_IDLE_SECONDS = 0.05
 # A return request recorded as sent but not on Shopify is sent again only after this (2 min in
-# the app): longer than one send may take (the Admin client's retries, connect and read
-# timeouts: a worker whose 2 s lease ran out mid-send is never raced), shorter than the run's
-# wait for the mirror to drain (a request recorded just before a crash, never sent, is sent
-# within the run).
-MIRROR_SEND_IN_FLIGHT = timedelta(
-    seconds=shopify_mirror.MIRROR_RETRY.max_retry_time
-    + shopify_mirror.MIRROR_RETRY.connect_timeout
-    + shopify_mirror.MIRROR_RETRY.read_timeout
-    + 5
-)
+# the app): longer than one send may take (the Admin client's retries, then a wait for a
+# pooled connection, a connect, the write and the read: a worker whose 2 s lease ran out
+# mid-send is never raced), shorter than the run's wait for the mirror to drain (a request
+# recorded just before a crash, never sent, is sent within the run).
+MIRROR_SEND_IN_FLIGHT = shopify_mirror.longest_send() + timedelta(seconds=5)
 MIRROR_DRAIN_SECONDS = MIRROR_SEND_IN_FLIGHT.total_seconds() + 20
 # Where the database is killed, in this order (see the `_crash_*` wrappers), for how long (plus
 # ~0.6 s to start again), and how long to wait for the moment at most (the create points also
