@@ -594,12 +594,7 @@ async def test_a_request_still_on_its_way_is_not_sent_again_by_the_next_lease_ho
     takes the return over finds the request recorded and nothing on Shopify yet. Sending one
     too made two Shopify returns of the same units (one then adopted here as a second return:
     a chaos run's 'ledger 2 < 3 in active returns'). It waits for the first instead."""
-    tenant = await connect_sim_tenant(sim_control, settings)
-    lines = [
-        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
-    ]
-    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
-    [return_id] = await file_returns(client, tenant, order, 1)
+    tenant, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
     held = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
 
     held_client = _serving(held)
@@ -638,12 +633,7 @@ async def test_a_request_recorded_but_never_sent_is_sent_once_it_cannot_be_on_it
     """The lines were recorded, then the worker or the database died before the request went
     out: Shopify has nothing. Once `SEND_IN_FLIGHT` has passed no earlier send can still
     arrive, and the request is sent (it is not waited for forever)."""
-    tenant = await connect_sim_tenant(sim_control, settings)
-    lines = [
-        {"variant_id": v, "quantity": 1} for v in returnable_variants(simulator, tenant.domain)
-    ]
-    order = await sim_synced_order(sim_control, settings, sim_http, tenant, lines)
-    [return_id] = await file_returns(client, tenant, order, 1)
+    tenant, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
     recorded_at = utcnow() - shopify_mirror.SEND_IN_FLIGHT - timedelta(seconds=1)
     await Return.get_pymongo_collection().update_one(
         {"_id": PydanticObjectId(return_id)},
