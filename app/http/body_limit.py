@@ -1,9 +1,20 @@
-"""Refuse request bodies over a limit with 413 before the handler reads them (pure ASGI)."""
+"""The request body's arrival (pure ASGI): bodies over a limit get 413 before the handler reads
+them, and a client that hangs up before its body has arrived ends the request as 499.
+
+Starlette raises `ClientDisconnect` from the body read; unhandled, it reached uvicorn as
+"Exception in ASGI application", was logged with a traceback and counted as a 500, so every
+impatient or dropped client fed the 5xx alert. Answered with 499 (nginx's "client closed
+request"), the access log and the metrics outside this middleware see that status, and the
+server drops the answer nobody is waiting for.
+"""
 
 from __future__ import annotations
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CLIENT_CLOSED_REQUEST = 499
 
 
 class BodyTooLarge(Exception):
@@ -52,6 +63,10 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if not response_started:
                 await self._refuse(send)
+        except ClientDisconnect:
+            if not response_started:
+                await send({"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST})
+                await send({"type": "http.response.body", "body": b""})
 
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps(

@@ -6,7 +6,10 @@ import logging
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.types import Message
 
+from app.observability.metrics import REGISTRY
 from tests.factories import make_tenant, merchant_headers
 
 
@@ -78,3 +81,49 @@ async def test_access_log_names_the_operation_and_tenant(
     assert record.operation == "ListReturns"  # type: ignore[attr-defined]
     assert record.status == 200  # type: ignore[attr-defined]
     assert isinstance(record.response_time_ms, float)  # type: ignore[attr-defined]
+
+
+async def test_a_client_gone_before_its_body_arrived_is_499_not_a_server_error(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client hangs up after its headers: no 500 is counted or logged (it fed the 5xx
+    alert), the access log says 499."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    before = _count_of_500s()
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        await app(scope, receive, send)
+    record = next(r for r in caplog.records if r.name == "app.access")
+    assert record.status == 499  # type: ignore[attr-defined]
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [499]
+    assert _count_of_500s() == before
+
+
+def _count_of_500s() -> float:
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "rms_http_requests"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("status") == "500"
+    )

@@ -28,6 +28,8 @@ class ThreadedASGIServer:
         self.port = port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        # The loop serving the app, for diagnostics (what its tasks wait on when one hangs).
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def base_url(self) -> str:
@@ -59,8 +61,12 @@ class ThreadedASGIServer:
         server = uvicorn.Server(config)
         self._server = server
 
+        async def serve_here() -> None:
+            self.loop = asyncio.get_running_loop()
+            await server.serve(sockets=[sock])
+
         def serve() -> None:
-            asyncio.run(server.serve(sockets=[sock]))
+            asyncio.run(serve_here())
 
         self._thread = threading.Thread(target=serve, name=f"asgi:{self.port}", daemon=True)
         self._thread.start()
