@@ -240,6 +240,9 @@ class ReturnShipment(BaseModel):
     lease_expires_at: datetime | None = None
     tracking: list[TrackingUpdate] = Field(default_factory=list)
     shopify_reverse_delivery_id: str | None = None
+    # When the mirror recorded that it is sending the reverse delivery (before sending it): an
+    # attempt that finds none on Shopify waits until that send cannot still be on its way.
+    shopify_delivery_requested_at: datetime | None = None
     # Shopify refused to attach the label (its userErrors): shown, never blocking the return's
     # own sync (a refund must not wait on a label's reverse delivery).
     shopify_delivery_error: str | None = None

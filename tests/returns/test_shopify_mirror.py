@@ -543,7 +543,7 @@ async def test_a_request_whose_answer_was_lost_is_adopted_not_sent_again(
     assert view["status"] == "OPEN"
 
 
-def _direct(
+def direct(
     settings: Settings, http: httpx.AsyncClient
 ) -> Callable[[str], Awaitable[ShopifyGraphQL]]:
     """A mirror worker's client factory: the shop's Admin client, straight to the simulator."""
@@ -554,7 +554,7 @@ def _direct(
     return client_for
 
 
-def _serving(api: Any) -> Callable[[str], Awaitable[ShopifyGraphQL]]:
+def serving(api: Any) -> Callable[[str], Awaitable[ShopifyGraphQL]]:
     """A mirror worker's client factory that always hands out `api` (a wrapped client)."""
 
     async def client_for(tenant_id: str) -> ShopifyGraphQL:
@@ -564,19 +564,21 @@ def _serving(api: Any) -> Callable[[str], Awaitable[ShopifyGraphQL]]:
     return client_for
 
 
-class _HeldRequest:
-    """An Admin client whose `returnRequest` waits to be let through: a worker whose request is
-    still on its way to Shopify (its lease may run out meanwhile)."""
+class HeldCall:
+    """An Admin client whose `held` document (`returnRequest` unless told) waits to be let
+    through: a worker whose call is still on its way to Shopify (its lease may run out
+    meanwhile)."""
 
-    def __init__(self, inner: ShopifyGraphQL) -> None:
+    def __init__(self, inner: ShopifyGraphQL, held: str = RETURN_REQUEST) -> None:
         self.inner = inner
+        self.held = held
         self.sending = asyncio.Event()
         self.let_through = asyncio.Event()
 
     async def execute(
         self, query: str, variables: dict[str, Any], *, may_repeat: bool = True
     ) -> dict[str, Any]:
-        if query is RETURN_REQUEST:
+        if query is self.held:
             self.sending.set()
             await self.let_through.wait()
         return await self.inner.execute(query, variables, may_repeat=may_repeat)
@@ -595,11 +597,11 @@ async def test_a_request_still_on_its_way_is_not_sent_again_by_the_next_lease_ho
     too made two Shopify returns of the same units (one then adopted here as a second return:
     a chaos run's 'ledger 2 < 3 in active returns'). It waits for the first instead."""
     tenant, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
-    held = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
+    held = HeldCall(await admin_client_for(tenant.tenant_id, settings, sim_http))
 
-    held_client = _serving(held)
+    held_client = serving(held)
 
-    direct_client = _direct(settings, sim_http)
+    direct_client = direct(settings, sim_http)
 
     first = asyncio.create_task(ReturnMirrorWorker("slow", held_client).run_once())
     await asyncio.wait_for(held.sending.wait(), 10)
@@ -650,7 +652,7 @@ async def test_a_request_recorded_but_never_sent_is_sent_once_it_cannot_be_on_it
         },
     )
 
-    direct_client = _direct(settings, sim_http)
+    direct_client = direct(settings, sim_http)
 
     assert await ReturnMirrorWorker("after-crash", direct_client).run_once()
     [on_shopify] = await sim_returns(sim_control, tenant.domain)
@@ -659,7 +661,7 @@ async def test_a_request_recorded_but_never_sent_is_sent_once_it_cannot_be_on_it
     assert record.shopify_sync is not None and record.shopify_sync.status == "synced"
 
 
-class _HeldQuery(_HeldRequest):
+class _HeldQuery(HeldCall):
     """An Admin client whose reads of what the order still has to return wait to be let
     through: a worker stalled before it records its request (its lease may run out)."""
 
@@ -708,11 +710,11 @@ async def test_a_worker_whose_lease_ran_out_before_it_recorded_its_request_sends
     one's record (and so its send) is refused: one request, one Shopify return."""
     tenant, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
     stalled = _HeldQuery(await admin_client_for(tenant.tenant_id, settings, sim_http))
-    sending = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
+    sending = HeldCall(await admin_client_for(tenant.tenant_id, settings, sim_http))
 
-    stalled_client = _serving(stalled)
+    stalled_client = serving(stalled)
 
-    sending_client = _serving(sending)
+    sending_client = serving(sending)
 
     first = asyncio.create_task(ReturnMirrorWorker("stalled", stalled_client).run_once())
     await asyncio.wait_for(stalled.sending.wait(), 10)
@@ -743,11 +745,11 @@ async def test_a_return_canceled_while_its_request_is_on_its_way_is_canceled_on_
     units our ledger gave back (and none is adopted as a second return)."""
     tenant, return_id = await _sim_return(client, settings, simulator, sim_control, sim_http)
     headers = await merchant_headers(tenant.tenant_id)
-    held = _HeldRequest(await admin_client_for(tenant.tenant_id, settings, sim_http))
+    held = HeldCall(await admin_client_for(tenant.tenant_id, settings, sim_http))
 
-    held_client = _serving(held)
+    held_client = serving(held)
 
-    direct_client = _direct(settings, sim_http)
+    direct_client = direct(settings, sim_http)
 
     first = asyncio.create_task(ReturnMirrorWorker("slow", held_client).run_once())
     await asyncio.wait_for(held.sending.wait(), 10)
@@ -770,7 +772,7 @@ async def test_a_return_canceled_while_its_request_is_on_its_way_is_canceled_on_
     assert view["status"] == "CANCELED"
 
 
-class _AnswerHeld(_HeldRequest):
+class _AnswerHeld(HeldCall):
     """An Admin client whose `returnRequest` reaches Shopify at once but whose answer waits to
     be let through: Shopify shows the return before its sender has recorded it."""
 
@@ -812,9 +814,9 @@ async def test_a_canceled_return_never_cancels_a_siblings_return_still_being_rec
     ]
     answering = _AnswerHeld(await admin_client_for(tenant.tenant_id, settings, sim_http))
 
-    answering_client = _serving(answering)
+    answering_client = serving(answering)
 
-    direct_client = _direct(settings, sim_http)
+    direct_client = direct(settings, sim_http)
 
     # Both are claimable; hold the canceled one back while the active one is pushed.
     await Return.get_pymongo_collection().update_one(
@@ -897,7 +899,7 @@ async def test_a_request_shopify_refused_leaves_nothing_to_wait_for(
     )
     assert retried["data"]["retryReturnShopifySync"]["userErrors"] == []
 
-    direct_client = _direct(settings, sim_http)
+    direct_client = direct(settings, sim_http)
 
     assert await ReturnMirrorWorker("after-fix", direct_client).run_once()
     [on_shopify] = await sim_returns(sim_control, tenant.domain)

@@ -212,6 +212,12 @@ class MirrorError(Exception):
         self.waiting_until = waiting_until
 
 
+class AttemptSuperseded(MirrorError):
+    """This attempt no longer holds the return (its lease ran out, another attempt took over or
+    recorded the same send first): it sends nothing more, and records nothing on Shopify's
+    behalf."""
+
+
 def created_on_approval(record: Return) -> bool:
     """An exchange priced on Shopify reaches it only once approved, through `returnCreate`
     (open at once, with its exchange line): `returnRequest` takes no exchange lines."""
@@ -414,6 +420,14 @@ class MirrorJournal(Protocol):
 
     async def exchange_processed(self, processed: ProcessedExchange) -> None:
         """Record what Shopify made of the exchange once processed."""
+
+    async def stored_delivery_request(self) -> datetime | None:
+        """When the label's reverse delivery was recorded as being sent, as stored by now."""
+
+    async def delivery_requested(self, at: datetime, after: datetime | None) -> None:
+        """Record, durably and before it is sent, that the label's reverse delivery is being
+        created: only while this attempt holds the return and the last request recorded is the
+        one at `after` (None: none); `AttemptSuperseded` otherwise, and nothing may be sent."""
 
     async def reverse_delivery_created(self, delivery_id: str) -> None:
         """Record the reverse delivery that carries the label (for the label it was made for)."""
@@ -812,9 +826,9 @@ async def _processed_exchange(api: ShopifyGraphQL, return_gid: str) -> Processed
 # How long before our recorded request a bonus credit found on the customer's account may have
 # been made (clocks differ): a credit older than that is someone else's.
 BONUS_CLOCK_SKEW = timedelta(minutes=5)
-# How long a request sent with `may_repeat=False` (a return request, a bonus credit) may still be
-# on its way (one send: the Admin client's connect and read timeouts, with a wide margin). An
-# attempt that finds what an earlier attempt asked for neither recorded nor on Shopify sends
+# How long a request sent with `may_repeat=False` (a return request, a bonus credit, a label's
+# reverse delivery) may still be on its way (one send: the Admin client's connect and read
+# timeouts, with a wide margin). An attempt that finds what an earlier attempt asked for neither recorded nor on Shopify sends
 # again only after this, so it never races a send another worker (whose lease ran out while it
 # waited for Shopify) has not heard back from yet.
 SEND_IN_FLIGHT = timedelta(minutes=2)
@@ -964,24 +978,42 @@ async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJourna
         elif step is MirrorAction.DELIVERY:
             refund_waits = MirrorAction.PROCESS in steps
             try:
-                delivery_id = await _reverse_delivery(api, record, return_gid)
+                delivery_id = await _reverse_delivery(api, record, return_gid, journal)
+            except AttemptSuperseded:
+                raise  # this attempt no longer holds the return: it does nothing more
             except Exception as exc:
                 # Retried while nothing waits on it; a refund never waits on a label's delivery.
                 if not refund_waits and not (isinstance(exc, MirrorError) and exc.permanent):
                     raise
-                # Shopify will not take it as it stands: shown on the shipment, and the
-                # return's own steps (processing, the refund) go on without it.
-                await journal.reverse_delivery_refused(str(exc))
+                # Shopify will not take it as it stands (or another attempt's delivery may
+                # still land, and a closed return takes none later): shown on the shipment, and
+                # the return's own steps (processing, the refund) go on without it.
+                await journal.reverse_delivery_refused(
+                    UNCONFIRMED_DELIVERY
+                    if isinstance(exc, MirrorError) and exc.waiting_until is not None
+                    else str(exc)
+                )
             else:
                 await journal.reverse_delivery_created(delivery_id)
             continue  # recorded on the shipment: a new label needs a delivery of its own
         await journal.step_done(step, return_gid)
 
 
-async def _reverse_delivery(api: ShopifyGraphQL, record: Return, return_gid: str) -> str:
+UNCONFIRMED_DELIVERY = (
+    "the label was being attached by an earlier attempt, not confirmed before the return was"
+    " processed: Shopify may or may not show it"
+)
+
+
+async def _reverse_delivery(
+    api: ShopifyGraphQL, record: Return, return_gid: str, journal: MirrorJournal
+) -> str:
     """Attach the label and its tracking to the return's reverse fulfillment order: every line
     in one delivery. A delivery with our tracking number already there (an earlier attempt's
-    answer lost) is the one: Shopify allows several, so it is never created twice."""
+    answer lost) is the one: Shopify allows several, so it is never created twice. Nor is one
+    sent while an earlier attempt's may still be on its way (recorded before it is sent, less
+    than `SEND_IN_FLIGHT` ago): a worker whose lease ran out while Shopify took its time would
+    otherwise race the one that took the return over, and Shopify show the label twice."""
     shipment = record.shipment
     assert shipment is not None and shipment.tracking_number is not None
     data = await api.execute(RETURN_REVERSE_DELIVERIES, {"id": return_gid})
@@ -995,6 +1027,15 @@ async def _reverse_delivery(api: ShopifyGraphQL, record: Return, return_gid: str
             tracking = (delivery.get("deliverable") or {}).get("tracking") or {}
             if tracking.get("number") == shipment.tracking_number:
                 return str(delivery["id"])
+    # Read now, not as claimed: a worker whose lease ran out may have recorded its send since.
+    requested = await journal.stored_delivery_request()
+    if requested is not None and utcnow() - requested < SEND_IN_FLIGHT:
+        raise MirrorError(
+            "the label's reverse delivery was sent moments ago and is not on Shopify yet:"
+            " looked for again later, never sent twice",
+            waiting_until=requested + SEND_IN_FLIGHT,
+        )
+    await journal.delivery_requested(utcnow(), requested)
     order = orders[0]
     lines = [
         {"reverseFulfillmentOrderLineItemId": line["id"], "quantity": int(line["totalQuantity"])}
@@ -1185,7 +1226,7 @@ class _ReturnJournal:
             },
         )
         if written.matched_count != 1:
-            raise MirrorError(
+            raise AttemptSuperseded(
                 "the return was taken over by another attempt, or its Shopify return recorded,"
                 " before this one sent its request: nothing sent"
             )
@@ -1281,7 +1322,7 @@ class _ReturnJournal:
             {"$set": {"store_credit_bonus.requested_at": at}},
         )
         if written.matched_count != 1:
-            raise MirrorError(
+            raise AttemptSuperseded(
                 "the return was taken over by another attempt, or its bonus recorded, before"
                 " this one sent the bonus credit: nothing sent"
             )
@@ -1291,7 +1332,7 @@ class _ReturnJournal:
         ran out (stalled past it) must never send beside the attempt that took over."""
         sync = self.record.shopify_sync
         if sync is None or sync.lease_owner is None:
-            raise MirrorError("pushed without a lease on the return: nothing sent")
+            raise AttemptSuperseded("pushed without a lease on the return: nothing sent")
         return {
             "shopify_sync.lease_owner": sync.lease_owner,
             "shopify_sync.lease_expires_at": {"$gt": utcnow()},
@@ -1338,6 +1379,35 @@ class _ReturnJournal:
                 }
             },
         )
+
+    async def stored_delivery_request(self) -> datetime | None:
+        shipment = self.record.shipment
+        assert shipment is not None
+        fresh = await Return.get_pymongo_collection().find_one(
+            {**self.mine, "shipment.tracking_number": shipment.tracking_number},
+            {"shipment.shopify_delivery_requested_at": 1},
+        )
+        found = ((fresh or {}).get("shipment") or {}).get("shopify_delivery_requested_at")
+        return found if isinstance(found, datetime) else None
+
+    async def delivery_requested(self, at: datetime, after: datetime | None) -> None:
+        shipment = self.record.shipment
+        assert shipment is not None
+        written = await Return.get_pymongo_collection().update_one(
+            {
+                **self.mine,
+                "shipment.tracking_number": shipment.tracking_number,
+                "shipment.shopify_reverse_delivery_id": None,
+                "shipment.shopify_delivery_requested_at": after,
+                **self._holding(),
+            },
+            {"$set": {"shipment.shopify_delivery_requested_at": at}},
+        )
+        if written.matched_count != 1:
+            raise AttemptSuperseded(
+                "the return was taken over by another attempt, or its label's reverse delivery"
+                " recorded, before this one sent it: nothing sent"
+            )
 
     async def reverse_delivery_created(self, delivery_id: str) -> None:
         shipment = self.record.shipment
@@ -1558,7 +1628,10 @@ class ReturnMirrorWorker:
                 await self._release(mine)
         except Exception as exc:  # a failed mirror is recorded, never raised to a merchant
             logger.warning("mirroring return %s to Shopify failed: %s", record.id, exc)
-            waiting = isinstance(exc, MirrorError) and exc.waiting_until is not None
+            # An attempt that no longer held the return sent nothing: no failure either, and
+            # the return is claimable again at once (unless another attempt holds it).
+            superseded = isinstance(exc, AttemptSuperseded)
+            waiting = superseded or (isinstance(exc, MirrorError) and exc.waiting_until is not None)
             final = not waiting and (
                 sync.attempts >= MAX_ATTEMPTS or (isinstance(exc, MirrorError) and exc.permanent)
             )
@@ -1566,7 +1639,9 @@ class ReturnMirrorWorker:
             # one: a sync at zero attempts is claimable at once, whatever its back-off).
             attempts = max(sync.attempts - 1, 1) if waiting else sync.attempts
             retry_at = utcnow() + timedelta(seconds=retry_delay(attempts))
-            if isinstance(exc, MirrorError) and exc.waiting_until is not None:
+            if superseded:
+                retry_at = utcnow()
+            elif isinstance(exc, MirrorError) and exc.waiting_until is not None:
                 retry_at = min(retry_at, exc.waiting_until)  # looked again once it cannot be
             settled = await collection.update_one(
                 guard,
