@@ -66,7 +66,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from app.clock import utcnow
 from app.models import Return, ShopifyIntegration
@@ -215,7 +215,7 @@ class MirrorError(Exception):
 class AttemptSuperseded(MirrorError):
     """This attempt no longer holds the return (its lease ran out, another attempt took over or
     recorded the same send first): it sends nothing more, and records nothing on Shopify's
-    behalf."""
+    behalf. Counted as an attempt, without back-off."""
 
 
 def created_on_approval(record: Return) -> bool:
@@ -979,8 +979,10 @@ async def push_return(record: Return, api: ShopifyGraphQL, journal: MirrorJourna
             refund_waits = MirrorAction.PROCESS in steps
             try:
                 delivery_id = await _reverse_delivery(api, record, return_gid, journal)
-            except AttemptSuperseded:
-                raise  # this attempt no longer holds the return: it does nothing more
+            except (AttemptSuperseded, PyMongoError):
+                # No longer holding the return, or our database failing: nothing to record on
+                # the label (Shopify never refused it); the push ends and is retried.
+                raise
             except Exception as exc:
                 # Retried while nothing waits on it; a refund never waits on a label's delivery.
                 if not refund_waits and not (isinstance(exc, MirrorError) and exc.permanent):
@@ -1227,8 +1229,8 @@ class _ReturnJournal:
         )
         if written.matched_count != 1:
             raise AttemptSuperseded(
-                "the return was taken over by another attempt, or its Shopify return recorded,"
-                " before this one sent its request: nothing sent"
+                "this attempt's lease ran out, or another attempt took the return over or recorded"
+                " its Shopify return, before this one sent its request: nothing sent"
             )
         return now
 
@@ -1323,8 +1325,8 @@ class _ReturnJournal:
         )
         if written.matched_count != 1:
             raise AttemptSuperseded(
-                "the return was taken over by another attempt, or its bonus recorded, before"
-                " this one sent the bonus credit: nothing sent"
+                "this attempt's lease ran out, or another attempt took the return over or recorded"
+                " its bonus, before this one sent the bonus credit: nothing sent"
             )
 
     def _holding(self) -> dict[str, Any]:
@@ -1405,8 +1407,8 @@ class _ReturnJournal:
         )
         if written.matched_count != 1:
             raise AttemptSuperseded(
-                "the return was taken over by another attempt, or its label's reverse delivery"
-                " recorded, before this one sent it: nothing sent"
+                "this attempt's lease ran out, or another attempt took the return over or recorded"
+                " the label's reverse delivery, before this one sent it: nothing sent"
             )
 
     async def reverse_delivery_created(self, delivery_id: str) -> None:
@@ -1628,10 +1630,11 @@ class ReturnMirrorWorker:
                 await self._release(mine)
         except Exception as exc:  # a failed mirror is recorded, never raised to a merchant
             logger.warning("mirroring return %s to Shopify failed: %s", record.id, exc)
-            # An attempt that no longer held the return sent nothing: no failure either, and
-            # the return is claimable again at once (unless another attempt holds it).
+            # An attempt that no longer held the return sent nothing. It is counted (a push that
+            # always outlasts its lease must end, failed, after MAX_ATTEMPTS) but not backed
+            # off: the return is claimable again at once (unless another attempt holds it).
             superseded = isinstance(exc, AttemptSuperseded)
-            waiting = superseded or (isinstance(exc, MirrorError) and exc.waiting_until is not None)
+            waiting = isinstance(exc, MirrorError) and exc.waiting_until is not None
             final = not waiting and (
                 sync.attempts >= MAX_ATTEMPTS or (isinstance(exc, MirrorError) and exc.permanent)
             )

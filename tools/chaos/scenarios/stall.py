@@ -145,10 +145,10 @@ async def stalled_database(root: Path, clients: int = 4, orders: int = 5) -> Fig
         figures.failures.extend(slow[:3])
         unclear = [a for a in during if a not in ("unavailable", "health 503")]
         figures.check(not unclear, f"answers during the stall: {sorted(set(unclear))[:4]}")
-        figures.details = {
-            "refused_in_stall": sum(a == "unavailable" for a in during),
-            "health_503": sum(a == "health 503" for a in during),
-        }
+        figures.details.update(
+            refused_in_stall=sum(a == "unavailable" for a in during),
+            health_503=sum(a == "health 503" for a in during),
+        )
     figures.seconds = time.monotonic() - started
     return figures
 
@@ -183,15 +183,20 @@ async def _set_window_once_answered(
             unanswered += 1
             figures.details["unanswered_after_stall"] = unanswered
             report = root / "stall-hang.txt"
+            try:
+                waits_on = _what_the_app_waits_on(stack)
+            except Exception:  # a diagnostic must not end the scenario
+                waits_on = traceback.format_exc()
             with report.open("a") as out:
-                out.write(f"== unanswered mutation {unanswered}\n{_what_the_app_waits_on(stack)}\n")
+                out.write(f"== unanswered mutation {unanswered}\n{waits_on}\n")
             figures.notes.append(f"a mutation after the stall went unanswered; see {report}")
             if time.monotonic() > deadline:
                 return None
 
 
 def _what_the_app_waits_on(stack: Stack) -> str:
-    """Every thread's stack, and the innermost frames of every task of the app's loop."""
+    """Every thread's stack, and what every task of the app's loop awaits (its chain of awaited
+    coroutines, innermost last)."""
     lines: list[str] = []
     frames = sys._current_frames()
     for thread in threading.enumerate():
@@ -202,12 +207,22 @@ def _what_the_app_waits_on(stack: Stack) -> str:
     loop = stack.app_server.loop if stack.app_server is not None else None
     if loop is not None:
         for task in asyncio.all_tasks(loop):
-            where = " <- ".join(
-                f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno} {f.f_code.co_name}"
-                for f in reversed(task.get_stack()[-4:])
-            )
-            lines.append(f"task {task.get_name()}: {where}")
+            chain = " -> ".join(_awaited(task.get_coro()))
+            lines.append(f"task {task.get_name()}: {chain}")
     return "\n".join(lines)
+
+
+def _awaited(coroutine: Any) -> list[str]:
+    """Where each coroutine in the chain a task awaits is suspended (a suspended coroutine's
+    frame has no `f_back`, so `Task.get_stack()` shows only the outermost)."""
+    places: list[str] = []
+    while coroutine is not None and len(places) < 30:
+        frame = getattr(coroutine, "cr_frame", None) or getattr(coroutine, "gi_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            places.append(f"{code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno} {code.co_name}")
+        coroutine = getattr(coroutine, "cr_await", None) or getattr(coroutine, "gi_yieldfrom", None)
+    return places[-6:]
 
 
 async def _set_window(
