@@ -43,18 +43,42 @@ logger = logging.getLogger(__name__)
 # customer of two orders was refused for 30 s. So the session is killed on the server, in a
 # context of its own, with its own short deadline.
 KILL_SESSION_TIMEOUT_SECONDS = 2.0
+# A kill can overtake the abandoned transaction's own last command: on a loaded server a command
+# still queued from the connection the deadline closed runs after the kill, and opens the
+# transaction again, holding its documents until the server reaps it. Seen in the chaos returns
+# burst: the customers of one order met a write conflict on its ledger for 30 s and more,
+# although the kill had been sent. So the session is never used again (marked dirty, the driver
+# discards it rather than pool it: a later kill can only end this transaction) and is killed
+# again after each of these delays, by when nothing it sent can still be queued.
+LATE_KILL_DELAYS_SECONDS: tuple[float, ...] = (2.0, 5.0)
+# The late kills run after the request has answered; kept here so they are not collected.
+_late_kills: set[asyncio.Task[None]] = set()
 
 
 async def _kill_server_session(client: AsyncMongoClient[Any], session: AsyncClientSession) -> None:
     lsid = session.session_id
+    server_session = getattr(session, "_server_session", None)  # the driver's; no public API
+    if server_session is not None:
+        server_session.mark_dirty()
 
     async def kill() -> None:
         with pymongo.timeout(KILL_SESSION_TIMEOUT_SECONDS):
             await client.admin.command("killSessions", [lsid])
 
+    async def kill_late() -> None:
+        for delay in LATE_KILL_DELAYS_SECONDS:
+            await asyncio.sleep(delay)
+            try:
+                await kill()
+            except Exception as exc:  # the database down, the client closed: nothing to end
+                logger.info("a late kill of an abandoned session failed: %s", type(exc).__name__)
+
     # A fresh context: no deadline of the caller's, and the kill finishes even if the caller
     # is cancelled meanwhile (shield).
     task = asyncio.create_task(kill(), context=contextvars.Context())
+    late = asyncio.create_task(kill_late(), context=contextvars.Context())
+    _late_kills.add(late)
+    late.add_done_callback(_late_kills.discard)
     try:
         await asyncio.shield(task)
     except PyMongoError as exc:

@@ -6,14 +6,22 @@ chaos returns burst: every customer of two orders was refused for 30 s."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pymongo
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 
 from app.db import Database
+from app.models import transactions
 from app.models.transactions import in_transaction
 
 
@@ -47,3 +55,55 @@ async def test_a_transaction_cut_by_its_deadline_releases_its_documents(
         await other.close()
     found = await collection.find_one({"_id": 1})
     assert found is not None and found["n"] == 10  # nothing of the abandoned one landed
+
+
+class _Kills(CommandListener):
+    """The sessions `killSessions` was sent for, in order."""
+
+    def __init__(self) -> None:
+        self.killed: list[Any] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if event.command_name == "killSessions":
+            self.killed.extend(event.command["killSessions"])
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+async def test_an_abandoned_session_is_never_reused_and_is_killed_again_later(
+    db: Database, mongo_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loaded server a command of the abandoned transaction still queued from its closed
+    connection can run after the kill and open the transaction again (a chaos run: one order's
+    customers met a write conflict on its ledger for 30 s and more). So its session is never
+    pooled again, and it is killed again once nothing it sent can still be queued."""
+    monkeypatch.setattr(transactions, "LATE_KILL_DELAYS_SECONDS", (0.1, 0.2))
+    kills = _Kills()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, event_listeners=[kills])
+    try:
+        collection = client[db.db.name]["transaction_probe"]
+        await collection.insert_one({"_id": 1, "n": 0})
+        used: list[Any] = []
+
+        async def failing_body(session: AsyncClientSession) -> None:
+            used.append(session.session_id)
+            await collection.update_one({"_id": 1}, {"$inc": {"n": 1}}, session=session)
+            raise RuntimeError("the request gave up")
+
+        with pytest.raises(RuntimeError):
+            await in_transaction(client, db.db.name, "tenant-probe", failing_body)
+        assert kills.killed == [used[0]]  # at once
+
+        async def next_body(session: AsyncClientSession) -> None:
+            used.append(session.session_id)
+
+        await in_transaction(client, db.db.name, "tenant-probe", next_body)
+        assert used[1] != used[0]  # the abandoned session was not pooled again
+        await asyncio.sleep(0.6)
+        assert kills.killed == [used[0]] * 3  # and killed twice more, later
+    finally:
+        await client.close()
