@@ -12,7 +12,7 @@ import pymongo
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.monitoring import CommandListener
+from pymongo.monitoring import CommandListener, ConnectionPoolListener
 
 from app.clock import server_time_known, set_server_time
 from app.config import Settings
@@ -20,6 +20,9 @@ from app.models import DOCUMENT_MODELS, write_concerns
 from app.observability import tracing
 from app.observability.metrics import MongoPoolListener
 from app.periodic import Periodic
+
+# What a caller may add to the client's own listeners: commands (tests, tracing) and pool events.
+MongoListener = CommandListener | ConnectionPoolListener
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ async def read_server_clock(db: AsyncDatabase[dict[str, Any]]) -> None:
         set_server_time(server_time, (sent + received) / 2)
 
 
-def make_client(settings: Settings, listeners: list[CommandListener] | None = None) -> Mongo:
+def make_client(settings: Settings, listeners: list[MongoListener] | None = None) -> Mongo:
     return AsyncMongoClient(
         settings.mongodb_uri,
         tz_aware=True,
@@ -94,7 +97,7 @@ def make_client(settings: Settings, listeners: list[CommandListener] | None = No
 async def connect(
     settings: Settings,
     *,
-    listeners: list[CommandListener] | None = None,
+    listeners: list[MongoListener] | None = None,
     create_indexes: bool = True,
 ) -> Database:
     """Open the client, initialise Beanie with the explicit model list, and keep this process's

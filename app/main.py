@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 import orjson
 from fastapi import FastAPI
-from pymongo.monitoring import CommandListener
 
 from app.config import Settings
 from app.cors import add_cors
-from app.db import Database, connect
+from app.db import Database, MongoListener, connect
 from app.graphql.graphiql import GraphiQLOptions, mount_graphiql, page_hosts
 from app.graphql.persisted_queries import PersistedQueryStore
 from app.graphql.returns.snapshot import make_return_renderer
@@ -51,7 +50,7 @@ class Resources:
 def create_app(
     settings: Settings | None = None,
     *,
-    mongo_listeners: list[CommandListener] | None = None,
+    mongo_listeners: list[MongoListener] | None = None,
     configure_logs: bool = True,
 ) -> FastAPI:
     settings = settings or Settings()

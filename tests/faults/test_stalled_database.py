@@ -14,6 +14,7 @@ up on the server, or the socket timed out) and then answered INTERNAL_SERVER_ERR
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,9 +23,22 @@ from typing import Any
 
 import httpx
 import orjson
+from pymongo.monitoring import (
+    ConnectionCheckedInEvent,
+    ConnectionCheckedOutEvent,
+    ConnectionCheckOutFailedEvent,
+    ConnectionCheckOutStartedEvent,
+    ConnectionClosedEvent,
+    ConnectionCreatedEvent,
+    ConnectionPoolListener,
+    ConnectionReadyEvent,
+    PoolClearedEvent,
+    PoolClosedEvent,
+    PoolCreatedEvent,
+    PoolReadyEvent,
+)
 
 from app.http.health import HEALTH_TIMEOUT_SECONDS
-from app.observability.metrics import REGISTRY
 from app.services.webhooks.ingest import INGEST_TIMEOUT_SECONDS
 from tests.webhooks.helpers import order_payload
 from tools.chaos.environment import API_SECRET, Stack, eventually
@@ -137,11 +151,51 @@ async def _snapshot(stack: Stack, tenant_id: str) -> dict[str, Any]:
     return {"orders": orders, "policy": tenant["return_policy"], "api_keys": keys}
 
 
-def _pool_in_use(stack: Stack) -> float:
-    """Connections the app has checked out (it runs in this process, so its metrics are here)."""
-    assert stack.proxy is not None
-    labels = {"address": f"{stack.proxy.host}:{stack.proxy.port}"}
-    return REGISTRY.get_sample_value("rms_mongodb_pool_connections_in_use", labels) or 0.0
+class PoolWatch(ConnectionPoolListener):
+    """The app's pool as the driver reports it: connections ready (handshake done, not closed)
+    and checked out. Counted from the driver's own events, because a connection the proxy has
+    accepted may still be in its handshake when the stall begins, and a request that needs it
+    then waits for a connection instead of holding one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: set[int] = set()
+        self._checked_out = 0
+
+    @property
+    def ready(self) -> int:
+        with self._lock:
+            return len(self._ready)
+
+    @property
+    def checked_out(self) -> int:
+        with self._lock:
+            return self._checked_out
+
+    def connection_ready(self, event: ConnectionReadyEvent) -> None:
+        with self._lock:
+            self._ready.add(event.connection_id)
+
+    def connection_closed(self, event: ConnectionClosedEvent) -> None:
+        with self._lock:
+            self._ready.discard(event.connection_id)
+
+    def connection_checked_out(self, event: ConnectionCheckedOutEvent) -> None:
+        with self._lock:
+            self._checked_out += 1
+
+    def connection_checked_in(self, event: ConnectionCheckedInEvent) -> None:
+        with self._lock:
+            self._checked_out -= 1
+
+    # The events this watch does not need.
+    def pool_created(self, event: PoolCreatedEvent) -> None: ...
+    def pool_ready(self, event: PoolReadyEvent) -> None: ...
+    def pool_cleared(self, event: PoolClearedEvent) -> None: ...
+    def pool_closed(self, event: PoolClosedEvent) -> None: ...
+    def connection_created(self, event: ConnectionCreatedEvent) -> None: ...
+    def connection_check_out_started(self, event: ConnectionCheckOutStartedEvent) -> None: ...
+    def connection_check_out_failed(self, event: ConnectionCheckOutFailedEvent) -> None: ...
 
 
 def _codes(body: dict[str, Any]) -> set[str]:
@@ -208,6 +262,7 @@ async def test_health_answers_503_while_the_pool_is_full_of_stalled_requests(
     tmp_path: Path,
 ) -> None:
     pool_size = 4
+    pool = PoolWatch()
     async with Stack(
         tmp_path,
         serve_app=True,
@@ -219,6 +274,7 @@ async def test_health_answers_503_while_the_pool_is_full_of_stalled_requests(
         uri_options={"heartbeatFrequencyMS": 60_000, "minPoolSize": pool_size},
         mongodb_max_pool_size=pool_size,
         run_background_jobs=False,
+        mongo_listeners=[pool],
     ) as stack:
         health = f"{stack.app_url}/api/health"
         assert (await stack.http.get(health)).status_code == 200
@@ -227,8 +283,7 @@ async def test_health_answers_503_while_the_pool_is_full_of_stalled_requests(
         proxy = stack.proxy
 
         async def pool_warm() -> bool:
-            # The driver's monitor and RTT monitor, plus `minPoolSize` pooled connections.
-            return proxy.open_connections >= 2 + pool_size
+            return pool.ready >= pool_size  # `minPoolSize`: every connection already open
 
         await eventually(pool_warm, RECOVERY_BOUND_SECONDS)
 
@@ -241,7 +296,7 @@ async def test_health_answers_503_while_the_pool_is_full_of_stalled_requests(
             holding = [asyncio.ensure_future(authenticated_request()) for _ in range(pool_size)]
 
             async def pool_full() -> bool:
-                return _pool_in_use(stack) >= pool_size
+                return pool.checked_out >= pool_size
 
             await eventually(pool_full, REQUEST_BOUND_SECONDS)
             check = await _timed(stack.http.get(health))

@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 
 from app.clock import utcnow
 from app.config import Settings
+from app.db import MongoListener
 from app.main import create_app
 from app.models.tenant import tenant_id_for_shop
 from app.shopify.oauth_client import TokenGrant
@@ -74,9 +75,11 @@ class Stack:
         socket_timeout_ms: int | None = SOCKET_TIMEOUT_MS,
         via_proxy: bool = False,
         uri_options: Mapping[str, str | int] | None = None,
+        mongo_listeners: list[MongoListener] | None = None,
         **overrides: Any,
     ) -> None:
         self.root = root
+        self.mongo_listeners = mongo_listeners
         self.socket_timeout_ms = socket_timeout_ms
         self.uri_options = dict(uri_options or {})
         self.serve_app = serve_app
@@ -149,7 +152,9 @@ class Stack:
             self.database.uri, tz_aware=True, serverSelectionTimeoutMS=1000
         )
         if self.serve_app:
-            app = create_app(self.settings, configure_logs=False)
+            app = create_app(
+                self.settings, mongo_listeners=self.mongo_listeners, configure_logs=False
+            )
             self.app_server = ThreadedASGIServer(app, port=self.app_port)
             await self.app_server.astart()
         return self
