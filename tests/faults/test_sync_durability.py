@@ -99,7 +99,11 @@ async def test_a_database_outage_while_a_page_is_stored_is_retried_not_failed(
                 stack.settings,
                 stack.http,
                 "outage",
-                options=SyncOptions(lease_seconds=30, bulk_threshold=10**9, retry_backoff=1.0),
+                # Retries for a minute (1 + 2 + ... + 32 s): the database's restart on a busy
+                # machine outlasted the default three (7 s) in a slow run.
+                options=SyncOptions(
+                    lease_seconds=30, bulk_threshold=10**9, retry_backoff=1.0, retries=6
+                ),
             )
             assert await worker.run_once()
 

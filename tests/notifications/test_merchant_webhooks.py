@@ -31,7 +31,7 @@ from app.services.notifications.addresses import (
 from app.services.notifications.delivery import DeliveryPolicy, DeliveryWorker, send_once
 from app.services.notifications.dispatch import ReturnEventDispatcher, message_body
 from app.services.webhooks.handlers.compliance import redact_customer
-from tests.factories import graphql, make_tenant, merchant_headers
+from tests.factories import graphql, lapse_lease, make_tenant, merchant_headers
 from tests.returns.builders import create, return_input, shop_order
 from tests.returns.test_transitions import act
 from tests.simulator_fixtures import ReceivedWebhook, WebhookReceiver
@@ -274,16 +274,16 @@ async def test_a_worker_dying_mid_send_leaves_the_message_to_be_sent_again_under
     dispatcher = ReturnEventDispatcher("test:events", make_return_renderer(settings))
     assert await dispatcher.run_once()
 
-    short_lease = DeliveryPolicy(lease_seconds=0.3, addresses=AddressPolicy(allow_loopback=True))
-    dying = DeliveryWorker("test:dying", settings, short_lease)
+    policy = DeliveryPolicy(addresses=AddressPolicy(allow_loopback=True))
+    dying = DeliveryWorker("test:dying", settings, policy)
     [claimed] = await dying.claim()
     endpoint = await WebhookEndpoint.find_one({"_id": ObjectId(claimed.endpoint_id)})
     assert endpoint is not None
-    assert (await send_once(endpoint, claimed, settings, short_lease)).succeeded
+    assert (await send_once(endpoint, claimed, settings, policy)).succeeded
     # ... and the worker is gone before recording it. Nobody else may take it meanwhile:
-    other = DeliveryWorker("test:other", settings, short_lease)
+    other = DeliveryWorker("test:other", settings, policy)
     assert await other.claim() == []
-    await asyncio.sleep(0.4)
+    await lapse_lease(WebhookDelivery, claimed.id, "next_attempt_at")
     assert await other.run_once()
     assert not await other.run_once()
     first, second = webhook_receiver.at(path)

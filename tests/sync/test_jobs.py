@@ -15,7 +15,7 @@ from app.models import ShopifyIntegration, SyncJob
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.sync import jobs
 from app.services.sync.jobs import SyncErrorCode
-from tests.factories import index_keys
+from tests.factories import index_keys, lapse_lease
 from tests.sync.helpers import rms
 
 
@@ -131,15 +131,16 @@ async def test_claims_are_exclusive_and_expired_leases_are_taken_over(db: Databa
     await _connected("tenant-lease")
     queued = await jobs.queue_sync("tenant-lease", SyncType.FULL)
     assert queued.job is not None
-    claims = await asyncio.gather(*(jobs.claim_next_job(f"w{i}", 0.2) for i in range(5)))
+    # Long leases, ended on purpose: with 0.2 s one slow round trip let a second claimer in.
+    claims = await asyncio.gather(*(jobs.claim_next_job(f"w{i}", 30) for i in range(5)))
     winners = [claim for claim in claims if claim is not None]
     assert len(winners) == 1 and winners[0].attempts == 1
     owner = winners[0].lease_owner
     assert owner is not None
-    assert await jobs.extend_lease(queued.job.tenant_id, queued.job.id, owner, 0.2)
-    assert await jobs.claim_next_job("other", 0.2) is None
+    assert await jobs.extend_lease(queued.job.tenant_id, queued.job.id, owner, 30)
+    assert await jobs.claim_next_job("other", 30) is None
 
-    await asyncio.sleep(0.3)
+    await lapse_lease(SyncJob, queued.job.id, "lease_expires_at")
     taken = await jobs.claim_next_job("other", 5)
 
     assert taken is not None and taken.id == queued.job.id and taken.attempts == 2

@@ -22,8 +22,9 @@ from tests.webhooks.served_app import (
 from tools.devdb import EmbeddedDatabase
 from tools.shopify_sim import InstalledShop, SimulatorConfig, SimulatorControl, SimulatorServer
 
-# Retry n waits 2**n * 40 ms: eight retries span ~10 s plus the 503s themselves.
-TIME_SCALE = 0.04
+# Retry n waits 2**n * 80 ms: eight retries span ~20 s plus the 503s themselves, room for the
+# database's restart on a busy machine (~10 s was the margin before).
+TIME_SCALE = 0.08
 
 
 @pytest.fixture

@@ -162,9 +162,12 @@ async def test_a_worker_killed_after_claiming_leaves_events_to_be_processed_exac
         await task
 
     # After restart, two fresh workers drain the queue; expired leases are taken over.
+    # Their own leases are long: with 0.3 s a survivor delayed by a busy machine lost its lease
+    # to the other survivor mid-handler, and the event was applied twice.
     await asyncio.sleep(0.35)
+    steady = ProcessingPolicy(max_attempts=5, retry_base_seconds=0, lease_seconds=30)
     survivors = [
-        WebhookProcessor(settings, f"w{i}", policy=short, handlers=handlers) for i in (1, 2)
+        WebhookProcessor(settings, f"w{i}", policy=steady, handlers=handlers) for i in (1, 2)
     ]
     await asyncio.gather(*(worker.run_until_idle() for worker in survivors))
     events = await _events()

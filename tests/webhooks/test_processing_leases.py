@@ -20,7 +20,7 @@ from app.services.webhooks.processing import (
     WebhookProcessor,
     replay_event,
 )
-from tests.factories import make_tenant
+from tests.factories import lapse_lease, make_tenant
 from tests.webhooks.helpers import order_payload, store_event
 
 TENANT = "tenant-rms34"
@@ -37,16 +37,17 @@ async def test_a_long_handler_keeps_its_lease_and_runs_once(
 ) -> None:
     await make_tenant("rms34")
     await store_event("orders/create", order_payload())
-    # A lease of 1 s renewed every third: 0.3 s failed once on a busy CI machine (a heartbeat
-    # delayed past the lease by the event loop, not by the processor).
-    policy = ProcessingPolicy(max_attempts=5, retry_base_seconds=0, lease_seconds=1.0)
+    # A lease of 2 s renewed every third: 0.3 s failed once on a busy CI machine (a heartbeat
+    # delayed past the lease by the event loop, not by the processor), and 1 s left a renewal
+    # only 0.67 s of slack.
+    policy = ProcessingPolicy(max_attempts=5, retry_base_seconds=0, lease_seconds=2.0)
     started = asyncio.Event()
     runs: list[str] = []
 
     async def slow(context: WebhookContext) -> str:
         runs.append(context.event["event_id"])
         started.set()
-        await asyncio.sleep(3.5)  # more than three leases
+        await asyncio.sleep(6.5)  # more than three leases
         return "done"
 
     handlers = {"orders/create": slow}
@@ -165,12 +166,13 @@ async def test_a_crashed_workers_event_is_claimable_once_its_lease_lapses(
     settings: Settings, db: Database
 ) -> None:
     await store_event("orders/create", order_payload())
-    policy = ProcessingPolicy(lease_seconds=0.2)
+    policy = ProcessingPolicy(lease_seconds=30)
     crashed = WebhookProcessor(settings, "crashed", policy=policy)
-    assert await crashed.claim() is not None
+    claimed = await crashed.claim()
+    assert claimed is not None
     other = WebhookProcessor(settings, "other", policy=policy)
     assert await other.claim() is None  # still leased
-    await asyncio.sleep(0.25)
+    await lapse_lease(WebhookEvent, claimed["_id"], "lease_expires_at", "next_attempt_at")
     taken = await other.claim()
     assert taken is not None and taken["lease_owner"] == "other" and taken["attempts"] == 2
     assert await crashed.complete(taken, "late") is False
