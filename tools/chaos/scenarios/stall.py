@@ -104,6 +104,7 @@ async def stalled_database(root: Path, clients: int = 4, orders: int = 5) -> Fig
         await asyncio.gather(*load)
         during = list(answers)
         stack.proxy.resume()
+        resumed = time.monotonic()
 
         # Recovery: the same requests succeed again, without restarting anything.
         async def recovered() -> bool:
@@ -115,16 +116,21 @@ async def stalled_database(root: Path, clients: int = 4, orders: int = 5) -> Fig
             figures.failures.append("requests still fail 30 s after the database resumed")
         health = await stack.http.get(f"{stack.app_url}/api/health")
         figures.check(health.status_code == 200, f"health after the stall: {health.status_code}")
+        recovered_after = time.monotonic() - resumed
         window_after = await _set_window_once_answered(stack, headers, 30, figures, root)
         figures.check(window_after == 30, "a mutation after the stall failed")
+        settling = time.monotonic()
         await stack.control.settle(domain, timeout=60)
+        settled_in = time.monotonic() - settling
 
         async def all_orders() -> bool:
             count: int = await stack.raw["orders"].count_documents({"tenant_id": tenant_id})
             return count >= orders + len(created_during)
 
+        storing = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await eventually(all_orders, 60, 0.2)
+        stored_in = time.monotonic() - storing
         stored = await stack.raw["orders"].find({"tenant_id": tenant_id}).to_list(None)
         ids = [doc["shopify_id"] for doc in stored]
         deliveries = (await stack.control.deliveries(domain))["deliveries"]
@@ -148,6 +154,10 @@ async def stalled_database(root: Path, clients: int = 4, orders: int = 5) -> Fig
         figures.details.update(
             refused_in_stall=sum(a == "unavailable" for a in during),
             health_503=sum(a == "health 503" for a in during),
+            # Where the time after the stall went (a few runs take ~45 s longer than most).
+            recovered_s=f"{recovered_after:.1f}",
+            settled_s=f"{settled_in:.1f}",
+            stored_s=f"{stored_in:.1f}",
         )
     figures.seconds = time.monotonic() - started
     return figures
