@@ -161,12 +161,20 @@ def index_keys(plan: Any) -> list[Any]:
     return []
 
 
-async def lapse_lease(document: type[Document], document_id: Any, *fields: str) -> None:
-    """End a lease now, as if its holder had died and its time had run out.
+async def lapse_lease(
+    document: type[Document], document_id: Any, *fields: str, held_for: float
+) -> None:
+    """End a lease now, as if its holder had died and its time had run out, after checking that
+    the claim leased it for `held_for` seconds (each field ends about that far from now).
 
     Lease tests hold their leases for long enough that a slow machine never lets one run out
     by accident (a 0.3 s lease failed on busy CI runs), and end them on purpose with this."""
-    past = utcnow() - timedelta(seconds=1)
-    await document.get_pymongo_collection().update_one(
-        {"_id": document_id}, {"$set": dict.fromkeys(fields, past)}
-    )
+    collection = document.get_pymongo_collection()
+    stored = await collection.find_one({"_id": document_id})
+    assert stored is not None, f"no {document.__name__} {document_id}"
+    now = utcnow()
+    for name in fields:
+        remaining = (stored[name] - now).total_seconds()
+        assert held_for / 2 < remaining <= held_for, f"{name} ends in {remaining:.1f}s"
+    past = now - timedelta(seconds=1)
+    await collection.update_one({"_id": document_id}, {"$set": dict.fromkeys(fields, past)})

@@ -199,7 +199,9 @@ async def test_a_sender_dying_after_the_servers_answer_sends_it_again_with_its_m
     await send_email(claimed, dying.target, settings.mail_from, 5.0)  # 250, then it died
     other = EmailSender("test:other", settings, EmailPolicy())
     assert await other.claim() is None  # the lease holds meanwhile
-    await lapse_lease(EmailNotification, claimed.id, "next_attempt_at")
+    await lapse_lease(
+        EmailNotification, claimed.id, "next_attempt_at", held_for=EmailPolicy().lease_seconds
+    )
     assert await other.run_once() and not await other.run_once()
     first, second = mail_server.to("customer@example.com")
     assert first["Message-ID"].strip() == second["Message-ID"].strip() == claimed.message_id

@@ -283,7 +283,7 @@ async def test_a_worker_dying_mid_send_leaves_the_message_to_be_sent_again_under
     # ... and the worker is gone before recording it. Nobody else may take it meanwhile:
     other = DeliveryWorker("test:other", settings, policy)
     assert await other.claim() == []
-    await lapse_lease(WebhookDelivery, claimed.id, "next_attempt_at")
+    await lapse_lease(WebhookDelivery, claimed.id, "next_attempt_at", held_for=policy.lease_seconds)
     assert await other.run_once()
     assert not await other.run_once()
     first, second = webhook_receiver.at(path)

@@ -140,7 +140,7 @@ async def test_claims_are_exclusive_and_expired_leases_are_taken_over(db: Databa
     assert await jobs.extend_lease(queued.job.tenant_id, queued.job.id, owner, 30)
     assert await jobs.claim_next_job("other", 30) is None
 
-    await lapse_lease(SyncJob, queued.job.id, "lease_expires_at")
+    await lapse_lease(SyncJob, queued.job.id, "lease_expires_at", held_for=30)
     taken = await jobs.claim_next_job("other", 5)
 
     assert taken is not None and taken.id == queued.job.id and taken.attempts == 2

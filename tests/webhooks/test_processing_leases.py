@@ -172,7 +172,9 @@ async def test_a_crashed_workers_event_is_claimable_once_its_lease_lapses(
     assert claimed is not None
     other = WebhookProcessor(settings, "other", policy=policy)
     assert await other.claim() is None  # still leased
-    await lapse_lease(WebhookEvent, claimed["_id"], "lease_expires_at", "next_attempt_at")
+    await lapse_lease(
+        WebhookEvent, claimed["_id"], "lease_expires_at", "next_attempt_at", held_for=30
+    )
     taken = await other.claim()
     assert taken is not None and taken["lease_owner"] == "other" and taken["attempts"] == 2
     assert await crashed.complete(taken, "late") is False
