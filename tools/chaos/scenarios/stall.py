@@ -117,9 +117,11 @@ async def stalled_database(root: Path, clients: int = 4, orders: int = 5) -> Fig
         health = await stack.http.get(f"{stack.app_url}/api/health")
         figures.check(health.status_code == 200, f"health after the stall: {health.status_code}")
         recovered_after = time.monotonic() - resumed
+        mutating = time.monotonic()
         window_after = await _set_window_once_answered(stack, headers, 30, figures, root)
         figures.check(window_after == 30, "a mutation after the stall failed")
         settling = time.monotonic()
+        mutated_in = settling - mutating
         await stack.control.settle(domain, timeout=60)
         settled_in = time.monotonic() - settling
 
@@ -156,6 +158,7 @@ async def stalled_database(root: Path, clients: int = 4, orders: int = 5) -> Fig
             health_503=sum(a == "health 503" for a in during),
             # Where the time after the stall went (a few runs take ~45 s longer than most).
             recovered_s=f"{recovered_after:.1f}",
+            mutated_s=f"{mutated_in:.1f}",
             settled_s=f"{settled_in:.1f}",
             stored_s=f"{stored_in:.1f}",
         )
