@@ -8,12 +8,13 @@ from email.message import EmailMessage
 import aiosmtplib
 import httpx
 
-from tools.devdb import free_port
+from tools.devdb import free_ports
 from tools.devmail import DevMailServer
 
 
 async def test_the_development_mail_server_keeps_and_lists_what_it_receives() -> None:
-    server = DevMailServer(free_port(), free_port(), echo=False).start()
+    smtp_port, page_port = free_ports(2)
+    server = DevMailServer(smtp_port, page_port, echo=False).start()
     try:
         message = EmailMessage()
         message["From"] = "returns@localhost"
@@ -32,7 +33,8 @@ async def test_the_development_mail_server_keeps_and_lists_what_it_receives() ->
 
 
 async def test_the_mail_page_answers_only_to_this_machines_names() -> None:
-    server = DevMailServer(free_port(), free_port(), echo=False).start()
+    smtp_port, page_port = free_ports(2)
+    server = DevMailServer(smtp_port, page_port, echo=False).start()
     try:
         async with httpx.AsyncClient() as http:
             rebound = await http.get(server.page_url, headers={"Host": "attacker.example"})
