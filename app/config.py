@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     returns_mirror_workers: int = Field(default=4, ge=1, le=32)
     # Merchants' webhooks sent at once per runner process (each waits up to the timeout on one
     # receiver, so a slow receiver holds up only its own worker).
-    merchant_webhook_workers: int = Field(default=4, ge=1, le=32)
+    merchant_webhook_workers: int = Field(default=2, ge=1, le=32)
     merchant_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     # Emails to customers and staff: `smtp://user:pass@host:587` (STARTTLS when the server
     # offers it), `smtps://...:465` (implicit TLS). Empty: no emails are queued.

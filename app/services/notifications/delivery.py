@@ -69,11 +69,11 @@ USER_AGENT = "returns-management-webhooks/1"
 PUBLIC_ONLY = AddressPolicy(allow_loopback=False)
 ENDPOINT_CACHE_SECONDS = 2.0
 CLAIM_READS = 3
-# A claim reads this many batches' worth of the oldest due deliveries and leases a random batch
-# of them: workers claiming at the same moment then mostly lease different ones, instead of
-# all racing for the same oldest few (one won, the others read again or went idle with work
-# due). Oldest first still holds within the window.
-CLAIM_WINDOW = 4
+# The oldest due deliveries are read this many batches' worth at a time (`DueWindow`) and each
+# claim leases a random batch of them: processes claiming at the same moment then mostly lease
+# different ones, instead of all racing for the same oldest few (one won, the others read
+# again or went idle with work due). Oldest first still holds within the window.
+CLAIM_WINDOW = 8
 MAX_CLAIMS = 3 * (len(RETRY_SCHEDULE) + 1)  # leases a delivery may take without settling
 _TLS = ssl.create_default_context()
 MAX_CACHED_ENDPOINTS = 1000
@@ -83,7 +83,7 @@ MAX_CACHED_ENDPOINTS = 1000
 class DeliveryPolicy:
     timeout_seconds: float = 10.0
     lease_seconds: float = 60.0  # longer than a whole attempt: DNS, connect, the 10 s answer
-    batch: int = 8  # deliveries a worker claims at once and sends concurrently
+    batch: int = 32  # deliveries a worker claims at once and sends concurrently
     schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     addresses: AddressPolicy = PUBLIC_ONLY
 
@@ -195,10 +195,42 @@ def _public_reason(exc: AddressRefused) -> str:
     return "the host resolves to an address that is not public"
 
 
-class DeliveryWorker:
-    """Claims one due delivery, sends it, records the attempt."""
+class DueWindow:
+    """The oldest due deliveries as last read, shared by one process's senders: each claim
+    takes a random batch of them (senders of one process never try the same ones; senders of
+    several processes mostly not), and the queue is read again only when too few are left.
+    The development database reads every due delivery to answer "the oldest N" (it applies a
+    limit after sorting all of them), so a deep queue read before each claim cost more than the
+    sends themselves."""
 
-    idle_seconds = 1.0  # idle, each sender polls once a second (4 per process by default)
+    def __init__(self) -> None:
+        self._ids: list[ObjectId] = []
+        self._reading = asyncio.Lock()
+
+    async def take(self, limit: int, due: dict[str, Any]) -> list[ObjectId]:
+        async with self._reading:
+            if len(self._ids) < limit:
+                size = limit * CLAIM_WINDOW
+                read = await (
+                    WebhookDelivery.get_pymongo_collection()
+                    .find(due, {"_id": 1}, sort=[("next_attempt_at", 1)], limit=size)
+                    .to_list(size)
+                )
+                self._ids = [doc["_id"] for doc in read]
+        taken = random.sample(self._ids, min(limit, len(self._ids)))
+        chosen = set(taken)
+        self._ids = [known for known in self._ids if known not in chosen]
+        return taken
+
+    def forget(self) -> None:
+        """Read the queue again at the next claim (what was read has been taken by others)."""
+        self._ids = []
+
+
+class DeliveryWorker:
+    """Claims a batch of due deliveries, sends them at once, records their attempts."""
+
+    idle_seconds = 1.0  # idle, each sender polls once a second (2 per process by default)
 
     def __init__(
         self,
@@ -206,40 +238,39 @@ class DeliveryWorker:
         settings: Settings,
         policy: DeliveryPolicy | None = None,
         name: str = "merchant-webhooks",
+        window: DueWindow | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.settings = settings
         self.policy = policy or DeliveryPolicy.from_settings(settings)
         self.name = name
+        self.window = window or DueWindow()
         self._endpoints: dict[tuple[str, str], tuple[float, WebhookEndpoint | None]] = {}
 
     async def claim(self, limit: int = 1) -> list[WebhookDelivery]:
-        """Lease up to `limit` due deliveries from the oldest (`CLAIM_WINDOW`): read them,
-        lease a random `limit` of those still due with one conditional update under a token of
-        this claim, read back which it won (two workers reading the same ones split them; each
-        is leased by one)."""
+        """Lease up to `limit` due deliveries from the oldest (`CLAIM_WINDOW`, `DueWindow`):
+        lease those still due with one conditional update under a token of this claim, read
+        back which it won (two workers trying the same ones split them; each is leased by one)."""
         for _ in range(CLAIM_READS):
-            won, candidates = await self._claim_from_oldest(limit)
-            if won or not candidates:
+            won, tried = await self._claim_from_oldest(limit)
+            if won or not tried:
                 return won
-            # other workers took every one read: read the next oldest (not wait out the idle)
+            # other workers took every one tried: read the oldest again (not wait out the idle)
+            self.window.forget()
         return []
 
     async def _claim_from_oldest(self, limit: int) -> tuple[list[WebhookDelivery], int]:
-        """(what this claim won, how many were due when read)."""
+        """(what this claim won, how many it tried to lease)."""
         deliveries = WebhookDelivery.get_pymongo_collection()
         now = utcnow()
         due = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
-        window = limit * CLAIM_WINDOW
-        candidates = await deliveries.find(
-            due, {"_id": 1}, sort=[("next_attempt_at", 1)], limit=window
-        ).to_list(window)
-        if not candidates:
+        ids = await self.window.take(limit, due)
+        if not ids:
             return [], 0
-        ids = [doc["_id"] for doc in random.sample(candidates, min(limit, len(candidates)))]
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         lease_end = now + timedelta(seconds=self.policy.lease_seconds)
         await deliveries.update_many(
+            # `due` again: one read earlier may since have been sent, or leased elsewhere
             {"_id": {"$in": ids}, **due},
             {
                 # the lease doubles as the retry time: due again only if this worker dies
@@ -248,32 +279,24 @@ class DeliveryWorker:
             },
         )
         won = await deliveries.find({"_id": {"$in": ids}, "lease_owner": token}).to_list(limit)
-        return [WebhookDelivery.model_validate(doc) for doc in won], len(candidates)
+        return [WebhookDelivery.model_validate(doc) for doc in won], len(ids)
 
     async def run_once(self) -> bool:
-        """Claim a batch (`DeliveryPolicy.batch`) and send them at once: one slow receiver
-        holds up its own delivery only, and the claim's reads and writes are shared."""
+        """Claim a batch (`DeliveryPolicy.batch`), send them at once and write their outcomes
+        together: the claim's reads and writes are shared. A slow receiver delays the rest of
+        its batch's outcomes by at most the attempt's timeout; the process's other senders go
+        on meanwhile."""
         batch = await self.claim(self.policy.batch)
         if not batch:
             return False
-        outcomes: list[UpdateOne] = []
+        outcomes = BatchOutcomes()
         done = await asyncio.gather(
             *(self.deliver(delivery, outcomes) for delivery in batch), return_exceptions=True
         )
         for delivery, result in zip(batch, done, strict=True):
             if isinstance(result, Exception):  # its lease runs out; the others are written
                 logger.error("webhook delivery %s failed: %r", delivery.id, result)
-        if outcomes:
-            # One round trip for the batch's outcomes, each still guarded by its lease.
-            written = await WebhookDelivery.get_pymongo_collection().bulk_write(
-                outcomes, ordered=False
-            )
-            if written.modified_count != len(outcomes):
-                logger.warning(
-                    "webhook deliveries: %d of %d outcomes found their lease lost",
-                    len(outcomes) - written.modified_count,
-                    len(outcomes),
-                )
+        await outcomes.write()
         return True
 
     async def run_until_idle(self) -> int:
@@ -304,10 +327,10 @@ class DeliveryWorker:
         return found
 
     async def deliver(
-        self, delivery: WebhookDelivery, outcomes: list[UpdateOne] | None = None
+        self, delivery: WebhookDelivery, outcomes: BatchOutcomes | None = None
     ) -> None:
-        """Send it once and record the outcome; a success or a retry to schedule is appended
-        to `outcomes` for the caller to write with the rest of its batch, when given."""
+        """Send it once and record the outcome; a success or a retry to schedule is added to
+        `outcomes` for the caller to write with the rest of its batch, when given."""
         endpoint = await self._endpoint(delivery)
         if endpoint is None:
             await self._settle(delivery, DeliveryStatus.FAILED, "the endpoint was deleted")
@@ -322,9 +345,10 @@ class DeliveryWorker:
             return
         result = await send_once(endpoint, delivery, self.settings, self.policy)
         if result.succeeded:
-            await self._settle(
-                delivery, DeliveryStatus.SUCCEEDED, None, result.attempt, outcomes=outcomes
-            )
+            if outcomes is not None:
+                outcomes.succeeded(delivery, result.attempt)
+            else:
+                await self._settle(delivery, DeliveryStatus.SUCCEEDED, None, result.attempt)
             return
         failures = delivery.failures + 1
         reason = _describe(result.attempt)
@@ -350,10 +374,10 @@ class DeliveryWorker:
         delivery: WebhookDelivery,
         attempt: DeliveryAttempt | None,
         values: dict[str, Any],
-        outcomes: list[UpdateOne] | None = None,
+        outcomes: BatchOutcomes | None = None,
     ) -> bool:
         """Write the outcome if this worker still holds the lease (else another took over);
-        appended to `outcomes` instead, when given (then taken as written)."""
+        added to `outcomes` instead, when given (then taken as written)."""
         update: dict[str, Any] = {"$set": values}
         if attempt is not None:
             update["$push"] = {
@@ -366,7 +390,7 @@ class DeliveryWorker:
             "lease_owner": delivery.lease_owner,
         }
         if outcomes is not None:
-            outcomes.append(UpdateOne(leased, update))
+            outcomes.others.append(UpdateOne(leased, update))
             return True
         written = await WebhookDelivery.get_pymongo_collection().update_one(leased, update)
         if written.modified_count != 1:
@@ -379,20 +403,84 @@ class DeliveryWorker:
         status: DeliveryStatus,
         reason: str | None,
         attempt: DeliveryAttempt | None = None,
-        outcomes: list[UpdateOne] | None = None,
     ) -> bool:
-        return await self._record(
-            delivery,
-            attempt,
-            {
-                "status": status.value,
-                "failure": reason,
-                "next_attempt_at": None,
-                "lease_owner": None,
-                "settled_at": utcnow(),
-            },
-            outcomes,
-        )
+        return await self._record(delivery, attempt, _settled(status, reason))
+
+
+def _settled(status: DeliveryStatus, reason: str | None) -> dict[str, Any]:
+    """The fields of a delivery that is done with (no more attempts)."""
+    return {
+        "status": status.value,
+        "failure": reason,
+        "next_attempt_at": None,
+        "lease_owner": None,
+        "settled_at": utcnow(),
+    }
+
+
+class BatchOutcomes:
+    """The outcomes of one claimed batch, written together once its sends are done, each still
+    guarded by its lease: the successes (nearly all of them) in one update, each delivery given
+    its own attempt; the retries to schedule in one bulk write. One update of many documents
+    cost the development database about 60% of one update per document (BENCHMARKS.md)."""
+
+    def __init__(self) -> None:
+        self.successes: list[tuple[WebhookDelivery, DeliveryAttempt]] = []
+        self.others: list[UpdateOne] = []
+
+    def succeeded(self, delivery: WebhookDelivery, attempt: DeliveryAttempt) -> None:
+        self.successes.append((delivery, attempt))
+
+    async def write(self) -> None:
+        collection = WebhookDelivery.get_pymongo_collection()
+        expected = len(self.successes) + len(self.others)
+        written = 0
+        by_lease: dict[str | None, list[tuple[WebhookDelivery, DeliveryAttempt]]] = {}
+        for delivery, attempt in self.successes:  # one lease: a batch is one claim's
+            by_lease.setdefault(delivery.lease_owner, []).append((delivery, attempt))
+        for leased in by_lease.values():
+            settled = await collection.update_many(*_settle_succeeded(leased))
+            written += settled.modified_count
+        if self.others:
+            recorded = await collection.bulk_write(self.others, ordered=False)
+            written += recorded.modified_count
+        if written != expected:
+            logger.warning(
+                "webhook deliveries: %d of %d outcomes found their lease lost",
+                expected - written,
+                expected,
+            )
+
+
+def _settle_succeeded(
+    leased: list[tuple[WebhookDelivery, DeliveryAttempt]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The filter and pipeline update settling deliveries of one lease as succeeded: each
+    document appends the attempt whose `_id` is its own (`$literal`: a logged answer may start
+    with "$", which an expression would take for a field path)."""
+    first = leased[0][0]
+    attempt = {
+        "$switch": {
+            "branches": [
+                {"case": {"$eq": ["$_id", delivery.id]}, "then": {"$literal": to_bson(attempt)}}
+                for delivery, attempt in leased
+            ]
+        }
+    }
+    logged = {"$concatArrays": [{"$ifNull": ["$attempts", []]}, [attempt]]}
+    settled = {
+        **_settled(DeliveryStatus.SUCCEEDED, None),
+        "attempts": {"$slice": [logged, -MAX_LOGGED_ATTEMPTS]},
+    }
+    return (
+        {
+            "_id": {"$in": [delivery.id for delivery, _ in leased]},
+            "tenant_id": {"$in": sorted({delivery.tenant_id for delivery, _ in leased})},
+            "status": DeliveryStatus.PENDING.value,
+            "lease_owner": first.lease_owner,
+        },
+        [{"$set": settled}],
+    )
 
 
 def _enabled(endpoint: WebhookEndpoint) -> bool:
