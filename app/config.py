@@ -94,8 +94,8 @@ class Settings(BaseSettings):
     # Returns mirrored to Shopify at once per runner process (each holds its own return's lease):
     # one slow shop does not hold up the others, and a binding rate limit is used in full.
     returns_mirror_workers: int = Field(default=4, ge=1, le=32)
-    # Merchants' webhooks sent at once per runner process (each waits up to the timeout on one
-    # receiver, so a slow receiver holds up only its own worker).
+    # Merchants' webhook senders per runner process, each sending batches of 32 at once (a
+    # send slower than 2 s finishes beside the next batch: a slow receiver holds up no other).
     merchant_webhook_workers: int = Field(default=2, ge=1, le=32)
     merchant_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     # Emails to customers and staff: `smtp://user:pass@host:587` (STARTTLS when the server

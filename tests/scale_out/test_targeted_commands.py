@@ -25,10 +25,11 @@ from app.models.sharding import SHARDING, Sharded
 from app.models.sync_job import SyncStatus, SyncType
 from app.services.sync.jobs import queue_sync
 from tests.conftest import make_settings
-from tests.factories import make_order
+from tests.factories import make_order, merchant_headers
 from tests.fuzz.graphql_documents import introspect
 from tests.isolation.operations import PUBLIC_OPERATIONS, calls_for, documents, operations
 from tests.isolation.world import World, build_world
+from tests.simulator_fixtures import WebhookReceiver
 from tests.sync.helpers import connect_shop
 from tools.shopify_sim import SimulatorControl, SimulatorServer
 
@@ -67,6 +68,10 @@ CROSS_TENANT: dict[tuple[str, str, tuple[str, ...]], str] = {
     ("webhook_deliveries", "find", ("_id", "lease_owner")): (
         "webhook senders: read back the deliveries this claim leased (by _id)"
     ),
+    ("webhook_deliveries", "update", ("_id", "lease_owner", "status", "tenant_id")): (
+        "webhook senders: settle one claim's successes together (by _id; `tenant_id` $in the "
+        "tenants of the batch, so only their shards are asked)"
+    ),
     ("notifications", "find", ("next_attempt_at", "status")): "email senders: the oldest due email",
     ("sync_jobs", "aggregate", ("status",)): "systemStatus (operators): jobs per status",
     ("sync_jobs", "find", ("status",)): "systemStatus (operators): stale running jobs",
@@ -80,6 +85,9 @@ CROSS_TENANT: dict[tuple[str, str, tuple[str, ...]], str] = {
 }
 CREATE_RETURN = """mutation($input: CreateReturnInput!) {
   createReturn(input: $input) { return { id } userErrors { code } }
+}"""
+CREATE_ENDPOINT = """mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { webhookEndpoint { id } userErrors { code message } }
 }"""
 _FILTERS = {"find": "filter", "findAndModify": "query", "count": "query", "distinct": "query"}
 
@@ -137,16 +145,31 @@ async def watched(settings: Settings, db: Database) -> AsyncIterator[tuple[FastA
 
 
 async def test_every_command_on_a_sharded_collection_names_one_tenant(
-    watched: tuple[FastAPI, CommandLog], settings: Settings, sim_control: SimulatorControl
+    watched: tuple[FastAPI, CommandLog],
+    settings: Settings,
+    sim_control: SimulatorControl,
+    webhook_receiver: WebhookReceiver,
 ) -> None:
     app, log = watched
     world: World = await build_world(settings)
     victim = world.victim
     synced = await connect_shop(sim_control, settings, orders=30)  # a shop Shopify knows
     assert (await queue_sync(synced.tenant_id, SyncType.FULL)).job is not None
+    hooks = webhook_receiver.new_path(204)  # the synced shop's own system: its return's events
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:
+        endpoint = await client.post(
+            "/graphql",
+            json={
+                "query": CREATE_ENDPOINT,
+                "variables": {
+                    "input": {"url": webhook_receiver.url(hooks), "topics": ["RETURN_REQUESTED"]}
+                },
+            },
+            headers=await merchant_headers(synced.tenant_id),
+        )
+        assert endpoint.json()["data"]["createWebhookEndpoint"]["userErrors"] == [], endpoint.text
         schema = await introspect(client)
         for kind, name, field in operations(schema):
             headers = (
@@ -193,9 +216,18 @@ async def test_every_command_on_a_sharded_collection_names_one_tenant(
                 break
     [job] = await SyncJob.find({"tenant_id": synced.tenant_id}).to_list()
     assert job.status is SyncStatus.COMPLETED and job.progress.pages >= 1  # the sync ran
+    assert len(webhook_receiver.at(hooks)) == 1  # a delivery was claimed, sent and settled
 
     seen = {collection for collection, _, _ in log.commands}
-    expected = {"orders", "returns", "return_ledgers", "sync_jobs", "audit_log", "journal_barrier"}
+    expected = {
+        "orders",
+        "returns",
+        "return_ledgers",
+        "sync_jobs",
+        "audit_log",
+        "journal_barrier",
+        "webhook_deliveries",
+    }
     assert expected <= seen, seen
     scattered = []
     for collection, name, command in log.commands:

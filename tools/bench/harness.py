@@ -93,7 +93,7 @@ class BenchConfig:
     durability_restore_rate: float
     refund_returns: int = 200  # refund returns resolved through the simulator
     notify_deliveries: int = 2_000  # merchant webhook deliveries drained to a loopback receiver
-    notify_approvals: int = 300  # approvals timed with and without an endpoint
+    notify_approvals: int = 600  # approvals per block, blocks off, on, on, off (notifications)
     portal_requests: int = 2_000  # GETs of the portal page, and of the same bytes as a file
     shipping_approvals: int = 300  # approvals of each kind: prepaid label, customer ships
     only: tuple[str, ...] = OPERATIONS
@@ -136,7 +136,7 @@ QUICK = replace(
     durability_sync_orders=1_000,
     refund_returns=100,
     notify_deliveries=500,
-    notify_approvals=150,
+    notify_approvals=300,
     portal_requests=500,
     shipping_approvals=100,
 )

@@ -25,6 +25,7 @@ import random
 import ssl
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,7 @@ import httpx
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument, UpdateOne
+from pymongo.results import BulkWriteResult, UpdateResult
 
 from app.clock import utcnow
 from app.config import Settings
@@ -74,6 +76,7 @@ CLAIM_READS = 3
 # different ones, instead of all racing for the same oldest few (one won, the others read
 # again or went idle with work due). Oldest first still holds within the window.
 CLAIM_WINDOW = 8
+WINDOW_SECONDS = 2.0  # a read of the queue is used for at most this long
 MAX_CLAIMS = 3 * (len(RETRY_SCHEDULE) + 1)  # leases a delivery may take without settling
 _TLS = ssl.create_default_context()
 MAX_CACHED_ENDPOINTS = 1000
@@ -84,6 +87,10 @@ class DeliveryPolicy:
     timeout_seconds: float = 10.0
     lease_seconds: float = 60.0  # longer than a whole attempt: DNS, connect, the 10 s answer
     batch: int = 32  # deliveries a worker claims at once and sends concurrently
+    # How long a batch waits for its slowest sends before its outcomes are written and the
+    # next batch claimed: a send still running then finishes on its own and writes its own
+    # outcome (at most a batch of those per worker), so a slow receiver holds up no other.
+    batch_wait_seconds: float = 2.0
     schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     addresses: AddressPolicy = PUBLIC_ONLY
 
@@ -197,19 +204,24 @@ def _public_reason(exc: AddressRefused) -> str:
 
 class DueWindow:
     """The oldest due deliveries as last read, shared by one process's senders: each claim
-    takes a random batch of them (senders of one process never try the same ones; senders of
-    several processes mostly not), and the queue is read again only when too few are left.
-    The development database reads every due delivery to answer "the oldest N" (it applies a
-    limit after sorting all of them), so a deep queue read before each claim cost more than the
+    takes a random batch of them (senders of one process rarely try the same ones, senders of
+    several processes mostly not), and the queue is read again when too few are left, when the
+    read is `WINDOW_SECONDS` old, or when a claim found most of its picks taken elsewhere. The
+    development database reads every due delivery to answer "the oldest N" (it applies a limit
+    after sorting all of them), so a deep queue read before each claim cost more than the
     sends themselves."""
 
     def __init__(self) -> None:
         self._ids: list[ObjectId] = []
+        self._read_at = 0.0
+        self._reads = 0  # which read the ids come from: a stale claim forgets only its own
         self._reading = asyncio.Lock()
 
-    async def take(self, limit: int, due: dict[str, Any]) -> list[ObjectId]:
+    async def take(self, limit: int, due: dict[str, Any]) -> tuple[list[ObjectId], int]:
+        """A random `limit` of the oldest due, and which read they come from (for `forget`)."""
         async with self._reading:
-            if len(self._ids) < limit:
+            stale = time.monotonic() - self._read_at > WINDOW_SECONDS
+            if len(self._ids) < limit or stale:
                 size = limit * CLAIM_WINDOW
                 read = await (
                     WebhookDelivery.get_pymongo_collection()
@@ -217,14 +229,18 @@ class DueWindow:
                     .to_list(size)
                 )
                 self._ids = [doc["_id"] for doc in read]
+                self._read_at = time.monotonic()
+                self._reads += 1
         taken = random.sample(self._ids, min(limit, len(self._ids)))
         chosen = set(taken)
         self._ids = [known for known in self._ids if known not in chosen]
-        return taken
+        return taken, self._reads
 
-    def forget(self) -> None:
-        """Read the queue again at the next claim (what was read has been taken by others)."""
-        self._ids = []
+    def forget(self, read: int) -> None:
+        """Read the queue again at the next claim: most of what `read` gave has been taken by
+        others (a newer read, made meanwhile by a sibling sender, is kept)."""
+        if read == self._reads:
+            self._ids = []
 
 
 class DeliveryWorker:
@@ -246,6 +262,7 @@ class DeliveryWorker:
         self.name = name
         self.window = window or DueWindow()
         self._endpoints: dict[tuple[str, str], tuple[float, WebhookEndpoint | None]] = {}
+        self._stragglers: set[asyncio.Task[None]] = set()  # sends that outlived their batch
 
     async def claim(self, limit: int = 1) -> list[WebhookDelivery]:
         """Lease up to `limit` due deliveries from the oldest (`CLAIM_WINDOW`, `DueWindow`):
@@ -256,7 +273,6 @@ class DeliveryWorker:
             if won or not tried:
                 return won
             # other workers took every one tried: read the oldest again (not wait out the idle)
-            self.window.forget()
         return []
 
     async def _claim_from_oldest(self, limit: int) -> tuple[list[WebhookDelivery], int]:
@@ -264,7 +280,7 @@ class DeliveryWorker:
         deliveries = WebhookDelivery.get_pymongo_collection()
         now = utcnow()
         due = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
-        ids = await self.window.take(limit, due)
+        ids, read = await self.window.take(limit, due)
         if not ids:
             return [], 0
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
@@ -279,25 +295,40 @@ class DeliveryWorker:
             },
         )
         won = await deliveries.find({"_id": {"$in": ids}, "lease_owner": token}).to_list(limit)
+        if 2 * len(won) < len(ids):  # the window is mostly taken elsewhere by now
+            self.window.forget(read)
         return [WebhookDelivery.model_validate(doc) for doc in won], len(ids)
 
     async def run_once(self) -> bool:
         """Claim a batch (`DeliveryPolicy.batch`), send them at once and write their outcomes
-        together: the claim's reads and writes are shared. A slow receiver delays the rest of
-        its batch's outcomes by at most the attempt's timeout; the process's other senders go
-        on meanwhile."""
+        together: the claim's reads and writes are shared. Sends still running after
+        `batch_wait_seconds` go on beside the next batches and write their own outcomes."""
+        if len(self._stragglers) >= self.policy.batch:
+            await asyncio.wait(self._stragglers, return_when=asyncio.FIRST_COMPLETED)
         batch = await self.claim(self.policy.batch)
         if not batch:
+            if self._stragglers:  # idle anyway: let them finish before reporting idle
+                await asyncio.wait(self._stragglers)
             return False
         outcomes = BatchOutcomes()
-        done = await asyncio.gather(
-            *(self.deliver(delivery, outcomes) for delivery in batch), return_exceptions=True
-        )
-        for delivery, result in zip(batch, done, strict=True):
-            if isinstance(result, Exception):  # its lease runs out; the others are written
-                logger.error("webhook delivery %s failed: %r", delivery.id, result)
-        await outcomes.write()
+        sends = {
+            asyncio.create_task(self.deliver(delivery, outcomes)): delivery for delivery in batch
+        }
+        done, slow = await asyncio.wait(sends, timeout=self.policy.batch_wait_seconds)
+        for task in done:
+            _log_failure(sends[task], task)
+        for task in slow:
+            self._stragglers.add(task)
+            task.add_done_callback(self._straggler_done(sends[task]))
+        await outcomes.write()  # what finished; a straggler writes its own
         return True
+
+    def _straggler_done(self, delivery: WebhookDelivery) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self._stragglers.discard(task)
+            _log_failure(delivery, task)
+
+        return done
 
     async def run_until_idle(self) -> int:
         handled = 0
@@ -345,7 +376,7 @@ class DeliveryWorker:
             return
         result = await send_once(endpoint, delivery, self.settings, self.policy)
         if result.succeeded:
-            if outcomes is not None:
+            if outcomes is not None and not outcomes.written:
                 outcomes.succeeded(delivery, result.attempt)
             else:
                 await self._settle(delivery, DeliveryStatus.SUCCEEDED, None, result.attempt)
@@ -389,7 +420,7 @@ class DeliveryWorker:
             "status": DeliveryStatus.PENDING.value,
             "lease_owner": delivery.lease_owner,
         }
-        if outcomes is not None:
+        if outcomes is not None and not outcomes.written:
             outcomes.others.append(UpdateOne(leased, update))
             return True
         written = await WebhookDelivery.get_pymongo_collection().update_one(leased, update)
@@ -427,29 +458,41 @@ class BatchOutcomes:
     def __init__(self) -> None:
         self.successes: list[tuple[WebhookDelivery, DeliveryAttempt]] = []
         self.others: list[UpdateOne] = []
+        self.written = False  # then an outcome that comes later is written on its own
 
     def succeeded(self, delivery: WebhookDelivery, attempt: DeliveryAttempt) -> None:
         self.successes.append((delivery, attempt))
 
     async def write(self) -> None:
+        """Write them all; when one write fails the others are still made, then it raises
+        (what it would have written is sent again once its lease ends)."""
+        self.written = True
         collection = WebhookDelivery.get_pymongo_collection()
-        expected = len(self.successes) + len(self.others)
-        written = 0
         by_lease: dict[str | None, list[tuple[WebhookDelivery, DeliveryAttempt]]] = {}
         for delivery, attempt in self.successes:  # one lease: a batch is one claim's
             by_lease.setdefault(delivery.lease_owner, []).append((delivery, attempt))
-        for leased in by_lease.values():
-            settled = await collection.update_many(*_settle_succeeded(leased))
-            written += settled.modified_count
+        writes = [
+            _modified(collection.update_many(*_settle_succeeded(leased)))
+            for leased in by_lease.values()
+        ]
         if self.others:
-            recorded = await collection.bulk_write(self.others, ordered=False)
-            written += recorded.modified_count
+            writes.append(_modified(collection.bulk_write(self.others, ordered=False)))
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        expected = len(self.successes) + len(self.others)
+        written = sum(result for result in results if isinstance(result, int))
         if written != expected:
             logger.warning(
                 "webhook deliveries: %d of %d outcomes found their lease lost",
                 expected - written,
                 expected,
             )
+
+
+async def _modified(write: Awaitable[UpdateResult | BulkWriteResult]) -> int:
+    return (await write).modified_count
 
 
 def _settle_succeeded(
@@ -481,6 +524,12 @@ def _settle_succeeded(
         },
         [{"$set": settled}],
     )
+
+
+def _log_failure(delivery: WebhookDelivery, task: asyncio.Task[None]) -> None:
+    """A send that raised (its lease runs out and it is sent again; the others are written)."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("webhook delivery %s failed: %r", delivery.id, task.exception())
 
 
 def _enabled(endpoint: WebhookEndpoint) -> bool:
