@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # one slow shop does not hold up the others, and a binding rate limit is used in full.
     returns_mirror_workers: int = Field(default=4, ge=1, le=32)
     # Merchants' webhook senders per runner process, each sending batches of 32 at once (a
-    # send slower than 2 s finishes beside the next batch: a slow receiver holds up no other).
+    # send slower than 2 s finishes beside the sender's next batches).
     merchant_webhook_workers: int = Field(default=2, ge=1, le=32)
     merchant_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     # Emails to customers and staff: `smtp://user:pass@host:587` (STARTTLS when the server

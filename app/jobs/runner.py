@@ -43,6 +43,15 @@ class WakesEarly(Protocol):
         ...
 
 
+@runtime_checkable
+class Closes(Protocol):
+    """A worker with work of its own still running after its loop ends (sends it started)."""
+
+    async def aclose(self, grace_seconds: float) -> None:
+        """Let that work finish within `grace_seconds`, then cancel what is left."""
+        ...
+
+
 class BackgroundRunner:
     def __init__(self, workers: list[Worker]) -> None:
         self.workers = workers
@@ -111,3 +120,5 @@ class BackgroundRunner:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         self._tasks = []
+        closing = [w.aclose(grace_seconds) for w in self.workers if isinstance(w, Closes)]
+        await asyncio.gather(*closing, return_exceptions=True)

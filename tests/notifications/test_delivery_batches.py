@@ -6,28 +6,34 @@ with its own attempt and only where its lease still holds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from bson import ObjectId
 
 from app.config import Settings
 from app.db import Database
 from app.graphql.returns.snapshot import make_return_renderer
 from app.jobs.notifications import workers
+from app.jobs.runner import BackgroundRunner
 from app.models import WebhookDelivery
 from app.models.bson import to_bson
 from app.models.return_request import ReturnEventType
 from app.models.webhook_endpoint import DeliveryAttempt, DeliveryStatus
+from app.services.notifications import delivery as delivery_module
 from app.services.notifications.addresses import AddressPolicy
 from app.services.notifications.delivery import (
     MAX_LOGGED_ATTEMPTS,
+    AttemptResult,
     BatchOutcomes,
     DeliveryPolicy,
     DeliveryWorker,
     DueWindow,
 )
 from app.services.notifications.endpoints import EndpointInput, create_endpoint
-from tests.simulator_fixtures import WebhookReceiver
 
 POLICY = DeliveryPolicy(batch=8, addresses=AddressPolicy(allow_loopback=True))
 
@@ -163,42 +169,138 @@ def test_the_senders_of_one_process_share_one_window(settings: Settings) -> None
     assert len({id(sender.window) for sender in senders}) == 1
 
 
-async def test_a_send_that_outlives_its_batch_writes_its_own_outcome(
-    settings: Settings, db: Database, webhook_receiver: WebhookReceiver
-) -> None:
-    """A batch waits `batch_wait_seconds` for its sends; one still running then is left to
-    finish beside the next batches and settles its delivery itself (here every send of the
-    batch is late: the wait is zero)."""
-    tenant = "stragglers"
-    path = webhook_receiver.new_path(200)
+class Receivers:
+    """`send_once` as the test scripts it: a delivery whose event is gated answers only once
+    its gate opens; the others at once."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+
+    def gate(self, event_id: str) -> asyncio.Event:
+        return self.gates.setdefault(event_id, asyncio.Event())
+
+    async def send_once(
+        self, endpoint: Any, delivery: WebhookDelivery, settings: Any, policy: Any
+    ) -> AttemptResult:
+        if delivery.event_id in self.gates:
+            await self.gates[delivery.event_id].wait()
+        return AttemptResult(DeliveryAttempt(at=datetime.now(UTC), duration_ms=1, status_code=200))
+
+
+@pytest.fixture
+def receivers(monkeypatch: pytest.MonkeyPatch) -> Receivers:
+    scripted = Receivers()
+    monkeypatch.setattr(delivery_module, "send_once", scripted.send_once)
+    return scripted
+
+
+def _batches_of_two(wait_seconds: float) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        batch=2, batch_wait_seconds=wait_seconds, addresses=AddressPolicy(allow_loopback=True)
+    )
+
+
+async def _to_endpoint(tenant: str, settings: Settings, *event_ids: str) -> None:
     made = await create_endpoint(
-        tenant,
-        EndpointInput(url=webhook_receiver.url(path), topics=list(ReturnEventType)),
-        settings,
+        tenant, EndpointInput(url="http://127.0.0.1:9/hook", topics=list(ReturnEventType)), settings
     )
     assert made.endpoint is not None
-    now = datetime.now(UTC)
     await WebhookDelivery.insert_many(
         [
             WebhookDelivery(
                 tenant_id=tenant,
                 endpoint_id=str(made.endpoint.id),
-                event_id=f"evt_late{index}",
+                event_id=event_id,
                 event_type=ReturnEventType.APPROVED,
                 return_id="r",
                 body="{}",
-                next_attempt_at=now - timedelta(seconds=1),
+                next_attempt_at=datetime.now(UTC) - timedelta(seconds=1),
             )
-            for index in range(3)
+            for event_id in event_ids
         ]
     )
-    policy = DeliveryPolicy(
-        batch=8, batch_wait_seconds=0.0, addresses=AddressPolicy(allow_loopback=True)
-    )
-    sender = DeliveryWorker("test:late", settings, policy)
-    assert await sender.run_once()  # claimed and started; nothing finished within the wait
-    assert not await sender.run_once()  # nothing more due: waits for the late ones, then idle
-    stored = await WebhookDelivery.find({"tenant_id": tenant}).to_list()
-    assert [d.status for d in stored] == [DeliveryStatus.SUCCEEDED] * 3
-    assert all(len(d.attempts) == 1 and d.attempts[0].status_code == 200 for d in stored)
-    assert len(webhook_receiver.at(path)) == 3
+
+
+async def _stored(tenant: str) -> dict[str, WebhookDelivery]:
+    return {d.event_id: d for d in await WebhookDelivery.find({"tenant_id": tenant}).to_list()}
+
+
+async def test_a_send_that_outlives_its_batch_writes_its_own_outcome_and_caps_the_sender(
+    settings: Settings, db: Database, receivers: Receivers
+) -> None:
+    """A batch waits `batch_wait_seconds` for its sends: those done are settled by its write,
+    one still running finishes beside the next batches and settles itself. With a batch of
+    those running, the sender claims nothing more until one ends."""
+    sender = DeliveryWorker("test:late", settings, _batches_of_two(0.2))
+    tenant = "late-sends"
+    first, second = receivers.gate("evt_late_a"), receivers.gate("evt_late_b")
+    await _to_endpoint(tenant, settings, "evt_late_a", "evt_late_b")
+    assert await sender.run_once()  # both still sending when the batch stops waiting
+    await _to_endpoint(tenant, settings, "evt_late_c")
+    capped = asyncio.create_task(sender.run_once())
+    await asyncio.sleep(0.3)
+    assert not capped.done() and (await _stored(tenant))["evt_late_c"].claims == 0
+    first.set()  # one late send ends: its outcome is written, and the sender claims again
+    assert await capped
+    stored = await _stored(tenant)
+    assert stored["evt_late_a"].status is DeliveryStatus.SUCCEEDED
+    assert stored["evt_late_c"].status is DeliveryStatus.SUCCEEDED  # the batch's own write
+    assert stored["evt_late_b"].status is DeliveryStatus.PENDING  # still sending
+    second.set()
+    assert await sender.run_until_idle() == 0  # waits for the last late send
+    stored = await _stored(tenant)
+    assert all(d.status is DeliveryStatus.SUCCEEDED for d in stored.values())
+    assert all(len(d.attempts) == 1 for d in stored.values())
+
+
+async def test_a_sender_stopped_mid_batch_writes_what_was_answered(
+    settings: Settings, db: Database, receivers: Receivers
+) -> None:
+    """The runner cancels a sender waiting on its batch: what its receivers answered is
+    written; a send still running goes on and settles itself; closing the sender cancels the
+    sends it still has, whose deliveries stay leased, to be sent again after the lease."""
+    policy = _batches_of_two(30.0)
+    sender = DeliveryWorker("test:stopped", settings, policy)
+    tenant = "stopped-sends"
+    gate = receivers.gate("evt_stop_slow")
+    await _to_endpoint(tenant, settings, "evt_stop_fast", "evt_stop_slow")
+    waiting = asyncio.create_task(sender.run_once())
+    await asyncio.sleep(0.3)
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    stored = await _stored(tenant)
+    assert stored["evt_stop_fast"].status is DeliveryStatus.SUCCEEDED
+    assert stored["evt_stop_slow"].status is DeliveryStatus.PENDING
+    gate.set()
+    assert await sender.run_until_idle() == 0
+    assert (await _stored(tenant))["evt_stop_slow"].status is DeliveryStatus.SUCCEEDED
+
+    receivers.gate("evt_stop_never")  # never answers
+    await _to_endpoint(tenant, settings, "evt_stop_never")
+    closing = DeliveryWorker("test:closing", settings, replace(policy, batch_wait_seconds=0.1))
+    assert await closing.run_once()  # its one send still running
+    await closing.aclose(0.1)
+    never = (await _stored(tenant))["evt_stop_never"]
+    assert never.status is DeliveryStatus.PENDING and never.attempts == []
+    assert never.lease_owner is not None  # leased: due again when the lease ends
+
+
+async def test_a_stopping_runner_closes_the_sends_its_senders_still_have(
+    settings: Settings, db: Database, receivers: Receivers
+) -> None:
+    """`BackgroundRunner.stop` gives a sender's running sends its grace, then cancels them: none
+    is left running (and writing) after the runner said it stopped."""
+    receivers.gate("evt_runner_slow")  # never answers
+    await _to_endpoint("runner-stop", settings, "evt_runner_slow")
+    sender = DeliveryWorker("test:runner", settings, _batches_of_two(0.05))
+    runner = BackgroundRunner([sender])
+    runner.start()
+    for _ in range(100):  # until the send is running beyond its batch
+        if sender._stragglers:
+            break
+        await asyncio.sleep(0.02)
+    running = set(sender._stragglers)
+    assert running
+    await runner.stop(grace_seconds=0.1)
+    assert all(task.done() for task in running) and not sender._stragglers

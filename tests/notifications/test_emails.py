@@ -233,7 +233,11 @@ async def test_staff_are_told_when_a_webhook_endpoint_is_disabled(
     hooks = DeliveryWorker(
         "test:hooks",
         settings,
-        DeliveryPolicy(schedule=(timedelta(0),), addresses=AddressPolicy(allow_loopback=True)),
+        DeliveryPolicy(
+            schedule=(timedelta(0),),
+            addresses=AddressPolicy(allow_loopback=True),
+            batch_wait_seconds=60.0,  # outcomes are read right after `run_once`
+        ),
     )
     mails = EmailSender("test:emails", settings, QUICK)
     while await dispatcher.run_once() or await hooks.run_once() or await mails.run_once():

@@ -20,9 +20,10 @@ from app.db import Database
 from app.graphql.returns.snapshot import make_return_renderer
 from app.jobs.registry import build_workers
 from app.main import create_app
-from app.models import SyncJob
+from app.models import SyncJob, WebhookDelivery
 from app.models.sharding import SHARDING, Sharded
 from app.models.sync_job import SyncStatus, SyncType
+from app.models.webhook_endpoint import DeliveryStatus
 from app.services.sync.jobs import queue_sync
 from tests.conftest import make_settings
 from tests.factories import make_order, merchant_headers
@@ -217,6 +218,8 @@ async def test_every_command_on_a_sharded_collection_names_one_tenant(
     [job] = await SyncJob.find({"tenant_id": synced.tenant_id}).to_list()
     assert job.status is SyncStatus.COMPLETED and job.progress.pages >= 1  # the sync ran
     assert len(webhook_receiver.at(hooks)) == 1  # a delivery was claimed, sent and settled
+    [delivery] = await WebhookDelivery.find({"tenant_id": synced.tenant_id}).to_list()
+    assert delivery.status is DeliveryStatus.SUCCEEDED
 
     seen = {collection for collection, _, _ in log.commands}
     expected = {

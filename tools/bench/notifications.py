@@ -22,7 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -179,31 +180,53 @@ OFF_TENANT, ON_TENANT = "bench-notify-off", "bench-notify-on"
 APPROVAL_BLOCKS = (False, True, True, False)
 
 
-async def _approvals(stack: Stack, notify: bool, count: int, first: int) -> list[float]:
-    """Seconds of each `approve_return` for `count` requested returns of the shop with an
-    endpoint on every event (`notify`) or of the shop with none, the dispatcher (and the
-    senders) running beside them; after the clock stops, their events are handed over and
-    sent before the next block."""
+@dataclass(slots=True)
+class Block:
+    seconds: list[float]  # each approval's
+    sent_in_time: int  # the block's messages sent by the time its clock stopped
+    background_errors: int  # a background worker that raised (the row fails)
+
+
+def _sent(tenant: str) -> Awaitable[int]:
+    return WebhookDelivery.get_pymongo_collection().count_documents(
+        {"tenant_id": tenant, "status": DeliveryStatus.SUCCEEDED.value}
+    )
+
+
+async def _approvals(stack: Stack, notify: bool, count: int, first: int) -> Block:
+    """`approve_return` timed for `count` requested returns of the shop with an endpoint on
+    every event (`notify`) or of the shop with none, the dispatcher (and the senders) running
+    beside them; after the clock stops, their events are handed over and sent before the
+    next block."""
     settings = stack.settings()
     tenant = ON_TENANT if notify else OFF_TENANT
     ids = await _requested_returns(tenant, count, first)
-    background: list[Any] = [ReturnEventDispatcher("bench:events", make_return_renderer(settings))]
+    dispatcher = ReturnEventDispatcher("bench:events", make_return_renderer(settings))
+    senders = []
     if notify:
         policy = DeliveryPolicy(addresses=LOOPBACK)
         window = DueWindow()
-        background += [
+        senders = [
             DeliveryWorker(f"bench:send:{i}", settings, policy, window=window)
             for i in range(settings.merchant_webhook_workers)
         ]
+    sent_before = await _sent(tenant)
     stop = asyncio.Event()
+    errors = 0
 
     async def keep_running(worker: Any) -> None:
+        nonlocal errors
         while not stop.is_set():
-            if not await worker.run_once():
+            try:
+                did_work = await worker.run_once()
+            except Exception:
+                errors += 1
+                did_work = False
+            if not did_work:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), worker.idle_seconds)
 
-    tasks = [asyncio.create_task(keep_running(worker)) for worker in background]
+    tasks = [asyncio.create_task(keep_running(worker)) for worker in [dispatcher, *senders]]
     each = []
     try:
         for return_id in ids:
@@ -214,32 +237,34 @@ async def _approvals(stack: Stack, notify: bool, count: int, first: int) -> list
             await asyncio.sleep(0.005)  # a staff member's pace, not a tight loop
     finally:
         stop.set()
-        for task in tasks:
-            with contextlib.suppress(Exception):
-                await task
-    while any([await worker.run_once() for worker in background]):
-        pass  # what is left of this block's events, untimed
-    return each
+        await asyncio.gather(*tasks)
+    sent_in_time = await _sent(tenant) - sent_before
+    # What is left of this block's events, untimed: handed over, then sent to the end.
+    while await dispatcher.run_once():
+        pass
+    for sender in senders:
+        await sender.run_until_idle()
+    return Block(each, sent_in_time, errors)
 
 
 async def _approvals_off_and_on(stack: Stack, url: str, approvals: int) -> dict[str, float]:
     """p50 and p90 ms of `approve_return` without and with an endpoint (`approvals` per
-    block), and how many of the approvals' messages reached the receiver."""
+    block), how many of the approvals' messages were sent while the clock ran and in the end."""
     await create_endpoint(
         ON_TENANT, EndpointInput(url=url, topics=list(ReturnEventType)), stack.settings()
     )
-    seconds: dict[bool, list[float]] = {False: [], True: []}
-    for block, notify in enumerate(APPROVAL_BLOCKS):
-        seconds[notify] += await _approvals(stack, notify, approvals, block * approvals)
+    blocks: dict[bool, list[Block]] = {False: [], True: []}
+    for number, notify in enumerate(APPROVAL_BLOCKS):
+        blocks[notify].append(await _approvals(stack, notify, approvals, number * approvals))
     found: dict[str, float] = {}
     for notify, name in ((False, "off"), (True, "on")):
-        ms = [value * 1000 for value in seconds[notify]]
+        ms = [value * 1000 for block in blocks[notify] for value in block.seconds]
         found[f"approve_{name}_ms"] = statistics.median(ms)
         found[f"approve_{name}_p90_ms"] = statistics.quantiles(ms, n=10)[-1]
         found[f"approvals_{name}"] = len(ms)
-    found["approvals_on_sent"] = await WebhookDelivery.get_pymongo_collection().count_documents(
-        {"tenant_id": ON_TENANT, "status": DeliveryStatus.SUCCEEDED.value}
-    )
+    found["approvals_on_sent_in_time"] = sum(block.sent_in_time for block in blocks[True])
+    found["approvals_on_sent"] = await _sent(ON_TENANT)
+    found["background_errors"] = sum(b.background_errors for arm in blocks.values() for b in arm)
     return found
 
 
@@ -283,7 +308,14 @@ def measure_notifications(stack: Stack, report: Report) -> None:
         )
     )
     off, on = found["approve_off_ms"], found["approve_on_ms"]
-    every_message_sent = found["approvals_on_sent"] == found["approvals_on"]
+    # Every message sent in the end, and a good share while the clock ran: the senders really
+    # worked beside the timed approvals (the one dispatcher, rendering each return's message,
+    # runs a few seconds behind a staff member approving 40 a second, so not all of them).
+    background_worked = (
+        found["approvals_on_sent"] == found["approvals_on"]
+        and found["approvals_on_sent_in_time"] >= 0.25 * found["approvals_on"]
+        and found["background_errors"] == 0
+    )
     report.add(
         Row(
             f"approveReturn ({found['approvals_on']:.0f} of each) with an endpoint on every event"
@@ -293,12 +325,14 @@ def measure_notifications(stack: Stack, report: Report) -> None:
             on,
             off,
             "within 10% of no endpoint",
-            PASS if on <= 1.10 * off and every_message_sent else FAIL,
+            PASS if on <= 1.10 * off and background_worked else FAIL,
             note=(
                 "dispatcher and senders running beside it; baseline: a shop with no endpoint; "
                 f"p90 {found['approve_on_p90_ms']:.1f} vs {found['approve_off_p90_ms']:.1f} ms; "
                 f"blocks of {approvals} off, on, on, off; messages sent "
-                f"{found['approvals_on_sent']:.0f} of {found['approvals_on']:.0f}"
+                f"{found['approvals_on_sent']:.0f} of {found['approvals_on']:.0f}, "
+                f"{found['approvals_on_sent_in_time']:.0f} while timed; "
+                f"background errors {found['background_errors']:.0f}"
             ),
         )
     )

@@ -88,8 +88,9 @@ class DeliveryPolicy:
     lease_seconds: float = 60.0  # longer than a whole attempt: DNS, connect, the 10 s answer
     batch: int = 32  # deliveries a worker claims at once and sends concurrently
     # How long a batch waits for its slowest sends before its outcomes are written and the
-    # next batch claimed: a send still running then finishes on its own and writes its own
-    # outcome (at most a batch of those per worker), so a slow receiver holds up no other.
+    # next batch claimed: a send still running then finishes beside the next batches and
+    # writes its own outcome, so a slow receiver holds up its own sends only (until a sender
+    # has a batch of those running: then it waits for one before it claims again).
     batch_wait_seconds: float = 2.0
     schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     addresses: AddressPolicy = PUBLIC_ONLY
@@ -302,25 +303,27 @@ class DeliveryWorker:
     async def run_once(self) -> bool:
         """Claim a batch (`DeliveryPolicy.batch`), send them at once and write their outcomes
         together: the claim's reads and writes are shared. Sends still running after
-        `batch_wait_seconds` go on beside the next batches and write their own outcomes."""
-        if len(self._stragglers) >= self.policy.batch:
+        `batch_wait_seconds` go on beside the next batches and write their own outcomes; with
+        a batch of those running, the sender waits for one before it claims again."""
+        while len(self._stragglers) >= self.policy.batch:
             await asyncio.wait(self._stragglers, return_when=asyncio.FIRST_COMPLETED)
         batch = await self.claim(self.policy.batch)
         if not batch:
-            if self._stragglers:  # idle anyway: let them finish before reporting idle
-                await asyncio.wait(self._stragglers)
             return False
         outcomes = BatchOutcomes()
         sends = {
             asyncio.create_task(self.deliver(delivery, outcomes)): delivery for delivery in batch
         }
-        done, slow = await asyncio.wait(sends, timeout=self.policy.batch_wait_seconds)
-        for task in done:
-            _log_failure(sends[task], task)
-        for task in slow:
-            self._stragglers.add(task)
-            task.add_done_callback(self._straggler_done(sends[task]))
-        await outcomes.write()  # what finished; a straggler writes its own
+        try:
+            await asyncio.wait(sends, timeout=self.policy.batch_wait_seconds)
+        finally:  # also when cancelled (the runner stopping): nothing answered goes unwritten
+            for task, delivery in sends.items():
+                if task.done():
+                    _log_failure(delivery, task)
+                else:
+                    self._stragglers.add(task)
+                    task.add_done_callback(self._straggler_done(delivery))
+            await asyncio.shield(outcomes.write())  # what finished; a straggler writes its own
         return True
 
     def _straggler_done(self, delivery: WebhookDelivery) -> Callable[[asyncio.Task[None]], None]:
@@ -331,10 +334,25 @@ class DeliveryWorker:
         return done
 
     async def run_until_idle(self) -> int:
+        """Batches until none is due and every send has written its outcome."""
         handled = 0
-        while await self.run_once():
-            handled += 1
-        return handled
+        while True:
+            if await self.run_once():
+                handled += 1
+            elif self._stragglers:
+                await asyncio.wait(self._stragglers)
+            else:
+                return handled
+
+    async def aclose(self, grace_seconds: float) -> None:
+        """Let the sends still running finish within `grace_seconds`, then cancel the rest
+        (their deliveries are sent again once their leases end)."""
+        if self._stragglers:
+            await asyncio.wait(self._stragglers, timeout=grace_seconds)
+        left = list(self._stragglers)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
     async def _endpoint(self, delivery: WebhookDelivery) -> WebhookEndpoint | None:
         """The delivery's endpoint, read at most every `ENDPOINT_CACHE_SECONDS` per worker: a
@@ -478,9 +496,11 @@ class BatchOutcomes:
         if self.others:
             writes.append(_modified(collection.bulk_write(self.others, ordered=False)))
         results = await asyncio.gather(*writes, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        failures = [result for result in results if isinstance(result, BaseException)]
+        for failure in failures[1:]:
+            logger.error("webhook deliveries: an outcome write failed too: %r", failure)
+        if failures:
+            raise failures[0]
         expected = len(self.successes) + len(self.others)
         written = sum(result for result in results if isinstance(result, int))
         if written != expected:
