@@ -112,13 +112,21 @@ class BackgroundRunner:
         ]
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Stop the loops and close what their workers still run, within `grace_seconds` in
+        all."""
         self._stopping.set()
         if not self._tasks:
             return
+        deadline = asyncio.get_running_loop().time() + grace_seconds
         _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         self._tasks = []
-        closing = [w.aclose(grace_seconds) for w in self.workers if isinstance(w, Closes)]
-        await asyncio.gather(*closing, return_exceptions=True)
+        for worker in self.workers:
+            if isinstance(worker, Closes):
+                left = max(0.0, deadline - asyncio.get_running_loop().time())
+                try:
+                    await worker.aclose(left)
+                except Exception:
+                    logger.exception("background worker %s did not close cleanly", worker.name)

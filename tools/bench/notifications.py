@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import statistics
 import subprocess
@@ -55,6 +56,7 @@ from tools.devdb import free_port
 if TYPE_CHECKING:
     from tools.bench.harness import Stack
 
+logger = logging.getLogger(__name__)
 LOOPBACK = AddressPolicy(allow_loopback=True)
 _ITEM = {"title": "T-shirt", "quantity": 1, "unitPrice": {"amount": "25.00", "currencyCode": "USD"}}
 # About the size of a real message (a return of a dozen lines).
@@ -220,6 +222,7 @@ async def _approvals(stack: Stack, notify: bool, count: int, first: int) -> Bloc
             try:
                 did_work = await worker.run_once()
             except Exception:
+                logger.exception("bench: background worker %s failed", worker.name)
                 errors += 1
                 did_work = False
             if not did_work:
@@ -235,10 +238,12 @@ async def _approvals(stack: Stack, notify: bool, count: int, first: int) -> Bloc
             each.append(time.perf_counter() - started)
             assert result.record is not None, result.user_errors
             await asyncio.sleep(0.005)  # a staff member's pace, not a tight loop
+        sent_in_time = await _sent(tenant) - sent_before  # as the clock stops
     finally:
         stop.set()
         await asyncio.gather(*tasks)
-    sent_in_time = await _sent(tenant) - sent_before
+        for sender in senders:  # what the senders still run, when an approval failed
+            await sender.aclose(sender.policy.timeout_seconds)
     # What is left of this block's events, untimed: handed over, then sent to the end.
     while await dispatcher.run_once():
         pass

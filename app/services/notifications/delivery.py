@@ -20,6 +20,7 @@ never saw, which it cannot ask for again; a repeat it can recognise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
@@ -89,9 +90,14 @@ class DeliveryPolicy:
     batch: int = 32  # deliveries a worker claims at once and sends concurrently
     # How long a batch waits for its slowest sends before its outcomes are written and the
     # next batch claimed: a send still running then finishes beside the next batches and
-    # writes its own outcome, so a slow receiver holds up its own sends only (until a sender
-    # has a batch of those running: then it waits for one before it claims again).
+    # writes its own outcome, so a slow receiver holds up its own sends only. A sender claims
+    # only while fewer than a batch of those run (so at most two batches are in flight).
     batch_wait_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.batch < 1:
+            raise ValueError("a delivery batch holds at least one delivery")
+
     schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     addresses: AddressPolicy = PUBLIC_ONLY
 
@@ -264,6 +270,7 @@ class DeliveryWorker:
         self.window = window or DueWindow()
         self._endpoints: dict[tuple[str, str], tuple[float, WebhookEndpoint | None]] = {}
         self._stragglers: set[asyncio.Task[None]] = set()  # sends that outlived their batch
+        self._writes: set[asyncio.Future[None]] = set()  # batches' outcome writes under way
 
     async def claim(self, limit: int = 1) -> list[WebhookDelivery]:
         """Lease up to `limit` due deliveries from the oldest (`CLAIM_WINDOW`, `DueWindow`):
@@ -323,8 +330,21 @@ class DeliveryWorker:
                 else:
                     self._stragglers.add(task)
                     task.add_done_callback(self._straggler_done(delivery))
-            await asyncio.shield(outcomes.write())  # what finished; a straggler writes its own
+            # What finished (a straggler writes its own), in a task `aclose` waits for: a
+            # sender cancelled meanwhile leaves it to finish.
+            write = asyncio.ensure_future(outcomes.write())
+            self._writes.add(write)
+            write.add_done_callback(self._write_done)
+        with contextlib.suppress(Exception):  # a failed write is logged by `_write_done`
+            await asyncio.shield(write)
         return True
+
+    def _write_done(self, write: asyncio.Future[None]) -> None:
+        self._writes.discard(write)
+        if not write.cancelled() and write.exception() is not None:
+            logger.error(
+                "webhook deliveries: a batch's outcomes were not written: %r", write.exception()
+            )
 
     def _straggler_done(self, delivery: WebhookDelivery) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -334,22 +354,23 @@ class DeliveryWorker:
         return done
 
     async def run_until_idle(self) -> int:
-        """Batches until none is due and every send has written its outcome."""
+        """Batches until none is due and every send and batch has written its outcome."""
         handled = 0
         while True:
             if await self.run_once():
                 handled += 1
-            elif self._stragglers:
-                await asyncio.wait(self._stragglers)
+            elif self._stragglers or self._writes:
+                await asyncio.wait(self._stragglers | self._writes)
             else:
                 return handled
 
     async def aclose(self, grace_seconds: float) -> None:
-        """Let the sends still running finish within `grace_seconds`, then cancel the rest
-        (their deliveries are sent again once their leases end)."""
-        if self._stragglers:
-            await asyncio.wait(self._stragglers, timeout=grace_seconds)
-        left = list(self._stragglers)
+        """Let the sends still running and the outcome writes finish within `grace_seconds`,
+        then cancel the rest (their deliveries are sent again once their leases end)."""
+        running = self._stragglers | self._writes
+        if running:
+            await asyncio.wait(running, timeout=grace_seconds)
+        left = [*self._stragglers, *self._writes]
         for task in left:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
