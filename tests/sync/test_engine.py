@@ -124,8 +124,11 @@ async def test_a_killed_workers_job_is_resumed_from_its_cursor_with_exact_counts
     sim_http: httpx.AsyncClient,
 ) -> None:
     options = replace(SLOW, lease_seconds=0.6)
+    # 40 pages: the worker is still far from the end when the test sees its third page and
+    # kills it (with 10, a loaded machine once let it finish in between).
+    orders = 240
     shop, job, first_worker, _ = await _start_slow_sync(
-        settings, sim_control, sim_http, options=options
+        settings, sim_control, sim_http, orders=orders, options=options
     )
     half = await _half_done(job, pages=3)
     first_worker.cancel()  # the worker dies: no final write, the lease just runs out
@@ -141,8 +144,8 @@ async def test_a_killed_workers_job_is_resumed_from_its_cursor_with_exact_counts
     done = await reload(job)
     assert done.status == SyncStatus.COMPLETED, done.error
     assert done.attempts == 2 and done.lease_owner is None
-    assert done.progress.orders == 60 == done.progress.upserted + done.progress.unchanged
-    assert done.progress.pages == 10  # 6 orders a page: no page counted twice
+    assert done.progress.orders == orders == done.progress.upserted + done.progress.unchanged
+    assert done.progress.pages == orders // 6  # 6 orders a page: no page counted twice
     stored = await Order.find({"tenant_id": shop.tenant_id}).to_list()
     assert_matches_simulator(stored, sim_orders(simulator, shop.domain))
 
