@@ -89,6 +89,9 @@ async def test_full_sync_of_2000_orders_survives_throttling_and_5xx(
 
 # Small pages and some latency, so a test can act while the job is half done.
 SLOW = replace(FAST, line_items_first=20)  # 6 orders a page
+# 40 pages: a test acting "mid-sync" after the worker's second or third page meets it far from
+# the end (with 10 pages, a loaded machine once let a worker finish in between).
+SLOW_ORDERS = 240
 
 
 async def _half_done(job: SyncJob, pages: int = 2) -> SyncJob:
@@ -104,7 +107,7 @@ async def _start_slow_sync(
     settings: Settings,
     sim_control: SimulatorControl,
     sim_http: httpx.AsyncClient,
-    orders: int = 60,
+    orders: int = SLOW_ORDERS,
     options: SyncOptions = SLOW,
 ) -> tuple[ConnectedShop, SyncJob, asyncio.Task[bool], SyncWorker]:
     shop = await connect_shop(sim_control, settings, orders=orders)
@@ -124,11 +127,9 @@ async def test_a_killed_workers_job_is_resumed_from_its_cursor_with_exact_counts
     sim_http: httpx.AsyncClient,
 ) -> None:
     options = replace(SLOW, lease_seconds=0.6)
-    # 40 pages: the worker is still far from the end when the test sees its third page and
-    # kills it (with 10, a loaded machine once let it finish in between).
-    orders = 240
+    orders = SLOW_ORDERS
     shop, job, first_worker, _ = await _start_slow_sync(
-        settings, sim_control, sim_http, orders=orders, options=options
+        settings, sim_control, sim_http, options=options
     )
     half = await _half_done(job, pages=3)
     first_worker.cancel()  # the worker dies: no final write, the lease just runs out
@@ -167,7 +168,7 @@ async def test_a_token_expiring_mid_sync_is_refreshed_and_the_job_continues(
     done = await reload(job)
     after = await ShopifyIntegration.find_one({"tenant_id": shop.tenant_id})
     assert done.status == SyncStatus.COMPLETED, done.error
-    assert done.progress.orders == 60
+    assert done.progress.orders == SLOW_ORDERS
     assert before is not None and after is not None
     assert after.access_token != before.access_token  # refreshed and stored
     stored = await Order.find({"tenant_id": shop.tenant_id}).to_list()
@@ -189,7 +190,7 @@ async def test_an_uninstall_mid_sync_cancels_the_job_with_the_reason(
     done = await reload(job)
     assert done.status == SyncStatus.CANCELED
     assert done.error is not None and "uninstalled" in done.error.lower()
-    assert done.active is None and done.progress.orders < 60
+    assert done.active is None and done.progress.orders < SLOW_ORDERS
 
 
 async def test_a_disconnected_integration_cancels_the_job(
@@ -225,7 +226,7 @@ async def test_cancel_stops_a_running_job_at_the_next_page(
     assert result.job is not None and result.job.cancel_requested
     done = await reload(job)
     assert done.status == SyncStatus.CANCELED and done.error == "Canceled by the merchant"
-    assert done.progress.orders < 60 and done.active is None
+    assert done.progress.orders < SLOW_ORDERS and done.active is None
 
 
 async def test_incremental_sync_pulls_only_what_changed(
