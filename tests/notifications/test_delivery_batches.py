@@ -121,14 +121,14 @@ async def test_a_batchs_outcomes_are_written_each_with_its_own_attempt_under_its
     at = datetime.now(UTC)
     outcomes = BatchOutcomes()
     for index, (delivery, answer) in enumerate(zip(succeeded, answers, strict=True)):
-        outcomes.succeeded(
+        outcomes.add_success(
             delivery,
             DeliveryAttempt(
                 at=at, duration_ms=10 + index, status_code=200 + index, response=answer
             ),
         )
-    outcomes.succeeded(taken_over, DeliveryAttempt(at=at, duration_ms=1, status_code=204))
-    outcomes.succeeded(settled, DeliveryAttempt(at=at, duration_ms=1, status_code=204))
+    outcomes.add_success(taken_over, DeliveryAttempt(at=at, duration_ms=1, status_code=204))
+    outcomes.add_success(settled, DeliveryAttempt(at=at, duration_ms=1, status_code=204))
     await sender._record(  # a failed attempt to try again later, in the same batch write
         retried,
         DeliveryAttempt(at=at, duration_ms=5, status_code=500),

@@ -93,13 +93,12 @@ class DeliveryPolicy:
     # writes its own outcome, so a slow receiver holds up its own sends only. A sender claims
     # only while fewer than a batch of those run (so at most two batches are in flight).
     batch_wait_seconds: float = 2.0
+    schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
+    addresses: AddressPolicy = PUBLIC_ONLY
 
     def __post_init__(self) -> None:
         if self.batch < 1:
             raise ValueError("a delivery batch holds at least one delivery")
-
-    schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
-    addresses: AddressPolicy = PUBLIC_ONLY
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -415,9 +414,7 @@ class DeliveryWorker:
             return
         result = await send_once(endpoint, delivery, self.settings, self.policy)
         if result.succeeded:
-            if outcomes is not None and not outcomes.written:
-                outcomes.succeeded(delivery, result.attempt)
-            else:
+            if outcomes is None or not outcomes.add_success(delivery, result.attempt):
                 await self._settle(delivery, DeliveryStatus.SUCCEEDED, None, result.attempt)
             return
         failures = delivery.failures + 1
@@ -459,8 +456,7 @@ class DeliveryWorker:
             "status": DeliveryStatus.PENDING.value,
             "lease_owner": delivery.lease_owner,
         }
-        if outcomes is not None and not outcomes.written:
-            outcomes.others.append(UpdateOne(leased, update))
+        if outcomes is not None and outcomes.add_other(UpdateOne(leased, update)):
             return True
         written = await WebhookDelivery.get_pymongo_collection().update_one(leased, update)
         if written.modified_count != 1:
@@ -499,21 +495,26 @@ class BatchOutcomes:
         self.others: list[UpdateOne] = []
         self.written = False  # then an outcome that comes later is written on its own
 
-    def succeeded(self, delivery: WebhookDelivery, attempt: DeliveryAttempt) -> None:
-        self.successes.append((delivery, attempt))
+    def add_success(self, delivery: WebhookDelivery, attempt: DeliveryAttempt) -> bool:
+        """Taken for the batch's write; `False` once it is written (write it on its own)."""
+        if not self.written:
+            self.successes.append((delivery, attempt))
+        return not self.written
+
+    def add_other(self, update: UpdateOne) -> bool:
+        """Taken for the batch's write; `False` once it is written (write it on its own)."""
+        if not self.written:
+            self.others.append(update)
+        return not self.written
 
     async def write(self) -> None:
         """Write them all; when one write fails the others are still made, then it raises
         (what it would have written is sent again once its lease ends)."""
         self.written = True
         collection = WebhookDelivery.get_pymongo_collection()
-        by_lease: dict[str | None, list[tuple[WebhookDelivery, DeliveryAttempt]]] = {}
-        for delivery, attempt in self.successes:  # one lease: a batch is one claim's
-            by_lease.setdefault(delivery.lease_owner, []).append((delivery, attempt))
-        writes = [
-            _modified(collection.update_many(*_settle_succeeded(leased)))
-            for leased in by_lease.values()
-        ]
+        writes = []
+        if self.successes:  # one claim's: one lease token
+            writes.append(_modified(collection.update_many(*_settle_succeeded(self.successes))))
         if self.others:
             writes.append(_modified(collection.bulk_write(self.others, ordered=False)))
         results = await asyncio.gather(*writes, return_exceptions=True)
