@@ -416,3 +416,52 @@ async def test_only_shopify_s_tax_is_paid_on_top_of_what_is_due(
         assert await check is None
     else:
         assert await check == expected
+
+
+async def test_the_read_before_paying_asks_shopify_s_bucket_for_the_return_s_lines_only(
+    new_shop: NewShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shopify runs a query only once its bucket holds the query's requested cost: the read
+    before paying is sized for the return's lines (244 points for one, not the 587 of 50), so a
+    bound bucket does not keep most of itself in reserve for every refund."""
+    requested: list[tuple[int, int | None]] = []
+    read = shopify_mirror.shopify_return
+
+    async def measured(api: Any, return_gid: str, lines: int = 50) -> dict[str, Any]:
+        found = await read(api, return_gid, lines)
+        requested.append((lines, api.last_cost.requested if api.last_cost else None))
+        return found
+
+    monkeypatch.setattr(shopify_mirror, "shopify_return", measured)
+    shop = await new_shop()
+    return_id = await shop.resolved_return()
+    await shop.mirror()
+
+    assert (await shop.view(return_id))["shopifySync"] == {"status": "SYNCED", "error": None}
+    assert requested == [(1, 244)]
+
+
+async def test_a_return_with_more_lines_on_shopify_than_read_is_read_whole_and_paid(
+    new_shop: NewShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When Shopify's return has more lines than the sized read asked for (here the read is
+    made one line short), the mirror reads them all before processing, instead of refusing the
+    return as too long."""
+    sizes: list[int] = []
+    read = shopify_mirror.shopify_return
+
+    async def one_short(api: Any, return_gid: str, lines: int = 50) -> dict[str, Any]:
+        sizes.append(lines)
+        return await read(api, return_gid, lines - 1 if lines < 50 else lines)
+
+    monkeypatch.setattr(shopify_mirror, "shopify_return", one_short)
+    shop = await new_shop()
+    return_id = await shop.resolved_return()
+    await shop.mirror()
+
+    view = await shop.view(return_id)
+    assert view["shopifySync"] == {"status": "SYNCED", "error": None}
+    [paid] = (await shop.shopify_order())["refunds"]
+    assert view["refund"]["shopifyRefundId"] == paid["id"]
+    assert view["refund"]["amount"] == paid_back(view["outcome"])
+    assert sizes == [1, 50]

@@ -53,14 +53,16 @@ query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { 
 # items), the reverse fulfillment order lines their dispositions name, its exchange lines, any
 # refund already made, and the order's payments (what a refund goes back to, with the refunds
 # already taken from them: REFUND transactions name their parent, in the currency the customer
-# paid). One read before paying.
-# Cost: 1 + (2 + 50 * 4) + (2 + 2 * (1 + 2 + 50 * 2)) + (2 + 10) + (2 + 10) + (1 + 1 + 50 * 4).
+# paid). One read before paying. `$lines` sizes both line connections: Shopify's bucket must
+# hold a query's requested cost before it runs it, and this one's grows with them.
+# Cost: 1 + (2 + L * 3) + (2 + 2 * (1 + 2 + L * 2)) + (2 + 10) + (2 + 10) + (1 + 1 + 50 * 4)
+# = 237 + 7L: 587 at the default 50 lines, 244 at one.
 RETURN_STATE_LINES = 50
 RETURN_STATE = """
-query ($id: ID!) { return(id: $id) { id status
-  returnLineItems(first: 50) { pageInfo { hasNextPage } nodes { id processableQuantity
+query ($id: ID!, $lines: Int = 50) { return(id: $id) { id status
+  returnLineItems(first: $lines) { pageInfo { hasNextPage } nodes { id processableQuantity
     ... on ReturnLineItem { fulfillmentLineItem { id lineItem { id } } } } }
-  reverseFulfillmentOrders(first: 2) { nodes { lineItems(first: 50) { nodes { id
+  reverseFulfillmentOrders(first: 2) { nodes { lineItems(first: $lines) { nodes { id
     fulfillmentLineItem { id } } } } }
   exchangeLineItems(first: 10) { nodes { id processableQuantity } }
   refunds(first: 10) { nodes { id } }
