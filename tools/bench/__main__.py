@@ -8,7 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tools.bench.options import DEFAULT_RESTORE_RATE, OPERATIONS, RESULTS_DIR
+from tools.bench.options import (
+    DEFAULT_RESTORE_RATE,
+    DEFAULT_SHOPIFY_ROUND_TRIP_MS,
+    OPERATIONS,
+    RESULTS_DIR,
+)
 
 if TYPE_CHECKING:
     from tools.bench.harness import BenchConfig
@@ -34,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulator bucket restore rate for the sync, points/s (default %(default)s: "
         f"{DEFAULT_RESTORE_RATE:.0f})",
     )
+    parser.add_argument(
+        "--shopify-round-trip-ms",
+        type=int,
+        default=None,
+        help="what each Admin API call of the refunds row's timed parts waits in the simulator,"
+        f" ms (default {DEFAULT_SHOPIFY_ROUND_TRIP_MS}; 0: loopback, this machine's CPU)",
+    )
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="where the JSON results go")
 
 
@@ -45,6 +57,8 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         config = replace(config, only=tuple(args.only))
     if args.restore_rate:
         config = replace(config, restore_rate=args.restore_rate)
+    if args.shopify_round_trip_ms is not None:
+        config = replace(config, shopify_round_trip_ms=args.shopify_round_trip_ms)
     return replace(config, results_dir=Path(args.results_dir))
 
 

@@ -10,8 +10,13 @@ recorded on its return. Our mirror reads Shopify's return (with its order's paym
 suggested outcome before paying (the exactly-once and agree-before-paying rules), so it pays
 more query cost per return than the raw loop: when the bucket binds, the rate follows.
 
-The rows: returns/s (ours vs the raw loop), and the share of the bucket our run used (points
-charged / what the bucket could give), both measured in the same run.
+Every Admin call of a timed part takes Shopify's round trip (the simulator's latency, the same on
+both shops; the harness sets it): on loopback the raw loop would measure this machine's CPU
+rather than what a merchant waits on.
+
+The rows: returns/s (ours vs the raw loop), and the share of the bucket ours used (points
+charged / what the bucket could give) on returns of its own with a bucket it binds, all measured
+in the same run.
 """
 
 from __future__ import annotations
