@@ -152,7 +152,8 @@ class ShopifyAdminClient:
         self._rng = rng or random.Random()
         self._bucket = BucketEstimate()
         self._budget_lock = asyncio.Lock()
-        self._known_costs: dict[str, int] = {}
+        # Requested cost by query and its integer variables (connection sizes), from answers.
+        self._known_costs: dict[tuple[str, tuple[tuple[str, int], ...]], int] = {}
         self.last_cost: QueryCost | None = None
         self.last_extensions: JSON | None = None
         self.stats = ClientStats()
@@ -178,7 +179,7 @@ class ShopifyAdminClient:
         refreshed = False
         token = await self._tokens.access_token()
         while True:
-            cost = self._known_costs.get(query, estimated_cost or 0)
+            cost = self._known_costs.get(_cost_key(query, variables), estimated_cost or 0)
             reserved = await self._wait_for_budget(cost, deadline)
             sent = time.monotonic()
             try:
@@ -261,7 +262,7 @@ class ShopifyAdminClient:
                     ),
                 )
                 continue
-            answered_cost = self._observe(query, payload)
+            answered_cost = self._observe(query, variables, payload)
             errors = payload.get("errors")
             if status != 200 and not errors:
                 errors = [{"message": f"HTTP {status}: {response.text[:200]}"}]
@@ -329,7 +330,9 @@ class ShopifyAdminClient:
             self._bucket.in_flight += cost
         return float(cost)
 
-    def _observe(self, query: str, payload: JSON) -> QueryCost | None:
+    def _observe(
+        self, query: str, variables: dict[str, Any] | None, payload: JSON
+    ) -> QueryCost | None:
         """Learn from the answer's cost extension (bucket state, the query's cost); its cost."""
         extensions = payload.get("extensions")
         cost = QueryCost.from_extensions(extensions)
@@ -339,7 +342,7 @@ class ShopifyAdminClient:
         self.last_cost = cost
         self._bucket.observe(cost)
         if cost.requested is not None:
-            self._known_costs[query] = int(cost.requested)
+            self._known_costs[_cost_key(query, variables)] = int(cost.requested)
         return cost
 
     def _backoff(self, attempt: int) -> float:
@@ -380,6 +383,21 @@ class ShopifyAdminClient:
         except orjson.JSONDecodeError:
             return None
         return payload if isinstance(payload, dict) else None
+
+
+def _cost_key(
+    query: str, variables: dict[str, Any] | None
+) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """What a query's requested cost depends on: its text and the integers among its variables
+    (connection sizes such as `first: $lines`)."""
+    sizes = tuple(
+        sorted(
+            (name, value)
+            for name, value in (variables or {}).items()
+            if isinstance(value, int) and not isinstance(value, bool)
+        )
+    )
+    return query, sizes
 
 
 def _is_throttled(errors: Any) -> bool:

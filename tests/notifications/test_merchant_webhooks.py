@@ -214,6 +214,47 @@ async def test_the_event_is_written_by_the_transition_itself(
     assert len(webhook_receiver.at(path)) == 2
 
 
+async def test_an_event_that_arrives_while_the_earlier_ones_are_handed_over_stays_queued(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    db: Database,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    """Staff approve while the dispatcher hands over the request's event: the approval's event
+    stays on the return, which stays queued for it (and only the handed-over one is taken
+    off)."""
+    tenant = await make_tenant("meanwhile")
+    headers = await merchant_headers(tenant.id)
+    await _endpoint(client, headers, webhook_receiver.url(webhook_receiver.new_path(200)))
+    order = await shop_order(tenant.id, 1001)
+    return_id = (await create(client, tenant.id, return_input(order)))["return"]["id"]
+    render = make_return_renderer(settings)
+
+    async def render_then_approve(record: Return) -> dict[str, Any]:
+        rendered = await render(record)
+        await act(client, headers, "approve", return_id)
+        return rendered
+
+    dispatcher = ReturnEventDispatcher("test:events", render_then_approve)
+    claimed = await dispatcher.claim()
+    assert claimed is not None and [e.type.value for e in claimed.pending_events] == [
+        "return.requested"
+    ]
+    await dispatcher.dispatch(claimed)
+
+    stored = await Return.find_one({"tenant_id": tenant.id})
+    assert stored is not None
+    assert [e.type.value for e in stored.pending_events] == ["return.approved"]
+    assert stored.events_due_at is not None
+    # Queued for the approval: the next dispatcher hands it over, and then none is left.
+    second = ReturnEventDispatcher("test:events", render)
+    assert await second.run_once()
+    stored = await Return.find_one({"tenant_id": tenant.id})
+    assert stored is not None and stored.pending_events == [] and stored.events_due_at is None
+    deliveries = await WebhookDelivery.find({"tenant_id": tenant.id}).to_list()
+    assert sorted(d.event_type.value for d in deliveries) == ["return.approved", "return.requested"]
+
+
 async def test_a_failing_receiver_gets_retries_then_its_endpoint_is_disabled(
     client: httpx.AsyncClient, settings: Settings, db: Database, webhook_receiver: WebhookReceiver
 ) -> None:

@@ -227,6 +227,25 @@ async def test_throttled_answer_is_waited_out_and_retried(sim_control: Simulator
     assert client.stats.throttled == 1
 
 
+async def test_the_budget_a_query_waits_for_follows_its_connection_sizes(
+    sim_control: SimulatorControl, sim_http
+):
+    """The cost the client reserves before sending is the one Shopify asked of the same query
+    with the same sizes: a small read of a query last sent large does not wait for the large
+    one's points."""
+    shop = await sim_control.create_shop(orders=5, bucket_size=100, restore_rate=1)
+    client = make_client(sim_http, shop)
+    sized = "query ($first: Int!) { orders(first: $first) { nodes { id } } }"
+    await client.execute(sized, {"first": 90})  # asks 92 points
+    assert client.last_cost is not None and client.last_cost.requested == 92
+    await sim_control.set_faults(shop.domain, bucket_available=30)
+    await client.execute("{ shop { name } }")  # the client now knows about 30 are left
+    data = await client.execute(sized, {"first": 1})  # asks 3: sent at once
+    assert len(data["orders"]["nodes"]) == 1
+    assert client.last_cost is not None and client.last_cost.requested == 3
+    assert client.stats.waited_seconds == 0
+
+
 async def test_oauth_helpers_exchange_and_refresh(sim_control: SimulatorControl, sim_http):
     created = await sim_control.create_bare_shop(orders=0)
     domain = created["domain"]

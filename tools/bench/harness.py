@@ -956,18 +956,31 @@ def measure_refunds(stack: Stack, report: Report) -> None:
     """Resolving refund returns through the simulator (`tools/bench/refunds.py`)."""
     count = stack.config.refund_returns
     runs = asyncio.run(_refund_runs(stack, count))
-    refund_rows(report, count, runs.ours, runs.raw, runs.note, runs.problem, runs.details)
-    if runs.bound is not None:
-        rate = stack.config.refund_bound_restore_rate
-        used = budget_used(runs.bound.points, runs.bound.seconds, stack.config, rate)
-        note = (
-            f"{count} more returns resolved with the bucket restoring {rate:.0f} points/s (a"
-            f" production plan's), Shopify round trip {stack.config.shopify_round_trip_ms} ms:"
-            f" {runs.bound.paid / runs.bound.seconds:.1f} returns/s,"
-            f" {runs.bound.throttled} throttled answers"
-            + ("" if runs.bound.paid == count else f"; {runs.bound.paid} of {count} recorded")
-        )
-        budget_row(report, count, used, runs.bound.throttled > 0, note)
+    refund_rows(
+        report,
+        count,
+        runs.ours,
+        runs.raw,
+        runs.note,
+        runs.problem,
+        runs.details,
+        runs.raw_in_flight,
+    )
+    if runs.ours is None:
+        return
+    rate = stack.config.refund_bound_restore_rate
+    bound = runs.bound
+    if bound is None:
+        budget_row(report, count, None, False, False, runs.bound_problem or "not run")
+        return
+    note = (
+        f"{count} more returns resolved with the bucket restoring {rate:.0f} points/s (a"
+        f" production plan's), Shopify round trip {stack.config.shopify_round_trip_ms} ms:"
+        f" {bound.paid / bound.seconds:.1f} returns/s, {bound.throttled} throttled answers"
+        + ("" if bound.paid == count else f"; only {bound.paid} of {count} refunds recorded")
+    )
+    used = budget_used(bound.points, bound.seconds, stack.config, rate)
+    budget_row(report, count, used, bound.throttled > 0, bound.paid == count, note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -984,17 +997,20 @@ class BoundRun:
 @dataclass(frozen=True, slots=True)
 class RefundRuns:
     raw: tuple[float, float]  # seconds, points
+    raw_in_flight: float | None = None  # seconds, as many calls in flight as our mirror workers
     ours: tuple[float, int, float] | None = None  # seconds, refunds recorded, points
     bound: BoundRun | None = None
     note: str = ""
-    problem: str | None = None
+    problem: str | None = None  # why ours did not run
+    bound_problem: str | None = None  # why the bound run did not
     details: dict[str, Any] = field(default_factory=dict)
 
 
 async def _refund_runs(stack: Stack, count: int) -> RefundRuns:
-    """The raw loop, then ours twice on returns of its own: with the bucket as for the sync
-    (the rate row), then with a production plan's restore rate, which ours binds (the budget
-    row). Each timed part's Admin calls take Shopify's round trip."""
+    """The raw loop (one call at a time, then as many in flight as our mirror has workers), then
+    ours twice, each on returns of its own: with the bucket as for the sync (the rate row), then
+    with a production plan's restore rate, which ours binds (the budget row). Each timed part's
+    Admin calls take Shopify's round trip."""
     config = stack.config
     async with httpx.AsyncClient(trust_env=False, timeout=30.0) as http:
         control = SimulatorControl(http, stack.sim_base, API_KEY, API_SECRET)
@@ -1008,10 +1024,10 @@ async def _refund_runs(stack: Stack, count: int) -> RefundRuns:
             for domain in (refunds.RAW_SHOP, refunds.OURS_SHOP)
         ]
         assert isinstance(raw_shop, InstalledShop) and isinstance(ours_shop, InstalledShop)
-        log(f"refunds: {count} paid orders on the raw shop, {2 * count} on ours")
+        log(f"refunds: {2 * count} paid orders on each of two shops, returns opened on the raw one")
         shops = stack.meter.state.sim.shops
         raw_orders = await refunds.paid_orders(
-            control, raw_shop.domain, refunds.returnable_variant(shops[raw_shop.domain]), count
+            control, raw_shop.domain, refunds.returnable_variant(shops[raw_shop.domain]), 2 * count
         )
         await refunds.paid_orders(
             control,
@@ -1024,19 +1040,22 @@ async def _refund_runs(stack: Stack, count: int) -> RefundRuns:
         # Shopify's round trip on each side's timed calls only (the set-up runs at loopback speed).
         await control.set_faults(raw_shop.domain, latency_ms=config.shopify_round_trip_ms)
         before = stack.meter.snapshot(refunds.RAW_SHOP)
-        raw_seconds = await refunds.raw_loop(http, raw_shop, API_VERSION, prepared)
+        raw_seconds = await refunds.raw_loop(http, raw_shop, API_VERSION, prepared[:count])
         raw = (raw_seconds, stack.meter.snapshot(refunds.RAW_SHOP).points - before.points)
+        raw_in_flight = await refunds.raw_loop(
+            http, raw_shop, API_VERSION, prepared[count:], in_flight=refunds.MIRROR_WORKERS
+        )
         tenant_id, key = await _connect_tenant(stack, ours_shop, refunds.OURS_SHOP, "Refunds")
         env = service_env(stack.db, stack.db_name, stack.sim_base, background=True)
         with ServerProcess("ours", env, stack.workdir) as server:
             synced = await _run_our_sync(stack, server, http, tenant_id, key)
             if synced["status"] != "completed":
-                return RefundRuns(raw, problem=f"the orders did not sync: {synced}")
+                return RefundRuns(raw, raw_in_flight, problem=f"the orders did not sync: {synced}")
             log("refunds: our returns created, approved, received and mirrored")
             try:
                 ids = await refunds.our_returns(stack, http, server.url, tenant_id, key)
             except RuntimeError as exc:
-                return RefundRuns(raw, problem=str(exc)[:300])
+                return RefundRuns(raw, raw_in_flight, problem=str(exc)[:300])
             await _wait_for_bucket(stack)
             await control.set_faults(ours_shop.domain, latency_ms=config.shopify_round_trip_ms)
             log(f"refunds: ours resolves {count} returns")
@@ -1045,19 +1064,18 @@ async def _refund_runs(stack: Stack, count: int) -> RefundRuns:
                 stack, http, server.url, tenant_id, key, ids[:count]
             )
             after = stack.meter.snapshot(refunds.OURS_SHOP)
-            # A full bucket restoring at a production plan's rate, for the budget row.
-            await control.set_faults(
-                ours_shop.domain,
-                restore_rate=config.refund_bound_restore_rate,
-                bucket_available=config.bucket_size,
-            )
-            log(
-                f"refunds: ours resolves {count} more on a bucket restoring"
-                f" {config.refund_bound_restore_rate:.0f} points/s"
-            )
-            bound_before = stack.meter.snapshot(refunds.OURS_SHOP)
-            again = await refunds.our_resolves(stack, http, server.url, tenant_id, key, ids[count:])
-            bound_after = stack.meter.snapshot(refunds.OURS_SHOP)
+            bound: BoundRun | None = None
+            bound_problem = None
+            if resolved.paid < count:
+                # Its mirror work would still be running into the next run's bucket.
+                bound_problem = "not run: the first run did not record every refund"
+            else:
+                try:
+                    bound = await _bound_refunds(
+                        stack, control, http, server, tenant_id, key, ids[count:]
+                    )
+                except (RuntimeError, httpx.HTTPError) as exc:
+                    bound_problem = f"failed: {exc}"[:300]
         note = (
             f"Shopify round trip {config.shopify_round_trip_ms} ms per Admin call (both sides);"
             f" bucket {config.bucket_size:.0f} points, restore {config.restore_rate:.0f} points/s;"
@@ -1073,14 +1091,35 @@ async def _refund_runs(stack: Stack, count: int) -> RefundRuns:
             "resolve_p50_ms": resolved.resolve_p50_ms,
             "recorded_after_last_resolve_seconds": resolved.seconds - resolved.resolves_seconds,
         }
-        bound = BoundRun(
-            again.seconds,
-            again.paid,
-            bound_after.points - bound_before.points,
-            bound_after.throttled - bound_before.throttled,
-        )
         ours = (resolved.seconds, resolved.paid, after.points - before.points)
-        return RefundRuns(raw, ours, bound, note, None, details)
+        return RefundRuns(raw, raw_in_flight, ours, bound, note, None, bound_problem, details)
+
+
+async def _bound_refunds(
+    stack: Stack,
+    control: SimulatorControl,
+    http: httpx.AsyncClient,
+    server: ServerProcess,
+    tenant_id: str,
+    key: str,
+    ids: list[str],
+) -> BoundRun:
+    """Ours again on returns of its own, from a full bucket restoring at a production plan's
+    rate (which our mirror binds)."""
+    rate = stack.config.refund_bound_restore_rate
+    await control.set_faults(
+        refunds.OURS_SHOP, restore_rate=rate, bucket_available=stack.config.bucket_size
+    )
+    log(f"refunds: ours resolves {len(ids)} more on a bucket restoring {rate:.0f} points/s")
+    before = stack.meter.snapshot(refunds.OURS_SHOP)
+    resolved = await refunds.our_resolves(stack, http, server.url, tenant_id, key, ids)
+    after = stack.meter.snapshot(refunds.OURS_SHOP)
+    return BoundRun(
+        resolved.seconds,
+        resolved.paid,
+        after.points - before.points,
+        after.throttled - before.throttled,
+    )
 
 
 def measure_durability(config: BenchConfig, workdir: Path, report: Report) -> None:

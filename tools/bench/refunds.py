@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from bson import ObjectId
 
+from app.config import Settings
 from app.db import connect
 from app.models import Return
 from app.shopify.documents.returns import RETURN_APPROVE, RETURN_PROCESS
@@ -39,6 +40,9 @@ from tools.shopify_sim import InstalledShop, SimulatorControl
 if TYPE_CHECKING:
     from tools.bench.harness import Stack
 
+# Our mirror's workers in the served process (the service's default): the raw loop's second run
+# has as many calls in flight.
+MIRROR_WORKERS: int = Settings.model_fields["returns_mirror_workers"].default
 OURS_SHOP = "benchrefunds.myshopify.com"
 RAW_SHOP = "benchrefundsraw.myshopify.com"
 ONE_CARD = [{"gateway": "shopify_payments"}]
@@ -144,39 +148,56 @@ async def raw_returns(
     return prepared
 
 
+async def _raw_process(
+    http: httpx.AsyncClient, shop: InstalledShop, api_version: str, item: RawReturn
+) -> None:
+    """One `returnProcess` refunding `item` to its card, as a script that knows every id sends it."""
+    data = await _admin(
+        http,
+        shop,
+        api_version,
+        RETURN_PROCESS,
+        {
+            "input": {
+                "returnId": item.return_id,
+                "returnLineItems": [{"id": item.line_id, "quantity": 1}],
+                "financialTransfer": {
+                    "issueRefund": {
+                        "orderTransactions": [
+                            {
+                                "transactionId": item.transaction_id,
+                                "transactionAmount": {
+                                    "amount": item.amount,
+                                    "currencyCode": item.currency,
+                                },
+                            }
+                        ]
+                    }
+                },
+            }
+        },
+    )
+    if data["returnProcess"]["userErrors"]:
+        raise RuntimeError(f"raw returnProcess refused: {data['returnProcess']['userErrors']}")
+
+
 async def raw_loop(
-    http: httpx.AsyncClient, shop: InstalledShop, api_version: str, returns: list[RawReturn]
+    http: httpx.AsyncClient,
+    shop: InstalledShop,
+    api_version: str,
+    returns: list[RawReturn],
+    in_flight: int = 1,
 ) -> float:
-    """Seconds to process (and refund) every return, one `returnProcess` after another."""
+    """Seconds to process (and refund) every return, `in_flight` `returnProcess` calls at a
+    time (1: one after another)."""
+    waiting = iter(returns)
+
+    async def sender() -> None:
+        for item in waiting:
+            await _raw_process(http, shop, api_version, item)
+
     started = time.perf_counter()
-    for item in returns:
-        data = await _admin(
-            http,
-            shop,
-            api_version,
-            RETURN_PROCESS,
-            {
-                "input": {
-                    "returnId": item.return_id,
-                    "returnLineItems": [{"id": item.line_id, "quantity": 1}],
-                    "financialTransfer": {
-                        "issueRefund": {
-                            "orderTransactions": [
-                                {
-                                    "transactionId": item.transaction_id,
-                                    "transactionAmount": {
-                                        "amount": item.amount,
-                                        "currencyCode": item.currency,
-                                    },
-                                }
-                            ]
-                        }
-                    },
-                }
-            },
-        )
-        if data["returnProcess"]["userErrors"]:
-            raise RuntimeError(f"raw returnProcess refused: {data['returnProcess']['userErrors']}")
+    await asyncio.gather(*(sender() for _ in range(in_flight)))
     return time.perf_counter() - started
 
 
@@ -236,12 +257,14 @@ async def our_returns(
             for action in ("approveReturn", "markReturnReceived"):
                 await _graphql(http, url, DECIDE % action, {"id": return_id}, staff)
             ids.append(return_id)
-        await _until(
+        mirrored = await _until(
             database.db["returns"],
             {"tenant_id": tenant_id, "shopify_sync.status": "synced"},
             len(ids),
             stack.config.sync_timeout,
         )
+        if mirrored < len(ids):
+            raise RuntimeError(f"{mirrored} of {len(ids)} returns mirrored to Shopify in time")
         return ids
     finally:
         await database.close()
@@ -328,9 +351,12 @@ def refund_rows(
     note: str,
     problem: str | None = None,
     details: dict[str, Any] | None = None,
+    raw_in_flight: float | None = None,
 ) -> None:
     """Rows for `count` returns: ours (seconds, refunds recorded, points) vs raw (seconds,
-    points); `details`: more of ours for the JSON (where the time went)."""
+    points), and vs raw with as many calls in flight as our mirror has workers
+    (`raw_in_flight`: its seconds); `details`: more of ours for the JSON (where the time
+    went)."""
     operation = f"resolve {count} refund returns through the simulator"
     raw_rate = count / raw[0] if raw[0] else 0.0
     if ours is None:
@@ -363,6 +389,20 @@ def refund_rows(
             details={"ours_seconds": seconds, "raw_seconds": raw[0], **(details or {})},
         )
     )
+    if raw_in_flight:
+        report.add(
+            Row(
+                operation,
+                f"returns/s vs raw with {MIRROR_WORKERS} calls in flight",
+                "returns/s",
+                rate,
+                count / raw_in_flight,
+                "reported",
+                REPORTED,
+                note=f"the raw loop with as many `returnProcess` calls in flight as our mirror"
+                f" has workers ({MIRROR_WORKERS}); ours makes three Admin calls per return",
+            )
+        )
     report.add(
         Row(
             operation,
@@ -377,7 +417,14 @@ def refund_rows(
     )
 
 
-def budget_row(report: Report, count: int, used: float, binding: bool, note: str) -> None:
+def budget_row(
+    report: Report, count: int, used: float | None, binding: bool, finished: bool, note: str
+) -> None:
+    """The share of the bucket ours used where it binds; judged only when every refund of the
+    run was recorded (None: the run failed, `note` says why)."""
+    status = ERROR if used is None else REPORTED
+    if used is not None and binding:
+        status = PASS if used >= 90.0 and finished else FAIL
     report.add(
         Row(
             f"resolve {count} refund returns through the simulator",
@@ -386,7 +433,7 @@ def budget_row(report: Report, count: int, used: float, binding: bool, note: str
             used,
             None,
             ">= 90% when the bucket binds",
-            (PASS if used >= 90.0 else FAIL) if binding else REPORTED,
+            status,
             note=note,
         )
     )

@@ -140,15 +140,32 @@ class ReturnEventDispatcher:
         await self._take_off(record, [event.id for event in events])
 
     async def _take_off(self, record: Return, event_ids: list[str]) -> None:
-        """The events are handed over; the return leaves the queue unless a newer event came."""
-        returns = Return.get_pymongo_collection()
-        mine = {"_id": record.id, "tenant_id": record.tenant_id}
-        if event_ids:
-            await returns.update_one(
-                mine, {"$pull": {"pending_events": {"id": {"$in": event_ids}}}}
-            )
-        await returns.update_one(
-            {**mine, "pending_events": {"$size": 0}}, {"$set": {"events_due_at": None}}
+        """The events are handed over; the return leaves the queue unless a newer event came.
+        One update (a pipeline sees the list as it just left it), so a transition's newer
+        event either lands before it and keeps the return queued, or after it and queues the
+        return again itself."""
+        left = {
+            "$filter": {
+                "input": {"$ifNull": ["$pending_events", []]},
+                "cond": {"$not": [{"$in": ["$$this.id", {"$literal": event_ids}]}]},
+            }
+        }
+        await Return.get_pymongo_collection().update_one(
+            {"_id": record.id, "tenant_id": record.tenant_id},
+            [
+                {"$set": {"pending_events": left}},
+                {
+                    "$set": {
+                        "events_due_at": {
+                            "$cond": [
+                                {"$eq": [{"$size": "$pending_events"}, 0]},
+                                None,
+                                "$events_due_at",
+                            ]
+                        }
+                    }
+                },
+            ],
         )
 
 

@@ -656,8 +656,11 @@ async def _process(
     store-credit bonus credited (`_credit_bonus`)."""
     # As many lines as the return should have: a read sized for 50 asks Shopify's bucket for
     # 587 points before it runs (244 for one line), however few it then charges; when the bucket
-    # binds, every refund would wait for that much to be free. More lines there: read them all.
-    expected = min(max(len(record.items), 1), RETURN_STATE_LINES)
+    # binds, every refund would wait for that much to be free. The lines our request sent (one
+    # per fulfillment line, so an item fulfilled twice is two), else one per item (a return
+    # requested in Shopify admin); more lines there: read them all.
+    sent = len(record.shopify_requested_lines or ()) or len(record.items)
+    expected = min(max(sent, 1), RETURN_STATE_LINES)
     current = await shopify_return(api, return_gid, expected)
     if _more_lines(current) and expected < RETURN_STATE_LINES:
         current = await shopify_return(api, return_gid)

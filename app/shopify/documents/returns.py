@@ -54,7 +54,9 @@ query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { 
 # refund already made, and the order's payments (what a refund goes back to, with the refunds
 # already taken from them: REFUND transactions name their parent, in the currency the customer
 # paid). One read before paying. `$lines` sizes both line connections: Shopify's bucket must
-# hold a query's requested cost before it runs it, and this one's grows with them.
+# hold a query's requested cost before it runs it, and this one's grows with them. Only the
+# return's lines say whether there are more: a reverse fulfillment order has one line per return
+# line at most, so the same size holds all of its lines.
 # Cost: 1 + (2 + L * 3) + (2 + 2 * (1 + 2 + L * 2)) + (2 + 10) + (2 + 10) + (1 + 1 + 50 * 4)
 # = 237 + 7L: 587 at the default 50 lines, 244 at one.
 RETURN_STATE_LINES = 50
