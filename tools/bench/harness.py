@@ -971,7 +971,14 @@ def measure_refunds(stack: Stack, report: Report) -> None:
     rate = stack.config.refund_bound_restore_rate
     bound = runs.bound
     if bound is None:
-        budget_row(report, count, None, False, False, runs.bound_problem or "not run")
+        budget_row(
+            report,
+            count,
+            used=None,
+            binding=False,
+            finished=False,
+            note=runs.bound_problem or "not run",
+        )
         return
     note = (
         f"{count} more returns resolved with the bucket restoring {rate:.0f} points/s (a"
@@ -980,7 +987,14 @@ def measure_refunds(stack: Stack, report: Report) -> None:
         + ("" if bound.paid == count else f"; only {bound.paid} of {count} refunds recorded")
     )
     used = budget_used(bound.points, bound.seconds, stack.config, rate)
-    budget_row(report, count, used, bound.throttled > 0, bound.paid == count, note)
+    budget_row(
+        report,
+        count,
+        used=used,
+        binding=bound.throttled > 0,
+        finished=bound.paid == count,
+        note=note,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1074,8 +1088,8 @@ async def _refund_runs(stack: Stack, count: int) -> RefundRuns:
                     bound = await _bound_refunds(
                         stack, control, http, server, tenant_id, key, ids[count:]
                     )
-                except (RuntimeError, httpx.HTTPError) as exc:
-                    bound_problem = f"failed: {exc}"[:300]
+                except Exception as exc:  # the rate rows measured above still count
+                    bound_problem = f"failed: {type(exc).__name__}: {exc}"[:300]
         note = (
             f"Shopify round trip {config.shopify_round_trip_ms} ms per Admin call (both sides);"
             f" bucket {config.bucket_size:.0f} points, restore {config.restore_rate:.0f} points/s;"
@@ -1092,7 +1106,15 @@ async def _refund_runs(stack: Stack, count: int) -> RefundRuns:
             "recorded_after_last_resolve_seconds": resolved.seconds - resolved.resolves_seconds,
         }
         ours = (resolved.seconds, resolved.paid, after.points - before.points)
-        return RefundRuns(raw, raw_in_flight, ours, bound, note, None, bound_problem, details)
+        return RefundRuns(
+            raw,
+            raw_in_flight,
+            ours,
+            bound,
+            note=note,
+            bound_problem=bound_problem,
+            details=details,
+        )
 
 
 async def _bound_refunds(

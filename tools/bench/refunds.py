@@ -420,11 +420,16 @@ def refund_rows(
 def budget_row(
     report: Report, count: int, used: float | None, binding: bool, finished: bool, note: str
 ) -> None:
-    """The share of the bucket ours used where it binds; judged only when every refund of the
-    run was recorded (None: the run failed, `note` says why)."""
-    status = ERROR if used is None else REPORTED
-    if used is not None and binding:
-        status = PASS if used >= 90.0 and finished else FAIL
+    """The share of the bucket ours used where it binds (None: the run failed, `note` says
+    why). A run that did not record every refund fails, bound or not."""
+    if used is None:
+        status = ERROR
+    elif not finished:
+        status = FAIL
+    elif binding:
+        status = PASS if used >= 90.0 else FAIL
+    else:
+        status = REPORTED
     report.add(
         Row(
             f"resolve {count} refund returns through the simulator",

@@ -658,7 +658,8 @@ async def _process(
     # 587 points before it runs (244 for one line), however few it then charges; when the bucket
     # binds, every refund would wait for that much to be free. The lines our request sent (one
     # per fulfillment line, so an item fulfilled twice is two), else one per item (a return
-    # requested in Shopify admin); more lines there: read them all.
+    # requested in Shopify admin, or one whose request this attempt sent: `record` was read
+    # before it); more lines there: read them all.
     sent = len(record.shopify_requested_lines or ()) or len(record.items)
     expected = min(max(sent, 1), RETURN_STATE_LINES)
     current = await shopify_return(api, return_gid, expected)
