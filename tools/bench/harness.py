@@ -980,10 +980,19 @@ def measure_refunds(stack: Stack, report: Report) -> None:
             note=runs.bound_problem or "not run",
         )
         return
+    # Bound: the same work ran slower on this bucket than on the unbinding one, or Shopify
+    # refused a call for want of points. (A client that waits for the points before sending
+    # is never refused, so throttled answers alone would miss it.)
+    bound_rate = bound.paid / bound.seconds if bound.seconds else 0.0
+    seconds, paid, _ = runs.ours
+    free_rate = paid / seconds if seconds else 0.0
+    binding = bound.throttled > 0 or bound_rate < 0.9 * free_rate
     note = (
         f"{count} more returns resolved with the bucket restoring {rate:.0f} points/s (a"
         f" production plan's), Shopify round trip {stack.config.shopify_round_trip_ms} ms:"
-        f" {bound.paid / bound.seconds:.1f} returns/s, {bound.throttled} throttled answers"
+        f" {bound_rate:.1f} returns/s against {free_rate:.1f} on the bucket above,"
+        f" {bound.throttled} throttled answers;"
+        + (" bound by the bucket" if binding else " the bucket did not bind")
         + ("" if bound.paid == count else f"; only {bound.paid} of {count} refunds recorded")
     )
     used = budget_used(bound.points, bound.seconds, stack.config, rate)
@@ -991,7 +1000,7 @@ def measure_refunds(stack: Stack, report: Report) -> None:
         report,
         count,
         used=used,
-        binding=bound.throttled > 0,
+        binding=binding,
         finished=bound.paid == count,
         note=note,
     )
