@@ -41,7 +41,7 @@ from tools.bench.notifications import measure_notifications
 from tools.bench.options import DEFAULT_RESTORE_RATE, DEFAULT_SHOPIFY_ROUND_TRIP_MS, OPERATIONS
 from tools.bench.portal import measure_portal
 from tools.bench.process import ServerProcess
-from tools.bench.refunds import budget_row, refund_rows
+from tools.bench.refunds import BoundRun, budget_row, refund_rows
 from tools.bench.report import ERROR, FAIL, PASS, PENDING, REPORTED, Report, Row
 from tools.bench.shipping import measure_shipping
 from tools.bench.sim_meter import CostMeter
@@ -968,53 +968,21 @@ def measure_refunds(stack: Stack, report: Report) -> None:
     )
     if runs.ours is None:
         return
+    seconds, paid, _ = runs.ours
     rate = stack.config.refund_bound_restore_rate
     bound = runs.bound
-    if bound is None:
-        budget_row(
-            report,
-            count,
-            used=None,
-            binding=False,
-            finished=False,
-            note=runs.bound_problem or "not run",
-        )
-        return
-    # Bound: the same work ran slower on this bucket than on the unbinding one, or Shopify
-    # refused a call for want of points. (A client that waits for the points before sending
-    # is never refused, so throttled answers alone would miss it.)
-    bound_rate = bound.paid / bound.seconds if bound.seconds else 0.0
-    seconds, paid, _ = runs.ours
-    free_rate = paid / seconds if seconds else 0.0
-    binding = bound.throttled > 0 or bound_rate < 0.9 * free_rate
-    note = (
-        f"{count} more returns resolved with the bucket restoring {rate:.0f} points/s (a"
-        f" production plan's), Shopify round trip {stack.config.shopify_round_trip_ms} ms:"
-        f" {bound_rate:.1f} returns/s against {free_rate:.1f} on the bucket above,"
-        f" {bound.throttled} throttled answers;"
-        + (" bound by the bucket" if binding else " the bucket did not bind")
-        + ("" if bound.paid == count else f"; only {bound.paid} of {count} refunds recorded")
-    )
-    used = budget_used(bound.points, bound.seconds, stack.config, rate)
     budget_row(
         report,
         count,
-        used=used,
-        binding=binding,
-        finished=bound.paid == count,
-        note=note,
+        bound,
+        free_rate=paid / seconds if seconds else 0.0,
+        used=None
+        if bound is None
+        else budget_used(bound.points, bound.seconds, stack.config, rate),
+        setting=f"the bucket restoring {rate:.0f} points/s (a production plan's), Shopify round"
+        f" trip {stack.config.shopify_round_trip_ms} ms",
+        problem=runs.bound_problem,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class BoundRun:
-    """Ours on a bucket that binds: seconds until every refund was recorded, how many were,
-    points charged, throttled answers."""
-
-    seconds: float
-    paid: int
-    points: float
-    throttled: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -417,19 +417,50 @@ def refund_rows(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BoundRun:
+    """Ours on a bucket that binds: seconds until every refund was recorded, how many were,
+    points charged, throttled answers."""
+
+    seconds: float
+    paid: int
+    points: float
+    throttled: int
+
+
 def budget_row(
-    report: Report, count: int, used: float | None, binding: bool, finished: bool, note: str
+    report: Report,
+    count: int,
+    bound: BoundRun | None,
+    *,
+    free_rate: float,
+    used: float | None,
+    setting: str,
+    problem: str | None = None,
 ) -> None:
-    """The share of the bucket ours used where it binds (None: the run failed, `note` says
-    why). A run that did not record every refund fails, bound or not."""
-    if used is None:
-        status = ERROR
-    elif not finished:
-        status = FAIL
-    elif binding:
-        status = PASS if used >= 90.0 else FAIL
-    else:
-        status = REPORTED
+    """The share of the bucket ours used on `setting`'s bucket (`used`; `bound` None: the run
+    failed or did not run, `problem` says why), judged when it bound: when the same work ran
+    below 90% of its rate on the unbinding bucket (`free_rate`), or Shopify refused a call for
+    want of points (a client that waits for the points before sending is never refused, so
+    throttled answers alone would miss it). A run that did not record every refund fails."""
+    status = ERROR
+    note = problem or "not run"
+    if bound is not None and used is not None:
+        rate = bound.paid / bound.seconds if bound.seconds else 0.0
+        binding = bound.throttled > 0 or rate < 0.9 * free_rate
+        finished = bound.paid == count
+        note = (
+            f"{count} more returns resolved with {setting}: {rate:.1f} returns/s against"
+            f" {free_rate:.1f} on the bucket above, {bound.throttled} throttled answers;"
+            + (" bound by the bucket" if binding else " the bucket did not bind")
+            + ("" if finished else f"; only {bound.paid} of {count} refunds recorded")
+        )
+        if not finished:
+            status = FAIL
+        elif binding:
+            status = PASS if used >= 90.0 else FAIL
+        else:
+            status = REPORTED
     report.add(
         Row(
             f"resolve {count} refund returns through the simulator",

@@ -58,10 +58,10 @@ query ($id: ID!) { order(id: $id) { returns(first: 10, reverse: true) { nodes { 
 # return's lines say whether there are more: a reverse fulfillment order has one line per return
 # line at most, so the same size holds all of its lines.
 # Cost: 1 + (2 + L * 3) + (2 + 2 * (1 + 2 + L * 2)) + (2 + 10) + (2 + 10) + (1 + 1 + 50 * 4)
-# = 237 + 7L: 587 at the default 50 lines, 244 at one.
+# = 237 + 7L: 587 at `RETURN_STATE_LINES` (50), 244 at one.
 RETURN_STATE_LINES = 50
 RETURN_STATE = """
-query ($id: ID!, $lines: Int = 50) { return(id: $id) { id status
+query ($id: ID!, $lines: Int!) { return(id: $id) { id status
   returnLineItems(first: $lines) { pageInfo { hasNextPage } nodes { id processableQuantity
     ... on ReturnLineItem { fulfillmentLineItem { id lineItem { id } } } } }
   reverseFulfillmentOrders(first: 2) { nodes { lineItems(first: $lines) { nodes { id
